@@ -1,0 +1,125 @@
+import { type Batch, writeBatch } from "./store_writer.ts";
+import type { TableSpec } from "./schema.ts";
+import { resolveDbPath, type StoreOptions } from "./db_path.ts";
+
+/** What a run is: the tool, its subcommand and the arguments it was given. */
+export interface RunInfo {
+  tool: string;
+  command: string;
+  args: unknown;
+}
+
+/** Labels attached to a metric, e.g. `{ policy: "lru", size: "64M" }`. */
+export type Labels = Record<string, string | number | boolean>;
+
+function nowMicros(): number {
+  return (performance.timeOrigin + performance.now()) * 1000;
+}
+
+function hostName(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "unknown";
+  }
+}
+
+/** The git revision of this hvkit checkout, read from .git without running git. */
+function gitRevision(): string {
+  try {
+    const git = new URL("../../.git/", import.meta.url).pathname;
+    const head = Deno.readTextFileSync(git + "HEAD").trim();
+    if (!head.startsWith("ref: ")) return head.slice(0, 12);
+    const ref = head.slice(5);
+    try {
+      return Deno.readTextFileSync(git + ref).trim().slice(0, 12);
+    } catch {
+      const packed = Deno.readTextFileSync(git + "packed-refs");
+      const line = packed.split("\n").find((l) => l.endsWith(" " + ref));
+      return line ? line.slice(0, 12) : "unknown";
+    }
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * One run of one tool in the results store: collects metrics, events and tool-table rows in
+ * memory and writes them with {@linkcode RunRecorder.flush} (long runs flush periodically)
+ * and {@linkcode RunRecorder.finish}. With the store off (`--no-db`) it records nothing.
+ *
+ * @example
+ * ```ts
+ * import { startRun } from "./run_recorder.ts";
+ * const run = await startRun({ db: false }, { tool: "daio", command: "bench", args: {} });
+ * run.metric("iops", 1234, "1/s", { rw: "randread" });
+ * await run.finish("ok");
+ * ```
+ */
+export class RunRecorder {
+  readonly id = crypto.randomUUID();
+  readonly started = nowMicros();
+  /** Where the last flush went: the file, its spool, or nowhere (`--no-db`). */
+  lastWrite: "db" | "spool" | "none" = "none";
+  #metrics: Batch["metrics"] = [];
+  #events: Batch["events"] = [];
+  #tables = new Map<string, { spec: TableSpec; rows: unknown[][] }>();
+
+  constructor(readonly dbPath: string | null, readonly info: RunInfo) {}
+
+  /** Records one figure. */
+  metric(name: string, value: number, unit = "", labels: Labels = {}): void {
+    this.#metrics.push([name, value, unit, JSON.stringify(labels), nowMicros()]);
+  }
+
+  /** Records something notable that happened. */
+  event(kind: string, payload: unknown = null): void {
+    this.#events.push([nowMicros(), kind, JSON.stringify(payload)]);
+  }
+
+  /** Appends rows to a tool's own table (values in `spec.columns` order). */
+  rows(spec: TableSpec, rows: unknown[][]): void {
+    let t = this.#tables.get(spec.name);
+    if (!t) this.#tables.set(spec.name, t = { spec, rows: [] });
+    for (const r of rows) t.rows.push(r);
+  }
+
+  /** Writes what was collected so far (and the run row) to the store. */
+  async flush(status = "running", finished: number | null = null): Promise<void> {
+    if (this.dbPath === null) return;
+    const batch: Batch = {
+      run: {
+        id: this.id,
+        tool: this.info.tool,
+        command: this.info.command,
+        args: this.info.args,
+        started: this.started,
+        finished,
+        host: hostName(),
+        gitRev: gitRevision(),
+        status,
+      },
+      metrics: this.#metrics,
+      events: this.#events,
+      tables: [...this.#tables.values()],
+    };
+    this.#metrics = [];
+    this.#events = [];
+    this.#tables = new Map();
+    this.lastWrite = await writeBatch(this.dbPath, batch);
+  }
+
+  /** Ends the run with a status (`ok`, `failed`, `interrupted`) and writes everything. */
+  async finish(status: "ok" | "failed" | "interrupted"): Promise<void> {
+    await this.flush(status, nowMicros());
+  }
+}
+
+/**
+ * Starts a run: resolves the store's path from the options and records the run as `running`.
+ */
+export async function startRun(opts: StoreOptions, info: RunInfo): Promise<RunRecorder> {
+  const run = new RunRecorder(resolveDbPath(opts), info);
+  await run.flush();
+  return run;
+}

@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import { query } from "./query.ts";
+import { startRun } from "./run_recorder.ts";
+import { resolveDbPath } from "./db_path.ts";
+import { SCHEMA_VERSION } from "./schema.ts";
+
+const here = new URL(".", import.meta.url).pathname;
+
+function tmpDb(): string {
+  return `${Deno.makeTempDirSync()}/results.duckdb`;
+}
+
+async function count(db: string, sql: string): Promise<number> {
+  return Number((await query(db, sql)).rows[0][0]);
+}
+
+Deno.test("store: a run's row, metrics, events and tool table are all written", async () => {
+  const db = tmpDb();
+  const run = await startRun({ db }, { tool: "daio", command: "bench", args: { bs: 4096 } });
+  run.metric("iops", 1234.5, "1/s", { rw: "randread" });
+  run.event("note", { hello: "world" });
+  run.rows({ name: "lat_hist", columns: [["upper_ns", "BIGINT"], ["count", "BIGINT"]] }, [
+    [1000, 3],
+    [2000, 1],
+  ]);
+  await run.finish("ok");
+  const r = await query(
+    db,
+    `SELECT tool, command, status, args->>'bs', finished IS NOT NULL FROM runs`,
+  );
+  assert.deepEqual(r.rows, [["daio", "bench", "ok", "4096", true]]);
+  const m = await query(db, `SELECT name, value, unit, labels->>'rw' FROM metrics`);
+  assert.deepEqual(m.rows, [["iops", 1234.5, "1/s", "randread"]]);
+  assert.equal(await count(db, "SELECT count(*) FROM events WHERE payload->>'hello' = 'world'"), 1);
+  assert.equal(await count(db, "SELECT sum(count) FROM lat_hist"), 4);
+  assert.equal(await count(db, "SELECT max(version) FROM schema_version"), SCHEMA_VERSION);
+});
+
+Deno.test("store: three writer processes at once lose no row", async () => {
+  const db = tmpDb();
+  const writers = ["a", "b", "c"].map((tag) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${here}testdata/writer.ts`, db, tag, "15", "40"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output()
+  );
+  const outs = await Promise.all(writers);
+  for (const o of outs) assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+  assert.equal(await count(db, "SELECT count(*) FROM runs WHERE status = 'ok'"), 45);
+  assert.equal(await count(db, "SELECT count(*) FROM metrics"), 45 * 40);
+  assert.equal(await count(db, "SELECT count(*) FROM events"), 45);
+  assert.equal(await count(db, "SELECT count(DISTINCT command) FROM runs"), 3);
+});
+
+Deno.test("store: a writer that cannot get the lock spools, and the next writer merges", async () => {
+  const db = tmpDb();
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${here}testdata/hold_lock.ts`, db],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const reader = holder.stdout.getReader();
+  const first = await reader.read();
+  assert.match(new TextDecoder().decode(first.value), /locked/);
+  Deno.env.set("HVKIT_DB_WAIT_MS", "100");
+  try {
+    const run = await startRun({ db }, { tool: "t", command: "spooled", args: {} });
+    run.metric("x", 1);
+    await run.finish("ok");
+    assert.equal(run.lastWrite, "spool");
+  } finally {
+    Deno.env.delete("HVKIT_DB_WAIT_MS");
+    await holder.stdin.close();
+    reader.releaseLock();
+    await holder.stdout.cancel();
+    await holder.status;
+  }
+  const later = await startRun({ db }, { tool: "t", command: "later", args: {} });
+  await later.finish("ok");
+  assert.equal(later.lastWrite, "db");
+  assert.equal(
+    await count(db, "SELECT count(*) FROM runs WHERE command = 'spooled' AND status = 'ok'"),
+    1,
+  );
+  assert.equal(await count(db, "SELECT count(*) FROM metrics WHERE name = 'x'"), 1);
+  assert.equal([...Deno.readDirSync(`${db}.spool`)].length, 0);
+});
+
+Deno.test("store: --no-db writes nothing", async () => {
+  const dir = Deno.makeTempDirSync();
+  const run = await startRun({ db: false }, { tool: "t", command: "c", args: {} });
+  run.metric("x", 1);
+  await run.finish("ok");
+  assert.equal(run.lastWrite, "none");
+  assert.equal([...Deno.readDirSync(dir)].length, 0);
+});
+
+Deno.test("store: path resolution: --db, HVKIT_DB, default, none", () => {
+  assert.equal(resolveDbPath({ db: "a.duckdb" }), "a.duckdb");
+  assert.equal(resolveDbPath({ db: false }), null);
+  Deno.env.set("HVKIT_DB", "env.duckdb");
+  try {
+    assert.equal(resolveDbPath({}), "env.duckdb");
+    assert.equal(resolveDbPath({ db: "flag.duckdb" }), "flag.duckdb");
+  } finally {
+    Deno.env.delete("HVKIT_DB");
+  }
+  assert.equal(resolveDbPath({}), "results.duckdb");
+});
+
+Deno.test("store: an unwritable path is a one-line error naming the file", async () => {
+  await assert.rejects(
+    startRun({ db: "/nonexistent-dir/x.duckdb" }, { tool: "t", command: "c", args: {} }),
+    (e: Error) => {
+      assert.match(e.message, /^results store \/nonexistent-dir\/x.duckdb: /);
+      assert.ok(!e.message.includes("\n"));
+      return true;
+    },
+  );
+});
+
+Deno.test("query: a missing store is a clear error; SQL errors are reported", async () => {
+  await assert.rejects(query("/nonexistent/x.duckdb", "SELECT 1"), /no results store at/);
+  const db = tmpDb();
+  const run = await startRun({ db }, { tool: "t", command: "c", args: {} });
+  await run.finish("ok");
+  await assert.rejects(query(db, "SELECT * FROM no_such_table"), /no_such_table/);
+});

@@ -1,0 +1,216 @@
+/**
+ * Writes batches of rows into a DuckDB file that other processes may be writing at the same
+ * time. DuckDB admits one writing process per file, so a writer opens the file only for the
+ * moment it writes, retries with jittered back-off while another process holds the lock, and
+ * when the lock stays busy past the deadline it spools the batch to `<db>.spool/` as JSON;
+ * the next writer to get the lock merges the spool first. Nothing is lost.
+ *
+ * @module
+ */
+import {
+  type DuckDBAppender,
+  type DuckDBConnection,
+  DuckDBInstance,
+  DuckDBTimestampValue,
+} from "@duckdb/node-api";
+import { type ColumnType, createTableSql, MIGRATIONS, type TableSpec } from "./schema.ts";
+
+/** Rows for one table in a batch. */
+export interface TableRows {
+  spec: TableSpec;
+  rows: unknown[][];
+}
+
+/** One write: the run row (upserted) and rows to append. Timestamps are epoch microseconds. */
+export interface Batch {
+  run: {
+    id: string;
+    tool: string;
+    command: string;
+    args: unknown;
+    started: number;
+    finished: number | null;
+    host: string;
+    gitRev: string;
+    status: string;
+  };
+  metrics: [name: string, value: number, unit: string, labels: string, ts: number][];
+  events: [ts: number, kind: string, payload: string][];
+  tables: TableRows[];
+}
+
+const LOCK_ERROR =
+  /Could not set lock|Conflicting lock|database is locked|Unique file handle conflict/i;
+
+function waitMs(): number {
+  const v = Number(Deno.env.get("HVKIT_DB_WAIT_MS") ?? "20000");
+  return Number.isFinite(v) && v >= 0 ? v : 20000;
+}
+
+async function migrate(conn: DuckDBConnection): Promise<void> {
+  await conn.run(MIGRATIONS[0][0]);
+  const r = await conn.runAndReadAll(
+    "SELECT coalesce(max(version), 0)::INTEGER AS v FROM schema_version",
+  );
+  const have = Number(r.getRows()[0][0]);
+  for (let v = have; v < MIGRATIONS.length; v++) {
+    await conn.run("BEGIN TRANSACTION");
+    for (const sql of MIGRATIONS[v]) await conn.run(sql);
+    await conn.run(`INSERT INTO schema_version VALUES (${v + 1}, now())`);
+    await conn.run("COMMIT");
+  }
+}
+
+function ts(micros: number): DuckDBTimestampValue {
+  return new DuckDBTimestampValue(BigInt(Math.round(micros)));
+}
+
+function appendTyped(app: DuckDBAppender, type: ColumnType, v: unknown): void {
+  if (v === null || v === undefined) return app.appendNull();
+  switch (type) {
+    case "VARCHAR":
+      return app.appendVarchar(String(v));
+    case "JSON":
+      return app.appendVarchar(typeof v === "string" ? v : JSON.stringify(v));
+    case "BIGINT":
+      return app.appendBigInt(BigInt(typeof v === "number" ? Math.trunc(v) : v as bigint));
+    case "INTEGER":
+      return app.appendInteger(Number(v));
+    case "DOUBLE":
+      return app.appendDouble(Number(v));
+    case "BOOLEAN":
+      return app.appendBoolean(Boolean(v));
+    case "TIMESTAMP":
+      return app.appendTimestamp(ts(Number(v)));
+  }
+}
+
+async function appendRows(
+  conn: DuckDBConnection,
+  table: string,
+  types: ColumnType[],
+  rows: unknown[][],
+): Promise<void> {
+  if (rows.length === 0) return;
+  const app = await conn.createAppender(table);
+  for (const row of rows) {
+    types.forEach((t, i) => appendTyped(app, t, row[i]));
+    app.endRow();
+  }
+  app.closeSync();
+}
+
+async function writeInto(conn: DuckDBConnection, b: Batch): Promise<void> {
+  const r = b.run;
+  await conn.run(
+    `INSERT INTO runs VALUES ($id, $tool, $command, $args::JSON, make_timestamp($started::BIGINT),
+       CASE WHEN $finished IS NULL THEN NULL ELSE make_timestamp($finished::BIGINT) END,
+       $host, $git, $status)
+     ON CONFLICT (id) DO UPDATE SET finished = excluded.finished, status = excluded.status`,
+    {
+      id: r.id,
+      tool: r.tool,
+      command: r.command,
+      args: JSON.stringify(r.args ?? null),
+      started: Math.round(r.started),
+      finished: r.finished === null ? null : Math.round(r.finished),
+      host: r.host,
+      git: r.gitRev,
+      status: r.status,
+    },
+  );
+  await appendRows(
+    conn,
+    "metrics",
+    ["VARCHAR", "VARCHAR", "DOUBLE", "VARCHAR", "JSON", "TIMESTAMP"],
+    b.metrics.map((m) => [r.id, ...m]),
+  );
+  await appendRows(
+    conn,
+    "events",
+    ["VARCHAR", "TIMESTAMP", "VARCHAR", "JSON"],
+    b.events.map((e) => [r.id, ...e]),
+  );
+  for (const t of b.tables) {
+    await conn.run(createTableSql(t.spec));
+    await appendRows(
+      conn,
+      t.spec.name,
+      ["VARCHAR", ...t.spec.columns.map(([, ty]) => ty)],
+      t.rows.map((row) => [r.id, ...row]),
+    );
+  }
+}
+
+function spoolDir(dbPath: string): string {
+  return `${dbPath}.spool`;
+}
+
+async function mergeSpool(conn: DuckDBConnection, dbPath: string): Promise<void> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(spoolDir(dbPath))].filter((e) => e.name.endsWith(".json"));
+  } catch {
+    return;
+  }
+  entries.sort((a, b) => a.name.localeCompare(b.name));
+  for (const e of entries) {
+    const path = `${spoolDir(dbPath)}/${e.name}`;
+    const batch = JSON.parse(await Deno.readTextFile(path)) as Batch;
+    await conn.run("BEGIN TRANSACTION");
+    await writeInto(conn, batch);
+    await conn.run("COMMIT");
+    await Deno.remove(path);
+  }
+}
+
+let chain: Promise<unknown> = Promise.resolve();
+
+/**
+ * Writes one batch, waiting for other processes' locks; spools it when the wait runs out.
+ * Writes from one process are serialized (DuckDB allows one instance per file per process).
+ *
+ * @returns where the batch went: `"db"` or `"spool"`.
+ */
+export function writeBatch(dbPath: string, batch: Batch): Promise<"db" | "spool"> {
+  const next = chain.then(() => writeBatchNow(dbPath, batch));
+  chain = next.catch(() => {});
+  return next;
+}
+
+async function writeBatchNow(dbPath: string, batch: Batch): Promise<"db" | "spool"> {
+  const deadline = Date.now() + waitMs();
+  let delay = 5;
+  for (;;) {
+    let instance: DuckDBInstance | undefined;
+    try {
+      instance = await DuckDBInstance.create(dbPath);
+      const conn = await instance.connect();
+      try {
+        await migrate(conn);
+        await mergeSpool(conn, dbPath);
+        await conn.run("BEGIN TRANSACTION");
+        await writeInto(conn, batch);
+        await conn.run("COMMIT");
+      } finally {
+        conn.closeSync();
+      }
+      return "db";
+    } catch (e) {
+      const msg = (e as Error).message ?? String(e);
+      if (!LOCK_ERROR.test(msg)) throw new Error(`results store ${dbPath}: ${msg.split("\n")[0]}`);
+      if (Date.now() >= deadline) {
+        Deno.mkdirSync(spoolDir(dbPath), { recursive: true });
+        const name = `${Date.now()}-${batch.run.id}-${crypto.randomUUID().slice(0, 8)}.json`;
+        const tmp = `${spoolDir(dbPath)}/.${name}`;
+        Deno.writeTextFileSync(tmp, JSON.stringify(batch));
+        Deno.renameSync(tmp, `${spoolDir(dbPath)}/${name}`);
+        return "spool";
+      }
+      await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
+      delay = Math.min(delay * 2, 200);
+    } finally {
+      instance?.closeSync();
+    }
+  }
+}

@@ -1,0 +1,20 @@
+/* hvkit native layer: shared declarations. Every exported function returns
+ * a value >= 0 on success and -errno on failure, so lib/ffi can name the error. */
+#ifndef HVKIT_H
+#define HVKIT_H
+#include <stdint.h>
+#include <stddef.h>
+
+#define HV_EXPORT __attribute__((visibility("default")))
+
+/* probe.c */
+HV_EXPORT int32_t hv_abi_version(void);
+HV_EXPORT int32_t hv_probe_uring(void);
+HV_EXPORT int32_t hv_probe_odirect(const char *dir);
+HV_EXPORT int32_t hv_probe_kvm(void);
+HV_EXPORT int32_t hv_probe_vfio(void);
+HV_EXPORT int32_t hv_probe_iommufd(void);
+HV_EXPORT const char *hv_errno_name(int32_t err);
+HV_EXPORT const char *hv_errno_text(int32_t err);
+
+#endif

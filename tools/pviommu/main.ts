@@ -1,0 +1,21 @@
+/**
+ * `pviommu`: a para-virtual IOMMU: per-device I/O page tables and DMA access control, virtio-iommu requests, DMA audits
+ *
+ * @module
+ */
+import { addDoctorCommand, makeTool, runTool } from "../../lib/cli/mod.ts";
+
+/** Builds the `pviommu` command line (exported for tests). */
+export function buildProgram() {
+  const program = makeTool(
+    "pviommu",
+    "a para-virtual IOMMU: per-device I/O page tables and DMA access control, virtio-iommu requests, DMA audits",
+    [
+      "pviommu doctor",
+    ],
+  );
+  addDoctorCommand(program, "pviommu", ["qemu-system-x86_64"]);
+  return program;
+}
+
+if (import.meta.main) await runTool(buildProgram());

@@ -1,0 +1,21 @@
+/**
+ * `qbic-cache`: an in-memory block cache in the hypervisor's I/O path: serve an image over NBD with QBic's cache in front, or simulate the same policies over a trace
+ *
+ * @module
+ */
+import { addDoctorCommand, makeTool, runTool } from "../../lib/cli/mod.ts";
+
+/** Builds the `qbic-cache` command line (exported for tests). */
+export function buildProgram() {
+  const program = makeTool(
+    "qbic-cache",
+    "an in-memory block cache in the hypervisor's I/O path: serve an image over NBD with QBic's cache in front, or simulate the same policies over a trace",
+    [
+      "qbic-cache doctor",
+    ],
+  );
+  addDoctorCommand(program, "qbic-cache", ["qemu-nbd", "nbdkit", "nbdinfo", "qemu-io"]);
+  return program;
+}
+
+if (import.meta.main) await runTool(buildProgram());
