@@ -18,15 +18,19 @@ const exists = (d: string) => {
 };
 const CHECK_DIRS = ["lib", "tools", "bench", "tests", "scripts"].filter(exists);
 
+// A hung test must not eat CI's 90 minutes: the test step is killed after this many seconds.
+const TIMEOUT_S = Number(Deno.env.get("HVKIT_TEST_TIMEOUT") ?? "1500");
+
 async function step(name: string, args: string[]): Promise<boolean> {
   console.log(`== ${name}: deno ${args.join(" ")}`);
-  const { code } = await new Deno.Command(deno, {
-    args,
-    cwd: root,
-    stdout: "inherit",
-    stderr: "inherit",
-  })
-    .output();
+  const child = new Deno.Command(deno, { args, cwd: root, stdout: "inherit", stderr: "inherit" })
+    .spawn();
+  const timer = setTimeout(() => {
+    console.log(`== ${name}: still running after ${TIMEOUT_S}s; killing it`);
+    child.kill("SIGKILL");
+  }, TIMEOUT_S * 1000);
+  const { code } = await child.status;
+  clearTimeout(timer);
   console.log(`== ${name}: ${code === 0 ? "ok" : "FAILED"}`);
   return code === 0;
 }
