@@ -1,2 +1,45 @@
-/** FFI symbols of the daio part of native/ (filled in by its issue). */
-export const daioSymbols = {} as const satisfies Deno.ForeignLibraryInterface;
+/** FFI symbols of the daio part of native/ (native/daio.h): the device engine and the bench. */
+export const daioSymbols = {
+  /** uint32_t daio_hist_bucket_count(void) */
+  daio_hist_bucket_count: { parameters: [], result: "u32" },
+  /**
+   * int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues, uint32_t qdepth,
+   * uint64_t pool_bytes, uint64_t *info_out): a handle or -errno
+   */
+  daio_dev_open: {
+    parameters: [
+      "buffer", /* const char *path */
+      "u32", /* uint32_t flags */
+      "u32", /* uint32_t queues */
+      "u32", /* uint32_t qdepth */
+      "u64", /* uint64_t pool_bytes */
+      "buffer", /* uint64_t *info_out (7 values) */
+    ],
+    result: "i32",
+  },
+  /** void *daio_dev_pool(int32_t h) */
+  daio_dev_pool: { parameters: ["i32" /* int32_t h */], result: "pointer" },
+  /** int32_t daio_dev_submit(int32_t h, const daio_req *reqs, uint32_t n): submitted or -errno */
+  daio_dev_submit: {
+    parameters: ["i32", /* int32_t h */ "buffer", /* const daio_req *reqs */ "u32" /* n */],
+    result: "i32",
+  },
+  /**
+   * int32_t daio_dev_reap(int32_t h, daio_cqe *out, uint32_t max, int32_t timeout_ms): completions
+   * collected (0 on timeout or wake) or -errno; blocks, so it runs off the JS thread.
+   */
+  daio_dev_reap: {
+    parameters: [
+      "i32", /* int32_t h */
+      "buffer", /* daio_cqe *out */
+      "u32", /* uint32_t max */
+      "i32", /* int32_t timeout_ms */
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int32_t daio_dev_wake(int32_t h): makes a pending reap return */
+  daio_dev_wake: { parameters: ["i32" /* int32_t h */], result: "i32" },
+  /** int32_t daio_dev_close(int32_t h) */
+  daio_dev_close: { parameters: ["i32" /* int32_t h */], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;

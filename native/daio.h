@@ -1,0 +1,71 @@
+/* daio: the direct io_uring engine (issue 3). Every exported function returns
+ * >= 0 on success and -errno on failure, like the rest of native/. */
+#ifndef DAIO_H
+#define DAIO_H
+#include <stdint.h>
+#include <stddef.h>
+
+#include "hvkit.h"
+
+/* ---- daio_hist.c: the HDR-style log-linear latency histogram ----
+ * Values are nanoseconds. Below 2^DAIO_HIST_P a bucket holds one value; above,
+ * every power of two is cut into 2^(P-1) equal buckets (relative width < 0.8%).
+ * lib/stats/histogram.ts uses the same layout, so counts cross FFI unchanged. */
+#define DAIO_HIST_P 8
+#define DAIO_HIST_BUCKETS ((64 - DAIO_HIST_P + 1) * (1u << (DAIO_HIST_P - 1)) + (1u << (DAIO_HIST_P - 1)))
+
+typedef struct daio_hist {
+  uint64_t count, min, max;
+  double sum;
+  uint64_t buckets[DAIO_HIST_BUCKETS];
+} daio_hist;
+
+void daio_hist_reset(daio_hist *h);
+void daio_hist_record(daio_hist *h, uint64_t v);
+void daio_hist_merge(daio_hist *into, const daio_hist *from);
+uint32_t daio_hist_index(uint64_t v);
+HV_EXPORT uint32_t daio_hist_bucket_count(void);
+
+/* ---- daio_dev.c: the device behind lib/block/file_device.ts ----
+ * JS fills an array of daio_req (32 bytes each), calls daio_dev_submit (a short
+ * synchronous call), and one nonblocking daio_dev_reap at a time collects
+ * completions in bulk (daio_cqe, 16 bytes each). Data moves through a pool of
+ * aligned buffers the library owns and JS maps with getArrayBuffer. */
+enum { DAIO_OP_READ = 0, DAIO_OP_WRITE = 1, DAIO_OP_FSYNC = 2, DAIO_OP_FALLOCATE = 3 };
+enum { DAIO_REQ_FUA = 1 };
+enum { DAIO_FD_MAIN = 0, DAIO_FD_BUFFERED = 1 };
+enum {
+  DAIO_OPEN_READONLY = 1,
+  DAIO_OPEN_DIRECT = 2,      /* O_DIRECT, fail if refused */
+  DAIO_OPEN_DIRECT_AUTO = 4, /* O_DIRECT, fall back to buffered if refused */
+  DAIO_OPEN_SQPOLL = 8,
+  DAIO_OPEN_NOREGISTER = 16,
+};
+
+typedef struct daio_req {
+  uint64_t tag;     /* echoed in the completion */
+  uint64_t off;     /* file offset */
+  uint64_t len;     /* bytes (read/write: <= 4 GiB) */
+  uint32_t buf_off; /* offset into the pool */
+  uint8_t op;       /* DAIO_OP_* */
+  uint8_t flags;    /* DAIO_REQ_* ; for FALLOCATE the mode */
+  uint8_t fd;       /* DAIO_FD_* */
+  uint8_t queue;    /* ring index */
+} daio_req;
+
+typedef struct daio_cqe {
+  uint64_t tag;
+  int64_t res; /* bytes or -errno */
+} daio_cqe;
+
+/* info_out[0] size, [1] alignment, [2] direct in use (0/1), [3] pool bytes,
+ * [4] registered buffers (0/1), [5] is block device (0/1), [6] direct refused errno */
+HV_EXPORT int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues,
+                                uint32_t qdepth, uint64_t pool_bytes, uint64_t *info_out);
+HV_EXPORT void *daio_dev_pool(int32_t h);
+HV_EXPORT int32_t daio_dev_submit(int32_t h, const daio_req *reqs, uint32_t n);
+HV_EXPORT int32_t daio_dev_reap(int32_t h, daio_cqe *out, uint32_t max, int32_t timeout_ms);
+HV_EXPORT int32_t daio_dev_wake(int32_t h);
+HV_EXPORT int32_t daio_dev_close(int32_t h);
+
+#endif

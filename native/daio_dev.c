@@ -1,0 +1,316 @@
+/* daio: the device engine behind lib/block/file_device.ts. One io_uring per
+ * queue, O_DIRECT with a pool of aligned buffers registered as fixed buffers,
+ * the file registered as a fixed file, batched submission from the JS thread
+ * and bulk completion on one reaper (a nonblocking FFI call) woken by an
+ * eventfd every ring signals. The SQ side is only touched by daio_dev_submit
+ * (the JS thread), the CQ side only by daio_dev_reap (one call at a time). */
+#include "daio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define DAIO_MAX_DEVS 256
+#define DAIO_MAX_QUEUES 64
+
+typedef struct daio_dev {
+  int fd, bfd, efd;
+  uint32_t nq, qdepth;
+  int registered_files, registered_bufs;
+  void *pool;
+  uint64_t pool_bytes;
+  volatile int closing;
+  struct io_uring rings[DAIO_MAX_QUEUES];
+} daio_dev;
+
+static daio_dev *devs[DAIO_MAX_DEVS];
+static pthread_mutex_t devs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static daio_dev *get_dev(int32_t h) {
+  if (h < 0 || h >= DAIO_MAX_DEVS) return NULL;
+  return devs[h];
+}
+
+static void free_dev(daio_dev *d, uint32_t rings_up) {
+  for (uint32_t i = 0; i < rings_up; i++) io_uring_queue_exit(&d->rings[i]);
+  if (d->fd >= 0) close(d->fd);
+  if (d->bfd >= 0) close(d->bfd);
+  if (d->efd >= 0) close(d->efd);
+  free(d->pool);
+  free(d);
+}
+
+int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues, uint32_t qdepth,
+                      uint64_t pool_bytes, uint64_t *info) {
+  if (queues == 0 || queues > DAIO_MAX_QUEUES || qdepth == 0 || qdepth > 4096) return -EINVAL;
+  if (pool_bytes == 0 || pool_bytes > (1ull << 32) || pool_bytes % 4096) return -EINVAL;
+  int ro = flags & DAIO_OPEN_READONLY;
+  int want_direct = flags & (DAIO_OPEN_DIRECT | DAIO_OPEN_DIRECT_AUTO);
+  int base = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+  memset(info, 0, 7 * sizeof *info);
+
+  /* Open buffered first: names a missing path, a directory or a refused mode
+   * plainly, before O_DIRECT gets a say. */
+  int bfd = open(path, base);
+  if (bfd < 0) return -errno;
+  struct stat st;
+  if (fstat(bfd, &st) < 0) {
+    int e = errno;
+    close(bfd);
+    return -e;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    close(bfd);
+    return -EISDIR;
+  }
+  /* root may write a file whose mode says read-only; a user who opens one for
+   * writing almost certainly made a mistake, so refuse it like a non-root open. */
+  if (!ro && S_ISREG(st.st_mode) && !(st.st_mode & 0222)) {
+    close(bfd);
+    return -EACCES;
+  }
+  int isblk = S_ISBLK(st.st_mode);
+  if (!isblk && !S_ISREG(st.st_mode)) {
+    close(bfd);
+    return -ENOTBLK;
+  }
+  uint64_t size = (uint64_t)st.st_size;
+  uint32_t lbs = 512;
+  if (isblk) {
+    if (ioctl(bfd, BLKGETSIZE64, &size) < 0 || ioctl(bfd, BLKSSZGET, &lbs) < 0) {
+      int e = errno;
+      close(bfd);
+      return -e;
+    }
+  }
+  int fd = -1, direct = 0;
+  if (want_direct) {
+    fd = open(path, base | O_DIRECT);
+    if (fd >= 0) {
+      direct = 1;
+    } else if (errno == EINVAL && (flags & DAIO_OPEN_DIRECT_AUTO)) {
+      info[6] = EINVAL;
+    } else {
+      int e = errno;
+      close(bfd);
+      return -e;
+    }
+  }
+  if (!direct) {
+    fd = bfd;
+    bfd = -1;
+  }
+  daio_dev *d = calloc(1, sizeof *d);
+  if (!d) {
+    close(fd);
+    if (bfd >= 0) close(bfd);
+    return -ENOMEM;
+  }
+  d->fd = fd;
+  d->bfd = bfd;
+  d->efd = -1;
+  d->nq = queues;
+  d->qdepth = qdepth;
+  d->pool_bytes = pool_bytes;
+  if (posix_memalign(&d->pool, 4096, pool_bytes) != 0) {
+    d->pool = NULL;
+    free_dev(d, 0);
+    return -ENOMEM;
+  }
+  memset(d->pool, 0, pool_bytes);
+  d->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (d->efd < 0) {
+    int e = errno;
+    free_dev(d, 0);
+    return -e;
+  }
+  uint32_t up = 0;
+  for (; up < queues; up++) {
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    if (flags & DAIO_OPEN_SQPOLL) {
+      p.flags |= IORING_SETUP_SQPOLL;
+      p.sq_thread_idle = 50;
+    }
+    int rc = io_uring_queue_init_params(qdepth, &d->rings[up], &p);
+    if (rc < 0) {
+      free_dev(d, up);
+      return rc;
+    }
+    rc = io_uring_register_eventfd(&d->rings[up], d->efd);
+    if (rc < 0) {
+      free_dev(d, up + 1);
+      return rc;
+    }
+  }
+  /* Fixed files and buffers are an optimisation: without them (old kernel,
+   * RLIMIT_MEMLOCK) the engine works the same, a little slower. */
+  if (!(flags & DAIO_OPEN_NOREGISTER)) {
+    int files[2] = {d->fd, d->bfd};
+    int nfiles = d->bfd >= 0 ? 2 : 1;
+    int okf = 1, okb = 1;
+    struct iovec iov = {.iov_base = d->pool, .iov_len = pool_bytes};
+    for (uint32_t i = 0; i < queues; i++) {
+      if (okf && io_uring_register_files(&d->rings[i], files, nfiles) < 0) okf = 0;
+      if (okb && io_uring_register_buffers(&d->rings[i], &iov, 1) < 0) okb = 0;
+    }
+    d->registered_files = okf;
+    d->registered_bufs = okb;
+  }
+  pthread_mutex_lock(&devs_lock);
+  int32_t h = -1;
+  for (int32_t i = 0; i < DAIO_MAX_DEVS; i++) {
+    if (!devs[i]) {
+      devs[i] = d;
+      h = i;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&devs_lock);
+  if (h < 0) {
+    free_dev(d, up);
+    return -EMFILE;
+  }
+  info[0] = size;
+  info[1] = direct ? (isblk ? lbs : 4096) : 1;
+  info[2] = (uint64_t)direct;
+  info[3] = pool_bytes;
+  info[4] = (uint64_t)d->registered_bufs;
+  info[5] = (uint64_t)isblk;
+  return h;
+}
+
+void *daio_dev_pool(int32_t h) {
+  daio_dev *d = get_dev(h);
+  return d ? d->pool : NULL;
+}
+
+static int prep(daio_dev *d, struct io_uring_sqe *sqe, const daio_req *r) {
+  int which = r->fd == DAIO_FD_BUFFERED && d->bfd >= 0 ? 1 : 0;
+  int fd = d->registered_files ? which : (which ? d->bfd : d->fd);
+  void *buf = (char *)d->pool + r->buf_off;
+  switch (r->op) {
+  case DAIO_OP_READ:
+  case DAIO_OP_WRITE:
+    if ((uint64_t)r->buf_off + r->len > d->pool_bytes || r->len > UINT32_MAX) return -EINVAL;
+    if (r->op == DAIO_OP_READ) {
+      if (d->registered_bufs)
+        io_uring_prep_read_fixed(sqe, fd, buf, (unsigned)r->len, r->off, 0);
+      else
+        io_uring_prep_read(sqe, fd, buf, (unsigned)r->len, r->off);
+    } else {
+      if (d->registered_bufs)
+        io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)r->len, r->off, 0);
+      else
+        io_uring_prep_write(sqe, fd, buf, (unsigned)r->len, r->off);
+      if (r->flags & DAIO_REQ_FUA) sqe->rw_flags = RWF_DSYNC;
+    }
+    break;
+  case DAIO_OP_FSYNC:
+    io_uring_prep_fsync(sqe, fd, 0);
+    break;
+  case DAIO_OP_FALLOCATE:
+    io_uring_prep_fallocate(sqe, fd, r->flags, r->off, r->len);
+    break;
+  default:
+    return -EINVAL;
+  }
+  if (d->registered_files) sqe->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(sqe, r->tag);
+  return 0;
+}
+
+int32_t daio_dev_submit(int32_t h, const daio_req *reqs, uint32_t n) {
+  daio_dev *d = get_dev(h);
+  if (!d) return -EBADF;
+  uint64_t touched = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const daio_req *r = &reqs[i];
+    uint32_t q = r->queue % d->nq;
+    struct io_uring *ring = &d->rings[q];
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+    if (!sqe) {
+      int rc = io_uring_submit(ring);
+      if (rc < 0) return i > 0 ? (int32_t)i : rc;
+      sqe = io_uring_get_sqe(ring);
+      if (!sqe) return i > 0 ? (int32_t)i : -EBUSY;
+    }
+    int rc = prep(d, sqe, r);
+    if (rc < 0) {
+      /* Turn the slot into a NOP that completes with the error's tag. */
+      io_uring_prep_nop(sqe);
+      sqe->flags = 0;
+      io_uring_sqe_set_data64(sqe, r->tag);
+      return i > 0 ? (int32_t)i : rc;
+    }
+    touched |= 1ull << q;
+  }
+  for (uint32_t q = 0; q < d->nq; q++) {
+    if (!(touched & (1ull << q))) continue;
+    int rc = io_uring_submit(&d->rings[q]);
+    if (rc < 0) return rc;
+  }
+  return (int32_t)n;
+}
+
+static uint32_t drain(daio_dev *d, daio_cqe *out, uint32_t max) {
+  uint32_t n = 0;
+  for (uint32_t q = 0; q < d->nq && n < max; q++) {
+    struct io_uring *ring = &d->rings[q];
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(ring, head, cqe) {
+      if (n >= max) break;
+      out[n].tag = cqe->user_data;
+      out[n].res = cqe->res;
+      n++;
+      seen++;
+    }
+    if (seen) io_uring_cq_advance(ring, seen);
+  }
+  return n;
+}
+
+int32_t daio_dev_reap(int32_t h, daio_cqe *out, uint32_t max, int32_t timeout_ms) {
+  daio_dev *d = get_dev(h);
+  if (!d) return -EBADF;
+  for (;;) {
+    uint32_t n = drain(d, out, max);
+    if (n > 0 || d->closing) return (int32_t)n;
+    struct pollfd pfd = {.fd = d->efd, .events = POLLIN};
+    int rc = poll(&pfd, 1, timeout_ms);
+    if (rc < 0 && errno != EINTR) return -errno;
+    if (rc == 0) return 0;
+    uint64_t v;
+    if (read(d->efd, &v, sizeof v) < 0 && errno != EAGAIN) return -errno;
+  }
+}
+
+int32_t daio_dev_wake(int32_t h) {
+  daio_dev *d = get_dev(h);
+  if (!d) return -EBADF;
+  d->closing = 1;
+  uint64_t one = 1;
+  if (write(d->efd, &one, sizeof one) < 0) return -errno;
+  return 0;
+}
+
+int32_t daio_dev_close(int32_t h) {
+  pthread_mutex_lock(&devs_lock);
+  daio_dev *d = get_dev(h);
+  if (d) devs[h] = NULL;
+  pthread_mutex_unlock(&devs_lock);
+  if (!d) return -EBADF;
+  free_dev(d, d->nq);
+  return 0;
+}
