@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { BlockError } from "./block_device.ts";
-import { FileDeviceError, openFileDevice, openFileDeviceSync } from "./file_device.ts";
+import type { BlockError } from "./block_device.ts";
+import { type FileDeviceError, openFileDevice, openFileDeviceSync } from "./file_device.ts";
 
 const dir = new URL("../../.cache/", import.meta.url).pathname;
 
