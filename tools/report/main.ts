@@ -1,36 +1,90 @@
 /**
- * `hvkit-report`: runs a named SQL report from bench/reports/ (or any .sql file) against the
- * results store and prints a table as text, CSV, JSON or Markdown.
+ * `hvkit-report`: runs the named SQL reports from bench/reports/ (or any .sql file) against the
+ * results store and renders them: text tables on a terminal, CSV, JSON, Markdown, one
+ * self-contained HTML page with SVG charts, Parquet; exports the store; checks regressions.
  *
  * @module
  */
 import { Option } from "@commander-js/extra-typings";
-import { formatTable, makeTool, runTool, type TableFormat, ToolError } from "../../lib/cli/mod.ts";
-import { query, resolveDbPath } from "../../lib/results/mod.ts";
+import {
+  formatTable,
+  makeTool,
+  runTool,
+  type TableFormat,
+  ToolError,
+  UsageError,
+} from "../../lib/cli/mod.ts";
+import { resolveDbPath } from "../../lib/results/mod.ts";
+import {
+  checkRegressions,
+  describeRegressions,
+  exportAll,
+  exportReport,
+  htmlPage,
+  listReports,
+  loadReport,
+  markdownDoc,
+  type ReportResult,
+  runReport,
+} from "../../lib/report/mod.ts";
 
-const REPORTS = new URL("../../bench/reports/", import.meta.url).pathname;
+const FORMATS = ["text", "csv", "json", "markdown", "html", "parquet"] as const;
+type Format = typeof FORMATS[number];
 
-/** The named reports: bench/reports/*.sql, by file name without `.sql`. */
-export function listReports(): { name: string; summary: string }[] {
-  const out: { name: string; summary: string }[] = [];
-  for (const e of Deno.readDirSync(REPORTS)) {
-    if (!e.isFile || !e.name.endsWith(".sql")) continue;
-    const first = Deno.readTextFileSync(REPORTS + e.name).split("\n")[0];
-    out.push({ name: e.name.slice(0, -4), summary: first.replace(/^--\s*/, "") });
-  }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
+async function write(out: string | undefined, text: string): Promise<void> {
+  if (out && out !== "-") await Deno.writeTextFile(out, text);
+  else await Deno.stdout.write(new TextEncoder().encode(text));
 }
 
-/** Finds a report's SQL by name (bench/reports/NAME.sql) or path. */
-export function reportSql(nameOrPath: string): string {
-  const candidates = nameOrPath.endsWith(".sql") ? [nameOrPath] : [`${REPORTS}${nameOrPath}.sql`];
-  for (const c of candidates) {
-    try {
-      return Deno.readTextFileSync(c);
-    } catch { /* next */ }
+function parsePct(v: string): number {
+  const n = Number(v.replace(/%$/, ""));
+  if (!Number.isFinite(n) || n < 0) {
+    throw new UsageError(`--check-regressions: not a percentage: ${v}`);
   }
-  const names = listReports().map((r) => r.name).join(", ");
-  throw new ToolError(`no report named ${nameOrPath} (reports: ${names})`);
+  return n;
+}
+
+/** Renders a set of report results in one of the document formats. */
+export function renderAll(
+  results: ReportResult[],
+  format: Format,
+  store: string,
+  title: string,
+): string {
+  switch (format) {
+    case "html":
+      return htmlPage({ title, store, generated: new Date() }, results);
+    case "markdown":
+    case "text":
+      return markdownDoc(title, store, results, format);
+    case "json":
+      return JSON.stringify(
+        Object.fromEntries(results.map((r) => [
+          r.spec.name,
+          r.status === "empty" ? { status: "empty", reason: r.reason } : {
+            status: "ok",
+            rows: r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, row[i]]))),
+          },
+        ])),
+        null,
+        2,
+      ) + "\n";
+    default:
+      throw new UsageError(
+        `--all takes --format text, markdown, json or html (use --export for ${format})`,
+      );
+  }
+}
+
+/** Renders one report's result. */
+export function renderOne(result: ReportResult, format: Format, store: string): string {
+  if (format === "html") {
+    return htmlPage({ title: result.spec.name, store, generated: new Date() }, [result]);
+  }
+  if (result.status === "empty" && (format === "text" || format === "markdown")) {
+    return `${result.spec.name}: ${result.reason}\n`;
+  }
+  return formatTable(result.columns, result.rows, format as TableFormat);
 }
 
 /** Builds the `hvkit-report` command line. */
@@ -39,9 +93,13 @@ export function buildProgram() {
     "hvkit-report",
     "run SQL reports over the results store of every hvkit tool",
     [
-      "hvkit-report                  # list the reports",
+      "hvkit-report                                   # list the reports",
       "hvkit-report runs",
-      "hvkit-report metrics --format markdown --db bench.duckdb",
+      "hvkit-report bench_latest --format markdown --db out/bench.duckdb",
+      "hvkit-report --all --format html -o report.html --db out/bench.duckdb",
+      "hvkit-report bench_latest --format parquet -o latest.parquet",
+      "hvkit-report --export out/csv --format csv",
+      "hvkit-report --check-regressions 20 --db out/bench.duckdb",
       "hvkit-report my-query.sql --format csv > out.csv",
     ],
   );
@@ -49,24 +107,58 @@ export function buildProgram() {
     .argument("[report]", "a report name from bench/reports/ or a .sql file")
     .option("--db <file>", "results store (default: $HVKIT_DB or ./results.duckdb)")
     .addOption(
-      new Option("--format <format>", "table format")
-        .choices(["text", "csv", "json", "markdown"] as const)
-        .default("text" as const),
+      new Option("--format <format>", "text, csv, json, markdown, html (page with charts), parquet")
+        .choices(FORMATS).default("text" as Format),
+    )
+    .option("-o, --out <file>", "write to FILE instead of standard output (needed for parquet)")
+    .option("--all", "every named report in one document (text, markdown, json or html)", false)
+    .option("--title <text>", "the document's title with --all", "hvkit results")
+    .option("--export <dir>", "write the runs/metrics/events tables and every report to DIR")
+    .option(
+      "--check-regressions <pct>",
+      "exit 1 when a benchmark figure got worse than its previous run on this host by > PCT%",
     )
     .action(async (report, opts) => {
-      if (!report) {
+      const format = opts.format as Format;
+      const db = resolveDbPath({ db: opts.db }) ?? "results.duckdb";
+      const pct = opts.checkRegressions === undefined ? null : parsePct(opts.checkRegressions);
+      const nothingElse = !report && !opts.all && !opts.export;
+      if (nothingElse && pct === null) {
         for (const r of listReports()) console.log(`${r.name.padEnd(24)} ${r.summary}`);
         return;
       }
-      const sql = reportSql(report);
-      const db = resolveDbPath({ db: opts.db }) ?? "results.duckdb";
-      const result = await query(db, sql);
-      if (result.rows.length === 0 && opts.format === "text") {
-        console.log(`${report}: no runs yet`);
-        return;
+      if (report && opts.all) throw new UsageError("give a report name or --all, not both");
+      if (opts.export) {
+        if (format !== "csv" && format !== "parquet" && format !== "text") {
+          throw new UsageError("--export writes csv or parquet files");
+        }
+        const files = await exportAll(db, opts.export, format === "csv" ? "csv" : "parquet");
+        for (const f of files) console.error(`wrote ${f}`);
+        if (files.length === 0) console.error(`no runs yet in ${db}: nothing exported`);
+      } else if (opts.all) {
+        const results = [];
+        for (const spec of listReports()) results.push(await runReport(db, spec));
+        await write(opts.out, renderAll(results, format, db, opts.title));
+      } else if (report) {
+        const spec = loadReport(report);
+        if (format === "parquet") {
+          if (!opts.out || opts.out === "-") throw new UsageError("--format parquet needs -o FILE");
+          if (!await exportReport(db, spec, opts.out, "parquet")) {
+            console.error(`${report}: no runs yet; nothing written`);
+          }
+        } else {
+          await write(opts.out, renderOne(await runReport(db, spec), format, db));
+        }
       }
-      const text = formatTable(result.columns, result.rows, opts.format as TableFormat);
-      await Deno.stdout.write(new TextEncoder().encode(text));
+      if (pct !== null) {
+        const check = await checkRegressions(db, pct);
+        await Deno.stdout.write(new TextEncoder().encode(describeRegressions(check, pct)));
+        if (check.regressions.length > 0) {
+          throw new ToolError(
+            `${check.regressions.length} benchmark figures regressed by more than ${pct}%`,
+          );
+        }
+      }
     });
   return program;
 }

@@ -1,0 +1,333 @@
+/**
+ * Self-contained SVG charts drawn from a report's rows: grouped bars (IOPS per peer,
+ * latency percentiles) and lines (miss-ratio curves). No script, no external font or style:
+ * the SVG is text that opens offline in any browser, inline in an HTML page.
+ *
+ * Every mark carries `data-series`, `data-x` and `data-value` so a test (or a reader's
+ * devtools) can check what was drawn.
+ *
+ * @module
+ */
+import type { ChartSpec } from "./report_spec.ts";
+
+/** One drawn chart: its title and the SVG text. */
+export interface Chart {
+  title: string;
+  svg: string;
+  /** How many data marks (bars or points) it holds. */
+  marks: number;
+}
+
+/** Okabe-Ito: distinguishable with the common colour-vision deficiencies. */
+const PALETTE = [
+  "#0072B2",
+  "#E69F00",
+  "#009E73",
+  "#D55E00",
+  "#CC79A7",
+  "#56B4E9",
+  "#F0E442",
+  "#000000",
+];
+
+const W = 640;
+const H = 300;
+const M = { left: 64, right: 150, top: 28, bottom: 64 };
+
+/** Escapes text for XML content and attribute values. */
+export function escapeXml(s: string): string {
+  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;").replaceAll("'", "&#39;");
+}
+
+/** A cell as a number (DuckDB returns BIGINT as text), or null. */
+export function toNumber(v: unknown): number | null {
+  if (typeof v === "number") return Number.isFinite(v) ? v : null;
+  if (typeof v === "bigint") return Number(v);
+  if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
+  return null;
+}
+
+function label(v: unknown): string {
+  if (v === null || v === undefined) return "";
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+
+/** A compact figure for an axis tick: 1.2k, 3.4M, 0.25, 12. */
+export function formatTick(v: number): string {
+  const a = Math.abs(v);
+  if (a >= 1e9) return `${+(v / 1e9).toPrecision(3)}G`;
+  if (a >= 1e6) return `${+(v / 1e6).toPrecision(3)}M`;
+  if (a >= 1e4) return `${+(v / 1e3).toPrecision(3)}k`;
+  if (a === 0) return "0";
+  return String(+v.toPrecision(3));
+}
+
+/** Round tick values covering [lo, hi]: steps of 1, 2 or 5 times a power of ten. */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) hi = lo === 0 ? 1 : lo + Math.abs(lo);
+  const raw = (hi - lo) / count;
+  const pow = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw) ?? 10 * pow;
+  const ticks: number[] = [];
+  for (let t = Math.floor(lo / step) * step; t <= hi + step * 1e-9; t += step) {
+    ticks.push(+t.toPrecision(12));
+  }
+  if (ticks[ticks.length - 1] < hi) ticks.push(+(ticks[ticks.length - 1] + step).toPrecision(12));
+  return ticks;
+}
+
+function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) out.push(10 ** e);
+  return out;
+}
+
+interface Scale {
+  ticks: number[];
+  at: (v: number) => number;
+}
+
+function linearScale(lo: number, hi: number, from: number, to: number): Scale {
+  const ticks = niceTicks(lo, hi);
+  const a = ticks[0];
+  const b = ticks[ticks.length - 1];
+  return { ticks, at: (v) => from + (to - from) * ((v - a) / (b - a || 1)) };
+}
+
+function logScale(lo: number, hi: number, from: number, to: number): Scale {
+  const ticks = logTicks(lo, hi);
+  const a = Math.log10(ticks[0]);
+  const b = Math.log10(ticks[ticks.length - 1]);
+  return {
+    ticks,
+    at: (v) => from + (to - from) * ((Math.log10(v) - a) / (b - a || 1)),
+  };
+}
+
+function frame(title: string, yUnit: string, body: string[], legend: string[]): string {
+  const t = escapeXml(title);
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 ${W} ${H}" ` +
+    `width="${W}" height="${H}" role="img" aria-label="${t}">`,
+    `<title>${t}</title>`,
+    `<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`,
+    `<text x="${M.left}" y="16" font-size="13" font-weight="bold">${t}</text>`,
+    yUnit
+      ? `<text x="12" y="${M.top + (H - M.top - M.bottom) / 2}" font-size="11" ` +
+        `transform="rotate(-90 12 ${M.top + (H - M.top - M.bottom) / 2})" ` +
+        `text-anchor="middle">${escapeXml(yUnit)}</text>`
+      : "",
+    ...body,
+    ...legend,
+    `</svg>`,
+  ].join("\n");
+}
+
+function yAxis(scale: Scale): string[] {
+  const out: string[] = [];
+  for (const t of scale.ticks) {
+    const y = scale.at(t).toFixed(1);
+    out.push(
+      `<line x1="${M.left}" x2="${W - M.right}" y1="${y}" y2="${y}" stroke="#ddd"/>`,
+      `<text x="${M.left - 6}" y="${y}" font-size="10" text-anchor="end" ` +
+        `dominant-baseline="middle">${formatTick(t)}</text>`,
+    );
+  }
+  out.push(
+    `<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${H - M.bottom}" stroke="#444"/>`,
+  );
+  return out;
+}
+
+function legendFor(series: string[]): string[] {
+  if (series.length <= 1 && series[0] === "") return [];
+  return series.slice(0, 16).map((s, i) => {
+    const y = M.top + 4 + i * 16;
+    const x = W - M.right + 12;
+    return `<rect x="${x}" y="${y}" width="10" height="10" fill="${
+      PALETTE[i % PALETTE.length]
+    }"/>` +
+      `<text x="${x + 14}" y="${y + 9}" font-size="11">${escapeXml(s.slice(0, 20))}</text>`;
+  });
+}
+
+function distinct(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+interface Point {
+  x: unknown;
+  y: number;
+  series: string;
+}
+
+function barChart(title: string, unit: string, points: Point[], logy: boolean): Chart {
+  const cats = distinct(points.map((p) => label(p.x)));
+  const series = distinct(points.map((p) => p.series));
+  const values = points.map((p) => p.y);
+  const usable = logy ? values.filter((v) => v > 0) : values;
+  const lo = logy ? Math.min(...usable) : Math.min(0, ...usable);
+  const hi = Math.max(...usable, logy ? lo * 10 : 0);
+  const y = logy ? logScale(lo, hi, H - M.bottom, M.top) : linearScale(lo, hi, H - M.bottom, M.top);
+  const plotW = W - M.left - M.right;
+  const groupW = plotW / cats.length;
+  const barW = Math.max(2, (groupW * 0.8) / series.length);
+  const body = yAxis(y);
+  const base = logy ? H - M.bottom : y.at(0);
+  let marks = 0;
+  for (const p of points) {
+    if (logy && p.y <= 0) continue;
+    const ci = cats.indexOf(label(p.x));
+    const si = series.indexOf(p.series);
+    const x = M.left + ci * groupW + groupW * 0.1 + si * barW;
+    const top = y.at(p.y);
+    const [y0, h] = top < base ? [top, base - top] : [base, top - base];
+    const tip = `${p.series ? p.series + ", " : ""}${label(p.x)}: ${formatTick(p.y)}${
+      unit ? " " + unit : ""
+    }`;
+    body.push(
+      `<rect class="mark" x="${x.toFixed(1)}" y="${y0.toFixed(1)}" width="${barW.toFixed(1)}" ` +
+        `height="${Math.max(h, 0.5).toFixed(1)}" fill="${PALETTE[si % PALETTE.length]}" ` +
+        `data-series="${escapeXml(p.series)}" data-x="${escapeXml(label(p.x))}" ` +
+        `data-value="${p.y}"><title>${escapeXml(tip)}</title></rect>`,
+    );
+    marks++;
+  }
+  const rotate = cats.length > 4;
+  cats.forEach((c, i) => {
+    const x = M.left + i * groupW + groupW / 2;
+    const yy = H - M.bottom + 14;
+    body.push(
+      `<text x="${x.toFixed(1)}" y="${yy}" font-size="10" text-anchor="${
+        rotate ? "end" : "middle"
+      }"${rotate ? ` transform="rotate(-30 ${x.toFixed(1)} ${yy})"` : ""}>${
+        escapeXml(c.slice(0, 24))
+      }</text>`,
+    );
+  });
+  body.push(
+    `<line x1="${M.left}" x2="${W - M.right}" y1="${base.toFixed(1)}" y2="${
+      base.toFixed(1)
+    }" stroke="#444"/>`,
+  );
+  return { title, svg: frame(title, unit, body, legendFor(series)), marks };
+}
+
+function lineChart(
+  title: string,
+  unit: string,
+  xName: string,
+  points: Point[],
+  spec: ChartSpec,
+): Chart {
+  const pts = points
+    .map((p) => ({ ...p, xn: toNumber(p.x) }))
+    .filter((p): p is Point & { xn: number } =>
+      p.xn !== null && (!spec.logx || p.xn > 0) && (!spec.logy || p.y > 0)
+    );
+  const series = distinct(pts.map((p) => p.series));
+  const xs = pts.map((p) => p.xn);
+  const ys = pts.map((p) => p.y);
+  const xScale = spec.logx
+    ? logScale(Math.min(...xs), Math.max(...xs), M.left, W - M.right)
+    : linearScale(Math.min(...xs), Math.max(...xs), M.left, W - M.right);
+  const yScale = spec.logy
+    ? logScale(Math.min(...ys), Math.max(...ys), H - M.bottom, M.top)
+    : linearScale(Math.min(0, ...ys), Math.max(...ys), H - M.bottom, M.top);
+  const body = yAxis(yScale);
+  for (const t of xScale.ticks) {
+    const x = xScale.at(t).toFixed(1);
+    body.push(
+      `<line x1="${x}" x2="${x}" y1="${H - M.bottom}" y2="${H - M.bottom + 4}" stroke="#444"/>`,
+      `<text x="${x}" y="${H - M.bottom + 16}" font-size="10" text-anchor="middle">${
+        formatTick(t)
+      }</text>`,
+    );
+  }
+  body.push(
+    `<line x1="${M.left}" x2="${W - M.right}" y1="${H - M.bottom}" y2="${
+      H - M.bottom
+    }" stroke="#444"/>`,
+    `<text x="${(M.left + W - M.right) / 2}" y="${H - 20}" font-size="11" text-anchor="middle">${
+      escapeXml(xName)
+    }</text>`,
+  );
+  let marks = 0;
+  series.forEach((s, si) => {
+    const color = PALETTE[si % PALETTE.length];
+    const mine = pts.filter((p) => p.series === s).sort((a, b) => a.xn - b.xn);
+    const path = mine.map((p) => `${xScale.at(p.xn).toFixed(1)},${yScale.at(p.y).toFixed(1)}`);
+    body.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${path.join(" ")}"/>`,
+    );
+    for (const p of mine) {
+      body.push(
+        `<circle class="mark" cx="${xScale.at(p.xn).toFixed(1)}" cy="${
+          yScale.at(p.y).toFixed(1)
+        }" r="3" fill="${color}" data-series="${escapeXml(s)}" data-x="${p.xn}" ` +
+          `data-value="${p.y}"><title>${
+            escapeXml(
+              `${s ? s + ", " : ""}${xName} ${p.xn}: ${formatTick(p.y)}${unit ? " " + unit : ""}`,
+            )
+          }</title></circle>`,
+      );
+      marks++;
+    }
+  });
+  return { title, svg: frame(title, unit, body, legendFor(series)), marks };
+}
+
+/**
+ * Draws the charts a spec asks for from a result (one per facet value). Rows whose y is not
+ * a number are left out; a chart with nothing to draw is not returned.
+ *
+ * @example
+ * ```ts
+ * import { drawCharts } from "./svg_chart.ts";
+ * const charts = drawCharts(["peer", "iops"], [["daio", 1e5], ["fio", 9e4]], {
+ *   kind: "bar", x: "peer", y: "iops", logx: false, logy: false,
+ * });
+ * charts[0].svg.startsWith("<svg"); // true
+ * ```
+ */
+export function drawCharts(columns: string[], rows: unknown[][], spec: ChartSpec): Chart[] {
+  const col = (name: string | undefined): number => {
+    if (name === undefined) return -1;
+    const i = columns.indexOf(name);
+    if (i < 0) throw new Error(`chart column ${name} is not in the result (${columns.join(", ")})`);
+    return i;
+  };
+  const xi = col(spec.x);
+  const yi = col(spec.y);
+  const si = col(spec.series);
+  const fi = col(spec.facet);
+  const ui = columns.indexOf("unit");
+  const facets = new Map<string, unknown[][]>();
+  for (const r of rows) {
+    const key = fi >= 0 ? label(r[fi]) : "";
+    let list = facets.get(key);
+    if (!list) facets.set(key, list = []);
+    list.push(r);
+  }
+  const charts: Chart[] = [];
+  for (const [facet, facetRows] of facets) {
+    const points: Point[] = [];
+    for (const r of facetRows) {
+      const y = toNumber(r[yi]);
+      if (y === null) continue;
+      points.push({ x: r[xi], y, series: si >= 0 ? label(r[si]) : "" });
+    }
+    if (points.length === 0) continue;
+    const units = distinct(facetRows.map((r) => (ui >= 0 ? label(r[ui]) : "")));
+    const unit = spec.unit ?? (units.length === 1 ? units[0] : "");
+    const base = spec.title ?? `${spec.y} by ${spec.x}`;
+    const title = facet ? `${base}: ${facet}` : base;
+    charts.push(
+      spec.kind === "bar"
+        ? barChart(title, unit, points, spec.logy)
+        : lineChart(title, unit, spec.x, points, spec),
+    );
+  }
+  return charts.filter((c) => c.marks > 0);
+}
