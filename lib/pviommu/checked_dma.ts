@@ -1,0 +1,153 @@
+/**
+ * Checked DMA: the copy an emulated device does inside the hypervisor, from or to guest RAM,
+ * allowed only if every page of the IOVA range is mapped for the endpoint with the needed
+ * permission. A refused access copies nothing and leaves a fault in the {@linkcode FaultLog}.
+ *
+ * The hit path for an access within one page reads the IOTLB's typed arrays directly: no
+ * allocation, one hash, three compares.
+ *
+ * @module
+ */
+import { type Fault, isFault, type PvIommu } from "./iommu.ts";
+import { FaultFlag, FaultReason, MapFlag } from "./spec.ts";
+import { FaultLog } from "./fault_log.ts";
+
+/**
+ * Checked DMA into and out of guest RAM (`ram[gpa]` is guest-physical address `gpa`).
+ *
+ * @example
+ * ```ts
+ * import { CheckedDma } from "./checked_dma.ts";
+ * import { PvIommu } from "./iommu.ts";
+ * const iommu = new PvIommu();
+ * iommu.attach(1, 8);
+ * iommu.map(1, 0x1000, 0x1fff, 0x3000, 1);
+ * const dma = new CheckedDma(iommu, new Uint8Array(0x10000));
+ * dma.read(8, 0x1000, new Uint8Array(512)); // null: allowed
+ * dma.write(8, 0x1000, new Uint8Array(512)); // a MAPPING fault: not writable
+ * ```
+ */
+export class CheckedDma {
+  readonly log: FaultLog;
+  /** Clock for fault times (ns). */
+  now: () => number = () => performance.now() * 1e6;
+  bytesRead = 0;
+  bytesWritten = 0;
+  #gpas: number[] = [];
+
+  constructor(readonly iommu: PvIommu, readonly ram: Uint8Array, log?: FaultLog) {
+    this.log = log ?? new FaultLog();
+  }
+
+  /** Device reads guest memory at `iova` into `dst`. Returns null, or the fault it raised. */
+  read(endpoint: number, iova: number, dst: Uint8Array): Fault | null {
+    const gpa = this.#one(endpoint, iova, dst.length, MapFlag.READ);
+    if (gpa >= 0) {
+      dst.set(this.ram.subarray(gpa, gpa + dst.length));
+      this.bytesRead += dst.length;
+      return null;
+    }
+    const f = this.#check(endpoint, iova, dst.length, "read");
+    if (f !== null) return f;
+    let done = 0;
+    const ps = this.iommu.pageSize;
+    for (let k = 0; k < this.#gpas.length; k++) {
+      const start = this.#gpas[k];
+      const n = Math.min(dst.length - done, ps - (start % ps));
+      dst.set(this.ram.subarray(start, start + n), done);
+      done += n;
+    }
+    this.bytesRead += dst.length;
+    return null;
+  }
+
+  /** Device writes `src` to guest memory at `iova`. Returns null, or the fault it raised. */
+  write(endpoint: number, iova: number, src: Uint8Array): Fault | null {
+    const gpa = this.#one(endpoint, iova, src.length, MapFlag.WRITE);
+    if (gpa >= 0) {
+      this.ram.set(src, gpa);
+      this.bytesWritten += src.length;
+      return null;
+    }
+    const f = this.#check(endpoint, iova, src.length, "write");
+    if (f !== null) return f;
+    let done = 0;
+    const ps = this.iommu.pageSize;
+    for (let k = 0; k < this.#gpas.length; k++) {
+      const start = this.#gpas[k];
+      const n = Math.min(src.length - done, ps - (start % ps));
+      this.ram.set(src.subarray(done, done + n), start);
+      done += n;
+    }
+    this.bytesWritten += src.length;
+    return null;
+  }
+
+  /** The IOTLB hit path for an access inside one page: the GPA, or -1 to take the slow path. */
+  #one(endpoint: number, iova: number, len: number, need: number): number {
+    const ps = this.iommu.pageSize;
+    const page = Math.floor(iova / ps);
+    const off = iova - page * ps;
+    if (len === 0 || off + len > ps) return -1;
+    const tlb = this.iommu.iotlb;
+    const i = ((page ^ Math.imul(endpoint, 0x9e3779b1)) >>> 0) & tlb.mask;
+    if (tlb.tagEp[i] !== endpoint || tlb.tagPage[i] !== page || (tlb.perm[i] & need) === 0) {
+      return -1;
+    }
+    const gpa = tlb.gpaPage[i] * ps + off;
+    if (gpa + len > this.ram.length) return -1;
+    tlb.hits++;
+    if (tlb.staleSince[i] !== 0) tlb.staleHits++;
+    return gpa;
+  }
+
+  /** Translates every page of the access; fills #gpas, or logs and returns the fault. */
+  #check(endpoint: number, iova: number, len: number, access: "read" | "write"): Fault | null {
+    this.#gpas.length = 0;
+    const ps = this.iommu.pageSize;
+    const dirFlag = access === "write" ? FaultFlag.WRITE : FaultFlag.READ;
+    if (len === 0) return null;
+    if (iova + len - 1 > Number.MAX_SAFE_INTEGER) {
+      return this.#fault(
+        {
+          reason: FaultReason.UNKNOWN,
+          flags: dirFlag | FaultFlag.ADDRESS,
+          endpoint,
+          address: iova,
+          domain: this.iommu.domainOf(endpoint) ?? -1,
+        },
+        iova,
+        len,
+      );
+    }
+    let addr = iova;
+    const end = iova + len;
+    while (addr < end) {
+      const t = this.iommu.translate(endpoint, addr, access);
+      if (isFault(t)) return this.#fault(t, iova, len);
+      const n = Math.min(end - addr, ps - (addr % ps));
+      if (t.gpa + n > this.ram.length || (t.flags & MapFlag.MMIO) !== 0) {
+        // Translated, but not to guest RAM this hypervisor can copy (MMIO, or past the end).
+        return this.#fault(
+          {
+            reason: FaultReason.UNKNOWN,
+            flags: dirFlag | FaultFlag.ADDRESS,
+            endpoint,
+            address: addr,
+            domain: this.iommu.domainOf(endpoint) ?? -1,
+          },
+          iova,
+          len,
+        );
+      }
+      this.#gpas.push(t.gpa);
+      addr += n;
+    }
+    return null;
+  }
+
+  #fault(f: Fault, iova: number, len: number): Fault {
+    this.log.add({ ...f, ts: this.now(), len, iova });
+    return f;
+  }
+}
