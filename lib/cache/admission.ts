@@ -33,6 +33,7 @@ import { ExactDetector } from "../pdc/journal_detector.ts";
 import { HeuristicDetector, type HeuristicOptions } from "../pdc/heuristic_detector.ts";
 import { locateJournalInFile } from "../pdc/locate.ts";
 import type { ByteRange } from "../pdc/byte_range.ts";
+import { UsageError } from "../cli/errors.ts";
 
 /** The names `--admit` accepts. */
 export const ADMISSION_NAMES = ["all", "pdc"] as const;
@@ -52,8 +53,8 @@ export interface AdmissionOptions {
   heuristicOptions?: HeuristicOptions;
 }
 
-/** An unknown admission name: the message lists the known ones. */
-export class UnknownAdmissionError extends Error {
+/** An unknown admission name (a usage error: the CLI exits 2); the message lists the known ones. */
+export class UnknownAdmissionError extends UsageError {
   override name = "UnknownAdmissionError";
 }
 

@@ -62,6 +62,11 @@ export class FreqHeap {
     this.down(this.pos[slot]);
   }
 
+  /** Restores order after `slot`'s key shrank. */
+  decreased(slot: number): void {
+    this.up(this.pos[slot]);
+  }
+
   /** Rebuilds the order after arbitrary key changes (aging). */
   heapify(): void {
     for (let i = (this.size >> 1) - 1; i >= 0; i--) this.down(i);

@@ -5,17 +5,41 @@
  * @module
  */
 import type { CachePolicy, PolicyFactory } from "./policy.ts";
+import { ArcPolicy } from "./arc.ts";
+import { BeladyPolicy } from "./belady.ts";
+import { ClockPolicy } from "./clock.ts";
+import { FifoPolicy } from "./fifo.ts";
+import { LfuPolicy } from "./lfu.ts";
 import { LruPolicy } from "./lru.ts";
 import { QbicPolicy } from "./qbic.ts";
+import { S3FifoPolicy } from "./s3fifo.ts";
+import { SievePolicy } from "./sieve.ts";
+import { TwoQPolicy } from "./two_q.ts";
 import { UsageError } from "../cli/errors.ts";
 
 const FACTORIES: Record<string, PolicyFactory> = {
+  fifo: (c) => new FifoPolicy(c),
   lru: (c) => new LruPolicy(c),
+  clock: (c) => new ClockPolicy(c),
+  lfu: (c) => new LfuPolicy(c),
+  "2q": (c) => new TwoQPolicy(c),
+  arc: (c) => new ArcPolicy(c),
+  s3fifo: (c) => new S3FifoPolicy(c),
+  sieve: (c) => new SievePolicy(c),
   qbic: (c) => new QbicPolicy(c),
+  belady: (c) => new BeladyPolicy(c),
 };
 
-/** Every policy name `createPolicy` knows, in a stable order. */
+/**
+ * Every policy name `createPolicy` knows, in a stable order. `belady` (OPT) needs the whole
+ * future and works only in simulation.
+ */
 export const POLICY_NAMES: readonly string[] = Object.freeze(Object.keys(FACTORIES));
+
+/** Policies that can run in front of a live cache (all but Belady's OPT). */
+export const ONLINE_POLICY_NAMES: readonly string[] = Object.freeze(
+  POLICY_NAMES.filter((n) => n !== "belady"),
+);
 
 /** An unknown policy name (a usage error: the CLI exits 2). */
 export class UnknownPolicyError extends UsageError {
