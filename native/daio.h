@@ -68,4 +68,27 @@ HV_EXPORT int32_t daio_dev_reap(int32_t h, daio_cqe *out, uint32_t max, int32_t 
 HV_EXPORT int32_t daio_dev_wake(int32_t h);
 HV_EXPORT int32_t daio_dev_close(int32_t h);
 
+/* ---- daio_bench.c: the fio-like job runner, the whole I/O loop in C ----
+ * job[] (uint64): see DAIO_JOB_*; out[]: DAIO_OUT_* then two histograms
+ * (read, write), each DAIO_HIST_WORDS words: count, min, max, sum (double
+ * bits), then DAIO_HIST_BUCKETS counts. One thread per queue. */
+enum {
+  DAIO_JOB_RW, DAIO_JOB_RWMIXREAD, DAIO_JOB_BS, DAIO_JOB_IODEPTH, DAIO_JOB_QUEUES,
+  DAIO_JOB_ENGINE, DAIO_JOB_DIRECT, DAIO_JOB_FLAGS, DAIO_JOB_SIZE, DAIO_JOB_RUNTIME_NS,
+  DAIO_JOB_SEED, DAIO_JOB_BATCH, DAIO_JOB_WORDS = 16
+};
+enum { DAIO_RW_READ, DAIO_RW_WRITE, DAIO_RW_RANDREAD, DAIO_RW_RANDWRITE, DAIO_RW_RANDRW };
+enum { DAIO_ENGINE_URING, DAIO_ENGINE_PSYNC, DAIO_ENGINE_BUFFERED };
+enum {
+  DAIO_JOBF_REGISTER = 1, DAIO_JOBF_SQPOLL = 2, DAIO_JOBF_HIPRI = 4, DAIO_JOBF_VERIFY = 8,
+};
+enum {
+  DAIO_OUT_READS, DAIO_OUT_WRITES, DAIO_OUT_BYTES_READ, DAIO_OUT_BYTES_WRITTEN,
+  DAIO_OUT_ELAPSED_NS, DAIO_OUT_USR_US, DAIO_OUT_SYS_US, DAIO_OUT_MISMATCHES,
+  DAIO_OUT_ERRNO, DAIO_OUT_FILE_SIZE, DAIO_OUT_DIRECT, DAIO_OUT_WORDS = 16
+};
+#define DAIO_HIST_WORDS (4 + DAIO_HIST_BUCKETS)
+
+HV_EXPORT int32_t daio_bench_run(const char *path, const uint64_t *job, uint64_t *out);
+
 #endif

@@ -42,4 +42,17 @@ export const daioSymbols = {
   daio_dev_wake: { parameters: ["i32" /* int32_t h */], result: "i32" },
   /** int32_t daio_dev_close(int32_t h) */
   daio_dev_close: { parameters: ["i32" /* int32_t h */], result: "i32" },
+  /**
+   * int32_t daio_bench_run(const char *path, const uint64_t *job, uint64_t *out): 0 or -errno;
+   * runs a whole fio-like job (one thread per queue), so it runs off the JS thread.
+   */
+  daio_bench_run: {
+    parameters: [
+      "buffer", /* const char *path */
+      "buffer", /* const uint64_t *job (DAIO_JOB_WORDS) */
+      "buffer", /* uint64_t *out (DAIO_OUT_WORDS + 2 * DAIO_HIST_WORDS) */
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -1,0 +1,410 @@
+/* daio: the fio-like job runner behind `daio bench`. The whole I/O loop runs
+ * here, one thread per queue, so a benchmark measures the engine and not the
+ * FFI: the daio engine keeps iodepth requests in flight on its own io_uring
+ * (fixed buffers and file, batched submit and reap, optional SQPOLL/IOPOLL);
+ * psync and buffered are the baselines (pread/pwrite, with and without
+ * O_DIRECT). Latency is from submission to reaped completion, into a
+ * per-thread HDR-style histogram merged at the end. */
+#include "daio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+  const uint64_t *job;
+  int fd;
+  uint32_t q;
+  uint64_t fsize, region_lo, region_hi, quota;
+  uint64_t deadline;
+  /* results */
+  uint64_t reads, writes, rbytes, wbytes, mismatches;
+  int err;
+  struct rusage ru0, ru1;
+  daio_hist hr, hw;
+} worker;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t xs(uint64_t *s) {
+  uint64_t x = *s;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return *s = x;
+}
+
+/* The verify pattern: every 8-byte word names its own file offset and the seed. */
+static void fill_pattern(uint8_t *buf, uint64_t off, uint32_t len, uint64_t seed) {
+  uint64_t *w = (uint64_t *)buf;
+  for (uint32_t i = 0; i < len / 8; i++) w[i] = (off + 8ull * i) ^ seed;
+}
+
+static uint64_t check_pattern(const uint8_t *buf, uint64_t off, uint32_t len, uint64_t seed) {
+  const uint64_t *w = (const uint64_t *)buf;
+  for (uint32_t i = 0; i < len / 8; i++)
+    if (w[i] != ((off + 8ull * i) ^ seed)) return 1;
+  return 0;
+}
+
+typedef struct {
+  uint64_t seq_next;
+  uint64_t rng;
+} cursor;
+
+/* Picks the next request: is it a write, and where. */
+static int next_io(worker *w, cursor *c, uint64_t *off) {
+  const uint64_t *j = w->job;
+  uint64_t bs = j[DAIO_JOB_BS], rw = j[DAIO_JOB_RW];
+  int is_write;
+  switch (rw) {
+  case DAIO_RW_WRITE:
+  case DAIO_RW_RANDWRITE:
+    is_write = 1;
+    break;
+  case DAIO_RW_RANDRW:
+    is_write = (xs(&c->rng) % 100) >= j[DAIO_JOB_RWMIXREAD];
+    break;
+  default:
+    is_write = 0;
+  }
+  uint64_t span = w->region_hi - w->region_lo;
+  if (rw == DAIO_RW_READ || rw == DAIO_RW_WRITE) {
+    if (c->seq_next + bs > w->region_hi) c->seq_next = w->region_lo;
+    *off = c->seq_next;
+    c->seq_next += bs;
+  } else {
+    *off = w->region_lo + (xs(&c->rng) % (span / bs)) * bs;
+  }
+  return is_write;
+}
+
+static int done_time(worker *w, uint64_t t, uint64_t issued_bytes) {
+  if (w->job[DAIO_JOB_RUNTIME_NS]) return t >= w->deadline;
+  /* One pass: this queue's share of the region's bytes (random jobs too). */
+  return issued_bytes >= w->quota;
+}
+
+static void run_psync(worker *w) {
+  const uint64_t *j = w->job;
+  uint32_t bs = (uint32_t)j[DAIO_JOB_BS];
+  uint64_t seed = j[DAIO_JOB_SEED];
+  int verify = j[DAIO_JOB_FLAGS] & DAIO_JOBF_VERIFY;
+  void *buf;
+  if (posix_memalign(&buf, 4096, bs)) {
+    w->err = ENOMEM;
+    return;
+  }
+  memset(buf, 0x5a, bs);
+  cursor c = {.seq_next = w->region_lo, .rng = seed * 2654435761u + w->q + 1};
+  uint64_t issued = 0;
+  for (;;) {
+    uint64_t t0 = now_ns();
+    if (done_time(w, t0, issued)) break;
+    uint64_t off;
+    int wr = next_io(w, &c, &off);
+    if (wr && verify) fill_pattern(buf, off, bs, seed);
+    ssize_t n = wr ? pwrite(w->fd, buf, bs, (off_t)off) : pread(w->fd, buf, bs, (off_t)off);
+    uint64_t t1 = now_ns();
+    if (n != (ssize_t)bs) {
+      w->err = n < 0 ? errno : EIO;
+      break;
+    }
+    issued += bs;
+    if (wr) {
+      w->writes++;
+      w->wbytes += bs;
+      daio_hist_record(&w->hw, t1 - t0);
+    } else {
+      w->reads++;
+      w->rbytes += bs;
+      daio_hist_record(&w->hr, t1 - t0);
+      if (verify) w->mismatches += check_pattern(buf, off, bs, seed);
+    }
+  }
+  free(buf);
+}
+
+typedef struct {
+  uint64_t t0, off;
+  int wr;
+} slot;
+
+static void run_uring(worker *w) {
+  const uint64_t *j = w->job;
+  uint32_t bs = (uint32_t)j[DAIO_JOB_BS];
+  uint32_t depth = (uint32_t)j[DAIO_JOB_IODEPTH];
+  uint32_t batch = j[DAIO_JOB_BATCH] ? (uint32_t)j[DAIO_JOB_BATCH] : depth;
+  uint64_t flags = j[DAIO_JOB_FLAGS], seed = j[DAIO_JOB_SEED];
+  int verify = flags & DAIO_JOBF_VERIFY;
+  struct io_uring ring;
+  struct io_uring_params p;
+  memset(&p, 0, sizeof p);
+  if (flags & DAIO_JOBF_SQPOLL) {
+    p.flags |= IORING_SETUP_SQPOLL;
+    p.sq_thread_idle = 100;
+  }
+  if (flags & DAIO_JOBF_HIPRI) p.flags |= IORING_SETUP_IOPOLL;
+  p.flags |= IORING_SETUP_SINGLE_ISSUER;
+  int rc = io_uring_queue_init_params(depth, &ring, &p);
+  if (rc == -EINVAL && (p.flags & IORING_SETUP_SINGLE_ISSUER)) {
+    p.flags &= ~IORING_SETUP_SINGLE_ISSUER;
+    rc = io_uring_queue_init_params(depth, &ring, &p);
+  }
+  if (rc < 0) {
+    w->err = -rc;
+    return;
+  }
+  uint8_t *bufs;
+  if (posix_memalign((void **)&bufs, 4096, (size_t)bs * depth)) {
+    w->err = ENOMEM;
+    io_uring_queue_exit(&ring);
+    return;
+  }
+  memset(bufs, 0x5a, (size_t)bs * depth);
+  slot *slots = calloc(depth, sizeof *slots);
+  int fixed_files = 0, fixed_bufs = 0;
+  if (flags & DAIO_JOBF_REGISTER) {
+    fixed_files = io_uring_register_files(&ring, &w->fd, 1) == 0;
+    struct iovec *iov = calloc(depth, sizeof *iov);
+    for (uint32_t i = 0; i < depth; i++) {
+      iov[i].iov_base = bufs + (size_t)i * bs;
+      iov[i].iov_len = bs;
+    }
+    fixed_bufs = io_uring_register_buffers(&ring, iov, depth) == 0;
+    free(iov);
+  }
+  cursor c = {.seq_next = w->region_lo, .rng = seed * 2654435761u + w->q + 1};
+  uint64_t issued = 0;
+  uint32_t inflight = 0, queued = 0;
+  int stopping = 0;
+  struct io_uring_cqe *cqes[256];
+
+#define PREP(i)                                                                               \
+  do {                                                                                        \
+    slot *s = &slots[i];                                                                      \
+    s->wr = next_io(w, &c, &s->off);                                                          \
+    uint8_t *b = bufs + (size_t)(i) * bs;                                                     \
+    if (s->wr && verify) fill_pattern(b, s->off, bs, seed);                                   \
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);                                       \
+    int fdi = fixed_files ? 0 : w->fd;                                                        \
+    if (fixed_bufs) {                                                                         \
+      if (s->wr) io_uring_prep_write_fixed(sqe, fdi, b, bs, s->off, (int)(i));                \
+      else io_uring_prep_read_fixed(sqe, fdi, b, bs, s->off, (int)(i));                       \
+    } else {                                                                                  \
+      if (s->wr) io_uring_prep_write(sqe, fdi, b, bs, s->off);                                \
+      else io_uring_prep_read(sqe, fdi, b, bs, s->off);                                       \
+    }                                                                                         \
+    if (fixed_files) sqe->flags |= IOSQE_FIXED_FILE;                                          \
+    io_uring_sqe_set_data64(sqe, (i));                                                        \
+    issued += bs;                                                                             \
+    inflight++;                                                                               \
+    queued++;                                                                                 \
+  } while (0)
+
+  uint64_t t = now_ns();
+  for (uint32_t i = 0; i < depth && !done_time(w, t, issued); i++) {
+    PREP(i);
+    slots[i].t0 = t;
+  }
+  if (queued) {
+    rc = io_uring_submit(&ring);
+    if (rc < 0) {
+      w->err = -rc;
+      inflight = 0;
+    }
+    queued = 0;
+  }
+  uint32_t *resub = calloc(depth, sizeof *resub);
+  while (inflight > 0) {
+    rc = io_uring_wait_cqe(&ring, &cqes[0]);
+    if (rc < 0) {
+      if (rc == -EINTR) continue;
+      w->err = -rc;
+      break;
+    }
+    unsigned n = io_uring_peek_batch_cqe(&ring, cqes, 256);
+    uint64_t tc = now_ns();
+    uint32_t nres = 0;
+    for (unsigned k = 0; k < n; k++) {
+      uint32_t i = (uint32_t)cqes[k]->user_data;
+      int res = cqes[k]->res;
+      slot *s = &slots[i];
+      inflight--;
+      if (res != (int)bs) {
+        if (!w->err) w->err = res < 0 ? -res : EIO;
+        stopping = 1;
+        continue;
+      }
+      if (s->wr) {
+        w->writes++;
+        w->wbytes += bs;
+        daio_hist_record(&w->hw, tc - s->t0);
+      } else {
+        w->reads++;
+        w->rbytes += bs;
+        daio_hist_record(&w->hr, tc - s->t0);
+        if (verify) w->mismatches += check_pattern(bufs + (size_t)i * bs, s->off, bs, seed);
+      }
+      if (!stopping && !done_time(w, tc, issued)) resub[nres++] = i;
+      else stopping = 1;
+    }
+    io_uring_cq_advance(&ring, n);
+    /* Resubmit in batches of at most `batch` (fio's iodepth_batch_submit). */
+    uint64_t ts = now_ns();
+    for (uint32_t k = 0; k < nres; k++) {
+      PREP(resub[k]);
+      slots[resub[k]].t0 = ts;
+      if (queued >= batch) {
+        rc = io_uring_submit(&ring);
+        if (rc < 0 && !w->err) w->err = -rc;
+        queued = 0;
+      }
+    }
+    if (queued) {
+      rc = io_uring_submit(&ring);
+      if (rc < 0) {
+        if (!w->err) w->err = -rc;
+        break;
+      }
+      queued = 0;
+    }
+  }
+#undef PREP
+  free(resub);
+  free(slots);
+  io_uring_queue_exit(&ring);
+  free(bufs);
+}
+
+static void *worker_main(void *arg) {
+  worker *w = arg;
+  getrusage(RUSAGE_THREAD, &w->ru0);
+  if (w->job[DAIO_JOB_ENGINE] == DAIO_ENGINE_URING) run_uring(w);
+  else run_psync(w);
+  getrusage(RUSAGE_THREAD, &w->ru1);
+  return NULL;
+}
+
+static uint64_t tv_us(struct timeval a, struct timeval b) {
+  return (uint64_t)((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_usec - a.tv_usec));
+}
+
+static void put_hist(uint64_t *o, const daio_hist *h) {
+  o[0] = h->count;
+  o[1] = h->count ? h->min : 0;
+  o[2] = h->max;
+  memcpy(&o[3], &h->sum, sizeof(double));
+  memcpy(&o[4], h->buckets, sizeof h->buckets);
+}
+
+int32_t daio_bench_run(const char *path, const uint64_t *job, uint64_t *out) {
+  uint64_t bs = job[DAIO_JOB_BS], depth = job[DAIO_JOB_IODEPTH], nq = job[DAIO_JOB_QUEUES];
+  uint64_t rw = job[DAIO_JOB_RW], engine = job[DAIO_JOB_ENGINE];
+  if (bs == 0 || bs > (64u << 20) || depth == 0 || depth > 4096 || nq == 0 || nq > 64 ||
+      rw > DAIO_RW_RANDRW || engine > DAIO_ENGINE_BUFFERED)
+    return -EINVAL;
+  if ((job[DAIO_JOB_FLAGS] & DAIO_JOBF_VERIFY) && bs % 8) return -EINVAL;
+  int writes = rw == DAIO_RW_WRITE || rw == DAIO_RW_RANDWRITE ||
+               (rw == DAIO_RW_RANDRW && job[DAIO_JOB_RWMIXREAD] < 100);
+  int direct = job[DAIO_JOB_DIRECT] && engine != DAIO_ENGINE_BUFFERED;
+  int fd = open(path, (writes ? O_RDWR : O_RDONLY) | O_CLOEXEC | (direct ? O_DIRECT : 0));
+  if (fd < 0) return -errno;
+  struct stat st;
+  if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+    int e = S_ISDIR(st.st_mode) ? EISDIR : errno;
+    close(fd);
+    return -e;
+  }
+  uint64_t fsize = (uint64_t)st.st_size;
+  if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &fsize) < 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  uint64_t size = job[DAIO_JOB_SIZE] ? job[DAIO_JOB_SIZE] : fsize;
+  if (size > fsize) {
+    close(fd);
+    return -ENOSPC;
+  }
+  size -= size % bs;
+  if (size < bs * nq) {
+    close(fd);
+    return -ENOSPC;
+  }
+  worker *ws = calloc(nq, sizeof *ws);
+  pthread_t *th = calloc(nq, sizeof *th);
+  if (!ws || !th) {
+    close(fd);
+    free(ws);
+    free(th);
+    return -ENOMEM;
+  }
+  uint64_t share = (size / bs / nq) * bs;
+  uint64_t t0 = now_ns();
+  for (uint32_t q = 0; q < nq; q++) {
+    worker *w = &ws[q];
+    w->job = job;
+    w->fd = fd;
+    w->q = q;
+    w->fsize = fsize;
+    /* Sequential jobs split the region between queues; random ones share it. */
+    int seq = rw == DAIO_RW_READ || rw == DAIO_RW_WRITE;
+    w->region_lo = seq ? q * share : 0;
+    w->region_hi = seq ? (q + 1) * share : size;
+    w->deadline = t0 + job[DAIO_JOB_RUNTIME_NS];
+    w->quota = share;
+    daio_hist_reset(&w->hr);
+    daio_hist_reset(&w->hw);
+  }
+  uint32_t started = 0;
+  int rc = 0;
+  for (; started < nq; started++) {
+    if (pthread_create(&th[started], NULL, worker_main, &ws[started]) != 0) {
+      rc = -EAGAIN;
+      break;
+    }
+  }
+  for (uint32_t q = 0; q < started; q++) pthread_join(th[q], NULL);
+  uint64_t elapsed = now_ns() - t0;
+  memset(out, 0, DAIO_OUT_WORDS * sizeof *out);
+  daio_hist hr, hw;
+  daio_hist_reset(&hr);
+  daio_hist_reset(&hw);
+  for (uint32_t q = 0; q < started; q++) {
+    worker *w = &ws[q];
+    out[DAIO_OUT_READS] += w->reads;
+    out[DAIO_OUT_WRITES] += w->writes;
+    out[DAIO_OUT_BYTES_READ] += w->rbytes;
+    out[DAIO_OUT_BYTES_WRITTEN] += w->wbytes;
+    out[DAIO_OUT_USR_US] += tv_us(w->ru0.ru_utime, w->ru1.ru_utime);
+    out[DAIO_OUT_SYS_US] += tv_us(w->ru0.ru_stime, w->ru1.ru_stime);
+    out[DAIO_OUT_MISMATCHES] += w->mismatches;
+    if (w->err && !out[DAIO_OUT_ERRNO]) out[DAIO_OUT_ERRNO] = (uint64_t)w->err;
+    daio_hist_merge(&hr, &w->hr);
+    daio_hist_merge(&hw, &w->hw);
+  }
+  out[DAIO_OUT_ELAPSED_NS] = elapsed;
+  out[DAIO_OUT_FILE_SIZE] = fsize;
+  out[DAIO_OUT_DIRECT] = (uint64_t)direct;
+  put_hist(out + DAIO_OUT_WORDS, &hr);
+  put_hist(out + DAIO_OUT_WORDS + DAIO_HIST_WORDS, &hw);
+  close(fd);
+  free(ws);
+  free(th);
+  return rc;
+}
