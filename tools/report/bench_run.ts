@@ -1,0 +1,360 @@
+/**
+ * `bench/run`: discovers every `bench/<name>/main.ts`, runs each (`--quick` for CI size, else
+ * full size) into one results store, shows progress on a terminal, records how each ended,
+ * then renders every report as `report.md` and `report.html`. A missing or failing benchmark
+ * is reported and skipped; `--strict` makes it fatal, `--check-regressions PCT` fails on a
+ * figure that got worse than its previous run on this host by more than PCT percent.
+ *
+ * @module
+ */
+import {
+  makeTool,
+  parseDuration,
+  Progress,
+  runTool,
+  ToolError,
+  UsageError,
+} from "../../lib/cli/mod.ts";
+import { query, resolveDbPath, startRun } from "../../lib/results/mod.ts";
+import {
+  checkRegressions,
+  describeRegressions,
+  htmlPage,
+  listReports,
+  markdownDoc,
+  type ReportResult,
+  runReport,
+  storeExists,
+} from "../../lib/report/mod.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** How one benchmark ended. */
+export interface BenchOutcome {
+  bench: string;
+  status: "ok" | "failed" | "no-run" | "timeout" | "missing";
+  seconds: number;
+  reason: string;
+  log: string;
+}
+
+/** The benchmarks in `benchDir`: every folder holding a main.ts, sorted by name. */
+export function discoverBenchmarks(benchDir = `${ROOT}bench`): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(benchDir)) {
+    if (!e.isDirectory || e.name === "reports") continue;
+    try {
+      if (Deno.statSync(`${benchDir}/${e.name}/main.ts`).isFile) out.push(e.name);
+    } catch { /* a folder without main.ts is not a benchmark */ }
+  }
+  return out.sort();
+}
+
+function sqlString(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+/** How many runs `bench <name>` recorded since `sinceUs` (and how the last one ended). */
+async function recordedRuns(db: string, name: string, sinceUs: number) {
+  if (!storeExists(db)) return { count: 0, status: "" };
+  const r = await query(
+    db,
+    `SELECT count(*)::INTEGER, coalesce(arg_max(status, started), '') FROM runs
+     WHERE tool = 'bench' AND command = ${sqlString(name)} AND epoch_us(started) >= ${
+      Math.floor(sinceUs)
+    }`,
+  );
+  return { count: Number(r.rows[0][0]), status: String(r.rows[0][1]) };
+}
+
+function nowUs(): number {
+  return (performance.timeOrigin + performance.now()) * 1000;
+}
+
+/** Runs one benchmark as a child process, its output into `log` and its stdout echoed. */
+async function runOne(
+  name: string,
+  opts: {
+    quick: boolean;
+    db: string;
+    logDir: string;
+    timeoutMs: number;
+    quiet: boolean;
+    benchDir: string;
+  },
+  progress: Progress,
+  label: string,
+): Promise<BenchOutcome> {
+  const log = `${opts.logDir}/${name}.log`;
+  const started = performance.now();
+  const sinceUs = nowUs() - 1_000_000;
+  const args = [
+    "run",
+    "-A",
+    "--quiet",
+    "--config",
+    `${ROOT}deno.json`,
+    `${opts.benchDir}/${name}/main.ts`,
+  ];
+  if (opts.quick) args.push("--quick");
+  args.push("--db", opts.db);
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    env: { HVKIT_DB: opts.db },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    // its own process group, so a timeout or ^C stops the peers it started too
+    detached: true,
+  }).spawn();
+  const file = await Deno.open(log, { write: true, create: true, truncate: true });
+  const enc = new TextEncoder();
+  const tail: string[] = [];
+  const pump = async (stream: ReadableStream<Uint8Array>, echo: boolean) => {
+    let buf = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      const lines = buf.split("\n");
+      buf = lines.pop()!;
+      for (const line of lines) {
+        await file.write(enc.encode(line + "\n"));
+        tail.push(line);
+        if (tail.length > 5) tail.shift();
+        if (echo && !opts.quiet) {
+          progress.done();
+          console.log(`  ${name} | ${line}`);
+        }
+      }
+    }
+    if (buf) {
+      await file.write(enc.encode(buf + "\n"));
+      tail.push(buf);
+    }
+  };
+  const killGroup = (sig: Deno.Signal) => {
+    try {
+      Deno.kill(-child.pid, sig);
+    } catch { /* already gone */ }
+  };
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup("SIGTERM");
+    setTimeout(() => killGroup("SIGKILL"), 5000);
+  }, opts.timeoutMs);
+  const ticker = setInterval(() => {
+    progress.update(`${label} ${name}: ${((performance.now() - started) / 1000).toFixed(0)}s`);
+  }, 500);
+  const onSignal = () => killGroup("SIGTERM");
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    const [status] = await Promise.all([
+      child.status,
+      pump(child.stdout, true),
+      pump(child.stderr, false),
+    ]);
+    const seconds = (performance.now() - started) / 1000;
+    if (timedOut) {
+      return {
+        bench: name,
+        status: "timeout",
+        seconds,
+        reason: `killed after ${opts.timeoutMs / 1000}s`,
+        log,
+      };
+    }
+    if (!status.success) {
+      const last = tail.filter((l) => l.trim() !== "").pop() ?? "";
+      return {
+        bench: name,
+        status: "failed",
+        seconds,
+        reason: `exit ${status.code}: ${last}`.slice(0, 300),
+        log,
+      };
+    }
+    const rec = await recordedRuns(opts.db, name, sinceUs);
+    if (rec.count === 0) {
+      return {
+        bench: name,
+        status: "no-run",
+        seconds,
+        reason: "exited 0 but recorded no run",
+        log,
+      };
+    }
+    return { bench: name, status: "ok", seconds, reason: "", log };
+  } finally {
+    clearTimeout(timer);
+    clearInterval(ticker);
+    progress.done();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    file.close();
+    // the benchmark has exited; stop anything it left behind in its group
+    killGroup("SIGKILL");
+  }
+}
+
+/** Renders every report into `<outDir>/report.md` and `<outDir>/report.html`. */
+export async function renderReports(
+  db: string,
+  outDir: string,
+  notes: string[] = [],
+): Promise<{ md: string; html: string; results: ReportResult[] }> {
+  const results: ReportResult[] = [];
+  for (const spec of listReports()) results.push(await runReport(db, spec));
+  const title = "hvkit benchmarks";
+  const md = `${outDir}/report.md`;
+  const html = `${outDir}/report.html`;
+  Deno.writeTextFileSync(md, markdownDoc(title, db, results, "markdown", notes));
+  Deno.writeTextFileSync(
+    html,
+    htmlPage({ title, store: db, generated: new Date(), notes }, results),
+  );
+  return { md, html, results };
+}
+
+/** Builds the `bench/run` command line. */
+export function buildProgram() {
+  const program = makeTool(
+    "bench/run",
+    "run every benchmark against its peers into one results store, then render the reports",
+    [
+      "bench/run --quick                          # CI size, into $HVKIT_DB or ./results.duckdb",
+      "bench/run --quick --db out/bench.duckdb --only nbd,sim",
+      "bench/run --quick --check-regressions 20   # exit 1 on a >20% regression",
+      "bench/run --list",
+      "bench/run --report-only --db out/bench.duckdb",
+    ],
+  );
+  program
+    .option("--quick", "CI size (seconds each); without it, full size", false)
+    .option("--only <names>", "comma-separated benchmarks to run (default: all)")
+    .option("--db <file>", "results store (default: $HVKIT_DB or ./results.duckdb)")
+    .option("--out <dir>", "where report.md, report.html and the logs go", "out")
+    .option("--timeout <duration>", "per benchmark (default 10m with --quick, 60m full)")
+    .option("--strict", "exit 1 when a benchmark fails, is missing or records no run", false)
+    .option("--check-regressions <pct>", "exit 1 when a figure got > PCT% worse than last time")
+    .option("--report-only", "run nothing; render the reports of the store", false)
+    .option("--list", "list the benchmarks found and exit", false)
+    .option("--bench-dir <dir>", "where the benchmark folders are", `${ROOT}bench`)
+    .option("-q, --quiet", "no progress, no echo of the benchmarks' output", false)
+    .action(async (opts) => {
+      const benchDir = opts.benchDir.replace(/\/$/, "");
+      const found = discoverBenchmarks(benchDir);
+      if (opts.list) {
+        for (const b of found) console.log(b);
+        if (found.length === 0) console.error("bench/run: no benchmarks yet (bench/*/main.ts)");
+        return;
+      }
+      const pct = opts.checkRegressions === undefined
+        ? null
+        : Number(opts.checkRegressions.replace(/%$/, ""));
+      if (pct !== null && !(pct >= 0)) {
+        throw new UsageError(`--check-regressions: not a percentage: ${opts.checkRegressions}`);
+      }
+      const db = resolveDbPath({ db: opts.db });
+      if (db === null) {
+        throw new UsageError("bench/run needs a results store (not --no-db / HVKIT_DB=none)");
+      }
+      const timeoutMs = opts.timeout
+        ? parseDuration(opts.timeout)
+        : (opts.quick ? 600_000 : 3_600_000);
+      const wanted = opts.only ? opts.only.split(",").map((s) => s.trim()).filter(Boolean) : found;
+      const logDir = `${opts.out}/bench-logs`;
+      Deno.mkdirSync(logDir, { recursive: true });
+      const outcomes: BenchOutcome[] = [];
+      if (!opts.reportOnly) {
+        if (found.length === 0) console.error("bench/run: no benchmarks yet (bench/*/main.ts)");
+        const progress = new Progress({ quiet: opts.quiet });
+        const size = opts.quick ? "quick" : "full";
+        const harness = await startRun({ db }, {
+          tool: "hvkit-bench",
+          command: "run",
+          args: { quick: opts.quick, only: opts.only ?? null },
+        });
+        let interrupted = false;
+        const onSignal = () => interrupted = true;
+        Deno.addSignalListener("SIGINT", onSignal);
+        try {
+          for (const [i, name] of wanted.entries()) {
+            if (interrupted) break;
+            const label = `[${i + 1}/${wanted.length}]`;
+            let o: BenchOutcome;
+            if (!found.includes(name)) {
+              o = {
+                bench: name,
+                status: "missing",
+                seconds: 0,
+                reason: `no bench/${name}/main.ts`,
+                log: "",
+              };
+            } else {
+              if (!opts.quiet) console.error(`${label} ${name} (${size})`);
+              o = await runOne(
+                name,
+                { quick: opts.quick, db, logDir, timeoutMs, quiet: opts.quiet, benchDir },
+                progress,
+                label,
+              );
+            }
+            outcomes.push(o);
+            harness.metric("bench_seconds", o.seconds, "s", {
+              bench: name,
+              status: o.status,
+              size,
+              reason: o.reason,
+            });
+            if (!opts.quiet || o.status !== "ok") {
+              console.error(
+                `${label} ${name}: ${o.status} in ${o.seconds.toFixed(1)}s` +
+                  (o.reason ? ` (${o.reason})` : "") +
+                  (o.log && o.status !== "ok" ? `; log ${o.log}` : ""),
+              );
+            }
+          }
+        } finally {
+          Deno.removeSignalListener("SIGINT", onSignal);
+          await harness.finish(interrupted ? "interrupted" : "ok");
+        }
+        if (interrupted) throw new ToolError("interrupted");
+      }
+      const notes = outcomes.length === 0 ? [] : [
+        `Benchmarks: ${outcomes.map((o) => `${o.bench} ${o.status}`).join(", ")} (${
+          opts.quick ? "quick" : "full"
+        } size).`,
+      ];
+      const { md, html, results } = await renderReports(db, opts.out, notes);
+      if (!opts.quiet) {
+        const summary = results.filter((r) =>
+          ["bench_suite", "bench_ratios"].includes(r.spec.name)
+        );
+        console.log("\n" + markdownDoc("", db, summary, "text"));
+      }
+      const withRows = results.filter((r) => r.status === "ok").length;
+      console.error(`reports: ${withRows} of ${results.length} with rows; wrote ${md} and ${html}`);
+      const bad = outcomes.filter((o) => o.status !== "ok");
+      let failure = "";
+      if (pct !== null) {
+        const check = await checkRegressions(db, pct);
+        await Deno.stdout.write(new TextEncoder().encode(describeRegressions(check, pct)));
+        if (check.regressions.length > 0) {
+          failure = `${check.regressions.length} figures regressed by more than ${pct}%`;
+        }
+      }
+      if (opts.strict && bad.length > 0) {
+        failure = [
+          failure,
+          `${bad.length} benchmarks did not succeed: ${bad.map((o) => o.bench).join(", ")}`,
+        ]
+          .filter(Boolean).join("; ");
+      }
+      if (failure) throw new ToolError(failure);
+    });
+  return program;
+}
+
+if (import.meta.main) await runTool(buildProgram());
