@@ -1,0 +1,76 @@
+/**
+ * `pdc-filter classify`: a Unix filter over I/O records (JSON lines) that adds
+ * `"class": "journal"|"other"` and `"classBy": "image"|"heuristic"`.
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import {
+  addExamples,
+  LineWriter,
+  openInput,
+  openOutput,
+  readLines,
+  withCommonOptions,
+  withRun,
+} from "../../lib/cli/mod.ts";
+import { formatRecord, parseRecordLine, TraceFormatError } from "../../lib/trace/jsonl.ts";
+import { ExactDetector, type JournalDetector } from "../../lib/pdc/journal_detector.ts";
+import { HeuristicDetector } from "../../lib/pdc/heuristic_detector.ts";
+import { parseCount, ToolError } from "../../lib/cli/mod.ts";
+import { exactRanges } from "./detector_options.ts";
+
+/** Adds `classify` to the program. */
+export function addClassifyCommand(program: Command) {
+  const cmd = withCommonOptions(
+    new Command("classify")
+      .description(
+        'tag each I/O record with "class": "journal"|"other" and "classBy"; exact with ' +
+          "--image/--ranges, else the online heuristic",
+      )
+      .argument("[trace]", "I/O records, one JSON object a line ('-' = stdin)", "-")
+      .option("-o, --out <file>", "write records to FILE instead of standard output")
+      .option("--image <file>", "raw image to locate the journal in (exact method)")
+      .option("--ranges <file>", "journal ranges saved by `pdc-filter locate -o` (exact method)")
+      .option("--confirm <n>", "heuristic: commits before a stream counts as a journal", "2"),
+  ).action(async (trace, opts) => {
+    const args = { trace, image: opts.image, ranges: opts.ranges, confirm: opts.confirm };
+    await withRun(opts, { tool: "pdc-filter", command: "classify", args }, async (run) => {
+      const ranges = await exactRanges(opts);
+      const confirm = parseCount(opts.confirm);
+      const detector: JournalDetector = ranges !== undefined
+        ? new ExactDetector(ranges)
+        : new HeuristicDetector({ confirmCommits: Math.max(1, confirm) });
+      const input = await openInput(trace);
+      const out = new LineWriter(await openOutput(opts.out));
+      let records = 0, journal = 0;
+      for await (const { line, n } of readLines(input)) {
+        if (line.trim() === "") continue;
+        let rec;
+        try {
+          rec = parseRecordLine(line, n);
+        } catch (e) {
+          if (e instanceof TraceFormatError) throw new ToolError(`${trace}: ${e.message}`);
+          throw e;
+        }
+        const j = detector.observe(rec.op, rec.off, rec.len, rec.fua === true, rec.dev);
+        rec.class = j ? "journal" : "other";
+        rec.classBy = detector.method;
+        records++;
+        if (j) journal++;
+        await out.write(formatRecord(rec));
+      }
+      await out.close();
+      run.metric("records", records, "records", { method: detector.method });
+      run.metric("journal_records", journal, "records", { method: detector.method });
+      if (!opts.quiet && opts.output === "text") {
+        console.error(`classify: ${records} records, ${journal} journal (${detector.method})`);
+      }
+    });
+  });
+  addExamples(cmd, [
+    "pdc-filter classify --image guest.img trace.jsonl > tagged.jsonl",
+    "qbic-cache serve --record - guest.img | pdc-filter classify | qbic-cache sim --admit pdc -",
+  ]);
+  program.addCommand(cmd as unknown as Command);
+}

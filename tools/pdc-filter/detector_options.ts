@@ -1,0 +1,47 @@
+/**
+ * The options `classify` and `eval` share for choosing the exact journal map: `--image` (locate
+ * it now) or `--ranges` (a file saved by `locate -o`).
+ *
+ * @module
+ */
+import { ToolError, UsageError } from "../../lib/cli/mod.ts";
+import type { ByteRange } from "../../lib/pdc/byte_range.ts";
+import { ImageFormatError } from "../../lib/pdc/image_reader.ts";
+import { locateJournalInFile } from "../../lib/pdc/locate.ts";
+import { parseRangesJson } from "../../lib/pdc/ranges_file.ts";
+import { describeFsError } from "../../lib/cli/stream_io.ts";
+
+/** Reads the exact journal ranges from `--image` or `--ranges`; undefined when neither given. */
+export async function exactRanges(
+  opts: { image?: string; ranges?: string },
+): Promise<ByteRange[] | undefined> {
+  if (opts.image !== undefined && opts.ranges !== undefined) {
+    throw new UsageError("give --image or --ranges, not both");
+  }
+  if (opts.ranges !== undefined) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(opts.ranges);
+    } catch (e) {
+      throw new ToolError(`${opts.ranges}: ${describeFsError(e)}`);
+    }
+    try {
+      return parseRangesJson(text, opts.ranges);
+    } catch (e) {
+      throw new ToolError((e as Error).message);
+    }
+  }
+  if (opts.image !== undefined) return (await locateImage(opts.image)).ranges;
+  return undefined;
+}
+
+/** Locates the journal in an image file, turning every failure into a one-line ToolError. */
+export async function locateImage(path: string) {
+  try {
+    const loc = await locateJournalInFile(path);
+    return loc;
+  } catch (e) {
+    if (e instanceof ImageFormatError) throw new ToolError(`${path}: ${e.message}`);
+    throw new ToolError(`${path}: ${describeFsError(e)}`);
+  }
+}
