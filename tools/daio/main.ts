@@ -4,6 +4,7 @@
  * @module
  */
 import { addDoctorCommand, makeTool, runTool } from "../../lib/cli/mod.ts";
+import { addBenchCommand } from "./bench.ts";
 
 /** Builds the `daio` command line (exported for tests). */
 export function buildProgram() {
@@ -12,9 +13,11 @@ export function buildProgram() {
     "a direct io_uring I/O engine: benchmark a file or device like fio, replay a guest trace",
     [
       "daio doctor",
+      "daio bench --rw randread --bs 4k --iodepth 32 --runtime 5s --size 256M disk.img",
     ],
   );
   addDoctorCommand(program, "daio", ["fio"]);
+  addBenchCommand(program);
   return program;
 }
 

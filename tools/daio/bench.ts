@@ -1,0 +1,183 @@
+/**
+ * `daio bench FILE`: one fio-like job in fio's vocabulary, run entirely in C (one thread per
+ * queue), reporting IOPS, bandwidth, latency percentiles from an HDR-style histogram and CPU.
+ *
+ * @module
+ */
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import {
+  addExamples,
+  parseCount,
+  parseDuration,
+  parsePositive,
+  parseSize,
+  ToolError,
+  UsageError,
+  withCommonOptions,
+  withRun,
+} from "../../lib/cli/mod.ts";
+import {
+  type DaioJob,
+  type DaioJobResult,
+  ENGINES,
+  runDaioJob,
+  RW_PATTERNS,
+} from "../../lib/block/daio_job.ts";
+import { figuresJson, figuresText, recordFigures } from "./report.ts";
+import type { Figures } from "./report.ts";
+import { layOut } from "./lay_out.ts";
+
+function parsePercent(text: string): number {
+  const v = parseCount(text);
+  if (v > 100) throw new InvalidArgumentError(`not a percentage: ${text}`);
+  return v;
+}
+
+function parseDirect(text: string): boolean | "auto" {
+  if (text === "1" || text === "true") return true;
+  if (text === "0" || text === "false") return false;
+  if (text === "auto") return "auto";
+  throw new InvalidArgumentError(`expected 1, 0 or auto: ${text}`);
+}
+
+/** Turns a job's result into the printable figures. */
+export function jobFigures(label: string, r: DaioJobResult): Figures {
+  return {
+    label,
+    elapsedSec: r.elapsedSec,
+    cpuUsr: r.cpuUsr,
+    cpuSys: r.cpuSys,
+    read: r.read,
+    write: r.write,
+  };
+}
+
+/** Adds `bench` to the program. */
+export function addBenchCommand(program: Command) {
+  const cmd = withCommonOptions(
+    new Command("bench")
+      .description(
+        "run one fio-like job against FILE (an image file or block device) and report IOPS, " +
+          "bandwidth, latency p50/p90/p99/p99.9/max and CPU",
+      )
+      .argument("[file]", "file or block device (or --filename)")
+      .option("--filename <file>", "the target, as fio names it")
+      .addOption(
+        new Option("--rw <pattern>", "I/O pattern").choices(RW_PATTERNS).default(
+          "randread" as const,
+        ),
+      )
+      .option("--rwmixread <percent>", "share of reads in randrw", parsePercent, 50)
+      .option("--bs <size>", "block size", parseSize, 4096)
+      .option("--iodepth <n>", "requests in flight per queue", parsePositive, 1)
+      .option("--queues <n>", "queues (io_uring instances), one thread each", parsePositive, 1)
+      .option("--numjobs <n>", "fio's name for --queues", parsePositive)
+      .option(
+        "--size <size>",
+        "bytes of the file to use (default: all of it); a missing file is created this big",
+        parseSize,
+      )
+      .option(
+        "--runtime <duration>",
+        "run this long (30, 500ms, 10s); default one pass over --size",
+        parseDuration,
+      )
+      .option(
+        "--direct <0|1|auto>",
+        "O_DIRECT: 1 fails if refused, auto falls back to buffered with a warning",
+        parseDirect,
+        true as boolean | "auto",
+      )
+      .addOption(
+        new Option(
+          "--engine <name>",
+          "daio (io_uring), psync (pread/pwrite), buffered " +
+            "(pread/pwrite through the page cache)",
+        ).choices(ENGINES).default("daio" as const),
+      )
+      .option("--no-register", "do not register the file and buffers (fixedbufs/registerfiles)")
+      .option("--sqthread-poll", "kernel submission polling thread (SQPOLL)", false)
+      .option("--hipri", "polled completions (IOPOLL); needs a device with poll queues", false)
+      .option("--iodepth-batch <n>", "most requests per submit (default: iodepth)", parseCount, 0)
+      .option("--verify", "write an offset pattern and check every block read back", false)
+      .option("--seed <n>", "random seed for offsets", parseCount, 1),
+  ).action(async (file, opts) => {
+    const path = file ?? opts.filename;
+    if (!path) throw new UsageError("bench: name the target: daio bench FILE (or --filename)");
+    const queues = opts.numjobs ?? opts.queues;
+    const engine = opts.engine;
+    if (opts.hipri && engine !== "daio") throw new UsageError("--hipri needs --engine daio");
+    if (opts.bs % 8 !== 0 && opts.verify) throw new UsageError("--verify needs --bs in 8s");
+    let direct = opts.direct;
+    if (engine === "buffered") direct = false;
+    if (direct !== false && opts.bs % 512 !== 0) {
+      throw new UsageError(
+        `--bs ${opts.bs} is not a multiple of 512, which O_DIRECT needs (use --direct 0)`,
+      );
+    }
+    if (opts.size !== undefined && opts.size < opts.bs) {
+      throw new UsageError(`--size ${opts.size} is smaller than --bs ${opts.bs}`);
+    }
+    const args = { ...opts, path, queues };
+    await withRun(opts, { tool: "daio", command: "bench", args }, async (run) => {
+      await layOut(path, opts.size, opts.quiet || opts.output === "json");
+      const job: DaioJob = {
+        rw: opts.rw,
+        rwmixread: opts.rwmixread,
+        bs: opts.bs,
+        iodepth: engine === "daio" ? opts.iodepth : 1,
+        queues,
+        engine,
+        direct: direct !== false,
+        size: opts.size ?? 0,
+        runtime: opts.runtime === undefined ? 0 : opts.runtime / 1000,
+        register: opts.register,
+        sqpoll: opts.sqthreadPoll,
+        hipri: opts.hipri,
+        verify: opts.verify,
+        seed: opts.seed,
+        batch: opts.iodepthBatch,
+      };
+      let r: DaioJobResult;
+      try {
+        r = await runDaioJob(path, job);
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (code === "EINVAL" && direct === "auto") {
+          if (!opts.quiet) {
+            console.error(`daio: warning: ${path}: O_DIRECT refused, running buffered`);
+          }
+          run.event("direct_fallback", { path });
+          r = await runDaioJob(path, { ...job, direct: false });
+        } else {
+          throw new ToolError((e as Error).message);
+        }
+      }
+      if (r.mismatches > 0) {
+        throw new ToolError(`${path}: verify failed: ${r.mismatches} block(s) read back wrong`);
+      }
+      const label = `${opts.rw} bs=${opts.bs} iodepth=${job.iodepth} queues=${queues} ` +
+        `engine=${engine}`;
+      const f = jobFigures(label, r);
+      recordFigures(run, f, {
+        rw: opts.rw,
+        bs: opts.bs,
+        iodepth: job.iodepth,
+        queues,
+        engine,
+        direct: r.direct,
+      });
+      if (opts.output === "json") {
+        console.log(JSON.stringify({ ...figuresJson(f), direct: r.direct, verify: opts.verify }));
+      } else if (!opts.quiet) {
+        console.log(figuresText(f));
+      }
+    });
+  });
+  addExamples(cmd, [
+    "daio bench --rw randread --bs 4k --iodepth 32 --runtime 10s disk.img",
+    "daio bench --rw randrw --rwmixread 70 --queues 2 --iodepth 16 --size 1G --runtime 5 /dev/vdb",
+    "daio bench --engine psync --rw read --bs 128k --output json disk.img",
+  ]);
+  program.addCommand(cmd as unknown as Command);
+}

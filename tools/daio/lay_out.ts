@@ -1,0 +1,43 @@
+/**
+ * Lays a target file out before a job, as fio does: a missing file (or a regular file shorter
+ * than `--size`) is filled with non-zero data, so reads hit allocated blocks, not holes.
+ *
+ * @module
+ */
+import { ToolError } from "../../lib/cli/mod.ts";
+
+/** Makes sure `path` exists and holds at least `size` bytes (when a size is given). */
+export async function layOut(path: string, size: number | undefined, quiet: boolean) {
+  let have = 0;
+  try {
+    const st = await Deno.stat(path);
+    if (st.isDirectory) throw new ToolError(`${path}: EISDIR (is a directory)`);
+    if (!st.isFile || size === undefined || st.size >= size) return;
+    have = st.size;
+  } catch (e) {
+    if (e instanceof ToolError) throw e;
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new ToolError(`${path}: ${(e as Error).message.split("\n")[0]}`);
+    }
+    if (size === undefined) {
+      throw new ToolError(`${path}: ENOENT (no such file; give --size to create it)`);
+    }
+  }
+  if (!quiet) console.error(`daio: laying out ${path} to ${size} bytes`);
+  using f = await Deno.open(path, { write: true, create: true });
+  const chunk = new Uint8Array(1 << 20);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < chunk.length; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    new DataView(chunk.buffer).setUint32(i, x >>> 0);
+  }
+  await f.seek(have, Deno.SeekMode.Start);
+  for (let at = have; at < size!; at += chunk.length) {
+    const n = Math.min(chunk.length, size! - at);
+    let done = 0;
+    while (done < n) done += await f.write(chunk.subarray(done, n));
+  }
+  await f.syncData();
+}
