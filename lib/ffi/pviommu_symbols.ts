@@ -1,2 +1,60 @@
-/** FFI symbols of the pviommu part of native/ (filled in by its issue). */
-export const pviommuSymbols = {} as const satisfies Deno.ForeignLibraryInterface;
+/** FFI symbols of native/pviommu_*.c: guest RAM mapping and VFIO type1 bindings. */
+export const pviommuSymbols = {
+  /** int32_t hv_pviommu_mmap_file(const char *path, int32_t writable, uint64_t *out[2]) */
+  hv_pviommu_mmap_file: {
+    parameters: [
+      "buffer", /* const char *path */
+      "i32", /* int32_t writable */
+      "buffer", /* uint64_t *out */
+    ],
+    result: "i32",
+  },
+  /** int32_t hv_pviommu_munmap(uint64_t addr, uint64_t len) */
+  hv_pviommu_munmap: {
+    parameters: ["u64", /* uint64_t addr */ "u64" /* uint64_t len */],
+    result: "i32",
+  },
+  /** int32_t hv_pviommu_iommu_groups(void): count of /sys/kernel/iommu_groups or -errno */
+  hv_pviommu_iommu_groups: { parameters: [], result: "i32" },
+  /** int32_t hv_pviommu_vfio_open_container(void): fd or -errno */
+  hv_pviommu_vfio_open_container: { parameters: [], result: "i32" },
+  /** int32_t hv_pviommu_vfio_check_extension(int32_t container, int32_t ext) */
+  hv_pviommu_vfio_check_extension: {
+    parameters: ["i32", /* int32_t container */ "i32" /* int32_t ext */],
+    result: "i32",
+  },
+  /** int32_t hv_pviommu_vfio_open_group(int32_t group): fd, -EBUSY when not viable */
+  hv_pviommu_vfio_open_group: { parameters: ["i32" /* int32_t group */], result: "i32" },
+  /** int32_t hv_pviommu_vfio_group_set_container(int32_t group_fd, int32_t container) */
+  hv_pviommu_vfio_group_set_container: {
+    parameters: ["i32", /* int32_t group_fd */ "i32" /* int32_t container */],
+    result: "i32",
+  },
+  /** int32_t hv_pviommu_vfio_set_iommu(int32_t container, int32_t type) */
+  hv_pviommu_vfio_set_iommu: {
+    parameters: ["i32", /* int32_t container */ "i32" /* int32_t type */],
+    result: "i32",
+  },
+  /** int32_t hv_pviommu_vfio_map_dma(int32_t c, uint64_t vaddr, uint64_t iova, uint64_t size, uint32_t flags) */
+  hv_pviommu_vfio_map_dma: {
+    parameters: [
+      "i32", /* int32_t container */
+      "u64", /* uint64_t vaddr */
+      "u64", /* uint64_t iova */
+      "u64", /* uint64_t size */
+      "u32", /* uint32_t flags */
+    ],
+    result: "i32",
+  },
+  /** int64_t hv_pviommu_vfio_unmap_dma(int32_t container, uint64_t iova, uint64_t size) */
+  hv_pviommu_vfio_unmap_dma: {
+    parameters: [
+      "i32", /* int32_t container */
+      "u64", /* uint64_t iova */
+      "u64", /* uint64_t size */
+    ],
+    result: "i64",
+  },
+  /** int32_t hv_pviommu_close(int32_t fd) */
+  hv_pviommu_close: { parameters: ["i32" /* int32_t fd */], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;

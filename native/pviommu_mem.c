@@ -1,0 +1,59 @@
+/* pviommu: maps a guest RAM file (QEMU's memory-backend-file share=on) so checked DMA can
+ * copy into and out of the running guest's memory. */
+#include "pviommu.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Maps the whole file MAP_SHARED; out[0] = address, out[1] = length. */
+int32_t hv_pviommu_mmap_file(const char *path, int32_t writable, uint64_t *out)
+{
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
+        close(fd);
+        return -EINVAL;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | (writable ? PROT_WRITE : 0),
+                   MAP_SHARED, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED)
+        return -e;
+    out[0] = (uint64_t)(uintptr_t)p;
+    out[1] = (uint64_t)st.st_size;
+    return 0;
+}
+
+int32_t hv_pviommu_munmap(uint64_t addr, uint64_t len)
+{
+    if (munmap((void *)(uintptr_t)addr, (size_t)len) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Number of IOMMU groups the host kernel made (0 when no hardware IOMMU is enabled). */
+int32_t hv_pviommu_iommu_groups(void)
+{
+    DIR *d = opendir("/sys/kernel/iommu_groups");
+    if (!d)
+        return -errno;
+    int32_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
