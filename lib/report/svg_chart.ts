@@ -69,18 +69,28 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const raw = (hi - lo) / count;
   const pow = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw) ?? 10 * pow;
-  const ticks: number[] = [];
-  for (let t = Math.floor(lo / step) * step; t <= hi + step * 1e-9; t += step) {
-    ticks.push(+t.toPrecision(12));
+  const start = Math.floor(lo / step) * step;
+  // extreme inputs (overflowing ranges, steps lost in rounding) get the bare range
+  if (!Number.isFinite(raw) || !Number.isFinite(start) || !(step > 0) || start + step === start) {
+    return [lo, hi];
   }
-  if (ticks[ticks.length - 1] < hi) ticks.push(+(ticks[ticks.length - 1] + step).toPrecision(12));
+  const ticks: number[] = [];
+  for (let i = 0; i <= 4 * count; i++) {
+    const t = +(start + i * step).toPrecision(12);
+    if (!Number.isFinite(t)) break;
+    ticks.push(t);
+    if (start + i * step >= hi) break;
+  }
   return ticks;
 }
 
 function logTicks(lo: number, hi: number): number[] {
+  const a = Math.floor(Math.log10(lo));
+  const b = Math.max(a + 1, Math.ceil(Math.log10(hi)));
+  const every = Math.max(1, Math.ceil((b - a) / 10));
   const out: number[] = [];
-  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) out.push(10 ** e);
-  return out;
+  for (let e = a; e < b + every; e += every) out.push(10 ** e);
+  return out.filter((t) => Number.isFinite(t) && t > 0);
 }
 
 interface Scale {
@@ -92,7 +102,8 @@ function linearScale(lo: number, hi: number, from: number, to: number): Scale {
   const ticks = niceTicks(lo, hi);
   const a = ticks[0];
   const b = ticks[ticks.length - 1];
-  return { ticks, at: (v) => from + (to - from) * ((v - a) / (b - a || 1)) };
+  // halves keep b - a finite for ranges near the largest double
+  return { ticks, at: (v) => from + (to - from) * ((v / 2 - a / 2) / (b / 2 - a / 2 || 1)) };
 }
 
 function logScale(lo: number, hi: number, from: number, to: number): Scale {

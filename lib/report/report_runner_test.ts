@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { startRun } from "../results/mod.ts";
+import { listReports, loadReport, runReport } from "./report_runner.ts";
+import { parseReportSpec } from "./report_spec.ts";
+import { checkRegressions } from "./regressions.ts";
+import { seedStore } from "./testdata/seed_store.ts";
+
+const dirs: string[] = [];
+function tmpDb(): string {
+  const dir = Deno.makeTempDirSync({ prefix: "hvkit-report-" });
+  dirs.push(dir);
+  return `${dir}/results.duckdb`;
+}
+
+/** A test whose temp stores are removed however it ends. */
+function test(name: string, fn: () => Promise<void> | void): void {
+  Deno.test(name, async () => {
+    try {
+      await fn();
+    } finally {
+      for (const d of dirs.splice(0)) Deno.removeSync(d, { recursive: true });
+    }
+  });
+}
+
+test("report runner: every named report says 'no runs yet' on a missing store", async () => {
+  const db = tmpDb();
+  for (const spec of listReports()) {
+    const r = await runReport(db, spec);
+    assert.equal(r.status, "empty", spec.name);
+    assert.match(r.reason!, /^no runs yet \(no results store at /);
+  }
+});
+
+test("report runner: every named report runs on a store with unrelated runs only", async () => {
+  const db = tmpDb();
+  const run = await startRun({ db }, { tool: "other", command: "x", args: {} });
+  run.metric("n", 1);
+  await run.finish("ok");
+  for (const spec of listReports()) {
+    const r = await runReport(db, spec);
+    if (spec.name === "runs" || spec.name === "metrics") assert.equal(r.status, "ok");
+    else assert.equal(r.status, "empty", `${spec.name} should have no rows`);
+  }
+});
+
+test("report runner: a tool table no run created is 'no runs yet', broken SQL throws", async () => {
+  const db = tmpDb();
+  await (await startRun({ db }, { tool: "t", command: "c", args: {} })).finish("ok");
+  const missing = await runReport(db, parseReportSpec("m", "-- m\nSELECT * FROM detections"));
+  assert.equal(missing.status, "empty");
+  assert.match(missing.reason!, /no table detections/);
+  await assert.rejects(runReport(db, parseReportSpec("b", "SELEC 1")), /^Error: report b: /);
+  assert.throws(() => loadReport("no-such-report"), /no report named no-such-report \(reports: /);
+});
+
+test("report runner: seeded runs fill the bench reports; regressions follow the direction", async () => {
+  const db = tmpDb();
+  await seedStore(db, { regress: true });
+  const latest = await runReport(db, loadReport("bench_latest"));
+  assert.equal(latest.status, "ok");
+  const peers = new Set(latest.rows.map((r) => r[latest.columns.indexOf("peer")]));
+  assert.deepEqual([...peers].sort(), ["fio", "hvkit", "nbdkit", "qemu-nbd"]);
+  const check = await checkRegressions(db, 20);
+  assert.ok(check.compared > 0);
+  // iops fell 30% (higher is better), latencies rose ~43% (lower is better); fio's did not move
+  assert.ok(check.regressions.some((g) => g.figure.startsWith("iops") && g.better === "higher"));
+  assert.ok(check.regressions.some((g) => g.figure.startsWith("lat_p99") && g.better === "lower"));
+  assert.ok(check.regressions.every((g) => g.figure.includes("peer=hvkit")));
+  assert.equal((await checkRegressions(db, 50)).regressions.length, 0);
+
+  const clean = tmpDb();
+  await seedStore(clean, { regress: false });
+  assert.equal((await checkRegressions(clean, 20)).regressions.length, 0);
+});
