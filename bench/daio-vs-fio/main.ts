@@ -1,0 +1,237 @@
+/**
+ * bench/daio-vs-fio: fio's io_uring engine (with fixedbufs, registerfiles and batched
+ * submit/complete) and daio's engine on the same file with the same jobs, alternating; prints
+ * both absolute figures and daio/fio ratios and records them in the results store.
+ *
+ *   deno run -A bench/daio-vs-fio/main.ts --quick          # CI size: 256 MiB, 1 s per run
+ *   deno run -A bench/daio-vs-fio/main.ts                  # 1 GiB, 5 s per run, 3 rounds
+ *   deno run -A bench/daio-vs-fio/main.ts --file /dev/vdb  # a real device (reads only if RO)
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import {
+  formatTable,
+  parseCount,
+  parseDuration,
+  parseSize,
+  runTool,
+  withCommonOptions,
+  withRun,
+} from "../../lib/cli/mod.ts";
+import { type DaioJob, runDaioJob, type RwPattern } from "../../lib/block/daio_job.ts";
+import { layOut } from "../../tools/daio/lay_out.ts";
+
+/** One comparison job. */
+interface Job {
+  name: string;
+  rw: RwPattern;
+  bs: number;
+  iodepth: number;
+}
+
+const JOBS: Job[] = [
+  { name: "4k-randread-qd1", rw: "randread", bs: 4096, iodepth: 1 },
+  { name: "4k-randread-qd32", rw: "randread", bs: 4096, iodepth: 32 },
+  { name: "4k-randwrite-qd32", rw: "randwrite", bs: 4096, iodepth: 32 },
+  { name: "128k-read-qd8", rw: "read", bs: 131072, iodepth: 8 },
+];
+
+/** What one engine measured for one job run. */
+interface Sample {
+  iops: number;
+  bw: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  usr: number;
+  sys: number;
+}
+
+async function runFio(file: string, job: Job, size: number, runtimeSec: number): Promise<Sample> {
+  const args = [
+    "--name=job",
+    `--filename=${file}`,
+    `--rw=${job.rw}`,
+    `--bs=${job.bs}`,
+    `--iodepth=${job.iodepth}`,
+    "--ioengine=io_uring",
+    "--direct=1",
+    "--fixedbufs=1",
+    "--registerfiles=1",
+    `--iodepth_batch_submit=${job.iodepth}`,
+    "--iodepth_batch_complete_min=1",
+    `--iodepth_batch_complete_max=${job.iodepth}`,
+    `--size=${size}`,
+    `--runtime=${runtimeSec}`,
+    "--time_based=1",
+    "--norandommap=1",
+    "--randrepeat=0",
+    "--lat_percentiles=1",
+    "--clat_percentiles=0",
+    "--percentile_list=50:99:99.9",
+    "--output-format=json",
+  ];
+  const out = await new Deno.Command("fio", { args, stdout: "piped", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(`fio failed: ${new TextDecoder().decode(out.stderr).split("\n")[0]}`);
+  }
+  const text = new TextDecoder().decode(out.stdout);
+  const j = JSON.parse(text.slice(text.indexOf("{"))).jobs[0];
+  const d = job.rw.includes("write") ? j.write : j.read;
+  const pct = d.lat_ns.percentile as Record<string, number>;
+  return {
+    iops: d.iops,
+    bw: d.bw_bytes,
+    p50: pct["50.000000"],
+    p99: pct["99.000000"],
+    p999: pct["99.900000"],
+    usr: j.usr_cpu / 100,
+    sys: j.sys_cpu / 100,
+  };
+}
+
+async function runDaio(file: string, job: Job, size: number, runtimeSec: number): Promise<Sample> {
+  const spec: DaioJob = {
+    rw: job.rw,
+    rwmixread: 50,
+    bs: job.bs,
+    iodepth: job.iodepth,
+    queues: 1,
+    engine: "daio",
+    direct: true,
+    size,
+    runtime: runtimeSec,
+    register: true,
+    sqpoll: false,
+    hipri: false,
+    verify: false,
+    seed: Date.now() % 1_000_000,
+    batch: 0,
+  };
+  const r = await runDaioJob(file, spec);
+  const d = job.rw.includes("write") ? r.write : r.read;
+  return {
+    iops: d.iops,
+    bw: d.bw,
+    p50: d.lat.percentile(50),
+    p99: d.lat.percentile(99),
+    p999: d.lat.percentile(99.9),
+    usr: r.cpuUsr,
+    sys: r.cpuSys,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function med(samples: Sample[]): Sample {
+  const k = (f: keyof Sample) => median(samples.map((s) => s[f]));
+  return {
+    iops: k("iops"),
+    bw: k("bw"),
+    p50: k("p50"),
+    p99: k("p99"),
+    p999: k("p999"),
+    usr: k("usr"),
+    sys: k("sys"),
+  };
+}
+
+const program = withCommonOptions(
+  new Command("daio-vs-fio")
+    .description("fio io_uring vs daio on the same file and jobs, alternating")
+    .option("--quick", "CI size: 256 MiB file, 1 s per run, 1 round", false)
+    .option("--file <path>", "target file or device (default: .cache/daio-vs-fio.img)")
+    .option("--size <size>", "bytes of the target to use", parseSize)
+    .option("--runtime <duration>", "per run", parseDuration)
+    .option("--rounds <n>", "alternating rounds per job (median reported)", parseCount)
+    .option("--jobs <names>", "comma-separated subset of the jobs"),
+).action(async (opts) => {
+  const size = opts.size ?? (opts.quick ? 256 << 20 : 1 << 30);
+  const runtimeSec = (opts.runtime ?? (opts.quick ? 1000 : 5000)) / 1000;
+  const rounds = opts.rounds ?? (opts.quick ? 1 : 3);
+  const file = opts.file ?? new URL("../../.cache/daio-vs-fio.img", import.meta.url).pathname;
+  if (!opts.file) await Deno.mkdir(new URL("../../.cache/", import.meta.url), { recursive: true });
+  const jobs = opts.jobs ? JOBS.filter((j) => opts.jobs!.split(",").includes(j.name)) : JOBS;
+  const args = { size, runtimeSec, rounds, file, jobs: jobs.map((j) => j.name) };
+  await withRun(opts, { tool: "bench", command: "daio-vs-fio", args }, async (run) => {
+    await layOut(file, size, opts.quiet);
+    const rows: unknown[][] = [];
+    const out: Record<string, unknown>[] = [];
+    for (const job of jobs) {
+      const fio: Sample[] = [];
+      const daio: Sample[] = [];
+      for (let r = 0; r < rounds; r++) {
+        // Alternate which engine goes first, so neither always meets a warmer device.
+        if (r % 2 === 0) {
+          fio.push(await runFio(file, job, size, runtimeSec));
+          daio.push(await runDaio(file, job, size, runtimeSec));
+        } else {
+          daio.push(await runDaio(file, job, size, runtimeSec));
+          fio.push(await runFio(file, job, size, runtimeSec));
+        }
+        if (!opts.quiet) console.error(`daio-vs-fio: ${job.name} round ${r + 1}/${rounds} done`);
+      }
+      const f = med(fio);
+      const d = med(daio);
+      for (const [engine, s] of [["fio", f], ["daio", d]] as const) {
+        const l = { job: job.name, engine, rw: job.rw, bs: job.bs, iodepth: job.iodepth };
+        run.metric("iops", s.iops, "1/s", l);
+        run.metric("bw", s.bw, "B/s", l);
+        run.metric("lat_p50", s.p50, "ns", l);
+        run.metric("lat_p99", s.p99, "ns", l);
+        run.metric("lat_p99_9", s.p999, "ns", l);
+        run.metric("cpu_usr", s.usr, "cores", l);
+        run.metric("cpu_sys", s.sys, "cores", l);
+      }
+      run.metric("iops_ratio", d.iops / f.iops, "daio/fio", { job: job.name });
+      run.metric("p99_ratio", d.p99 / f.p99, "daio/fio", { job: job.name });
+      const us = (ns: number) => (ns / 1000).toFixed(1);
+      rows.push([
+        job.name,
+        Math.round(f.iops),
+        Math.round(d.iops),
+        (d.iops / f.iops).toFixed(3),
+        us(f.p50),
+        us(d.p50),
+        us(f.p99),
+        us(d.p99),
+        (d.p99 / f.p99).toFixed(3),
+      ]);
+      out.push({
+        job: job.name,
+        fio: f,
+        daio: d,
+        iops_ratio: d.iops / f.iops,
+        p99_ratio: d.p99 / f.p99,
+      });
+    }
+    if (opts.output === "json") {
+      console.log(JSON.stringify({ size, runtimeSec, rounds, file, results: out }));
+    } else {
+      console.log(
+        formatTable(
+          [
+            "job",
+            "fio IOPS",
+            "daio IOPS",
+            "IOPS daio/fio",
+            "fio p50 us",
+            "daio p50 us",
+            "fio p99 us",
+            "daio p99 us",
+            "p99 daio/fio",
+          ],
+          rows,
+          "text",
+        ),
+      );
+    }
+  });
+});
+
+if (import.meta.main) await runTool(program as unknown as Command);
