@@ -5,6 +5,7 @@
  */
 import { addDoctorCommand, makeTool, runTool } from "../../lib/cli/mod.ts";
 import { addBenchCommand } from "./bench.ts";
+import { addReplayCommand } from "./replay.ts";
 
 /** Builds the `daio` command line (exported for tests). */
 export function buildProgram() {
@@ -14,10 +15,12 @@ export function buildProgram() {
     [
       "daio doctor",
       "daio bench --rw randread --bs 4k --iodepth 32 --runtime 5s --size 256M disk.img",
+      "daio replay trace.jsonl --target disk.img",
     ],
   );
   addDoctorCommand(program, "daio", ["fio"]);
   addBenchCommand(program);
+  addReplayCommand(program);
   return program;
 }
 
