@@ -1,0 +1,195 @@
+/**
+ * A signature database as clamscan's `-d` takes it: `.ndb`, `.hdb`, `.hsb` files, `.cvd`/`.cld`
+ * containers, and directories of these; plus the built-in EICAR test signature. Whatever virtav
+ * cannot apply (logical `.ldb`, bytecode `.cbc`, PE-section hashes, EP offsets...) is counted
+ * by reason and reported, never dropped silently.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { SignatureError, UnsupportedSignature } from "./hex_signature.ts";
+import { type BodySignature, parseNdbLine } from "./ndb.ts";
+import { type HashSignature, parseHashLine } from "./hash_db.ts";
+import { readCvd } from "./cvd.ts";
+
+/** A malformed line: where it is and what is wrong. */
+export interface LineError {
+  file: string;
+  line: number;
+  message: string;
+}
+
+/** One loaded source (a file, or a member of a container). */
+export interface SourceInfo {
+  path: string;
+  kind: string;
+  body: number;
+  hash: number;
+  unsupported: number;
+  malformed: number;
+}
+
+/** The loaded signatures, and everything that could not be used. */
+export interface Database {
+  body: BodySignature[];
+  hashes: HashSignature[];
+  /** Unusable signatures counted by reason (e.g. "logical signatures (.ldb)": 1200). */
+  unsupported: Map<string, number>;
+  /** Malformed lines, with file and line number. */
+  errors: LineError[];
+  sources: SourceInfo[];
+  /** Text that identifies the content, for the compiled-database cache key. */
+  digestInput: string[];
+}
+
+/** The EICAR test string's signature, built in (clamscan ships it in its databases). */
+export const EICAR_NDB =
+  "Eicar-Test-Signature:0:*:58354f2150254041505b345c505a58353428505e2937434329377d2445494341522d5354414e444152442d414e544956495255532d544553542d46494c452124482b482a";
+
+/** Extensions virtav recognises but cannot apply, with the reason reported. */
+const UNSUPPORTED_EXT: Record<string, string> = {
+  ldb: "logical signatures (.ldb)",
+  ldu: "logical signatures (.ldb)",
+  cbc: "bytecode (.cbc)",
+  mdb: "PE section hashes (.mdb)",
+  msb: "PE section hashes (.msb)",
+  imp: "PE import hashes (.imp)",
+  cdb: "container metadata (.cdb)",
+  crb: "Authenticode rules (.crb)",
+  idb: "icon signatures (.idb)",
+  ftm: "file type magic (.ftm)",
+  pdb: "phishing (.pdb/.gdb/.wdb)",
+  gdb: "phishing (.pdb/.gdb/.wdb)",
+  wdb: "phishing (.pdb/.gdb/.wdb)",
+  yar: "YARA rules",
+  yara: "YARA rules",
+  fp: "allow-lists (.fp/.sfp/.ign/.ign2)",
+  sfp: "allow-lists (.fp/.sfp/.ign/.ign2)",
+  ign: "allow-lists (.fp/.sfp/.ign/.ign2)",
+  ign2: "allow-lists (.fp/.sfp/.ign/.ign2)",
+  db: "old .db format",
+  zmd: "archive metadata (.zmd/.rmd)",
+  rmd: "archive metadata (.zmd/.rmd)",
+  hdu: "hash signatures (.hdu/.hsu: PUA)",
+  hsu: "hash signatures (.hdu/.hsu: PUA)",
+  ndu: "extended signatures (.ndu: PUA)",
+};
+
+const TEXT_EXT = new Set(["ndb", "hdb", "hsb"]);
+
+/** An empty database. */
+export function emptyDatabase(): Database {
+  return { body: [], hashes: [], unsupported: new Map(), errors: [], sources: [], digestInput: [] };
+}
+
+function count(db: Database, reason: string, n = 1): void {
+  db.unsupported.set(reason, (db.unsupported.get(reason) ?? 0) + n);
+}
+
+function extOf(name: string): string {
+  const dot = name.lastIndexOf(".");
+  return dot < 0 ? "" : name.slice(dot + 1).toLowerCase();
+}
+
+/** Adds the lines of one `.ndb`/`.hdb`/`.hsb` text to the database. */
+export function addSignatureText(db: Database, path: string, ext: string, text: string): void {
+  const info: SourceInfo = { path, kind: ext, body: 0, hash: 0, unsupported: 0, malformed: 0 };
+  db.sources.push(info);
+  db.digestInput.push(`${path}\n${text}`);
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].replace(/\r$/, "");
+    if (line === "" && i === lines.length - 1) break;
+    // clamscan accepts "#" comment lines and rejects empty ones.
+    if (line.startsWith("#")) continue;
+    try {
+      if (line === "") throw new SignatureError("empty line");
+      if (ext === "ndb") {
+        db.body.push(parseNdbLine(line));
+        info.body++;
+      } else {
+        db.hashes.push(parseHashLine(line));
+        info.hash++;
+      }
+    } catch (e) {
+      if (e instanceof UnsupportedSignature) {
+        count(db, e.reason);
+        info.unsupported++;
+      } else if (e instanceof SignatureError) {
+        db.errors.push({ file: path, line: i + 1, message: e.message });
+        info.malformed++;
+      } else throw e;
+    }
+  }
+}
+
+function addUnsupportedText(db: Database, path: string, ext: string, text: string): void {
+  let n = 0;
+  for (const line of text.split("\n")) if (line.trim() !== "" && !line.startsWith("#")) n++;
+  if (ext === "info" || ext === "txt" || path.endsWith("COPYING")) return;
+  const reason = UNSUPPORTED_EXT[ext] ?? `unknown file type (.${ext || "no extension"})`;
+  count(db, reason, n);
+  db.sources.push({ path, kind: ext, body: 0, hash: 0, unsupported: n, malformed: 0 });
+}
+
+/** Adds one file by name and content (from disk or from a container). */
+export async function addDatabaseFile(
+  db: Database,
+  path: string,
+  bytes: Uint8Array,
+): Promise<void> {
+  const ext = extOf(path);
+  if (ext === "cvd" || ext === "cld" || ext === "cud") {
+    const { members } = await readCvd(bytes).catch((e) => {
+      throw new Error(`${path}: ${(e as Error).message}`);
+    });
+    for (const m of members) await addDatabaseFile(db, `${path}/${m.name}`, m.data);
+    return;
+  }
+  const text = new TextDecoder().decode(bytes);
+  if (TEXT_EXT.has(ext)) addSignatureText(db, path, ext, text);
+  else addUnsupportedText(db, path, ext, text);
+}
+
+/**
+ * Loads databases as clamscan's `-d` does: each path a file or a directory of files.
+ *
+ * @example
+ * ```ts
+ * import { loadDatabase } from "./database.ts";
+ * const db = await loadDatabase(["fixtures/virtav/test.ndb"], { eicar: true });
+ * console.log(db.body.length, db.errors);
+ * ```
+ */
+export async function loadDatabase(
+  paths: string[],
+  opts: { eicar?: boolean } = {},
+): Promise<Database> {
+  const db = emptyDatabase();
+  if (opts.eicar ?? true) addSignatureText(db, "(built-in)", "ndb", EICAR_NDB + "\n");
+  for (const p of paths) {
+    let st: Deno.FileInfo;
+    try {
+      st = await Deno.stat(p);
+    } catch (e) {
+      throw new Error(`database ${p}: ${(e as Error).message.split(":")[0]}`);
+    }
+    if (st.isDirectory) {
+      const names: string[] = [];
+      for await (const ent of Deno.readDir(p)) if (ent.isFile) names.push(ent.name);
+      names.sort();
+      for (const n of names) await addDatabaseFile(db, join(p, n), await Deno.readFile(join(p, n)));
+    } else {
+      await addDatabaseFile(db, p, await Deno.readFile(p));
+    }
+  }
+  return db;
+}
+
+/** The first malformed line as one message (`file:line: message`), or null. */
+export function firstError(db: Database): string | null {
+  const e = db.errors[0];
+  if (!e) return null;
+  const more = db.errors.length > 1 ? ` (and ${db.errors.length - 1} more)` : "";
+  return `${e.file}:${e.line}: malformed signature: ${e.message}${more}`;
+}

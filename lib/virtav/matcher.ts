@@ -1,0 +1,186 @@
+/**
+ * The bridge to the native matcher: load a compiled database once, scan buffers, mapped files
+ * (no copy) and lists of guest-physical chunks.
+ *
+ * @module
+ */
+import { native } from "../ffi/ffi.ts";
+import { check } from "../ffi/errno.ts";
+import type { CompiledDb } from "./compile.ts";
+import type { MappedFile } from "./mapped_file.ts";
+
+/** One detection inside one scanned unit. */
+export interface Hit {
+  /** Signature id (index into the compiled names). */
+  sig: number;
+  name: string;
+  /** Offset of the match's first byte in the unit. */
+  offset: number;
+}
+
+/** Counters of a scan (summed over calls). */
+export interface ScanStats {
+  bytes: number;
+  candidates: number;
+  partsVerified: number;
+  /** Partial matches dropped because too many were pending (a match could have been missed). */
+  trackerDrops: number;
+  /** Hits beyond the output buffer (not reported). */
+  hitsLost: number;
+  /** Bytes gathered from discontiguous pages into one buffer before scanning. */
+  bytesCopied: number;
+}
+
+/** Scan options. */
+export interface ScanOptions {
+  /** Report every signature that matches, not only the first (clamscan's --allmatch). */
+  allMatch?: boolean;
+}
+
+const HIT_SIZE = 16;
+const HIT_CAP = 4096;
+
+/**
+ * A loaded signature set in the native matcher.
+ *
+ * @example
+ * ```ts
+ * import { Matcher } from "./matcher.ts";
+ * import { compileSignatures } from "./compile.ts";
+ * import { parseNdbLine } from "./ndb.ts";
+ * const m = Matcher.load(compileSignatures([parseNdbLine("T:0:*:41424344")]));
+ * console.log(m.scanBuffer(new TextEncoder().encode("xxABCDxx"))); // [{ sig: 0, name: "T", offset: 2 }]
+ * m.close();
+ * ```
+ */
+export class Matcher {
+  readonly stats: ScanStats = {
+    bytes: 0,
+    candidates: 0,
+    partsVerified: 0,
+    trackerDrops: 0,
+    hitsLost: 0,
+    bytesCopied: 0,
+  };
+  #out = new Uint8Array(HIT_SIZE * HIT_CAP);
+  #st = new BigUint64Array(8);
+
+  private constructor(readonly handle: number, readonly names: string[]) {}
+
+  /** Loads a compiled database into the native matcher. */
+  static load(c: CompiledDb): Matcher {
+    const h = check(
+      native().vav_db_load(c.blob, BigInt(c.blob.length)),
+      "loading the compiled database",
+    );
+    return new Matcher(h, c.names);
+  }
+
+  /** Sizes of the loaded index: signatures, programs (variants), parts, anchors. */
+  info(): {
+    sigs: number;
+    programs: number;
+    parts: number;
+    anchors4: number;
+    anchors2: number;
+    indexBytes: number;
+  } {
+    const info = new BigUint64Array(8);
+    check(native().vav_db_info(this.handle, info), "database info");
+    const n = [...info].map(Number);
+    return {
+      sigs: n[0],
+      programs: n[1],
+      parts: n[2],
+      anchors4: n[3],
+      anchors2: n[4],
+      indexBytes: n[5],
+    };
+  }
+
+  #flags(o: ScanOptions): number {
+    return o.allMatch ? 1 : 0;
+  }
+
+  #collect(rc: number | bigint, what: string): Hit[] {
+    const n = check(rc, what);
+    const dv = new DataView(this.#out.buffer);
+    const hits: Hit[] = [];
+    for (let i = 0; i < n; i++) {
+      const sig = dv.getUint32(i * HIT_SIZE, true);
+      hits.push({
+        sig,
+        name: this.names[sig],
+        offset: Number(dv.getBigUint64(i * HIT_SIZE + 8, true)),
+      });
+    }
+    const s = this.#st;
+    this.stats.bytes += Number(s[0]);
+    this.stats.candidates += Number(s[1]);
+    this.stats.partsVerified += Number(s[2]);
+    this.stats.trackerDrops += Number(s[3]);
+    this.stats.hitsLost += Number(s[4]);
+    this.stats.bytesCopied += Number(s[5]);
+    s.fill(0n);
+    return hits;
+  }
+
+  /** Scans a buffer as one unit (offsets and `EOF-n` relative to it). */
+  scanBuffer(buf: Uint8Array, o: ScanOptions = {}): Hit[] {
+    const rc = native().vav_scan_buf(
+      this.handle,
+      buf as Uint8Array<ArrayBuffer>,
+      BigInt(buf.length),
+      this.#flags(o),
+      this.#out,
+      HIT_CAP,
+      this.#st,
+    );
+    return this.#collect(rc, "scan");
+  }
+
+  /** Scans `[off, off + len)` of a mapped file in place, as one unit. */
+  scanMapped(file: MappedFile, off: number, len: number, o: ScanOptions = {}): Hit[] {
+    const rc = native().vav_map_scan(
+      this.handle,
+      file.handle,
+      BigInt(off),
+      BigInt(len),
+      this.#flags(o),
+      this.#out,
+      HIT_CAP,
+      this.#st,
+    );
+    return this.#collect(rc, `scan of ${file.path}`);
+  }
+
+  /**
+   * Scans guest-physical chunks `[pa, len]` as one unit, in order (one chunk: in place;
+   * several: gathered into one buffer). `segs` translate guest-physical to file offsets.
+   */
+  scanChunks(
+    file: MappedFile,
+    segs: BigUint64Array,
+    chunks: BigUint64Array,
+    o: ScanOptions = {},
+  ): Hit[] {
+    const rc = native().vav_map_scan_chunks(
+      this.handle,
+      file.handle,
+      segs,
+      segs.length / 3,
+      chunks,
+      chunks.length / 2,
+      this.#flags(o),
+      this.#out,
+      HIT_CAP,
+      this.#st,
+    );
+    return this.#collect(rc, `scan of ${file.path}`);
+  }
+
+  /** Frees the native database. */
+  close(): void {
+    native().vav_db_free(this.handle);
+  }
+}

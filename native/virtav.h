@@ -1,0 +1,56 @@
+/* virtav native layer: the signature matcher (virtav_match.c) and guest memory access
+ * (virtav_mem.c: read-only mappings, x86-64 page-table walks, page hashes).
+ * Every exported function returns >= 0 on success and -errno on failure. */
+#ifndef VIRTAV_H
+#define VIRTAV_H
+#include <stdint.h>
+#include <stddef.h>
+
+#define VAV_EXPORT __attribute__((visibility("default")))
+
+/* scan flags */
+#define VAV_ALLMATCH 1u /* report every signature, not only the first */
+
+/* walk flags */
+#define VAV_LA57 1u /* 5-level paging (CR4.LA57) */
+#define VAV_IGNORE_NX 2u /* treat every present page as executable (EFER.NXE clear) */
+
+/* One detection: the signature, the variant (program) and the match's start offset. */
+typedef struct {
+  uint32_t sig;
+  uint32_t prog;
+  uint64_t off;
+} vav_hit;
+
+/* stats[] indices filled by the scan functions (uint64_t stats[8]) */
+enum { VAV_ST_BYTES, VAV_ST_CANDIDATES, VAV_ST_PARTS, VAV_ST_TRACK_DROP, VAV_ST_HITS_LOST, VAV_ST_COPIED };
+/* stats[] indices filled by vav_walk (uint64_t stats[8]) */
+enum { VAV_WS_TABLES, VAV_WS_OUTSIDE, VAV_WS_LOOPS, VAV_WS_BUDGET, VAV_WS_TRUNCATED, VAV_WS_RESERVED_PS, VAV_WS_LEAVES };
+
+/* virtav_match.c */
+VAV_EXPORT int32_t vav_db_load(const uint8_t *blob, uint64_t len);
+VAV_EXPORT int32_t vav_db_free(int32_t db);
+VAV_EXPORT int64_t vav_db_info(int32_t db, uint64_t *info /* [8]: sigs, progs, parts, anchors4, anchors2, index bytes */);
+VAV_EXPORT int64_t vav_scan_buf(int32_t db, const uint8_t *buf, uint64_t len, uint32_t flags,
+                                vav_hit *out, uint32_t cap, uint64_t *stats);
+
+/* virtav_mem.c */
+VAV_EXPORT int32_t vav_map_open(const char *path, uint64_t *size_out);
+VAV_EXPORT int32_t vav_map_close(int32_t map);
+VAV_EXPORT int64_t vav_map_read(int32_t map, uint64_t off, uint8_t *dst, uint64_t len);
+VAV_EXPORT int64_t vav_map_scan(int32_t db, int32_t map, uint64_t off, uint64_t len, uint32_t flags,
+                                vav_hit *out, uint32_t cap, uint64_t *stats);
+VAV_EXPORT int64_t vav_map_scan_chunks(int32_t db, int32_t map, const uint64_t *segs, uint32_t nsegs,
+                                       const uint64_t *chunks, uint32_t nchunks, uint32_t flags,
+                                       vav_hit *out, uint32_t cap, uint64_t *stats);
+VAV_EXPORT int64_t vav_walk(int32_t map, const uint64_t *segs, uint32_t nsegs, uint64_t cr3,
+                            uint32_t flags, uint64_t *out, uint32_t cap, uint64_t *stats);
+VAV_EXPORT int64_t vav_map_hash_pages(int32_t map, const uint64_t *segs, uint32_t nsegs,
+                                      const uint64_t *pages, uint32_t n, uint64_t *out);
+
+/* shared between the two files */
+struct vav_db;
+struct vav_db *vav_db_get(int32_t db);
+int64_t vav_scan_db(struct vav_db *d, const uint8_t *buf, uint64_t len, uint32_t flags,
+                    vav_hit *out, uint32_t cap, uint64_t *stats);
+#endif

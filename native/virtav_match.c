@@ -1,0 +1,438 @@
+/* virtav matcher: multi-pattern search for ClamAV body signatures.
+ *
+ * The compiled database (lib/virtav/compile.ts) lists programs (one per signature variant),
+ * each a chain of fixed-width parts separated by gaps [min, max]. Every part has an anchor of
+ * >= 2 exact bytes and a 2- or 4-byte key inside it. The scan is one pass: at each position a
+ * hashed 4-byte key (and, if any part has a short anchor, a 2-byte key) is tested in a bitmap;
+ * a hit looks up the parts with that key and verifies each in full (wildcards, nibbles,
+ * alternatives). A verified part i > 0 counts only if part i-1 ended within its gap before;
+ * the ends of each part are kept in a per-part queue (a single earliest end when the gap is
+ * unbounded), so the search finds a match if one exists, as clamscan --allmatch does.
+ * Keys are met in increasing position, and part i-1 always ends before part i's key, so the
+ * predecessors of a part are always known when it is verified. */
+#include "virtav.h"
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAGIC 0x31564156u /* "VAV1" */
+#define HB 20             /* bits of the 4-byte key hash */
+#define INF32 0xffffffffu
+#define MAX_TRACK (1u << 20)
+#define MAX_DBS 64
+
+typedef struct {
+  uint32_t sig, first_part, nparts, off_kind;
+  uint32_t base_lo, base_hi, range_lo, range_hi;
+} prog_rec;
+
+typedef struct {
+  uint32_t first_atom, natoms, width, gap_min, gap_max, key_off, key_len, anchor_off, anchor_len, prog;
+} part_rec;
+
+typedef struct {
+  uint32_t kind, width, nalts, pool_off;
+} atom_rec;
+
+typedef struct {
+  uint32_t key, part;
+} anchor;
+
+typedef struct {
+  uint64_t end, origin;
+} track_ent;
+
+typedef struct {
+  uint32_t epoch, head, count, cap;
+  track_ent *ents;
+} tracker;
+
+struct vav_db {
+  uint8_t *blob;
+  const prog_rec *progs;
+  const part_rec *parts;
+  const atom_rec *atoms;
+  const uint8_t *pool;
+  uint32_t nsigs, nprogs, nparts, natoms, pool_len;
+  uint32_t *tbase; /* per program: index of its first tracker */
+  uint32_t ntrk;
+  uint8_t *bm4;
+  uint32_t *start4;
+  anchor *a4;
+  uint32_t n4;
+  uint8_t bm2[8192];
+  uint32_t *start2;
+  anchor *a2;
+  uint32_t n2;
+  tracker *trk;
+  uint32_t *sig_epoch;
+  uint32_t epoch;
+  pthread_mutex_t lock;
+};
+
+static struct vav_db *dbs[MAX_DBS];
+static pthread_mutex_t dbs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static inline uint32_t hash4(uint32_t k) { return (k * 0x9E3779B1u) >> (32 - HB); }
+
+static void db_destroy(struct vav_db *d) {
+  if (!d) return;
+  if (d->trk)
+    for (uint32_t i = 0; i < d->ntrk; i++) free(d->trk[i].ents);
+  free(d->trk);
+  free(d->sig_epoch);
+  free(d->tbase);
+  free(d->bm4);
+  free(d->start4);
+  free(d->a4);
+  free(d->start2);
+  free(d->a2);
+  free(d->blob);
+  free(d);
+}
+
+static int cmp_anchor4(const void *a, const void *b) {
+  uint32_t x = hash4(((const anchor *)a)->key), y = hash4(((const anchor *)b)->key);
+  return x < y ? -1 : x > y;
+}
+
+static int cmp_anchor2(const void *a, const void *b) {
+  uint32_t x = ((const anchor *)a)->key, y = ((const anchor *)b)->key;
+  return x < y ? -1 : x > y;
+}
+
+/* Validates the blob's structure so a damaged cache file can never make the scan read wild. */
+static int db_validate(struct vav_db *d, uint64_t len) {
+  for (uint32_t i = 0; i < d->nprogs; i++) {
+    const prog_rec *p = &d->progs[i];
+    if (p->sig >= d->nsigs || p->nparts == 0 || p->first_part > d->nparts ||
+        p->nparts > d->nparts - p->first_part || p->off_kind > 2)
+      return -EINVAL;
+  }
+  for (uint32_t i = 0; i < d->nparts; i++) {
+    const part_rec *p = &d->parts[i];
+    if (p->first_atom > d->natoms || p->natoms > d->natoms - p->first_atom || p->prog >= d->nprogs)
+      return -EINVAL;
+    if ((p->key_len != 2 && p->key_len != 4) || (uint64_t)p->key_off + p->key_len > p->width) return -EINVAL;
+    uint64_t w = 0;
+    for (uint32_t a = 0; a < p->natoms; a++) {
+      const atom_rec *t = &d->atoms[p->first_atom + a];
+      uint64_t need = (uint64_t)t->width * 2 * (t->kind == 0 ? 1 : t->nalts);
+      if (t->kind > 2 || t->width == 0 || (uint64_t)t->pool_off + need > d->pool_len) return -EINVAL;
+      w += t->width;
+    }
+    if (w != p->width) return -EINVAL;
+  }
+  (void)len;
+  return 0;
+}
+
+/* The byte at offset `o` of part `p` if it is exact (mask 0xff), else -1. */
+static int part_exact_byte(const struct vav_db *d, const part_rec *p, uint32_t o) {
+  uint32_t pos = 0;
+  for (uint32_t a = 0; a < p->natoms; a++) {
+    const atom_rec *t = &d->atoms[p->first_atom + a];
+    if (o < pos + t->width) {
+      if (t->kind != 0) return -1;
+      const uint8_t *v = d->pool + t->pool_off, *m = v + t->width;
+      return m[o - pos] == 0xff ? v[o - pos] : -1;
+    }
+    pos += t->width;
+  }
+  return -1;
+}
+
+int32_t vav_db_load(const uint8_t *blob, uint64_t len) {
+  if (!blob || len < 32) return -EINVAL;
+  const uint32_t *h = (const uint32_t *)blob;
+  if (h[0] != MAGIC || h[1] != 1) return -EINVAL;
+  struct vav_db *d = calloc(1, sizeof *d);
+  if (!d) return -ENOMEM;
+  d->nsigs = h[2];
+  d->nprogs = h[3];
+  d->nparts = h[4];
+  d->natoms = h[5];
+  d->pool_len = h[6];
+  uint64_t need = 32 + (uint64_t)d->nprogs * sizeof(prog_rec) + (uint64_t)d->nparts * sizeof(part_rec) +
+                  (uint64_t)d->natoms * sizeof(atom_rec) + d->pool_len;
+  int rc = -EINVAL;
+  if (need != len) goto fail;
+  rc = -ENOMEM;
+  d->blob = malloc(len);
+  if (!d->blob) goto fail;
+  memcpy(d->blob, blob, len);
+  d->progs = (const prog_rec *)(d->blob + 32);
+  d->parts = (const part_rec *)(d->progs + d->nprogs);
+  d->atoms = (const atom_rec *)(d->parts + d->nparts);
+  d->pool = (const uint8_t *)(d->atoms + d->natoms);
+  rc = db_validate(d, len);
+  if (rc < 0) goto fail;
+  rc = -ENOMEM;
+  d->tbase = calloc(d->nprogs + 1, sizeof(uint32_t));
+  d->sig_epoch = calloc(d->nsigs + 1, sizeof(uint32_t));
+  if (!d->tbase || !d->sig_epoch) goto fail;
+  for (uint32_t i = 0; i < d->nprogs; i++) {
+    d->tbase[i] = d->ntrk;
+    d->ntrk += d->progs[i].nparts - 1;
+  }
+  d->trk = calloc(d->ntrk + 1, sizeof(tracker));
+  d->bm4 = calloc(1u << (HB - 3), 1);
+  d->start4 = calloc((1u << HB) + 1, sizeof(uint32_t));
+  d->start2 = calloc(65537, sizeof(uint32_t));
+  d->a4 = calloc(d->nparts + 1, sizeof(anchor));
+  d->a2 = calloc(d->nparts + 1, sizeof(anchor));
+  if (!d->trk || !d->bm4 || !d->start4 || !d->start2 || !d->a4 || !d->a2) goto fail;
+  rc = -EINVAL;
+  for (uint32_t i = 0; i < d->nparts; i++) {
+    const part_rec *p = &d->parts[i];
+    uint32_t key = 0;
+    for (uint32_t k = 0; k < p->key_len; k++) {
+      int b = part_exact_byte(d, p, p->key_off + k);
+      if (b < 0) goto fail; /* the key must be exact bytes */
+      key |= (uint32_t)b << (8 * k);
+    }
+    if (p->key_len == 4) d->a4[d->n4++] = (anchor){key, i};
+    else d->a2[d->n2++] = (anchor){key, i};
+  }
+  qsort(d->a4, d->n4, sizeof(anchor), cmp_anchor4);
+  qsort(d->a2, d->n2, sizeof(anchor), cmp_anchor2);
+  for (uint32_t i = 0; i < d->n4; i++) {
+    uint32_t hh = hash4(d->a4[i].key);
+    d->bm4[hh >> 3] |= (uint8_t)(1u << (hh & 7));
+    d->start4[hh + 1]++;
+  }
+  for (uint32_t i = 0; i < (1u << HB); i++) d->start4[i + 1] += d->start4[i];
+  for (uint32_t i = 0; i < d->n2; i++) {
+    uint32_t k = d->a2[i].key;
+    d->bm2[k >> 3] |= (uint8_t)(1u << (k & 7));
+    d->start2[k + 1]++;
+  }
+  for (uint32_t i = 0; i < 65536; i++) d->start2[i + 1] += d->start2[i];
+  pthread_mutex_init(&d->lock, NULL);
+  pthread_mutex_lock(&dbs_lock);
+  for (int i = 0; i < MAX_DBS; i++) {
+    if (!dbs[i]) {
+      dbs[i] = d;
+      pthread_mutex_unlock(&dbs_lock);
+      return i;
+    }
+  }
+  pthread_mutex_unlock(&dbs_lock);
+  rc = -EMFILE;
+fail:
+  db_destroy(d);
+  return rc;
+}
+
+struct vav_db *vav_db_get(int32_t db) {
+  if (db < 0 || db >= MAX_DBS) return NULL;
+  pthread_mutex_lock(&dbs_lock);
+  struct vav_db *d = dbs[db];
+  pthread_mutex_unlock(&dbs_lock);
+  return d;
+}
+
+int32_t vav_db_free(int32_t db) {
+  if (db < 0 || db >= MAX_DBS) return -EBADF;
+  pthread_mutex_lock(&dbs_lock);
+  struct vav_db *d = dbs[db];
+  dbs[db] = NULL;
+  pthread_mutex_unlock(&dbs_lock);
+  if (!d) return -EBADF;
+  pthread_mutex_destroy(&d->lock);
+  db_destroy(d);
+  return 0;
+}
+
+int64_t vav_db_info(int32_t db, uint64_t *info) {
+  struct vav_db *d = vav_db_get(db);
+  if (!d) return -EBADF;
+  if (!info) return -EINVAL;
+  info[0] = d->nsigs;
+  info[1] = d->nprogs;
+  info[2] = d->nparts;
+  info[3] = d->n4;
+  info[4] = d->n2;
+  info[5] = (1u << (HB - 3)) + ((1u << HB) + 1) * 4ull + 65537 * 4ull + (d->n4 + d->n2) * sizeof(anchor);
+  info[6] = d->ntrk;
+  info[7] = 0;
+  return 0;
+}
+
+/* Does part p match at buf[s .. s + width)? (bounds already checked) */
+static int verify_part(const struct vav_db *d, const part_rec *p, const uint8_t *buf) {
+  const uint8_t *b = buf;
+  for (uint32_t a = 0; a < p->natoms; a++) {
+    const atom_rec *t = &d->atoms[p->first_atom + a];
+    const uint8_t *pool = d->pool + t->pool_off;
+    uint32_t w = t->width;
+    if (t->kind == 0) {
+      const uint8_t *v = pool, *m = pool + w;
+      for (uint32_t k = 0; k < w; k++)
+        if ((b[k] & m[k]) != v[k]) return 0;
+    } else {
+      int any = 0;
+      for (uint32_t alt = 0; alt < t->nalts && !any; alt++) {
+        const uint8_t *v = pool + (uint64_t)alt * 2 * w, *m = v + w;
+        uint32_t k = 0;
+        while (k < w && (b[k] & m[k]) == v[k]) k++;
+        any = k == w;
+      }
+      if (any != (t->kind == 1)) return 0;
+    }
+    b += w;
+  }
+  return 1;
+}
+
+static int track_push(tracker *t, uint32_t epoch, uint64_t end, uint64_t origin, uint64_t *stats) {
+  if (t->epoch != epoch) {
+    t->epoch = epoch;
+    t->head = t->count = 0;
+  }
+  if (t->count == t->cap) {
+    if (t->cap >= MAX_TRACK) {
+      /* Too many live ends: drop the oldest and count it (a possible missed match). */
+      t->head = (t->head + 1) % t->cap;
+      t->count--;
+      stats[VAV_ST_TRACK_DROP]++;
+    } else {
+      uint32_t ncap = t->cap ? t->cap * 2 : 8;
+      track_ent *ne = malloc((size_t)ncap * sizeof *ne);
+      if (!ne) return -ENOMEM;
+      for (uint32_t i = 0; i < t->count; i++) ne[i] = t->ents[(t->head + i) % t->cap];
+      free(t->ents);
+      t->ents = ne;
+      t->cap = ncap;
+      t->head = 0;
+    }
+  }
+  t->ents[(t->head + t->count) % t->cap] = (track_ent){end, origin};
+  t->count++;
+  return 0;
+}
+
+typedef struct {
+  struct vav_db *d;
+  const uint8_t *buf;
+  uint64_t len;
+  uint32_t flags;
+  vav_hit *out;
+  uint32_t cap;
+  uint32_t nhits;
+  uint64_t *stats;
+  int stop;
+  int err;
+} scan_ctx;
+
+static void on_part(scan_ctx *c, uint32_t pi, uint64_t s) {
+  struct vav_db *d = c->d;
+  const part_rec *p = &d->parts[pi];
+  const prog_rec *pr = &d->progs[p->prog];
+  if (d->sig_epoch[pr->sig] == d->epoch) return; /* this signature already matched here */
+  uint32_t idx = pi - pr->first_part;
+  uint64_t origin = s;
+  if (idx == 0) {
+    uint64_t base = (uint64_t)pr->base_hi << 32 | pr->base_lo;
+    uint64_t range = (uint64_t)pr->range_hi << 32 | pr->range_lo;
+    if (pr->off_kind == 1) {
+      if (s < base || s - base > range) return;
+    } else if (pr->off_kind == 2) {
+      if (base > c->len) return;
+      uint64_t lo = c->len - base;
+      if (s < lo || s - lo > range) return;
+    }
+  } else {
+    tracker *t = &d->trk[d->tbase[p->prog] + idx - 1];
+    if (t->epoch != d->epoch || t->count == 0) return;
+    if (p->gap_max != INF32) {
+      /* drop ends too old for this and every later start */
+      while (t->count && t->ents[t->head].end + p->gap_max < s) {
+        t->head = (t->head + 1) % t->cap;
+        t->count--;
+      }
+      if (!t->count) return;
+    }
+    track_ent *e = &t->ents[t->head];
+    if (e->end + p->gap_min > s) return;
+    origin = e->origin;
+  }
+  if (idx + 1 == pr->nparts) {
+    d->sig_epoch[pr->sig] = d->epoch;
+    if (c->nhits < c->cap) c->out[c->nhits++] = (vav_hit){pr->sig, p->prog, origin};
+    else c->stats[VAV_ST_HITS_LOST]++;
+    if (!(c->flags & VAV_ALLMATCH)) c->stop = 1;
+    return;
+  }
+  tracker *t = &d->trk[d->tbase[p->prog] + idx];
+  const part_rec *next = p + 1;
+  /* With an unbounded gap after this part, its earliest end is the only one that matters. */
+  if (next->gap_max == INF32 && t->epoch == d->epoch && t->count) return;
+  if (track_push(t, d->epoch, s + p->width, origin, c->stats) < 0) {
+    c->err = -ENOMEM;
+    c->stop = 1;
+  }
+}
+
+static inline void candidates(scan_ctx *c, const anchor *a, uint32_t from, uint32_t to, uint32_t key,
+                              uint64_t i) {
+  struct vav_db *d = c->d;
+  for (uint32_t j = from; j < to && !c->stop; j++) {
+    if (a[j].key != key) continue;
+    const part_rec *p = &d->parts[a[j].part];
+    c->stats[VAV_ST_CANDIDATES]++;
+    if (i < p->key_off) continue;
+    uint64_t s = i - p->key_off;
+    if (s + p->width > c->len) continue;
+    if (d->sig_epoch[d->progs[p->prog].sig] == d->epoch) continue;
+    if (!verify_part(d, p, c->buf + s)) continue;
+    c->stats[VAV_ST_PARTS]++;
+    on_part(c, a[j].part, s);
+  }
+}
+
+int64_t vav_scan_db(struct vav_db *d, const uint8_t *buf, uint64_t len, uint32_t flags, vav_hit *out,
+                    uint32_t cap, uint64_t *stats) {
+  uint64_t dummy[8] = {0};
+  if (!stats) stats = dummy;
+  if (!buf && len) return -EINVAL;
+  pthread_mutex_lock(&d->lock);
+  if (++d->epoch == 0) { /* wrapped: clear every epoch mark */
+    for (uint32_t i = 0; i < d->ntrk; i++) d->trk[i].epoch = 0;
+    memset(d->sig_epoch, 0, (d->nsigs + 1) * sizeof(uint32_t));
+    d->epoch = 1;
+  }
+  scan_ctx c = {d, buf, len, flags, out, cap, 0, stats, 0, 0};
+  const uint8_t *bm4 = d->bm4, *bm2 = d->bm2;
+  const int has2 = d->n2 > 0, has4 = d->n4 > 0;
+  uint64_t n4 = len >= 4 ? len - 3 : 0;
+  uint64_t i = 0;
+  for (; i < n4 && !c.stop; i++) {
+    uint32_t k;
+    memcpy(&k, buf + i, 4);
+    if (has4) {
+      uint32_t hh = hash4(k);
+      if ((bm4[hh >> 3] >> (hh & 7)) & 1) candidates(&c, d->a4, d->start4[hh], d->start4[hh + 1], k, i);
+    }
+    if (has2) {
+      uint32_t k2 = k & 0xffff;
+      if ((bm2[k2 >> 3] >> (k2 & 7)) & 1) candidates(&c, d->a2, d->start2[k2], d->start2[k2 + 1], k2, i);
+    }
+  }
+  for (; has2 && i + 2 <= len && !c.stop; i++) {
+    uint32_t k2 = buf[i] | (uint32_t)buf[i + 1] << 8;
+    if ((bm2[k2 >> 3] >> (k2 & 7)) & 1) candidates(&c, d->a2, d->start2[k2], d->start2[k2 + 1], k2, i);
+  }
+  stats[VAV_ST_BYTES] += len;
+  pthread_mutex_unlock(&d->lock);
+  return c.err ? c.err : (int64_t)c.nhits;
+}
+
+int64_t vav_scan_buf(int32_t db, const uint8_t *buf, uint64_t len, uint32_t flags, vav_hit *out, uint32_t cap,
+                     uint64_t *stats) {
+  struct vav_db *d = vav_db_get(db);
+  if (!d) return -EBADF;
+  if (!out && cap) return -EINVAL;
+  return vav_scan_db(d, buf, len, flags, out, cap, stats);
+}
