@@ -330,6 +330,11 @@ int32_t daio_bench_run(const char *path, const uint64_t *job, uint64_t *out) {
     close(fd);
     return -e;
   }
+  /* As daio_dev_open: root could write a read-only file; refuse as a user would be. */
+  if (writes && S_ISREG(st.st_mode) && !(st.st_mode & 0222)) {
+    close(fd);
+    return -EACCES;
+  }
   uint64_t fsize = (uint64_t)st.st_size;
   if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &fsize) < 0) {
     int e = errno;
@@ -365,9 +370,10 @@ int32_t daio_bench_run(const char *path, const uint64_t *job, uint64_t *out) {
     /* Sequential jobs split the region between queues; random ones share it. */
     int seq = rw == DAIO_RW_READ || rw == DAIO_RW_WRITE;
     w->region_lo = seq ? q * share : 0;
-    w->region_hi = seq ? (q + 1) * share : size;
+    /* The last queue also takes the remainder, so one pass covers every block. */
+    w->region_hi = seq ? (q + 1 == nq ? size : (q + 1) * share) : size;
     w->deadline = t0 + job[DAIO_JOB_RUNTIME_NS];
-    w->quota = share;
+    w->quota = seq ? w->region_hi - w->region_lo : share;
     daio_hist_reset(&w->hr);
     daio_hist_reset(&w->hw);
   }

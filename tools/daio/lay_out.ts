@@ -13,6 +13,9 @@ export async function layOut(path: string, size: number | undefined, quiet: bool
     const st = await Deno.stat(path);
     if (st.isDirectory) throw new ToolError(`${path}: EISDIR (is a directory)`);
     if (!st.isFile || size === undefined || st.size >= size) return;
+    if (st.mode !== null && (st.mode & 0o222) === 0) {
+      throw new ToolError(`${path}: EACCES (read-only file, cannot lay it out to ${size} bytes)`);
+    }
     have = st.size;
   } catch (e) {
     if (e instanceof ToolError) throw e;
