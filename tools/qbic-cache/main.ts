@@ -4,6 +4,10 @@
  * @module
  */
 import { addDoctorCommand, makeTool, runTool } from "../../lib/cli/mod.ts";
+import { addServeCommand } from "./serve.ts";
+import { addSimCommand } from "./sim.ts";
+import { addMrcCommand } from "./mrc.ts";
+import { addTraceCommand } from "./trace.ts";
 
 /** Builds the `qbic-cache` command line (exported for tests). */
 export function buildProgram() {
@@ -14,6 +18,10 @@ export function buildProgram() {
       "qbic-cache doctor",
     ],
   );
+  addServeCommand(program);
+  addSimCommand(program);
+  addMrcCommand(program);
+  addTraceCommand(program);
   addDoctorCommand(program, "qbic-cache", ["qemu-nbd", "nbdkit", "nbdinfo", "qemu-io"]);
   return program;
 }

@@ -1,0 +1,162 @@
+/**
+ * The recorder layer: passes every request to the device below and writes it as an I/O record
+ * (DESIGN.md, JSON lines) — `{"ts":ns,"op":"R","off":..,"len":..,"dev":"name"}`, plus
+ * `"fua":true` on FUA writes and `"hit":true|false` when the layer below is a cache (it reads
+ * {@linkcode HitSource.lastHit}). It sits ABOVE the cache in `qbic-cache serve`, so the trace is
+ * exactly the stream the client sent, in arrival order, and replaying it through the simulator
+ * reproduces the live cache's decisions. `ts` is nanoseconds since the recorder started.
+ *
+ * Lines are buffered and written in batches (every 64 KiB, every 200 ms, and on close).
+ *
+ * @module
+ */
+import type { BlockDevice, WriteFlags, ZeroFlags } from "./block_device.ts";
+import { type HitSource, isHitSource } from "./hit_source.ts";
+
+const BATCH_BYTES = 64 * 1024;
+const BATCH_MS = 200;
+
+/** Where record lines go: any writer (a file, stdout). */
+export interface RecordSink {
+  write(p: Uint8Array): Promise<number>;
+}
+
+/** Options of {@linkcode RecorderLayer}. */
+export interface RecorderOptions {
+  /** The `dev` field (default: the device's name). */
+  dev?: string;
+  /** Close the sink when the layer closes (default true). */
+  closeSink?: boolean;
+}
+
+/** A BlockDevice that records every request it passes on. */
+export class RecorderLayer implements BlockDevice {
+  readonly name: string;
+  readonly size: number;
+  readonly readOnly: boolean;
+  readonly blockSizes;
+  /** Records written so far. */
+  records = 0;
+  #lines: string[] = [];
+  #bytes = 0;
+  #t0 = performance.now();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #writing: Promise<void> = Promise.resolve();
+  #enc = new TextEncoder();
+  #devJson: string;
+  #hits: HitSource | null;
+  #error: Error | null = null;
+
+  constructor(
+    private readonly inner: BlockDevice,
+    private readonly sink: RecordSink & { close?: () => void },
+    private readonly opts: RecorderOptions = {},
+  ) {
+    this.name = inner.name;
+    this.size = inner.size;
+    this.readOnly = inner.readOnly;
+    this.blockSizes = inner.blockSizes;
+    this.#devJson = JSON.stringify(opts.dev ?? inner.name);
+    this.#hits = isHitSource(inner) ? inner : null;
+  }
+
+  /** The write error of the sink, if the trace could not be written. */
+  get error(): Error | null {
+    return this.#error;
+  }
+
+  #add(op: string, off: number, len: number, fua: boolean, ts: number): void {
+    let line = `{"ts":${ts},"op":"${op}","off":${off},"len":${len},"dev":${this.#devJson}`;
+    if (fua) line += `,"fua":true`;
+    const hit = this.#hits?.lastHit;
+    if (hit !== undefined) line += hit ? `,"hit":true` : `,"hit":false`;
+    line += "}\n";
+    this.#lines.push(line);
+    this.#bytes += line.length;
+    this.records++;
+    if (this.#bytes >= BATCH_BYTES) this.#flushLines();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#flushLines();
+      }, BATCH_MS);
+    }
+  }
+
+  #now(): number {
+    return Math.round((performance.now() - this.#t0) * 1e6);
+  }
+
+  #flushLines(): Promise<void> {
+    if (this.#lines.length === 0) return this.#writing;
+    const data = this.#enc.encode(this.#lines.join(""));
+    this.#lines = [];
+    this.#bytes = 0;
+    this.#writing = this.#writing.then(async () => {
+      if (this.#error) return;
+      try {
+        let done = 0;
+        while (done < data.length) done += await this.sink.write(data.subarray(done));
+      } catch (e) {
+        this.#error = e as Error;
+      }
+    });
+    return this.#writing;
+  }
+
+  read(offset: number, buf: Uint8Array): Promise<void> {
+    const ts = this.#now();
+    const p = this.inner.read(offset, buf);
+    this.#add("R", offset, buf.length, false, ts);
+    return p;
+  }
+
+  write(offset: number, data: Uint8Array, flags?: WriteFlags): Promise<void> {
+    const ts = this.#now();
+    const p = this.inner.write(offset, data, flags);
+    this.#add("W", offset, data.length, flags?.fua === true, ts);
+    return p;
+  }
+
+  flush(): Promise<void> {
+    const ts = this.#now();
+    const p = this.inner.flush();
+    this.#add("F", 0, 0, false, ts);
+    return p;
+  }
+
+  trim(offset: number, length: number, flags?: WriteFlags): Promise<void> {
+    const ts = this.#now();
+    const p = this.inner.trim(offset, length, flags);
+    this.#add("T", offset, length, flags?.fua === true, ts);
+    return p;
+  }
+
+  zero(offset: number, length: number, flags?: ZeroFlags): Promise<void> {
+    const ts = this.#now();
+    const p = this.inner.zero(offset, length, flags);
+    this.#add("Z", offset, length, flags?.fua === true, ts);
+    return p;
+  }
+
+  /** Writes out buffered records now (the trace file then holds every request so far). */
+  sync(): Promise<void> {
+    return this.#flushLines();
+  }
+
+  /** Closes the device below, then writes the last records and closes the sink. */
+  async close(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    try {
+      await this.inner.close();
+    } finally {
+      await this.#flushLines();
+      if (this.opts.closeSink !== false) {
+        try {
+          this.sink.close?.();
+        } catch { /* closed */ }
+      }
+    }
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Writes replies to a socket in batches: while one write is in flight, later replies queue and
+ * go out together in the next write (small ones copied into one buffer), so a pipelined client
+ * costs one syscall per batch, not per reply. Reply buffers can come from a small pool.
+ *
+ * @module
+ */
+
+const SCRATCH = 256 * 1024;
+const POOL_MAX_SIZE = 132 * 1024;
+const POOL_DEPTH = 64;
+
+/** Queues whole frames and writes them in order. */
+export class ReplyWriter {
+  #queue: Uint8Array[] = [];
+  #pooled: boolean[] = [];
+  #writing = false;
+  #failed: Error | null = null;
+  #idle: (() => void)[] = [];
+  #scratch = new Uint8Array(SCRATCH);
+  #pool = new Map<number, Uint8Array[]>();
+  /** Bytes and writes so far (for stats). */
+  bytes = 0;
+  writes = 0;
+
+  constructor(private readonly conn: { write(p: Uint8Array): Promise<number> }) {}
+
+  /** The error that broke the socket, if any; later frames are dropped. */
+  get failed(): Error | null {
+    return this.#failed;
+  }
+
+  /** A buffer of exactly `size` bytes, reused from frames already written when possible. */
+  acquire(size: number): Uint8Array {
+    const list = this.#pool.get(size);
+    return list?.pop() ?? new Uint8Array(size);
+  }
+
+  /** Queues a frame; `pooled` frames go back to the pool once written. */
+  send(frame: Uint8Array, pooled = false): void {
+    if (this.#failed) return;
+    this.#queue.push(frame);
+    this.#pooled.push(pooled);
+    if (!this.#writing) this.#pump();
+  }
+
+  /** Resolves when every queued frame has been written (or the socket failed). */
+  drain(): Promise<void> {
+    if (!this.#writing && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #release(frame: Uint8Array): void {
+    if (frame.length > POOL_MAX_SIZE || frame.byteOffset !== 0) return;
+    let list = this.#pool.get(frame.length);
+    if (!list) this.#pool.set(frame.length, list = []);
+    if (list.length < POOL_DEPTH) list.push(frame);
+  }
+
+  async #writeAll(buf: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < buf.length) done += await this.conn.write(buf.subarray(done));
+    this.bytes += buf.length;
+    this.writes++;
+  }
+
+  async #pump(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const frames = this.#queue;
+        const pooled = this.#pooled;
+        this.#queue = [];
+        this.#pooled = [];
+        let i = 0;
+        while (i < frames.length) {
+          // Gather a run of frames that fits the scratch buffer into one write.
+          let n = 0;
+          let j = i;
+          while (j < frames.length && n + frames[j].length <= SCRATCH) n += frames[j++].length;
+          if (j - i <= 1) {
+            await this.#writeAll(frames[i]);
+            if (pooled[i]) this.#release(frames[i]);
+            i++;
+            continue;
+          }
+          let at = 0;
+          for (let k = i; k < j; k++) {
+            this.#scratch.set(frames[k], at);
+            at += frames[k].length;
+            if (pooled[k]) this.#release(frames[k]);
+          }
+          await this.#writeAll(this.#scratch.subarray(0, at));
+          i = j;
+        }
+      }
+    } catch (e) {
+      this.#failed = e as Error;
+      this.#queue = [];
+      this.#pooled = [];
+    } finally {
+      this.#writing = false;
+      const idle = this.#idle;
+      this.#idle = [];
+      for (const f of idle) f();
+    }
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * `qbic-cache serve`: exports an image (or a RAM disk) over NBD with QBic's block cache in front,
+ * optionally recording every request. The stack reads off the command line, top to bottom:
+ * NBD server → recorder (`--record`) → cache (`--cache-size`, `--policy`, `--admit`, `--mode`)
+ * → the image through the daio engine (or `memory:SIZE`).
+ *
+ * @module
+ */
+import { type Command, Option } from "@commander-js/extra-typings";
+import {
+  addExamples,
+  formatSize,
+  formatTable,
+  parseDuration,
+  parsePositive,
+  parseSize,
+  ToolError,
+  UsageError,
+  withCommonOptions,
+} from "../../lib/cli/mod.ts";
+import { startRun } from "../../lib/results/mod.ts";
+import type { BlockDevice } from "../../lib/block/block_device.ts";
+import { MemoryDevice } from "../../lib/block/memory_device.ts";
+import { openFileDevice } from "../../lib/block/file_device.ts";
+import { CACHE_MODES, CacheLayer, type CacheMode } from "../../lib/block/cache_layer.ts";
+import { RecorderLayer } from "../../lib/block/recorder.ts";
+import { createPolicy, ONLINE_POLICY_NAMES } from "../../lib/cache/registry.ts";
+import { ADMISSION_NAMES, createAdmission } from "../../lib/cache/admission.ts";
+import type { AdmissionFilter } from "../../lib/cache/policy.ts";
+import { NbdServer } from "../../lib/nbd/mod.ts";
+
+/** Parsed options of `serve`. */
+export interface ServeOptions {
+  socket?: string;
+  port?: number;
+  readOnly: boolean;
+  exportName?: string;
+  cacheSize: number;
+  blockSize: number;
+  policy: string;
+  admit: string;
+  mode: CacheMode;
+  cacheOnRead: boolean;
+  record?: string;
+  direct: "auto" | "on" | "off";
+  queues: number;
+  queueDepth: number;
+  statsInterval?: number;
+  db?: string | boolean;
+  output: "text" | "json";
+  quiet: boolean;
+}
+
+function defaultSocket(): string {
+  return `${Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp"}/qbic-cache.sock`;
+}
+
+async function openImage(image: string, o: ServeOptions): Promise<BlockDevice> {
+  const mem = /^memory:(.+)$/.exec(image);
+  if (mem) {
+    let size: number;
+    try {
+      size = parseSize(mem[1]);
+    } catch {
+      throw new UsageError(`${image}: not a size after memory:`);
+    }
+    return new MemoryDevice(size, { name: "memory", readOnly: o.readOnly });
+  }
+  try {
+    return await openFileDevice(image, {
+      readOnly: o.readOnly,
+      direct: o.direct === "auto" ? "auto" : o.direct === "on",
+      queues: o.queues,
+      queueDepth: o.queueDepth,
+    });
+  } catch (e) {
+    throw new ToolError(`${image}: ${(e as Error).message}`);
+  }
+}
+
+async function openAdmission(name: string, image: string): Promise<AdmissionFilter> {
+  if (name !== "pdc" || image.startsWith("memory:")) return await createAdmission(name);
+  try {
+    return await createAdmission("pdc", { image });
+  } catch (e) {
+    console.error(
+      `qbic-cache serve: --admit pdc: ${(e as Error).message}; learning the journal online`,
+    );
+    return await createAdmission("pdc", { heuristic: true });
+  }
+}
+
+function exportNameOf(image: string, given?: string): string {
+  if (given !== undefined) return given;
+  if (image.startsWith("memory:")) return "memory";
+  return image.split("/").pop() || image;
+}
+
+/** The figures of a serve run so far, as one row. */
+function summaryRow(cache: CacheLayer | null, server: NbdServer, secs: number) {
+  const s = cache?.stats;
+  const accesses = s ? s.readBlocks + s.writeBlocks : 0;
+  const hits = s ? s.readHits + s.writeHits : 0;
+  const reqs = s ? s.readRequests + s.writeRequests : 0;
+  return {
+    seconds: Number(secs.toFixed(1)),
+    connections: server.stats.connections,
+    requests: server.stats.requests,
+    iops: Math.round(server.stats.requests / Math.max(secs, 1e-9)),
+    errors: server.stats.errors,
+    dropped: server.stats.dropped,
+    accesses,
+    hits,
+    hit_ratio: accesses ? Number((hits / accesses).toFixed(4)) : 0,
+    whole_request_hit_share: reqs
+      ? Number(((s!.readWholeHits + s!.writeWholeHits) / reqs).toFixed(4))
+      : 0,
+    evictions: s?.evictions ?? 0,
+    writebacks: s?.writebacks ?? 0,
+    dirty_bytes: cache?.dirtyBytes ?? 0,
+  };
+}
+
+/** Runs the server until SIGINT/SIGTERM; returns after a clean shutdown. */
+export async function serve(image: string, o: ServeOptions): Promise<void> {
+  if (o.socket !== undefined && o.port !== undefined) {
+    throw new UsageError("--socket and --port are exclusive");
+  }
+  if (o.cacheSize > 0 && o.cacheSize < o.blockSize) {
+    throw new UsageError(`--cache-size ${o.cacheSize} is smaller than one block`);
+  }
+  if (!ONLINE_POLICY_NAMES.includes(o.policy)) {
+    throw new UsageError(
+      `--policy: unknown or offline-only policy '${o.policy}' (live: ${
+        ONLINE_POLICY_NAMES.join(", ")
+      })`,
+    );
+  }
+  if (!(ADMISSION_NAMES as readonly string[]).includes(o.admit)) {
+    throw new UsageError(
+      `--admit: unknown filter '${o.admit}' (known: ${ADMISSION_NAMES.join(", ")})`,
+    );
+  }
+  const base = await openImage(image, o);
+  const exportName = exportNameOf(image, o.exportName);
+  let dev: BlockDevice = base;
+  let cache: CacheLayer | null = null;
+  let recorder: RecorderLayer | null = null;
+  try {
+    if (o.cacheSize > 0) {
+      const blocks = Math.floor(o.cacheSize / o.blockSize);
+      cache = new CacheLayer(base, {
+        policy: createPolicy(o.policy, blocks),
+        blockSize: o.blockSize,
+        mode: o.mode,
+        cacheOnRead: o.cacheOnRead,
+        admission: await openAdmission(o.admit, image),
+        log: (m) => console.error(`qbic-cache serve: ${m}`),
+      });
+      dev = cache;
+    }
+    if (o.record !== undefined) {
+      let sink;
+      try {
+        sink = o.record === "-"
+          ? Deno.stdout
+          : await Deno.open(o.record, { write: true, create: true, truncate: true });
+      } catch (e) {
+        throw new ToolError(`--record ${o.record}: ${(e as Error).message}`);
+      }
+      recorder = new RecorderLayer(dev, sink, { dev: exportName, closeSink: o.record !== "-" });
+      dev = recorder;
+    }
+  } catch (e) {
+    await base.close().catch(() => {});
+    throw e;
+  }
+
+  const listen = o.port !== undefined ? { port: o.port } : { socket: o.socket ?? defaultSocket() };
+  const run = await startRun({ db: o.db }, {
+    tool: "qbic-cache",
+    command: "serve",
+    args: { image, ...o, db: undefined },
+  });
+  let server: NbdServer;
+  try {
+    server = NbdServer.start({
+      exports: [{ name: exportName, description: image, device: dev, readOnly: o.readOnly }],
+      listen,
+      log: (level, msg) => {
+        if (!o.quiet || level === "warn") console.error(`qbic-cache serve: ${msg}`);
+        if (level === "warn") run.event("nbd", { message: msg });
+      },
+    });
+  } catch (e) {
+    await dev.close().catch(() => {});
+    await run.finish("failed").catch(() => {});
+    throw new ToolError(`cannot listen: ${(e as Error).message}`);
+  }
+  if (!o.quiet) {
+    const what = cache
+      ? `${o.policy} cache ${formatSize(o.cacheSize)} (${o.mode}, ${o.blockSize}-byte blocks)`
+      : "no cache";
+    console.error(`qbic-cache serve: ${image} on ${server.uri} — ${what}`);
+  }
+  const t0 = performance.now();
+  const labels = { image, policy: cache ? o.policy : "none", mode: o.mode };
+
+  // Live stats on a terminal, figures to the store every --stats-interval.
+  const tty = !o.quiet && Deno.stderr.isTerminal();
+  const enc = new TextEncoder();
+  let lastReq = 0;
+  let lastT = t0;
+  const ticker = tty
+    ? setInterval(() => {
+      const now = performance.now();
+      const row = summaryRow(cache, server, (now - t0) / 1000);
+      const iops = Math.round((row.requests - lastReq) / ((now - lastT) / 1000));
+      lastReq = row.requests;
+      lastT = now;
+      const line = `${row.connections} conn  ${iops} IOPS  hit ${
+        (row.hit_ratio * 100).toFixed(1)
+      }%  dirty ${formatSize(row.dirty_bytes)}  requests ${row.requests}`;
+      Deno.stderr.writeSync(enc.encode(`\r\x1b[2K${line}`));
+    }, 1000)
+    : undefined;
+  const storeTicker = o.statsInterval
+    ? setInterval(() => {
+      const row = summaryRow(cache, server, (performance.now() - t0) / 1000);
+      for (const [k, v] of Object.entries(row)) run.metric(`live_${k}`, v, "", labels);
+      run.flush().catch(() => {});
+    }, o.statsInterval)
+    : undefined;
+
+  // Stop on SIGINT/SIGTERM: stop accepting, finish requests, flush dirty data, record.
+  let stop!: (sig: string) => void;
+  const stopped = new Promise<string>((r) => stop = r);
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const handlers = signals.map((s) => {
+    const h = () => stop(s);
+    Deno.addSignalListener(s, h);
+    return [s, h] as const;
+  });
+  const sig = await stopped;
+  if (ticker !== undefined) {
+    clearInterval(ticker);
+    Deno.stderr.writeSync(enc.encode("\r\x1b[2K"));
+  }
+  if (storeTicker !== undefined) clearInterval(storeTicker);
+  if (!o.quiet) console.error(`qbic-cache serve: ${sig}: finishing requests and flushing`);
+  let failure: Error | null = null;
+  await server.shutdown();
+  try {
+    await dev.close();
+  } catch (e) {
+    failure = e as Error;
+  }
+  if (recorder?.error) failure ??= new ToolError(`--record: ${recorder.error.message}`);
+  for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+
+  const row = summaryRow(cache, server, (performance.now() - t0) / 1000);
+  for (const [k, v] of Object.entries(row)) run.metric(k, v, "", labels);
+  if (recorder) run.metric("records", recorder.records, "", labels);
+  run.event("shutdown", { signal: sig, ...row });
+  await run.finish(failure ? "failed" : "ok").catch(() => {});
+  if (!o.quiet || o.output === "json") {
+    const text = o.output === "json"
+      ? JSON.stringify(row) + "\n"
+      : formatTable(Object.keys(row), [Object.values(row)], "text");
+    if (o.output === "json") await Deno.stdout.write(enc.encode(text));
+    else console.error(text.trimEnd());
+  }
+  if (failure) throw new ToolError(`shutdown: ${failure.message}`);
+}
+
+/** Adds `serve` to the `qbic-cache` program. */
+export function addServeCommand(program: Command) {
+  const cmd = withCommonOptions(
+    program.command("serve")
+      .description(
+        "export IMAGE (or memory:SIZE) over NBD with QBic's block cache in front; " +
+          "SIGINT/SIGTERM finishes requests, writes dirty blocks back and exits",
+      )
+      .argument("<image>", "image file or block device, or memory:SIZE for a RAM disk")
+      .option("--socket <path>", `Unix socket to listen on (default ${defaultSocket()})`)
+      .option("-p, --port <port>", "listen on TCP 127.0.0.1:PORT instead of a socket", (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0 || n > 65535) {
+          throw new UsageError(`--port: bad port ${v}`);
+        }
+        return n;
+      })
+      .option("-r, --read-only", "export read-only (writes get EPERM)", false)
+      .option("-x, --export-name <name>", "export name (default: the image's file name)")
+      .option("--cache-size <size>", "cache size; 0 serves without a cache", parseSize, 64 << 20)
+      .option("--block-size <size>", "cache block size", parseSize, 4096)
+      .addOption(
+        new Option("--policy <name>", "eviction/admission policy").choices(ONLINE_POLICY_NAMES)
+          .default("qbic"),
+      )
+      .addOption(
+        new Option("--admit <name>", "admission filter").choices(ADMISSION_NAMES).default("all"),
+      )
+      .addOption(
+        new Option("--mode <mode>", "durability mode").choices(CACHE_MODES).default(
+          "writeback" as CacheMode,
+        ),
+      )
+      .option("--cache-on-read", "keep blocks read misses bring in (default)", true)
+      .option("--no-cache-on-read", "cache written blocks only")
+      .option("--record <file>", "write every request as an I/O record (JSON lines; - = stdout)")
+      .addOption(
+        new Option("--direct <mode>", "O_DIRECT on the image").choices(
+          ["auto", "on", "off"] as const,
+        )
+          .default("auto" as const),
+      )
+      .option("--queues <n>", "daio engine queues (io_uring instances)", parsePositive, 1)
+      .option("--queue-depth <n>", "daio engine requests in flight per queue", parsePositive, 64)
+      .option(
+        "--stats-interval <duration>",
+        "write live figures to the store this often",
+        parseDuration,
+      ),
+  ).action(async (image, opts) => {
+    await serve(image, opts as unknown as ServeOptions);
+  });
+  addExamples(cmd as never, [
+    "qbic-cache serve --socket /run/q.sock disk.img",
+    "qbic-cache serve --policy qbic --admit pdc --record trace.jsonl --cache-size 256M disk.img",
+    "qbic-cache serve --port 10809 --read-only --mode writethrough disk.img",
+    "qbic-cache serve --cache-size 0 memory:1G",
+  ]);
+  return cmd;
+}
