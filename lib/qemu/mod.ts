@@ -5,3 +5,11 @@
  * @module
  */
 export * from "./qmp.ts";
+export * from "./errors.ts";
+export * from "./guest.ts";
+export * from "./launch.ts";
+export * from "./serial.ts";
+export * from "./accel.ts";
+export * from "./marker_elf.ts";
+export * from "./modules.ts";
+export * from "./guarded_process.ts";
