@@ -71,7 +71,9 @@ export function htmlSection(result: ReportResult | { name: string; error: string
     `<section id="${escapeXml(spec.name)}">`,
     `<h2>${escapeXml(spec.name)}</h2>`,
     `<p>${escapeXml(spec.summary)}</p>`,
-    ...spec.description.map((d) => `<p class="desc">${escapeXml(d)}</p>`),
+    ...(spec.description.length > 0
+      ? [`<p class="desc">${escapeXml(spec.description.join(" "))}</p>`]
+      : []),
   ];
   if (result.status === "empty") {
     parts.push(`<p class="empty">${escapeXml(result.reason ?? "no runs yet")}</p>`);

@@ -121,7 +121,7 @@ async function runOne(
         await file.write(enc.encode(line + "\n"));
         tail.push(line);
         if (tail.length > 5) tail.shift();
-        if (echo && !opts.quiet) {
+        if (echo && !opts.quiet && line.trim() !== "") {
           progress.done();
           console.log(`  ${name} | ${line}`);
         }
