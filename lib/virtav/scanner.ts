@@ -1,0 +1,179 @@
+/**
+ * What `virtav scan` and `virtav watch` scan: files and directories (like clamscan with its
+ * parsers off), whole guest memory (raw image, RAM file or ELF dump, one unit per segment),
+ * and only the executable pages a CR3 maps (one unit per virtually contiguous run).
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import type { Hit, Matcher, ScanOptions } from "./matcher.ts";
+import { MappedFile } from "./mapped_file.ts";
+import type { HashSignature } from "./hash_db.ts";
+import type { GuestMemory } from "./guest_memory.ts";
+import {
+  type ExecUnit,
+  groupUnits,
+  unitOffsetToPa,
+  walkExecutable,
+  type WalkOptions,
+  type WalkStats,
+} from "./page_walker.ts";
+
+/** One detection. */
+export interface Detection {
+  /** The scanned file (or memory source). */
+  path: string;
+  name: string;
+  /** Offset of the match in the scanned unit (file, segment, or executable run). */
+  offset: number;
+  /** Guest-physical address (memory scans). */
+  pa?: number;
+  /** Guest-virtual address (executable-page scans). */
+  va?: bigint;
+}
+
+/** A file that could not be scanned (the scan goes on). */
+export interface ScanProblem {
+  path: string;
+  message: string;
+}
+
+/**
+ * Scans with one loaded matcher and the hash signatures.
+ *
+ * @example
+ * ```ts
+ * import { Scanner } from "./scanner.ts";
+ * // const scanner = new Scanner(matcher, db.hashes, { allMatch: true });
+ * // for await (const r of scanner.scanPaths(["/tmp/x"])) console.log(r);
+ * ```
+ */
+export class Scanner {
+  readonly #bySize = new Map<number | null, HashSignature[]>();
+  files = 0;
+  bytes = 0;
+
+  constructor(readonly matcher: Matcher, hashes: HashSignature[], readonly opts: ScanOptions = {}) {
+    for (const h of hashes) {
+      const list = this.#bySize.get(h.size) ?? [];
+      list.push(h);
+      this.#bySize.set(h.size, list);
+    }
+  }
+
+  #hashMatches(data: () => Uint8Array, size: number): string[] {
+    const cands = [...(this.#bySize.get(size) ?? []), ...(this.#bySize.get(null) ?? [])];
+    if (cands.length === 0) return [];
+    const bytes = data();
+    const digests = new Map<string, string>();
+    const out: string[] = [];
+    for (const c of cands) {
+      let d = digests.get(c.algo);
+      if (!d) {
+        d = createHash(c.algo).update(bytes).digest("hex");
+        digests.set(c.algo, d);
+      }
+      if (d === c.hash) out.push(c.name);
+    }
+    return out;
+  }
+
+  /** Scans one regular file in place. */
+  scanFile(path: string): Detection[] {
+    const f = MappedFile.open(path);
+    try {
+      this.files++;
+      this.bytes += f.size;
+      const hits: Hit[] = this.matcher.scanMapped(f, 0, f.size, this.opts);
+      const dets: Detection[] = hits.map((h) => ({ path, name: h.name, offset: h.offset }));
+      if (dets.length === 0 || this.opts.allMatch) {
+        for (const name of this.#hashMatches(() => f.read(0, f.size), f.size)) {
+          dets.push({ path, name, offset: 0 });
+          if (!this.opts.allMatch) break;
+        }
+      }
+      return dets;
+    } finally {
+      f.close();
+    }
+  }
+
+  /** Scans files and directories (recursively, symlinks not followed), yielding per file. */
+  async *scanPaths(
+    paths: string[],
+  ): AsyncGenerator<{ path: string; detections: Detection[] } | { problem: ScanProblem }> {
+    for (const p of paths) {
+      let st: Deno.FileInfo;
+      try {
+        st = await Deno.lstat(p);
+      } catch (e) {
+        yield { problem: { path: p, message: (e as Error).message.split(":")[0] } };
+        continue;
+      }
+      if (st.isDirectory) {
+        const names: string[] = [];
+        try {
+          for await (const ent of Deno.readDir(p)) names.push(ent.name);
+        } catch (e) {
+          yield { problem: { path: p, message: (e as Error).message.split(":")[0] } };
+          continue;
+        }
+        names.sort();
+        yield* this.scanPaths(names.map((n) => join(p, n)));
+      } else if (st.isFile) {
+        try {
+          yield { path: p, detections: this.scanFile(p) };
+        } catch (e) {
+          yield { problem: { path: p, message: (e as Error).message } };
+        }
+      }
+    }
+  }
+
+  /** Scans all of guest memory, one unit per segment; addresses are guest-physical. */
+  scanMemory(mem: GuestMemory, path: string): Detection[] {
+    const out: Detection[] = [];
+    for (const s of mem.segments) {
+      this.bytes += s.size;
+      for (const h of this.matcher.scanMapped(mem.file, s.fileOff, s.size, this.opts)) {
+        out.push({ path, name: h.name, offset: h.offset, pa: s.pa + h.offset });
+      }
+      if (out.length && !this.opts.allMatch) break;
+    }
+    return out;
+  }
+
+  /** Scans the given executable units (from {@linkcode walkExecutable}). */
+  scanUnits(mem: GuestMemory, path: string, units: ExecUnit[]): Detection[] {
+    const out: Detection[] = [];
+    for (const u of units) {
+      const chunks = new BigUint64Array(u.chunks.length * 2);
+      u.chunks.forEach((c, i) => chunks.set([BigInt(c.pa), BigInt(c.size)], i * 2));
+      this.bytes += u.size;
+      for (const h of this.matcher.scanChunks(mem.file, mem.segs, chunks, this.opts)) {
+        out.push({
+          path,
+          name: h.name,
+          offset: h.offset,
+          pa: unitOffsetToPa(u, h.offset),
+          va: u.va + BigInt(h.offset),
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Walks `cr3` and scans only present, executable pages. */
+  scanExecutable(
+    mem: GuestMemory,
+    path: string,
+    cr3: bigint,
+    walk: WalkOptions = {},
+  ): { detections: Detection[]; stats: WalkStats; units: number; execBytes: number } {
+    const { runs, stats } = walkExecutable(mem, cr3, walk);
+    const units = groupUnits(runs);
+    const execBytes = units.reduce((a, u) => a + u.size, 0);
+    return { detections: this.scanUnits(mem, path, units), stats, units: units.length, execBytes };
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * `virtav scan`: files, directories, guest memory images, QEMU ELF dumps and live RAM files,
+ * optionally only the executable pages a CR3 maps. Prints clamscan's `PATH: NAME FOUND`.
+ *
+ * @module
+ */
+import { type Command, Option } from "@commander-js/extra-typings";
+import {
+  addExamples,
+  parseSize,
+  ToolError,
+  UsageError,
+  withCommonOptions,
+  withRun,
+} from "../../lib/cli/mod.ts";
+import type { RunRecorder } from "../../lib/results/mod.ts";
+import { openGuestMemory } from "../../lib/virtav/guest_memory.ts";
+import type { Detection } from "../../lib/virtav/scanner.ts";
+import { Scanner } from "../../lib/virtav/scanner.ts";
+import { hexAddr } from "../../lib/virtav/page_walker.ts";
+import {
+  collect,
+  loadSignatures,
+  type SigOptions,
+  sigOptions,
+  unsupportedSummary,
+} from "./signatures.ts";
+
+/** The results-store table of detections. */
+export const DETECTIONS_TABLE = {
+  name: "virtav_detections",
+  columns: [
+    ["path", "VARCHAR"],
+    ["signature", "VARCHAR"],
+    ["offset", "BIGINT"],
+    ["gpa", "BIGINT"],
+    ["gva", "VARCHAR"],
+    ["mode", "VARCHAR"],
+  ],
+} as const;
+
+/** Parses an address: 0x-hex or decimal. */
+export function parseAddress(text: string, what: string): bigint {
+  if (!/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(text)) {
+    throw new UsageError(`${what}: not an address: ${text}`);
+  }
+  return BigInt(text);
+}
+
+/** The clamscan-form line of a detection (the path carries the addresses for memory). */
+export function detectionLine(d: Detection): string {
+  let where = d.path;
+  if (d.va !== undefined) where += `@va=${hexAddr(d.va)},pa=${hexAddr(d.pa ?? 0)}`;
+  else if (d.pa !== undefined) where += `@pa=${hexAddr(d.pa)}`;
+  return `${where}: ${d.name} FOUND`;
+}
+
+/** The JSON form of a detection. */
+export function detectionJson(d: Detection): Record<string, unknown> {
+  const o: Record<string, unknown> = {
+    path: d.path,
+    status: "FOUND",
+    signature: d.name,
+    offset: d.offset,
+  };
+  if (d.pa !== undefined) o.pa = hexAddr(d.pa);
+  if (d.va !== undefined) o.va = hexAddr(d.va);
+  return o;
+}
+
+/** Records detections in the store. */
+export function recordDetections(run: RunRecorder, dets: Detection[], mode: string): void {
+  if (dets.length === 0) return;
+  run.rows(
+    { name: DETECTIONS_TABLE.name, columns: DETECTIONS_TABLE.columns.map(([n, t]) => [n, t]) },
+    dets.map((
+      d,
+    ) => [d.path, d.name, d.offset, d.pa ?? null, d.va !== undefined ? hexAddr(d.va) : null, mode]),
+  );
+}
+
+/** Adds `virtav scan`. */
+export function addScanCommand(program: Command) {
+  const cmd = withCommonOptions(
+    program.command("scan")
+      .description(
+        "scan files, directories, memory images, ELF dumps or a live RAM file (read-only)",
+      )
+      .argument("<path...>", "files or directories; with --memory, guest memory files")
+      .option(
+        "--all-matches",
+        "report every matching signature (clamscan's --allmatch)",
+        false,
+      )
+      .option("--allmatch", "the same as --all-matches", false)
+      .option("-i, --infected", "print only detections, not OK lines", false)
+      .option("--memory", "inputs are guest memory: raw image, RAM file or QEMU ELF dump", false)
+      .addOption(
+        new Option("--format <f>", "memory format").choices(["auto", "raw", "elf"] as const)
+          .default("auto" as const),
+      )
+      .option(
+        "--lowmem <size>",
+        "raw RAM files above 2 GiB: RAM below the PCI hole (q35 2G, pc 3G/3.5G)",
+      )
+      .option("--exec-only", "walk the page tables and scan only present, executable pages", false)
+      .option(
+        "--cr3 <addr>",
+        "page-table root(s) for --exec-only (repeatable)",
+        collect,
+        [] as string[],
+      )
+      .option("--la57", "5-level paging (CR4.LA57)", false)
+      .option(
+        "--ignore-nx",
+        "treat every present page as executable (guest without EFER.NXE)",
+        false,
+      ),
+  );
+  for (const o of sigOptions) cmd.addOption(o);
+  addExamples(cmd, [
+    "virtav scan -d sigs.ndb /usr/bin",
+    "virtav scan --memory -d sigs.ndb --all-matches vm.dump",
+    "virtav scan --memory --exec-only --cr3 0x1a2b000 -d sigs.ndb /dev/shm/guest.ram",
+  ]);
+  cmd.action(async (paths, cliOpts) => {
+    const opts = cliOpts as typeof cliOpts & SigOptions;
+    const allMatch = opts.allMatches || opts.allmatch;
+    if (opts.execOnly && !opts.memory) throw new UsageError("--exec-only needs --memory");
+    if (opts.execOnly && opts.cr3.length === 0) {
+      throw new UsageError("--exec-only needs --cr3 ADDR");
+    }
+    if (!opts.execOnly && opts.cr3.length > 0) throw new UsageError("--cr3 needs --exec-only");
+    const cr3s = opts.cr3.map((c) => parseAddress(c, "--cr3"));
+    const lowmem = opts.lowmem !== undefined ? parseSize(opts.lowmem) : undefined;
+    const json = opts.output === "json";
+    const mode = opts.execOnly ? "exec" : opts.memory ? "memory" : "file";
+    let found = 0;
+    await withRun(
+      opts,
+      { tool: "virtav", command: "scan", args: { paths, ...opts } },
+      async (run) => {
+        const t0 = performance.now();
+        const sigs = await loadSignatures(opts);
+        const summary = unsupportedSummary(sigs.db);
+        if (summary && !opts.quiet) console.error(`virtav: ${summary}`);
+        const scanner = new Scanner(sigs.matcher, sigs.db.hashes, { allMatch });
+        const tLoad = performance.now();
+        const out: string[] = [];
+        const flush = () => {
+          if (out.length) console.log(out.join("\n"));
+          out.length = 0;
+        };
+        const report = (path: string, dets: Detection[]) => {
+          found += dets.length;
+          recordDetections(run, dets, mode);
+          for (const d of dets) {
+            out.push(json ? JSON.stringify(detectionJson(d)) : detectionLine(d));
+          }
+          if (dets.length === 0 && !opts.infected) {
+            out.push(json ? JSON.stringify({ path, status: "OK" }) : `${path}: OK`);
+          }
+          if (out.length > 256) flush();
+        };
+        let problems = 0;
+        if (!opts.memory) {
+          for await (const r of scanner.scanPaths(paths)) {
+            if ("problem" in r) {
+              problems++;
+              console.error(`virtav: ${r.problem.path}: ${r.problem.message}`);
+              run.event("problem", r.problem);
+            } else report(r.path, r.detections);
+          }
+        } else {
+          for (const p of paths) {
+            const mem = openGuestMemory(p, { format: opts.format, lowmem });
+            try {
+              if (!opts.execOnly) report(p, scanner.scanMemory(mem, p));
+              else {
+                for (const cr3 of cr3s) {
+                  const r = scanner.scanExecutable(mem, p, cr3, {
+                    la57: opts.la57,
+                    ignoreNx: opts.ignoreNx,
+                  });
+                  const s = r.stats;
+                  run.metric("exec_bytes", r.execBytes, "B", { cr3: hexAddr(cr3) });
+                  run.metric("page_tables", s.tables, "", { cr3: hexAddr(cr3) });
+                  const warn: string[] = [];
+                  if (s.outsideRam) warn.push(`${s.outsideRam} entries point outside RAM`);
+                  if (s.loops) warn.push(`${s.loops} page-table loops skipped`);
+                  if (s.budgetExceeded) warn.push("walk stopped after 2^20 tables");
+                  if (s.truncated) warn.push(`${s.truncated} runs beyond the run list`);
+                  if (warn.length) {
+                    console.error(`virtav: ${p} cr3=${hexAddr(cr3)}: warning: ${warn.join(", ")}`);
+                    run.event("walk_warning", { cr3: hexAddr(cr3), ...s });
+                  }
+                  if (!opts.quiet) {
+                    console.error(
+                      `virtav: ${p} cr3=${hexAddr(cr3)}: ${r.units} executable runs, ` +
+                        `${(r.execBytes / 2 ** 20).toFixed(1)} MiB, ${s.tables} page tables`,
+                    );
+                  }
+                  report(`${p}`, r.detections);
+                }
+              }
+            } finally {
+              mem.file.close();
+            }
+          }
+        }
+        flush();
+        const secs = (performance.now() - tLoad) / 1000;
+        const st = sigs.matcher.stats;
+        run.metric("bytes_scanned", scanner.bytes, "B");
+        run.metric("scan_seconds", secs, "s");
+        run.metric("throughput", scanner.bytes / 2 ** 20 / Math.max(secs, 1e-9), "MiB/s");
+        run.metric("detections", found);
+        run.metric("signatures", sigs.db.body.length + sigs.db.hashes.length);
+        run.metric("unsupported_signatures", sigs.unsupportedTotal);
+        run.metric("load_seconds", (tLoad - t0) / 1000, "s", { cached: sigs.cached });
+        if (st.trackerDrops || st.hitsLost) {
+          console.error(
+            `virtav: warning: ${st.trackerDrops} partial matches dropped, ${st.hitsLost} hits beyond the buffer`,
+          );
+        }
+        if (!opts.quiet) {
+          console.error(
+            `virtav: ${sigs.db.body.length} body + ${sigs.db.hashes.length} hash signatures` +
+              (sigs.cached ? " (compiled, from cache)" : "") +
+              `; scanned ${(scanner.bytes / 2 ** 20).toFixed(1)} MiB in ${secs.toFixed(3)} s` +
+              ` (${
+                (scanner.bytes / 2 ** 20 / Math.max(secs, 1e-9)).toFixed(0)
+              } MiB/s); ${found} detections`,
+          );
+        }
+        sigs.matcher.close();
+        if (problems && found === 0) throw new ToolError(`${problems} inputs could not be scanned`);
+      },
+    );
+    // clamscan's convention: 1 when something was found.
+    if (found > 0) Deno.exit(1);
+  });
+  return cmd;
+}

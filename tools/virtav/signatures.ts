@@ -1,0 +1,74 @@
+/**
+ * Loading the signature database for a subcommand: `-d` paths, the built-in EICAR, the
+ * compiled-database cache, and the one-line refusal of a malformed line (as clamscan).
+ *
+ * @module
+ */
+import { Option } from "@commander-js/extra-typings";
+import { ToolError } from "../../lib/cli/mod.ts";
+import { type Database, firstError, loadDatabase } from "../../lib/virtav/database.ts";
+import { compileCached, defaultCacheDir } from "../../lib/virtav/compile.ts";
+import { Matcher } from "../../lib/virtav/matcher.ts";
+
+/** Options every command that loads signatures takes. */
+export interface SigOptions {
+  database: string[];
+  eicar: boolean;
+  cache: boolean;
+  cacheDir?: string;
+  skipMalformed?: boolean;
+}
+
+/** Collects a repeatable option. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** The `-d`, `--no-eicar`, `--cache-dir`, `--no-cache`, `--skip-malformed` options. */
+export const sigOptions = [
+  new Option(
+    "-d, --database <path>",
+    "signature file or directory (.ndb .hdb .hsb .cvd .cld), repeatable",
+  )
+    .argParser(collect).default([] as string[]),
+  new Option("--no-eicar", "leave out the built-in EICAR test signature"),
+  new Option(
+    "--cache-dir <dir>",
+    "where compiled databases are kept (default: ~/.cache/hvkit/virtav)",
+  ),
+  new Option("--no-cache", "compile the database every time"),
+  new Option(
+    "--skip-malformed",
+    "count malformed signature lines and go on (clamscan refuses the database)",
+  ),
+] as const;
+
+/** A loaded database and its matcher. */
+export interface Loaded {
+  db: Database;
+  matcher: Matcher;
+  cached: boolean;
+  unsupportedTotal: number;
+}
+
+/** Loads, checks, compiles (or takes from the cache) and opens the matcher. */
+export async function loadSignatures(o: SigOptions): Promise<Loaded> {
+  const db = await loadDatabase(o.database, { eicar: o.eicar });
+  const err = firstError(db);
+  if (err && !o.skipMalformed) throw new ToolError(err);
+  if (db.body.length === 0 && db.hashes.length === 0) {
+    throw new ToolError("no usable signatures (give -d, or drop --no-eicar)");
+  }
+  const cacheDir = o.cache ? (o.cacheDir ?? defaultCacheDir()) : null;
+  const compiled = await compileCached(db, cacheDir);
+  const matcher = Matcher.load(compiled);
+  const unsupportedTotal = [...db.unsupported.values()].reduce((a, b) => a + b, 0);
+  return { db, matcher, cached: compiled.cached, unsupportedTotal };
+}
+
+/** One line on stderr saying what could not be used, by reason. */
+export function unsupportedSummary(db: Database): string | null {
+  if (db.unsupported.size === 0) return null;
+  const parts = [...db.unsupported].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${n} ${r}`);
+  return `signatures not usable on raw memory: ${parts.join(", ")}`;
+}

@@ -1,0 +1,93 @@
+/**
+ * `virtav sigs info|check`: summarise and validate a signature database.
+ *
+ * @module
+ */
+import type { Command } from "@commander-js/extra-typings";
+import { addExamples, ToolError, withCommonOptions, withRun } from "../../lib/cli/mod.ts";
+import { loadDatabase } from "../../lib/virtav/database.ts";
+import { compileCached, defaultCacheDir } from "../../lib/virtav/compile.ts";
+import { Matcher } from "../../lib/virtav/matcher.ts";
+import { type SigOptions, sigOptions } from "./signatures.ts";
+
+/** Adds `virtav sigs info` and `virtav sigs check`. */
+export function addSigsCommand(program: Command) {
+  const sigs = program.command("sigs").description(
+    "summarise (info) or validate (check) a signature database",
+  );
+  for (const name of ["info", "check"] as const) {
+    const cmd = withCommonOptions(
+      sigs.command(name).description(
+        name === "info"
+          ? "count signatures by kind, what cannot be used and why, and the compiled index"
+          : "list every malformed line (file:line: reason); exit 1 if any",
+      ),
+    );
+    for (const o of sigOptions) cmd.addOption(o);
+    addExamples(cmd, [`virtav sigs ${name} -d fixtures/virtav/test.ndb`]);
+    cmd.action(async (opts) => {
+      const o = opts as unknown as SigOptions & { output: string; quiet: boolean };
+      await withRun(opts, { tool: "virtav", command: `sigs ${name}`, args: opts }, async (run) => {
+        const db = await loadDatabase(o.database, { eicar: o.eicar });
+        const json = o.output === "json";
+        run.metric("malformed", db.errors.length);
+        run.metric("body_signatures", db.body.length);
+        run.metric("hash_signatures", db.hashes.length);
+        if (name === "check") {
+          for (const e of db.errors) {
+            console.log(json ? JSON.stringify(e) : `${e.file}:${e.line}: ${e.message}`);
+          }
+          if (db.errors.length) {
+            throw new ToolError(`${db.errors.length} malformed signature lines`);
+          }
+          if (!o.quiet) {
+            console.error(
+              `virtav: ${db.body.length + db.hashes.length} signatures, all well-formed`,
+            );
+          }
+          return;
+        }
+        const cacheDir = o.cache ? (o.cacheDir ?? defaultCacheDir()) : null;
+        const compiled = await compileCached(db, cacheDir);
+        const m = Matcher.load(compiled);
+        const idx = m.info();
+        m.close();
+        const variants = db.body.reduce((a, s) => a + s.variants.length, 0);
+        const wild = db.body.filter((s) => /[?*{[(]/.test(s.hex)).length;
+        const info = {
+          sources: db.sources.map((s) => ({ ...s })),
+          body: db.body.length,
+          bodyWithWildcards: wild,
+          variants,
+          parts: idx.parts,
+          anchors4: idx.anchors4,
+          anchors2: idx.anchors2,
+          indexBytes: idx.indexBytes,
+          hash: db.hashes.length,
+          unsupported: Object.fromEntries(db.unsupported),
+          malformed: db.errors.length,
+          compiledFromCache: compiled.cached,
+        };
+        if (json) {
+          console.log(JSON.stringify(info));
+          return;
+        }
+        const lines = [
+          ...db.sources.map((s) =>
+            `source       ${s.path}: ${s.body} body, ${s.hash} hash, ${s.unsupported} unusable, ${s.malformed} malformed`
+          ),
+          `body         ${info.body} (${wild} with wildcards; ${variants} variants, ${idx.parts} parts)`,
+          `hash         ${info.hash}`,
+          `anchors      ${idx.anchors4} four-byte keys, ${idx.anchors2} two-byte keys; index ${
+            (idx.indexBytes / 2 ** 20).toFixed(1)
+          } MiB`,
+          ...[...db.unsupported].map(([r, n]) => `unusable     ${n} ${r}`),
+          `malformed    ${db.errors.length}`,
+          `compiled     ${compiled.cached ? "from cache" : "now"}`,
+        ];
+        console.log(lines.join("\n"));
+      });
+    });
+  }
+  return sigs;
+}
