@@ -13,3 +13,4 @@ export * from "./accel.ts";
 export * from "./marker_elf.ts";
 export * from "./modules.ts";
 export * from "./guarded_process.ts";
+export * from "./nbd_server.ts";
