@@ -42,8 +42,17 @@ export function compileSignatures(sigs: BodySignature[]): CompiledDb {
   sigs.forEach((sig, sigId) => {
     const offKind = sig.offset.kind === "any" ? 0 : sig.offset.kind === "abs" ? 1 : 2;
     for (const v of sig.variants) {
+      // Fold the variant's start shift into its offset window (see Variant.startShift).
+      let base = sig.offset.base, range = sig.offset.range;
+      if (v.startShift && offKind === 2) base += v.startShift;
+      else if (v.startShift && offKind === 1) {
+        if (base >= v.startShift) base -= v.startShift;
+        else if (range >= v.startShift - base) {
+          range -= v.startShift - base;
+          base = 0;
+        } else continue; // this variant can never start where the offset says
+      }
       const prog = nprogs++;
-      const base = sig.offset.base, range = sig.offset.range;
       progs.push(
         sigId,
         nparts,

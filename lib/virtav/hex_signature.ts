@@ -61,6 +61,11 @@ export interface Part {
 /** One way the signature can match: parts in order. */
 export interface Variant {
   parts: Part[];
+  /**
+   * Where the signature "starts" for its offset, from the first part's start: ClamAV
+   * anchors `aa[x-y]HEXSIG` at HEXSIG, so its offset check skips the byte and the range.
+   */
+  startShift: number;
 }
 
 /** Skips of up to this many bytes stay inside a part; longer `{n}` become gaps. */
@@ -71,7 +76,7 @@ const MAX_VARIANTS = 4096;
 type Tok =
   | { t: "byte"; val: number; mask: number }
   | { t: "gap"; min: number; max: number }
-  | { t: "skip"; n: number }
+  | { t: "skip"; n: number; fromRange?: boolean }
   | { t: "alt"; negate: boolean; alts: { vals: number[]; masks: number[] }[] }
   | { t: "range"; min: number; max: number };
 
@@ -177,7 +182,23 @@ function tokenize(sig: string): Tok[] {
       i += 2;
     }
   }
+  checkRanges(toks);
   return toks;
+}
+
+/** ClamAV's rule for `[x-y]`: exactly one byte on one side (up to a gap or either end). */
+function checkRanges(toks: Tok[]): void {
+  const isGap = (t: Tok | undefined) => !t || t.t === "gap" || t.t === "range";
+  toks.forEach((t, i) => {
+    if (t.t !== "range") return;
+    const leftOne = toks[i - 1]?.t === "byte" && isGap(toks[i - 2]);
+    const rightOne = toks[i + 1]?.t === "byte" && isGap(toks[i + 2]);
+    if (!leftOne && !rightOne) {
+      throw new SignatureError(
+        `[${t.min}-${t.max}]: needs a single byte on one side (aa[x-y]HEXSIG)`,
+      );
+    }
+  });
 }
 
 /** Expands tokens whose width varies into one token list per choice. */
@@ -187,7 +208,7 @@ function expand(toks: Tok[]): Tok[][] {
     let choices: Tok[][];
     if (tok.t === "range") {
       choices = [];
-      for (let n = tok.min; n <= tok.max; n++) choices.push(n === 0 ? [] : [{ t: "skip", n }]);
+      for (let n = tok.min; n <= tok.max; n++) choices.push([{ t: "skip", n, fromRange: true }]);
     } else if (tok.t === "alt" && tok.alts.some((a) => a.vals.length !== tok.alts[0].vals.length)) {
       choices = tok.alts.map((a) =>
         a.vals.map((v, k) => ({ t: "byte", val: v, mask: a.masks[k] }))
@@ -272,6 +293,8 @@ export function exactBytes(atoms: Atom[], off: number, len: number): number[] {
 }
 
 function buildVariant(toks: Tok[]): Variant {
+  const t1 = toks[1];
+  const startShift = toks[0]?.t === "byte" && t1?.t === "skip" && t1.fromRange ? 1 + t1.n : 0;
   const parts: Part[] = [];
   let atoms: Atom[] = [];
   let gapMin = 0, gapMax = 0;
@@ -305,7 +328,7 @@ function buildVariant(toks: Tok[]): Variant {
     }
   }
   closePart("after the last gap");
-  return { parts };
+  return { parts, startShift };
 }
 
 /**

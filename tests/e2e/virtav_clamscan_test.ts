@@ -1,0 +1,190 @@
+/**
+ * virtav against clamscan (the oracle): the same generated database of every wildcard and
+ * offset form, the same generated corpus (and clamav-testfiles), unique (file, signature)
+ * pairs must be identical. clamscan runs with every parser and heuristic off
+ * (FIELD-NOTES.md, "clamscan as the oracle for virtav").
+ */
+import assert from "node:assert/strict";
+import { generateCorpus, generateSignatures } from "../../lib/virtav/generate.ts";
+import { findOnPath } from "../../lib/cli/doctor.ts";
+
+const CLAMSCAN = findOnPath("clamscan");
+const TESTFILES = "/usr/share/clamav-testfiles";
+const BIN = new URL("../../bin/virtav", import.meta.url).pathname;
+
+/** clamscan with archive, PE and every other parser and heuristic off. */
+export const ORACLE_FLAGS = [
+  "--heuristic-alerts=no",
+  ...[
+    "archive",
+    "pe",
+    "elf",
+    "ole2",
+    "pdf",
+    "swf",
+    "html",
+    "mail",
+    "xmldocs",
+    "hwp3",
+    "onenote",
+    "image",
+    "image-fuzzy-hash",
+  ].map((p) => `--scan-${p}=no`),
+  "--allmatch",
+  "--no-summary",
+  "--max-filesize=2000M",
+  "--max-scansize=2000M",
+  "--max-scantime=0",
+];
+
+function pairsFromClamscan(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of text.split("\n")) {
+    const m = /^(.*): (\S+) FOUND$/.exec(line);
+    if (m) out.add(`${m[1]}\t${m[2].replace(/\.UNOFFICIAL$/, "")}`);
+  }
+  return out;
+}
+
+async function run(
+  cmd: string,
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const d = new TextDecoder();
+  return { code: r.code, out: d.decode(r.stdout), err: d.decode(r.stderr) };
+}
+
+async function virtavPairs(args: string[]): Promise<Set<string>> {
+  const r = await run(BIN, [
+    "scan",
+    "--no-db",
+    "--no-eicar",
+    "--no-cache",
+    "--all-matches",
+    "-i",
+    "--output",
+    "json",
+    "-q",
+    ...args,
+  ]);
+  assert.ok(r.code === 0 || r.code === 1, `virtav failed: ${r.err}`);
+  const out = new Set<string>();
+  for (const line of r.out.split("\n")) {
+    if (!line) continue;
+    const o = JSON.parse(line);
+    if (o.status === "FOUND") out.add(`${o.path}\t${o.signature}`);
+  }
+  return out;
+}
+
+function diff(a: Set<string>, b: Set<string>): string[] {
+  return [...a].filter((x) => !b.has(x)).slice(0, 10);
+}
+
+if (!CLAMSCAN) console.log("virtav_clamscan_test: skipped, clamscan is not installed");
+
+Deno.test({
+  name: "virtav scan equals clamscan --allmatch on a generated corpus with every wildcard form",
+  ignore: !CLAMSCAN,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "virtav-cmp-" });
+    try {
+      const sigs = generateSignatures(1200, 7);
+      await Deno.writeTextFile(`${dir}/gen.ndb`, sigs.map((s) => s.line).join("\n") + "\n");
+      const files = generateCorpus(sigs, { files: 16, size: 192 * 1024, seed: 11 });
+      await Deno.mkdir(`${dir}/corpus`);
+      for (const f of files) await Deno.writeFile(`${dir}/corpus/${f.name}`, f.data);
+      // A hash signature for one whole file.
+      const { createHash } = await import("node:crypto");
+      const md5 = createHash("md5").update(files[3].data).digest("hex");
+      await Deno.writeTextFile(`${dir}/gen.hdb`, `${md5}:${files[3].data.length}:Gen.Hash.F3\n`);
+
+      const c = await run(CLAMSCAN!, [
+        ...ORACLE_FLAGS,
+        "-d",
+        `${dir}/gen.ndb`,
+        "-d",
+        `${dir}/gen.hdb`,
+        `${dir}/corpus`,
+      ]);
+      assert.ok(
+        c.code === 0 || c.code === 1,
+        `clamscan refused: ${c.err.split("\n").slice(0, 3).join(" ")}`,
+      );
+      const want = pairsFromClamscan(c.out);
+      const got = await virtavPairs([
+        "-d",
+        `${dir}/gen.ndb`,
+        "-d",
+        `${dir}/gen.hdb`,
+        `${dir}/corpus`,
+      ]);
+      assert.ok(
+        want.size > 100,
+        `clamscan found only ${want.size} pairs: the corpus is not exercising much`,
+      );
+      assert.ok(want.has(`${dir}/corpus/${files[3].name}\tGen.Hash.F3`));
+      assert.deepEqual(
+        { missing: diff(want, got), extra: diff(got, want) },
+        { missing: [], extra: [] },
+      );
+      assert.equal(got.size, want.size);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "virtav scan equals clamscan --allmatch on clamav-testfiles",
+  ignore: !CLAMSCAN,
+  async fn() {
+    let present = true;
+    try {
+      await Deno.stat(TESTFILES);
+    } catch {
+      present = false;
+    }
+    if (!present) {
+      console.log(`skipped: ${TESTFILES} is absent (Debian package clamav-testfiles)`);
+      return;
+    }
+    const dir = await Deno.makeTempDir({ prefix: "virtav-cmp-" });
+    try {
+      // Signatures taken from the test files' own bytes: the ClamAV test marker, MZ/PE
+      // fragments and archive magic, so the raw (parser-off) matches are exercised.
+      const lines = [
+        "Tf.ClamTest:0:*:436c616d4156{-40}5465737446696c65",
+        "Tf.MZ:0:0:4d5a??00",
+        "Tf.PE:0:*:50450000(4c01|6486)",
+        "Tf.Zip:0:0:504b0304",
+        "Tf.Rar:0:*:52617221",
+        "Tf.Cab:0:0:4d534346",
+        "Tf.Ole:0:0:d0cf11e0a1b11ae1",
+        "Tf.Pdf:0:*:255044462d312e",
+        "Tf.Gz:0:0:1f8b08",
+        "Tf.Upx:0:*:55505830*55505831",
+        "Tf.Html:0:*:3c68(74|54)(6d|4d)(6c|4c)",
+        "Tf.Eof:0:EOF-4,4000:0000(00|01)00",
+        "Tf.Nib:0:*:4c01??00(0?|1?)0000",
+        "Tf.Neg:0:*:4c69627261!(72|73)79",
+      ];
+      await Deno.writeTextFile(`${dir}/tf.ndb`, lines.join("\n") + "\n");
+      const c = await run(CLAMSCAN!, [...ORACLE_FLAGS, "-d", `${dir}/tf.ndb`, TESTFILES]);
+      assert.ok(
+        c.code === 0 || c.code === 1,
+        `clamscan refused: ${c.err.split("\n").slice(0, 3).join(" ")}`,
+      );
+      const want = pairsFromClamscan(c.out);
+      const got = await virtavPairs(["-d", `${dir}/tf.ndb`, TESTFILES]);
+      assert.ok(want.size > 10, `clamscan found only ${want.size} pairs`);
+      assert.deepEqual({ missing: diff(want, got), extra: diff(got, want) }, {
+        missing: [],
+        extra: [],
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
