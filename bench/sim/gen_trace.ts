@@ -1,0 +1,113 @@
+/**
+ * Generates a synthetic block trace in hvkit's binary form: a Zipf(alpha) mix of 4 KiB reads
+ * and writes over `blocks` blocks, with a sequential scan of `scanLen` blocks inserted every
+ * `scanEvery` requests (the pattern that hurts LRU). Deterministic for a seed.
+ *
+ * Usage: deno run -A bench/sim/gen_trace.ts OUT.bin [--requests N] [--blocks N] [--alpha A]
+ *   [--write-share W] [--scan-every N] [--scan-len N] [--seed S]
+ *
+ * @module
+ */
+import { BinaryTraceWriter } from "../../lib/trace/binary.ts";
+
+/** Parameters of the synthetic trace. */
+export interface GenOptions {
+  requests: number;
+  blocks: number;
+  alpha: number;
+  writeShare: number;
+  scanEvery: number;
+  scanLen: number;
+  seed: number;
+}
+
+/** Defaults of the benchmark trace. */
+export const GEN_DEFAULTS: GenOptions = {
+  requests: 50_000_000,
+  blocks: 4_000_000,
+  alpha: 0.9,
+  writeShare: 0.3,
+  scanEvery: 100_000,
+  scanLen: 20_000,
+  seed: 1,
+};
+
+/** A Zipf sampler by inverse CDF over a precomputed table (binary search). */
+function zipfSampler(n: number, alpha: number): (u: number) => number {
+  const cdf = new Float64Array(n);
+  let s = 0;
+  for (let i = 0; i < n; i++) cdf[i] = s += 1 / Math.pow(i + 1, alpha);
+  for (let i = 0; i < n; i++) cdf[i] /= s;
+  return (u) => {
+    let lo = 0, hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+/** Writes the trace to `path`. */
+export async function generateTrace(path: string, o: GenOptions): Promise<void> {
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const w = new BinaryTraceWriter(file.writable);
+  const zipf = zipfSampler(o.blocks, o.alpha);
+  let x = o.seed >>> 0 || 1;
+  const rnd = () => {
+    // xorshift32
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
+  // Scatter popular ranks over the address space (a fixed odd multiplier mod blocks).
+  const perm = (r: number) => (r * 2654435761) % o.blocks;
+  let scanPos = 0, inScan = 0;
+  for (let i = 0; i < o.requests; i++) {
+    let block: number;
+    if (inScan > 0) {
+      block = o.blocks + (scanPos++ % (o.blocks * 4)); // scans touch cold space
+      inScan--;
+    } else {
+      if (o.scanEvery > 0 && i % o.scanEvery === o.scanEvery - 1) inScan = o.scanLen;
+      block = perm(zipf(rnd()));
+    }
+    await w.write({
+      ts: i * 1000,
+      op: rnd() < o.writeShare ? "W" : "R",
+      off: block * 4096,
+      len: 4096,
+    });
+  }
+  await w.close();
+}
+
+if (import.meta.main) {
+  const args = [...Deno.args];
+  const out = args.shift();
+  if (!out) {
+    console.error("usage: gen_trace.ts OUT.bin [--requests N] [--blocks N] [--alpha A] ...");
+    Deno.exit(2);
+  }
+  const o = { ...GEN_DEFAULTS };
+  const keys: Record<string, keyof GenOptions> = {
+    "--requests": "requests",
+    "--blocks": "blocks",
+    "--alpha": "alpha",
+    "--write-share": "writeShare",
+    "--scan-every": "scanEvery",
+    "--scan-len": "scanLen",
+    "--seed": "seed",
+  };
+  for (let i = 0; i < args.length; i += 2) {
+    const k = keys[args[i]];
+    if (!k || args[i + 1] === undefined) {
+      console.error(`gen_trace.ts: unknown option ${args[i]}`);
+      Deno.exit(2);
+    }
+    o[k] = Number(args[i + 1]);
+  }
+  await generateTrace(out, o);
+}

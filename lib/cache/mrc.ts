@@ -1,0 +1,101 @@
+/**
+ * Miss-ratio curves for LRU. Exact: one pass of stack distances (Mattson) gives the miss ratio at
+ * every size. Approximate, for large traces: SHARDS (Waldspurger et al., FAST '15) with a fixed
+ * sampling rate — only blocks whose hash falls under `rate * 2^32` are tracked, and each sampled
+ * distance is scaled by 1/rate; the miss ratio is computed over the sampled accesses.
+ *
+ * @module
+ */
+import { hashKey } from "./block_index.ts";
+import { lruHits, stackDistances } from "./stack_distance.ts";
+
+/** One point of a miss-ratio curve. */
+export interface MrcPoint {
+  sizeBlocks: number;
+  missRatio: number;
+}
+
+/** Exact LRU miss ratios at `sizes` (blocks) for an access sequence. */
+export function exactMrc(seq: Float64Array, sizes: number[]): MrcPoint[] {
+  const h = stackDistances(seq);
+  const hits = lruHits(h, sizes);
+  return sizes.map((c, i) => ({ sizeBlocks: c, missRatio: h.total ? 1 - hits[i] / h.total : 0 }));
+}
+
+/** True when SHARDS samples `block` at `rate` (spatial sampling by a hash of the block). */
+export function shardsSampled(block: number, rate: number): boolean {
+  return hashKey(block, 0) < rate * 4294967296;
+}
+
+/**
+ * Approximate LRU miss ratios by SHARDS at a fixed `rate` (0 < rate <= 1): the sampled
+ * sub-sequence's stack distances, scaled by 1/rate.
+ */
+export function shardsMrc(seq: Float64Array, sizes: number[], rate: number): MrcPoint[] {
+  let n = 0;
+  for (let i = 0; i < seq.length; i++) if (shardsSampled(seq[i], rate)) n++;
+  const sub = new Float64Array(n);
+  let k = 0;
+  for (let i = 0; i < seq.length; i++) if (shardsSampled(seq[i], rate)) sub[k++] = seq[i];
+  const h = stackDistances(sub);
+  // A sampled distance d stands for d / rate blocks: hits(c) = sampled distances <= c * rate.
+  const hits = lruHits(h, sizes.map((c) => Math.floor(c * rate)));
+  return sizes.map((c, i) => ({ sizeBlocks: c, missRatio: h.total ? 1 - hits[i] / h.total : 0 }));
+}
+
+/** A small SVG plot of one or more curves (x: cache size, log scale when it spans > 10x). */
+export function mrcSvg(
+  curves: { label: string; points: { x: number; y: number }[] }[],
+  xLabel: string,
+): string {
+  const W = 640, H = 400, L = 60, R = 20, T = 20, B = 50;
+  const xs = curves.flatMap((c) => c.points.map((p) => p.x)).filter((x) => x > 0);
+  const xmin = Math.min(...xs, 1), xmax = Math.max(...xs, 2);
+  const log = xmax / xmin > 10;
+  const fx = (x: number) => {
+    const t = log
+      ? (Math.log(Math.max(x, xmin)) - Math.log(xmin)) / (Math.log(xmax) - Math.log(xmin))
+      : (x - xmin) / (xmax - xmin || 1);
+    return L + t * (W - L - R);
+  };
+  const fy = (y: number) => T + (1 - y) * (H - T - B);
+  const colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
+  const esc = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<line x1="${L}" y1="${fy(0)}" x2="${W - R}" y2="${fy(0)}" stroke="black"/>`,
+    `<line x1="${L}" y1="${fy(0)}" x2="${L}" y2="${fy(1)}" stroke="black"/>`,
+  ];
+  for (const y of [0, 0.25, 0.5, 0.75, 1]) {
+    parts.push(`<text x="${L - 8}" y="${fy(y) + 4}" text-anchor="end">${y.toFixed(2)}</text>`);
+  }
+  parts.push(`<text x="${fx(xmin)}" y="${H - B + 18}">${esc(String(xmin))}</text>`);
+  parts.push(
+    `<text x="${fx(xmax)}" y="${H - B + 18}" text-anchor="end">${esc(String(xmax))}</text>`,
+  );
+  parts.push(
+    `<text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">${esc(xLabel)}${
+      log ? " (log)" : ""
+    }</text>`,
+  );
+  parts.push(
+    `<text x="14" y="${(T + H - B) / 2}" transform="rotate(-90 14 ${
+      (T + H - B) / 2
+    })" text-anchor="middle">miss ratio</text>`,
+  );
+  curves.forEach((c, i) => {
+    const col = colors[i % colors.length];
+    const pts = c.points.filter((p) => p.x > 0).map((p) =>
+      `${fx(p.x).toFixed(1)},${fy(p.y).toFixed(1)}`
+    );
+    parts.push(
+      `<polyline fill="none" stroke="${col}" stroke-width="2" points="${pts.join(" ")}"/>`,
+    );
+    parts.push(
+      `<text x="${W - R - 150}" y="${T + 16 * (i + 1)}" fill="${col}">${esc(c.label)}</text>`,
+    );
+  });
+  parts.push("</svg>");
+  return parts.join("\n") + "\n";
+}

@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+
+const root = new URL("../../", import.meta.url).pathname;
+const bin = `${root}bin/qbic-cache`;
+
+async function qc(args: string[], stdin?: string) {
+  const p = new Deno.Command(bin, {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    cwd: root,
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = p.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const o = await p.output();
+  return {
+    code: o.code,
+    out: new TextDecoder().decode(o.stdout),
+    err: new TextDecoder().decode(o.stderr),
+  };
+}
+
+function zipfTrace(n: number): string {
+  let x = 9;
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    const u = x / 4294967296;
+    const b = Math.floor(500 * u * u);
+    const op = (x & 7) === 0 ? "W" : "R";
+    lines.push(JSON.stringify({ ts: i, op, off: b * 4096, len: 4096 * (1 + (x >>> 29) % 2) }));
+  }
+  return lines.join("\n") + "\n";
+}
+
+Deno.test("sim e2e: JSON grid, LRU equals the exact MRC at every size, OPT on top", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const trace = `${dir}/t.jsonl`;
+    await Deno.writeTextFile(trace, zipfTrace(4000));
+    const sizes = "16K,64K,256K,1M";
+    const sim = await qc([
+      "sim",
+      "--no-db",
+      "--trace",
+      trace,
+      "--policy",
+      "lru,arc,s3fifo,qbic,belady",
+      "--size",
+      sizes,
+      "--output",
+      "json",
+    ]);
+    assert.equal(sim.code, 0, sim.err);
+    const res = JSON.parse(sim.out);
+    assert.equal(res.requests, 4000);
+    assert.equal(res.results.length, 20);
+    for (const r of res.results) {
+      assert.ok(r.hit_ratio >= 0 && r.hit_ratio <= 1);
+      assert.ok(typeof r.byte_hit_ratio === "number");
+    }
+    const mrc = await qc([
+      "mrc",
+      "--no-db",
+      "--trace",
+      trace,
+      "--sizes",
+      sizes,
+      "--method",
+      "exact",
+      "--output",
+      "json",
+      "--svg",
+      `${dir}/m.svg`,
+    ]);
+    assert.equal(mrc.code, 0, mrc.err);
+    const m = JSON.parse(mrc.out);
+    const lru = res.results.filter((r: { policy: string }) => r.policy === "lru");
+    m.points.forEach((p: { hit_ratio: number }, i: number) => {
+      assert.ok(Math.abs(p.hit_ratio - lru[i].hit_ratio) < 1e-12, `size ${i}`);
+    });
+    assert.match(await Deno.readTextFile(`${dir}/m.svg`), /<svg[^]*<polyline/);
+    for (const size of [16384, 65536, 262144, 1048576]) {
+      const at = res.results.filter((r: { size: number; policy: string }) =>
+        r.size === size && r.policy !== "qbic"
+      );
+      const opt = at.find((r: { policy: string }) => r.policy === "belady").hits;
+      for (const r of at) assert.ok(r.hits <= opt, `${r.policy} beats OPT at ${size}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sim e2e: bad lines name the line, --skip-bad counts them, empty is fine", async () => {
+  const text = '{"op":"R","off":0,"len":4096}\n{"op":"R","off":-1,"len":4096}\n';
+  const bad = await qc(["sim", "--no-db", "--trace", "-"], text);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /^qbic-cache: -: line 2: off must be a non-negative integer/);
+  const skip = await qc(["sim", "--no-db", "--trace", "-", "--skip-bad", "--output", "json"], text);
+  assert.equal(skip.code, 0, skip.err);
+  assert.equal(JSON.parse(skip.out).bad_lines, 1);
+  const empty = await qc(["sim", "--no-db", "--trace", "-", "--output", "json"], "");
+  assert.equal(empty.code, 0, empty.err);
+  assert.equal(JSON.parse(empty.out).requests, 0);
+  const unknown = await qc(["sim", "--no-db", "--trace", "-", "--policy", "lru,nope"], "");
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /unknown policy 'nope' \(known: fifo, lru/);
+});
+
+Deno.test("trace e2e: convert to binary and back keeps every record; stats and head", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const csv = `${dir}/msr.csv`;
+    await Deno.writeTextFile(
+      csv,
+      "128166372003061629,hm,1,Read,383496192,32768,149\n" +
+        "128166372016382155,hm,1,Write,3875717120,4096,1205\n" +
+        "128166372026382155,hm,1,Read,383496192,4096,10\n",
+    );
+    const c1 = await qc(["trace", "convert", "--no-db", csv, "-o", `${dir}/t.bin`]);
+    assert.equal(c1.code, 0, c1.err);
+    const c2 = await qc(["trace", "convert", "--no-db", `${dir}/t.bin`, "-o", `${dir}/t.jsonl`]);
+    assert.equal(c2.code, 0, c2.err);
+    const back = (await Deno.readTextFile(`${dir}/t.jsonl`)).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    assert.deepEqual(back.map((r) => [r.op, r.off, r.len, r.dev]), [
+      ["R", 383496192, 32768, "hm_1"],
+      ["W", 3875717120, 4096, "hm_1"],
+      ["R", 383496192, 4096, "hm_1"],
+    ]);
+    const st = await qc(["trace", "stats", "--no-db", csv, "--output", "json"]);
+    assert.equal(st.code, 0, st.err);
+    const s = JSON.parse(st.out);
+    assert.equal(s.requests, 3);
+    assert.equal(s.footprint_blocks, 9);
+    assert.equal(s.reuse_distance.cold, 9);
+    assert.equal(s.hot_blocks[0].offset, 383496192);
+    const hd = await qc(["trace", "head", "-n", "1", `${dir}/t.bin`]);
+    assert.equal(hd.out.trim().split("\n").length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,173 @@
+/**
+ * `qbic-cache mrc`: LRU miss-ratio curve of a trace, exact (stack distances) or approximate
+ * (SHARDS sampling), as a table plus an SVG plot written next to it.
+ *
+ * @module
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import {
+  addExamples,
+  formatSize,
+  formatTable,
+  parseSize,
+  parseSizeList,
+  UsageError,
+  withCommonOptions,
+  withRun,
+} from "../../lib/cli/mod.ts";
+import { exactMrc, type MrcPoint, mrcSvg, shardsMrc, shardsSampled } from "../../lib/cache/mrc.ts";
+import { type ReadStats, readTraceChunks } from "../../lib/trace/read_trace.ts";
+import { namingTrace, traceFormat } from "./trace_options.ts";
+
+/** Accesses above which `--method auto` switches to SHARDS. */
+export const EXACT_LIMIT = 20_000_000;
+
+/** Adds `mrc` to the program. */
+export function addMrcCommand(program: Command) {
+  const cmd = withCommonOptions(
+    new Command("mrc")
+      .description("LRU miss-ratio curve: exact by stack distance, or approximate by SHARDS")
+      .requiredOption("--trace <file>", "trace to read ('-' = stdin)")
+      .option("--block-size <size>", "cache block size", parseSize, 4096)
+      .option(
+        "--sizes <list>",
+        "cache sizes to report (default: 24 points up to the footprint)",
+        parseSizeList,
+      )
+      .addOption(
+        new Option("--method <m>", "exact, shards, or auto (exact up to 20M accesses)").choices(
+          ["auto", "exact", "shards"] as const,
+        ).default("auto" as const),
+      )
+      .option("--rate <r>", "SHARDS sampling rate", "0.01")
+      .option("--format <name>", "trace format (default: detected)")
+      .option("--skip-bad", "count and skip malformed lines instead of failing", false)
+      .option("-o, --out <file>", "write the table to FILE (the SVG goes beside it)")
+      .option("--svg <file>", "SVG plot path (default: beside -o, else mrc.svg)")
+      .option("--no-svg", "no SVG plot"),
+  ).action(async (opts) => {
+    const bs = opts.blockSize as number;
+    const rate = Number(opts.rate);
+    if (!(rate > 0 && rate <= 1)) throw new UsageError(`--rate must be in (0, 1]: ${opts.rate}`);
+    const format = traceFormat(opts.format);
+    await withRun(opts, { tool: "qbic-cache", command: "mrc", args: opts }, async (run) => {
+      const stats: ReadStats = { bad: 0 };
+      // Collect the block access sequence (all of it, or only SHARDS-sampled blocks).
+      let sampleOnly = opts.method === "shards";
+      let seq = new Float64Array(1 << 16);
+      let n = 0, all = 0;
+      const push = (b: number) => {
+        if (n === seq.length) {
+          const s2 = new Float64Array(seq.length * 2);
+          s2.set(seq);
+          seq = s2;
+        }
+        seq[n++] = b;
+      };
+      await namingTrace(opts.trace, async () => {
+        for await (
+          const c of readTraceChunks(opts.trace, { format, skipBad: opts.skipBad }, stats)
+        ) {
+          for (let i = 0; i < c.count; i++) {
+            const op = c.op[i];
+            if (op === 2 || op === 3 || c.len[i] === 0) continue;
+            const last = Math.floor((c.off[i] + c.len[i] - 1) / bs);
+            for (let b = Math.floor(c.off[i] / bs); b <= last; b++) {
+              all++;
+              if (!sampleOnly || shardsSampled(b, rate)) push(b);
+            }
+          }
+          if (!sampleOnly && opts.method === "auto" && all > EXACT_LIMIT) {
+            // Too big for the exact pass: keep only the sampled blocks from here on.
+            let k = 0;
+            for (let i = 0; i < n; i++) if (shardsSampled(seq[i], rate)) seq[k++] = seq[i];
+            n = k;
+            sampleOnly = true;
+          }
+        }
+      });
+      const accesses = seq.subarray(0, n);
+      // Footprint for the default sizes (distinct blocks; sampled ones scaled back).
+      const distinct = new Set<number>();
+      for (let i = 0; i < n; i++) distinct.add(accesses[i]);
+      const footprint = sampleOnly ? Math.round(distinct.size / rate) : distinct.size;
+      let sizes: number[];
+      if (opts.sizes) sizes = (opts.sizes as number[]).map((s) => Math.floor(s / bs));
+      else {
+        const top = Math.max(footprint, 1);
+        const set = new Set<number>();
+        for (let i = 0; i < 24; i++) set.add(Math.max(1, Math.round(top ** ((i + 1) / 24))));
+        sizes = [...set];
+      }
+      const points: MrcPoint[] = sampleOnly
+        ? shardsMrc(accesses, sizes, rate)
+        : exactMrc(accesses, sizes);
+      const method = sampleOnly ? `shards(${rate})` : "exact";
+      for (const p of points) {
+        run.metric("lru_miss_ratio", p.missRatio, "ratio", { size: p.sizeBlocks * bs, method });
+      }
+      run.metric("accesses", all, "blocks");
+      run.metric("footprint", footprint * bs, "bytes");
+      const svgPath = opts.svg === false
+        ? undefined
+        : typeof opts.svg === "string"
+        ? opts.svg
+        : opts.out
+        ? opts.out.replace(/\.[^./]*$/, "") + ".svg"
+        : "mrc.svg";
+      if (svgPath) {
+        await Deno.writeTextFile(
+          svgPath,
+          mrcSvg(
+            [{
+              label: `LRU ${method}`,
+              points: points.map((p) => ({ x: p.sizeBlocks * bs, y: p.missRatio })),
+            }],
+            "cache size (bytes)",
+          ),
+        );
+      }
+      let text: string;
+      if (opts.output === "json") {
+        text = JSON.stringify({
+          trace: opts.trace,
+          method,
+          block_size: bs,
+          accesses: all,
+          footprint_bytes: footprint * bs,
+          svg: svgPath ?? null,
+          points: points.map((p) => ({
+            size: p.sizeBlocks * bs,
+            size_blocks: p.sizeBlocks,
+            miss_ratio: p.missRatio,
+            hit_ratio: 1 - p.missRatio,
+          })),
+        });
+      } else {
+        text = formatTable(
+          ["size", "blocks", "miss_ratio", "hit_ratio"],
+          points.map((p) => [
+            formatSize(p.sizeBlocks * bs),
+            p.sizeBlocks,
+            p.missRatio.toFixed(4),
+            (1 - p.missRatio).toFixed(4),
+          ]),
+          "text",
+        );
+      }
+      if (opts.out) await Deno.writeTextFile(opts.out, text + "\n");
+      else console.log(text);
+      if (!opts.quiet) {
+        console.error(
+          `qbic-cache mrc: ${all} block accesses, ${method}` +
+            (svgPath ? `, plot in ${svgPath}` : ""),
+        );
+      }
+    });
+  });
+  addExamples(cmd, [
+    "qbic-cache mrc --trace vm.bin -o vm-mrc.txt    # table in vm-mrc.txt, plot in vm-mrc.svg",
+    "qbic-cache mrc --trace big.bin --method shards --rate 0.001",
+  ]);
+  program.addCommand(cmd as unknown as Command);
+}

@@ -1,0 +1,227 @@
+/**
+ * `qbic-cache trace convert|stats|head`: convert between trace formats, summarize a trace, or
+ * show its first records.
+ *
+ * @module
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import {
+  addExamples,
+  formatSize,
+  formatTable,
+  LineWriter,
+  openOutput,
+  parseCount,
+  parseSize,
+  withCommonOptions,
+  withRun,
+} from "../../lib/cli/mod.ts";
+import { formatRecord } from "../../lib/trace/jsonl.ts";
+import { BinaryTraceWriter } from "../../lib/trace/binary.ts";
+import { type ReadStats, readTrace, readTraceChunks } from "../../lib/trace/read_trace.ts";
+import { stackDistances } from "../../lib/cache/stack_distance.ts";
+import { namingTrace, traceFormat } from "./trace_options.ts";
+
+function readOpts(opts: { format?: string; skipBad: boolean }) {
+  return { format: traceFormat(opts.format), skipBad: opts.skipBad };
+}
+
+/** Adds `trace` (with convert, stats, head) to the program. */
+export function addTraceCommand(program: Command) {
+  const trace = new Command("trace").description("convert, summarize and show I/O traces");
+
+  const convert = withCommonOptions(
+    new Command("convert")
+      .description("convert a trace (any readable format) to JSON lines or the binary form")
+      .argument("<input>", "trace to read ('-' = stdin)")
+      .option("-o, --out <file>", "output file (default: stdout)")
+      .addOption(
+        new Option("--to <format>", "output format (default: bin when -o ends in .bin)").choices(
+          ["jsonl", "bin"] as const,
+        ),
+      )
+      .option("--format <name>", "input format (default: detected)")
+      .option("--skip-bad", "count and skip malformed lines instead of failing", false),
+  ).action(async (input, opts) => {
+    const to = opts.to ?? (opts.out?.endsWith(".bin") ? "bin" : "jsonl");
+    await withRun(
+      opts,
+      { tool: "qbic-cache", command: "trace convert", args: { input, ...opts } },
+      async (run) => {
+        const stats: ReadStats = { bad: 0 };
+        let n = 0;
+        await namingTrace(input, async () => {
+          const out = await openOutput(opts.out);
+          const w = to === "bin" ? new BinaryTraceWriter(out) : new LineWriter(out);
+          const write = to === "bin"
+            ? (r: Parameters<BinaryTraceWriter["write"]>[0]) => (w as BinaryTraceWriter).write(r)
+            : (r: Parameters<BinaryTraceWriter["write"]>[0]) =>
+              (w as LineWriter).write(formatRecord(r));
+          for await (const r of readTrace(input, readOpts(opts), stats)) {
+            await write(r);
+            n++;
+          }
+          await w.close();
+        });
+        run.metric("records", n, "records", { to });
+        run.metric("bad_lines", stats.bad, "lines");
+        if (!opts.quiet) {
+          const bad = stats.bad
+            ? `, ${stats.bad} bad lines skipped (first: ${stats.firstBad})`
+            : "";
+          console.error(
+            `qbic-cache trace convert: ${n} records ${stats.format ?? "(empty)"} -> ${to}${bad}`,
+          );
+        }
+      },
+    );
+  });
+  addExamples(convert, ["qbic-cache trace convert msr_hm_0.csv -o hm_0.bin"]);
+
+  const head = new Command("head")
+    .description("print the first records as JSON lines")
+    .argument("<input>", "trace to read ('-' = stdin)")
+    .option("-n, --count <n>", "how many records", "10")
+    .option("--format <name>", "input format (default: detected)")
+    .option("--skip-bad", "count and skip malformed lines instead of failing", false)
+    .action(async (input, opts) => {
+      const max = parseCount(opts.count);
+      const w = new LineWriter(await openOutput());
+      let n = 0;
+      await namingTrace(input, async () => {
+        if (max === 0) return;
+        for await (const r of readTrace(input, readOpts(opts))) {
+          await w.write(formatRecord(r));
+          if (++n >= max) break;
+        }
+      });
+      await w.flush();
+    });
+
+  const statsCmd = withCommonOptions(
+    new Command("stats")
+      .description("request count, read/write mix, footprint, sizes, reuse distances, hot blocks")
+      .argument("<input>", "trace to read ('-' = stdin)")
+      .option("--block-size <size>", "block size for footprint and reuse", parseSize, 4096)
+      .option("--top <n>", "hot blocks to list", "10")
+      .option("--format <name>", "input format (default: detected)")
+      .option("--skip-bad", "count and skip malformed lines instead of failing", false),
+  ).action(async (input, opts) => {
+    const bs = opts.blockSize as number;
+    const top = parseCount(opts.top);
+    await withRun(
+      opts,
+      { tool: "qbic-cache", command: "trace stats", args: { input, ...opts } },
+      async (run) => {
+        const st: ReadStats = { bad: 0 };
+        const ops = { R: 0, W: 0, F: 0, T: 0, Z: 0 };
+        const bytes = { R: 0, W: 0, F: 0, T: 0, Z: 0 };
+        const letters = ["R", "W", "F", "T", "Z"] as const;
+        const sizeHist = new Map<number, number>();
+        const counts = new Map<number, number>();
+        let seq = new Float64Array(1 << 16), n = 0, requests = 0;
+        await namingTrace(input, async () => {
+          for await (const c of readTraceChunks(input, readOpts(opts), st)) {
+            requests += c.count;
+            for (let i = 0; i < c.count; i++) {
+              const op = letters[c.op[i]];
+              ops[op]++;
+              bytes[op] += c.len[i];
+              if (op === "F" || op === "T") continue;
+              const bucket = c.len[i] === 0 ? 0 : 2 ** Math.ceil(Math.log2(c.len[i]));
+              sizeHist.set(bucket, (sizeHist.get(bucket) ?? 0) + 1);
+              if (c.len[i] === 0) continue;
+              const last = Math.floor((c.off[i] + c.len[i] - 1) / bs);
+              for (let b = Math.floor(c.off[i] / bs); b <= last; b++) {
+                counts.set(b, (counts.get(b) ?? 0) + 1);
+                if (n === seq.length) {
+                  const s2 = new Float64Array(n * 2);
+                  s2.set(seq);
+                  seq = s2;
+                }
+                seq[n++] = b;
+              }
+            }
+          }
+        });
+        const h = stackDistances(seq.subarray(0, n));
+        // Reuse distances in power-of-two buckets of blocks: [1], [2], [3-4], [5-8], ...
+        const reuse = new Map<number, number>();
+        for (let d = 1; d < h.counts.length; d++) {
+          if (!h.counts[d]) continue;
+          const b = 2 ** Math.ceil(Math.log2(d));
+          reuse.set(b, (reuse.get(b) ?? 0) + h.counts[d]);
+        }
+        const hot = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, top);
+        const rw = ops.R + ops.W + ops.Z;
+        const summary = {
+          input,
+          format: st.format ?? null,
+          requests,
+          bad_lines: st.bad,
+          ops,
+          bytes,
+          read_share: rw ? ops.R / rw : 0,
+          block_size: bs,
+          block_accesses: n,
+          footprint_blocks: counts.size,
+          footprint_bytes: counts.size * bs,
+          sizes: Object.fromEntries([...sizeHist.entries()].sort((a, b) => a[0] - b[0])),
+          reuse_distance: {
+            cold: h.cold,
+            ...Object.fromEntries(
+              [...reuse.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => [`<=${k}`, v]),
+            ),
+          },
+          hot_blocks: hot.map(([block, count]) => ({ block, offset: block * bs, count })),
+        };
+        run.metric("requests", requests, "requests");
+        run.metric("footprint", summary.footprint_bytes, "bytes");
+        run.metric("read_share", summary.read_share, "ratio");
+        if (opts.output === "json") {
+          console.log(JSON.stringify(summary));
+          return;
+        }
+        const lines = [
+          `format       ${summary.format ?? "(empty)"}`,
+          `requests     ${requests}  (R ${ops.R}, W ${ops.W}, Z ${ops.Z}, T ${ops.T}, F ${ops.F})` +
+          (st.bad ? `  bad lines skipped: ${st.bad}` : ""),
+          `bytes        read ${formatSize(bytes.R)}, written ${
+            formatSize(bytes.W + bytes.Z)
+          }, trimmed ${formatSize(bytes.T)}`,
+          `read share   ${(summary.read_share * 100).toFixed(1)}% of R/W/Z requests`,
+          `footprint    ${counts.size} blocks of ${formatSize(bs)} = ${
+            formatSize(summary.footprint_bytes)
+          }` +
+          ` (${n} block accesses)`,
+          "",
+          "request sizes (up to)",
+          formatTable(
+            ["size", "requests"],
+            [...sizeHist.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => [formatSize(k), v]),
+            "text",
+          ),
+          "",
+          "reuse distance (distinct blocks between accesses, up to)",
+          formatTable(
+            ["distance", "accesses"],
+            [
+              ["cold", h.cold],
+              ...[...reuse.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => [k, v]),
+            ],
+            "text",
+          ),
+          "",
+          `top ${hot.length} hot blocks`,
+          formatTable(["block", "offset", "accesses"], hot.map(([b, c]) => [b, b * bs, c]), "text"),
+        ];
+        console.log(lines.join("\n"));
+      },
+    );
+  });
+
+  trace.addCommand(convert as unknown as Command);
+  trace.addCommand(statsCmd as unknown as Command);
+  trace.addCommand(head as unknown as Command);
+  program.addCommand(trace);
+}
