@@ -61,6 +61,20 @@ test("report runner: seeded runs fill the bench reports; regressions follow the 
   assert.equal(latest.status, "ok");
   const peers = new Set(latest.rows.map((r) => r[latest.columns.indexOf("peer")]));
   assert.deepEqual([...peers].sort(), ["fio", "hvkit", "nbdkit", "qemu-nbd"]);
+  // the cross-tool reports join the seeded serve / pdc-filter / sim / virtav runs
+  const pipeline = await runReport(db, loadReport("cache_pipeline"));
+  const what = pipeline.rows.map((r) => r[pipeline.columns.indexOf("what")]);
+  assert.deepEqual(what, [
+    "live qbic 4MiB",
+    "journal share",
+    "sim lru 4MiB",
+    "sim qbic 4MiB",
+    "sim s3fifo 4MiB",
+  ]);
+  const curves = await runReport(db, loadReport("cache_curves"));
+  assert.equal(curves.rows.length, 12);
+  const scans = await runReport(db, loadReport("virtav_scans"));
+  assert.equal(scans.rows[0][scans.columns.indexOf("seconds_per_gib")], 4);
   const check = await checkRegressions(db, 20);
   assert.ok(check.compared > 0);
   // iops fell 30% (higher is better), latencies rose ~43% (lower is better); fio's did not move

@@ -11,7 +11,10 @@ export interface SeedOptions {
   regress?: boolean;
 }
 
-/** Writes two daio-vs-fio runs, one nbd run, qbic-cache sim runs and a bench/run record. */
+/**
+ * Writes two daio-vs-fio runs, one nbd run, a serve / pdc-filter classify / qbic-cache sim
+ * pipeline over one trace, a virtav scan and a bench/run record.
+ */
 export async function seedStore(db: string, opts: SeedOptions = {}): Promise<void> {
   for (const [i, scale] of [[0, 1], [1, opts.regress ? 0.7 : 1.02]] as const) {
     const run = await startRun({ db }, {
@@ -43,21 +46,49 @@ export async function seedStore(db: string, opts: SeedOptions = {}): Promise<voi
     nbd.metric("iops", iops, "1/s", { peer, job: "randread-hot", seed: "synthetic" });
   }
   await nbd.finish("ok");
+  // a guest's trace: recorded by serve, classified by pdc-filter, simulated per policy
+  const serve = await startRun({ db }, {
+    tool: "qbic-cache",
+    command: "serve",
+    args: { image: "disk.img", record: "/tmp/seed/guest.jsonl", admit: "all", cacheSize: 4194304 },
+  });
+  serve.metric("hit_ratio", 0.58, "", { image: "disk.img", policy: "qbic", mode: "writeback" });
+  await serve.finish("ok");
+  const classify = await startRun({ db }, {
+    tool: "pdc-filter",
+    command: "classify",
+    args: { trace: "/tmp/seed/guest.jsonl" },
+  });
+  classify.metric("records", 1000, "records", { method: "heuristic" });
+  classify.metric("journal_records", 250, "records", { method: "heuristic" });
+  await classify.finish("ok");
   for (const policy of ["lru", "s3fifo", "qbic"]) {
     const sim = await startRun({ db }, {
       tool: "qbic-cache",
       command: "sim",
-      args: { policy, trace: "guest.jsonl" },
+      args: { policy: [policy], trace: "guest.jsonl" },
     });
     for (const blocks of [256, 1024, 4096, 16384]) {
       const base = policy === "lru" ? 0.3 : policy === "s3fifo" ? 0.35 : 0.4;
       sim.metric("hit_ratio", Math.min(0.95, base + Math.log2(blocks / 256) * 0.1), "ratio", {
         policy,
-        capacity_blocks: blocks,
+        size: blocks * 4096,
+        block_size: 4096,
+        admit: "all",
       });
     }
     await sim.finish("ok");
   }
+  const scan = await startRun({ db }, {
+    tool: "virtav",
+    command: "scan",
+    args: { paths: ["/tmp/seed/disk.img"] },
+  });
+  scan.metric("bytes_scanned", 2 ** 30, "B");
+  scan.metric("scan_seconds", 4, "s");
+  scan.metric("detections", 2);
+  scan.metric("signatures", 10);
+  await scan.finish("ok");
   const harness = await startRun({ db }, {
     tool: "hvkit-bench",
     command: "run",
