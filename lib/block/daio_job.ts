@@ -62,7 +62,11 @@ export interface DaioJobResult {
   /** Both directions together. */
   total: { ios: number; iops: number; bw: number; lat: Histogram };
   elapsedSec: number;
-  /** CPU time as a share of wall time (1 = one core busy), like fio's usr/sys. */
+  /**
+   * CPU time of the job's threads as a share of wall time (1 = one core busy), like fio's
+   * usr/sys (getrusage per thread). Their sum is exact; the split between them is sampled at the
+   * kernel's timer tick, so a small usr share can read 0 on a short run.
+   */
   cpuUsr: number;
   cpuSys: number;
   mismatches: number;
