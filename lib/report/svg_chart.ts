@@ -30,9 +30,9 @@ const PALETTE = [
   "#000000",
 ];
 
-const W = 640;
+const W = 520;
 const H = 300;
-const M = { left: 64, right: 150, top: 28, bottom: 64 };
+const M = { left: 56, right: 170, top: 28, bottom: 64 };
 
 /** Escapes text for XML content and attribute values. */
 export function escapeXml(s: string): string {
@@ -159,7 +159,9 @@ function legendFor(series: string[]): string[] {
     return `<rect x="${x}" y="${y}" width="10" height="10" fill="${
       PALETTE[i % PALETTE.length]
     }"/>` +
-      `<text x="${x + 14}" y="${y + 9}" font-size="11">${escapeXml(s.slice(0, 20))}</text>`;
+      `<text x="${x + 14}" y="${y + 9}" font-size="11">${
+        escapeXml(s.length > 28 ? s.slice(0, 27) + "…" : s)
+      }</text>`;
   });
 }
 
