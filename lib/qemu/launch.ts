@@ -31,7 +31,7 @@ export interface LaunchOptions {
   diskFormat?: "raw" | "qcow2";
   /** Extra virtio-blk-pci properties, e.g. `iommu_platform=on,disable-legacy=on`. */
   diskDeviceProps?: string;
-  /** The workload: a name in fixtures/guest/workloads (`boot`, `fsync-small`, ...). */
+  /** The workload: a name in fixtures/guest/workloads (`boot`, `fsync-small`, ...); `a+b` runs a then b. */
   workload: string;
   /** Its parameters (names: lower-case letters, digits, _; values: no spaces or commas). */
   workloadArgs?: Record<string, string | number | boolean>;
@@ -135,10 +135,12 @@ export async function launchGuest(opts: LaunchOptions): Promise<GuestHandle> {
     throw new Error("launchGuest: give nbdSocket or diskImage, not both");
   }
   const guest = opts.guest ?? await buildGuest();
-  if (!guest.workloads.includes(opts.workload)) {
-    throw new Error(
-      `unknown workload ${JSON.stringify(opts.workload)} (have: ${guest.workloads.join(", ")})`,
-    );
+  for (const w of opts.workload.split("+")) {
+    if (!guest.workloads.includes(w)) {
+      throw new Error(
+        `unknown workload ${JSON.stringify(w)} (have: ${guest.workloads.join(", ")})`,
+      );
+    }
   }
   const accel = await chooseAccel(guest, qemu, requestedAccel(opts.accel));
   return await start(qemu, guest, accel, opts);
