@@ -78,62 +78,67 @@ async function main(argv: string[]): Promise<number> {
       { tool: "guest", command: "run", args: argv },
       async (run) => {
         let srv: NbdServer | null = null;
-        try {
-          if (server === "qbic-cache" || server === "qemu-nbd") {
-            srv = await startNbdServer({
-              kind: server,
-              image: values.image!,
-              socket: `${tmp}/nbd.sock`,
-              record: values.record,
-              extraArgs: values["serve-args"].split(/\s+/).filter((s) => s),
-              db: values["no-db"] ? undefined : (values.db ?? Deno.env.get("HVKIT_DB")),
-              stderrPath: `${tmp}/server.err`,
-              timeoutMs: timeoutMs + 60_000,
-            });
-          }
-          const vm = await launchGuest({
-            guest,
-            nbdSocket: srv?.socket,
-            nbdExport: srv?.exportName,
-            diskImage: server === "file" ? values.image : undefined,
-            workload: values.workload,
-            workloadArgs,
-            memMiB,
-            timeoutMs,
-            accel: values.accel as AccelRequest | undefined,
-          });
-          if (!json) console.error(`guest: ${vm.accel.accel} (${vm.accel.reason})`);
-          let outcome;
+        let serverError: string | null = null;
+        const code = await (async () => {
           try {
-            outcome = await vm.wait();
+            if (server === "qbic-cache" || server === "qemu-nbd") {
+              srv = await startNbdServer({
+                kind: server,
+                image: values.image!,
+                socket: `${tmp}/nbd.sock`,
+                record: values.record,
+                extraArgs: values["serve-args"].split(/\s+/).filter((s) => s),
+                db: values["no-db"] ? undefined : (values.db ?? Deno.env.get("HVKIT_DB")),
+                stderrPath: `${tmp}/server.err`,
+                timeoutMs: timeoutMs + 60_000,
+              });
+            }
+            const vm = await launchGuest({
+              guest,
+              nbdSocket: srv?.socket,
+              nbdExport: srv?.exportName,
+              diskImage: server === "file" ? values.image : undefined,
+              workload: values.workload,
+              workloadArgs,
+              memMiB,
+              timeoutMs,
+              accel: values.accel as AccelRequest | undefined,
+            });
+            if (!json) console.error(`guest: ${vm.accel.accel} (${vm.accel.reason})`);
+            let outcome;
+            try {
+              outcome = await vm.wait();
+            } finally {
+              await vm.kill();
+            }
+            run.event("guest", { accel: outcome.accel, boot: outcome.boot, done: outcome.done });
+            for (const r of outcome.results) {
+              const labels = { workload: String(r.workload), accel: outcome.accel };
+              for (const [k, v] of Object.entries(r)) {
+                if (typeof v === "number") {
+                  run.metric(`guest.${k}`, v, k === "ms" ? "ms" : "", labels);
+                }
+              }
+            }
+            run.metric("guest.wall_ms", outcome.ms, "ms", { workload: values.workload });
+            if (json) {
+              console.log(JSON.stringify({ accel: outcome.accel, results: outcome.results }));
+            } else {
+              for (const r of outcome.results) console.log(JSON.stringify(r));
+            }
+            return 0;
           } finally {
-            await vm.kill();
-          }
-          run.event("guest", { accel: outcome.accel, boot: outcome.boot, done: outcome.done });
-          for (const r of outcome.results) {
-            const labels = { workload: String(r.workload), accel: outcome.accel };
-            for (const [k, v] of Object.entries(r)) {
-              if (typeof v === "number") {
-                run.metric(`guest.${k}`, v, k === "ms" ? "ms" : "", labels);
+            if (srv) {
+              const st = await srv.stop();
+              if (st.code !== 0) {
+                const err = await Deno.readTextFile(`${tmp}/server.err`).catch(() => "");
+                serverError = `${server} exited with ${st.code}: ${err.trim().split("\n")[0]}`;
               }
             }
           }
-          run.metric("guest.wall_ms", outcome.ms, "ms", { workload: values.workload });
-          if (json) {
-            console.log(JSON.stringify({ accel: outcome.accel, results: outcome.results }));
-          } else {
-            for (const r of outcome.results) console.log(JSON.stringify(r));
-          }
-          return 0;
-        } finally {
-          if (srv) {
-            const st = await srv.stop();
-            if (st.code !== 0) {
-              const err = await Deno.readTextFile(`${tmp}/server.err`).catch(() => "");
-              throw new Error(`${server} exited with ${st.code}: ${err.trim().split("\n")[0]}`);
-            }
-          }
-        }
+        })();
+        if (serverError) throw new Error(serverError);
+        return code;
       },
     );
   } finally {
