@@ -6,6 +6,7 @@
 import { addDoctorCommand, makeTool, runTool } from "../../lib/cli/mod.ts";
 import { addScanCommand } from "./scan.ts";
 import { addSigsCommand } from "./sigs.ts";
+import { addWatchCommand } from "./watch.ts";
 
 /** Builds the `virtav` command line (exported for tests). */
 export function buildProgram() {
@@ -22,6 +23,7 @@ export function buildProgram() {
   addDoctorCommand(program, "virtav", ["clamscan", "qemu-system-x86_64"]);
   addScanCommand(program);
   addSigsCommand(program);
+  addWatchCommand(program);
   return program;
 }
 
