@@ -4,8 +4,8 @@
 WITH last AS (
   SELECT arg_max(id, started) AS run FROM runs WHERE tool = 'hvkit-bench' AND command = 'run'
 )
-SELECT m.labels->>'bench' AS bench, m.labels->>'status' AS status, round(m.value, 2) AS seconds,
-       m.labels->>'size' AS size, m.labels->>'reason' AS reason
+SELECT (m.labels->>'bench') AS bench, (m.labels->>'status') AS status, round(m.value, 2) AS seconds,
+       (m.labels->>'size') AS size, (m.labels->>'reason') AS reason
 FROM last JOIN metrics m ON m.run = last.run
 WHERE m.name = 'bench_seconds'
 ORDER BY bench;

@@ -3,17 +3,17 @@
 -- Miss ratio = 1 - hit ratio, counted per block access; the admission filter is in the series name.
 -- chart: line x=cache_mib y=miss_ratio series=series facet=trace logx title="Miss ratio by cache size"
 WITH sim AS (
-  SELECT regexp_replace(coalesce(r.args->>'trace', '?'), '^.*/', '') AS trace,
-         (m.labels->>'policy') || CASE WHEN coalesce(m.labels->>'admit', 'all') = 'all' THEN ''
+  SELECT regexp_replace(coalesce((r.args->>'trace'), '?'), '^.*/', '') AS trace,
+         (m.labels->>'policy') || CASE WHEN coalesce((m.labels->>'admit'), 'all') = 'all' THEN ''
                                        ELSE '+' || (m.labels->>'admit') END AS series,
-         TRY_CAST(m.labels->>'size' AS DOUBLE) / 1048576 AS cache_mib,
+         TRY_CAST((m.labels->>'size') AS DOUBLE) / 1048576 AS cache_mib,
          1 - m.value AS miss_ratio, r.id AS run, r.started
   FROM runs r JOIN metrics m ON m.run = r.id
   WHERE r.tool = 'qbic-cache' AND r.command = 'sim' AND r.status = 'ok' AND m.name = 'hit_ratio'
 ), mrc AS (
-  SELECT regexp_replace(coalesce(r.args->>'trace', '?'), '^.*/', '') AS trace,
-         'lru curve (' || coalesce(m.labels->>'method', 'exact') || ')' AS series,
-         TRY_CAST(m.labels->>'size' AS DOUBLE) / 1048576 AS cache_mib,
+  SELECT regexp_replace(coalesce((r.args->>'trace'), '?'), '^.*/', '') AS trace,
+         'lru curve (' || coalesce((m.labels->>'method'), 'exact') || ')' AS series,
+         TRY_CAST((m.labels->>'size') AS DOUBLE) / 1048576 AS cache_mib,
          m.value AS miss_ratio, r.id AS run, r.started
   FROM runs r JOIN metrics m ON m.run = r.id
   WHERE r.tool = 'qbic-cache' AND r.command = 'mrc' AND r.status = 'ok'

@@ -4,15 +4,15 @@
 -- FILE); where a live run exists, only the simulated sizes equal to its cache size are shown.
 -- chart: bar x=what y=value series=stage facet=trace title="Live, PDC and simulated, per trace" unit=ratio
 WITH live AS (
-  SELECT regexp_replace(r.args->>'record', '^.*/', '') AS trace, 'live' AS stage,
-         m.labels->>'policy' AS policy, coalesce(r.args->>'admit', 'all') AS admit,
-         TRY_CAST(r.args->>'cacheSize' AS DOUBLE) / 1048576 AS cache_mib,
+  SELECT regexp_replace((r.args->>'record'), '^.*/', '') AS trace, 'live' AS stage,
+         (m.labels->>'policy') AS policy, coalesce((r.args->>'admit'), 'all') AS admit,
+         TRY_CAST((r.args->>'cacheSize') AS DOUBLE) / 1048576 AS cache_mib,
          m.name AS figure, m.value, r.id AS run, r.started
   FROM runs r JOIN metrics m ON m.run = r.id
   WHERE r.tool = 'qbic-cache' AND r.command = 'serve' AND r.status = 'ok'
-    AND coalesce(r.args->>'record', '-') <> '-' AND m.name = 'hit_ratio'
+    AND coalesce((r.args->>'record'), '-') <> '-' AND m.name = 'hit_ratio'
 ), pdc AS (
-  SELECT regexp_replace(coalesce(r.args->>'trace', '-'), '^.*/', '') AS trace, 'pdc' AS stage,
+  SELECT regexp_replace(coalesce((r.args->>'trace'), '-'), '^.*/', '') AS trace, 'pdc' AS stage,
          NULL AS policy, NULL AS admit, NULL::DOUBLE AS cache_mib,
          CASE m.name WHEN 'journal_records' THEN 'journal share' ELSE m.name END AS figure,
          CASE m.name WHEN 'journal_records'
@@ -24,9 +24,9 @@ WITH live AS (
   WHERE r.tool = 'pdc-filter' AND r.command IN ('classify', 'eval') AND r.status = 'ok'
     AND m.name IN ('journal_records', 'precision', 'recall')
 ), sim AS (
-  SELECT regexp_replace(coalesce(r.args->>'trace', '-'), '^.*/', '') AS trace, 'sim' AS stage,
-         m.labels->>'policy' AS policy, coalesce(m.labels->>'admit', 'all') AS admit,
-         TRY_CAST(m.labels->>'size' AS DOUBLE) / 1048576 AS cache_mib,
+  SELECT regexp_replace(coalesce((r.args->>'trace'), '-'), '^.*/', '') AS trace, 'sim' AS stage,
+         (m.labels->>'policy') AS policy, coalesce((m.labels->>'admit'), 'all') AS admit,
+         TRY_CAST((m.labels->>'size') AS DOUBLE) / 1048576 AS cache_mib,
          m.name AS figure, m.value, r.id AS run, r.started
   FROM runs r JOIN metrics m ON m.run = r.id
   WHERE r.tool = 'qbic-cache' AND r.command = 'sim' AND r.status = 'ok' AND m.name = 'hit_ratio'

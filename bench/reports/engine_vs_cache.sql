@@ -10,9 +10,9 @@ WITH latest AS (
 )
 SELECT CASE WHEN l.tool = 'bench' THEN 'bench ' || l.command ELSE l.tool || ' ' || l.command END
          AS "from",
-       coalesce(m.labels->>'peer', m.labels->>'engine', m.labels->>'server', m.labels->>'impl',
+       coalesce((m.labels->>'peer'), (m.labels->>'engine'), (m.labels->>'server'), (m.labels->>'impl'),
                 CASE WHEN l.tool = 'bench' THEN 'hvkit' ELSE l.tool END) AS source,
-       coalesce(m.labels->>'job', '') ||
+       coalesce((m.labels->>'job'), '') ||
          coalesce(' ' || (m.labels->>'direction'), '') AS job,
        round(m.value) AS iops
 FROM latest l JOIN metrics m ON m.run = l.run

@@ -9,9 +9,9 @@ WITH latest AS (
          replace(regexp_extract(m.name, 'p(\d+(_\d+)?)$', 1), '_', '.') AS pct,
          m.value * CASE lower(m.unit) WHEN 'ns' THEN 0.001 WHEN 'us' THEN 1 WHEN 'µs' THEN 1
                                       WHEN 'ms' THEN 1000 WHEN 's' THEN 1e6 END AS latency_us,
-         coalesce(m.labels->>'peer', m.labels->>'engine', m.labels->>'impl',
-                  m.labels->>'server', m.labels->>'mode', 'hvkit') AS peer,
-         coalesce(m.labels->>'job', m.labels->>'case', '') AS job
+         coalesce((m.labels->>'peer'), (m.labels->>'engine'), (m.labels->>'impl'),
+                  (m.labels->>'server'), (m.labels->>'mode'), 'hvkit') AS peer,
+         coalesce((m.labels->>'job'), (m.labels->>'case'), '') AS job
   FROM latest l JOIN metrics m ON m.run = l.run
   WHERE regexp_matches(m.name, '(^|_)p\d+(_\d+)?$') AND lower(m.unit) IN ('ns', 'us', 'µs', 'ms', 's')
 )

@@ -75,7 +75,9 @@ export function htmlSection(result: ReportResult | { name: string; error: string
       ? [`<p class="desc">${escapeXml(spec.description.join(" "))}</p>`]
       : []),
   ];
-  if (result.status === "empty") {
+  if (result.status === "error") {
+    parts.push(`<p class="error">${escapeXml(result.reason ?? "error")}</p>`);
+  } else if (result.status === "empty") {
     parts.push(`<p class="empty">${escapeXml(result.reason ?? "no runs yet")}</p>`);
   } else {
     const charts = spec.charts.flatMap((c) => {
@@ -113,7 +115,7 @@ export function htmlPage(
     const n = escapeXml(name(r));
     const tag = "status" in r && r.status === "empty"
       ? " (no runs yet)"
-      : "error" in r
+      : "error" in r || ("status" in r && r.status === "error")
       ? " (error)"
       : "";
     return `<li><a href="#${n}">${n}</a>${tag}</li>`;

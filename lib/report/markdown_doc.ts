@@ -13,7 +13,7 @@ export function reportBlock(r: ReportResult, format: "markdown" | "text"): strin
   const head = md
     ? `## ${r.spec.name}\n\n${r.spec.summary}\n\n`
     : `== ${r.spec.name}: ${r.spec.summary}\n`;
-  if (r.status === "empty") return head + (md ? `_${r.reason}_\n` : `${r.reason}\n`);
+  if (r.status !== "ok") return head + (md ? `_${r.reason}_\n` : `${r.reason}\n`);
   return head + formatTable(r.columns, r.rows, format);
 }
 

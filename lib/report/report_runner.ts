@@ -14,8 +14,8 @@ export const REPORTS_DIR = new URL("../../bench/reports/", import.meta.url).path
 /** A report's result, or why there is none yet. */
 export interface ReportResult {
   spec: ReportSpec;
-  status: "ok" | "empty";
-  /** Why there are no rows ("no runs yet", the missing table, the missing store). */
+  status: "ok" | "empty" | "error";
+  /** Why there are no rows ("no runs yet", the missing table, the missing store, the error). */
   reason?: string;
   columns: string[];
   rows: unknown[][];
@@ -90,5 +90,17 @@ export async function runReport(db: string, spec: ReportSpec): Promise<ReportRes
     const missing = /Catalog Error: Table with name (\S+) does not exist/.exec(msg);
     if (missing) return empty(`no runs yet (no table ${missing[1]} in the store)`);
     throw new Error(`report ${spec.name}: ${msg.split("\n")[0]}`);
+  }
+}
+
+/**
+ * Like {@linkcode runReport}, but a broken report becomes `status: "error"` with the message, so
+ * one bad report does not stop a document of all of them.
+ */
+export async function runReportSafe(db: string, spec: ReportSpec): Promise<ReportResult> {
+  try {
+    return await runReport(db, spec);
+  } catch (e) {
+    return { spec, status: "error", reason: (e as Error).message, columns: [], rows: [] };
   }
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startRun } from "../results/mod.ts";
-import { listReports, loadReport, runReport } from "./report_runner.ts";
+import { listReports, loadReport, runReport, runReportSafe } from "./report_runner.ts";
 import { parseReportSpec } from "./report_spec.ts";
 import { checkRegressions } from "./regressions.ts";
 import { seedStore } from "./testdata/seed_store.ts";
@@ -51,6 +51,9 @@ test("report runner: a tool table no run created is 'no runs yet', broken SQL th
   assert.equal(missing.status, "empty");
   assert.match(missing.reason!, /no table detections/);
   await assert.rejects(runReport(db, parseReportSpec("b", "SELEC 1")), /^Error: report b: /);
+  const safe = await runReportSafe(db, parseReportSpec("b", "SELEC 1"));
+  assert.equal(safe.status, "error");
+  assert.match(safe.reason!, /^report b: .*Parser Error/);
   assert.throws(() => loadReport("no-such-report"), /no report named no-such-report \(reports: /);
 });
 
@@ -61,6 +64,13 @@ test("report runner: seeded runs fill the bench reports; regressions follow the 
   assert.equal(latest.status, "ok");
   const peers = new Set(latest.rows.map((r) => r[latest.columns.indexOf("peer")]));
   assert.deepEqual([...peers].sort(), ["fio", "hvkit", "nbdkit", "qemu-nbd"]);
+  // ratio rows are in bench_ratios only (DuckDB's ->> binds looser than AND: keep it bracketed)
+  assert.ok(latest.rows.every((r) => r[latest.columns.indexOf("unit")] !== "x"));
+  const ratios = await runReport(db, loadReport("bench_ratios"));
+  assert.deepEqual(ratios.rows.map((r) => r[ratios.columns.indexOf("ratio")]), [
+    "hvkit/fio",
+    "hvkit/fio",
+  ]);
   // the cross-tool reports join the seeded serve / pdc-filter / sim / virtav runs
   const pipeline = await runReport(db, loadReport("cache_pipeline"));
   const what = pipeline.rows.map((r) => r[pipeline.columns.indexOf("what")]);

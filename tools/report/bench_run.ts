@@ -23,7 +23,7 @@ import {
   listReports,
   markdownDoc,
   type ReportResult,
-  runReport,
+  runReportSafe,
   storeExists,
 } from "../../lib/report/mod.ts";
 
@@ -205,7 +205,11 @@ export async function renderReports(
   notes: string[] = [],
 ): Promise<{ md: string; html: string; results: ReportResult[] }> {
   const results: ReportResult[] = [];
-  for (const spec of listReports()) results.push(await runReport(db, spec));
+  for (const spec of listReports()) {
+    const r = await runReportSafe(db, spec);
+    if (r.status === "error") console.error(`bench/run: ${r.reason}`);
+    results.push(r);
+  }
   const title = "hvkit benchmarks";
   const md = `${outDir}/report.md`;
   const html = `${outDir}/report.html`;

@@ -26,6 +26,7 @@ import {
   markdownDoc,
   type ReportResult,
   runReport,
+  runReportSafe,
 } from "../../lib/report/mod.ts";
 
 const FORMATS = ["text", "csv", "json", "markdown", "html", "parquet"] as const;
@@ -61,7 +62,7 @@ export function renderAll(
       return JSON.stringify(
         Object.fromEntries(results.map((r) => [
           r.spec.name,
-          r.status === "empty" ? { status: "empty", reason: r.reason } : {
+          r.status !== "ok" ? { status: r.status, reason: r.reason } : {
             status: "ok",
             rows: r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, row[i]]))),
           },
@@ -137,8 +138,14 @@ export function buildProgram() {
         if (files.length === 0) console.error(`no runs yet in ${db}: nothing exported`);
       } else if (opts.all) {
         const results = [];
-        for (const spec of listReports()) results.push(await runReport(db, spec));
+        for (const spec of listReports()) results.push(await runReportSafe(db, spec));
         await write(opts.out, renderAll(results, format, db, opts.title));
+        const broken = results.filter((r) => r.status === "error");
+        if (broken.length > 0) {
+          throw new ToolError(
+            `${broken.length} reports failed: ${broken.map((r) => r.reason).join("; ")}`,
+          );
+        }
       } else if (report) {
         const spec = loadReport(report);
         if (format === "parquet") {
