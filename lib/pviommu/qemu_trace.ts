@@ -1,0 +1,136 @@
+/**
+ * Imports QEMU's intel-iommu trace events (`-trace 'vtd_*'`, log backend, QEMU 7.2) as audit
+ * events. The emulated VT-d never sees the guest's MAP: the guest writes its I/O page tables
+ * in memory. What QEMU sees, and this importer turns into events:
+ *
+ * - `vtd_iotlb_page_update sid S iova I slpte P domain D`: a page walk found a present PTE:
+ *   `attach` (first time S is seen in D), `map` of that 4 KiB page to `P & ~0xfff` with the
+ *   PTE's read/write bits (once per live translation), then a `dma` of one byte at I.
+ * - `vtd_iotlb_page_hit ...`: a translation served from QEMU's IOTLB: a `dma` at I.
+ * - `vtd_inv_desc_iotlb_pages domain D addr A mask M`: page-selective invalidation:
+ *   `unmap` of 2^M pages at A (with caching-mode=on Linux also invalidates after a map;
+ *   unmapping nothing is OK in virtio-iommu terms).
+ * - `vtd_inv_desc_iotlb_domain`, `vtd_inv_desc_iotlb_global`: `unmap` of the whole domain(s).
+ *
+ * The trace has neither the direction nor the length of a DMA: imported DMAs have no `dir`
+ * and a length of 1, so the audit checks that a mapping exists, not its permission.
+ * A line prefix `PID@SECONDS.MICROS:` (`-msg timestamp=on`) becomes the event time.
+ *
+ * @module
+ */
+import type { AuditEvent } from "./audit_event.ts";
+
+const PS = 4096;
+const WHOLE = Number.MAX_SAFE_INTEGER;
+
+const RE = {
+  prefix: /^(?:\d+@(\d+)\.(\d+):)?\s*(vtd_\w+)\s+(.*)$/,
+  page: /sid 0x([0-9a-f]+) iova 0x([0-9a-f]+) slpte 0x([0-9a-f]+) domain 0x([0-9a-f]+)/,
+  invPages: /domain 0x([0-9a-f]+) addr 0x([0-9a-f]+) mask 0x([0-9a-f]+)/,
+  invDomain: /domain 0x([0-9a-f]+)/,
+};
+
+/** Counters of an import. */
+export interface ImportStats {
+  lines: number;
+  used: number;
+  skipped: number;
+}
+
+/**
+ * Converts intel-iommu trace lines to audit events, keeping the state it needs (which
+ * endpoints are in which domain, which pages have a live translation).
+ *
+ * @example
+ * ```ts
+ * import { VtdTraceImporter } from "./qemu_trace.ts";
+ * const imp = new VtdTraceImporter();
+ * imp.line("vtd_iotlb_page_update IOTLB page update sid 0x18 iova 0xfffff002 slpte 0x2aa2003 domain 0x5");
+ * // [attach, map, dma]
+ * ```
+ */
+export class VtdTraceImporter {
+  readonly stats: ImportStats = { lines: 0, used: 0, skipped: 0 };
+  #epDomain = new Map<number, number>();
+  #live = new Map<number, Map<number, number>>(); // domain -> page -> slpte
+  #domains = new Set<number>();
+
+  /** The audit events one trace line stands for (often none). */
+  line(text: string): AuditEvent[] {
+    this.stats.lines++;
+    const m = RE.prefix.exec(text.trim());
+    if (!m) {
+      this.stats.skipped++;
+      return [];
+    }
+    const ts = m[1] !== undefined
+      ? Number(m[1]) * 1e9 + Number(m[2].padEnd(6, "0")) * 1e3
+      : undefined;
+    const name = m[3];
+    const rest = m[4];
+    const out = this.#event(name, rest, ts);
+    if (out.length) this.stats.used++;
+    else this.stats.skipped++;
+    return out;
+  }
+
+  #event(name: string, rest: string, ts: number | undefined): AuditEvent[] {
+    const t = ts !== undefined ? { ts } : {};
+    if (name === "vtd_iotlb_page_update" || name === "vtd_iotlb_page_hit") {
+      const p = RE.page.exec(rest);
+      if (!p) return [];
+      const sid = parseInt(p[1], 16);
+      const iova = parseInt(p[2], 16);
+      const slpte = parseInt(p[3], 16);
+      const domain = parseInt(p[4], 16);
+      const out: AuditEvent[] = [];
+      if (this.#epDomain.get(sid) !== domain) {
+        this.#epDomain.set(sid, domain);
+        out.push({ op: "attach", endpoint: sid, domain, ...t });
+      }
+      this.#domains.add(domain);
+      const page = Math.floor(iova / PS);
+      let live = this.#live.get(domain);
+      if (!live) this.#live.set(domain, live = new Map());
+      if (name === "vtd_iotlb_page_update" && live.get(page) !== slpte) {
+        if (live.has(page)) out.push({ op: "unmap", domain, iova: page * PS, len: PS, ...t });
+        live.set(page, slpte);
+        const flags = [...(slpte & 1 ? ["read"] : []), ...(slpte & 2 ? ["write"] : [])];
+        // Bits 12..51 of a second-level PTE hold the page frame.
+        const gpa = Math.floor(slpte / PS) % 2 ** 40 * PS;
+        out.push({ op: "map", domain, iova: page * PS, len: PS, gpa, flags, ...t });
+      }
+      out.push({ op: "dma", endpoint: sid, iova, len: 1, ...t });
+      return out;
+    }
+    if (name === "vtd_inv_desc_iotlb_pages") {
+      const p = RE.invPages.exec(rest);
+      if (!p) return [];
+      const domain = parseInt(p[1], 16);
+      if (!this.#domains.has(domain)) return []; // no endpoint of it translated yet
+      const addr = parseInt(p[2], 16);
+      const pages = 2 ** parseInt(p[3], 16);
+      const live = this.#live.get(domain);
+      const first = Math.floor(addr / PS);
+      if (live) { for (let k = 0; k < pages; k++) live.delete(first + k); }
+      return [{ op: "unmap", domain, iova: first * PS, len: pages * PS, ...t }];
+    }
+    if (name === "vtd_inv_desc_iotlb_domain") {
+      const p = RE.invDomain.exec(rest);
+      if (!p) return [];
+      const domain = parseInt(p[1], 16);
+      if (!this.#domains.has(domain)) return [];
+      this.#live.delete(domain);
+      return [{ op: "unmap", domain, iova: 0, len: WHOLE, ...t }];
+    }
+    if (name === "vtd_inv_desc_iotlb_global") {
+      const out: AuditEvent[] = [];
+      for (const d of this.#domains) {
+        out.push({ op: "unmap", domain: d, iova: 0, len: WHOLE, ...t });
+      }
+      this.#live.clear();
+      return out;
+    }
+    return [];
+  }
+}
