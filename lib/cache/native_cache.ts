@@ -1,0 +1,231 @@
+/**
+ * The native twin of a policy plus the simulator's hot loop (native/cache_*.c), behind one
+ * handle: replay a whole binary trace file in one FFI call (mmapped, off the JS thread), or
+ * column batches, and read back the same {@linkcode SimResult} the TS Simulator gives. Each
+ * native policy makes exactly the decisions of its TS twin (lib/cache/<name>.ts), which
+ * lib/cache/native_twin_test.ts checks access by access. A policy without a twin (Belady's OPT)
+ * is not available here: `hasNativeTwin` says so and callers use the TS engine for it.
+ *
+ * @example
+ * ```ts
+ * import { NativeCache } from "./native_cache.ts";
+ * const c = new NativeCache("lru", 1024, 4096);
+ * try {
+ *   await c.runFile("trace.bin");
+ *   console.log(c.result().hitRatio);
+ * } finally {
+ *   c.close();
+ * }
+ * ```
+ *
+ * @module
+ */
+import { native } from "../ffi/ffi.ts";
+import { check } from "../ffi/errno.ts";
+import { TraceFormatError } from "../trace/jsonl.ts";
+import type { OpCounts, SimResult } from "./simulate.ts";
+
+/** Words of the native result array (CACHE_OUT_WORDS), in native/cache.h's order. */
+const W = {
+  reads: 0,
+  writes: 6,
+  flushes: 12,
+  trims: 13,
+  bypassedRequests: 14,
+  bypassedBlocks: 15,
+  records: 16,
+  used: 17,
+  memBytes: 18,
+  capacity: 19,
+  errKind: 20,
+  errRecord: 21,
+  errValue: 22,
+  words: 24,
+} as const;
+
+const EBADMSG = 74;
+
+const enc = new TextEncoder();
+const cstr = (s: string) => enc.encode(s + "\0");
+
+let loadError: string | undefined;
+let loaded = false;
+
+/**
+ * Why the native engine cannot run here (the library is missing or stale), or undefined when
+ * it can.
+ */
+export function nativeUnavailable(): string | undefined {
+  if (!loaded) {
+    loaded = true;
+    try {
+      native().cache_policy_known(cstr("lru"));
+    } catch (e) {
+      loadError = (e as Error).message;
+    }
+  }
+  return loadError;
+}
+
+/** True when `policy` has a native twin (and the native library loads). */
+export function hasNativeTwin(policy: string): boolean {
+  return nativeUnavailable() === undefined && native().cache_policy_known(cstr(policy)) === 1;
+}
+
+function counts(c: BigUint64Array, at: number): OpCounts {
+  return {
+    requests: Number(c[at]),
+    blocks: Number(c[at + 1]),
+    hits: Number(c[at + 2]),
+    bytes: Number(c[at + 3]),
+    hitBytes: Number(c[at + 4]),
+    wholeHits: Number(c[at + 5]),
+  };
+}
+
+/** What a column batch needs (a BinaryChunk or TraceColumns fits). */
+export interface NativeBatch {
+  count: number;
+  op: Uint8Array;
+  off: Float64Array;
+  len: Float64Array;
+}
+
+/** One native policy with its simulator counters. Call `close()` when done. */
+export class NativeCache {
+  readonly handle: number;
+  private readonly out = new BigUint64Array(W.words);
+  private closed = false;
+
+  /** Opens `policy` (a name `createPolicy` knows and that has a twin) for `capacity` blocks. */
+  constructor(
+    readonly policy: string,
+    readonly capacity: number,
+    readonly blockSize: number,
+  ) {
+    if (!Number.isSafeInteger(capacity) || capacity < 0) {
+      throw new RangeError(`capacity must be a non-negative whole number of blocks: ${capacity}`);
+    }
+    if (!(blockSize > 0) || !Number.isInteger(blockSize)) {
+      throw new RangeError(`block size must be a positive integer, got ${blockSize}`);
+    }
+    this.handle = check(
+      native().cache_open(cstr(policy), BigInt(capacity), BigInt(blockSize)),
+      `native cache ${policy} of ${capacity} blocks`,
+    );
+  }
+
+  /** One block access (as CachePolicy.access); true on a hit. */
+  access(block: number, isWrite: boolean): boolean {
+    return check(native().cache_access(this.handle, BigInt(block), isWrite ? 1 : 0), "access") ===
+      1;
+  }
+
+  /** True when the block is resident. */
+  has(block: number): boolean {
+    return check(native().cache_has(this.handle, BigInt(block)), "has") === 1;
+  }
+
+  /** Drops a block if resident. */
+  remove(block: number): void {
+    check(native().cache_remove(this.handle, BigInt(block)), "remove");
+  }
+
+  /** Replays a batch of requests; `mask[i]` = 0 marks a request the admission filter refused. */
+  feed(batch: NativeBatch, mask?: Uint8Array): void {
+    if (batch.count === 0) return;
+    const rc = native().cache_feed(
+      this.handle,
+      batch.op,
+      batch.off,
+      batch.len,
+      mask ?? null,
+      batch.count,
+    );
+    if (rc < 0) {
+      this.fetch();
+      throw new TraceFormatError(
+        Number(this.out[W.errRecord]),
+        "op code or offset the native simulator cannot take (offsets must be integers < 2^53)",
+      );
+    }
+  }
+
+  /**
+   * Replays a whole binary trace file (hvkit's 24-byte form), mmapped, in one call off the JS
+   * thread. Throws TraceFormatError (with the record number) on a malformed file, as the TS
+   * reader does.
+   */
+  async runFile(path: string): Promise<void> {
+    const rc = await native().cache_run_file(this.handle, cstr(path), this.out);
+    if (rc === -EBADMSG) {
+      const rec = Number(this.out[W.errRecord]);
+      const kind = Number(this.out[W.errKind]);
+      const reason = [
+        "",
+        "truncated binary trace header",
+        "not an hvkit binary trace",
+        `unsupported record size ${this.out[W.errValue]}`,
+        `bad op code ${this.out[W.errValue]} in binary record`,
+        "truncated binary record at the end",
+        "offset is not a non-negative integer below 2^53",
+      ][kind] ?? `bad record (kind ${kind})`;
+      throw new TraceFormatError(rec, reason);
+    }
+    if (rc === -2) throw new Deno.errors.NotFound(`${path}: no such file`);
+    check(rc, path);
+  }
+
+  private fetch(): BigUint64Array {
+    check(native().cache_result(this.handle, this.out), "result");
+    return this.out;
+  }
+
+  /** Requests (records other than device names) replayed so far. */
+  get records(): number {
+    return Number(this.fetch()[W.records]);
+  }
+
+  /** Resident blocks now. */
+  get used(): number {
+    return Number(this.fetch()[W.used]);
+  }
+
+  /** Bytes the native policy allocated (pool, index, ghosts, heap). */
+  get memoryBytes(): number {
+    return Number(this.fetch()[W.memBytes]);
+  }
+
+  /** The figures so far, in the TS simulator's shape. */
+  result(): SimResult {
+    const c = this.fetch();
+    const r = counts(c, W.reads), w = counts(c, W.writes);
+    const accesses = r.blocks + w.blocks;
+    const hits = r.hits + w.hits;
+    const bytes = r.bytes + w.bytes;
+    const reqs = r.requests + w.requests;
+    return {
+      policy: this.policy,
+      capacityBlocks: this.capacity,
+      blockSize: this.blockSize,
+      reads: r,
+      writes: w,
+      flushes: Number(c[W.flushes]),
+      trims: Number(c[W.trims]),
+      bypassedRequests: Number(c[W.bypassedRequests]),
+      bypassedBlocks: Number(c[W.bypassedBlocks]),
+      accesses,
+      hits,
+      hitRatio: accesses ? hits / accesses : 0,
+      byteHitRatio: bytes ? (r.hitBytes + w.hitBytes) / bytes : 0,
+      wholeRequestHitShare: reqs ? (r.wholeHits + w.wholeHits) / reqs : 0,
+    };
+  }
+
+  /** Frees the native policy (idempotent). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    native().cache_close(this.handle);
+  }
+}

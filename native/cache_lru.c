@@ -1,0 +1,70 @@
+/* cache: LRU, the twin of lib/cache/lru.ts (libCacheSim's LRU: insert on every miss at the
+ * MRU end, move to the MRU end on a hit, evict from the LRU end). Per cached block: 8 bytes of
+ * key, 8 of links, 8..16 of index. */
+#include "cache.h"
+
+typedef struct {
+  cpool p;
+  uint64_t cap, used;
+  int32_t list;
+} lru_t;
+
+static void *lru_create(uint64_t cap) {
+  lru_t *l = calloc(1, sizeof *l);
+  if (!l) return NULL;
+  if (cpool_init(&l->p, cap, 1, CPOOL_LINKS) < 0) {
+    free(l);
+    return NULL;
+  }
+  l->cap = cap;
+  l->list = cpool_list(&l->p, 0);
+  return l;
+}
+
+static void lru_destroy(void *self) {
+  lru_t *l = self;
+  cpool_fini(&l->p);
+  free(l);
+}
+
+static int lru_access(void *self, uint64_t key, int is_write) {
+  (void)is_write;
+  lru_t *l = self;
+  cpool *p = &l->p;
+  int32_t s = cpool_get(p, key);
+  if (s >= 0) {
+    cpool_unlink(p, s);
+    cpool_push_tail(p, l->list, s);
+    return 1;
+  }
+  if (l->cap == 0) return 0;
+  if (l->used == l->cap) {
+    int32_t v = p->next[l->list];
+    cpool_unlink(p, v);
+    cpool_release(p, v);
+    l->used--;
+  }
+  cpool_push_tail(p, l->list, cpool_alloc(p, key));
+  l->used++;
+  return 0;
+}
+
+static int lru_has(void *self, uint64_t key) { return cpool_get(&((lru_t *)self)->p, key) >= 0; }
+
+static void lru_remove(void *self, uint64_t key) {
+  lru_t *l = self;
+  int32_t s = cpool_get(&l->p, key);
+  if (s < 0) return;
+  cpool_unlink(&l->p, s);
+  cpool_release(&l->p, s);
+  l->used--;
+}
+
+static void lru_prefetch(void *self, uint64_t key) { cpool_prefetch(&((lru_t *)self)->p, key); }
+static uint64_t lru_used(void *self) { return ((lru_t *)self)->used; }
+static uint64_t lru_bytes(void *self) { return ((lru_t *)self)->p.bytes + sizeof(lru_t); }
+
+const cache_ops cache_lru_ops = {
+    "lru", lru_create, lru_destroy, lru_access, lru_has, lru_remove, lru_prefetch, lru_used,
+    lru_bytes,
+};

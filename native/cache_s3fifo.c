@@ -1,0 +1,175 @@
+/* cache: S3-FIFO, the twin of lib/cache/s3fifo.ts (libCacheSim's S3FIFO defaults: small FIFO
+ * 10% of the cache, at least 1 block; main FIFO run as a 2-bit CLOCK; ghost FIFO 90%; move to
+ * main at frequency >= 2; before the first eviction a miss that finds small full goes to main). */
+#include <math.h>
+
+#include "cache.h"
+
+enum { SMALL = 1, MAIN = 2, GHOST = 3 };
+
+typedef struct {
+  cpool p;
+  uint8_t *freq;
+  uint64_t cap, used, small_cap, main_cap, ghost_cap;
+  uint64_t n_small, n_main, n_ghost;
+  int32_t small, main, ghost;
+  int has_evicted;
+} s3_t;
+
+static void *s3_create(uint64_t cap) {
+  s3_t *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->cap = cap;
+  /* The same double arithmetic as the TS twin: floor(c * 0.1), floor(c * 0.9). */
+  if (cap > 0) {
+    uint64_t sc = (uint64_t)floor((double)cap * 0.1);
+    s->small_cap = sc < 1 ? 1 : sc;
+  }
+  s->main_cap = cap - s->small_cap;
+  s->ghost_cap = (uint64_t)floor((double)cap * 0.9);
+  if (cpool_init(&s->p, cap + s->ghost_cap + 1, 3, CPOOL_LINKS | CPOOL_AUX) < 0) {
+    free(s);
+    return NULL;
+  }
+  s->freq = calloc((size_t)s->p.n + 3, 1);
+  if (!s->freq) {
+    cpool_fini(&s->p);
+    free(s);
+    return NULL;
+  }
+  s->small = cpool_list(&s->p, 0);
+  s->main = cpool_list(&s->p, 1);
+  s->ghost = cpool_list(&s->p, 2);
+  return s;
+}
+
+static void s3_destroy(void *self) {
+  s3_t *s = self;
+  cpool_fini(&s->p);
+  free(s->freq);
+  free(s);
+}
+
+static void s3_evict_small(s3_t *s) {
+  cpool *p = &s->p;
+  uint8_t *freq = s->freq;
+  while (s->n_small > 0) {
+    int32_t v = p->next[s->small];
+    cpool_unlink(p, v);
+    s->n_small--;
+    if (freq[v] >= 2) {
+      freq[v] = 0;
+      p->aux[v] = MAIN;
+      cpool_push_tail(p, s->main, v);
+      s->n_main++;
+      continue;
+    }
+    s->used--;
+    if (s->ghost_cap > 0) {
+      if (s->n_ghost >= s->ghost_cap) {
+        int32_t g = p->next[s->ghost];
+        cpool_unlink(p, g);
+        cpool_release(p, g);
+        s->n_ghost--;
+      }
+      p->aux[v] = GHOST;
+      cpool_push_tail(p, s->ghost, v);
+      s->n_ghost++;
+    } else {
+      cpool_release(p, v);
+    }
+    return;
+  }
+}
+
+static void s3_evict_main(s3_t *s) {
+  cpool *p = &s->p;
+  uint8_t *freq = s->freq;
+  while (s->n_main > 0) {
+    int32_t v = p->next[s->main];
+    cpool_unlink(p, v);
+    uint8_t f = freq[v];
+    if (f >= 1) {
+      freq[v] = (f < 3 ? f : 3) - 1;
+      cpool_push_tail(p, s->main, v);
+      continue;
+    }
+    cpool_release(p, v);
+    s->n_main--;
+    s->used--;
+    return;
+  }
+}
+
+static void s3_evict(s3_t *s) {
+  s->has_evicted = 1;
+  if (s->n_main > s->main_cap || s->n_small == 0) s3_evict_main(s);
+  else s3_evict_small(s);
+}
+
+static int s3_access(void *self, uint64_t key, int is_write) {
+  (void)is_write;
+  s3_t *s = self;
+  cpool *p = &s->p;
+  int32_t slot = cpool_get(p, key);
+  if (slot >= 0 && p->aux[slot] != GHOST) {
+    if (s->freq[slot] < 255) s->freq[slot]++;
+    return 1;
+  }
+  if (s->cap == 0) return 0;
+  int ghost_hit = slot >= 0;
+  if (ghost_hit) {
+    cpool_unlink(p, slot);
+    cpool_release(p, slot);
+    s->n_ghost--;
+  }
+  while (s->used >= s->cap) s3_evict(s);
+  slot = cpool_alloc(p, key);
+  s->freq[slot] = 0;
+  if (ghost_hit || (!s->has_evicted && s->n_small >= s->small_cap)) {
+    p->aux[slot] = MAIN;
+    cpool_push_tail(p, s->main, slot);
+    s->n_main++;
+  } else {
+    p->aux[slot] = SMALL;
+    cpool_push_tail(p, s->small, slot);
+    s->n_small++;
+  }
+  s->used++;
+  return 0;
+}
+
+static int s3_has(void *self, uint64_t key) {
+  s3_t *s = self;
+  int32_t slot = cpool_get(&s->p, key);
+  return slot >= 0 && s->p.aux[slot] != GHOST;
+}
+
+static void s3_remove(void *self, uint64_t key) {
+  s3_t *s = self;
+  cpool *p = &s->p;
+  int32_t slot = cpool_get(p, key);
+  if (slot < 0) return;
+  uint8_t tag = p->aux[slot];
+  cpool_unlink(p, slot);
+  cpool_release(p, slot);
+  if (tag == GHOST) {
+    s->n_ghost--;
+  } else {
+    if (tag == SMALL) s->n_small--;
+    else s->n_main--;
+    s->used--;
+  }
+}
+
+static void s3_prefetch(void *self, uint64_t key) { cpool_prefetch(&((s3_t *)self)->p, key); }
+static uint64_t s3_used(void *self) { return ((s3_t *)self)->used; }
+static uint64_t s3_bytes(void *self) {
+  s3_t *s = self;
+  return s->p.bytes + (uint64_t)s->p.n + 3 + sizeof *s;
+}
+
+const cache_ops cache_s3fifo_ops = {
+    "s3fifo", s3_create, s3_destroy, s3_access, s3_has, s3_remove, s3_prefetch, s3_used,
+    s3_bytes,
+};

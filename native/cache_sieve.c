@@ -1,0 +1,90 @@
+/* cache: SIEVE, the twin of lib/cache/sieve.ts (libCacheSim's Sieve: a FIFO with a visited bit,
+ * a hand moving from the oldest toward newer blocks clearing bits until an unvisited block is
+ * evicted; the hand stays at the next newer block and wraps to the oldest end). */
+#include "cache.h"
+
+typedef struct {
+  cpool p;
+  uint64_t cap, used;
+  int32_t list, hand;
+} sieve_t;
+
+static void *sieve_create(uint64_t cap) {
+  sieve_t *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  if (cpool_init(&s->p, cap, 1, CPOOL_LINKS | CPOOL_AUX) < 0) {
+    free(s);
+    return NULL;
+  }
+  s->cap = cap;
+  s->list = cpool_list(&s->p, 0);
+  s->hand = -1;
+  return s;
+}
+
+static void sieve_destroy(void *self) {
+  sieve_t *s = self;
+  cpool_fini(&s->p);
+  free(s);
+}
+
+static void sieve_evict(sieve_t *sv) {
+  cpool *p = &sv->p;
+  int32_t list = sv->list;
+  int32_t o = sv->hand >= 0 ? sv->hand : p->next[list];
+  while (p->aux[o] != 0) {
+    p->aux[o] = 0;
+    o = p->next[o];
+    if (o == list) o = p->next[list];
+  }
+  int32_t nx = p->next[o];
+  sv->hand = nx == list ? -1 : nx;
+  cpool_unlink(p, o);
+  cpool_release(p, o);
+  sv->used--;
+}
+
+static int sieve_access(void *self, uint64_t key, int is_write) {
+  (void)is_write;
+  sieve_t *sv = self;
+  cpool *p = &sv->p;
+  int32_t s = cpool_get(p, key);
+  if (s >= 0) {
+    p->aux[s] = 1;
+    return 1;
+  }
+  if (sv->cap == 0) return 0;
+  if (sv->used == sv->cap) sieve_evict(sv);
+  cpool_push_tail(p, sv->list, cpool_alloc(p, key));
+  sv->used++;
+  return 0;
+}
+
+static int sieve_has(void *self, uint64_t key) {
+  return cpool_get(&((sieve_t *)self)->p, key) >= 0;
+}
+
+static void sieve_remove(void *self, uint64_t key) {
+  sieve_t *sv = self;
+  cpool *p = &sv->p;
+  int32_t s = cpool_get(p, key);
+  if (s < 0) return;
+  if (sv->hand == s) {
+    int32_t nx = p->next[s];
+    sv->hand = nx == sv->list ? -1 : nx;
+  }
+  cpool_unlink(p, s);
+  cpool_release(p, s);
+  sv->used--;
+}
+
+static void sieve_prefetch(void *self, uint64_t key) {
+  cpool_prefetch(&((sieve_t *)self)->p, key);
+}
+static uint64_t sieve_used(void *self) { return ((sieve_t *)self)->used; }
+static uint64_t sieve_bytes(void *self) { return ((sieve_t *)self)->p.bytes + sizeof(sieve_t); }
+
+const cache_ops cache_sieve_ops = {
+    "sieve", sieve_create, sieve_destroy, sieve_access, sieve_has, sieve_remove, sieve_prefetch,
+    sieve_used, sieve_bytes,
+};

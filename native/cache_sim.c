@@ -1,0 +1,298 @@
+/* cache: the simulator's hot loop, the twin of lib/cache/simulate.ts's Simulator.stepRaw.
+ *
+ * Per request: F counts a flush; T removes its blocks; R, W and Z (a write) covering blocks
+ * off/bs .. (off+len-1)/bs are that many accesses in ascending order; a request the admission
+ * mask refuses removes its blocks and counts as bypassed. Counted per block access, per byte in
+ * hit blocks and per whole request, reads and writes apart.
+ *
+ * A handle holds one policy (through its ops table) and the counters; callers feed it column
+ * batches (cache_feed) or a whole binary trace file, mmapped (cache_run_file). Offsets must be
+ * non-negative integers below 2^53 (what every hvkit reader yields). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache.h"
+
+#define CACHE_MAX_HANDLES 4096
+#define PREFETCH_AHEAD 8
+
+static const cache_ops *const POLICIES[] = {
+    &cache_lru_ops, &cache_fifo_ops, &cache_clock_ops, &cache_sieve_ops, &cache_s3fifo_ops,
+    &cache_arc_ops, &cache_two_q_ops, &cache_lfu_ops, &cache_qbic_ops,
+};
+
+typedef struct sim {
+  const cache_ops *ops;
+  void *pol;
+  uint64_t cap, bs;
+  int bs_shift; /* log2(bs) when a power of two, else -1 */
+  uint64_t c[CACHE_OUT_WORDS];
+} sim;
+
+static sim *handles[CACHE_MAX_HANDLES];
+static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const cache_ops *find_policy(const char *name) {
+  for (size_t i = 0; i < sizeof POLICIES / sizeof POLICIES[0]; i++) {
+    if (strcmp(POLICIES[i]->name, name) == 0) return POLICIES[i];
+  }
+  return NULL;
+}
+
+static sim *get(int32_t h) {
+  if (h < 0 || h >= CACHE_MAX_HANDLES) return NULL;
+  return handles[h];
+}
+
+int32_t cache_policy_known(const char *name) { return find_policy(name) != NULL; }
+
+int32_t cache_open(const char *name, uint64_t capacity, uint64_t block_size) {
+  const cache_ops *ops = find_policy(name);
+  if (!ops) return -ENOENT;
+  if (block_size == 0) return -EINVAL;
+  if (capacity > (1ull << 26)) return -E2BIG;
+  sim *s = calloc(1, sizeof *s);
+  if (!s) return -ENOMEM;
+  s->ops = ops;
+  s->cap = capacity;
+  s->bs = block_size;
+  s->bs_shift = -1;
+  if ((block_size & (block_size - 1)) == 0) s->bs_shift = __builtin_ctzll(block_size);
+  s->pol = ops->create(capacity);
+  if (!s->pol) {
+    free(s);
+    return -ENOMEM;
+  }
+  pthread_mutex_lock(&handles_lock);
+  int32_t h = -EMFILE;
+  for (int32_t i = 0; i < CACHE_MAX_HANDLES; i++) {
+    if (!handles[i]) {
+      handles[i] = s;
+      h = i;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&handles_lock);
+  if (h < 0) {
+    ops->destroy(s->pol);
+    free(s);
+  }
+  return h;
+}
+
+int32_t cache_close(int32_t h) {
+  pthread_mutex_lock(&handles_lock);
+  sim *s = get(h);
+  if (s) handles[h] = NULL;
+  pthread_mutex_unlock(&handles_lock);
+  if (!s) return -EBADF;
+  s->ops->destroy(s->pol);
+  free(s);
+  return 0;
+}
+
+int32_t cache_access(int32_t h, uint64_t block, uint32_t is_write) {
+  sim *s = get(h);
+  if (!s) return -EBADF;
+  return s->ops->access(s->pol, block, is_write != 0);
+}
+
+int32_t cache_has(int32_t h, uint64_t block) {
+  sim *s = get(h);
+  if (!s) return -EBADF;
+  return s->ops->has(s->pol, block);
+}
+
+int32_t cache_remove(int32_t h, uint64_t block) {
+  sim *s = get(h);
+  if (!s) return -EBADF;
+  s->ops->remove(s->pol, block);
+  return 0;
+}
+
+static inline uint64_t block_of(const sim *s, uint64_t byte) {
+  return s->bs_shift >= 0 ? byte >> s->bs_shift : byte / s->bs;
+}
+
+/* One request (Simulator.stepRaw). */
+static inline void step(sim *s, unsigned code, uint64_t off, uint64_t len, int admitted) {
+  uint64_t *c = s->c;
+  if (code == 2) {
+    c[CACHE_FLUSHES]++;
+    return;
+  }
+  const cache_ops *ops = s->ops;
+  void *pol = s->pol;
+  if (code == 3) {
+    c[CACHE_TRIMS]++;
+    if (len == 0) return;
+    uint64_t last = block_of(s, off + len - 1);
+    for (uint64_t b = block_of(s, off); b <= last; b++) ops->remove(pol, b);
+    return;
+  }
+  uint64_t *k = code == 0 ? c + CACHE_R_REQUESTS : c + CACHE_W_REQUESTS;
+  k[0]++;
+  if (len == 0) {
+    k[5]++;
+    return;
+  }
+  uint64_t first = block_of(s, off), last = block_of(s, off + len - 1);
+  uint64_t n = last - first + 1;
+  k[1] += n;
+  k[3] += len;
+  if (!admitted) {
+    c[CACHE_BYPASSED_REQUESTS]++;
+    c[CACHE_BYPASSED_BLOCKS] += n;
+    for (uint64_t b = first; b <= last; b++) ops->remove(pol, b);
+    return;
+  }
+  int is_write = code != 0;
+  uint64_t hits = 0;
+  if (n == 1) {
+    if (ops->access(pol, first, is_write)) {
+      hits = 1;
+      k[4] += len;
+    }
+  } else {
+    uint64_t end = off + len, bs = s->bs;
+    for (uint64_t b = first; b <= last; b++) {
+      if (ops->access(pol, b, is_write)) {
+        hits++;
+        uint64_t lo = b * bs > off ? b * bs : off;
+        uint64_t hi = (b + 1) * bs < end ? (b + 1) * bs : end;
+        k[4] += hi - lo;
+      }
+    }
+  }
+  k[2] += hits;
+  if (hits == n) k[5]++;
+}
+
+/* 2^53: above it a double no longer holds every integer. */
+#define MAX_EXACT 9007199254740992.0
+
+static inline int valid_offset(double off) {
+  return off >= 0 && off < MAX_EXACT && off == (double)(uint64_t)off;
+}
+
+int32_t cache_feed(int32_t h, const uint8_t *op, const double *off, const double *len,
+                   const uint8_t *mask, uint32_t n) {
+  sim *s = get(h);
+  if (!s) return -EBADF;
+  for (uint32_t i = 0; i < n; i++) {
+    if (op[i] > 4 || !valid_offset(off[i]) || !valid_offset(len[i])) {
+      s->c[CACHE_ERR_KIND] = op[i] > 4 ? CACHE_ERR_BAD_OP : CACHE_ERR_BAD_OFFSET;
+      s->c[CACHE_ERR_RECORD] = s->c[CACHE_RECORDS] + 1;
+      return -EINVAL;
+    }
+    if (i + PREFETCH_AHEAD < n) {
+      s->ops->prefetch(s->pol, block_of(s, (uint64_t)off[i + PREFETCH_AHEAD]));
+    }
+    s->c[CACHE_RECORDS]++;
+    step(s, op[i], (uint64_t)off[i], (uint64_t)len[i], mask ? mask[i] != 0 : 1);
+  }
+  return 0;
+}
+
+static void fill_result(const sim *s, uint64_t *out) {
+  memcpy(out, s->c, sizeof s->c);
+  out[CACHE_USED] = s->ops->used(s->pol);
+  out[CACHE_MEM_BYTES] = s->ops->bytes(s->pol);
+  out[CACHE_CAPACITY] = s->cap;
+}
+
+int32_t cache_result(int32_t h, uint64_t *out) {
+  sim *s = get(h);
+  if (!s) return -EBADF;
+  fill_result(s, out);
+  return 0;
+}
+
+#define HEADER_SIZE 16
+#define RECORD_SIZE 24
+#define OP_DEV 255
+
+static int32_t reject(sim *s, uint64_t kind, uint64_t record, uint64_t value) {
+  s->c[CACHE_ERR_KIND] = kind;
+  s->c[CACHE_ERR_RECORD] = record;
+  s->c[CACHE_ERR_VALUE] = value;
+  return -EBADMSG;
+}
+
+/* Replays the records of a mapped binary trace (lib/trace/binary.ts's layout). */
+static int32_t run_records(sim *s, const uint8_t *base, uint64_t size) {
+  if (size == 0) return 0;
+  if (size < HEADER_SIZE) return reject(s, CACHE_ERR_HEADER_TRUNCATED, 0, 0);
+  if (memcmp(base, "HVKTRC01", 8) != 0) return reject(s, CACHE_ERR_NOT_BINARY, 0, 0);
+  uint32_t rs;
+  memcpy(&rs, base + 8, 4);
+  if (rs != RECORD_SIZE) return reject(s, CACHE_ERR_RECORD_SIZE, 0, rs);
+  const uint8_t *recs = base + HEADER_SIZE;
+  uint64_t slots = (size - HEADER_SIZE) / RECORD_SIZE;
+  uint64_t *c = s->c;
+  for (uint64_t i = 0; i < slots; i++) {
+    const uint8_t *r = recs + i * RECORD_SIZE;
+    uint8_t op = r[20];
+    uint32_t len;
+    memcpy(&len, r + 16, 4);
+    if (op == OP_DEV) {
+      uint64_t extra = (len + RECORD_SIZE - 1) / RECORD_SIZE;
+      if (i + 1 + extra > slots) return reject(s, CACHE_ERR_TRUNCATED, i + 1, 0);
+      i += extra;
+      continue;
+    }
+    if (op > 4) return reject(s, CACHE_ERR_BAD_OP, i + 1, op);
+    double offd;
+    memcpy(&offd, r + 8, 8);
+    if (!valid_offset(offd)) return reject(s, CACHE_ERR_BAD_OFFSET, i + 1, 0);
+    if (i + PREFETCH_AHEAD < slots) {
+      const uint8_t *ahead = r + PREFETCH_AHEAD * RECORD_SIZE;
+      double ao;
+      memcpy(&ao, ahead + 8, 8);
+      if (ahead[20] <= 4 && ao >= 0 && ao < MAX_EXACT) {
+        s->ops->prefetch(s->pol, block_of(s, (uint64_t)ao));
+      }
+    }
+    c[CACHE_RECORDS]++;
+    step(s, op, (uint64_t)offd, len, 1);
+  }
+  if ((size - HEADER_SIZE) % RECORD_SIZE != 0) {
+    return reject(s, CACHE_ERR_TRUNCATED, slots + 1, 0);
+  }
+  return 0;
+}
+
+int32_t cache_run_file(int32_t h, const char *path, uint64_t *out) {
+  sim *s = get(h);
+  if (!s) return -EBADF;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  struct stat st;
+  if (fstat(fd, &st) < 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return -EINVAL;
+  }
+  int32_t rc = 0;
+  if (st.st_size > 0) {
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+      rc = -errno;
+    } else {
+      madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+      rc = run_records(s, m, (uint64_t)st.st_size);
+      munmap(m, (size_t)st.st_size);
+    }
+  }
+  close(fd);
+  fill_result(s, out);
+  return rc;
+}
