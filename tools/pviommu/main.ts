@@ -4,6 +4,8 @@
  * @module
  */
 import { addDoctorCommand, makeTool, runTool } from "../../lib/cli/mod.ts";
+import { addAuditCommands } from "./audit.ts";
+import { addServeCommands } from "./serve.ts";
 
 /** Builds the `pviommu` command line (exported for tests). */
 export function buildProgram() {
@@ -12,9 +14,13 @@ export function buildProgram() {
     "a para-virtual IOMMU: per-device I/O page tables and DMA access control, virtio-iommu requests, DMA audits",
     [
       "pviommu doctor",
+      "pviommu audit fixtures/pviommu/violations.jsonl",
+      "pviommu import qemu-trace.log | pviommu audit -",
     ],
   );
   addDoctorCommand(program, "pviommu", ["qemu-system-x86_64"]);
+  addAuditCommands(program);
+  addServeCommands(program);
   return program;
 }
 
