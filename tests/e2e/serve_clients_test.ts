@@ -162,8 +162,10 @@ for (
           "--verify=crc32c",
           "--do_verify=1",
           "--verify_fatal=1",
+          // No local-v-0-verify.state in the working directory (the repository root).
+          "--verify_state_save=0",
           "--output-format=json",
-        ]);
+        ], dir);
         assert.equal(r.code, 0, r.err + r.out.slice(0, 2000));
         const j = JSON.parse(r.out.slice(r.out.indexOf("{")));
         assert.equal(j.jobs[0].error, 0);

@@ -71,9 +71,13 @@ export async function startServe(dir: string, args: string[]): Promise<Served> {
   };
 }
 
-/** Runs a client; returns exit code and output. */
-export async function run(cmd: string, args: string[]) {
-  const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+/**
+ * Runs a client; returns exit code and output. `cwd` matters for clients that leave files
+ * behind in their working directory (fio's verify state): give them the test's temp dir.
+ */
+export async function run(cmd: string, args: string[], cwd?: string) {
+  const o = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" })
+    .output();
   const dec = new TextDecoder();
   return { code: o.code, out: dec.decode(o.stdout), err: dec.decode(o.stderr) };
 }
