@@ -8,9 +8,9 @@ WITH latest AS (
 ), figures AS (
   SELECT l.bench, m.name AS metric, m.value, m.unit,
          coalesce((m.labels->>'peer'), (m.labels->>'engine'), (m.labels->>'impl'),
-                  (m.labels->>'server'), (m.labels->>'scanner'), (m.labels->>'mode'), 'hvkit') AS peer,
+                  (m.labels->>'server'), (m.labels->>'scanner'), (m.labels->>'mode'), (m.labels->>'side'), 'hvkit') AS peer,
          json_merge_patch(coalesce(m.labels, '{}'), '{"peer":null,"engine":null,"impl":null,
-           "server":null,"scanner":null,"mode":null,"better":null}') AS rest
+           "server":null,"scanner":null,"mode":null,"side":null,"better":null}') AS rest
   FROM latest l JOIN metrics m ON m.run = l.run
   WHERE (m.labels->>'ratio') IS NULL AND coalesce(m.unit, '') <> 'x'
     AND NOT (m.name LIKE '%ratio%' AND m.unit LIKE '%_/_%' AND m.unit NOT LIKE '%/s')

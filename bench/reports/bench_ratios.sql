@@ -9,6 +9,8 @@ WITH latest AS (
   SELECT l.bench, m.name AS metric, m.value,
          coalesce((m.labels->>'ratio'),
                   CASE WHEN m.unit LIKE '%_/_%' THEN m.unit END,
+                  CASE WHEN m.name LIKE '%\_vs\_%' ESCAPE '\'
+                       THEN 'hvkit/' || regexp_extract(m.name, '_vs_(.*)$', 1) END,
                   coalesce((m.labels->>'server'), (m.labels->>'engine'), (m.labels->>'impl'), 'hvkit')
                     || '/' || (m.labels->>'peer'),
                   m.unit) AS ratio,

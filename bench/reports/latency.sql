@@ -10,7 +10,7 @@ WITH latest AS (
          m.value * CASE lower(m.unit) WHEN 'ns' THEN 0.001 WHEN 'us' THEN 1 WHEN 'µs' THEN 1
                                       WHEN 'ms' THEN 1000 WHEN 's' THEN 1e6 END AS latency_us,
          coalesce((m.labels->>'peer'), (m.labels->>'engine'), (m.labels->>'impl'),
-                  (m.labels->>'server'), (m.labels->>'mode'), 'hvkit') AS peer,
+                  (m.labels->>'server'), (m.labels->>'mode'), (m.labels->>'side'), 'hvkit') AS peer,
          coalesce((m.labels->>'job'), (m.labels->>'case'), '') AS job
   FROM latest l JOIN metrics m ON m.run = l.run
   WHERE regexp_matches(m.name, '(^|_)p\d+(_\d+)?$') AND lower(m.unit) IN ('ns', 'us', 'µs', 'ms', 's')

@@ -160,7 +160,7 @@ function legendFor(series: string[]): string[] {
       PALETTE[i % PALETTE.length]
     }"/>` +
       `<text x="${x + 14}" y="${y + 9}" font-size="11">${
-        escapeXml(s.length > 28 ? s.slice(0, 27) + "…" : s)
+        escapeXml(s.length > 25 ? s.slice(0, 24) + "…" : s)
       }</text>`;
   });
 }
@@ -207,7 +207,8 @@ function barChart(title: string, unit: string, points: Point[], logy: boolean): 
     );
     marks++;
   }
-  const rotate = cats.length > 4;
+  // slant the category names when they would not fit side by side
+  const rotate = Math.max(...cats.map((c) => Math.min(c.length, 24))) * 6 > groupW;
   cats.forEach((c, i) => {
     const x = M.left + i * groupW + groupW / 2;
     const yy = H - M.bottom + 14;
