@@ -1,17 +1,30 @@
 /**
- * Runs a grid of (policy, cache size) simulations over one pass of a trace read as column
- * chunks: every simulator sees each chunk in turn, so a large trace is read once and never held
- * whole — except when Belady's OPT is in the grid, which needs the whole access sequence first
- * (the chunks are then kept in memory and replayed). The admission filter, if any, is asked
- * once per request and its answers are shared by every simulator.
+ * Runs a grid of (policy, cache size) simulations over one trace. Two engines make the same
+ * decisions: `native` (the default) runs each policy that has a native twin in C
+ * (lib/cache/native_cache.ts) — over the mmapped file in one call per cell when the trace is a
+ * binary file and no per-request admission filter is in play, else over the same column chunks
+ * the TS engine reads; `ts` runs every policy in TypeScript. A policy without a twin (Belady's
+ * OPT) runs in TypeScript under either engine; each cell says which engine ran it.
+ *
+ * Chunks are read once and every streaming simulator sees each in turn, so a large trace is
+ * never held whole — except when Belady's OPT is in the grid, which needs the whole access
+ * sequence first (the chunks are then kept in memory and replayed). The admission filter, if
+ * any, is asked once per request and its answers are shared by every simulator.
  *
  * @module
  */
 import type { BinaryChunk } from "../trace/binary.ts";
-import { chunkRecord } from "../trace/binary.ts";
+import { chunkRecord, isBinaryTrace } from "../trace/binary.ts";
 import type { AdmissionFilter, CachePolicy } from "./policy.ts";
 import { createPolicy } from "./registry.ts";
 import { type FutureAware, type SimResult, Simulator } from "./simulate.ts";
+import { hasNativeTwin, NativeCache, nativeUnavailable } from "./native_cache.ts";
+
+/** Which implementation runs the policies. */
+export type SimEngine = "native" | "ts";
+
+/** The engines `--engine` accepts. */
+export const SIM_ENGINES: readonly SimEngine[] = ["native", "ts"];
 
 /** One cell of the grid. */
 export interface GridCell {
@@ -19,6 +32,10 @@ export interface GridCell {
   /** Cache size in bytes as given. */
   sizeBytes: number;
   result: SimResult;
+  /** The engine that ran this cell. */
+  engine: SimEngine;
+  /** Bytes the native policy allocated (native cells only). */
+  memoryBytes?: number;
 }
 
 /** What a grid run found. */
@@ -29,40 +46,151 @@ export interface GridResult {
   simMs: number;
 }
 
+/** Options of {@linkcode runGrid}. */
+export interface GridOptions {
+  /** Default `native`. */
+  engine?: SimEngine;
+  /**
+   * The trace's path when it is a binary trace file on disk (see {@linkcode binaryTraceFile}):
+   * native cells then replay it mmapped instead of reading the chunks.
+   */
+  binaryFile?: string;
+}
+
+/**
+ * The path itself when `path` is a binary trace file (not stdin) the native engine can map,
+ * else undefined. `format` is `--format` (undefined = detect from the first bytes).
+ */
+export async function binaryTraceFile(
+  path: string,
+  format?: string,
+): Promise<string | undefined> {
+  if (path === "-" || (format !== undefined && format !== "bin")) return undefined;
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(path, { read: true });
+  } catch {
+    return undefined; // the reader reports it
+  }
+  try {
+    if (!(await f.stat()).isFile) return undefined;
+    const head = new Uint8Array(16);
+    let n = 0;
+    while (n < head.length) {
+      const r = await f.read(head.subarray(n));
+      if (r === null) break;
+      n += r;
+    }
+    return isBinaryTrace(head.subarray(0, n)) ? path : undefined;
+  } finally {
+    f.close();
+  }
+}
+
 function maskOf(c: BinaryChunk, admission?: AdmissionFilter): Uint8Array | undefined {
   if (!admission || admission.name === "all") return undefined;
   const m = new Uint8Array(c.count);
   for (let i = 0; i < c.count; i++) {
     const op = c.op[i];
-    m[i] = op === 2 || op === 3 || admission.admit(chunkRecord(c, i)) ? 1 : 0;
+    if (op === 2 || op === 3) {
+      admission.observe?.(chunkRecord(c, i)); // flushes teach a stream-learning filter (PDC)
+      m[i] = 1;
+    } else m[i] = admission.admit(chunkRecord(c, i)) ? 1 : 0;
   }
   return m;
 }
 
-/** Feeds one chunk to one simulator (the hot loop). */
+/** Feeds one chunk to one TS simulator (the TS hot loop). */
 export function feedChunk(sim: Simulator, c: BinaryChunk, mask?: Uint8Array): void {
   const op = c.op, off = c.off, len = c.len, n = c.count;
   if (mask) { for (let i = 0; i < n; i++) sim.stepRaw(op[i], off[i], len[i], mask[i] === 1); }
   else for (let i = 0; i < n; i++) sim.stepRaw(op[i], off[i], len[i], true);
 }
 
-/** Runs every (policy, size) pair over the chunks. */
+interface Cell {
+  policy: string;
+  sizeBytes: number;
+  sim?: Simulator;
+  nat?: NativeCache;
+}
+
+function feedCell(cell: Cell, c: BinaryChunk, mask?: Uint8Array): void {
+  if (cell.nat) cell.nat.feed(c, mask);
+  else feedChunk(cell.sim!, c, mask);
+}
+
+/**
+ * Runs every (policy, size) pair over the chunks (or, for native cells, the binary file).
+ * Throws when the native engine is asked for and the native library does not load.
+ */
 export async function runGrid(
   chunks: AsyncIterable<BinaryChunk>,
   policies: string[],
   sizesBytes: number[],
   blockSize: number,
   admission?: AdmissionFilter,
+  opts: GridOptions = {},
 ): Promise<GridResult> {
-  const cells: { policy: string; sizeBytes: number; sim: Simulator }[] = [];
-  for (const p of policies) {
-    for (const s of sizesBytes) {
-      const policy: CachePolicy = createPolicy(p, Math.floor(s / blockSize));
-      cells.push({ policy: p, sizeBytes: s, sim: new Simulator(policy, blockSize) });
-    }
+  const engine = opts.engine ?? "native";
+  if (engine === "native") {
+    const why = nativeUnavailable();
+    if (why) throw new Error(`the native engine is unavailable (use --engine ts): ${why}`);
   }
+  const cells: Cell[] = [];
+  try {
+    for (const p of policies) {
+      for (const s of sizesBytes) {
+        const blocks = Math.floor(s / blockSize);
+        if (engine === "native" && hasNativeTwin(p)) {
+          cells.push({ policy: p, sizeBytes: s, nat: new NativeCache(p, blocks, blockSize) });
+        } else {
+          const policy: CachePolicy = createPolicy(p, blocks);
+          cells.push({ policy: p, sizeBytes: s, sim: new Simulator(policy, blockSize) });
+        }
+      }
+    }
+    const needMask = admission !== undefined && admission.name !== "all";
+    const fromFile = opts.binaryFile !== undefined && !needMask;
+    let requests = -1, simMs = 0;
+    if (fromFile) {
+      for (const cell of cells) {
+        if (!cell.nat) continue;
+        const t = performance.now();
+        await cell.nat.runFile(opts.binaryFile!);
+        simMs += performance.now() - t;
+        requests = cell.nat.records;
+      }
+    }
+    const streaming = cells.filter((c) => !(fromFile && c.nat));
+    if (streaming.length > 0) {
+      const r = await stream(chunks, streaming, blockSize, admission);
+      requests = r.requests;
+      simMs += r.simMs;
+    }
+    return {
+      requests: Math.max(requests, 0),
+      simMs,
+      cells: cells.map((c) => ({
+        policy: c.policy,
+        sizeBytes: c.sizeBytes,
+        result: c.nat ? c.nat.result() : c.sim!.result(),
+        engine: c.nat ? "native" : "ts",
+        ...(c.nat ? { memoryBytes: c.nat.memoryBytes } : {}),
+      })),
+    };
+  } finally {
+    for (const c of cells) c.nat?.close();
+  }
+}
+
+async function stream(
+  chunks: AsyncIterable<BinaryChunk>,
+  cells: Cell[],
+  blockSize: number,
+  admission?: AdmissionFilter,
+): Promise<{ requests: number; simMs: number }> {
   const future = cells.some((c) =>
-    typeof (c.sim.policy as Partial<FutureAware>).prepare === "function"
+    c.sim && typeof (c.sim.policy as Partial<FutureAware>).prepare === "function"
   );
   let requests = 0, simMs = 0;
   if (!future) {
@@ -70,44 +198,40 @@ export async function runGrid(
       requests += c.count;
       const mask = maskOf(c, admission);
       const t = performance.now();
-      for (const cell of cells) feedChunk(cell.sim, c, mask);
+      for (const cell of cells) feedCell(cell, c, mask);
       simMs += performance.now() - t;
     }
-  } else {
-    const held: { c: BinaryChunk; mask?: Uint8Array }[] = [];
-    let total = 0;
-    for await (const c of chunks) {
-      requests += c.count;
-      const mask = maskOf(c, admission);
-      held.push({ c, mask });
-      for (let i = 0; i < c.count; i++) {
-        const op = c.op[i];
-        if (op === 2 || op === 3 || c.len[i] === 0 || (mask && !mask[i])) continue;
-        total += Math.floor((c.off[i] + c.len[i] - 1) / blockSize) -
-          Math.floor(c.off[i] / blockSize) + 1;
-      }
-    }
-    const seq = new Float64Array(total);
-    let k = 0;
-    for (const { c, mask } of held) {
-      for (let i = 0; i < c.count; i++) {
-        const op = c.op[i];
-        if (op === 2 || op === 3 || c.len[i] === 0 || (mask && !mask[i])) continue;
-        const last = Math.floor((c.off[i] + c.len[i] - 1) / blockSize);
-        for (let b = Math.floor(c.off[i] / blockSize); b <= last; b++) seq[k++] = b;
-      }
-    }
-    for (const cell of cells) {
-      const p = cell.sim.policy as Partial<FutureAware>;
-      if (typeof p.prepare === "function") p.prepare(seq);
-    }
-    const t = performance.now();
-    for (const { c, mask } of held) for (const cell of cells) feedChunk(cell.sim, c, mask);
-    simMs += performance.now() - t;
+    return { requests, simMs };
   }
-  return {
-    requests,
-    simMs,
-    cells: cells.map((c) => ({ policy: c.policy, sizeBytes: c.sizeBytes, result: c.sim.result() })),
-  };
+  const held: { c: BinaryChunk; mask?: Uint8Array }[] = [];
+  let total = 0;
+  for await (const c of chunks) {
+    requests += c.count;
+    const mask = maskOf(c, admission);
+    held.push({ c, mask });
+    for (let i = 0; i < c.count; i++) {
+      const op = c.op[i];
+      if (op === 2 || op === 3 || c.len[i] === 0 || (mask && !mask[i])) continue;
+      total += Math.floor((c.off[i] + c.len[i] - 1) / blockSize) -
+        Math.floor(c.off[i] / blockSize) + 1;
+    }
+  }
+  const seq = new Float64Array(total);
+  let k = 0;
+  for (const { c, mask } of held) {
+    for (let i = 0; i < c.count; i++) {
+      const op = c.op[i];
+      if (op === 2 || op === 3 || c.len[i] === 0 || (mask && !mask[i])) continue;
+      const last = Math.floor((c.off[i] + c.len[i] - 1) / blockSize);
+      for (let b = Math.floor(c.off[i] / blockSize); b <= last; b++) seq[k++] = b;
+    }
+  }
+  for (const cell of cells) {
+    const p = cell.sim?.policy as Partial<FutureAware> | undefined;
+    if (p && typeof p.prepare === "function") p.prepare(seq);
+  }
+  const t = performance.now();
+  for (const { c, mask } of held) for (const cell of cells) feedCell(cell, c, mask);
+  simMs += performance.now() - t;
+  return { requests, simMs };
 }

@@ -147,3 +147,62 @@ Deno.test("trace e2e: convert to binary and back keeps every record; stats and h
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sim e2e: --engine native and --engine ts give the same grid (jsonl, bin, pdc)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const jsonl = `${dir}/t.jsonl`;
+    await Deno.writeTextFile(jsonl, zipfTrace(3000));
+    const bin = `${dir}/t.bin`;
+    const conv = await qc(["trace", "convert", "--no-db", jsonl, "-o", bin]);
+    assert.equal(conv.code, 0, conv.err);
+    const policies = "lru,fifo,clock,sieve,s3fifo,arc,2q,lfu,qbic,belady";
+    for (const [trace, extra] of [[jsonl, []], [bin, []], [jsonl, ["--admit", "pdc"]]] as const) {
+      const grids = [];
+      for (const engine of ["native", "ts"]) {
+        const r = await qc([
+          "sim",
+          "--no-db",
+          "--trace",
+          trace,
+          "--policy",
+          policies,
+          "--size",
+          "4K,64K,1M",
+          "--engine",
+          engine,
+          "--output",
+          "json",
+          ...extra,
+        ]);
+        assert.equal(r.code, 0, r.err);
+        const j = JSON.parse(r.out);
+        assert.equal(j.engine, engine);
+        assert.equal(j.requests, 3000);
+        grids.push(j.results);
+      }
+      const [nat, ts] = grids;
+      assert.equal(nat.length, 30);
+      for (let i = 0; i < nat.length; i++) {
+        assert.equal(nat[i].engine, nat[i].policy === "belady" ? "ts" : "native");
+        assert.equal(ts[i].engine, "ts");
+        const { engine: _a, ...a } = nat[i];
+        const { engine: _b, ...b } = ts[i];
+        assert.deepEqual(a, b, `${trace} ${extra.join(" ")} ${nat[i].policy} ${nat[i].size}`);
+      }
+    }
+    // A truncated binary trace fails the same way under both engines.
+    const bytes = await Deno.readFile(bin);
+    await Deno.writeFile(bin, bytes.subarray(0, bytes.length - 7));
+    const errs = [];
+    for (const engine of ["native", "ts"]) {
+      const r = await qc(["sim", "--no-db", "--trace", bin, "--engine", engine]);
+      assert.equal(r.code, 1);
+      errs.push(r.err);
+    }
+    assert.match(errs[0], /line 3000: truncated binary record at the end/);
+    assert.equal(errs[0], errs[1]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -10,12 +10,14 @@ import {
   formatTable,
   parseSize,
   parseSizeList,
+  ToolError,
   UsageError,
   withCommonOptions,
   withRun,
 } from "../../lib/cli/mod.ts";
 import { createPolicy, POLICY_NAMES } from "../../lib/cache/registry.ts";
-import { runGrid } from "../../lib/cache/sim_grid.ts";
+import { binaryTraceFile, runGrid, SIM_ENGINES } from "../../lib/cache/sim_grid.ts";
+import { nativeUnavailable } from "../../lib/cache/native_cache.ts";
 import { createAdmission } from "../../lib/cache/admission.ts";
 import { type ReadStats, readTraceChunks } from "../../lib/trace/read_trace.ts";
 import { namingTrace, traceFormat } from "./trace_options.ts";
@@ -61,6 +63,12 @@ export function addSimCommand(program: Command) {
       )
       .option("--admit-image <file>", "pdc: raw image to locate the journal in (exact mode)")
       .addOption(
+        new Option(
+          "--engine <name>",
+          "native: policies with a C twin run in C (same decisions); ts: all in TypeScript",
+        ).choices(SIM_ENGINES).default("native" as const),
+      )
+      .addOption(
         new Option("--table <format>", "text table style").choices(
           ["text", "csv", "markdown"] as const,
         ).default("text" as const),
@@ -74,11 +82,18 @@ export function addSimCommand(program: Command) {
     if (bs <= 0) throw new UsageError("--block-size must be positive");
     if (sizes.length === 0) throw new UsageError("--size: give at least one size");
     const format = traceFormat(opts.format);
+    if (opts.engine === "native") {
+      const why = nativeUnavailable();
+      if (why) throw new ToolError(`--engine native: ${why}; or use --engine ts`);
+    }
     const args = { ...opts, policy: policies, size: sizes };
     await withRun(opts, { tool: "qbic-cache", command: "sim", args }, async (run) => {
       const admission = await createAdmission(opts.admit, { image: opts.admitImage });
       const stats: ReadStats = { bad: 0 };
       const t0 = performance.now();
+      const binaryFile = opts.engine === "native"
+        ? await binaryTraceFile(opts.trace, format)
+        : undefined;
       const grid = await namingTrace(
         opts.trace,
         () =>
@@ -88,11 +103,15 @@ export function addSimCommand(program: Command) {
             sizes,
             bs,
             admission,
+            { engine: opts.engine, binaryFile },
           ),
       );
+      // Native cells replaying the mapped file leave the chunk reader unread.
+      if (binaryFile && stats.format === undefined) stats.format = "bin";
       const wallMs = performance.now() - t0;
-      const rows = grid.cells.map(({ policy, sizeBytes, result: r }) => ({
+      const rows = grid.cells.map(({ policy, sizeBytes, result: r, engine }) => ({
         policy,
+        engine,
         size: sizeBytes,
         size_blocks: r.capacityBlocks,
         accesses: r.accesses,
@@ -122,7 +141,13 @@ export function addSimCommand(program: Command) {
         ]),
       );
       for (const x of rows) {
-        const labels = { policy: x.policy, size: x.size, block_size: bs, admit: opts.admit };
+        const labels = {
+          policy: x.policy,
+          size: x.size,
+          block_size: bs,
+          admit: opts.admit,
+          engine: x.engine,
+        };
         run.metric("hit_ratio", x.hit_ratio, "ratio", labels);
         run.metric("byte_hit_ratio", x.byte_hit_ratio, "ratio", labels);
       }
@@ -135,6 +160,7 @@ export function addSimCommand(program: Command) {
           format: stats.format ?? null,
           block_size: bs,
           admit: opts.admit,
+          engine: opts.engine,
           requests: grid.requests,
           bad_lines: stats.bad,
           results: rows,
@@ -169,9 +195,10 @@ export function addSimCommand(program: Command) {
       ));
       if (!opts.quiet) {
         const bad = stats.bad ? `, ${stats.bad} bad lines skipped (first: ${stats.firstBad})` : "";
+        const engines = [...new Set(grid.cells.map((c) => c.engine))].join("+");
         console.error(
           `qbic-cache sim: ${grid.requests} requests (${stats.format ?? "empty"}), ` +
-            `${grid.cells.length} simulations in ${(wallMs / 1000).toFixed(2)}s${bad}`,
+            `${grid.cells.length} simulations in ${(wallMs / 1000).toFixed(2)}s (${engines})${bad}`,
         );
       }
     });
