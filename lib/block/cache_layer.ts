@@ -278,6 +278,14 @@ export class CacheLayer implements BlockDevice, HitSource {
     return this.#admission.admit(rec);
   }
 
+  /** Shows the admission filter a flush or trim, in arrival order (as the simulator does). */
+  #observe(op: IoOp, offset: number, length: number, fua: boolean): void {
+    if (this.#admission === null || this.#admission.observe === undefined) return;
+    const rec: IoRecord = { ts: 0, op, off: offset, len: length, dev: this.name };
+    if (fua) rec.fua = true;
+    this.#admission.observe(rec);
+  }
+
   /** Runs the policy over a request's blocks; returns how many hit. */
   #access(first: number, last: number, isWrite: boolean, keep: boolean): number {
     const policy = this.policy;
@@ -625,6 +633,7 @@ export class CacheLayer implements BlockDevice, HitSource {
       return Promise.reject(e);
     }
     this.stats.trims++;
+    this.#observe("T", offset, length, flags?.fua === true);
     if (length === 0) return Promise.resolve();
     const bs = this.#bs;
     const first = Math.floor(offset / bs);
@@ -655,6 +664,7 @@ export class CacheLayer implements BlockDevice, HitSource {
     this.lastHit = undefined;
     if (this.#closed) return Promise.reject(new BlockError("ESHUTDOWN", `${this.name}: closed`));
     this.stats.flushes++;
+    this.#observe("F", 0, 0, false);
     if (this.mode === "unsafe") return Promise.resolve();
     return this.#writeBackAll(true);
   }

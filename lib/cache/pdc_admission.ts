@@ -7,8 +7,9 @@
  *
  * A request already tagged `"class": "journal"` (by `pdc-filter classify`) is refused whatever
  * the detector says; otherwise the detector decides: exact ranges from `pdc-filter locate`, or
- * the online heuristic. The heuristic learns from the request order, so `admit` must be called
- * for every request in trace order, flushes included (it returns true for them).
+ * the online heuristic. The heuristic learns from the request order, so its caller must show it
+ * every request in trace order: R/W/Z through `admit`, F and T through `observe` (the simulator
+ * and the live cache layer both do; `admit` on a flush also works and returns true).
  *
  * @module
  */
@@ -55,6 +56,9 @@ export function pdcAdmission(detector: JournalDetector): PdcAdmission {
       refused++;
       refusedBytes += req.len;
       return false;
+    },
+    observe(req: IoRecord): void {
+      detector.observe(req.op, req.off, req.len, req.fua === true, req.dev);
     },
   };
 }

@@ -42,6 +42,12 @@ export interface AdmissionFilter {
   readonly name: string;
   /** False keeps this request out of the cache. */
   admit(req: IoRecord): boolean;
+  /**
+   * Optional: sees, in order, each record the caller does not ask `admit` about (F and T), so a
+   * filter that learns from the request stream (the PDC heuristic) knows where flushes fall.
+   * The simulator and the live cache layer both call it, identically.
+   */
+  observe?(req: IoRecord): void;
 }
 
 /** Admits everything: the default when no `--admit` is given. */

@@ -101,8 +101,11 @@ export class Simulator {
   /** One record. */
   step(rec: IoRecord): void {
     const code = OP_CODE[rec.op];
-    const admitted = code === 2 || code === 3 || !this.admission ||
-      this.admission.admit(rec);
+    let admitted = true;
+    if (this.admission) {
+      if (code === 2 || code === 3) this.admission.observe?.(rec);
+      else admitted = this.admission.admit(rec);
+    }
     this.stepRaw(code, rec.off, rec.len, admitted);
   }
 
@@ -239,21 +242,22 @@ export function accessSequence(
   return seq;
 }
 
-/** Asks the admission filter about every R/W/Z request of the columns. */
+/** Asks the admission filter about every R/W/Z request of the columns (F/T: `observe`). */
 export function admissionMask(cols: TraceColumns, admission: AdmissionFilter): Uint8Array {
   const mask = new Uint8Array(cols.count);
   for (let i = 0; i < cols.count; i++) {
     const c = cols.op[i];
-    if (c === 2 || c === 3) {
-      mask[i] = 1;
-      continue;
-    }
     const rec: IoRecord = {
       ts: cols.ts ? cols.ts[i] : 0,
       op: OP_LETTER[c],
       off: cols.off[i],
       len: cols.len[i],
     };
+    if (c === 2 || c === 3) {
+      admission.observe?.(rec);
+      mask[i] = 1;
+      continue;
+    }
     mask[i] = admission.admit(rec) ? 1 : 0;
   }
   return mask;
@@ -305,6 +309,7 @@ export function simulate(
       mask = new Uint8Array(list.length);
       for (let i = 0; i < list.length; i++) {
         const c = cols.op[i];
+        if (c === 2 || c === 3) admission.observe?.(list[i]);
         mask[i] = c === 2 || c === 3 || admission.admit(list[i]) ? 1 : 0;
       }
     }
