@@ -11,6 +11,9 @@ WITH latest AS (
                   CASE WHEN m.unit LIKE '%_/_%' THEN m.unit END,
                   CASE WHEN m.name LIKE '%\_vs\_%' ESCAPE '\'
                        THEN 'hvkit/' || regexp_extract(m.name, '_vs_(.*)$', 1) END,
+                  CASE WHEN regexp_matches(m.name, 'ratio_\w+_to_\w+$')
+                       THEN regexp_replace(regexp_extract(m.name, 'ratio_(\w+)$', 1), '_to_', '/')
+                  END,
                   coalesce((m.labels->>'server'), (m.labels->>'engine'), (m.labels->>'impl'), 'hvkit')
                     || '/' || (m.labels->>'peer'),
                   m.unit) AS ratio,
