@@ -34,9 +34,25 @@ export class CheckedDma {
   bytesRead = 0;
   bytesWritten = 0;
   #gpas: number[] = [];
+  // The IOTLB's arrays, held directly so the hit path does no property chains.
+  readonly #ps: number;
+  readonly #mask: number;
+  readonly #tagEp: Int32Array;
+  readonly #tagPage: Float64Array;
+  readonly #gpaPage: Float64Array;
+  readonly #perm: Uint8Array;
+  readonly #stale: Float64Array;
 
   constructor(readonly iommu: PvIommu, readonly ram: Uint8Array, log?: FaultLog) {
     this.log = log ?? new FaultLog();
+    const t = iommu.iotlb;
+    this.#ps = iommu.pageSize;
+    this.#mask = t.mask;
+    this.#tagEp = t.tagEp;
+    this.#tagPage = t.tagPage;
+    this.#gpaPage = t.gpaPage;
+    this.#perm = t.perm;
+    this.#stale = t.staleSince;
   }
 
   /** Device reads guest memory at `iova` into `dst`. Returns null, or the fault it raised. */
@@ -85,19 +101,19 @@ export class CheckedDma {
 
   /** The IOTLB hit path for an access inside one page: the GPA, or -1 to take the slow path. */
   #one(endpoint: number, iova: number, len: number, need: number): number {
-    const ps = this.iommu.pageSize;
+    const ps = this.#ps;
     const page = Math.floor(iova / ps);
     const off = iova - page * ps;
     if (len === 0 || off + len > ps) return -1;
-    const tlb = this.iommu.iotlb;
-    const i = ((page ^ Math.imul(endpoint, 0x9e3779b1)) >>> 0) & tlb.mask;
-    if (tlb.tagEp[i] !== endpoint || tlb.tagPage[i] !== page || (tlb.perm[i] & need) === 0) {
+    const i = ((page ^ Math.imul(endpoint, 0x9e3779b1)) >>> 0) & this.#mask;
+    if (this.#tagEp[i] !== endpoint || this.#tagPage[i] !== page || (this.#perm[i] & need) === 0) {
       return -1;
     }
-    const gpa = tlb.gpaPage[i] * ps + off;
+    const gpa = this.#gpaPage[i] * ps + off;
     if (gpa + len > this.ram.length) return -1;
+    const tlb = this.iommu.iotlb;
     tlb.hits++;
-    if (tlb.staleSince[i] !== 0) tlb.staleHits++;
+    if (this.#stale[i] !== 0) tlb.staleHits++;
     return gpa;
   }
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
+import { type Command, Option } from "@commander-js/extra-typings";
 import {
   addExamples,
   parseCount,
@@ -223,7 +223,7 @@ export function addServeCommands(program: Command): void {
         const rep = decodeReply(ReqType[r.type], f, o.probeSize);
         if (rep === null) throw new ToolError("the device did not write the reply (used length 0)");
         console.log(statusName(rep.status) + (rep.resv ? " " + JSON.stringify(rep.resv) : ""));
-        if (rep.status !== 0) Deno.exitCode = 1;
+        if (rep.status !== 0) throw new ToolError(`the device answered ${statusName(rep.status)}`);
         return;
       }
       throw new ToolError("no reply");
