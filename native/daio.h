@@ -28,8 +28,9 @@ HV_EXPORT uint32_t daio_hist_bucket_count(void);
 
 /* ---- daio_dev.c: the device behind lib/block/file_device.ts ----
  * JS fills an array of daio_req (32 bytes each), calls daio_dev_submit (a short
- * synchronous call), and one nonblocking daio_dev_reap at a time collects
- * completions in bulk (daio_cqe, 16 bytes each). Data moves through a pool of
+ * synchronous call), and reads completions straight from the CQ rings
+ * (daio_dev_cq), woken by a notification socket (daio_dev_notify) or a
+ * nonblocking daio_dev_wait; daio_dev_reap collects them in bulk instead. Data moves through a pool of
  * aligned buffers the library owns and JS maps with getArrayBuffer. */
 enum { DAIO_OP_READ = 0, DAIO_OP_WRITE = 1, DAIO_OP_FSYNC = 2, DAIO_OP_FALLOCATE = 3 };
 enum { DAIO_REQ_FUA = 1 };
@@ -66,6 +67,13 @@ HV_EXPORT void *daio_dev_pool(int32_t h);
 HV_EXPORT int32_t daio_dev_submit(int32_t h, const daio_req *reqs, uint32_t n);
 HV_EXPORT int32_t daio_dev_reap(int32_t h, daio_cqe *out, uint32_t max, int32_t timeout_ms);
 HV_EXPORT int32_t daio_dev_wake(int32_t h);
+/* out[0] &khead, [1] &ktail, [2] cqes, [3] ring mask, [4] entries, [5] bytes per CQE. */
+HV_EXPORT int32_t daio_dev_cq(int32_t h, uint32_t q, uint64_t *out);
+/* Waits (up to timeout_ms) until some CQ holds a completion; consumes nothing. */
+HV_EXPORT int32_t daio_dev_wait(int32_t h, int32_t timeout_ms);
+/* Connects to the Unix stream socket at path; from then on every request is
+ * hard-linked to a one-byte send on it (completion notification). */
+HV_EXPORT int32_t daio_dev_notify(int32_t h, const char *path);
 HV_EXPORT int32_t daio_dev_close(int32_t h);
 
 /* ---- daio_bench.c: the fio-like job runner, the whole I/O loop in C ----

@@ -1,10 +1,15 @@
 /**
  * The async bridge to the native daio device engine (native/daio_dev.c): many concurrent callers
  * await I/O without one FFI call per request. Requests issued in the same turn of the event loop
- * are written into a shared request array and submitted with one short synchronous call; one
- * nonblocking "reap" call at a time waits on the engine's eventfd and brings back every
- * completion ready, in bulk. Data moves through a pool of aligned buffers the engine owns
- * (registered with io_uring as fixed buffers) that this side sees as one ArrayBuffer.
+ * are written into a shared request array and submitted with one short synchronous call.
+ * Completions are read straight from the io_uring CQ rings, which this side sees as memory (no
+ * FFI call). To wait, the bridge awaits a Unix socket with Deno's own async I/O: the engine links
+ * every request to a one-byte send on it, so the kernel wakes the JS thread itself when a request
+ * completes, with no helper thread in between (the task work that posts the completion runs on
+ * the submitting thread, the JS thread, and sends the byte there). Where the socket cannot be
+ * made (no permission), a nonblocking FFI wait on the engine's eventfd does the waiting (one
+ * thread hop per wait). Data moves through a pool of aligned buffers the engine owns (registered
+ * with io_uring as fixed buffers) that this side sees as one ArrayBuffer.
  *
  * @module
  */
@@ -27,8 +32,16 @@ export const DaioFd = { main: 0, buffered: 1 } as const;
 export const Falloc = { keepSize: 1, punchHole: 2, zeroRange: 0x10 } as const;
 
 const REQ_BYTES = 32;
-const CQE_BYTES = 16;
 const TWO32 = 2 ** 32;
+
+/** One ring's completion queue, mapped: the kernel advances tail, this side advances head. */
+interface CqRing {
+  head: Uint32Array;
+  tail: Uint32Array;
+  cqes: DataView;
+  mask: number;
+  cqeBytes: number;
+}
 
 /** What the engine found when it opened the file. */
 export interface DaioEngineInfo {
@@ -53,6 +66,12 @@ export interface DaioEngineOptions {
   slotSize: number;
   sqpoll?: boolean;
   register?: boolean;
+  /**
+   * How completions wake the JS thread: "socket" (default; a linked one-byte send on a Unix
+   * socket Deno awaits, falling back to "ffi" where no socket can be made) or "ffi" (a
+   * nonblocking FFI wait on the engine's eventfd: one helper-thread hop per wait).
+   */
+  wakeup?: "socket" | "ffi";
 }
 
 /** A failed open or I/O, carrying the errno number and its name. */
@@ -61,11 +80,6 @@ export class DaioErrno extends Error {
   constructor(readonly errno: number, readonly code: string, message: string) {
     super(message);
   }
-}
-
-interface Pending {
-  resolve: (res: number) => void;
-  queue: number;
 }
 
 interface Waiting {
@@ -108,9 +122,13 @@ export class DaioEngine {
   #reqView: DataView;
   #reqCount = 0;
   #flushScheduled = false;
-  #cqBuf: Uint8Array<ArrayBuffer>;
-  #cqView: DataView;
-  #pending: (Pending | undefined)[];
+  #cqs: CqRing[] = [];
+  #notify: Deno.UnixConn | null = null;
+  #notifyReady: Promise<Deno.UnixConn | null> | null = null;
+  #notifyBuf = new Uint8Array(65536);
+  /** Per tag: the waiting caller's resolve and its queue (parallel arrays: no object a request). */
+  #pendingResolve: (((res: number) => void) | undefined)[];
+  #pendingQueue: Int32Array;
   #freeTags: number[];
   #inflight: number[];
   #inflightTotal = 0;
@@ -133,9 +151,9 @@ export class DaioEngine {
     const tags = this.slots;
     this.#reqBuf = new Uint8Array(tags * REQ_BYTES);
     this.#reqView = new DataView(this.#reqBuf.buffer);
-    this.#cqBuf = new Uint8Array(tags * CQE_BYTES);
-    this.#cqView = new DataView(this.#cqBuf.buffer);
-    this.#pending = new Array(tags).fill(undefined);
+    for (let q = 0; q < opts.queues; q++) this.#cqs.push(mapCq(h, q));
+    this.#pendingResolve = new Array(tags).fill(undefined);
+    this.#pendingQueue = new Int32Array(tags);
     this.#freeTags = Array.from({ length: tags }, (_, i) => tags - 1 - i);
     this.#inflight = new Array(opts.queues).fill(0);
     this.#freeSlots = Array.from({ length: this.slots }, (_, i) => this.slots - 1 - i);
@@ -163,21 +181,59 @@ export class DaioEngine {
       new Uint8Array(infoBuf.buffer),
     );
     if (h < 0) throw errnoError(-h, path);
-    const info: DaioEngineInfo = {
-      size: Number(infoBuf[0]),
-      align: Number(infoBuf[1]),
-      direct: infoBuf[2] === 1n,
-      poolBytes: Number(infoBuf[3]),
-      registeredBuffers: infoBuf[4] === 1n,
-      blockDevice: infoBuf[5] === 1n,
-      directRefused: infoBuf[6] !== 0n ? errnoName(Number(infoBuf[6])) : null,
-    };
-    return new DaioEngine(h, info, opts);
+    let eng: DaioEngine;
+    try {
+      eng = new DaioEngine(h, infoOf(infoBuf), opts);
+    } catch (e) {
+      native().daio_dev_close(h);
+      throw e;
+    }
+    if (opts.wakeup !== "ffi") eng.#connectNotify();
+    return eng;
+  }
+
+  /** How completions wake this side: a notification socket, or the FFI wait fallback. */
+  get wakeup(): "socket" | "ffi" {
+    return this.#notifyReady ? "socket" : "ffi";
+  }
+
+  /**
+   * Makes the notification socket: listens on a fresh Unix socket path, has the engine connect to
+   * it (from then on every request carries a linked one-byte send), accepts, and removes the path.
+   * Any failure (no permission for a socket) leaves the FFI wait in charge.
+   */
+  #connectNotify(): void {
+    let dir: string | undefined;
+    let listener: Deno.UnixListener | undefined;
+    try {
+      dir = Deno.makeTempDirSync({ prefix: "daio-notify-" });
+      const path = `${dir}/n.sock`;
+      listener = Deno.listen({ transport: "unix", path });
+      const rc = native().daio_dev_notify(this.#h, new TextEncoder().encode(path + "\0"));
+      if (rc < 0) throw new Error(errnoName(-rc));
+      const l = listener;
+      const d = dir;
+      this.#notifyReady = l.accept().then((c) => {
+        this.#notify = c;
+        return c;
+      }).finally(() => {
+        l.close();
+        Deno.remove(d, { recursive: true }).catch(() => {});
+      });
+    } catch {
+      listener?.close();
+      if (dir) Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
   }
 
   /** The pool offset of a slot. */
   slotOffset(slot: number): number {
     return slot * this.slotSize;
+  }
+
+  /** Takes a free pool slot at once, or returns -1 when all are in use. */
+  trySlot(): number {
+    return this.#freeSlots.pop() ?? -1;
   }
 
   /** Takes one pool slot (waits while all are in use). */
@@ -208,8 +264,9 @@ export class DaioEngine {
   ): Promise<number> {
     if (this.#closed) return Promise.resolve(-108 /* ESHUTDOWN */);
     return new Promise((resolve) => {
-      const w: Waiting = { op, off, len, bufOff, flags, fd, resolve };
-      if (!this.#dispatch(w)) this.#backlog.push(w);
+      if (!this.#dispatch(op, off, len, bufOff, flags, fd, resolve)) {
+        this.#backlog.push({ op, off, len, bufOff, flags, fd, resolve });
+      }
     });
   }
 
@@ -226,40 +283,59 @@ export class DaioEngine {
     this.#closed = true;
     native().daio_dev_wake(this.#h);
     if (this.#reaping) await this.#reaping;
+    const conn = this.#notifyReady ? await this.#notifyReady.catch(() => null) : null;
+    try {
+      conn?.close();
+    } catch { /* already closed */ }
     native().daio_dev_close(this.#h);
   }
 
   /** Puts a request in the next batch if its queue has room. */
-  #dispatch(w: Waiting): boolean {
+  #dispatch(
+    op: number,
+    off: number,
+    len: number,
+    bufOff: number,
+    flags: number,
+    fd: number,
+    resolve: (res: number) => void,
+  ): boolean {
     // The least loaded queue; ties go to the lowest index.
     let q = 0;
     for (let i = 1; i < this.queues; i++) if (this.#inflight[i] < this.#inflight[q]) q = i;
     if (this.#inflight[q] >= this.queueDepth) return false;
     const tag = this.#freeTags.pop()!;
-    this.#pending[tag] = { resolve: w.resolve, queue: q };
+    this.#pendingResolve[tag] = resolve;
+    this.#pendingQueue[tag] = q;
     this.#inflight[q]++;
     this.#inflightTotal++;
     const v = this.#reqView;
     const at = this.#reqCount * REQ_BYTES;
     v.setUint32(at, tag, true);
     v.setUint32(at + 4, 0, true);
-    v.setUint32(at + 8, w.off % TWO32, true);
-    v.setUint32(at + 12, Math.floor(w.off / TWO32), true);
-    v.setUint32(at + 16, w.len % TWO32, true);
-    v.setUint32(at + 20, Math.floor(w.len / TWO32), true);
-    v.setUint32(at + 24, w.bufOff, true);
-    v.setUint8(at + 28, w.op);
-    v.setUint8(at + 29, w.flags);
-    v.setUint8(at + 30, w.fd);
+    v.setUint32(at + 8, off % TWO32, true);
+    v.setUint32(at + 12, Math.floor(off / TWO32), true);
+    v.setUint32(at + 16, len % TWO32, true);
+    v.setUint32(at + 20, Math.floor(len / TWO32), true);
+    v.setUint32(at + 24, bufOff, true);
+    v.setUint8(at + 28, op);
+    v.setUint8(at + 29, flags);
+    v.setUint8(at + 30, fd);
     v.setUint8(at + 31, q);
     this.#reqCount++;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(() => this.#flush());
+      queueMicrotask(this.#flushBound);
     }
     if (!this.#reaping) this.#reaping = this.#reapLoop();
     return true;
   }
+
+  #dispatchWaiting(w: Waiting): boolean {
+    return this.#dispatch(w.op, w.off, w.len, w.bufOff, w.flags, w.fd, w.resolve);
+  }
+
+  readonly #flushBound = () => this.#flush();
 
   #flush(): void {
     this.#flushScheduled = false;
@@ -276,37 +352,107 @@ export class DaioEngine {
   }
 
   #complete(tag: number, res: number): void {
-    const p = this.#pending[tag];
-    if (!p) return;
-    this.#pending[tag] = undefined;
+    const resolve = this.#pendingResolve[tag];
+    if (resolve === undefined) return;
+    this.#pendingResolve[tag] = undefined;
     this.#freeTags.push(tag);
-    this.#inflight[p.queue]--;
+    this.#inflight[this.#pendingQueue[tag]]--;
     this.#inflightTotal--;
-    p.resolve(res);
+    resolve(res);
+  }
+
+  /** Completes everything the CQ rings hold; returns how many. */
+  #drain(): number {
+    let n = 0;
+    for (const cq of this.#cqs) {
+      let head = cq.head[0];
+      const tail = Atomics.load(cq.tail, 0);
+      if (head === tail) continue;
+      const v = cq.cqes;
+      while (head !== tail) {
+        const at = (head & cq.mask) * cq.cqeBytes;
+        // user_data's low word is the tag (the notification sends' all-ones tag matches nothing).
+        this.#complete(v.getUint32(at, true), v.getInt32(at + 8, true));
+        head = (head + 1) >>> 0;
+        n++;
+      }
+      Atomics.store(cq.head, 0, head);
+    }
+    return n;
+  }
+
+  /** Waits until a completion may be ready. */
+  async #wait(): Promise<void> {
+    if (this.#notifyReady) {
+      const conn = this.#notify ?? await this.#notifyReady.catch(() => null);
+      if (conn) {
+        // One read takes every pending notification byte (some may be for completions the last
+        // drain already took: the next drain then finds nothing and we come back here).
+        const got = await conn.read(this.#notifyBuf).catch(() => null);
+        if (got !== null) return;
+      }
+      // The socket is gone: fall back to the FFI wait. Requests already linked to a send that
+      // fails complete normally; the send's error completion is ignored.
+      this.#notifyReady = null;
+      this.#notify = null;
+    }
+    const rc = await native().daio_dev_wait(this.#h, 1000);
+    if (rc < 0) throw new Error(`daio: wait failed: ${errnoName(-rc)}`);
   }
 
   async #reapLoop(): Promise<void> {
-    const n = native();
-    const max = this.slots;
     while (this.#inflightTotal > 0 && !this.#closed) {
-      const got = await n.daio_dev_reap(this.#h, this.#cqBuf, max, 1000);
-      if (got < 0) throw new Error(`daio: reap failed: ${errnoName(-got)}`);
-      const v = this.#cqView;
-      for (let i = 0; i < got; i++) {
-        const at = i * CQE_BYTES;
-        const tag = v.getUint32(at, true);
-        const res = v.getInt32(at + 12, true) * TWO32 + v.getUint32(at + 8, true);
-        this.#complete(tag, res);
+      if (this.#drain() === 0) {
+        await this.#wait();
+        continue;
       }
-      while (this.#backlog.length > 0 && this.#dispatch(this.#backlog[0])) this.#backlog.shift();
+      while (this.#backlog.length > 0 && this.#dispatchWaiting(this.#backlog[0])) {
+        this.#backlog.shift();
+      }
       if (this.#inflightTotal === 0 && this.#backlog.length === 0) {
         const ws = this.#idleWaiters;
         this.#idleWaiters = [];
         for (const w of ws) w();
       }
+      // Let the callers just completed run (and submit more) before looking again.
+      await null;
     }
     this.#reaping = null;
   }
+}
+
+/** Maps ring q's completion queue. */
+function mapCq(h: number, q: number): CqRing {
+  const out = new BigUint64Array(6);
+  const rc = native().daio_dev_cq(h, q, new Uint8Array(out.buffer));
+  if (rc < 0) throw new Error(`daio: cannot map completion queue ${q}: ${errnoName(-rc)}`);
+  const view = (addr: bigint, bytes: number) => {
+    const ptr = Deno.UnsafePointer.create(addr);
+    if (ptr === null) throw new Error(`daio: completion queue ${q} has a null pointer`);
+    return Deno.UnsafePointerView.getArrayBuffer(ptr, bytes);
+  };
+  const entries = Number(out[4]);
+  const cqeBytes = Number(out[5]);
+  return {
+    head: new Uint32Array(view(out[0], 4)),
+    tail: new Uint32Array(view(out[1], 4)),
+    cqes: new DataView(view(out[2], entries * cqeBytes)),
+    mask: Number(out[3]),
+    cqeBytes,
+  };
+}
+
+/** Reads daio_dev_open's info_out. */
+function infoOf(infoBuf: BigUint64Array): DaioEngineInfo {
+  return {
+    size: Number(infoBuf[0]),
+    align: Number(infoBuf[1]),
+    direct: infoBuf[2] === 1n,
+    poolBytes: Number(infoBuf[3]),
+    registeredBuffers: infoBuf[4] === 1n,
+    blockDevice: infoBuf[5] === 1n,
+    directRefused: infoBuf[6] !== 0n ? errnoName(Number(infoBuf[6])) : null,
+  };
 }
 
 /** Builds the error for a failed open: `path: ENOENT (No such file or directory)`. */

@@ -38,7 +38,32 @@ export const daioSymbols = {
     result: "i32",
     nonblocking: true,
   },
-  /** int32_t daio_dev_wake(int32_t h): makes a pending reap return */
+  /**
+   * int32_t daio_dev_cq(int32_t h, uint32_t q, uint64_t *out): ring q's CQ as out[0] &khead,
+   * [1] &ktail, [2] cqes, [3] mask, [4] entries, [5] bytes per CQE; 0 or -errno
+   */
+  daio_dev_cq: {
+    parameters: ["i32", /* int32_t h */ "u32", /* uint32_t q */ "buffer" /* uint64_t *out */],
+    result: "i32",
+  },
+  /**
+   * int32_t daio_dev_wait(int32_t h, int32_t timeout_ms): 1 when some CQ holds a completion, 0 on
+   * timeout or wake, or -errno; consumes nothing. Blocks, so it runs off the JS thread.
+   */
+  daio_dev_wait: {
+    parameters: ["i32", /* int32_t h */ "i32" /* int32_t timeout_ms */],
+    result: "i32",
+    nonblocking: true,
+  },
+  /**
+   * int32_t daio_dev_notify(int32_t h, const char *path): connects to the Unix socket at path;
+   * every later request is linked to a one-byte send on it. 0 or -errno
+   */
+  daio_dev_notify: {
+    parameters: ["i32", /* int32_t h */ "buffer" /* const char *path */],
+    result: "i32",
+  },
+  /** int32_t daio_dev_wake(int32_t h): makes a pending reap or wait return */
   daio_dev_wake: { parameters: ["i32" /* int32_t h */], result: "i32" },
   /** int32_t daio_dev_close(int32_t h) */
   daio_dev_close: { parameters: ["i32" /* int32_t h */], result: "i32" },

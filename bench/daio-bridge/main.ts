@@ -1,0 +1,228 @@
+/**
+ * bench/daio-bridge: what the async bridge costs. 4 KiB random reads through
+ * `openFileDevice(...).read` (the BlockDevice the NBD server sits on), with QD callers each
+ * awaiting one read at a time, against the C job runner (`daio bench`'s loop, no FFI per
+ * request) on the same file in the same run. Prints both and the ratio bridge/C, and records
+ * them in the results store.
+ *
+ *   deno run -A bench/daio-bridge/main.ts --quick     # CI size: 256 MiB, 1 s per run
+ *   deno run -A bench/daio-bridge/main.ts             # 512 MiB, 3 s per run, 3 rounds
+ *
+ * @module
+ */
+import process from "node:process";
+import { Command } from "@commander-js/extra-typings";
+import {
+  formatTable,
+  parseCount,
+  parseDuration,
+  parseSize,
+  parseSizeList,
+  runTool,
+  UsageError,
+  withCommonOptions,
+  withRun,
+} from "../../lib/cli/mod.ts";
+import { runDaioJob } from "../../lib/block/daio_job.ts";
+import { openFileDeviceSync } from "../../lib/block/file_device.ts";
+import { Histogram } from "../../lib/stats/histogram.ts";
+import { layOut } from "../../tools/daio/lay_out.ts";
+
+type Wakeup = "socket" | "ffi";
+
+/** What one side measured for one run. */
+interface Sample {
+  iops: number;
+  p50: number;
+  p99: number;
+  /** CPU of the whole process, cores (bridge) or of the job's threads (C). */
+  cpu: number;
+}
+
+async function runC(file: string, qd: number, bs: number, size: number, sec: number) {
+  const r = await runDaioJob(file, {
+    rw: "randread",
+    rwmixread: 100,
+    bs,
+    iodepth: qd,
+    queues: 1,
+    engine: "daio",
+    direct: true,
+    size,
+    runtime: sec,
+    register: true,
+    sqpoll: false,
+    hipri: false,
+    verify: false,
+    seed: Date.now() % 1_000_000,
+    batch: 0,
+  });
+  return {
+    iops: r.read.iops,
+    p50: r.read.lat.percentile(50),
+    p99: r.read.lat.percentile(99),
+    cpu: r.cpuUsr + r.cpuSys,
+  };
+}
+
+async function runBridge(
+  file: string,
+  qd: number,
+  bs: number,
+  size: number,
+  sec: number,
+  wakeup: Wakeup,
+): Promise<Sample> {
+  const dev = openFileDeviceSync(file, { readOnly: true, direct: true, queueDepth: qd, wakeup });
+  const blocks = Math.floor(Math.min(size, dev.size) / bs);
+  const lat = new Histogram();
+  let seed = (Date.now() % 1_000_000) * 2654435761 + 1;
+  const rand = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 4294967296;
+  };
+  const u0 = process.cpuUsage();
+  const t0 = performance.now();
+  const deadline = t0 + sec * 1000;
+  let ios = 0;
+  const caller = async () => {
+    const buf = new Uint8Array(bs);
+    for (;;) {
+      const s = performance.now();
+      if (s >= deadline) return;
+      await dev.read(Math.floor(rand() * blocks) * bs, buf);
+      lat.record((performance.now() - s) * 1e6);
+      ios++;
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: qd }, caller));
+  } finally {
+    await dev.close();
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  const u = process.cpuUsage(u0);
+  return {
+    iops: ios / elapsed,
+    p50: lat.percentile(50),
+    p99: lat.percentile(99),
+    cpu: (u.user + u.system) / 1e6 / elapsed,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function med(samples: Sample[]): Sample {
+  const k = (f: keyof Sample) => median(samples.map((s) => s[f]));
+  return { iops: k("iops"), p50: k("p50"), p99: k("p99"), cpu: k("cpu") };
+}
+
+const program = withCommonOptions(
+  new Command("daio-bridge")
+    .description("the BlockDevice bridge (openFileDevice) vs the C job runner, 4K random reads")
+    .option("--quick", "CI size: 256 MiB file, 1 s per run, 1 round", false)
+    .option("--file <path>", "target file or device (default: .cache/daio-bridge.img)")
+    .option("--size <size>", "bytes of the target to use", parseSize)
+    .option("--bs <size>", "block size", parseSize, 4096)
+    .option("--iodepth <list>", "queue depths (callers in flight)", parseSizeList, [1, 32])
+    .option("--runtime <duration>", "per run", parseDuration)
+    .option("--rounds <n>", "alternating rounds per depth (median reported)", parseCount)
+    .option(
+      "--wakeup <list>",
+      "bridge wakeups to measure, comma-separated: socket (the default), ffi (the fallback)",
+      "socket,ffi",
+    ),
+).action(async (opts) => {
+  const size = opts.size ?? (opts.quick ? 256 << 20 : 512 << 20);
+  const sec = (opts.runtime ?? (opts.quick ? 1000 : 3000)) / 1000;
+  const rounds = opts.rounds ?? (opts.quick ? 1 : 3);
+  const wakeups = opts.wakeup.split(",").filter((w) => w !== "") as Wakeup[];
+  for (const w of wakeups) {
+    if (w !== "socket" && w !== "ffi") throw new UsageError(`--wakeup: not socket or ffi: ${w}`);
+  }
+  const file = opts.file ?? new URL("../../.cache/daio-bridge.img", import.meta.url).pathname;
+  if (!opts.file) await Deno.mkdir(new URL("../../.cache/", import.meta.url), { recursive: true });
+  const args = {
+    size,
+    runtimeSec: sec,
+    rounds,
+    file,
+    bs: opts.bs,
+    iodepth: opts.iodepth,
+    wakeup: wakeups,
+  };
+  await withRun(opts, { tool: "bench", command: "daio-bridge", args }, async (run) => {
+    await layOut(file, size, opts.quiet);
+    const rows: unknown[][] = [];
+    const out: Record<string, unknown>[] = [];
+    for (const qd of opts.iodepth) {
+      const c: Sample[] = [];
+      const b = new Map<Wakeup, Sample[]>(wakeups.map((w) => [w, []]));
+      for (let r = 0; r < rounds; r++) {
+        // Rotate the order each round, so no side always meets a warmer (or busier) machine.
+        const sides: (Wakeup | "c")[] = ["c", ...wakeups];
+        for (let k = 0; k < r % sides.length; k++) sides.push(sides.shift()!);
+        for (const side of sides) {
+          if (side === "c") c.push(await runC(file, qd, opts.bs, size, sec));
+          else b.get(side)!.push(await runBridge(file, qd, opts.bs, size, sec, side));
+        }
+        if (!opts.quiet) console.error(`daio-bridge: qd${qd} round ${r + 1}/${rounds} done`);
+      }
+      const cm = med(c);
+      const job = `${opts.bs / 1024}k-randread-qd${qd}`;
+      const us = (ns: number) => (ns / 1000).toFixed(1);
+      const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+      const record = (side: string, s: Sample) => {
+        const l = { job, side, bs: opts.bs, iodepth: qd };
+        run.metric("iops", s.iops, "1/s", l);
+        run.metric("lat_p50", s.p50, "ns", l);
+        run.metric("lat_p99", s.p99, "ns", l);
+        run.metric("cpu_total", s.cpu, "cores", l);
+      };
+      record("c", cm);
+      rows.push([
+        job,
+        "C job runner",
+        Math.round(cm.iops),
+        "1.000",
+        us(cm.p50),
+        us(cm.p99),
+        pct(cm.cpu),
+      ]);
+      for (const w of wakeups) {
+        const bm = med(b.get(w)!);
+        const side = `bridge-${w}`;
+        record(side, bm);
+        run.metric("iops_ratio", bm.iops / cm.iops, "bridge/c", { job, side });
+        run.metric("p99_ratio", bm.p99 / cm.p99, "bridge/c", { job, side });
+        rows.push([
+          job,
+          `bridge (${w} wakeup)`,
+          Math.round(bm.iops),
+          (bm.iops / cm.iops).toFixed(3),
+          us(bm.p50),
+          us(bm.p99),
+          pct(bm.cpu),
+        ]);
+        out.push({ job, side, c: cm, bridge: bm, iops_ratio: bm.iops / cm.iops });
+      }
+    }
+    if (opts.output === "json") {
+      console.log(JSON.stringify({ size, runtimeSec: sec, rounds, file, results: out }));
+    } else {
+      console.log(formatTable(
+        ["job", "side", "IOPS", "IOPS / C", "p50 us", "p99 us", "cpu"],
+        rows,
+        "text",
+      ));
+    }
+  });
+});
+
+if (import.meta.main) await runTool(program as unknown as Command);
