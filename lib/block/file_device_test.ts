@@ -30,7 +30,13 @@ function rng(seed: number): () => number {
  * never overlap each other, so the model is exact, but they often share aligned blocks.
  */
 async function modelCheck(
-  opts: { direct: boolean | "auto"; queues: number; queueDepth: number; slotSize: number },
+  opts: {
+    direct: boolean | "auto";
+    queues: number;
+    queueDepth: number;
+    slotSize: number;
+    wakeup?: "socket" | "ffi";
+  },
   size: number,
   seed: number,
 ): Promise<void> {
@@ -39,6 +45,7 @@ async function modelCheck(
   const dev = openFileDeviceSync(path, opts);
   try {
     if (opts.direct === true) assert.equal(dev.direct, true);
+    assert.equal(dev.engine.wakeup, opts.wakeup ?? "socket");
     for (let round = 0; round < 60; round++) {
       const taken: [number, number][] = [];
       const ops: Promise<void>[] = [];
@@ -88,6 +95,14 @@ Deno.test("file device: O_DIRECT, one queue, unaligned size, small slots", async
 
 Deno.test("file device: O_DIRECT, three queues, deep queue", async () => {
   await modelCheck({ direct: true, queues: 3, queueDepth: 32, slotSize: 65536 }, 2 << 20, 2);
+});
+
+Deno.test("file device: completions woken by the FFI wait (the fallback) instead of the socket", async () => {
+  await modelCheck(
+    { direct: true, queues: 2, queueDepth: 16, slotSize: 16384, wakeup: "ffi" },
+    1 << 20,
+    4,
+  );
 });
 
 Deno.test("file device: buffered", async () => {
