@@ -4,10 +4,11 @@
  * workload on it, the log converted to I/O records (JSON lines). Each workload is a separate
  * boot on the same image, as a guest that reboots between jobs would be.
  *
- *   deno run -A bench/pdc/record_guest.ts OUT_DIR [fsync-small:files=400 read-hot mixed ...]
+ *   deno run -A bench/pdc/record_guest.ts OUT_DIR [--image-size 256M] \
+ *     [fsync-small:files=400 read-hot mixed:ops=800,seed=3 fsync-read ...]
  *
  * Writes OUT_DIR/disk.img, OUT_DIR/journal.json (pdc-filter locate's output) and
- * OUT_DIR/<workload>.jsonl per run.
+ * OUT_DIR/<workload>.jsonl per run (<workload>-2.jsonl for its second run, and so on).
  *
  * @module
  */
@@ -59,6 +60,7 @@ export async function recordGuestTraces(
     JSON.stringify(await locateJournalInFile(img)) + "\n",
   );
   const traces: string[] = [];
+  const runs = new Map<string, number>();
   for (const w of workloads) {
     const tmp = await Deno.makeTempDir({ prefix: "pdc_rec_" });
     const sock = `${tmp}/nbd.sock`, log = `${tmp}/nbd.log`;
@@ -104,7 +106,10 @@ export async function recordGuestTraces(
       lines.push(formatRecord(rec));
     }
     await Deno.remove(tmp, { recursive: true });
-    const path = `${outDir}/${w.name}.jsonl`;
+    // A workload recorded twice in one set gets -2, -3... so no trace overwrites another.
+    const k = (runs.get(w.name) ?? 0) + 1;
+    runs.set(w.name, k);
+    const path = `${outDir}/${w.name}${k > 1 ? `-${k}` : ""}.jsonl`;
     await Deno.writeTextFile(path, lines.join("\n") + "\n");
     traces.push(path);
     console.error(`${path}: ${lines.length} records`);
@@ -113,11 +118,15 @@ export async function recordGuestTraces(
 }
 
 if (import.meta.main) {
-  const [outDir, ...specs] = Deno.args;
-  if (!outDir) {
-    console.error("usage: record_guest.ts OUT_DIR [workload[:k=v,...] ...]");
+  const args = [...Deno.args];
+  let imageSize = "256M";
+  const i = args.indexOf("--image-size");
+  if (i >= 0) imageSize = args.splice(i, 2)[1];
+  const [outDir, ...specs] = args;
+  if (!outDir || !imageSize) {
+    console.error("usage: record_guest.ts OUT_DIR [--image-size 256M] [workload[:k=v,...] ...]");
     Deno.exit(2);
   }
   const ws = (specs.length ? specs : ["fsync-small", "read-hot", "mixed"]).map(parseWorkloadSpec);
-  await recordGuestTraces(outDir, ws);
+  await recordGuestTraces(outDir, ws, imageSize);
 }

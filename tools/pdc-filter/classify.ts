@@ -32,7 +32,7 @@ export function addClassifyCommand(program: Command) {
       .option("-o, --out <file>", "write records to FILE instead of standard output")
       .option("--image <file>", "raw image to locate the journal in (exact method)")
       .option("--ranges <file>", "journal ranges saved by `pdc-filter locate -o` (exact method)")
-      .option("--confirm <n>", "heuristic: commits before a stream counts as a journal", "2"),
+      .option("--confirm <n>", "heuristic: commits before a stream counts as a journal", "1"),
   ).action(async (trace, opts) => {
     const args = { trace, image: opts.image, ranges: opts.ranges, confirm: opts.confirm };
     await withRun(opts, { tool: "pdc-filter", command: "classify", args }, async (run) => {

@@ -30,7 +30,7 @@ export function addEvalCommand(program: Command) {
       .argument("[trace]", "I/O records, one JSON object a line ('-' = stdin)", "-")
       .option("--image <file>", "raw image to locate the journal in (the reference)")
       .option("--ranges <file>", "journal ranges saved by `pdc-filter locate -o` (the reference)")
-      .option("--confirm <n>", "heuristic: commits before a stream counts as a journal", "2"),
+      .option("--confirm <n>", "heuristic: commits before a stream counts as a journal", "1"),
   ).action(async (trace, opts) => {
     const args = { trace, image: opts.image, ranges: opts.ranges, confirm: opts.confirm };
     await withRun(opts, { tool: "pdc-filter", command: "eval", args }, async (run) => {
