@@ -33,6 +33,7 @@ import {
   type ZeroFlags,
 } from "./block_device.ts";
 import type { HitSource } from "./hit_source.ts";
+import { type BlockExtent, extentsOf, type ExtentSource, overlayData } from "./extents.ts";
 import type { AdmissionFilter, CachePolicy } from "../cache/policy.ts";
 import type { IoOp, IoRecord } from "../trace/io_record.ts";
 
@@ -88,7 +89,7 @@ interface Entry {
 type Release = () => void;
 
 /** A BlockDevice with an in-memory block cache in front of another. */
-export class CacheLayer implements BlockDevice, HitSource {
+export class CacheLayer implements BlockDevice, HitSource, ExtentSource {
   readonly name: string;
   readonly size: number;
   readonly readOnly: boolean;
@@ -713,6 +714,57 @@ export class CacheLayer implements BlockDevice, HitSource {
         release();
       }
     })();
+  }
+
+  // ---- block status ------------------------------------------------------------------------
+
+  /** Byte ranges of dirty blocks inside [offset, end), sorted, adjacent blocks merged. */
+  #dirtyRanges(offset: number, end: number): [number, number][] {
+    if (this.#dirty.size === 0) return [];
+    const bs = this.#bs;
+    const first = Math.floor(offset / bs);
+    const last = Math.floor((end - 1) / bs);
+    const blocks: number[] = [];
+    if (last - first + 1 <= this.#dirty.size) {
+      for (let b = first; b <= last; b++) {
+        const e = this.#entry(b);
+        if (e?.dirty || this.#resident.get(b)?.dirty) blocks.push(b);
+      }
+    } else {
+      for (const e of this.#dirty) if (e.block >= first && e.block <= last) blocks.push(e.block);
+      blocks.sort((a, b) => a - b);
+    }
+    const out: [number, number][] = [];
+    for (const b of blocks) {
+      const s = Math.max(offset, b * bs);
+      const t = Math.min(end, (b + 1) * bs);
+      const prev = out[out.length - 1];
+      if (prev && prev[1] >= s) prev[1] = Math.max(prev[1], t);
+      else out.push([s, t]);
+    }
+    return out;
+  }
+
+  /**
+   * The device's extents, with the blocks this cache holds dirty reported as data: the device
+   * does not know about them yet. Blocks dirty before or after the device answers both count,
+   * so a write-back racing the query cannot make written data look like a hole.
+   */
+  async extents(offset: number, length: number): Promise<BlockExtent[]> {
+    this.#check(offset, length, false);
+    const before = this.#dirtyRanges(offset, offset + length);
+    const inner = await extentsOf(this.#inner, offset, length);
+    const covered = inner.reduce((n, e) => n + e.length, 0);
+    const end = offset + covered;
+    const after = this.#dirtyRanges(offset, end);
+    const all = [...before.filter(([s]) => s < end), ...after].sort((a, b) => a[0] - b[0]);
+    const merged: [number, number][] = [];
+    for (const [s, t] of all) {
+      const prev = merged[merged.length - 1];
+      if (prev && prev[1] >= s) prev[1] = Math.max(prev[1], Math.min(t, end));
+      else merged.push([s, Math.min(t, end)]);
+    }
+    return overlayData(inner, offset, merged);
   }
 
   /** Writes back every dirty block (all modes), flushes and closes the device below. */

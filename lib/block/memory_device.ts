@@ -6,6 +6,13 @@
  * @module
  */
 import { type BlockDevice, BlockError, type BlockSizes, checkRange } from "./block_device.ts";
+import {
+  type BlockExtent,
+  type ExtentSource,
+  pushExtent,
+  STATE_HOLE,
+  STATE_ZERO,
+} from "./extents.ts";
 
 const PAGE_SHIFT = 16;
 const PAGE = 1 << PAGE_SHIFT;
@@ -29,7 +36,7 @@ export interface MemoryDeviceOptions {
  * await dev.read(4096, buf); // buf is all 7s
  * ```
  */
-export class MemoryDevice implements BlockDevice {
+export class MemoryDevice implements BlockDevice, ExtentSource {
   readonly name: string;
   readonly readOnly: boolean;
   readonly blockSizes: BlockSizes;
@@ -119,6 +126,22 @@ export class MemoryDevice implements BlockDevice {
   async zero(offset: number, length: number): Promise<void> {
     this.#check(offset, length, true);
     this.#put(offset, null, length);
+  }
+
+  /** Pages never written (or wholly trimmed or zeroed) are holes that read as zeroes. */
+  // deno-lint-ignore require-await
+  async extents(offset: number, length: number): Promise<BlockExtent[]> {
+    this.#check(offset, length, false);
+    const out: BlockExtent[] = [];
+    let done = 0;
+    while (done < length) {
+      const pos = offset + done;
+      const idx = Math.floor(pos / PAGE);
+      const n = Math.min(PAGE - (pos - idx * PAGE), length - done);
+      pushExtent(out, n, this.#pages.has(idx) ? 0 : STATE_HOLE | STATE_ZERO);
+      done += n;
+    }
+    return out;
   }
 
   /** Drops the contents. */

@@ -12,6 +12,7 @@
  */
 import type { BlockDevice, WriteFlags, ZeroFlags } from "./block_device.ts";
 import { type HitSource, isHitSource } from "./hit_source.ts";
+import { type BlockExtent, extentsOf, type ExtentSource } from "./extents.ts";
 
 const BATCH_BYTES = 64 * 1024;
 const BATCH_MS = 200;
@@ -30,7 +31,7 @@ export interface RecorderOptions {
 }
 
 /** A BlockDevice that records every request it passes on. */
-export class RecorderLayer implements BlockDevice {
+export class RecorderLayer implements BlockDevice, ExtentSource {
   readonly name: string;
   readonly size: number;
   readonly readOnly: boolean;
@@ -137,6 +138,11 @@ export class RecorderLayer implements BlockDevice {
     const p = this.inner.zero(offset, length, flags);
     this.#add("Z", offset, length, flags?.fua === true, ts);
     return p;
+  }
+
+  /** Asks the layer below (block status is a query, not an I/O: it is not recorded). */
+  extents(offset: number, length: number): Promise<BlockExtent[]> {
+    return extentsOf(this.inner, offset, length);
   }
 
   /** Writes out buffered records now (the trace file then holds every request so far). */

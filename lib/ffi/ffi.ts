@@ -10,6 +10,7 @@ import { daioSymbols } from "./daio_symbols.ts";
 import { virtavSymbols } from "./virtav_symbols.ts";
 import { pviommuSymbols } from "./pviommu_symbols.ts";
 import { cacheSymbols } from "./cache_symbols.ts";
+import { nbdSymbols } from "./nbd_symbols.ts";
 
 /** Every symbol of libhvkit.so, one table. */
 export const symbols = {
@@ -18,6 +19,7 @@ export const symbols = {
   ...virtavSymbols,
   ...pviommuSymbols,
   ...cacheSymbols,
+  ...nbdSymbols,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened library's functions. */

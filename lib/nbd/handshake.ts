@@ -1,13 +1,16 @@
 /**
  * The fixed newstyle handshake (proto.md, "Newstyle negotiation"): server greeting, client
  * flags, then option haggling until NBD_OPT_GO or NBD_OPT_EXPORT_NAME selects an export.
- * Options: EXPORT_NAME, ABORT, LIST, STARTTLS (refused: no TLS), INFO, GO, STRUCTURED_REPLY;
- * everything else gets NBD_REP_ERR_UNSUP.
+ * Options: EXPORT_NAME, ABORT, LIST, STARTTLS (refused: no TLS), INFO, GO, STRUCTURED_REPLY,
+ * LIST_META_CONTEXT and SET_META_CONTEXT (the one context is `base:allocation`); everything
+ * else gets NBD_REP_ERR_UNSUP.
  *
  * @module
  */
 import type { ConnReader } from "./conn_reader.ts";
 import {
+  BASE_ALLOCATION,
+  BASE_ALLOCATION_ID,
   FLAG_C_FIXED_NEWSTYLE,
   FLAG_C_NO_ZEROES,
   FLAG_FIXED_NEWSTYLE,
@@ -35,6 +38,55 @@ export interface Negotiated {
   readOnly: boolean;
   /** Transmission flags sent to the client. */
   flags: number;
+  /** The id of `base:allocation` when the client selected it for this export, else null. */
+  meta: number | null;
+}
+
+/** A parsed LIST/SET_META_CONTEXT request: the export name and the query strings. */
+interface MetaRequest {
+  name: string;
+  queries: string[];
+}
+
+/**
+ * Parses `u32 name length, name, u32 query count, count x (u32 length, query)`; null when
+ * the lengths do not add up to the option's length or a string is not UTF-8.
+ */
+function parseMeta(data: Uint8Array): MetaRequest | null {
+  const v = new DataView(data.buffer, data.byteOffset, data.length);
+  let at = 0;
+  const str = (): string | null => {
+    if (at + 4 > data.length) return null;
+    const n = v.getUint32(at);
+    at += 4;
+    if (n > data.length - at) return null;
+    try {
+      const t = dec.decode(data.subarray(at, at + n));
+      at += n;
+      return t;
+    } catch {
+      return null;
+    }
+  };
+  const name = str();
+  if (name === null || at + 4 > data.length) return null;
+  const count = v.getUint32(at);
+  at += 4;
+  const queries: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const q = str();
+    if (q === null) return null;
+    queries.push(q);
+  }
+  return at === data.length ? { name, queries } : null;
+}
+
+function metaContextReply(opt: number, id: number): Uint8Array {
+  const name = enc.encode(BASE_ALLOCATION);
+  const d = new Uint8Array(4 + name.length);
+  new DataView(d.buffer).setUint32(0, id);
+  d.set(name, 4);
+  return optReply(opt, REP.META_CONTEXT, d);
 }
 
 const enc = new TextEncoder();
@@ -128,6 +180,8 @@ export async function negotiate(
   }
   const noZeroes = (cflags & FLAG_C_NO_ZEROES) !== 0;
   let structured = false;
+  /** The export the last SET_META_CONTEXT selected base:allocation for (null: none). */
+  let metaFor: NbdExport | null = null;
 
   const find = (name: string) => name === "" ? exports[0] : exports.find((e) => e.name === name);
 
@@ -172,7 +226,8 @@ export async function negotiate(
         v.setBigUint64(0, BigInt(exp.device.size));
         v.setUint16(8, flags);
         await writeAll(conn, b);
-        return { export: exp, structured, readOnly, flags };
+        const meta = metaFor === exp ? BASE_ALLOCATION_ID : null;
+        return { export: exp, structured, readOnly, flags, meta };
       }
       case OPT.ABORT:
         await writeAll(conn, optReply(opt, REP.ACK)).catch(() => {});
@@ -250,14 +305,48 @@ export async function negotiate(
         }
         await writeAll(conn, optReply(opt, REP.INFO, infoBlockSize(exp)));
         await writeAll(conn, optReply(opt, REP.ACK));
-        if (opt === OPT.GO) return { export: exp, structured, readOnly, flags };
+        if (opt === OPT.GO) {
+          const meta = metaFor === exp ? BASE_ALLOCATION_ID : null;
+          return { export: exp, structured, readOnly, flags, meta };
+        }
+        break;
+      }
+      case OPT.LIST_META_CONTEXT:
+      case OPT.SET_META_CONTEXT: {
+        const set = opt === OPT.SET_META_CONTEXT;
+        // SET replaces the selection even when it fails (proto.md).
+        if (set) metaFor = null;
+        const what = set ? "NBD_OPT_SET_META_CONTEXT" : "NBD_OPT_LIST_META_CONTEXT";
+        if (!structured) {
+          log(`${what} before NBD_OPT_STRUCTURED_REPLY`);
+          await writeAll(conn, errReply(opt, REP.ERR_INVALID, "structured replies first"));
+          break;
+        }
+        const req = parseMeta(data);
+        if (req === null || req.queries.some((q) => !q.includes(":"))) {
+          log(`malformed ${what}`);
+          await writeAll(conn, errReply(opt, REP.ERR_INVALID, "malformed meta context request"));
+          break;
+        }
+        const exp = find(req.name);
+        if (!exp) {
+          log(`${what} for unknown export ${JSON.stringify(req.name)}`);
+          await writeAll(conn, errReply(opt, REP.ERR_UNKNOWN, `no export named ${req.name}`));
+          break;
+        }
+        // LIST: no query or the `base:` wildcard lists it. SET: only the exact name selects
+        // it; unknown namespaces and leaf names are ignored, as proto.md requires.
+        const match = set ? req.queries.includes(BASE_ALLOCATION) : req.queries.length === 0 ||
+          req.queries.some((q) => q === "base:" || q === BASE_ALLOCATION);
+        if (match) {
+          await writeAll(conn, metaContextReply(opt, set ? BASE_ALLOCATION_ID : 0));
+          if (set) metaFor = exp;
+        }
+        await writeAll(conn, optReply(opt, REP.ACK));
         break;
       }
       default:
-        // Meta contexts (block status) are asked for by every libnbd/qemu client: not news.
-        if (opt !== OPT.LIST_META_CONTEXT && opt !== OPT.SET_META_CONTEXT) {
-          log(`unsupported option ${opt}`);
-        }
+        log(`unsupported option ${opt}`);
         await writeAll(conn, errReply(opt, REP.ERR_UNSUP, `option ${opt} is not supported`));
     }
   }

@@ -57,6 +57,7 @@ export const REP = {
   ACK: 1,
   SERVER: 2,
   INFO: 3,
+  META_CONTEXT: 4,
   ERR_UNSUP: 0x80000001,
   ERR_POLICY: 0x80000002,
   ERR_INVALID: 0x80000003,
@@ -98,9 +99,14 @@ export const REPLY_TYPE = {
   NONE: 0,
   OFFSET_DATA: 1,
   OFFSET_HOLE: 2,
+  BLOCK_STATUS: 5,
   ERROR: 0x8001,
   ERROR_OFFSET: 0x8002,
 } as const;
+
+/** The one metadata context proto.md defines, and the id this server gives it. */
+export const BASE_ALLOCATION = "base:allocation";
+export const BASE_ALLOCATION_ID = 1;
 
 /** Error values allowed on the wire. */
 export const NBD_ERRNO: Record<string, number> = {

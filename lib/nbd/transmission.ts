@@ -1,14 +1,24 @@
 /**
  * The transmission phase of one connection: reads pipelined requests, runs them concurrently
  * against the export's device, and answers each with a simple or structured reply (proto.md,
- * "Transmission"). Validation follows proto.md: unknown command or flag EINVAL, write past the
- * end ENOSPC (read/trim past the end EINVAL), writes to a read-only export EPERM, a length over
- * the advertised maximum EINVAL (a write's payload is read and dropped, or the connection is
- * dropped if it is absurd), a bad magic or a truncated frame ends the connection.
+ * "Transmission"). Validation follows proto.md:
+ * - unknown command, unknown flag, or a flag not documented for the command: EINVAL. FUA is
+ *   accepted on every command (proto.md: with NBD_FLAG_SEND_FUA the server "MUST accept all
+ *   commands with this bit set (even by ignoring the bit)").
+ * - write or write-zeroes past the end ENOSPC; read, trim or block status past the end EINVAL;
+ *   write, trim or write-zeroes on a read-only export EPERM.
+ * - a READ, WRITE or WRITE_ZEROES longer than the advertised maximum block size: EINVAL
+ *   ("Block size constraints"). TRIM and BLOCK_STATUS have no maximum. An over-long WRITE's
+ *   payload still follows its header, so it is read and dropped and the connection stays in
+ *   sync; proto.md lets a server hard-disconnect when a payload is large enough to be deemed
+ *   a denial of service, but says any length under 2^25 SHOULD NOT be, so the server reads
+ *   and drops payloads up to {@linkcode DISCARD_LIMIT} (64 MiB) and hard-disconnects above.
+ * - a bad magic or a truncated frame ends the connection (a violation of a MUST).
  *
  * @module
  */
 import { BlockError } from "../block/block_device.ts";
+import { extentsOf } from "../block/extents.ts";
 import type { ConnReader } from "./conn_reader.ts";
 import type { Negotiated } from "./handshake.ts";
 import { ProtocolError } from "./handshake.ts";
@@ -29,10 +39,17 @@ import {
 import type { ReplyWriter } from "./reply_writer.ts";
 import type { NbdServerStats } from "./types.ts";
 
+/** Most descriptors one BLOCK_STATUS reply carries (proto.md lets the server return fewer). */
+const MAX_DESCRIPTORS = 4096;
+
 /** Requests one connection may have in flight before the reader waits. */
 const MAX_INFLIGHT = 256;
-/** A write payload above this is not read and dropped: the connection is dropped. */
-const DISCARD_LIMIT = 64 << 20;
+/**
+ * An over-long write's payload up to this size is read and dropped (and EINVAL answered);
+ * above it the connection is dropped as proto.md allows. Never below 2^25 (proto.md: lengths
+ * under 2^25 SHOULD NOT be deemed a denial of service, whatever the advertised maximum).
+ */
+export const DISCARD_LIMIT = 64 << 20;
 
 const enc = new TextEncoder();
 
@@ -52,6 +69,8 @@ export class Transmission {
   readonly #structured: boolean;
   readonly #maxLen: number;
   readonly #minBlock: number;
+  /** The base:allocation context id, when the client selected it. */
+  readonly #meta: number | null;
 
   constructor(
     private readonly reader: ConnReader,
@@ -63,6 +82,7 @@ export class Transmission {
     this.#structured = neg.structured;
     this.#maxLen = this.#dev.blockSizes.maximum;
     this.#minBlock = this.#dev.blockSizes.minimum;
+    this.#meta = neg.meta;
   }
 
   /** Waits until every request in flight has been answered. */
@@ -98,7 +118,9 @@ export class Transmission {
       if (type === CMD.WRITE) {
         if (length > this.#maxLen) {
           if (length > DISCARD_LIMIT) {
-            throw new ProtocolError(`write of ${length} bytes: over any sane limit`);
+            throw new ProtocolError(
+              `write of ${length} bytes: payload over ${DISCARD_LIMIT}, disconnecting`,
+            );
           }
           await r.discard(length);
           this.#fail(cookieHi, cookieLo, type, "EINVAL", `length ${length} over the maximum`);
@@ -142,31 +164,41 @@ export class Transmission {
     offset: number,
     length: number,
   ): [string, string] | null {
-    let allowed = 0;
+    // FUA is valid on every command once NBD_FLAG_SEND_FUA is advertised (it always is).
+    let allowed = CMD_FLAG.FUA;
     switch (type) {
       case CMD.READ:
-        allowed = this.#structured ? CMD_FLAG.DF : 0;
+        if (this.#structured) allowed |= CMD_FLAG.DF;
         break;
       case CMD.WRITE:
       case CMD.TRIM:
-        allowed = CMD_FLAG.FUA;
+      case CMD.FLUSH:
         break;
       case CMD.WRITE_ZEROES:
-        allowed = CMD_FLAG.FUA | CMD_FLAG.NO_HOLE;
+        allowed |= CMD_FLAG.NO_HOLE;
         break;
-      case CMD.FLUSH:
-        return flags === 0 ? null : ["EINVAL", `flags 0x${flags.toString(16)} on FLUSH`];
+      case CMD.BLOCK_STATUS:
+        if (this.#meta === null) {
+          return ["EINVAL", "BLOCK_STATUS without a metadata context selected"];
+        }
+        allowed |= CMD_FLAG.REQ_ONE;
+        break;
       default:
         return ["EINVAL", `unknown command ${type}`];
     }
     if ((flags & ~allowed) !== 0) {
       return ["EINVAL", `flags 0x${flags.toString(16)} not valid on ${CMD_NAME[type]}`];
     }
-    if (type !== CMD.READ && this.neg.readOnly) {
+    if (type === CMD.FLUSH) return null;
+    const writes = type === CMD.WRITE || type === CMD.WRITE_ZEROES || type === CMD.TRIM;
+    if (writes && this.neg.readOnly) {
       return ["EPERM", `${CMD_NAME[type]} on a read-only export`];
     }
-    if (length > this.#maxLen && type === CMD.READ) {
+    if (length > this.#maxLen && (type === CMD.READ || type === CMD.WRITE_ZEROES)) {
       return ["EINVAL", `length ${length} over the maximum ${this.#maxLen}`];
+    }
+    if (type === CMD.BLOCK_STATUS && length === 0) {
+      return ["EINVAL", "BLOCK_STATUS of length 0"];
     }
     if (offset + length > this.#dev.size) {
       const code = type === CMD.WRITE || type === CMD.WRITE_ZEROES ? "ENOSPC" : "EINVAL";
@@ -213,6 +245,9 @@ export class Transmission {
           this.writer.send(frame, true);
           return;
         }
+        case CMD.BLOCK_STATUS:
+          await this.#blockStatus(flags, cookieHi, cookieLo, offset, length);
+          return;
         case CMD.WRITE:
           if (length > 0) await dev.write(offset, payload!, { fua: (flags & CMD_FLAG.FUA) !== 0 });
           break;
@@ -237,6 +272,43 @@ export class Transmission {
       const msg = (e as Error)?.message ?? String(e);
       this.#fail(cookieHi, cookieLo, type, code, msg);
     }
+  }
+
+  /** One NBD_REPLY_TYPE_BLOCK_STATUS chunk for base:allocation (the only context). */
+  async #blockStatus(
+    flags: number,
+    cookieHi: number,
+    cookieLo: number,
+    offset: number,
+    length: number,
+  ): Promise<void> {
+    const extents = await extentsOf(this.#dev, offset, length);
+    const one = (flags & CMD_FLAG.REQ_ONE) !== 0;
+    const max = one ? 1 : Math.min(extents.length, MAX_DESCRIPTORS);
+    const frame = new Uint8Array(STRUCTURED_HEADER_SIZE + 4 + 8 * max);
+    const v = new DataView(frame.buffer);
+    let n = 0;
+    let covered = 0;
+    for (const e of extents) {
+      if (n === max || covered >= length) break;
+      // Never describe past the request: the sum before the last descriptor must stay below
+      // the requested length, and with REQ_ONE the one descriptor must not exceed it.
+      const len = Math.min(e.length, length - covered);
+      if (len <= 0) break;
+      v.setUint32(STRUCTURED_HEADER_SIZE + 4 + 8 * n, len);
+      v.setUint32(STRUCTURED_HEADER_SIZE + 8 + 8 * n, e.flags);
+      covered += len;
+      n++;
+    }
+    if (n === 0) throw new BlockError("EIO", `${this.#dev.name}: no extent for ${offset}`);
+    v.setUint32(0, STRUCTURED_REPLY_MAGIC);
+    v.setUint16(4, REPLY_FLAG_DONE);
+    v.setUint16(6, REPLY_TYPE.BLOCK_STATUS);
+    v.setUint32(8, cookieHi);
+    v.setUint32(12, cookieLo);
+    v.setUint32(16, 4 + 8 * n);
+    v.setUint32(20, this.#meta!);
+    this.writer.send(frame.subarray(0, STRUCTURED_HEADER_SIZE + 4 + 8 * n));
   }
 
   #ok(cookieHi: number, cookieLo: number): void {

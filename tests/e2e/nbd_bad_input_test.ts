@@ -5,7 +5,16 @@
 import assert from "node:assert/strict";
 import { NbdServer } from "../../lib/nbd/mod.ts";
 import { MemoryDevice } from "../../lib/block/memory_device.ts";
-import { handshake, option, optionReply, Raw, request, simpleReply } from "./nbd_raw_client.ts";
+import {
+  handshake,
+  metaQuery,
+  option,
+  optionReply,
+  Raw,
+  request,
+  simpleReply,
+  structuredReply,
+} from "./nbd_raw_client.ts";
 
 const SIZE = 1 << 20;
 const EPERM = 1, EINVAL = 22, ENOSPC = 28;
@@ -173,4 +182,137 @@ Deno.test("nbd: fuzz — random and truncated frames never stop the server", asy
     assert.ok(s.stats.connections >= 60);
   });
   assert.ok(logs.length > 0);
+});
+
+Deno.test("nbd: FUA on any command, write-zeroes over the maximum, absurd write payloads", async () => {
+  await withServer(async (_s, sock) => {
+    const c = await Raw.unix(sock);
+    try {
+      await handshake(c);
+      // proto.md: with NBD_FLAG_SEND_FUA the server MUST accept FUA on every command.
+      await c.send(request(0, 0, 8, { cookie: 1, flags: 1 }));
+      assert.deepEqual(await simpleReply(c), [0, 1]);
+      assert.ok(await c.recv(8));
+      await c.send(request(3, 0, 0, { cookie: 2, flags: 1 }));
+      assert.deepEqual(await simpleReply(c), [0, 2]);
+      // WRITE_ZEROES is bound by the maximum block size: EINVAL, not ENOSPC for the range.
+      await c.send(request(6, 0, 33 << 20, { cookie: 3 }));
+      assert.deepEqual(await simpleReply(c), [EINVAL, 3]);
+      // A write whose payload is over 64 MiB: a hard disconnect, as proto.md allows.
+      await c.send(request(1, 0, 65 << 20, { cookie: 4 }));
+      assert.equal(await c.recv(1), null);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("nbd: meta contexts and BLOCK_STATUS (base:allocation) follow proto.md", async () => {
+  const ERR_INVALID = 0x80000003, ERR_UNKNOWN = 0x80000006, ACK = 1, META_CONTEXT = 4;
+  const LIST = 9, SET = 10;
+  await withServer(async (_s, sock) => {
+    // BLOCK_STATUS without a selected context: EINVAL (an error chunk).
+    let c = await Raw.unix(sock);
+    await handshake(c, true);
+    await c.send(request(7, 0, 4096, { cookie: 1 }));
+    let rep = await structuredReply(c);
+    assert.equal(rep!.type, 0x8001);
+    assert.equal(new DataView(rep!.payload.buffer).getUint32(0), EINVAL);
+    c.close();
+
+    c = await Raw.unix(sock);
+    try {
+      await c.recv(18);
+      await c.send(new Uint8Array([0, 0, 0, 3]));
+      // Before structured replies: ERR_INVALID.
+      await c.send(option(SET, metaQuery("", ["base:allocation"])));
+      assert.equal((await optionReply(c))![1], ERR_INVALID);
+      await c.send(option(8));
+      assert.equal((await optionReply(c))![1], ACK);
+      // LIST with no query lists base:allocation (id 0), then ACK.
+      await c.send(option(LIST, metaQuery("", [])));
+      let o = await optionReply(c);
+      assert.equal(o![1], META_CONTEXT);
+      assert.equal(new TextDecoder().decode(o![2].subarray(4)), "base:allocation");
+      assert.equal((await optionReply(c))![1], ACK);
+      // An unknown namespace is ignored: just ACK.
+      await c.send(option(LIST, metaQuery("", ["x-foo:bar"])));
+      assert.equal((await optionReply(c))![1], ACK);
+      // Lengths that do not add up; a query without a namespace; an unknown export.
+      const bad = metaQuery("", ["base:allocation"]);
+      await c.send(option(SET, bad.subarray(0, bad.length - 2)));
+      assert.equal((await optionReply(c))![1], ERR_INVALID);
+      await c.send(option(SET, metaQuery("", ["allocation"])));
+      assert.equal((await optionReply(c))![1], ERR_INVALID);
+      await c.send(option(SET, metaQuery("nope", ["base:allocation"])));
+      assert.equal((await optionReply(c))![1], ERR_UNKNOWN);
+      // Selected: one META_CONTEXT with a non-zero id, then ACK.
+      await c.send(option(SET, metaQuery("", ["base:allocation", "x-other:thing"])));
+      o = await optionReply(c);
+      assert.equal(o![1], META_CONTEXT);
+      const id = new DataView(o![2].buffer).getUint32(0);
+      assert.equal((await optionReply(c))![1], ACK);
+      await c.send(option(7, new Uint8Array(6)));
+      while ((o = await optionReply(c))![1] !== ACK) assert.equal(o![1], 3);
+
+      // One written 64 KiB page of the sparse memory device is data, the rest hole+zero.
+      await c.send(request(1, 65536 + 100, 4, { cookie: 2 }));
+      await c.send(new Uint8Array(4).fill(1));
+      assert.deepEqual(await simpleReply(c), [0, 2]); // no payload: a simple reply is allowed
+      const status = async (off: number, len: number, flags = 0) => {
+        await c.send(request(7, off, len, { cookie: 3, flags }));
+        const r = await structuredReply(c);
+        assert.equal(r!.type, 5, "NBD_REPLY_TYPE_BLOCK_STATUS");
+        assert.equal(r!.flags & 1, 1, "DONE");
+        const v = new DataView(r!.payload.buffer);
+        assert.equal(v.getUint32(0), id);
+        const out: [number, number][] = [];
+        for (let at = 4; at < r!.payload.length; at += 8) {
+          out.push([v.getUint32(at), v.getUint32(at + 4)]);
+        }
+        return out;
+      };
+      assert.deepEqual(await status(0, SIZE), [[65536, 3], [65536, 0], [SIZE - 131072, 3]]);
+      assert.deepEqual(await status(1000, 70000), [[64536, 3], [5464, 0]]);
+      // REQ_ONE: exactly one descriptor, not longer than the request.
+      assert.deepEqual(await status(0, 4096, 8), [[4096, 3]]);
+      // Past the end: EINVAL; an unknown flag: EINVAL.
+      for (const [off, len, flags] of [[SIZE - 10, 4096, 0], [0, 4096, 2]]) {
+        await c.send(request(7, off, len, { cookie: 4, flags }));
+        rep = await structuredReply(c);
+        assert.equal(rep!.type, 0x8001);
+        assert.equal(new DataView(rep!.payload.buffer).getUint32(0), EINVAL);
+      }
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("nbd: fuzz — random and truncated meta context options get an answer", async () => {
+  let seed = 99;
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+  await withServer(async (_s, sock) => {
+    const c = await Raw.unix(sock);
+    try {
+      await c.recv(18);
+      await c.send(new Uint8Array([0, 0, 0, 3]));
+      await c.send(option(8));
+      await optionReply(c);
+      for (let i = 0; i < 80; i++) {
+        const good = metaQuery(rand(2) ? "" : "disk", ["base:allocation", "x-a:b"]);
+        const data = rand(2)
+          ? good.subarray(0, rand(good.length + 1))
+          : crypto.getRandomValues(new Uint8Array(rand(64)));
+        await c.send(option(9 + rand(2), data));
+        // Every option gets replies ending in ACK or an error; the connection stays up.
+        let o;
+        do o = await optionReply(c); while (o && o[1] === 4);
+        assert.ok(o, `option ${i} got no final reply`);
+        assert.ok(o[1] === 1 || (o[1] & 0x80000000) !== 0);
+      }
+    } finally {
+      c.close();
+    }
+  });
 });

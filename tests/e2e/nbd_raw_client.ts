@@ -124,3 +124,42 @@ export async function simpleReply(r: Raw): Promise<[number, number] | null> {
   if (v.getUint32(0) !== 0x67446698) throw new Error("not a simple reply");
   return [v.getUint32(4), Number(v.getBigUint64(8))];
 }
+
+/** Reads one structured reply chunk: flags, type, cookie and payload. */
+export async function structuredReply(
+  r: Raw,
+): Promise<{ flags: number; type: number; cookie: number; payload: Uint8Array } | null> {
+  const h = await r.recv(20);
+  if (!h) return null;
+  const v = new DataView(h.buffer);
+  if (v.getUint32(0) !== 0x668e33ef) throw new Error("not a structured reply");
+  const len = v.getUint32(16);
+  const payload = len ? await r.recv(len) : new Uint8Array(0);
+  if (!payload) return null;
+  return {
+    flags: v.getUint16(4),
+    type: v.getUint16(6),
+    cookie: Number(v.getBigUint64(8)),
+    payload,
+  };
+}
+
+/** The data of NBD_OPT_LIST/SET_META_CONTEXT: export name and queries. */
+export function metaQuery(name: string, queries: string[]): Uint8Array {
+  const enc = new TextEncoder();
+  const parts = [name, ...queries].map((s) => enc.encode(s));
+  const b = new Uint8Array(4 + parts.reduce((n, p) => n + 4 + p.length, 0));
+  const v = new DataView(b.buffer);
+  let at = 0;
+  v.setUint32(at, parts[0].length);
+  b.set(parts[0], at + 4);
+  at += 4 + parts[0].length;
+  v.setUint32(at, queries.length);
+  at += 4;
+  for (const p of parts.slice(1)) {
+    v.setUint32(at, p.length);
+    b.set(p, at + 4);
+    at += 4 + p.length;
+  }
+  return b;
+}

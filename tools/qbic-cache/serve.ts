@@ -22,6 +22,7 @@ import { startRun } from "../../lib/results/mod.ts";
 import type { BlockDevice } from "../../lib/block/block_device.ts";
 import { MemoryDevice } from "../../lib/block/memory_device.ts";
 import { openFileDevice } from "../../lib/block/file_device.ts";
+import { FileExtentsLayer } from "../../lib/block/file_extents.ts";
 import { CACHE_MODES, CacheLayer, type CacheMode } from "../../lib/block/cache_layer.ts";
 import { RecorderLayer } from "../../lib/block/recorder.ts";
 import { createPolicy, ONLINE_POLICY_NAMES } from "../../lib/cache/registry.ts";
@@ -66,8 +67,9 @@ async function openImage(image: string, o: ServeOptions): Promise<BlockDevice> {
     }
     return new MemoryDevice(size, { name: "memory", readOnly: o.readOnly });
   }
+  let dev: BlockDevice;
   try {
-    return await openFileDevice(image, {
+    dev = await openFileDevice(image, {
       readOnly: o.readOnly,
       direct: o.direct === "auto" ? "auto" : o.direct === "on",
       queues: o.queues,
@@ -75,6 +77,13 @@ async function openImage(image: string, o: ServeOptions): Promise<BlockDevice> {
     });
   } catch (e) {
     throw new ToolError(`${image}: ${(e as Error).message}`);
+  }
+  // Holes and data for NBD block status (qemu-img map, nbdinfo --map, sparse copies).
+  try {
+    return new FileExtentsLayer(dev, image);
+  } catch (e) {
+    console.error(`qbic-cache serve: ${image}: no block status: ${(e as Error).message}`);
+    return dev;
   }
 }
 
