@@ -159,11 +159,22 @@ static void run_uring(worker *w) {
     p.sq_thread_idle = 100;
   }
   if (flags & DAIO_JOBF_HIPRI) p.flags |= IORING_SETUP_IOPOLL;
-  p.flags |= IORING_SETUP_SINGLE_ISSUER;
-  int rc = io_uring_queue_init_params(depth, &ring, &p);
-  if (rc == -EINVAL && (p.flags & IORING_SETUP_SINGLE_ISSUER)) {
-    p.flags &= ~IORING_SETUP_SINGLE_ISSUER;
+  /* As fio's io_uring engine sets up its ring: one thread submits and reaps, so
+   * completions need no IPI (COOP_TASKRUN) and their task work can wait until
+   * this thread asks for events (DEFER_TASKRUN, not with SQPOLL). Older
+   * kernels refuse the flags: drop them one by one, as fio does. */
+  p.flags |= IORING_SETUP_COOP_TASKRUN;
+  if (!(flags & DAIO_JOBF_SQPOLL)) p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  int rc;
+  for (;;) {
     rc = io_uring_queue_init_params(depth, &ring, &p);
+    if (rc != -EINVAL) break;
+    if (p.flags & IORING_SETUP_DEFER_TASKRUN)
+      p.flags &= ~(IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER);
+    else if (p.flags & IORING_SETUP_COOP_TASKRUN)
+      p.flags &= ~IORING_SETUP_COOP_TASKRUN;
+    else
+      break;
   }
   if (rc < 0) {
     w->err = -rc;
@@ -231,13 +242,17 @@ static void run_uring(worker *w) {
   }
   uint32_t *resub = calloc(depth, sizeof *resub);
   while (inflight > 0) {
-    rc = io_uring_wait_cqe(&ring, &cqes[0]);
+    /* One system call per round: submit what the last round prepared and wait
+     * for at least one completion (fio's commit + getevents). */
+    rc = queued ? io_uring_submit_and_wait(&ring, 1) : io_uring_wait_cqe(&ring, &cqes[0]);
+    queued = 0;
     if (rc < 0) {
       if (rc == -EINTR) continue;
       w->err = -rc;
       break;
     }
     unsigned n = io_uring_peek_batch_cqe(&ring, cqes, 256);
+    if (n == 0) continue;
     uint64_t tc = now_ns();
     uint32_t nres = 0;
     for (unsigned k = 0; k < n; k++) {
@@ -264,24 +279,17 @@ static void run_uring(worker *w) {
       else stopping = 1;
     }
     io_uring_cq_advance(&ring, n);
-    /* Resubmit in batches of at most `batch` (fio's iodepth_batch_submit). */
+    /* Resubmit in batches of at most `batch` (fio's iodepth_batch_submit); the
+     * last batch goes with the next wait. */
     uint64_t ts = now_ns();
     for (uint32_t k = 0; k < nres; k++) {
-      PREP(resub[k]);
-      slots[resub[k]].t0 = ts;
       if (queued >= batch) {
         rc = io_uring_submit(&ring);
         if (rc < 0 && !w->err) w->err = -rc;
         queued = 0;
       }
-    }
-    if (queued) {
-      rc = io_uring_submit(&ring);
-      if (rc < 0) {
-        if (!w->err) w->err = -rc;
-        break;
-      }
-      queued = 0;
+      PREP(resub[k]);
+      slots[resub[k]].t0 = ts;
     }
   }
 #undef PREP
