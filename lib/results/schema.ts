@@ -48,6 +48,9 @@ export function createTableSql(spec: TableSpec): string {
   for (const n of [spec.name, ...spec.columns.map(([c]) => c)]) {
     if (!IDENT.test(n)) throw new Error(`invalid table or column name: ${n}`);
   }
-  const cols = spec.columns.map(([c, t]) => `${c} ${t}`).join(", ");
-  return `CREATE TABLE IF NOT EXISTS ${spec.name} (run VARCHAR NOT NULL${cols ? ", " + cols : ""})`;
+  // Names are checked above and quoted too, so SQL keywords (`offset`, `order`) work as names.
+  const cols = spec.columns.map(([c, t]) => `"${c}" ${t}`).join(", ");
+  return `CREATE TABLE IF NOT EXISTS "${spec.name}" (run VARCHAR NOT NULL${
+    cols ? ", " + cols : ""
+  })`;
 }

@@ -36,6 +36,17 @@ Deno.test("store: a run's row, metrics, events and tool table are all written", 
   assert.equal(await count(db, "SELECT max(version) FROM schema_version"), SCHEMA_VERSION);
 });
 
+Deno.test("store: a tool table may use SQL keywords as column names", async () => {
+  const db = tmpDb();
+  const run = await startRun({ db }, { tool: "virtav", command: "scan", args: {} });
+  run.rows({ name: "detections", columns: [["offset", "BIGINT"], ["order", "VARCHAR"]] }, [[
+    4096,
+    "a",
+  ]]);
+  await run.finish("ok");
+  assert.equal(await count(db, `SELECT "offset" FROM detections`), 4096);
+});
+
 Deno.test("store: three writer processes at once lose no row", async () => {
   const db = tmpDb();
   const writers = ["a", "b", "c"].map((tag) =>
