@@ -89,6 +89,7 @@ enum { DAIO_RW_READ, DAIO_RW_WRITE, DAIO_RW_RANDREAD, DAIO_RW_RANDWRITE, DAIO_RW
 enum { DAIO_ENGINE_URING, DAIO_ENGINE_PSYNC, DAIO_ENGINE_BUFFERED };
 enum {
   DAIO_JOBF_REGISTER = 1, DAIO_JOBF_SQPOLL = 2, DAIO_JOBF_HIPRI = 4, DAIO_JOBF_VERIFY = 8,
+  DAIO_JOBF_NVME = 16, /* NVMe passthrough on /dev/ngXnY (daio_nvme.c) */
 };
 enum {
   DAIO_OUT_READS, DAIO_OUT_WRITES, DAIO_OUT_BYTES_READ, DAIO_OUT_BYTES_WRITTEN,
@@ -98,5 +99,18 @@ enum {
 #define DAIO_HIST_WORDS (4 + DAIO_HIST_BUCKETS)
 
 HV_EXPORT int32_t daio_bench_run(const char *path, const uint64_t *job, uint64_t *out);
+
+/* ---- daio_nvme.c: NVMe passthrough (io_uring_cmd on /dev/ngXnY) ---- */
+struct io_uring_sqe;
+/* The namespace behind fd: ID, LBA size in bytes, capacity in LBAs. -ENOTTY
+ * when fd is not an NVMe generic character device. */
+int daio_nvme_identify(int fd, const char *path, uint32_t *nsid, uint32_t *lba, uint64_t *nlba);
+/* Fills an SQE128 slot with an NVMe read, write (op DAIO_OP_READ/WRITE; fua
+ * sets Force Unit Access) or flush (DAIO_OP_FSYNC); buf_index >= 0 uses a
+ * registered buffer. off and len are bytes, multiples of lba. */
+void daio_nvme_prep(struct io_uring_sqe *sqe, int fd, int fixed_file, int buf_index, uint32_t nsid,
+                    uint32_t lba, int op, void *buf, uint32_t len, uint64_t off, int fua);
+/* out[0] namespace ID, [1] LBA size, [2] capacity in LBAs; 0 or -errno. */
+HV_EXPORT int32_t daio_nvme_info(const char *path, uint64_t *out);
 
 #endif

@@ -26,6 +26,7 @@ typedef struct {
   int fd;
   uint32_t q;
   uint64_t fsize, region_lo, region_hi, quota;
+  uint32_t nsid, lba; /* NVMe passthrough: namespace and LBA size */
   uint64_t deadline;
   /* results */
   uint64_t reads, writes, rbytes, wbytes, mismatches;
@@ -151,9 +152,12 @@ static void run_uring(worker *w) {
   uint32_t batch = j[DAIO_JOB_BATCH] ? (uint32_t)j[DAIO_JOB_BATCH] : depth;
   uint64_t flags = j[DAIO_JOB_FLAGS], seed = j[DAIO_JOB_SEED];
   int verify = flags & DAIO_JOBF_VERIFY;
+  int nvme = (flags & DAIO_JOBF_NVME) != 0;
   struct io_uring ring;
   struct io_uring_params p;
   memset(&p, 0, sizeof p);
+  /* NVMe commands need the big SQEs (64-byte command inside) and CQEs. */
+  if (nvme) p.flags |= IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
   if (flags & DAIO_JOBF_SQPOLL) {
     p.flags |= IORING_SETUP_SQPOLL;
     p.sq_thread_idle = 100;
@@ -213,14 +217,17 @@ static void run_uring(worker *w) {
     if (s->wr && verify) fill_pattern(b, s->off, bs, seed);                                   \
     struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);                                       \
     int fdi = fixed_files ? 0 : w->fd;                                                        \
-    if (fixed_bufs) {                                                                         \
+    if (nvme) {                                                                               \
+      daio_nvme_prep(sqe, fdi, fixed_files, fixed_bufs ? (int)(i) : -1, w->nsid, w->lba,      \
+                     s->wr ? DAIO_OP_WRITE : DAIO_OP_READ, b, bs, s->off, 0);                 \
+    } else if (fixed_bufs) {                                                                  \
       if (s->wr) io_uring_prep_write_fixed(sqe, fdi, b, bs, s->off, (int)(i));                \
       else io_uring_prep_read_fixed(sqe, fdi, b, bs, s->off, (int)(i));                       \
     } else {                                                                                  \
       if (s->wr) io_uring_prep_write(sqe, fdi, b, bs, s->off);                                \
       else io_uring_prep_read(sqe, fdi, b, bs, s->off);                                       \
     }                                                                                         \
-    if (fixed_files) sqe->flags |= IOSQE_FIXED_FILE;                                          \
+    if (fixed_files && !nvme) sqe->flags |= IOSQE_FIXED_FILE;                                 \
     io_uring_sqe_set_data64(sqe, (i));                                                        \
     issued += bs;                                                                             \
     inflight++;                                                                               \
@@ -260,7 +267,8 @@ static void run_uring(worker *w) {
       int res = cqes[k]->res;
       slot *s = &slots[i];
       inflight--;
-      if (res != (int)bs) {
+      /* An NVMe command completes with 0 (or an NVMe status > 0, or -errno). */
+      if (nvme ? res != 0 : res != (int)bs) {
         if (!w->err) w->err = res < 0 ? -res : EIO;
         stopping = 1;
         continue;
@@ -329,9 +337,22 @@ int32_t daio_bench_run(const char *path, const uint64_t *job, uint64_t *out) {
   if ((job[DAIO_JOB_FLAGS] & DAIO_JOBF_VERIFY) && bs % 8) return -EINVAL;
   int writes = rw == DAIO_RW_WRITE || rw == DAIO_RW_RANDWRITE ||
                (rw == DAIO_RW_RANDRW && job[DAIO_JOB_RWMIXREAD] < 100);
-  int direct = job[DAIO_JOB_DIRECT] && engine != DAIO_ENGINE_BUFFERED;
-  int fd = open(path, (writes ? O_RDWR : O_RDONLY) | O_CLOEXEC | (direct ? O_DIRECT : 0));
+  int nvme = (job[DAIO_JOB_FLAGS] & DAIO_JOBF_NVME) != 0;
+  if (nvme && engine != DAIO_ENGINE_URING) return -EINVAL;
+  /* Passthrough bypasses the page cache by nature; the char device takes no O_DIRECT. */
+  int direct = nvme || (job[DAIO_JOB_DIRECT] && engine != DAIO_ENGINE_BUFFERED);
+  int fd = open(path, (writes ? O_RDWR : O_RDONLY) | O_CLOEXEC | (direct && !nvme ? O_DIRECT : 0));
   if (fd < 0) return -errno;
+  uint32_t nsid = 0, lba = 0;
+  uint64_t nlba = 0;
+  if (nvme) {
+    int rc = daio_nvme_identify(fd, path, &nsid, &lba, &nlba);
+    if (rc == 0 && bs % lba) rc = -EINVAL;
+    if (rc < 0) {
+      close(fd);
+      return rc;
+    }
+  }
   struct stat st;
   if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
     int e = S_ISDIR(st.st_mode) ? EISDIR : errno;
@@ -343,7 +364,7 @@ int32_t daio_bench_run(const char *path, const uint64_t *job, uint64_t *out) {
     close(fd);
     return -EACCES;
   }
-  uint64_t fsize = (uint64_t)st.st_size;
+  uint64_t fsize = nvme ? nlba * lba : (uint64_t)st.st_size;
   if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &fsize) < 0) {
     int e = errno;
     close(fd);
@@ -375,6 +396,8 @@ int32_t daio_bench_run(const char *path, const uint64_t *job, uint64_t *out) {
     w->fd = fd;
     w->q = q;
     w->fsize = fsize;
+    w->nsid = nsid;
+    w->lba = lba;
     /* Sequential jobs split the region between queues; random ones share it. */
     int seq = rw == DAIO_RW_READ || rw == DAIO_RW_WRITE;
     w->region_lo = seq ? q * share : 0;

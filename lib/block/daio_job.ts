@@ -42,6 +42,11 @@ export interface DaioJob {
   seed: number;
   /** Most requests per submit call (fio's iodepth_batch_submit); 0 = iodepth. */
   batch: number;
+  /**
+   * NVMe passthrough: NVMe read/write commands through io_uring_cmd on an NVMe generic character
+   * device (/dev/ngXnY), no block layer (fio's io_uring_cmd engine). Needs engine "daio".
+   */
+  nvmePassthru?: boolean;
 }
 
 /** Figures of one direction (read or write). */
@@ -110,7 +115,8 @@ export async function runDaioJob(path: string, job: DaioJob): Promise<DaioJobRes
   words[5] = BigInt(ENGINES.indexOf(job.engine));
   words[6] = job.direct ? 1n : 0n;
   words[7] = BigInt(
-    (job.register ? 1 : 0) | (job.sqpoll ? 2 : 0) | (job.hipri ? 4 : 0) | (job.verify ? 8 : 0),
+    (job.register ? 1 : 0) | (job.sqpoll ? 2 : 0) | (job.hipri ? 4 : 0) | (job.verify ? 8 : 0) |
+      (job.nvmePassthru ? 16 : 0),
   );
   words[8] = BigInt(job.size);
   words[9] = BigInt(Math.round(job.runtime * 1e9));
@@ -166,9 +172,12 @@ function jobError(errno: number, path: string, job: DaioJob): DaioJobError {
     EACCES: "permission denied",
     EROFS: "read-only file system",
     ENOSPC: `the file is smaller than --size or than one block per queue`,
-    EINVAL: job.direct
+    EINVAL: job.nvmePassthru
+      ? `--bs ${job.bs} is not a multiple of the namespace's LBA size`
+      : job.direct
       ? `O_DIRECT refused it (unaligned --bs ${job.bs}, or a file system without O_DIRECT)`
       : "invalid argument",
+    ENOTTY: "not an NVMe generic character device (/dev/ngXnY) for --nvme-passthru",
     EOPNOTSUPP: job.hipri ? "the device has no poll queues for --hipri" : "not supported",
   };
   return new DaioJobError(code, `${path}: ${code} (${why[code] ?? "I/O failed"})`);

@@ -80,4 +80,12 @@ export const daioSymbols = {
     result: "i32",
     nonblocking: true,
   },
+  /**
+   * int32_t daio_nvme_info(const char *path, uint64_t *out): an NVMe generic character device's
+   * namespace ID, LBA size and capacity in LBAs (out[0..2]); 0 or -errno (ENOTTY: not one)
+   */
+  daio_nvme_info: {
+    parameters: ["buffer", /* const char *path */ "buffer" /* uint64_t *out (3 values) */],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;

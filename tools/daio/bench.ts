@@ -26,6 +26,7 @@ import {
 import { figuresJson, figuresText, recordFigures } from "./report.ts";
 import type { Figures } from "./report.ts";
 import { layOut } from "./lay_out.ts";
+import { isNvmeGenericPath } from "../../lib/block/daio_nvme.ts";
 
 function parsePercent(text: string): number {
   const v = parseCount(text);
@@ -99,6 +100,12 @@ export function addBenchCommand(program: Command) {
       .option("--sqthread-poll", "kernel submission polling thread (SQPOLL)", false)
       .option("--hipri", "polled completions (IOPOLL); needs a device with poll queues", false)
       .option("--iodepth-batch <n>", "most requests per submit (default: iodepth)", parseCount, 0)
+      .option(
+        "--nvme-passthru",
+        "NVMe commands via io_uring_cmd on an NVMe generic char device /dev/ngXnY " +
+          "(fio's io_uring_cmd engine; the default for /dev/ng* paths)",
+        false,
+      )
       .option("--verify", "write an offset pattern and check every block read back", false)
       .option("--seed <n>", "random seed for offsets", parseCount, 1),
   ).action(async (file, opts) => {
@@ -107,6 +114,12 @@ export function addBenchCommand(program: Command) {
     const queues = opts.numjobs ?? opts.queues;
     const engine = opts.engine;
     if (opts.hipri && engine !== "daio") throw new UsageError("--hipri needs --engine daio");
+    const nvmePassthru = opts.nvmePassthru || isNvmeGenericPath(path);
+    if (nvmePassthru && engine !== "daio") {
+      throw new UsageError(
+        "--nvme-passthru needs --engine daio (NVMe commands go through io_uring)",
+      );
+    }
     if (opts.bs % 8 !== 0 && opts.verify) throw new UsageError("--verify needs --bs in 8s");
     let direct = opts.direct;
     if (engine === "buffered") direct = false;
@@ -137,6 +150,7 @@ export function addBenchCommand(program: Command) {
         verify: opts.verify,
         seed: opts.seed,
         batch: opts.iodepthBatch,
+        nvmePassthru,
       };
       let r: DaioJobResult;
       try {
@@ -157,7 +171,7 @@ export function addBenchCommand(program: Command) {
         throw new ToolError(`${path}: verify failed: ${r.mismatches} block(s) read back wrong`);
       }
       const label = `${opts.rw} bs=${opts.bs} iodepth=${job.iodepth} queues=${queues} ` +
-        `engine=${engine}`;
+        `engine=${engine}${nvmePassthru ? " nvme-passthru" : ""}`;
       const f = jobFigures(label, r);
       recordFigures(run, f, {
         rw: opts.rw,
@@ -166,6 +180,7 @@ export function addBenchCommand(program: Command) {
         queues,
         engine,
         direct: r.direct,
+        nvme_passthru: nvmePassthru,
       });
       if (opts.output === "json") {
         console.log(JSON.stringify({ ...figuresJson(f), direct: r.direct, verify: opts.verify }));
@@ -178,6 +193,7 @@ export function addBenchCommand(program: Command) {
     "daio bench --rw randread --bs 4k --iodepth 32 --runtime 10s disk.img",
     "daio bench --rw randrw --rwmixread 70 --queues 2 --iodepth 16 --size 1G --runtime 5 /dev/vdb",
     "daio bench --engine psync --rw read --bs 128k --output json disk.img",
+    "daio bench --nvme-passthru --rw randread --bs 4k --iodepth 32 --runtime 10s /dev/ng0n1",
   ]);
   program.addCommand(cmd as unknown as Command);
 }
