@@ -1,7 +1,9 @@
 /**
- * Writes replies to a socket in batches: while one write is in flight, later replies queue and
- * go out together in the next write (small ones copied into one buffer), so a pipelined client
- * costs one syscall per batch, not per reply. Reply buffers can come from a small pool.
+ * Writes replies to a socket in batches: the first write waits for a microtask, so every reply
+ * produced in the same turn of the event loop (all the hits of one socket read) goes out in one
+ * write; while a write is in flight, later replies queue and go out together in the next one
+ * (small ones copied into one buffer). A pipelined client costs one syscall per batch, not per
+ * reply. Reply buffers can come from a small pool.
  *
  * @module
  */
@@ -15,6 +17,7 @@ export class ReplyWriter {
   #queue: Uint8Array[] = [];
   #pooled: boolean[] = [];
   #writing = false;
+  #scheduled = false;
   #failed: Error | null = null;
   #idle: (() => void)[] = [];
   #scratch = new Uint8Array(SCRATCH);
@@ -41,12 +44,20 @@ export class ReplyWriter {
     if (this.#failed) return;
     this.#queue.push(frame);
     this.#pooled.push(pooled);
-    if (!this.#writing) this.#pump();
+    if (!this.#writing && !this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#kick);
+    }
   }
+
+  #kick = (): void => {
+    this.#scheduled = false;
+    if (!this.#writing && this.#queue.length > 0) this.#pump();
+  };
 
   /** Resolves when every queued frame has been written (or the socket failed). */
   drain(): Promise<void> {
-    if (!this.#writing && this.#queue.length === 0) return Promise.resolve();
+    if (!this.#writing && !this.#scheduled && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 

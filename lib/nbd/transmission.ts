@@ -19,6 +19,7 @@
  */
 import { BlockError } from "../block/block_device.ts";
 import { extentsOf } from "../block/extents.ts";
+import { DONE } from "../block/sync_done.ts";
 import type { ConnReader } from "./conn_reader.ts";
 import type { Negotiated } from "./handshake.ts";
 import { ProtocolError } from "./handshake.ts";
@@ -140,22 +141,94 @@ export class Transmission {
         this.#fail(cookieHi, cookieLo, type, "ESHUTDOWN", "server is shutting down");
         continue;
       }
+      // A read the device completes at once (a cache hit returns DONE) is answered right here:
+      // no promise, no microtask, no in-flight slot.
+      if (type === CMD.READ && length > 0) {
+        const hdr = this.#structured ? STRUCTURED_HEADER_SIZE + 8 : SIMPLE_REPLY_SIZE;
+        const frame = this.writer.acquire(hdr + length);
+        let done: Promise<void>;
+        try {
+          done = this.#dev.read(offset, frame.subarray(hdr));
+        } catch (e) {
+          done = Promise.reject(e); // a layer that throws instead of rejecting
+        }
+        if (done === DONE) {
+          this.#readHeader(frame, cookieHi, cookieLo, offset, length);
+          this.writer.send(frame, true);
+          continue;
+        }
+        if (this.#inflight >= MAX_INFLIGHT) await new Promise<void>((res) => this.#slot = res);
+        this.#track(this.#finishRead(done, frame, type, cookieHi, cookieLo, offset, length));
+        continue;
+      }
       if (this.#inflight >= MAX_INFLIGHT) await new Promise<void>((res) => this.#slot = res);
-      this.#inflight++;
-      this.#serve(type, flags, cookieHi, cookieLo, offset, length, payload).finally(() => {
-        this.#inflight--;
-        const s = this.#slot;
-        if (s) {
-          this.#slot = null;
-          s();
-        }
-        if (this.#inflight === 0 && this.#idle) {
-          const i = this.#idle;
-          this.#idle = null;
-          i();
-        }
-      });
+      this.#track(this.#serve(type, flags, cookieHi, cookieLo, offset, length, payload));
     }
+  }
+
+  /** Counts a request in flight until `p` settles (it never rejects: errors are answered). */
+  #track(p: Promise<void>): void {
+    this.#inflight++;
+    p.finally(this.#untrack);
+  }
+
+  #untrack = (): void => {
+    this.#inflight--;
+    const s = this.#slot;
+    if (s) {
+      this.#slot = null;
+      s();
+    }
+    if (this.#inflight === 0 && this.#idle) {
+      const i = this.#idle;
+      this.#idle = null;
+      i();
+    }
+  };
+
+  /** Writes a read reply's header into the start of `frame` (no DataView: the hot path). */
+  #readHeader(
+    frame: Uint8Array,
+    cookieHi: number,
+    cookieLo: number,
+    offset: number,
+    length: number,
+  ): void {
+    if (this.#structured) {
+      put32(frame, 0, STRUCTURED_REPLY_MAGIC);
+      put32(frame, 4, (REPLY_FLAG_DONE << 16) | REPLY_TYPE.OFFSET_DATA);
+      put32(frame, 8, cookieHi);
+      put32(frame, 12, cookieLo);
+      put32(frame, 16, 8 + length);
+      put32(frame, 20, Math.floor(offset / 4294967296));
+      put32(frame, 24, offset >>> 0);
+    } else {
+      put32(frame, 0, SIMPLE_REPLY_MAGIC);
+      put32(frame, 4, 0);
+      put32(frame, 8, cookieHi);
+      put32(frame, 12, cookieLo);
+    }
+  }
+
+  /** The rest of a read the device could not complete at once. */
+  async #finishRead(
+    done: Promise<void>,
+    frame: Uint8Array,
+    type: number,
+    cookieHi: number,
+    cookieLo: number,
+    offset: number,
+    length: number,
+  ): Promise<void> {
+    try {
+      await done;
+    } catch (e) {
+      const code = e instanceof BlockError ? e.code : "EIO";
+      this.#fail(cookieHi, cookieLo, type, code, (e as Error)?.message ?? String(e));
+      return;
+    }
+    this.#readHeader(frame, cookieHi, cookieLo, offset, length);
+    this.writer.send(frame, true);
   }
 
   #validate(
@@ -223,26 +296,21 @@ export class Transmission {
     try {
       switch (type) {
         case CMD.READ: {
+          // Length 0 only (run() answers the others); a structured READ needs a data chunk.
           const hdr = this.#structured ? STRUCTURED_HEADER_SIZE + 8 : SIMPLE_REPLY_SIZE;
-          const frame = this.writer.acquire(hdr + length);
-          if (length > 0) await dev.read(offset, frame.subarray(hdr));
-          const v = new DataView(frame.buffer, frame.byteOffset, hdr);
+          const frame = new Uint8Array(hdr);
           if (this.#structured) {
-            v.setUint32(0, STRUCTURED_REPLY_MAGIC);
-            v.setUint16(4, REPLY_FLAG_DONE);
-            v.setUint16(6, REPLY_TYPE.OFFSET_DATA);
-            v.setUint32(8, cookieHi);
-            v.setUint32(12, cookieLo);
-            v.setUint32(16, 8 + length);
-            v.setUint32(20, Math.floor(offset / 4294967296));
-            v.setUint32(24, offset >>> 0);
+            // proto.md: an OFFSET_DATA chunk holds at least one byte; answer with NONE.
+            put32(frame, 0, STRUCTURED_REPLY_MAGIC);
+            put32(frame, 4, (REPLY_FLAG_DONE << 16) | REPLY_TYPE.NONE);
+            put32(frame, 8, cookieHi);
+            put32(frame, 12, cookieLo);
+            put32(frame, 16, 0);
+            this.writer.send(frame.subarray(0, STRUCTURED_HEADER_SIZE));
           } else {
-            v.setUint32(0, SIMPLE_REPLY_MAGIC);
-            v.setUint32(4, 0);
-            v.setUint32(8, cookieHi);
-            v.setUint32(12, cookieLo);
+            this.#readHeader(frame, cookieHi, cookieLo, offset, 0);
+            this.writer.send(frame);
           }
-          this.writer.send(frame, true);
           return;
         }
         case CMD.BLOCK_STATUS:
@@ -350,4 +418,12 @@ export class Transmission {
       this.writer.send(frame);
     }
   }
+}
+
+/** Big-endian 32-bit store. */
+function put32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
 }

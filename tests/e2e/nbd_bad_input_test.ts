@@ -274,6 +274,11 @@ Deno.test("nbd: meta contexts and BLOCK_STATUS (base:allocation) follow proto.md
       };
       assert.deepEqual(await status(0, SIZE), [[65536, 3], [65536, 0], [SIZE - 131072, 3]]);
       assert.deepEqual(await status(1000, 70000), [[64536, 3], [5464, 0]]);
+      // A READ of length 0 with structured replies: one NONE chunk (an OFFSET_DATA chunk must
+      // carry at least one byte).
+      await c.send(request(0, 0, 0, { cookie: 5 }));
+      const none = await structuredReply(c);
+      assert.deepEqual([none!.type, none!.flags, none!.cookie, none!.payload.length], [0, 1, 5, 0]);
       // REQ_ONE: exactly one descriptor, not longer than the request.
       assert.deepEqual(await status(0, 4096, 8), [[4096, 3]]);
       // Past the end: EINVAL; an unknown flag: EINVAL.
