@@ -283,7 +283,9 @@ static void run_uring(worker *w) {
         daio_hist_record(&w->hr, tc - s->t0);
         if (verify) w->mismatches += check_pattern(bufs + (size_t)i * bs, s->off, bs, seed);
       }
-      if (!stopping && !done_time(w, tc, issued)) resub[nres++] = i;
+      /* Count the resubmissions this round already decided on, so one pass
+       * does not run past its quota by up to a batch. */
+      if (!stopping && !done_time(w, tc, issued + (uint64_t)nres * bs)) resub[nres++] = i;
       else stopping = 1;
     }
     io_uring_cq_advance(&ring, n);
