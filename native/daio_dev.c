@@ -157,8 +157,18 @@ int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues, uint32_
       p.flags |= IORING_SETUP_SQPOLL;
       p.sq_thread_idle = 50;
     }
+    /* No IPI per completion while the JS thread runs JS: the completion's task
+     * work waits for its next system call, and a thread asleep (in epoll_wait)
+     * is still woken for it. Measured: bridge QD32 ~0.62 -> ~0.74 of the C
+     * runner with the socket wakeup. Not DEFER_TASKRUN: completions would then
+     * wait for an io_uring_enter that the JS side never makes while asleep. */
+    p.flags |= IORING_SETUP_COOP_TASKRUN;
     /* Two SQEs per request: the request and its linked notification send. */
     int rc = io_uring_queue_init_params(2 * qdepth, &d->rings[up], &p);
+    if (rc == -EINVAL) { /* a kernel before 5.19 */
+      p.flags &= ~IORING_SETUP_COOP_TASKRUN;
+      rc = io_uring_queue_init_params(2 * qdepth, &d->rings[up], &p);
+    }
     if (rc < 0) {
       free_dev(d, up);
       return rc;
