@@ -2,10 +2,17 @@
  * bench/nbd: fio's nbd engine, 4K random reads at QD32 over a working set that fits the cache,
  * against qbic-cache serve, qemu-nbd (--cache=writeback --aio=io_uring), nbdkit memory, and
  * nbdkit file with --filter=cache. Prints absolute IOPS, the ratios to each peer measured in
- * the same run, and qbic-cache's CPU time per request; records everything in the store
- * (tool "bench", command "nbd"). Not a test.
+ * the same run, every server's CPU time per request (user and system), and where qbic-cache's
+ * user-space time per hit goes (bench/nbd/hit_path.ts, in-process, by stage); records
+ * everything in the store (tool "bench", command "nbd"). Not a test.
  *
- *   deno run -A bench/nbd/main.ts [--quick] [--runtime SECS] [--no-db]
+ * The servers run in rounds, each round in the opposite order to the last, and each figure is
+ * the median over rounds: on a shared machine a burst of other work then hits every server
+ * alike instead of one.
+ *
+ *   deno run -A bench/nbd/main.ts [--quick] [--runtime SECS] [--rounds N] [--no-db]
+ *
+ * Full size: 128 MiB working set, 3 rounds of 8 s per server; --quick: 32 MiB, 1 round of 3 s.
  *
  * @module
  */
@@ -14,7 +21,9 @@ import { startRun } from "../../lib/results/mod.ts";
 const args = Deno.args;
 const quick = args.includes("--quick");
 const rtIdx = args.indexOf("--runtime");
-const runtime = rtIdx >= 0 ? Number(args[rtIdx + 1]) : quick ? 3 : 15;
+const runtime = rtIdx >= 0 ? Number(args[rtIdx + 1]) : quick ? 3 : 8;
+const rdIdx = args.indexOf("--rounds");
+const rounds = rdIdx >= 0 ? Number(args[rdIdx + 1]) : quick ? 1 : 3;
 const noDb = args.includes("--no-db");
 const ROOT = new URL("../../", import.meta.url).pathname;
 const WS = quick ? 32 << 20 : 128 << 20; // working set, fits every cache below
@@ -87,26 +96,35 @@ async function fio(uri: string, secs: number, prefill: boolean) {
     "--output-format=json",
   ];
   if (!prefill) a.push("--time_based", `--runtime=${secs}`);
-  const o = await new Deno.Command("fio", { args: a, stdout: "piped", stderr: "piped" }).output();
+  // cwd: fio may leave state files in its working directory.
+  const o = await new Deno.Command("fio", { args: a, cwd: dir, stdout: "piped", stderr: "piped" })
+    .output();
   if (o.code !== 0) throw new Error(`fio: ${new TextDecoder().decode(o.stderr)}`);
   const out = new TextDecoder().decode(o.stdout);
   const j = JSON.parse(out.slice(out.indexOf("{")));
   return { iops: j.jobs[0].read.iops as number, latMeanUs: j.jobs[0].read.lat_ns.mean / 1000 };
 }
 
-function cpuTicks(pid: number): number {
+/** utime and stime of a process, in clock ticks (100/s). */
+function cpuTicks(pid: number): [number, number] {
   try {
     const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-    return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100/s)
+    return [Number(f[11]), Number(f[12])];
   } catch {
-    return NaN;
+    return [NaN, NaN];
   }
 }
 
-const results: Record<string, { iops: number; latMeanUs: number; cpuUsPerReq: number }> = {};
-for (const s of servers) {
-  const bin = s.cmd.startsWith("/") ? s.cmd : s.cmd;
-  const child = new Deno.Command(bin, { args: fullArgs(s), stdout: "null", stderr: "piped" })
+interface Sample {
+  iops: number;
+  latMeanUs: number;
+  cpuUsPerReq: number;
+  userUsPerReq: number;
+}
+
+/** Starts one server, warms it with a sequential pass, measures random reads, stops it. */
+async function measure(s: Server): Promise<Sample> {
+  const child = new Deno.Command(s.cmd, { args: fullArgs(s), stdout: "null", stderr: "piped" })
     .spawn();
   try {
     for (let i = 0; i < 200; i++) {
@@ -117,24 +135,56 @@ for (const s of servers) {
     }
     const uri = `nbd+unix:///?socket=${s.socket}`;
     await fio(uri, 0, true); // warm the cache with a sequential pass
-    const c0 = cpuTicks(child.pid);
+    const [u0, s0] = cpuTicks(child.pid);
     const r = await fio(uri, runtime, false);
-    const c1 = cpuTicks(child.pid);
-    const cpuUs = ((c1 - c0) * 10_000) / (r.iops * runtime);
-    results[s.name] = { ...r, cpuUsPerReq: cpuUs };
-    console.log(
-      `${s.name.padEnd(18)} ${r.iops.toFixed(0).padStart(8)} IOPS  mean ${
-        r.latMeanUs.toFixed(0)
-      } us  server CPU ${cpuUs.toFixed(1)} us/req`,
-    );
-  } catch (e) {
-    console.log(`${s.name.padEnd(18)} failed: ${(e as Error).message.split("\n")[0]}`);
+    const [u1, s1] = cpuTicks(child.pid);
+    const reqs = r.iops * runtime;
+    return {
+      ...r,
+      cpuUsPerReq: ((u1 - u0 + s1 - s0) * 10_000) / reqs,
+      userUsPerReq: ((u1 - u0) * 10_000) / reqs,
+    };
   } finally {
     try {
       child.kill("SIGTERM");
     } catch { /* gone */ }
     await child.status;
+    try {
+      Deno.removeSync(s.socket);
+    } catch { /* removed by the server */ }
   }
+}
+
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const samples: Record<string, Sample[]> = {};
+for (let round = 0; round < rounds; round++) {
+  const order = round % 2 === 0 ? servers : [...servers].reverse();
+  for (const s of order) {
+    try {
+      (samples[s.name] ??= []).push(await measure(s));
+    } catch (e) {
+      console.log(`${s.name.padEnd(18)} failed: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+}
+const results: Record<string, Sample> = {};
+for (const s of servers) {
+  const l = samples[s.name];
+  if (!l || l.length === 0) continue;
+  const r: Sample = {
+    iops: median(l.map((x) => x.iops)),
+    latMeanUs: median(l.map((x) => x.latMeanUs)),
+    cpuUsPerReq: median(l.map((x) => x.cpuUsPerReq)),
+    userUsPerReq: median(l.map((x) => x.userUsPerReq)),
+  };
+  results[s.name] = r;
+  console.log(
+    `${s.name.padEnd(18)} ${r.iops.toFixed(0).padStart(8)} IOPS  mean ${
+      r.latMeanUs.toFixed(0)
+    } us  server CPU ${r.cpuUsPerReq.toFixed(2)} us/req (user ${
+      r.userUsPerReq.toFixed(2)
+    }, system ${(r.cpuUsPerReq - r.userUsPerReq).toFixed(2)})`,
+  );
 }
 await Deno.remove(dir, { recursive: true });
 
@@ -145,20 +195,62 @@ for (const peer of ["qemu-nbd", "nbdkit-memory", "nbdkit-file-cache"]) {
 }
 for (const [peer, r] of ratios) console.log(`qbic-cache / ${peer}: ${r.toFixed(2)}x`);
 console.log(
-  `(4K randread QD32, ${
-    WS >> 20
-  } MiB working set, ${runtime}s each; targets: >= 1.0x qemu-nbd, >= 0.9x nbdkit-memory)`,
+  `(4K randread QD32, ${WS >> 20} MiB working set, ${runtime}s per server, median of ${rounds} ` +
+    `round(s); targets: >= 1.0x qemu-nbd, >= 0.9x nbdkit-memory)`,
 );
+
+// Where qbic-cache's user-space time per hit goes, without sockets (bench/nbd/hit_path.ts).
+let hitPath: Record<string, number> | null = null;
+{
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      "--config",
+      `${ROOT}deno.json`,
+      `${ROOT}bench/nbd/hit_path.ts`,
+      "--json",
+      "--requests",
+      quick ? "200000" : "400000",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (o.code === 0) {
+    hitPath = JSON.parse(new TextDecoder().decode(o.stdout));
+    const h = hitPath!;
+    const parse = h.parse_reply - h.reply;
+    console.log(
+      `qbic-cache hit path in-process (ns/request): parse ${parse.toFixed(0)}, cache lookup+copy ${
+        h.cache.toFixed(0)
+      }, reply build+batch ${h.reply.toFixed(0)}, whole server loop ${h.total.toFixed(0)}; ` +
+        `the rest of the server CPU above is the kernel and the event loop (socket I/O)`,
+    );
+  } else console.log(`hit path breakdown failed: ${new TextDecoder().decode(o.stderr)}`);
+}
 
 const run = await startRun({ db: noDb ? false : undefined }, {
   tool: "bench",
   command: "nbd",
-  args: { quick, runtime, workingSet: WS },
+  args: { quick, runtime, rounds, workingSet: WS },
 });
 for (const [name, r] of Object.entries(results)) {
   run.metric("iops", r.iops, "1/s", { server: name, rw: "randread", bs: 4096, iodepth: 32 });
   run.metric("lat_mean", r.latMeanUs, "us", { server: name });
   run.metric("server_cpu_per_req", r.cpuUsPerReq, "us", { server: name });
+  run.metric("server_user_cpu_per_req", r.userUsPerReq, "us", { server: name });
+}
+if (hitPath) {
+  const stages: Record<string, number> = {
+    parse: hitPath.parse_reply - hitPath.reply,
+    cache: hitPath.cache,
+    reply: hitPath.reply,
+    total: hitPath.total,
+  };
+  for (const [stage, ns] of Object.entries(stages)) {
+    run.metric("hit_path_ns_per_req", ns, "ns", { server: "qbic-cache", stage });
+  }
 }
 for (const [peer, r] of ratios) run.metric("iops_ratio", r, "x", { server: "qbic-cache", peer });
 await run.finish("ok");
