@@ -146,3 +146,25 @@ Deno.test("cache layer: hits are counted per block as the simulator counts them"
   );
   await cache.close();
 });
+
+Deno.test("cache layer: a hit completes at once (DONE), a miss or a locked block does not", async () => {
+  const { DONE } = await import("./sync_done.ts");
+  const inner = new MemoryDevice(1 << 20);
+  await inner.write(0, new Uint8Array(8192).fill(5));
+  const cache = new CacheLayer(inner, { policy: createPolicy("lru", 16), blockSize: 4096 });
+  const buf = new Uint8Array(4096);
+  const miss = cache.read(0, buf);
+  assert.notEqual(miss, DONE);
+  await miss;
+  buf.fill(0);
+  assert.equal(cache.read(0, buf), DONE);
+  assert.ok(buf.every((b) => b === 5)); // filled before the call returned
+  assert.equal(cache.read(100, new Uint8Array(10)), DONE); // inside one block
+  // A FUA write queues a lock on block 0: a read behind it must wait its turn.
+  const w = cache.write(0, new Uint8Array(4096).fill(6), { fua: true });
+  const r = cache.read(0, buf);
+  assert.notEqual(r, DONE);
+  await Promise.all([w, r]);
+  assert.ok(buf.every((b) => b === 6));
+  await cache.close();
+});

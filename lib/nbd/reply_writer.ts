@@ -52,7 +52,14 @@ export class ReplyWriter {
 
   #kick = (): void => {
     this.#scheduled = false;
-    if (!this.#writing && this.#queue.length > 0) this.#pump();
+    if (this.#writing) return;
+    if (this.#queue.length > 0) {
+      this.#pump();
+      return;
+    }
+    const idle = this.#idle; // nothing left to write (the socket failed meanwhile)
+    this.#idle = [];
+    for (const f of idle) f();
   };
 
   /** Resolves when every queued frame has been written (or the socket failed). */
