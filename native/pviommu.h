@@ -9,6 +9,16 @@ HV_EXPORT int32_t hv_pviommu_mmap_file(const char *path, int32_t writable, uint6
 HV_EXPORT int32_t hv_pviommu_munmap(uint64_t addr, uint64_t len);
 HV_EXPORT int32_t hv_pviommu_iommu_groups(void);
 
+/* pviommu_dma.c: checked DMA's IOTLB-hit path (0 = copied, 1 = take the slow path) */
+HV_EXPORT int32_t hv_pviommu_dma_read(const uint64_t *ctx, int32_t endpoint, double iova,
+                                      uint8_t *dst, uint32_t len);
+HV_EXPORT int32_t hv_pviommu_dma_write(const uint64_t *ctx, int32_t endpoint, double iova,
+                                       const uint8_t *src, uint32_t len);
+HV_EXPORT int32_t hv_pviommu_copy_read(const uint64_t *ctx, double gpa, uint8_t *dst,
+                                       uint32_t len);
+HV_EXPORT int32_t hv_pviommu_copy_write(const uint64_t *ctx, double gpa, const uint8_t *src,
+                                        uint32_t len);
+
 /* pviommu_vfio.c */
 HV_EXPORT int32_t hv_pviommu_vfio_open_container(void);
 HV_EXPORT int32_t hv_pviommu_vfio_check_extension(int32_t container, int32_t ext);

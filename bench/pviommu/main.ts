@@ -14,12 +14,21 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
-import { formatTable, parseCount, runTool, withCommonOptions, withRun } from "../../lib/cli/mod.ts";
+import { Command, Option } from "@commander-js/extra-typings";
+import {
+  formatTable,
+  parseCount,
+  runTool,
+  UsageError,
+  withCommonOptions,
+  withRun,
+} from "../../lib/cli/mod.ts";
 import { CheckedDma } from "../../lib/pviommu/checked_dma.ts";
 import { type GuestRam, memoryGuestRam, openGuestRam } from "../../lib/pviommu/guest_ram.ts";
 import { PvIommu } from "../../lib/pviommu/iommu.ts";
 import { MapFlag, Status } from "../../lib/pviommu/spec.ts";
+import { dmaContext } from "../../lib/pviommu/native_dma.ts";
+import { native } from "../../lib/ffi/ffi.ts";
 
 const PAGE = 4096;
 const IOVA0 = 0x100000;
@@ -74,7 +83,17 @@ const program = withCommonOptions(
     .option("--quick", "CI size", false)
     .option("--rounds <n>", "interleaved rounds (median is reported)", parseCount)
     .option("--ram <file>", "guest RAM file to map (default: a temporary 64 MiB file)")
-    .option("--memory", "use process memory instead of a mapped file", false),
+    .option("--memory", "use process memory instead of a mapped file", false)
+    .addOption(
+      new Option("--engine <engine>", "checked DMA engines to measure").choices(
+        ["native", "ts", "both"] as const,
+      ).default("both" as const),
+    )
+    .option(
+      "--hot <pages>",
+      "DMA working set in 4 KiB pages, a power of two <= 4096 (default 1024: 4 MiB)",
+      parseCount,
+    ),
 ).action(async (opts) => {
   const quick = opts.quick;
   const ms = quick ? 300 : 1500;
@@ -101,43 +120,102 @@ const program = withCommonOptions(
         ) {
           throw new Error("setup map failed");
         }
-        const dma = new CheckedDma(iommu, ram.bytes);
+        const nat = native();
+        const dmaNative = new CheckedDma(iommu, ram.bytes, undefined, { engine: "native" });
+        const dmaTs = new CheckedDma(iommu, ram.bytes, undefined, { engine: "ts" });
+        const ctx = dmaContext(iommu.iotlb, ram.bytes, iommu.pageShift);
         const buf = new Uint8Array(PAGE).fill(0x5a);
         // Hit working set: 1024 pages in a scattered order, inside the 4096-entry IOTLB.
-        const hot = 1024;
+        const hot = opts.hot ?? 1024;
+        if (hot < 1 || hot > 4096 || (hot & (hot - 1)) !== 0) {
+          throw new UsageError(`--hot ${hot}: a power of two from 1 to 4096`);
+        }
         const order = Array.from({ length: hot }, (_, i) => (i * 617) % hot);
         const iovas = order.map((p) => IOVA0 + p * PAGE);
         const gpas = order.map((p) => PAGE + p * PAGE);
         let k = 0;
         const bytes = ram.bytes;
-        const checkedRead = (n: number) => {
+        // One loop function per case (not one closure factory), so that each call site's
+        // type feedback is its own and no case slows another down.
+        const checkedNativeRead = (n: number) => {
           for (let i = 0; i < n; i++) {
-            if (dma.read(8, iovas[k], buf) !== null) throw new Error("unexpected fault");
+            if (dmaNative.read(8, iovas[k], buf) !== null) throw new Error("unexpected fault");
             k = (k + 1) & (hot - 1);
           }
         };
-        const uncheckedRead = (n: number) => {
+        const checkedNativeWrite = (n: number) => {
+          for (let i = 0; i < n; i++) {
+            if (dmaNative.write(8, iovas[k], buf) !== null) throw new Error("unexpected fault");
+            k = (k + 1) & (hot - 1);
+          }
+        };
+        const checkedTsRead = (n: number) => {
+          for (let i = 0; i < n; i++) {
+            if (dmaTs.read(8, iovas[k], buf) !== null) throw new Error("unexpected fault");
+            k = (k + 1) & (hot - 1);
+          }
+        };
+        const checkedTsWrite = (n: number) => {
+          for (let i = 0; i < n; i++) {
+            if (dmaTs.write(8, iovas[k], buf) !== null) throw new Error("unexpected fault");
+            k = (k + 1) & (hot - 1);
+          }
+        };
+        // The peers: the same copy mechanism without the IOMMU (TS: subarray + set; native:
+        // one FFI call doing a bounds check and memcpy).
+        const uncheckedTsRead = (n: number) => {
           for (let i = 0; i < n; i++) {
             const g = gpas[k];
             buf.set(bytes.subarray(g, g + PAGE));
             k = (k + 1) & (hot - 1);
           }
         };
-        const checkedWrite = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            if (dma.write(8, iovas[k], buf) !== null) throw new Error("unexpected fault");
-            k = (k + 1) & (hot - 1);
-          }
-        };
-        const uncheckedWrite = (n: number) => {
+        const uncheckedTsWrite = (n: number) => {
           for (let i = 0; i < n; i++) {
             bytes.set(buf, gpas[k]);
             k = (k + 1) & (hot - 1);
           }
         };
-        const rd = paired(ms * rounds, 256, uncheckedRead, checkedRead);
-        const wr = paired(ms * rounds, 256, uncheckedWrite, checkedWrite);
-        const cr = rd.bNs, ur = rd.aNs, cw = wr.bNs, uw = wr.aNs;
+        const uncheckedNativeRead = (n: number) => {
+          for (let i = 0; i < n; i++) {
+            if (nat.hv_pviommu_copy_read(ctx, gpas[k], buf, PAGE) !== 0) throw new Error("copy");
+            k = (k + 1) & (hot - 1);
+          }
+        };
+        const uncheckedNativeWrite = (n: number) => {
+          for (let i = 0; i < n; i++) {
+            if (nat.hv_pviommu_copy_write(ctx, gpas[k], buf, PAGE) !== 0) throw new Error("copy");
+            k = (k + 1) & (hot - 1);
+          }
+        };
+        const cases = [
+          ["native", "read", uncheckedNativeRead, checkedNativeRead],
+          ["native", "write", uncheckedNativeWrite, checkedNativeWrite],
+          ["ts", "read", uncheckedTsRead, checkedTsRead],
+          ["ts", "write", uncheckedTsWrite, checkedTsWrite],
+        ] as const;
+        const rows: {
+          measure: string;
+          engine: string;
+          dir: string;
+          checked_ns: number;
+          unchecked_ns: number;
+          overhead_pct: number;
+          slices: number;
+        }[] = [];
+        for (const [engine, dir, peer, checked] of cases) {
+          if (opts.engine !== "both" && opts.engine !== engine) continue;
+          const p = paired(ms * rounds, 256, peer, checked);
+          rows.push({
+            measure: `4K DMA ${dir} (${engine})`,
+            engine,
+            dir,
+            checked_ns: p.bNs,
+            unchecked_ns: p.aNs,
+            overhead_pct: (p.ratio - 1) * 100,
+            slices: p.slices,
+          });
+        }
 
         // Translations: hits (hot set) and misses (16x the IOTLB, strided).
         let j = 0;
@@ -170,24 +248,15 @@ const program = withCommonOptions(
           }
         });
 
-        const rows = [
-          {
-            measure: "4K DMA read",
-            checked_ns: cr,
-            unchecked_ns: ur,
-            overhead_pct: (cr / ur - 1) * 100,
-          },
-          {
-            measure: "4K DMA write",
-            checked_ns: cw,
-            unchecked_ns: uw,
-            overhead_pct: (cw / uw - 1) * 100,
-          },
-        ];
         const ram_kind = opts.memory ? "memory" : "mapped-file";
         for (const r of rows) {
-          const dir = r.measure.includes("read") ? "read" : "write";
-          const labels = { dir, bs: PAGE, ram: ram_kind, peer: "unchecked-copy" };
+          const labels = {
+            dir: r.dir,
+            engine: r.engine,
+            bs: PAGE,
+            ram: ram_kind,
+            peer: `unchecked-copy-${r.engine}`,
+          };
           run.metric("dma.checked_ns", r.checked_ns, "ns", labels);
           run.metric("dma.unchecked_ns", r.unchecked_ns, "ns", labels);
           run.metric("dma.checked_gibps", PAGE / r.checked_ns / 1.073741824, "GiB/s", labels);

@@ -16,6 +16,48 @@ export const pviommuSymbols = {
   },
   /** int32_t hv_pviommu_iommu_groups(void): count of /sys/kernel/iommu_groups or -errno */
   hv_pviommu_iommu_groups: { parameters: [], result: "i32" },
+  /** int32_t hv_pviommu_dma_read(const uint64_t *ctx, int32_t ep, double iova, uint8_t *dst, uint32_t len): 0 copied, 1 slow path */
+  hv_pviommu_dma_read: {
+    parameters: [
+      "buffer", /* const uint64_t *ctx */
+      "i32", /* int32_t endpoint */
+      "f64", /* double iova */
+      "buffer", /* uint8_t *dst */
+      "u32", /* uint32_t len */
+    ],
+    result: "i32",
+  },
+  /** int32_t hv_pviommu_dma_write(const uint64_t *ctx, int32_t ep, double iova, const uint8_t *src, uint32_t len) */
+  hv_pviommu_dma_write: {
+    parameters: [
+      "buffer", /* const uint64_t *ctx */
+      "i32", /* int32_t endpoint */
+      "f64", /* double iova */
+      "buffer", /* const uint8_t *src */
+      "u32", /* uint32_t len */
+    ],
+    result: "i32",
+  },
+  /** int32_t hv_pviommu_copy_read(const uint64_t *ctx, double gpa, uint8_t *dst, uint32_t len): the unchecked peer */
+  hv_pviommu_copy_read: {
+    parameters: [
+      "buffer", /* const uint64_t *ctx */
+      "f64", /* double gpa */
+      "buffer", /* uint8_t *dst */
+      "u32", /* uint32_t len */
+    ],
+    result: "i32",
+  },
+  /** int32_t hv_pviommu_copy_write(const uint64_t *ctx, double gpa, const uint8_t *src, uint32_t len) */
+  hv_pviommu_copy_write: {
+    parameters: [
+      "buffer", /* const uint64_t *ctx */
+      "f64", /* double gpa */
+      "buffer", /* const uint8_t *src */
+      "u32", /* uint32_t len */
+    ],
+    result: "i32",
+  },
   /** int32_t hv_pviommu_vfio_open_container(void): fd or -errno */
   hv_pviommu_vfio_open_container: { parameters: [], result: "i32" },
   /** int32_t hv_pviommu_vfio_check_extension(int32_t container, int32_t ext) */

@@ -375,10 +375,10 @@ export class PvIommu {
     const off = iova - page * this.pageSize;
     const need = access === "write" ? MapFlag.WRITE : MapFlag.READ;
     const i = tlb.lookup(endpoint, page);
-    if (i >= 0 && (tlb.perm[i] & need) !== 0) {
+    if (i >= 0 && (tlb.perm(i) & need) !== 0) {
       tlb.hits++;
-      if (tlb.staleSince[i] !== 0) tlb.staleHits++;
-      return { gpa: tlb.gpaPage[i] * this.pageSize + off, flags: tlb.perm[i] };
+      if (tlb.staleSince(i) !== 0) tlb.staleHits++;
+      return { gpa: tlb.gpaPage(i) * this.pageSize + off, flags: tlb.perm(i) };
     }
     tlb.misses++;
     const t = this.walk(endpoint, page * this.pageSize, access);

@@ -52,6 +52,8 @@ interface Pending {
 }
 
 const GOLDEN = 0x9e3779b1;
+/** Bytes per IOTLB entry (see {@linkcode Iotlb.f64}). */
+export const ENTRY_BYTES = 32;
 
 /**
  * A direct-mapped, endpoint-tagged translation cache.
@@ -67,22 +69,26 @@ const GOLDEN = 0x9e3779b1;
 export class Iotlb {
   readonly mask: number;
   readonly mode: InvalidationMode;
-  /** Tag: endpoint ID, -1 when the slot is empty. */
-  readonly tagEp: Int32Array;
-  /** Tag: IOVA page number. */
-  readonly tagPage: Float64Array;
-  /** Guest-physical page number of the translation. */
-  readonly gpaPage: Float64Array;
-  /** MAP_F_READ | MAP_F_WRITE of the translation. */
-  readonly perm: Uint8Array;
-  /** 0 when valid; the unmap time (ns, > 0) when the entry is stale but not yet flushed. */
-  readonly staleSince: Float64Array;
+  /**
+   * The entries, 32 bytes each so that one lookup touches one cache line (the native hit
+   * path in native/pviommu_dma.c reads the same layout). Entry `i` is, as views:
+   * `f64[4i]` IOVA page number (tag), `f64[4i+1]` guest-physical page number,
+   * `f64[4i+2]` stale since (0 when valid; the unmap time in ns, > 0, when stale but not yet
+   * flushed), `i32[8i+6]` endpoint ID (tag, -1 when empty), `u8[32i+28]` MAP_F_READ|WRITE.
+   */
+  readonly f64: Float64Array;
+  readonly i32: Int32Array;
+  readonly u8: Uint8Array;
   readonly flushBatch: number;
   readonly flushTimeoutNs: number;
   readonly now: () => number;
-  hits = 0;
+  /**
+   * Hits and stale hits, in an array so that the native DMA path counts into it too. Its own
+   * ArrayBuffer, so it lives outside V8's heap: a small typed array made by length can live
+   * inside the heap, where a garbage collection moves it under the pointer C holds.
+   */
+  readonly counters: Float64Array = new Float64Array(new ArrayBuffer(64), 0, 2);
   misses = 0;
-  staleHits = 0;
   invalidations = 0;
   flushes = 0;
   #windows = 0;
@@ -98,11 +104,56 @@ export class Iotlb {
     this.flushBatch = opts.flushBatch ?? 256;
     this.flushTimeoutNs = opts.flushTimeoutNs ?? 10_000_000;
     this.now = opts.now ?? (() => performance.now() * 1e6);
-    this.tagEp = new Int32Array(n).fill(-1);
-    this.tagPage = new Float64Array(n);
-    this.gpaPage = new Float64Array(n);
-    this.perm = new Uint8Array(n);
-    this.staleSince = new Float64Array(n);
+    const buf = new ArrayBuffer(n * ENTRY_BYTES);
+    this.f64 = new Float64Array(buf);
+    this.i32 = new Int32Array(buf);
+    this.u8 = new Uint8Array(buf);
+    for (let i = 0; i < n; i++) this.i32[i * 8 + 6] = -1;
+  }
+
+  /** Translations served from the IOTLB. */
+  get hits(): number {
+    return this.counters[0];
+  }
+  set hits(n: number) {
+    this.counters[0] = n;
+  }
+
+  /** DMA page accesses served by a stale entry (deferred mode). */
+  get staleHits(): number {
+    return this.counters[1];
+  }
+  set staleHits(n: number) {
+    this.counters[1] = n;
+  }
+
+  /** Endpoint tag of slot `i` (-1 when empty). */
+  tagEp(i: number): number {
+    return this.i32[i * 8 + 6];
+  }
+
+  /** IOVA page tag of slot `i`. */
+  tagPage(i: number): number {
+    return this.f64[i * 4];
+  }
+
+  /** Guest-physical page number of slot `i`. */
+  gpaPage(i: number): number {
+    return this.f64[i * 4 + 1];
+  }
+
+  /** MAP_F_READ | MAP_F_WRITE of slot `i`. */
+  perm(i: number): number {
+    return this.u8[i * 32 + 28];
+  }
+
+  /** 0 when slot `i` is valid, else when its mapping was unmapped (ns). */
+  staleSince(i: number): number {
+    return this.f64[i * 4 + 2];
+  }
+
+  #drop(i: number): void {
+    this.i32[i * 8 + 6] = -1;
   }
 
   /** The slot an (endpoint, page) pair lives in. */
@@ -113,32 +164,30 @@ export class Iotlb {
   /** The slot holding (endpoint, page), or -1. Counts nothing. */
   lookup(endpoint: number, page: number): number {
     const i = this.slot(endpoint, page);
-    return this.tagEp[i] === endpoint && this.tagPage[i] === page ? i : -1;
+    return this.i32[i * 8 + 6] === endpoint && this.f64[i * 4] === page ? i : -1;
   }
 
   /** Installs a translation (replacing whatever shared its slot). */
   fill(endpoint: number, page: number, gpaPage: number, perm: number): number {
     const i = this.slot(endpoint, page);
-    this.tagEp[i] = endpoint;
-    this.tagPage[i] = page;
-    this.gpaPage[i] = gpaPage;
-    this.perm[i] = perm;
-    this.staleSince[i] = 0;
+    this.i32[i * 8 + 6] = endpoint;
+    this.f64[i * 4] = page;
+    this.f64[i * 4 + 1] = gpaPage;
+    this.u8[i * 32 + 28] = perm;
+    this.f64[i * 4 + 2] = 0;
     return i;
   }
 
   /** Drops every entry of an endpoint now (attach and detach are always synchronous). */
   invalidateEndpoint(endpoint: number): void {
     for (let i = 0; i <= this.mask; i++) {
-      if (this.tagEp[i] === endpoint) this.tagEp[i] = -1;
+      if (this.tagEp(i) === endpoint) this.#drop(i);
     }
   }
 
   /** Drops entries of these endpoints in [firstPage, lastPage] now, whatever the mode. */
   invalidateNow(endpoints: number[], firstPage: number, lastPage: number): void {
-    this.#forEach(endpoints, firstPage, lastPage, (i) => {
-      this.tagEp[i] = -1;
-    });
+    this.#forEach(endpoints, firstPage, lastPage, (i) => this.#drop(i));
   }
 
   /**
@@ -153,7 +202,7 @@ export class Iotlb {
     }
     const since = Math.max(this.now(), 1);
     this.#forEach(endpoints, firstPage, lastPage, (i) => {
-      if (this.staleSince[i] === 0) this.staleSince[i] = since;
+      if (this.f64[i * 4 + 2] === 0) this.f64[i * 4 + 2] = since;
     });
     this.#pending.push({ endpoints, firstPage, lastPage, since });
     if (this.#pending.length >= this.flushBatch) this.flush();
@@ -176,7 +225,7 @@ export class Iotlb {
     const t = this.now();
     for (const p of this.#pending) {
       this.#forEach(p.endpoints, p.firstPage, p.lastPage, (i) => {
-        if (this.staleSince[i] !== 0) this.tagEp[i] = -1;
+        if (this.staleSince(i) !== 0) this.#drop(i);
       });
       const w = Math.max(0, t - p.since);
       this.#windows++;
@@ -208,15 +257,15 @@ export class Iotlb {
       for (const ep of endpoints) {
         for (let p = first; p <= last; p++) {
           const i = this.slot(ep, p);
-          if (this.tagEp[i] === ep && this.tagPage[i] === p) f(i);
+          if (this.tagEp(i) === ep && this.tagPage(i) === p) f(i);
         }
       }
       return;
     }
     const set = new Set(endpoints);
     for (let i = 0; i <= this.mask; i++) {
-      if (this.tagEp[i] >= 0 && set.has(this.tagEp[i])) {
-        const p = this.tagPage[i];
+      if (this.tagEp(i) >= 0 && set.has(this.tagEp(i))) {
+        const p = this.tagPage(i);
         if (p >= first && p <= last) f(i);
       }
     }
