@@ -14,7 +14,9 @@
  *
  * The trace has neither the direction nor the length of a DMA: imported DMAs have no `dir`
  * and a length of 1, so the audit checks that a mapping exists, not its permission.
- * A line prefix `PID@SECONDS.MICROS:` (`-msg timestamp=on`) becomes the event time.
+ * A line prefix `PID@SECONDS.MICROS:` (`-msg timestamp=on`) becomes the event time, in ns
+ * since the whole second of the first timestamped line (wall-clock ns since 1970 would not
+ * fit a JSON number exactly).
  *
  * @module
  */
@@ -54,6 +56,7 @@ export class VtdTraceImporter {
   #epDomain = new Map<number, number>();
   #live = new Map<number, Map<number, number>>(); // domain -> page -> slpte
   #domains = new Set<number>();
+  #baseSec: number | null = null;
 
   /** The audit events one trace line stands for (often none). */
   line(text: string): AuditEvent[] {
@@ -63,9 +66,12 @@ export class VtdTraceImporter {
       this.stats.skipped++;
       return [];
     }
-    const ts = m[1] !== undefined
-      ? Number(m[1]) * 1e9 + Number(m[2].padEnd(6, "0")) * 1e3
-      : undefined;
+    let ts: number | undefined;
+    if (m[1] !== undefined) {
+      const sec = Number(m[1]);
+      this.#baseSec ??= sec;
+      ts = (sec - this.#baseSec) * 1e9 + Number(m[2].padEnd(6, "0")) * 1e3;
+    }
     const name = m[3];
     const rest = m[4];
     const out = this.#event(name, rest, ts);

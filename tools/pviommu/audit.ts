@@ -26,7 +26,8 @@ import {
 import { VtdTraceImporter } from "../../lib/pviommu/qemu_trace.ts";
 import type { TableSpec } from "../../lib/results/mod.ts";
 
-const VIOLATIONS_TABLE: TableSpec = {
+/** The store table of audit violations. */
+export const VIOLATIONS_TABLE: TableSpec = {
   name: "pviommu_violations",
   columns: [
     ["line", "BIGINT"],
