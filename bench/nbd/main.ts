@@ -122,17 +122,36 @@ interface Sample {
   userUsPerReq: number;
 }
 
+/**
+ * Waits until the server accepts a connection on its socket: the socket file appears at bind(),
+ * before listen(), and a loaded machine can take seconds to get there. Throws when the server
+ * exits or does not accept within 60 s, so fio never runs against a server that is not up.
+ */
+async function waitForServer(s: Server, child: Deno.ChildProcess): Promise<void> {
+  let exited = false;
+  child.status.then(() => exited = true);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const c = await Deno.connect({ transport: "unix", path: s.socket });
+      c.close();
+      return;
+    } catch (e) {
+      if (exited) throw new Error(`${s.cmd} exited before accepting connections`);
+      if (Date.now() > deadline) {
+        throw new Error(`not accepting on ${s.socket} after 60 s: ${(e as Error).message}`);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Starts one server, warms it with a sequential pass, measures random reads, stops it. */
 async function measure(s: Server): Promise<Sample> {
   const child = new Deno.Command(s.cmd, { args: fullArgs(s), stdout: "null", stderr: "piped" })
     .spawn();
   try {
-    for (let i = 0; i < 200; i++) {
-      try {
-        if (Deno.statSync(s.socket).isSocket) break;
-      } catch { /* not yet */ }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForServer(s, child);
     const uri = `nbd+unix:///?socket=${s.socket}`;
     await fio(uri, 0, true); // warm the cache with a sequential pass
     const [u0, s0] = cpuTicks(child.pid);
@@ -157,13 +176,16 @@ async function measure(s: Server): Promise<Sample> {
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const samples: Record<string, Sample[]> = {};
+const failures: [string, string][] = [];
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 === 0 ? servers : [...servers].reverse();
   for (const s of order) {
     try {
       (samples[s.name] ??= []).push(await measure(s));
     } catch (e) {
-      console.log(`${s.name.padEnd(18)} failed: ${(e as Error).message.split("\n")[0]}`);
+      const why = (e as Error).message.split("\n")[0];
+      failures.push([s.name, why]);
+      console.log(`${s.name.padEnd(18)} failed: ${why}`);
     }
   }
 }
@@ -252,5 +274,25 @@ if (hitPath) {
     run.metric("hit_path_ns_per_req", ns, "ns", { server: "qbic-cache", stage });
   }
 }
-for (const [peer, r] of ratios) run.metric("iops_ratio", r, "x", { server: "qbic-cache", peer });
+for (const [peer, r] of ratios) {
+  run.metric("iops_ratio", r, "x", {
+    server: "qbic-cache",
+    peer,
+    ratio: `qbic-cache/${peer}`,
+    better: "higher",
+  });
+}
+// A failed leg is a failed benchmark: recorded (leg_failed rows, an event) with the figures of
+// the legs that worked, and a non-zero exit whose last line names it, which bench/run shows.
+for (const [server, reason] of failures) {
+  run.metric("leg_failed", 1, "count", { server, reason: reason.slice(0, 200) });
+  run.event("leg_failed", { server, reason });
+}
 await run.finish("ok");
+if (failures.length > 0) {
+  console.error(
+    `bench nbd: ${failures.length} leg(s) failed: ` +
+      failures.map(([s, r]) => `${s} (${r})`).join("; "),
+  );
+  Deno.exit(1);
+}

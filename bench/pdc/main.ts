@@ -255,6 +255,14 @@ async function main() {
         }
       }
       gains.sort((a, b) => a - b);
+      // The ratio to the peer (no PDC) in this run: the median cell's read hit ratio over none's.
+      run.metric("read_hit_ratio_vs_none", 1 + gains[gains.length >> 1], "x", {
+        trace: t.name,
+        stat: "median over policies and sizes",
+        ratio: "exact-pdc/none",
+        peer: "none",
+        better: "higher",
+      });
       const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
       summary.push(
         `${t.name}: read-hit gain with exact PDC over ${gains.length} (policy, size) cells: ` +
@@ -294,6 +302,12 @@ async function main() {
     );
     run.metric("classify_rate", tp.heuristic, "records/s", { method: "heuristic", form: "binary" });
     run.metric("classify_rate", tp.image, "records/s", { method: "image", form: "binary" });
+    run.metric("classify_rate_ratio", tp.heuristic / tp.image, "x", {
+      form: "binary",
+      ratio: "heuristic/exact",
+      peer: "exact",
+      better: "higher",
+    });
   });
 }
 

@@ -262,7 +262,11 @@ const program = withCommonOptions(
           run.metric("dma.checked_gibps", PAGE / r.checked_ns / 1.073741824, "GiB/s", labels);
           run.metric("dma.unchecked_gibps", PAGE / r.unchecked_ns / 1.073741824, "GiB/s", labels);
           run.metric("dma.overhead", r.overhead_pct, "%", labels);
-          run.metric("dma.ratio_checked_to_unchecked", 1 + r.overhead_pct / 100, "x", labels);
+          run.metric("dma.ratio_checked_to_unchecked", 1 + r.overhead_pct / 100, "x", {
+            ...labels,
+            ratio: "checked/unchecked",
+            better: "lower",
+          });
         }
         run.metric("iotlb.translations_per_s", 1e9 / hitNs, "1/s", { path: "hit" });
         run.metric("iotlb.translations_per_s", 1e9 / missNs, "1/s", {

@@ -1,11 +1,14 @@
 /**
- * The regression check behind `--check-regressions PCT`: runs the `regressions` report
- * (each benchmark figure against the previous run of the same benchmark on the same host) and
- * keeps the figures that got worse by more than the threshold.
+ * The regression check behind `--check-regressions PCT`. What fails is a benchmark's ratio to its
+ * peer (the `regressions` report: hvkit's figure over the peer's, both measured in the same run,
+ * against the same ratio in the previous run of that benchmark on the same host): a loaded
+ * machine slows both sides, so the ratio keeps what hvkit itself did. Absolute figures (the
+ * `regressions_absolute` report) move with the machine's load; they are reported and fail only
+ * when asked (`absolute: true`, the `--absolute` option).
  *
  * @module
  */
-import { loadReport, REPORTS_DIR, runReport } from "./report_runner.ts";
+import { loadReport, type ReportResult, REPORTS_DIR, runReport } from "./report_runner.ts";
 import { toNumber } from "./svg_chart.ts";
 
 /** One figure that got worse by more than the threshold. */
@@ -18,14 +21,54 @@ export interface Regression {
   before: number;
   now: number;
   worsePct: number;
+  /** `ratio`: a ratio to the peer in the same run; `absolute`: any other figure. */
+  kind: "ratio" | "absolute";
+  /** Whether it fails the check (false: reported only, e.g. a ratio labelled gate "report"). */
+  fails: boolean;
 }
 
-/** What the check found: the regressions and how many figures it compared. */
+/** What the check found. */
 export interface RegressionCheck {
+  /** Ratio figures with a direction compared with the previous run. */
   compared: number;
+  /** Ratio rows compared but not checked: no `labels.better`. */
+  unlabelled: number;
+  /** Absolute figures with a direction compared. */
+  absoluteCompared: number;
+  /** Whether absolute figures fail the check too. */
+  absolute: boolean;
+  /** Every figure worse than the threshold; `fails` says which of them fail the check. */
   regressions: Regression[];
   /** Why nothing was compared, when nothing was. */
   reason?: string;
+}
+
+/** Options of {@link checkRegressions}. */
+export interface CheckOptions {
+  /** Fail on absolute figures too, not only on ratios to the peer. */
+  absolute?: boolean;
+  /** Where the reports are (tests). */
+  dir?: string;
+}
+
+function rowsOf(r: ReportResult): Record<string, unknown>[] {
+  if (r.status !== "ok") return [];
+  return r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, row[i]])));
+}
+
+function toRegression(row: Record<string, unknown>, kind: Regression["kind"], fails: boolean) {
+  return {
+    bench: String(row.bench),
+    host: String(row.host),
+    figure: String(row.figure),
+    unit: String(row.unit ?? ""),
+    better: String(row.better),
+    before: toNumber(row.before) ?? NaN,
+    now: toNumber(row.now) ?? NaN,
+    worsePct: toNumber(row.worse_pct) ?? NaN,
+    kind,
+    fails,
+  };
 }
 
 /**
@@ -34,51 +77,90 @@ export interface RegressionCheck {
  * @example
  * ```ts
  * import { checkRegressions } from "./regressions.ts";
- * const { regressions } = await checkRegressions("bench.duckdb", 20);
- * if (regressions.length > 0) Deno.exit(1);
+ * const check = await checkRegressions("bench.duckdb", 20);
+ * if (check.regressions.some((g) => g.fails)) Deno.exit(1);
  * ```
  */
 export async function checkRegressions(
   db: string,
   thresholdPct: number,
-  dir = REPORTS_DIR,
+  opts: CheckOptions = {},
 ): Promise<RegressionCheck> {
-  const r = await runReport(db, loadReport("regressions", dir));
-  if (r.status === "empty") {
-    return { compared: 0, regressions: [], reason: "no benchmark has two runs on this host yet" };
-  }
-  const col = (n: string) => r.columns.indexOf(n);
+  const dir = opts.dir ?? REPORTS_DIR;
+  const absolute = opts.absolute === true;
+  const ratios = rowsOf(await runReport(db, loadReport("regressions", dir)));
+  const abs = rowsOf(await runReport(db, loadReport("regressions_absolute", dir)));
+  const checked = ratios.filter((r) => r.better === "higher" || r.better === "lower");
   const regressions: Regression[] = [];
-  for (const row of r.rows) {
-    const worse = toNumber(row[col("worse_pct")]);
+  for (const row of checked) {
+    const worse = toNumber(row.worse_pct);
     if (worse === null || worse <= thresholdPct) continue;
-    regressions.push({
-      bench: String(row[col("bench")]),
-      host: String(row[col("host")]),
-      figure: String(row[col("figure")]),
-      unit: String(row[col("unit")] ?? ""),
-      better: String(row[col("better")]),
-      before: toNumber(row[col("before")]) ?? NaN,
-      now: toNumber(row[col("now")]) ?? NaN,
-      worsePct: worse,
-    });
+    regressions.push(toRegression(row, "ratio", row.gate !== "report"));
   }
-  return { compared: r.rows.length, regressions };
+  for (const row of abs) {
+    const worse = toNumber(row.worse_pct);
+    if (worse === null || worse <= thresholdPct) continue;
+    regressions.push(toRegression(row, "absolute", absolute));
+  }
+  const check: RegressionCheck = {
+    compared: checked.length,
+    unlabelled: ratios.length - checked.length,
+    absoluteCompared: abs.length,
+    absolute,
+    regressions,
+  };
+  if (ratios.length === 0 && abs.length === 0) {
+    check.reason = "no benchmark has two runs of the same size on this host yet";
+  }
+  return check;
 }
 
-/** One line per regression, for a terminal or a CI log. */
+function line(g: Regression, head: string): string {
+  const n = (x: number) => +x.toPrecision(6);
+  return `${head} ${g.bench} ${g.figure}: ${n(g.before)} -> ${n(g.now)} ${g.unit} ` +
+    `(${g.worsePct}% worse, ${g.better} is better, host ${g.host})`;
+}
+
+/**
+ * The check for a terminal or a CI log: a `REGRESSION` line per failing figure, a `reported`
+ * line per ratio that is worse but not gated, the absolute figures summed up per benchmark
+ * (listed one per line when they fail), and a closing count.
+ */
 export function describeRegressions(check: RegressionCheck, thresholdPct: number): string {
-  if (check.compared === 0) return `regressions: nothing to compare (${check.reason})\n`;
-  if (check.regressions.length === 0) {
-    return `regressions: none beyond ${thresholdPct}% (${check.compared} figures compared)\n`;
+  if (check.reason) return `regressions: nothing to compare (${check.reason})\n`;
+  const out: string[] = [];
+  const failing = check.regressions.filter((g) => g.fails);
+  const ratioNote = check.regressions.filter((g) => g.kind === "ratio" && !g.fails);
+  const absNote = check.regressions.filter((g) => g.kind === "absolute" && !g.fails);
+  for (const g of failing) out.push(line(g, "REGRESSION"));
+  for (const g of ratioNote) out.push(line(g, "reported (gate=report, not failing)"));
+  if (absNote.length > 0) {
+    const per = new Map<string, Regression[]>();
+    for (const g of absNote) per.set(g.bench, [...(per.get(g.bench) ?? []), g]);
+    out.push(
+      `absolute figures worse by more than ${thresholdPct}% (reported, not failing; ` +
+        `--absolute fails on them): ` +
+        [...per].map(([b, l]) => `${b} ${l.length} (worst ${l[0].figure} ${l[0].worsePct}%)`)
+          .join(", "),
+    );
   }
-  const lines = check.regressions.map((g) =>
-    `REGRESSION ${g.bench} ${g.figure}: ${+g.before.toPrecision(6)} -> ${+g.now.toPrecision(
-      6,
-    )} ${g.unit} ` +
-    `(${g.worsePct}% worse, ${g.better} is better, host ${g.host})`
+  if (check.unlabelled > 0) {
+    out.push(`${check.unlabelled} ratio figures have no labels.better and were not checked`);
+  }
+  const ratioFail = failing.filter((g) => g.kind === "ratio").length;
+  const absFail = failing.length - ratioFail;
+  out.push(
+    `regressions: ${ratioFail} of ${check.compared} ratios to the peer got worse by more than ` +
+      `${thresholdPct}%` +
+      (check.absolute
+        ? `; ${absFail} of ${check.absoluteCompared} absolute figures`
+        : ` (absolute figures: ${absNote.length} of ${check.absoluteCompared}, not checked)`),
   );
-  return lines.join("\n") +
-    `\nregressions: ${check.regressions.length} of ${check.compared} figures got worse by more ` +
-    `than ${thresholdPct}%\n`;
+  if (failing.length === 0) out.push(`regressions: none beyond ${thresholdPct}%`);
+  return out.join("\n") + "\n";
+}
+
+/** How many figures fail the check. */
+export function failingCount(check: RegressionCheck): number {
+  return check.regressions.filter((g) => g.fails).length;
 }

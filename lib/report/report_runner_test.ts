@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { startRun } from "../results/mod.ts";
 import { listReports, loadReport, runReport, runReportSafe } from "./report_runner.ts";
 import { parseReportSpec } from "./report_spec.ts";
-import { checkRegressions } from "./regressions.ts";
+import { checkRegressions, failingCount } from "./regressions.ts";
 import { seedStore } from "./testdata/seed_store.ts";
 
 const dirs: string[] = [];
@@ -70,6 +70,10 @@ test("report runner: seeded runs fill the bench reports; regressions follow the 
   assert.deepEqual(ratios.rows.map((r) => r[ratios.columns.indexOf("ratio")]), [
     "hvkit/fio",
     "hvkit/fio",
+    "hvkit/fio",
+    "hvkit/fio",
+    "hvkit/fio",
+    "hvkit/fio",
   ]);
   // the cross-tool reports join the seeded serve / pdc-filter / sim / virtav runs
   const pipeline = await runReport(db, loadReport("cache_pipeline"));
@@ -85,15 +89,27 @@ test("report runner: seeded runs fill the bench reports; regressions follow the 
   assert.equal(curves.rows.length, 12);
   const scans = await runReport(db, loadReport("virtav_scans"));
   assert.equal(scans.rows[0][scans.columns.indexOf("seconds_per_gib")], 4);
+  // hvkit's iops fell 30% (higher is better), its latencies rose ~43% (lower is better), fio's
+  // did not move: the ratios to fio fail the check, the absolute figures fail only if asked
   const check = await checkRegressions(db, 20);
-  assert.ok(check.compared > 0);
-  // iops fell 30% (higher is better), latencies rose ~43% (lower is better); fio's did not move
-  assert.ok(check.regressions.some((g) => g.figure.startsWith("iops") && g.better === "higher"));
-  assert.ok(check.regressions.some((g) => g.figure.startsWith("lat_p99") && g.better === "lower"));
-  assert.ok(check.regressions.every((g) => g.figure.includes("peer=hvkit")));
-  assert.equal((await checkRegressions(db, 50)).regressions.length, 0);
+  assert.equal(check.compared, 4); // iops and lat_p99 ratios of two jobs; cpu has no direction
+  assert.equal(check.unlabelled, 2);
+  const failing = check.regressions.filter((g) => g.fails);
+  assert.deepEqual(failing.map((g) => [g.kind, g.figure.split(" ")[0], g.better]), [
+    ["ratio", "iops", "higher"],
+    ["ratio", "iops", "higher"],
+  ]);
+  assert.ok(failing.every((g) => g.figure.includes("ratio=hvkit/fio")));
+  const gated = check.regressions.filter((g) => g.kind === "ratio" && !g.fails);
+  assert.deepEqual(gated.map((g) => g.figure.split(" ")[0]), ["lat_p99", "lat_p99"]);
+  const abs = check.regressions.filter((g) => g.kind === "absolute");
+  assert.ok(abs.length > 0 && abs.every((g) => !g.fails && g.figure.includes("peer=hvkit")));
+  assert.ok(abs.some((g) => g.figure.startsWith("lat_p99") && g.better === "lower"));
+  const strict = await checkRegressions(db, 20, { absolute: true });
+  assert.ok(strict.regressions.filter((g) => g.kind === "absolute").every((g) => g.fails));
+  assert.equal(failingCount(await checkRegressions(db, 50, { absolute: true })), 0);
 
   const clean = tmpDb();
   await seedStore(clean, { regress: false });
-  assert.equal((await checkRegressions(clean, 20)).regressions.length, 0);
+  assert.equal(failingCount(await checkRegressions(clean, 20, { absolute: true })), 0);
 });

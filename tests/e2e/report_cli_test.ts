@@ -80,15 +80,24 @@ Deno.test("report cli: markdown, json, csv, parquet and --export read back", asy
   });
 });
 
-Deno.test("report cli: --check-regressions exits 1 beyond the threshold, 0 within", async () => {
+Deno.test("report cli: --check-regressions fails on ratios to the peer, --absolute on any figure", async () => {
   await inTmp(async (dir) => {
     const db = `${dir}/r.duckdb`;
     await seedStore(db, { regress: true });
     const bad = await report(["--check-regressions", "20", "--db", db]);
     assert.equal(bad.code, 1);
-    assert.match(bad.stdout, /^REGRESSION daio-vs-fio iops peer=hvkit/m);
-    assert.match(bad.stderr, /^hvkit-report: \d+ benchmark figures regressed by more than 20%\n$/);
-    const ok = await report(["--check-regressions", "50%", "--db", db]);
+    const failing = bad.stdout.split("\n").filter((l) => l.startsWith("REGRESSION"));
+    assert.equal(failing.length, 2, bad.stdout);
+    assert.ok(failing.every((l) => /^REGRESSION daio-vs-fio iops ratio=hvkit\/fio /.test(l)));
+    assert.match(bad.stdout, /^reported \(gate=report, not failing\) daio-vs-fio lat_p99 /m);
+    assert.match(bad.stdout, /^absolute figures worse by more than 20% \(reported, not failing/m);
+    assert.match(bad.stderr, /^hvkit-report: 2 benchmark figures regressed by more than 20%\n$/);
+    const abs = await report(["--check-regressions", "20", "--absolute", "--db", db]);
+    assert.equal(abs.code, 1);
+    assert.match(abs.stdout, /^REGRESSION daio-vs-fio lat_p99 peer=hvkit/m);
+    const n = Number(/^hvkit-report: (\d+) benchmark/.exec(abs.stderr)?.[1]);
+    assert.ok(n > 2, abs.stderr);
+    const ok = await report(["--check-regressions", "50%", "--absolute", "--db", db]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /none beyond 50%/);
   });

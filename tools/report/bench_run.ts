@@ -3,7 +3,8 @@
  * full size) into one results store, shows progress on a terminal, records how each ended,
  * then renders every report as `report.md` and `report.html`. A missing or failing benchmark
  * is reported and skipped; `--strict` makes it fatal, `--check-regressions PCT` fails on a
- * figure that got worse than its previous run on this host by more than PCT percent.
+ * ratio to the peer that got worse than in the previous run on this host by more than PCT
+ * percent (`--absolute`: on any figure).
  *
  * @module
  */
@@ -19,6 +20,7 @@ import { query, resolveDbPath, startRun } from "../../lib/results/mod.ts";
 import {
   checkRegressions,
   describeRegressions,
+  failingCount,
   htmlPage,
   listReports,
   markdownDoc,
@@ -229,7 +231,7 @@ export function buildProgram() {
     [
       "bench/run --quick                          # CI size, into $HVKIT_DB or ./results.duckdb",
       "bench/run --quick --db out/bench.duckdb --only nbd,sim",
-      "bench/run --quick --check-regressions 20   # exit 1 on a >20% regression",
+      "bench/run --quick --check-regressions 20   # exit 1 on a ratio to the peer >20% worse",
       "bench/run --list",
       "bench/run --report-only --db out/bench.duckdb",
     ],
@@ -241,7 +243,11 @@ export function buildProgram() {
     .option("--out <dir>", "where report.md, report.html and the logs go", "out")
     .option("--timeout <duration>", "per benchmark (default 10m with --quick, 60m full)")
     .option("--strict", "exit 1 when a benchmark fails, is missing or records no run", false)
-    .option("--check-regressions <pct>", "exit 1 when a figure got > PCT% worse than last time")
+    .option(
+      "--check-regressions <pct>",
+      "exit 1 when a ratio to the peer got > PCT% worse than in the previous run on this host",
+    )
+    .option("--absolute", "with --check-regressions: fail on absolute figures too", false)
     .option("--report-only", "run nothing; render the reports of the store", false)
     .option("--list", "list the benchmarks found and exit", false)
     .option("--bench-dir <dir>", "where the benchmark folders are", `${ROOT}bench`)
@@ -343,11 +349,10 @@ export function buildProgram() {
       const bad = outcomes.filter((o) => o.status !== "ok");
       let failure = "";
       if (pct !== null) {
-        const check = await checkRegressions(db, pct);
+        const check = await checkRegressions(db, pct, { absolute: opts.absolute });
         await Deno.stdout.write(new TextEncoder().encode(describeRegressions(check, pct)));
-        if (check.regressions.length > 0) {
-          failure = `${check.regressions.length} figures regressed by more than ${pct}%`;
-        }
+        const n = failingCount(check);
+        if (n > 0) failure = `${n} figures regressed by more than ${pct}%`;
       }
       if (opts.strict && bad.length > 0) {
         failure = [

@@ -20,6 +20,7 @@ import {
   describeRegressions,
   exportAll,
   exportReport,
+  failingCount,
   htmlPage,
   listReports,
   loadReport,
@@ -101,6 +102,7 @@ export function buildProgram() {
       "hvkit-report bench_latest --format parquet -o latest.parquet",
       "hvkit-report --export out/csv --format csv",
       "hvkit-report --check-regressions 20 --db out/bench.duckdb",
+      "hvkit-report --check-regressions 20 --absolute --db out/bench.duckdb",
       "hvkit-report my-query.sql --format csv > out.csv",
     ],
   );
@@ -117,8 +119,10 @@ export function buildProgram() {
     .option("--export <dir>", "write the runs/metrics/events tables and every report to DIR")
     .option(
       "--check-regressions <pct>",
-      "exit 1 when a benchmark figure got worse than its previous run on this host by > PCT%",
+      "exit 1 when a benchmark's ratio to its peer got worse than in its previous run on this " +
+        "host by > PCT%",
     )
+    .option("--absolute", "with --check-regressions: fail on absolute figures too", false)
     .action(async (report, opts) => {
       const format = opts.format as Format;
       const db = resolveDbPath({ db: opts.db }) ?? "results.duckdb";
@@ -158,13 +162,10 @@ export function buildProgram() {
         }
       }
       if (pct !== null) {
-        const check = await checkRegressions(db, pct);
+        const check = await checkRegressions(db, pct, { absolute: opts.absolute });
         await Deno.stdout.write(new TextEncoder().encode(describeRegressions(check, pct)));
-        if (check.regressions.length > 0) {
-          throw new ToolError(
-            `${check.regressions.length} benchmark figures regressed by more than ${pct}%`,
-          );
-        }
+        const n = failingCount(check);
+        if (n > 0) throw new ToolError(`${n} benchmark figures regressed by more than ${pct}%`);
       }
     });
   return program;

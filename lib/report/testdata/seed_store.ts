@@ -25,7 +25,23 @@ export async function seedStore(db: string, opts: SeedOptions = {}): Promise<voi
     for (const job of ["randread-4k-qd32", "seqwrite-1m-qd4"]) {
       run.metric("iops", 100000 * scale, "1/s", { peer: "hvkit", job, seed: "synthetic" });
       run.metric("iops", 90000, "1/s", { peer: "fio", job, seed: "synthetic" });
-      run.metric("iops", 1.11 * scale, "x", { ratio: "hvkit/fio", job, seed: "synthetic" });
+      run.metric("iops", 1.11 * scale, "x", {
+        ratio: "hvkit/fio",
+        peer: "fio",
+        better: "higher",
+        job,
+        seed: "synthetic",
+      });
+      // a tail ratio that is listed but never fails (gate "report"), and one with no direction
+      run.metric("lat_p99", 0.9 / scale, "x", {
+        ratio: "hvkit/fio",
+        peer: "fio",
+        better: "lower",
+        gate: "report",
+        job,
+        seed: "synthetic",
+      });
+      run.metric("cpu", 1.5, "x", { ratio: "hvkit/fio", job, seed: "synthetic" });
       for (const [p, v] of [["p50", 80], ["p99", 310], ["p99.9", 900]] as const) {
         run.metric(`lat_${p.replace(".", "_")}`, v / scale, "us", {
           peer: "hvkit",
