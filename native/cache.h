@@ -6,9 +6,10 @@
  * blocks, bytes, whole requests, reads/writes) and the binary trace reader (mmap); it calls
  * the policy only through its ops table, never by name.
  *
- * Shared here, inline for the hot path: a node pool (uint64 keys, int32 prev/next links,
- * circular lists with sentinels, an optional per-node byte), an open-addressing index of
- * int32 slot numbers (linear probing, backward-shift delete), and an indexed min-heap by
+ * Shared here, inline for the hot path: a node pool (16-byte nodes: a key with a small tag, int32
+ * prev/next links; circular lists with sentinels), an open-addressing index of 8-byte entries
+ * (slot number and key fingerprint, at most 2/3 full; linear probing, backward-shift delete),
+ * and an indexed min-heap by
  * (frequency, sequence). Every exported function returns >= 0 or -errno. */
 #ifndef HVKIT_CACHE_H
 #define HVKIT_CACHE_H
@@ -18,8 +19,6 @@
 
 #include "hvkit.h"
 
-#define CACHE_NOKEY UINT64_MAX
-
 /* One policy behind one small interface (libCacheSim's shape). */
 typedef struct cache_ops {
   const char *name;
@@ -28,7 +27,7 @@ typedef struct cache_ops {
   int (*access)(void *self, uint64_t key, int is_write); /* 1 = hit */
   int (*has)(void *self, uint64_t key);
   void (*remove)(void *self, uint64_t key);
-  void (*prefetch)(void *self, uint64_t key); /* a hint before access(key) */
+  void (*prefetch)(void *self, uint64_t key, int stage); /* hints before access(key) */
   uint64_t (*used)(void *self);
   uint64_t (*bytes)(void *self); /* memory the policy allocated */
 } cache_ops;
@@ -45,6 +44,7 @@ enum {
   CACHE_FLUSHES, CACHE_TRIMS, CACHE_BYPASSED_REQUESTS, CACHE_BYPASSED_BLOCKS,
   CACHE_RECORDS, CACHE_USED, CACHE_MEM_BYTES, CACHE_CAPACITY,
   CACHE_ERR_KIND, CACHE_ERR_RECORD, CACHE_ERR_VALUE,
+  CACHE_CPU_NS, /* thread CPU time spent in cache_run_file calls */
   CACHE_OUT_WORDS = 24
 };
 
@@ -66,69 +66,117 @@ HV_EXPORT int32_t cache_feed(int32_t h, const uint8_t *op, const double *off, co
 HV_EXPORT int32_t cache_run_file(int32_t h, const char *path, uint64_t *out);
 HV_EXPORT int32_t cache_result(int32_t h, uint64_t *out);
 
-/* ---- the node pool and its index ---- */
+/* ---- the node pool and its index ----
+ * A node is 16 bytes, one cache line holds four: the key (a block number < 2^54) with a 10-bit
+ * tag above it (a queue, a reference bit, a frequency), and the int32 links. */
+
+#define CACHE_KEY_BITS 54
+#define CACHE_KEY_MASK ((1ull << CACHE_KEY_BITS) - 1)
+#define CACHE_NOKEY CACHE_KEY_MASK /* a free node; real keys are < 2^53 */
+
+typedef struct cnode {
+  uint64_t ka;          /* key | tag << CACHE_KEY_BITS */
+  int32_t prev, next;   /* next doubles as the free chain */
+} cnode;
 
 typedef struct cpool {
-  uint64_t *keys;        /* n + lists; CACHE_NOKEY when free */
-  int32_t *prev, *next;  /* NULL without links; next doubles as the free chain */
-  uint8_t *aux;          /* NULL unless asked for */
-  int32_t *table;        /* slot + 1, 0 = empty */
-  uint32_t mask, shift;  /* table size - 1; 64 - log2(table size) */
+  cnode *nodes;          /* n + lists; sentinels at n.. */
+  uint64_t *table;       /* fingerprint << 32 | (slot + 1); 0 = empty */
+  uint32_t mask, fpshift; /* table size - 1; 32 - log2(table size) */
   int32_t n, lists, free;
   uint64_t bytes;
 } cpool;
 
-enum { CPOOL_LINKS = 1, CPOOL_AUX = 2 };
-
-int cpool_init(cpool *p, uint64_t n, int32_t lists, int flags); /* 0 or -ENOMEM/-E2BIG */
+int cpool_init(cpool *p, uint64_t n, int32_t lists); /* 0 or -ENOMEM/-E2BIG */
 void cpool_fini(cpool *p);
 
-static inline uint32_t cpool_hash(const cpool *p, uint64_t key) {
-  return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> p->shift);
+static inline uint64_t cpool_key(const cpool *p, int32_t s) {
+  return p->nodes[s].ka & CACHE_KEY_MASK;
+}
+static inline unsigned cpool_tag(const cpool *p, int32_t s) {
+  return (unsigned)(p->nodes[s].ka >> CACHE_KEY_BITS);
+}
+static inline void cpool_set_tag(cpool *p, int32_t s, unsigned tag) {
+  p->nodes[s].ka = (p->nodes[s].ka & CACHE_KEY_MASK) | ((uint64_t)tag << CACHE_KEY_BITS);
 }
 
+/* The key's 32-bit fingerprint (Fibonacci hashing); its top bits are its home slot. The index
+ * keeps it beside the slot number, so probing and backward-shift deletion never read a node. */
+static inline uint32_t cpool_fp(uint64_t key) {
+  return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32);
+}
+static inline uint32_t cpool_home(const cpool *p, uint32_t fp) { return fp >> p->fpshift; }
+
 static inline int32_t cpool_get(const cpool *p, uint64_t key) {
-  const int32_t *table = p->table;
-  const uint64_t *keys = p->keys;
-  uint32_t h = cpool_hash(p, key);
+  const uint64_t *table = p->table;
+  const cnode *nodes = p->nodes;
+  uint32_t fp = cpool_fp(key);
+  uint32_t h = cpool_home(p, fp);
   for (;;) {
-    int32_t e = table[h];
+    uint64_t e = table[h];
     if (e == 0) return -1;
-    if (keys[e - 1] == key) return e - 1;
+    int32_t s = (int32_t)(uint32_t)e - 1;
+    if ((uint32_t)(e >> 32) == fp && (nodes[s].ka & CACHE_KEY_MASK) == key) return s;
     h = (h + 1) & p->mask;
   }
 }
 
-static inline void cpool_prefetch(const cpool *p, uint64_t key) {
-  __builtin_prefetch(&p->table[cpool_hash(p, key)]);
+/* A real load whose value is dropped: software prefetch instructions are dropped by some
+ * (virtual) machines on a TLB miss, a load is not. Loads ahead of use overlap their misses. */
+static inline void cache_touch(const void *a) { (void)*(volatile const char *)a; }
+
+/* Prefetch hints, in two stages: the index slot of `key` first, its node (when the home entry
+ * has its fingerprint) a few requests later, when the slot is in cache. */
+static inline void cpool_prefetch(const cpool *p, uint64_t key, int stage) {
+  uint32_t fp = cpool_fp(key);
+  uint32_t h = cpool_home(p, fp);
+  if (stage == 0) {
+    cache_touch(&p->table[h]);
+  } else {
+    uint64_t e = p->table[h];
+    if (e != 0 && (uint32_t)(e >> 32) == fp) cache_touch(&p->nodes[(uint32_t)e - 1]);
+  }
 }
 
-/* Indexes `slot` under keys[slot] (not present). */
+/* Called with a queue's next victim `s` after an eviction: prefetches the index slot of the
+ * victim after it and the node after that, so that evictions find their lines in cache. */
+static inline void cpool_prefetch_victim(const cpool *p, int32_t s) {
+  const cnode *nd = p->nodes;
+  int32_t s1 = nd[s].next;
+  int32_t s2 = nd[s1].next;
+  cache_touch(&p->table[cpool_home(p, cpool_fp(nd[s1].ka & CACHE_KEY_MASK))]);
+  cache_touch(&nd[nd[s2].next]);
+}
+
+/* Indexes `slot` under its key (not present). */
 static inline void cpool_index(cpool *p, int32_t slot) {
-  uint32_t h = cpool_hash(p, p->keys[slot]);
+  uint32_t fp = cpool_fp(cpool_key(p, slot));
+  uint32_t h = cpool_home(p, fp);
   while (p->table[h] != 0) h = (h + 1) & p->mask;
-  p->table[h] = slot + 1;
+  p->table[h] = (uint64_t)fp << 32 | (uint32_t)(slot + 1);
 }
 
 /* Removes `key` from the index; returns its slot or -1. */
 static inline int32_t cpool_unindex(cpool *p, uint64_t key) {
-  int32_t *table = p->table;
-  const uint64_t *keys = p->keys;
+  uint64_t *table = p->table;
+  const cnode *nodes = p->nodes;
   uint32_t mask = p->mask;
-  uint32_t h = cpool_hash(p, key);
+  uint32_t fp = cpool_fp(key);
+  uint32_t h = cpool_home(p, fp);
+  int32_t slot;
   for (;;) {
-    int32_t e = table[h];
+    uint64_t e = table[h];
     if (e == 0) return -1;
-    if (keys[e - 1] == key) break;
+    slot = (int32_t)(uint32_t)e - 1;
+    if ((uint32_t)(e >> 32) == fp && (nodes[slot].ka & CACHE_KEY_MASK) == key) break;
     h = (h + 1) & mask;
   }
-  int32_t slot = table[h] - 1;
   uint32_t hole = h, j = h;
   for (;;) {
     j = (j + 1) & mask;
-    int32_t e = table[j];
+    uint64_t e = table[j];
     if (e == 0) break;
-    uint32_t home = cpool_hash(p, keys[e - 1]);
+    uint32_t home = cpool_home(p, (uint32_t)(e >> 32));
     if (((j - home) & mask) >= ((j - hole) & mask)) {
       table[hole] = e;
       hole = j;
@@ -140,37 +188,40 @@ static inline int32_t cpool_unindex(cpool *p, uint64_t key) {
 
 static inline int32_t cpool_list(const cpool *p, int32_t i) { return p->n + i; }
 
-/* Takes a free node for `key` and indexes it; -1 when exhausted. */
+/* Takes a free node for `key` (tag 0) and indexes it; -1 when exhausted. */
 static inline int32_t cpool_alloc(cpool *p, uint64_t key) {
   int32_t s = p->free;
   if (s < 0) return -1;
-  p->free = p->next[s];
-  p->keys[s] = key;
-  if (p->aux) p->aux[s] = 0;
+  p->free = p->nodes[s].next;
+  p->nodes[s].ka = key;
   cpool_index(p, s);
   return s;
 }
 
 /* Unindexes and frees an unlinked node. */
 static inline void cpool_release(cpool *p, int32_t s) {
-  cpool_unindex(p, p->keys[s]);
-  p->keys[s] = CACHE_NOKEY;
-  p->next[s] = p->free;
+  cpool_unindex(p, cpool_key(p, s));
+  p->nodes[s].ka = CACHE_NOKEY;
+  p->nodes[s].next = p->free;
   p->free = s;
 }
 
+static inline int32_t cpool_next(const cpool *p, int32_t s) { return p->nodes[s].next; }
+
 static inline void cpool_push_tail(cpool *p, int32_t list, int32_t s) {
-  int32_t pv = p->prev[list];
-  p->prev[s] = pv;
-  p->next[s] = list;
-  p->next[pv] = s;
-  p->prev[list] = s;
+  cnode *nd = p->nodes;
+  int32_t pv = nd[list].prev;
+  nd[s].prev = pv;
+  nd[s].next = list;
+  nd[pv].next = s;
+  nd[list].prev = s;
 }
 
 static inline void cpool_unlink(cpool *p, int32_t s) {
-  int32_t pv = p->prev[s], nx = p->next[s];
-  p->next[pv] = nx;
-  p->prev[nx] = pv;
+  cnode *nd = p->nodes;
+  int32_t pv = nd[s].prev, nx = nd[s].next;
+  nd[pv].next = nx;
+  nd[nx].prev = pv;
 }
 
 /* ---- the indexed min-heap by (freq, seq) over slots 0..n-1 ---- */

@@ -16,7 +16,7 @@ typedef struct {
 static void *arc_create(uint64_t cap) {
   arc_t *a = calloc(1, sizeof *a);
   if (!a) return NULL;
-  if (cpool_init(&a->p, 2 * cap + 1, 4, CPOOL_LINKS | CPOOL_AUX) < 0) {
+  if (cpool_init(&a->p, 2 * cap + 1, 4) < 0) {
     free(a);
     return NULL;
   }
@@ -34,19 +34,20 @@ static void arc_destroy(void *self) {
 
 static inline void arc_move(arc_t *a, int32_t s, int to) {
   cpool *p = &a->p;
-  a->n[p->aux[s]]--;
+  a->n[cpool_tag(p, s)]--;
   cpool_unlink(p, s);
-  p->aux[s] = (uint8_t)to;
+  cpool_set_tag(p, s, (uint8_t)to);
   cpool_push_tail(p, a->lists[to], s);
   a->n[to]++;
 }
 
 static inline void arc_drop_lru(arc_t *a, int tag) {
   cpool *p = &a->p;
-  int32_t v = p->next[a->lists[tag]];
+  int32_t v = p->nodes[a->lists[tag]].next;
   cpool_unlink(p, v);
   cpool_release(p, v);
   a->n[tag]--;
+  cpool_prefetch_victim(p, cpool_next(p, a->lists[tag]));
 }
 
 static void arc_replace(arc_t *a, int in_b2) {
@@ -59,8 +60,9 @@ static void arc_replace(arc_t *a, int in_b2) {
   } else {
     from = T1, to = B1;
   }
-  arc_move(a, a->p.next[a->lists[from]], to);
+  arc_move(a, a->p.nodes[a->lists[from]].next, to);
   a->used--;
+  cpool_prefetch_victim(&a->p, cpool_next(&a->p, a->lists[from]));
 }
 
 static int arc_access(void *self, uint64_t key, int is_write) {
@@ -71,7 +73,7 @@ static int arc_access(void *self, uint64_t key, int is_write) {
   uint64_t c = a->cap;
   int32_t s = cpool_get(p, key);
   if (s >= 0) {
-    int tag = p->aux[s];
+    int tag = cpool_tag(p, s);
     if (tag == T1 || tag == T2) {
       arc_move(a, s, T2);
       return 1;
@@ -98,7 +100,7 @@ static int arc_access(void *self, uint64_t key, int is_write) {
       arc_drop_lru(a, B1);
       if (a->used >= c) arc_replace(a, 0);
     } else {
-      int32_t v = p->next[a->lists[T1]];
+      int32_t v = p->nodes[a->lists[T1]].next;
       cpool_unlink(p, v);
       cpool_release(p, v);
       n[T1]--;
@@ -112,7 +114,7 @@ static int arc_access(void *self, uint64_t key, int is_write) {
     }
   }
   int32_t ns = cpool_alloc(p, key);
-  p->aux[ns] = T1;
+  cpool_set_tag(p, ns, T1);
   cpool_push_tail(p, a->lists[T1], ns);
   n[T1]++;
   a->used++;
@@ -122,7 +124,7 @@ static int arc_access(void *self, uint64_t key, int is_write) {
 static int arc_has(void *self, uint64_t key) {
   arc_t *a = self;
   int32_t s = cpool_get(&a->p, key);
-  return s >= 0 && a->p.aux[s] <= T2;
+  return s >= 0 && cpool_tag(&a->p, s) <= T2;
 }
 
 static void arc_remove(void *self, uint64_t key) {
@@ -130,14 +132,14 @@ static void arc_remove(void *self, uint64_t key) {
   cpool *p = &a->p;
   int32_t s = cpool_get(p, key);
   if (s < 0) return;
-  int tag = p->aux[s];
+  int tag = cpool_tag(p, s);
   cpool_unlink(p, s);
   cpool_release(p, s);
   a->n[tag]--;
   if (tag <= T2) a->used--;
 }
 
-static void arc_prefetch(void *self, uint64_t key) { cpool_prefetch(&((arc_t *)self)->p, key); }
+static void arc_prefetch(void *self, uint64_t key, int stage) { cpool_prefetch(&((arc_t *)self)->p, key, stage); }
 static uint64_t arc_used(void *self) { return ((arc_t *)self)->used; }
 static uint64_t arc_bytes(void *self) { return ((arc_t *)self)->p.bytes + sizeof(arc_t); }
 

@@ -12,7 +12,7 @@ typedef struct {
 static void *clock_create(uint64_t cap) {
   clock_t_ *c = calloc(1, sizeof *c);
   if (!c) return NULL;
-  if (cpool_init(&c->p, cap, 1, CPOOL_LINKS | CPOOL_AUX) < 0) {
+  if (cpool_init(&c->p, cap, 1) < 0) {
     free(c);
     return NULL;
   }
@@ -33,18 +33,18 @@ static int clock_access(void *self, uint64_t key, int is_write) {
   cpool *p = &c->p;
   int32_t s = cpool_get(p, key);
   if (s >= 0) {
-    p->aux[s] = 1;
+    cpool_set_tag(p, s, 1);
     return 1;
   }
   if (c->cap == 0) return 0;
   if (c->used == c->cap) {
     int32_t list = c->list;
-    int32_t v = p->next[list];
-    while (p->aux[v] != 0) {
-      p->aux[v] = 0;
+    int32_t v = p->nodes[list].next;
+    while (cpool_tag(p, v) != 0) {
+      cpool_set_tag(p, v, 0);
       cpool_unlink(p, v);
       cpool_push_tail(p, list, v);
-      v = p->next[list];
+      v = p->nodes[list].next;
     }
     cpool_unlink(p, v);
     cpool_release(p, v);
@@ -68,8 +68,8 @@ static void clock_remove(void *self, uint64_t key) {
   c->used--;
 }
 
-static void clock_prefetch(void *self, uint64_t key) {
-  cpool_prefetch(&((clock_t_ *)self)->p, key);
+static void clock_prefetch(void *self, uint64_t key, int stage) {
+  cpool_prefetch(&((clock_t_ *)self)->p, key, stage);
 }
 static uint64_t clock_used(void *self) { return ((clock_t_ *)self)->used; }
 static uint64_t clock_bytes(void *self) { return ((clock_t_ *)self)->p.bytes + sizeof(clock_t_); }

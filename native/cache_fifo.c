@@ -11,7 +11,7 @@ typedef struct {
 static void *fifo_create(uint64_t cap) {
   fifo_t *f = calloc(1, sizeof *f);
   if (!f) return NULL;
-  if (cpool_init(&f->p, cap, 1, CPOOL_LINKS) < 0) {
+  if (cpool_init(&f->p, cap, 1) < 0) {
     free(f);
     return NULL;
   }
@@ -33,10 +33,11 @@ static int fifo_access(void *self, uint64_t key, int is_write) {
   if (cpool_get(p, key) >= 0) return 1;
   if (f->cap == 0) return 0;
   if (f->used == f->cap) {
-    int32_t v = p->next[f->list];
+    int32_t v = p->nodes[f->list].next;
     cpool_unlink(p, v);
     cpool_release(p, v);
     f->used--;
+    cpool_prefetch_victim(p, cpool_next(p, f->list));
   }
   cpool_push_tail(p, f->list, cpool_alloc(p, key));
   f->used++;
@@ -54,7 +55,7 @@ static void fifo_remove(void *self, uint64_t key) {
   f->used--;
 }
 
-static void fifo_prefetch(void *self, uint64_t key) { cpool_prefetch(&((fifo_t *)self)->p, key); }
+static void fifo_prefetch(void *self, uint64_t key, int stage) { cpool_prefetch(&((fifo_t *)self)->p, key, stage); }
 static uint64_t fifo_used(void *self) { return ((fifo_t *)self)->used; }
 static uint64_t fifo_bytes(void *self) { return ((fifo_t *)self)->p.bytes + sizeof(fifo_t); }
 

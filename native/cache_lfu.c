@@ -11,7 +11,7 @@ typedef struct {
 static void *lfu_create(uint64_t cap) {
   lfu_t *l = calloc(1, sizeof *l);
   if (!l) return NULL;
-  if (cpool_init(&l->p, cap, 0, 0) < 0) {
+  if (cpool_init(&l->p, cap, 0) < 0) {
     free(l);
     return NULL;
   }
@@ -69,7 +69,7 @@ static void lfu_remove(void *self, uint64_t key) {
   l->used--;
 }
 
-static void lfu_prefetch(void *self, uint64_t key) { cpool_prefetch(&((lfu_t *)self)->p, key); }
+static void lfu_prefetch(void *self, uint64_t key, int stage) { cpool_prefetch(&((lfu_t *)self)->p, key, stage); }
 static uint64_t lfu_used(void *self) { return ((lfu_t *)self)->used; }
 static uint64_t lfu_bytes(void *self) {
   lfu_t *l = self;

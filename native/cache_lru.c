@@ -12,7 +12,7 @@ typedef struct {
 static void *lru_create(uint64_t cap) {
   lru_t *l = calloc(1, sizeof *l);
   if (!l) return NULL;
-  if (cpool_init(&l->p, cap, 1, CPOOL_LINKS) < 0) {
+  if (cpool_init(&l->p, cap, 1) < 0) {
     free(l);
     return NULL;
   }
@@ -39,10 +39,11 @@ static int lru_access(void *self, uint64_t key, int is_write) {
   }
   if (l->cap == 0) return 0;
   if (l->used == l->cap) {
-    int32_t v = p->next[l->list];
+    int32_t v = p->nodes[l->list].next;
     cpool_unlink(p, v);
     cpool_release(p, v);
     l->used--;
+    cpool_prefetch_victim(p, cpool_next(p, l->list));
   }
   cpool_push_tail(p, l->list, cpool_alloc(p, key));
   l->used++;
@@ -60,7 +61,7 @@ static void lru_remove(void *self, uint64_t key) {
   l->used--;
 }
 
-static void lru_prefetch(void *self, uint64_t key) { cpool_prefetch(&((lru_t *)self)->p, key); }
+static void lru_prefetch(void *self, uint64_t key, int stage) { cpool_prefetch(&((lru_t *)self)->p, key, stage); }
 static uint64_t lru_used(void *self) { return ((lru_t *)self)->used; }
 static uint64_t lru_bytes(void *self) { return ((lru_t *)self)->p.bytes + sizeof(lru_t); }
 

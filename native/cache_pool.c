@@ -1,50 +1,62 @@
 /* cache: the node pool, its index and the frequency heap shared by the policy twins. */
 #include <errno.h>
+#include <sys/mman.h>
 
 #include "cache.h"
 
+#define HUGE_PAGE (2u << 20)
+
+/* Allocates `size` bytes (zeroed when asked). Large arrays are 2 MiB aligned and marked for
+ * transparent huge pages: the policies touch them at random, and with 4 KiB pages nearly every
+ * access would also miss the TLB. Free with free(). */
+static void *big_alloc(size_t size, int zero) {
+  if (size < HUGE_PAGE) return zero ? calloc(1, size ? size : 1) : malloc(size ? size : 1);
+  size_t rounded = (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+  void *m = aligned_alloc(HUGE_PAGE, rounded);
+  if (!m) return NULL;
+  madvise(m, rounded, MADV_HUGEPAGE);
+  if (zero) memset(m, 0, rounded);
+  return m;
+}
+
 #define CPOOL_MAX_SLOTS (1u << 29)
 
-int cpool_init(cpool *p, uint64_t n, int32_t lists, int flags) {
+int cpool_init(cpool *p, uint64_t n, int32_t lists) {
   memset(p, 0, sizeof *p);
   if (n + (uint64_t)lists > CPOOL_MAX_SLOTS) return -E2BIG;
   uint64_t total = n + (uint64_t)lists;
   uint64_t want = n > 0 ? n : 1;
+  /* At most 2/3 full: 8-byte entries, 12..24 bytes per node; probes stay in one line. */
   uint32_t bits = 4;
-  while ((1ull << bits) < want * 2) bits++;
+  while ((1ull << bits) * 2 < want * 3) bits++;
   p->n = (int32_t)n;
   p->lists = lists;
   p->mask = (uint32_t)((1ull << bits) - 1);
-  p->shift = 64 - bits;
-  p->keys = malloc(total * sizeof *p->keys + 8);
-  p->table = calloc(1ull << bits, sizeof *p->table);
-  /* The free chain runs through next, so next exists even without links. */
-  p->next = malloc(total * sizeof *p->next + 4);
-  if ((flags & CPOOL_LINKS)) p->prev = malloc(total * sizeof *p->prev + 4);
-  if ((flags & CPOOL_AUX)) p->aux = calloc(total + 1, 1);
-  if (!p->keys || !p->table || !p->next || ((flags & CPOOL_LINKS) && !p->prev) ||
-      ((flags & CPOOL_AUX) && !p->aux)) {
+  p->fpshift = 32 - bits;
+  p->nodes = big_alloc((total + 1) * sizeof *p->nodes, 0);
+  p->table = big_alloc((1ull << bits) * sizeof *p->table, 1);
+  if (!p->nodes || !p->table) {
     cpool_fini(p);
     return -ENOMEM;
   }
-  for (uint64_t i = 0; i < total; i++) p->keys[i] = CACHE_NOKEY;
-  for (uint64_t i = 0; i < n; i++) p->next[i] = i + 1 < n ? (int32_t)(i + 1) : -1;
+  for (uint64_t i = 0; i < n; i++) {
+    p->nodes[i].ka = CACHE_NOKEY;
+    p->nodes[i].prev = -1;
+    p->nodes[i].next = i + 1 < n ? (int32_t)(i + 1) : -1;
+  }
   p->free = n > 0 ? 0 : -1;
   for (uint64_t s = n; s < total; s++) {
-    p->next[s] = (int32_t)s;
-    if (p->prev) p->prev[s] = (int32_t)s;
+    p->nodes[s].ka = CACHE_NOKEY;
+    p->nodes[s].next = (int32_t)s;
+    p->nodes[s].prev = (int32_t)s;
   }
-  p->bytes = total * (sizeof *p->keys + sizeof *p->next) + (1ull << bits) * sizeof *p->table +
-             (p->prev ? total * sizeof *p->prev : 0) + (p->aux ? total : 0);
+  p->bytes = total * sizeof *p->nodes + (1ull << bits) * sizeof *p->table;
   return 0;
 }
 
 void cpool_fini(cpool *p) {
-  free(p->keys);
+  free(p->nodes);
   free(p->table);
-  free(p->next);
-  free(p->prev);
-  free(p->aux);
   memset(p, 0, sizeof *p);
 }
 
@@ -52,10 +64,10 @@ int cheap_init(cheap *h, uint64_t n) {
   memset(h, 0, sizeof *h);
   if (n > CPOOL_MAX_SLOTS) return -E2BIG;
   h->n = (int32_t)n;
-  h->freq = calloc(n + 1, sizeof *h->freq);
-  h->seq = calloc(n + 1, sizeof *h->seq);
-  h->heap = calloc(n + 1, sizeof *h->heap);
-  h->pos = malloc((n + 1) * sizeof *h->pos);
+  h->freq = big_alloc((n + 1) * sizeof *h->freq, 1);
+  h->seq = big_alloc((n + 1) * sizeof *h->seq, 1);
+  h->heap = big_alloc((n + 1) * sizeof *h->heap, 1);
+  h->pos = big_alloc((n + 1) * sizeof *h->pos, 0);
   if (!h->freq || !h->seq || !h->heap || !h->pos) {
     cheap_fini(h);
     return -ENOMEM;

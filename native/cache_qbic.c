@@ -22,7 +22,7 @@ static void *qbic_create(uint64_t cap) {
   q->cap = cap;
   q->history = h;
   q->aging_period = h;
-  if (cpool_init(&q->p, h, 0, 0) < 0) {
+  if (cpool_init(&q->p, h, 0) < 0) {
     free(q);
     return NULL;
   }
@@ -47,13 +47,13 @@ static void qbic_age(qbic_t *q) {
   cpool *p = &q->p;
   for (uint64_t i = 0; i < q->history; i++) {
     int32_t s = (int32_t)i;
-    if (p->keys[s] == CACHE_NOKEY) continue;
+    if (cpool_key(p, s) == CACHE_NOKEY) continue;
     uint64_t f = h->freq[s] / 2;
     h->freq[s] = f;
     if (f == 0 && !cheap_contains(h, s)) {
-      cpool_unindex(p, p->keys[s]);
-      p->keys[s] = CACHE_NOKEY;
-      p->next[s] = p->free;
+      cpool_unindex(p, cpool_key(p, s));
+      p->nodes[s].ka = CACHE_NOKEY;
+      p->nodes[s].next = p->free;
       p->free = s;
     }
   }
@@ -64,8 +64,8 @@ static int32_t qbic_remember(qbic_t *q, uint64_t key) {
   for (int i = 0; i < 17 && q->p.free < 0; i++) qbic_age(q);
   int32_t s = q->p.free;
   if (s < 0) return -1;
-  q->p.free = q->p.next[s];
-  q->p.keys[s] = key;
+  q->p.free = q->p.nodes[s].next;
+  q->p.nodes[s].ka = key;
   q->h.freq[s] = 0;
   cpool_index(&q->p, s);
   return s;
@@ -116,7 +116,7 @@ static void qbic_remove(void *self, uint64_t key) {
   q->used--;
 }
 
-static void qbic_prefetch(void *self, uint64_t key) { cpool_prefetch(&((qbic_t *)self)->p, key); }
+static void qbic_prefetch(void *self, uint64_t key, int stage) { cpool_prefetch(&((qbic_t *)self)->p, key, stage); }
 static uint64_t qbic_used(void *self) { return ((qbic_t *)self)->used; }
 static uint64_t qbic_bytes(void *self) {
   qbic_t *q = self;

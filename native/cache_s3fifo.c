@@ -1,6 +1,7 @@
 /* cache: S3-FIFO, the twin of lib/cache/s3fifo.ts (libCacheSim's S3FIFO defaults: small FIFO
  * 10% of the cache, at least 1 block; main FIFO run as a 2-bit CLOCK; ghost FIFO 90%; move to
- * main at frequency >= 2; before the first eviction a miss that finds small full goes to main). */
+ * main at frequency >= 2; before the first eviction a miss that finds small full goes to main).
+ * A node's tag holds its queue (2 bits) and its frequency (8 bits, saturating at 255). */
 #include <math.h>
 
 #include "cache.h"
@@ -9,12 +10,17 @@ enum { SMALL = 1, MAIN = 2, GHOST = 3 };
 
 typedef struct {
   cpool p;
-  uint8_t *freq;
   uint64_t cap, used, small_cap, main_cap, ghost_cap;
   uint64_t n_small, n_main, n_ghost;
   int32_t small, main, ghost;
   int has_evicted;
 } s3_t;
+
+static inline unsigned queue_of(const cpool *p, int32_t s) { return cpool_tag(p, s) & 3; }
+static inline unsigned freq_of(const cpool *p, int32_t s) { return cpool_tag(p, s) >> 2; }
+static inline void set_qf(cpool *p, int32_t s, unsigned q, unsigned f) {
+  cpool_set_tag(p, s, q | f << 2);
+}
 
 static void *s3_create(uint64_t cap) {
   s3_t *s = calloc(1, sizeof *s);
@@ -27,13 +33,7 @@ static void *s3_create(uint64_t cap) {
   }
   s->main_cap = cap - s->small_cap;
   s->ghost_cap = (uint64_t)floor((double)cap * 0.9);
-  if (cpool_init(&s->p, cap + s->ghost_cap + 1, 3, CPOOL_LINKS | CPOOL_AUX) < 0) {
-    free(s);
-    return NULL;
-  }
-  s->freq = calloc((size_t)s->p.n + 3, 1);
-  if (!s->freq) {
-    cpool_fini(&s->p);
+  if (cpool_init(&s->p, cap + s->ghost_cap + 1, 3) < 0) {
     free(s);
     return NULL;
   }
@@ -46,20 +46,17 @@ static void *s3_create(uint64_t cap) {
 static void s3_destroy(void *self) {
   s3_t *s = self;
   cpool_fini(&s->p);
-  free(s->freq);
   free(s);
 }
 
 static void s3_evict_small(s3_t *s) {
   cpool *p = &s->p;
-  uint8_t *freq = s->freq;
   while (s->n_small > 0) {
-    int32_t v = p->next[s->small];
+    int32_t v = cpool_next(p, s->small);
     cpool_unlink(p, v);
     s->n_small--;
-    if (freq[v] >= 2) {
-      freq[v] = 0;
-      p->aux[v] = MAIN;
+    if (freq_of(p, v) >= 2) {
+      set_qf(p, v, MAIN, 0);
       cpool_push_tail(p, s->main, v);
       s->n_main++;
       continue;
@@ -67,36 +64,37 @@ static void s3_evict_small(s3_t *s) {
     s->used--;
     if (s->ghost_cap > 0) {
       if (s->n_ghost >= s->ghost_cap) {
-        int32_t g = p->next[s->ghost];
+        int32_t g = cpool_next(p, s->ghost);
         cpool_unlink(p, g);
         cpool_release(p, g);
         s->n_ghost--;
       }
-      p->aux[v] = GHOST;
+      set_qf(p, v, GHOST, freq_of(p, v));
       cpool_push_tail(p, s->ghost, v);
       s->n_ghost++;
     } else {
       cpool_release(p, v);
     }
+    if (s->n_small > 0) cpool_prefetch_victim(p, cpool_next(p, s->small));
     return;
   }
 }
 
 static void s3_evict_main(s3_t *s) {
   cpool *p = &s->p;
-  uint8_t *freq = s->freq;
   while (s->n_main > 0) {
-    int32_t v = p->next[s->main];
+    int32_t v = cpool_next(p, s->main);
     cpool_unlink(p, v);
-    uint8_t f = freq[v];
+    unsigned f = freq_of(p, v);
     if (f >= 1) {
-      freq[v] = (f < 3 ? f : 3) - 1;
+      set_qf(p, v, MAIN, (f < 3 ? f : 3) - 1);
       cpool_push_tail(p, s->main, v);
       continue;
     }
     cpool_release(p, v);
     s->n_main--;
     s->used--;
+    if (s->n_main > 0) cpool_prefetch_victim(p, cpool_next(p, s->main));
     return;
   }
 }
@@ -112,8 +110,9 @@ static int s3_access(void *self, uint64_t key, int is_write) {
   s3_t *s = self;
   cpool *p = &s->p;
   int32_t slot = cpool_get(p, key);
-  if (slot >= 0 && p->aux[slot] != GHOST) {
-    if (s->freq[slot] < 255) s->freq[slot]++;
+  if (slot >= 0 && queue_of(p, slot) != GHOST) {
+    unsigned f = freq_of(p, slot);
+    if (f < 255) set_qf(p, slot, queue_of(p, slot), f + 1);
     return 1;
   }
   if (s->cap == 0) return 0;
@@ -125,13 +124,12 @@ static int s3_access(void *self, uint64_t key, int is_write) {
   }
   while (s->used >= s->cap) s3_evict(s);
   slot = cpool_alloc(p, key);
-  s->freq[slot] = 0;
   if (ghost_hit || (!s->has_evicted && s->n_small >= s->small_cap)) {
-    p->aux[slot] = MAIN;
+    set_qf(p, slot, MAIN, 0);
     cpool_push_tail(p, s->main, slot);
     s->n_main++;
   } else {
-    p->aux[slot] = SMALL;
+    set_qf(p, slot, SMALL, 0);
     cpool_push_tail(p, s->small, slot);
     s->n_small++;
   }
@@ -142,7 +140,7 @@ static int s3_access(void *self, uint64_t key, int is_write) {
 static int s3_has(void *self, uint64_t key) {
   s3_t *s = self;
   int32_t slot = cpool_get(&s->p, key);
-  return slot >= 0 && s->p.aux[slot] != GHOST;
+  return slot >= 0 && queue_of(&s->p, slot) != GHOST;
 }
 
 static void s3_remove(void *self, uint64_t key) {
@@ -150,24 +148,23 @@ static void s3_remove(void *self, uint64_t key) {
   cpool *p = &s->p;
   int32_t slot = cpool_get(p, key);
   if (slot < 0) return;
-  uint8_t tag = p->aux[slot];
+  unsigned q = queue_of(p, slot);
   cpool_unlink(p, slot);
   cpool_release(p, slot);
-  if (tag == GHOST) {
+  if (q == GHOST) {
     s->n_ghost--;
   } else {
-    if (tag == SMALL) s->n_small--;
+    if (q == SMALL) s->n_small--;
     else s->n_main--;
     s->used--;
   }
 }
 
-static void s3_prefetch(void *self, uint64_t key) { cpool_prefetch(&((s3_t *)self)->p, key); }
-static uint64_t s3_used(void *self) { return ((s3_t *)self)->used; }
-static uint64_t s3_bytes(void *self) {
-  s3_t *s = self;
-  return s->p.bytes + (uint64_t)s->p.n + 3 + sizeof *s;
+static void s3_prefetch(void *self, uint64_t key, int stage) {
+  cpool_prefetch(&((s3_t *)self)->p, key, stage);
 }
+static uint64_t s3_used(void *self) { return ((s3_t *)self)->used; }
+static uint64_t s3_bytes(void *self) { return ((s3_t *)self)->p.bytes + sizeof(s3_t); }
 
 const cache_ops cache_s3fifo_ops = {
     "s3fifo", s3_create, s3_destroy, s3_access, s3_has, s3_remove, s3_prefetch, s3_used,

@@ -12,7 +12,7 @@ typedef struct {
 static void *sieve_create(uint64_t cap) {
   sieve_t *s = calloc(1, sizeof *s);
   if (!s) return NULL;
-  if (cpool_init(&s->p, cap, 1, CPOOL_LINKS | CPOOL_AUX) < 0) {
+  if (cpool_init(&s->p, cap, 1) < 0) {
     free(s);
     return NULL;
   }
@@ -31,13 +31,13 @@ static void sieve_destroy(void *self) {
 static void sieve_evict(sieve_t *sv) {
   cpool *p = &sv->p;
   int32_t list = sv->list;
-  int32_t o = sv->hand >= 0 ? sv->hand : p->next[list];
-  while (p->aux[o] != 0) {
-    p->aux[o] = 0;
-    o = p->next[o];
-    if (o == list) o = p->next[list];
+  int32_t o = sv->hand >= 0 ? sv->hand : p->nodes[list].next;
+  while (cpool_tag(p, o) != 0) {
+    cpool_set_tag(p, o, 0);
+    o = p->nodes[o].next;
+    if (o == list) o = p->nodes[list].next;
   }
-  int32_t nx = p->next[o];
+  int32_t nx = p->nodes[o].next;
   sv->hand = nx == list ? -1 : nx;
   cpool_unlink(p, o);
   cpool_release(p, o);
@@ -50,7 +50,7 @@ static int sieve_access(void *self, uint64_t key, int is_write) {
   cpool *p = &sv->p;
   int32_t s = cpool_get(p, key);
   if (s >= 0) {
-    p->aux[s] = 1;
+    cpool_set_tag(p, s, 1);
     return 1;
   }
   if (sv->cap == 0) return 0;
@@ -70,7 +70,7 @@ static void sieve_remove(void *self, uint64_t key) {
   int32_t s = cpool_get(p, key);
   if (s < 0) return;
   if (sv->hand == s) {
-    int32_t nx = p->next[s];
+    int32_t nx = p->nodes[s].next;
     sv->hand = nx == sv->list ? -1 : nx;
   }
   cpool_unlink(p, s);
@@ -78,8 +78,8 @@ static void sieve_remove(void *self, uint64_t key) {
   sv->used--;
 }
 
-static void sieve_prefetch(void *self, uint64_t key) {
-  cpool_prefetch(&((sieve_t *)self)->p, key);
+static void sieve_prefetch(void *self, uint64_t key, int stage) {
+  cpool_prefetch(&((sieve_t *)self)->p, key, stage);
 }
 static uint64_t sieve_used(void *self) { return ((sieve_t *)self)->used; }
 static uint64_t sieve_bytes(void *self) { return ((sieve_t *)self)->p.bytes + sizeof(sieve_t); }

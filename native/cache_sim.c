@@ -13,12 +13,20 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
 
 #define CACHE_MAX_HANDLES 4096
-#define PREFETCH_AHEAD 8
+/* Prefetch distances, in requests: the index slot first, the node when the slot is in. */
+/* Prefetch distances, in requests: the index slot first, the node when the slot is in. */
+#ifndef PREFETCH_SLOT
+#define PREFETCH_SLOT 16
+#endif
+#ifndef PREFETCH_NODE
+#define PREFETCH_NODE 8
+#endif
 
 static const cache_ops *const POLICIES[] = {
     &cache_lru_ops, &cache_fifo_ops, &cache_clock_ops, &cache_sieve_ops, &cache_s3fifo_ops,
@@ -98,18 +106,21 @@ int32_t cache_close(int32_t h) {
 int32_t cache_access(int32_t h, uint64_t block, uint32_t is_write) {
   sim *s = get(h);
   if (!s) return -EBADF;
+  if (block >= (1ull << 53)) return -EINVAL;
   return s->ops->access(s->pol, block, is_write != 0);
 }
 
 int32_t cache_has(int32_t h, uint64_t block) {
   sim *s = get(h);
   if (!s) return -EBADF;
+  if (block >= (1ull << 53)) return -EINVAL;
   return s->ops->has(s->pol, block);
 }
 
 int32_t cache_remove(int32_t h, uint64_t block) {
   sim *s = get(h);
   if (!s) return -EBADF;
+  if (block >= (1ull << 53)) return -EINVAL;
   s->ops->remove(s->pol, block);
   return 0;
 }
@@ -183,14 +194,18 @@ int32_t cache_feed(int32_t h, const uint8_t *op, const double *off, const double
                    const uint8_t *mask, uint32_t n) {
   sim *s = get(h);
   if (!s) return -EBADF;
+  const cache_ops *ops = s->ops;
   for (uint32_t i = 0; i < n; i++) {
     if (op[i] > 4 || !valid_offset(off[i]) || !valid_offset(len[i])) {
       s->c[CACHE_ERR_KIND] = op[i] > 4 ? CACHE_ERR_BAD_OP : CACHE_ERR_BAD_OFFSET;
       s->c[CACHE_ERR_RECORD] = s->c[CACHE_RECORDS] + 1;
       return -EINVAL;
     }
-    if (i + PREFETCH_AHEAD < n) {
-      s->ops->prefetch(s->pol, block_of(s, (uint64_t)off[i + PREFETCH_AHEAD]));
+    if (i + PREFETCH_SLOT < n && valid_offset(off[i + PREFETCH_SLOT])) {
+      ops->prefetch(s->pol, block_of(s, (uint64_t)off[i + PREFETCH_SLOT]), 0);
+    }
+    if (i + PREFETCH_NODE < n && valid_offset(off[i + PREFETCH_NODE])) {
+      ops->prefetch(s->pol, block_of(s, (uint64_t)off[i + PREFETCH_NODE]), 1);
     }
     s->c[CACHE_RECORDS]++;
     step(s, op[i], (uint64_t)off[i], (uint64_t)len[i], mask ? mask[i] != 0 : 1);
@@ -216,6 +231,15 @@ int32_t cache_result(int32_t h, uint64_t *out) {
 #define RECORD_SIZE 24
 #define OP_DEV 255
 
+/* Prefetch hint for a record ahead (a device-name slot or a bad record is just skipped). */
+static inline void prefetch_record(sim *s, const uint8_t *r, int stage) {
+  double off;
+  memcpy(&off, r + 8, 8);
+  if (r[20] <= 4 && off >= 0 && off < MAX_EXACT) {
+    s->ops->prefetch(s->pol, block_of(s, (uint64_t)off), stage);
+  }
+}
+
 static int32_t reject(sim *s, uint64_t kind, uint64_t record, uint64_t value) {
   s->c[CACHE_ERR_KIND] = kind;
   s->c[CACHE_ERR_RECORD] = record;
@@ -233,7 +257,6 @@ static int32_t run_records(sim *s, const uint8_t *base, uint64_t size) {
   if (rs != RECORD_SIZE) return reject(s, CACHE_ERR_RECORD_SIZE, 0, rs);
   const uint8_t *recs = base + HEADER_SIZE;
   uint64_t slots = (size - HEADER_SIZE) / RECORD_SIZE;
-  uint64_t *c = s->c;
   for (uint64_t i = 0; i < slots; i++) {
     const uint8_t *r = recs + i * RECORD_SIZE;
     uint8_t op = r[20];
@@ -249,15 +272,9 @@ static int32_t run_records(sim *s, const uint8_t *base, uint64_t size) {
     double offd;
     memcpy(&offd, r + 8, 8);
     if (!valid_offset(offd)) return reject(s, CACHE_ERR_BAD_OFFSET, i + 1, 0);
-    if (i + PREFETCH_AHEAD < slots) {
-      const uint8_t *ahead = r + PREFETCH_AHEAD * RECORD_SIZE;
-      double ao;
-      memcpy(&ao, ahead + 8, 8);
-      if (ahead[20] <= 4 && ao >= 0 && ao < MAX_EXACT) {
-        s->ops->prefetch(s->pol, block_of(s, (uint64_t)ao));
-      }
-    }
-    c[CACHE_RECORDS]++;
+    if (i + PREFETCH_SLOT < slots) prefetch_record(s, r + PREFETCH_SLOT * RECORD_SIZE, 0);
+    if (i + PREFETCH_NODE < slots) prefetch_record(s, r + PREFETCH_NODE * RECORD_SIZE, 1);
+    s->c[CACHE_RECORDS]++;
     step(s, op, (uint64_t)offd, len, 1);
   }
   if ((size - HEADER_SIZE) % RECORD_SIZE != 0) {
@@ -288,7 +305,11 @@ int32_t cache_run_file(int32_t h, const char *path, uint64_t *out) {
       rc = -errno;
     } else {
       madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+      struct timespec a, b;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
       rc = run_records(s, m, (uint64_t)st.st_size);
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+      s->c[CACHE_CPU_NS] += (uint64_t)((b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec));
       munmap(m, (size_t)st.st_size);
     }
   }

@@ -18,7 +18,7 @@ static void *twoq_create(uint64_t cap) {
   q->cap = cap;
   q->kin = (uint64_t)floor((double)cap * 0.25);
   q->kout = (uint64_t)floor((double)cap * 0.5);
-  if (cpool_init(&q->p, cap + q->kout + 1, 3, CPOOL_LINKS | CPOOL_AUX) < 0) {
+  if (cpool_init(&q->p, cap + q->kout + 1, 3) < 0) {
     free(q);
     return NULL;
   }
@@ -37,19 +37,19 @@ static void twoq_destroy(void *self) {
 static void twoq_evict(twoq_t *q) {
   cpool *p = &q->p;
   int32_t v;
-  if (q->nin > q->kin || p->next[q->am] == q->am) {
-    v = p->next[q->ain];
+  if (q->nin > q->kin || p->nodes[q->am].next == q->am) {
+    v = p->nodes[q->ain].next;
     cpool_unlink(p, v);
     q->nin--;
     q->used--;
     if (q->kout > 0) {
       if (q->nout >= q->kout) {
-        int32_t g = p->next[q->aout];
+        int32_t g = p->nodes[q->aout].next;
         cpool_unlink(p, g);
         cpool_release(p, g);
         q->nout--;
       }
-      p->aux[v] = AOUT;
+      cpool_set_tag(p, v, AOUT);
       cpool_push_tail(p, q->aout, v);
       q->nout++;
     } else {
@@ -57,10 +57,11 @@ static void twoq_evict(twoq_t *q) {
     }
     return;
   }
-  v = p->next[q->am];
+  v = p->nodes[q->am].next;
   cpool_unlink(p, v);
   cpool_release(p, v);
   q->used--;
+  cpool_prefetch_victim(p, cpool_next(p, q->am));
 }
 
 static int twoq_access(void *self, uint64_t key, int is_write) {
@@ -69,7 +70,7 @@ static int twoq_access(void *self, uint64_t key, int is_write) {
   cpool *p = &q->p;
   int32_t s = cpool_get(p, key);
   if (s >= 0) {
-    int where = p->aux[s];
+    int where = cpool_tag(p, s);
     if (where == AM) {
       cpool_unlink(p, s);
       cpool_push_tail(p, q->am, s);
@@ -85,11 +86,11 @@ static int twoq_access(void *self, uint64_t key, int is_write) {
   }
   if (q->used >= q->cap) twoq_evict(q);
   if (ghost) {
-    p->aux[s] = AM;
+    cpool_set_tag(p, s, AM);
     cpool_push_tail(p, q->am, s);
   } else {
     s = cpool_alloc(p, key);
-    p->aux[s] = AIN;
+    cpool_set_tag(p, s, AIN);
     cpool_push_tail(p, q->ain, s);
     q->nin++;
   }
@@ -100,7 +101,7 @@ static int twoq_access(void *self, uint64_t key, int is_write) {
 static int twoq_has(void *self, uint64_t key) {
   twoq_t *q = self;
   int32_t s = cpool_get(&q->p, key);
-  return s >= 0 && q->p.aux[s] != AOUT;
+  return s >= 0 && cpool_tag(&q->p, s) != AOUT;
 }
 
 static void twoq_remove(void *self, uint64_t key) {
@@ -108,7 +109,7 @@ static void twoq_remove(void *self, uint64_t key) {
   cpool *p = &q->p;
   int32_t s = cpool_get(p, key);
   if (s < 0) return;
-  int where = p->aux[s];
+  int where = cpool_tag(p, s);
   cpool_unlink(p, s);
   cpool_release(p, s);
   if (where == AOUT) {
@@ -119,7 +120,7 @@ static void twoq_remove(void *self, uint64_t key) {
   }
 }
 
-static void twoq_prefetch(void *self, uint64_t key) { cpool_prefetch(&((twoq_t *)self)->p, key); }
+static void twoq_prefetch(void *self, uint64_t key, int stage) { cpool_prefetch(&((twoq_t *)self)->p, key, stage); }
 static uint64_t twoq_used(void *self) { return ((twoq_t *)self)->used; }
 static uint64_t twoq_bytes(void *self) { return ((twoq_t *)self)->p.bytes + sizeof(twoq_t); }
 

@@ -40,6 +40,7 @@ const W = {
   errKind: 20,
   errRecord: 21,
   errValue: 22,
+  cpuNs: 23,
   words: 24,
 } as const;
 
@@ -194,6 +195,11 @@ export class NativeCache {
   /** Bytes the native policy allocated (pool, index, ghosts, heap). */
   get memoryBytes(): number {
     return Number(this.fetch()[W.memBytes]);
+  }
+
+  /** Thread CPU seconds spent replaying files (`runFile`), all calls together. */
+  get cpuSeconds(): number {
+    return Number(this.fetch()[W.cpuNs]) / 1e9;
   }
 
   /** The figures so far, in the TS simulator's shape. */
