@@ -258,7 +258,7 @@ async function main() {
       // The ratio to the peer (no PDC) in this run: the median cell's read hit ratio over none's.
       run.metric("read_hit_ratio_vs_none", 1 + gains[gains.length >> 1], "x", {
         trace: t.name,
-        stat: "median over policies and sizes",
+        stat: "median", // over the policies and sizes
         ratio: "exact-pdc/none",
         peer: "none",
         better: "higher",

@@ -17,8 +17,12 @@ WITH latest AS (
                   coalesce((m.labels->>'server'), (m.labels->>'engine'), (m.labels->>'impl'), 'hvkit')
                     || '/' || (m.labels->>'peer'),
                   m.unit) AS ratio,
+         -- the case: the other labels (server/engine/impl name hvkit's side when no labels.ratio)
          json_merge_patch(coalesce(m.labels, '{}'),
-           '{"ratio":null,"better":null,"peer":null,"server":null,"engine":null,"impl":null}') AS rest
+           CASE WHEN (m.labels->>'ratio') IS NOT NULL
+                THEN '{"ratio":null,"better":null,"peer":null,"gate":null}'
+                ELSE '{"better":null,"peer":null,"gate":null,"server":null,"engine":null,"impl":null}'
+           END) AS rest
   FROM latest l JOIN metrics m ON m.run = l.run
   WHERE (m.labels->>'ratio') IS NOT NULL OR m.unit = 'x'
      OR (m.name LIKE '%ratio%' AND m.unit LIKE '%_/_%' AND m.unit NOT LIKE '%/s')

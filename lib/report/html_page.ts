@@ -24,14 +24,18 @@ h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ccc; }
 .meta, .desc { color: #555; }
 .empty { color: #8a6d00; background: #fff8e0; padding: 0.4em 0.8em; display: inline-block; }
 .error { color: #a00; background: #fde8e8; padding: 0.4em 0.8em; display: inline-block; }
-.charts { display: flex; flex-wrap: wrap; gap: 12px; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
 .charts svg { border: 1px solid #eee; max-width: 100%; height: auto; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 12px; }
 th, td { border: 1px solid #ddd; padding: 2px 8px; }
 th { background: #f4f4f4; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 nav ul { columns: 2; }
+summary { cursor: pointer; color: #0057a3; margin: 0.6em 0; }
 `;
+
+/** Tables longer than this are folded under their charts. */
+const OPEN_ROWS = 25;
 
 function cell(v: unknown): { text: string; num: boolean } {
   if (v === null || v === undefined) return { text: "", num: false };
@@ -90,7 +94,14 @@ export function htmlSection(result: ReportResult | { name: string; error: string
     if (charts.length > 0) {
       parts.push(`<div class="charts">`, ...charts.map((c) => c.svg), `</div>`);
     }
-    parts.push(htmlTable(result.columns, result.rows));
+    // a long table is folded (no script: <details>), so the charts of every report stay close
+    if (result.rows.length > OPEN_ROWS) {
+      parts.push(
+        `<details><summary>Table: ${result.rows.length} rows</summary>`,
+        htmlTable(result.columns, result.rows),
+        `</details>`,
+      );
+    } else parts.push(htmlTable(result.columns, result.rows));
   }
   parts.push(`</section>`);
   return parts.join("\n");

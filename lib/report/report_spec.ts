@@ -63,9 +63,19 @@ export function parseReportSpec(name: string, sql: string): ReportSpec {
     if (!line.startsWith("--")) break;
     header.push(line.replace(/^--\s?/, ""));
   }
+  // the summary is the first sentence: it goes on over the next lines until one ends it
+  let first = 1;
+  let summary = header[0] ?? "";
+  while (
+    first < header.length && !/[.!?:)]\s*$/.test(summary) &&
+    header[first].trim() !== "" && !/^chart:/.test(header[first])
+  ) {
+    summary += " " + header[first].trim();
+    first++;
+  }
   const charts: ChartSpec[] = [];
   const description: string[] = [];
-  for (const line of header.slice(1)) {
+  for (const line of header.slice(first)) {
     const m = /^chart:\s*(\S+)(.*)$/.exec(line);
     if (!m) {
       if (line.trim() !== "") description.push(line.trim());
@@ -91,5 +101,5 @@ export function parseReportSpec(name: string, sql: string): ReportSpec {
       logy: w.has("logy"),
     });
   }
-  return { name, summary: header[0] ?? "", description, charts, sql };
+  return { name, summary, description, charts, sql };
 }

@@ -41,3 +41,12 @@ Deno.test("report spec: no header at all", () => {
   assert.equal(spec.summary, "");
   assert.equal(spec.charts.length, 0);
 });
+
+Deno.test("report spec: a summary sentence wrapped over two lines is one summary", () => {
+  const spec = parseReportSpec(
+    "w",
+    "-- IOPS of the engine against the cache,\n-- per peer.\n-- More words.\nSELECT 1",
+  );
+  assert.equal(spec.summary, "IOPS of the engine against the cache, per peer.");
+  assert.deepEqual(spec.description, ["More words."]);
+});

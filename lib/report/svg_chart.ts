@@ -18,7 +18,10 @@ export interface Chart {
   marks: number;
 }
 
-/** Okabe-Ito: distinguishable with the common colour-vision deficiencies. */
+/**
+ * Okabe-Ito (distinguishable with the common colour-vision deficiencies; its yellow darkened to
+ * read on white), then four of Tol's muted colours for charts with more series.
+ */
 const PALETTE = [
   "#0072B2",
   "#E69F00",
@@ -26,13 +29,87 @@ const PALETTE = [
   "#D55E00",
   "#CC79A7",
   "#56B4E9",
-  "#F0E442",
+  "#C9B800",
   "#000000",
+  "#882255",
+  "#44AA99",
+  "#999933",
+  "#888888",
 ];
 
-const W = 520;
-const H = 300;
-const M = { left: 56, right: 170, top: 28, bottom: 64 };
+/**
+ * A chart's size and margins. The plot is at least 294 px wide and grows with the bars; the
+ * legend column is as wide as its longest name; the bottom margin holds slanted category names.
+ */
+interface Geometry {
+  W: number;
+  H: number;
+  M: { left: number; right: number; top: number; bottom: number };
+}
+
+const PLOT_W = 294;
+const PLOT_H = 208;
+const LEGEND_MAX = 24;
+/** Longest name shown in a legend or under a bar; the tooltip and data attributes keep it all. */
+const NAME_MAX = 38;
+
+function geometry(
+  opts: { title: string; legend: string[]; plotW?: number; bottom?: number; left?: number },
+): Geometry {
+  const longest = Math.max(0, ...opts.legend.slice(0, LEGEND_MAX).map((s) => s.length));
+  const right = opts.legend.length === 0 ? 16 : 30 + Math.ceil(longest * 6.3);
+  const top = 28;
+  const bottom = opts.bottom ?? 64;
+  const legendH = top + 4 + Math.min(opts.legend.length, LEGEND_MAX) * 16 + 8;
+  const H = Math.max(top + PLOT_H + bottom, legendH);
+  const left = Math.max(56, Math.ceil(opts.left ?? 0));
+  // wide enough for the bold title (about 8 px a character at 13 px)
+  const W = Math.max(
+    left + Math.max(PLOT_W, opts.plotW ?? 0) + right,
+    64 + opts.title.length * 8.2,
+  );
+  return { W, H, M: { left, right, top, bottom: H - top - PLOT_H } };
+}
+
+function clip(s: string, n = NAME_MAX): string {
+  return s.length > n ? s.slice(0, n - 1) + "…" : s;
+}
+
+/**
+ * Short legend names for series named by `key=value` lists ("job=4k-qd1 bs=4096 iodepth=1"):
+ * drops every key the remaining ones already tell apart (last keys first), and when one key is
+ * left shows its values alone ("4k-qd1"). Other names are returned as they are.
+ */
+export function shortNames(names: string[]): string[] {
+  // "k=v w k2=v2": a word without "=" belongs to the value before it
+  const parsed = names.map((n) => {
+    const out: string[][] = [];
+    for (const t of n.split(" ").filter((t) => t !== "")) {
+      if (t.includes("=")) out.push(t.split("="));
+      else if (out.length > 0) out[out.length - 1].push(" " + t);
+      else return null;
+    }
+    return out.length > 0 ? out.map(([k, ...v]) => [k, v.join("=").replace(/= /g, " ")]) : null;
+  });
+  if (names.length < 2 || parsed.some((ts) => ts === null)) return names;
+  const pairs = parsed as string[][][];
+  const maps = pairs.map((ts) => new Map(ts.map(([k, v]) => [k, v])));
+  const keys = [...new Set(pairs.flatMap((ts) => ts.map(([k]) => k)))];
+  const tell = (ks: string[]) =>
+    new Set(maps.map((m) => ks.map((k) => m.get(k) ?? "").join("\u0000"))).size;
+  const need = tell(keys);
+  if (need < names.length) return names; // the same labels in another order or form
+  let kept = [...keys];
+  for (const k of [...keys].reverse()) {
+    const without = kept.filter((x) => x !== k);
+    if (without.length > 0 && tell(without) === need) kept = without;
+  }
+  return maps.map((m, i) => {
+    const own = kept.filter((k) => m.has(k));
+    if (own.length === 0) return names[i]; // none of the telling keys: its own labels
+    return kept.length === 1 ? m.get(kept[0])! : own.map((k) => `${k}=${m.get(k)}`).join(" ");
+  });
+}
 
 /** Escapes text for XML content and attribute values. */
 export function escapeXml(s: string): string {
@@ -85,6 +162,19 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
 }
 
 function logTicks(lo: number, hi: number): number[] {
+  // under two decades: 1-2-5 steps around the data instead of whole empty decades
+  if (hi / lo < 100) {
+    const e0 = Math.floor(Math.log10(lo));
+    const cand: number[] = [];
+    for (let e = e0; e <= e0 + 3; e++) {
+      for (const m of [1, 2, 5]) cand.push(+(m * 10 ** e).toPrecision(6));
+    }
+    const first = cand.filter((c) => c <= lo).pop() ?? cand[0];
+    const last = cand.find((c) => c >= hi) ?? cand[cand.length - 1];
+    const out = cand.filter((c) => c >= first && c <= last);
+    // (denormal inputs round candidates to 0: those fall back to whole decades below)
+    if (out.length >= 2 && out.every((c) => c > 0 && Number.isFinite(c))) return out;
+  }
   const a = Math.floor(Math.log10(lo));
   const b = Math.max(a + 1, Math.ceil(Math.log10(hi)));
   const every = Math.max(1, Math.ceil((b - a) / 10));
@@ -116,14 +206,21 @@ function logScale(lo: number, hi: number, from: number, to: number): Scale {
   };
 }
 
-function frame(title: string, yUnit: string, body: string[], legend: string[]): string {
+function frame(
+  g: Geometry,
+  title: string,
+  yUnit: string,
+  body: string[],
+  legend: string[],
+): string {
+  const { W, H, M } = g;
   const t = escapeXml(title);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 ${W} ${H}" ` +
     `width="${W}" height="${H}" role="img" aria-label="${t}">`,
     `<title>${t}</title>`,
     `<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`,
-    `<text x="${M.left}" y="16" font-size="13" font-weight="bold">${t}</text>`,
+    `<text x="${Math.min(M.left, 56)}" y="16" font-size="13" font-weight="bold">${t}</text>`,
     yUnit
       ? `<text x="12" y="${M.top + (H - M.top - M.bottom) / 2}" font-size="11" ` +
         `transform="rotate(-90 12 ${M.top + (H - M.top - M.bottom) / 2})" ` +
@@ -135,7 +232,8 @@ function frame(title: string, yUnit: string, body: string[], legend: string[]): 
   ].join("\n");
 }
 
-function yAxis(scale: Scale): string[] {
+function yAxis(g: Geometry, scale: Scale): string[] {
+  const { W, H, M } = g;
   const out: string[] = [];
   for (const t of scale.ticks) {
     const y = scale.at(t).toFixed(1);
@@ -151,18 +249,29 @@ function yAxis(scale: Scale): string[] {
   return out;
 }
 
-function legendFor(series: string[]): string[] {
-  if (series.length <= 1 && series[0] === "") return [];
-  return series.slice(0, 16).map((s, i) => {
+/** The legend's names (shortened, clipped), or none for one unnamed series. */
+function legendNames(series: string[]): string[] {
+  if (series.length <= 1 && (series[0] ?? "") === "") return [];
+  return shortNames(series).map((s) => clip(s));
+}
+
+function legendFor(g: Geometry, names: string[]): string[] {
+  const { W, M } = g;
+  const out = names.slice(0, LEGEND_MAX).map((s, i) => {
     const y = M.top + 4 + i * 16;
     const x = W - M.right + 12;
     return `<rect x="${x}" y="${y}" width="10" height="10" fill="${
       PALETTE[i % PALETTE.length]
     }"/>` +
-      `<text x="${x + 14}" y="${y + 9}" font-size="11">${
-        escapeXml(s.length > 25 ? s.slice(0, 24) + "…" : s)
-      }</text>`;
+      `<text x="${x + 14}" y="${y + 9}" font-size="11">${escapeXml(s)}</text>`;
   });
+  if (names.length > LEGEND_MAX) {
+    out.push(
+      `<text x="${W - M.right + 12}" y="${M.top + 16 + LEGEND_MAX * 16}" font-size="11">` +
+        `+${names.length - LEGEND_MAX} more (table below)</text>`,
+    );
+  }
+  return out;
 }
 
 function distinct(values: string[]): string[] {
@@ -175,25 +284,55 @@ interface Point {
   series: string;
 }
 
-function barChart(title: string, unit: string, points: Point[], logy: boolean): Chart {
+function barChart(
+  title: string,
+  unit: string,
+  xName: string,
+  points: Point[],
+  logy: boolean,
+): Chart {
   const cats = distinct(points.map((p) => label(p.x)));
   const series = distinct(points.map((p) => p.series));
+  const names = legendNames(series);
+  // room for every bar (>= 5 px) and slanted names below when they do not fit side by side
+  const plotW = Math.min(1000, cats.length * (series.length * 5 + 8));
+  const catW = Math.max(PLOT_W, plotW) / cats.length;
+  // names that do not fit side by side are slanted; slanted ones need ~22 px apart not to
+  // overlap, and with less than that none are drawn (tooltips and the table have them)
+  const longestName = Math.max(...cats.map((c) => clip(c).length));
+  const flat = longestName * 6 <= catW;
+  const named = flat || catW >= 22;
+  const longest = named ? longestName : 0;
+  const rotate = named && !flat;
+  const bottom = !named ? 40 : rotate ? Math.max(64, 24 + Math.ceil(longest * 6 * 0.5)) : 40;
+  // a name slanted to the left of its bar must not run off the chart's left edge
+  const left = rotate
+    ? Math.max(...cats.map((c, i) => clip(c).length * 5.2 + 6 - (i + 0.5) * catW))
+    : 0;
+  const g = geometry({ title, legend: names, plotW, bottom, left });
+  const { W, H, M } = g;
   const values = points.map((p) => p.y);
   const usable = logy ? values.filter((v) => v > 0) : values;
   const lo = logy ? Math.min(...usable) : Math.min(0, ...usable);
   const hi = Math.max(...usable, logy ? lo * 10 : 0);
   const y = logy ? logScale(lo, hi, H - M.bottom, M.top) : linearScale(lo, hi, H - M.bottom, M.top);
-  const plotW = W - M.left - M.right;
-  const groupW = plotW / cats.length;
-  const barW = Math.max(2, (groupW * 0.8) / series.length);
-  const body = yAxis(y);
+  const groupW = (W - M.left - M.right) / cats.length;
+  // each category holds bars for the series it has, side by side, centred
+  const present = cats.map((c) =>
+    series.filter((s) => points.some((p) => p.series === s && label(p.x) === c))
+  );
+  const slots = Math.max(...present.map((l) => l.length));
+  const barW = Math.max(2, (groupW * 0.8) / slots);
+  const body = yAxis(g, y);
   const base = logy ? H - M.bottom : y.at(0);
   let marks = 0;
   for (const p of points) {
     if (logy && p.y <= 0) continue;
     const ci = cats.indexOf(label(p.x));
     const si = series.indexOf(p.series);
-    const x = M.left + ci * groupW + groupW * 0.1 + si * barW;
+    const here = present[ci];
+    const x = M.left + ci * groupW + (groupW - here.length * barW) / 2 +
+      here.indexOf(p.series) * barW;
     const top = y.at(p.y);
     const [y0, h] = top < base ? [top, base - top] : [base, top - base];
     const tip = `${p.series ? p.series + ", " : ""}${label(p.x)}: ${formatTick(p.y)}${
@@ -207,17 +346,21 @@ function barChart(title: string, unit: string, points: Point[], logy: boolean): 
     );
     marks++;
   }
-  // slant the category names when they would not fit side by side
-  const rotate = Math.max(...cats.map((c) => Math.min(c.length, 24))) * 6 > groupW;
-  cats.forEach((c, i) => {
+  if (!named) {
+    body.push(
+      `<text x="${M.left}" y="${H - M.bottom + 16}" font-size="10" fill="#555">` +
+        `${cats.length} ${escapeXml(xName)} values: names in the tooltips and the table</text>`,
+    );
+  }
+  (named ? cats : []).forEach((c, i) => {
     const x = M.left + i * groupW + groupW / 2;
     const yy = H - M.bottom + 14;
     body.push(
       `<text x="${x.toFixed(1)}" y="${yy}" font-size="10" text-anchor="${
         rotate ? "end" : "middle"
       }"${rotate ? ` transform="rotate(-30 ${x.toFixed(1)} ${yy})"` : ""}>${
-        escapeXml(c.slice(0, 24))
-      }</text>`,
+        escapeXml(clip(c))
+      }<title>${escapeXml(c)}</title></text>`,
     );
   });
   body.push(
@@ -225,7 +368,7 @@ function barChart(title: string, unit: string, points: Point[], logy: boolean): 
       base.toFixed(1)
     }" stroke="#444"/>`,
   );
-  return { title, svg: frame(title, unit, body, legendFor(series)), marks };
+  return { title, svg: frame(g, title, unit, body, legendFor(g, names)), marks };
 }
 
 function lineChart(
@@ -241,6 +384,9 @@ function lineChart(
       p.xn !== null && (!spec.logx || p.xn > 0) && (!spec.logy || p.y > 0)
     );
   const series = distinct(pts.map((p) => p.series));
+  const names = legendNames(series);
+  const g = geometry({ title, legend: names });
+  const { W, H, M } = g;
   const xs = pts.map((p) => p.xn);
   const ys = pts.map((p) => p.y);
   const xScale = spec.logx
@@ -249,7 +395,7 @@ function lineChart(
   const yScale = spec.logy
     ? logScale(Math.min(...ys), Math.max(...ys), H - M.bottom, M.top)
     : linearScale(Math.min(0, ...ys), Math.max(...ys), H - M.bottom, M.top);
-  const body = yAxis(yScale);
+  const body = yAxis(g, yScale);
   for (const t of xScale.ticks) {
     const x = xScale.at(t).toFixed(1);
     body.push(
@@ -289,7 +435,7 @@ function lineChart(
       marks++;
     }
   });
-  return { title, svg: frame(title, unit, body, legendFor(series)), marks };
+  return { title, svg: frame(g, title, unit, body, legendFor(g, names)), marks };
 }
 
 /**
@@ -339,7 +485,7 @@ export function drawCharts(columns: string[], rows: unknown[][], spec: ChartSpec
     const title = facet ? `${base}: ${facet}` : base;
     charts.push(
       spec.kind === "bar"
-        ? barChart(title, unit, points, spec.logy)
+        ? barChart(title, unit, spec.x, points, spec.logy)
         : lineChart(title, unit, spec.x, points, spec),
     );
   }

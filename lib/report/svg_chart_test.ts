@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { drawCharts, niceTicks, toNumber } from "./svg_chart.ts";
+import { drawCharts, niceTicks, shortNames, toNumber } from "./svg_chart.ts";
 import type { ChartSpec } from "./report_spec.ts";
 
 const bar: ChartSpec = { kind: "bar", x: "peer", y: "iops", logx: false, logy: false };
@@ -74,7 +74,7 @@ Deno.test("svg chart: random rows never throw and every finite y is drawn", () =
         for (const c of charts) assert.ok(!c.svg.includes("NaN"), c.svg);
       },
     ),
-    { numRuns: 200 },
+    { numRuns: Number(Deno.env.get("RUNS") ?? 200) },
   );
 });
 
@@ -83,4 +83,58 @@ Deno.test("nice ticks cover the range with round steps", () => {
   assert.deepEqual(niceTicks(0, 0), [0, 0.2, 0.4, 0.6, 0.8, 1]);
   const t = niceTicks(-3, 7);
   assert.ok(t[0] <= -3 && t[t.length - 1] >= 7);
+});
+
+Deno.test("short legend names: keys the others already tell apart are dropped", () => {
+  assert.deepEqual(
+    shortNames(["job=4k-qd1 bs=4096 iodepth=1", "job=4k-qd32 bs=4096 iodepth=32"]),
+    ["4k-qd1", "4k-qd32"],
+  );
+  assert.deepEqual(
+    shortNames(["form=binary", "trace=a stat=median of cells", "trace=b stat=median of cells"]),
+    ["form=binary", "a", "b"],
+  );
+  assert.deepEqual(shortNames(["dir=r engine=ts", "dir=r engine=c", "dir=w engine=ts"]), [
+    "dir=r engine=ts",
+    "dir=r engine=c",
+    "dir=w engine=ts",
+  ]);
+  assert.deepEqual(shortNames(["plain name", "other"]), ["plain name", "other"]);
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(
+        fc.array(fc.tuple(fc.constantFrom("a", "b", "c"), fc.constantFrom("1", "2", "x y")), {
+          minLength: 1,
+          maxLength: 3,
+        }).map((kvs) => [...new Map(kvs)].map(([k, v]) => `${k}=${v}`).join(" ")),
+        { maxLength: 8 },
+      ),
+      (names) => {
+        const short = shortNames(names);
+        assert.equal(short.length, names.length);
+        assert.equal(new Set(short).size, names.length); // still tells every series apart
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("svg chart: bars only where a category has the series; slanted names stay inside", () => {
+  const [c] = drawCharts(
+    ["what", "case", "v"],
+    [["a-very-long-category-name-number-one", "s1", 1], ["another-long-category", "s2", 2]],
+    { kind: "bar", x: "what", y: "v", series: "case", logx: false, logy: false },
+  );
+  const xs = [...c.svg.matchAll(/<rect class="mark" x="([\d.]+)"[^>]*width="([\d.]+)"/g)]
+    .map((m) => [Number(m[1]), Number(m[2])]);
+  assert.equal(xs.length, 2);
+  const left = Number(/<line x1="([\d.]+)" x2="\1" y1=/.exec(c.svg)![1]); // the y axis
+  const width = Number(/viewBox="0 0 ([\d.]+) /.exec(c.svg)![1]);
+  const groupW = xs[1][0] - xs[0][0];
+  // one bar per category, centred in it (no empty slot for the other series)
+  assert.ok(Math.abs(xs[0][0] - left - (groupW - xs[0][1]) / 2) < 1, c.svg);
+  // the first slanted name (text-anchor end, about 5.2 px per character) starts inside
+  const first = /<text x="([\d.]+)"[^>]*text-anchor="end" transform="rotate/.exec(c.svg)!;
+  assert.ok(Number(first[1]) - "a-very-long-category-name-number-one".length * 5.2 >= 0);
+  assert.ok(width > left);
 });
