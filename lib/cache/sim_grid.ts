@@ -36,6 +36,8 @@ export interface GridCell {
   engine: SimEngine;
   /** Bytes the native policy allocated (native cells only). */
   memoryBytes?: number;
+  /** Thread CPU seconds of the native replay of the mapped file (native file cells only). */
+  cpuSeconds?: number;
 }
 
 /** What a grid run found. */
@@ -176,6 +178,7 @@ export async function runGrid(
         result: c.nat ? c.nat.result() : c.sim!.result(),
         engine: c.nat ? "native" : "ts",
         ...(c.nat ? { memoryBytes: c.nat.memoryBytes } : {}),
+        ...(c.nat && fromFile ? { cpuSeconds: c.nat.cpuSeconds } : {}),
       })),
     };
   } finally {
