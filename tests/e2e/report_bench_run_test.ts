@@ -108,3 +108,11 @@ Deno.test("bench/run: bad options are one line, exit 2", async () => {
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   }
 });
+
+Deno.test("bench/run --list: the benchmarks of bench/, then the built-in pipeline step", async () => {
+  const r = await benchRun(["--list", "--bench-dir", `${ROOT}bench`]);
+  assert.equal(r.code, 0, r.stderr);
+  const names = r.stdout.trim().split("\n");
+  assert.equal(names[names.length - 1], "pipeline");
+  for (const n of names.slice(0, -1)) assert.ok(Deno.statSync(`${ROOT}bench/${n}/main.ts`).isFile);
+});

@@ -40,6 +40,15 @@ export interface BenchOutcome {
   log: string;
 }
 
+/**
+ * Steps bench/run runs after the benchmarks of bench/, like them (own process, log, status):
+ * `pipeline` drives the tools themselves (serve, classify, sim, mrc, eval) into the store so
+ * that the cross-tool reports have rows.
+ */
+export const BUILTIN_STEPS: Record<string, string> = {
+  pipeline: `${ROOT}tools/report/pipeline.ts`,
+};
+
 /** The benchmarks in `benchDir`: every folder holding a main.ts, sorted by name. */
 export function discoverBenchmarks(benchDir = `${ROOT}bench`): string[] {
   const out: string[] = [];
@@ -82,7 +91,7 @@ async function runOne(
     logDir: string;
     timeoutMs: number;
     quiet: boolean;
-    benchDir: string;
+    script: string;
   },
   progress: Progress,
   label: string,
@@ -96,7 +105,7 @@ async function runOne(
     "--quiet",
     "--config",
     `${ROOT}deno.json`,
-    `${opts.benchDir}/${name}/main.ts`,
+    opts.script,
   ];
   if (opts.quick) args.push("--quick");
   args.push("--db", opts.db);
@@ -255,6 +264,11 @@ export function buildProgram() {
     .action(async (opts) => {
       const benchDir = opts.benchDir.replace(/\/$/, "");
       const found = discoverBenchmarks(benchDir);
+      // the built-in steps go with bench/ itself, after its benchmarks
+      const builtins = benchDir === `${ROOT}bench`
+        ? Object.keys(BUILTIN_STEPS).filter((s) => !found.includes(s))
+        : [];
+      found.push(...builtins);
       if (opts.list) {
         for (const b of found) console.log(b);
         if (found.length === 0) console.error("bench/run: no benchmarks yet (bench/*/main.ts)");
@@ -306,7 +320,16 @@ export function buildProgram() {
               if (!opts.quiet) console.error(`${label} ${name} (${size})`);
               o = await runOne(
                 name,
-                { quick: opts.quick, db, logDir, timeoutMs, quiet: opts.quiet, benchDir },
+                {
+                  quick: opts.quick,
+                  db,
+                  logDir,
+                  timeoutMs,
+                  quiet: opts.quiet,
+                  script: builtins.includes(name)
+                    ? BUILTIN_STEPS[name]
+                    : `${benchDir}/${name}/main.ts`,
+                },
                 progress,
                 label,
               );
