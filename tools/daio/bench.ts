@@ -27,6 +27,7 @@ import { figuresJson, figuresText, recordFigures } from "./report.ts";
 import type { Figures } from "./report.ts";
 import { layOut } from "./lay_out.ts";
 import { isNvmeGenericPath } from "../../lib/block/daio_nvme.ts";
+import { MAX_BS, MAX_QUEUE_DEPTH, MAX_QUEUES } from "./limits.ts";
 
 function parsePercent(text: string): number {
   const v = parseCount(text);
@@ -113,6 +114,17 @@ export function addBenchCommand(program: Command) {
     if (!path) throw new UsageError("bench: name the target: daio bench FILE (or --filename)");
     const queues = opts.numjobs ?? opts.queues;
     const engine = opts.engine;
+    if (opts.bs === 0 || opts.bs > MAX_BS) {
+      throw new UsageError(`--bs ${opts.bs}: must be 1 byte to ${MAX_BS >> 20}MiB`);
+    }
+    if (opts.iodepth > MAX_QUEUE_DEPTH) {
+      throw new UsageError(`--iodepth ${opts.iodepth}: at most ${MAX_QUEUE_DEPTH}`);
+    }
+    if (queues > MAX_QUEUES) {
+      throw new UsageError(
+        `--${opts.numjobs ? "numjobs" : "queues"} ${queues}: at most ${MAX_QUEUES}`,
+      );
+    }
     if (opts.hipri && engine !== "daio") throw new UsageError("--hipri needs --engine daio");
     const nvmePassthru = opts.nvmePassthru || isNvmeGenericPath(path);
     if (nvmePassthru && engine !== "daio") {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ToolError } from "../../lib/cli/mod.ts";
+import { describeFsError, ToolError } from "../../lib/cli/mod.ts";
 
 /** Makes sure `path` exists and holds at least `size` bytes (when a size is given). */
 export async function layOut(path: string, size: number | undefined, quiet: boolean) {
@@ -26,8 +26,14 @@ export async function layOut(path: string, size: number | undefined, quiet: bool
       throw new ToolError(`${path}: ENOENT (no such file; give --size to create it)`);
     }
   }
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(path, { write: true, create: true });
+  } catch (e) {
+    throw new ToolError(`${path}: cannot create it: ${describeFsError(e)}`);
+  }
+  using _closer = f;
   if (!quiet) console.error(`daio: laying out ${path} to ${size} bytes`);
-  using f = await Deno.open(path, { write: true, create: true });
   const chunk = new Uint8Array(1 << 20);
   let x = 0x9e3779b9;
   for (let i = 0; i < chunk.length; i += 4) {
@@ -37,10 +43,14 @@ export async function layOut(path: string, size: number | undefined, quiet: bool
     new DataView(chunk.buffer).setUint32(i, x >>> 0);
   }
   await f.seek(have, Deno.SeekMode.Start);
-  for (let at = have; at < size!; at += chunk.length) {
-    const n = Math.min(chunk.length, size! - at);
-    let done = 0;
-    while (done < n) done += await f.write(chunk.subarray(done, n));
+  try {
+    for (let at = have; at < size!; at += chunk.length) {
+      const n = Math.min(chunk.length, size! - at);
+      let done = 0;
+      while (done < n) done += await f.write(chunk.subarray(done, n));
+    }
+    await f.syncData();
+  } catch (e) {
+    throw new ToolError(`${path}: laying out ${size} bytes failed: ${describeFsError(e)}`);
   }
-  await f.syncData();
 }

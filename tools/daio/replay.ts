@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import process from "node:process";
 import {
   addExamples,
@@ -14,6 +14,7 @@ import {
   parsePositive,
   readLines,
   ToolError,
+  UsageError,
   withCommonOptions,
   withRun,
 } from "../../lib/cli/mod.ts";
@@ -23,12 +24,13 @@ import { FileDeviceError, openFileDeviceSync } from "../../lib/block/file_device
 import type { IoRecord } from "../../lib/trace/io_record.ts";
 import { Histogram } from "../../lib/stats/histogram.ts";
 import { figuresJson, figuresText, recordFigures } from "./report.ts";
+import { MAX_QUEUE_DEPTH, MAX_QUEUES } from "./limits.ts";
 
 function parseDirect(text: string): boolean | "auto" {
   if (text === "1") return true;
   if (text === "0") return false;
   if (text === "auto") return "auto";
-  throw new Error(`expected 1, 0 or auto: ${text}`);
+  throw new InvalidArgumentError(`expected 1, 0 or auto: ${text}`);
 }
 
 /** Adds `replay` to the program. */
@@ -54,6 +56,16 @@ export function addReplayCommand(program: Command) {
       )
       .option("--read-only", "open the target read-only; a trace with writes fails", false),
   ).action(async (trace, opts) => {
+    // The engine's limits (native/daio_dev.c), as usage errors rather than an EINVAL later.
+    if (opts.queues > MAX_QUEUES) {
+      throw new UsageError(`--queues ${opts.queues}: at most ${MAX_QUEUES}`);
+    }
+    if (Math.ceil(opts.iodepth / opts.queues) > MAX_QUEUE_DEPTH) {
+      throw new UsageError(
+        `--iodepth ${opts.iodepth}: at most ${MAX_QUEUE_DEPTH} per queue ` +
+          `(${MAX_QUEUE_DEPTH * opts.queues} with --queues ${opts.queues})`,
+      );
+    }
     const args = { trace, ...opts };
     await withRun(opts, { tool: "daio", command: "replay", args }, async (run) => {
       let dev;

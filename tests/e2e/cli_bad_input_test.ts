@@ -1,0 +1,121 @@
+/**
+ * A user's bad input, table-driven across every tool: each case is one command line (and its
+ * stdin), the exit code it must end with, and the one line it must print on stderr. The rules
+ * (DESIGN.md): one line prefixed `TOOL: ` naming what was wrong, exit 2 for usage and 1 for a
+ * failure, no stack trace, and no partly written output left behind.
+ */
+import assert from "node:assert/strict";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+interface Case {
+  /** the tool (bin/TOOL) and its arguments; `$T` is replaced by the test's temp dir */
+  argv: string[];
+  code: number;
+  /** what the single stderr line must match */
+  err: RegExp;
+  stdin?: string | Uint8Array;
+  /** files (under $T) that must not exist afterwards */
+  absent?: string[];
+}
+
+async function runCase(dir: string, c: Case) {
+  const [tool, ...args] = c.argv.map((a) => a.replaceAll("$T", dir));
+  const child = new Deno.Command(`${root}bin/${tool}`, {
+    args,
+    cwd: dir,
+    env: { HVKIT_DB: `${dir}/r.duckdb` },
+    stdin: c.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (c.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(typeof c.stdin === "string" ? new TextEncoder().encode(c.stdin) : c.stdin);
+    await w.close();
+  }
+  const out = await child.output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+/** Runs the cases two at a time (the machine has two cores) and checks each. */
+async function check(cases: Case[]) {
+  const dir = await Deno.makeTempDir({ prefix: "hvkit_bad_input_" });
+  try {
+    await Deno.mkdir(`${dir}/adir`);
+    await Deno.writeTextFile(`${dir}/empty`, "");
+    await Deno.writeFile(`${dir}/garbage.bin`, new Uint8Array(4096).map((_, i) => i * 37 + 11));
+    await Deno.writeTextFile(
+      `${dir}/good.jsonl`,
+      '{"ts":1,"op":"R","off":0,"len":4096,"dev":"d"}\n' +
+        '{"ts":2,"op":"W","off":4096,"len":4096,"dev":"d"}\n',
+    );
+    await Deno.truncate(`${dir}/img.raw`, 1 << 20).catch(async () => {
+      await Deno.writeFile(`${dir}/img.raw`, new Uint8Array(1 << 20));
+    });
+    const failures: string[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < cases.length) {
+        const c = cases[next++];
+        const r = await runCase(dir, c);
+        const lines = r.stderr.trimEnd().split("\n");
+        const what = `${c.argv.join(" ")}: exit ${r.code}, stderr ${JSON.stringify(r.stderr)}`;
+        if (r.code !== c.code) failures.push(`want exit ${c.code}: ${what}`);
+        else if (lines.length !== 1) failures.push(`want one line: ${what}`);
+        else if (!lines[0].startsWith(`${c.argv[0]}: `)) failures.push(`want prefix: ${what}`);
+        else if (!c.err.test(lines[0])) failures.push(`want ${c.err}: ${what}`);
+        for (const f of c.absent ?? []) {
+          const there = await Deno.stat(`${dir}/${f}`).then(() => true, () => false);
+          if (there) failures.push(`${f} left behind: ${what}`);
+        }
+      }
+    };
+    await Promise.all([worker(), worker()]);
+    assert.deepEqual(failures, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("bad input: daio options past the engine's limits are usage errors naming them", async () => {
+  await check([
+    { argv: ["daio", "bench", "--no-db", "--bs", "0", "img.raw"], code: 2, err: /--bs 0/ },
+    { argv: ["daio", "bench", "--no-db", "--bs", "128M", "img.raw"], code: 2, err: /--bs/ },
+    {
+      argv: ["daio", "bench", "--no-db", "--iodepth", "5000", "img.raw"],
+      code: 2,
+      err: /--iodepth/,
+    },
+    { argv: ["daio", "bench", "--no-db", "--queues", "65", "img.raw"], code: 2, err: /--queues/ },
+    {
+      argv: [
+        "daio",
+        "replay",
+        "--no-db",
+        "--target",
+        "img.raw",
+        "--iodepth",
+        "100000",
+        "good.jsonl",
+      ],
+      code: 2,
+      err: /--iodepth 100000/,
+    },
+    {
+      argv: ["daio", "replay", "--no-db", "--target", "img.raw", "--queues", "100", "good.jsonl"],
+      code: 2,
+      err: /--queues 100/,
+    },
+    {
+      argv: ["daio", "replay", "--no-db", "--target", "img.raw", "--direct", "2", "good.jsonl"],
+      code: 2,
+      err: /--direct.*expected 1, 0 or auto/,
+    },
+    {
+      argv: ["daio", "bench", "--no-db", "--size", "1M", "$T/no-dir/x.img"],
+      code: 1,
+      err: /no-dir\/x\.img: cannot create it: no such file or directory/,
+    },
+  ]);
+});
