@@ -1,9 +1,9 @@
--- Absolute figures against the previous run: each non-ratio figure of a benchmark's latest run against the same figure of its previous run on the same host.
+-- Absolute figures against the previous run: each non-ratio figure of a benchmark's latest run against the same figure of its previous runs on the same host.
 -- On a shared or loaded machine these move with the load (the peer's as much as hvkit's), so
 -- they are reported, and fail `--check-regressions PCT` only with `--absolute`. worse_pct > 0
 -- means worse; the direction is labels.better, else inferred from the unit (1/s, MiB/s: higher
 -- is better; ns, us, ms, s: lower is better; see bench/README.md); figures with no known
--- direction are left out. The previous run is one of the same size (args.quick) where recorded.
+-- direction are left out. "before" is the median of the up to 3 previous runs of the same size.
 -- chart: bar x=figure y=worse_pct facet=bench title="Change against the previous run (positive = worse)" unit=%
 WITH ranked AS (
   SELECT id, command AS bench, host, args->>'quick' AS quick,
@@ -14,7 +14,7 @@ WITH ranked AS (
 ), pairs AS (
   SELECT a.bench, a.host, a.id AS latest, b.id AS previous
   FROM ranked a JOIN ranked b ON a.bench = b.bench AND a.host = b.host AND a.newest = 1
-   AND a.k = 1 AND b.k = 2 AND a.quick IS NOT DISTINCT FROM b.quick
+   AND a.k = 1 AND b.k BETWEEN 2 AND 4 AND a.quick IS NOT DISTINCT FROM b.quick
 ), per_run AS (
   SELECT run, name, coalesce(unit, '') AS unit, coalesce(labels::VARCHAR, '{}') AS labels,
          any_value(labels->>'better') AS better, avg(value) AS value
@@ -24,8 +24,9 @@ WITH ranked AS (
              OR (name LIKE '%ratio%' AND unit LIKE '%_/_%' AND unit NOT LIKE '%/s'))
   GROUP BY ALL
 ), figures AS (
-  SELECT p.bench, p.host, n.name, n.unit, n.labels, o.value AS before, n.value AS now,
-         coalesce(n.better,
+  SELECT p.bench, p.host, n.name, n.unit, n.labels, median(o.value) AS before,
+         count(*) AS baseline_runs, any_value(n.value) AS now,
+         coalesce(any_value(n.better),
            CASE WHEN lower(n.unit) IN ('1/s', 'iops', 'ops/s', 'req/s', 'b/s', 'kib/s', 'mib/s',
                                        'gib/s', 'mb/s', 'gb/s') THEN 'higher'
                 WHEN lower(n.unit) IN ('ns', 'us', 'µs', 'ms', 's', 's/gib') THEN 'lower'
@@ -35,11 +36,12 @@ WITH ranked AS (
   JOIN per_run n ON n.run = p.latest
   JOIN per_run o ON o.run = p.previous AND o.name = n.name AND o.unit = n.unit
                  AND o.labels = n.labels
+  GROUP BY p.bench, p.host, n.name, n.unit, n.labels
 )
 SELECT bench, host,
        trim(name || ' ' || array_to_string(list_transform(json_keys(labels::JSON),
          k -> k || '=' || (labels::JSON->>k)), ' ')) AS figure,
-       unit, better, before, now,
+       unit, better, baseline_runs, before, now,
        round(100 * (now - before) / abs(before), 2) AS change_pct,
        round(CASE better WHEN 'higher' THEN -100 * (now - before) / abs(before)
                          ELSE 100 * (now - before) / abs(before) END, 2) AS worse_pct

@@ -1,7 +1,8 @@
 /**
  * The regression check behind `--check-regressions PCT`. What fails is a benchmark's ratio to its
  * peer (the `regressions` report: hvkit's figure over the peer's, both measured in the same run,
- * against the same ratio in the previous run of that benchmark on the same host): a loaded
+ * against the median of the same ratio in the up to 3 previous runs of that benchmark of the
+ * same size on the same host): a loaded
  * machine slows both sides, so the ratio keeps what hvkit itself did. Absolute figures (the
  * `regressions_absolute` report) move with the machine's load; they are reported and fail only
  * when asked (`absolute: true`, the `--absolute` option).
@@ -18,7 +19,9 @@ export interface Regression {
   figure: string;
   unit: string;
   better: string;
+  /** The median of this many previous runs. */
   before: number;
+  baselineRuns: number;
   now: number;
   worsePct: number;
   /** `ratio`: a ratio to the peer in the same run; `absolute`: any other figure. */
@@ -64,6 +67,7 @@ function toRegression(row: Record<string, unknown>, kind: Regression["kind"], fa
     unit: String(row.unit ?? ""),
     better: String(row.better),
     before: toNumber(row.before) ?? NaN,
+    baselineRuns: toNumber(row.baseline_runs) ?? 1,
     now: toNumber(row.now) ?? NaN,
     worsePct: toNumber(row.worse_pct) ?? NaN,
     kind,
@@ -117,7 +121,8 @@ export async function checkRegressions(
 
 function line(g: Regression, head: string): string {
   const n = (x: number) => +x.toPrecision(6);
-  return `${head} ${g.bench} ${g.figure}: ${n(g.before)} -> ${n(g.now)} ${g.unit} ` +
+  const base = g.baselineRuns > 1 ? ` (median of ${g.baselineRuns} runs)` : "";
+  return `${head} ${g.bench} ${g.figure}: ${n(g.before)}${base} -> ${n(g.now)} ${g.unit} ` +
     `(${g.worsePct}% worse, ${g.better} is better, host ${g.host})`;
 }
 

@@ -113,3 +113,25 @@ test("report runner: seeded runs fill the bench reports; regressions follow the 
   await seedStore(clean, { regress: false });
   assert.equal(failingCount(await checkRegressions(clean, 20, { absolute: true })), 0);
 });
+
+test("regressions: the baseline is the median of the previous three runs, not one odd run", async () => {
+  const db = tmpDb();
+  // ratio 1.0, 1.0, then one odd 2.0, then 1.0 again: against the odd run alone it is 50% worse
+  for (const value of [1.0, 1.0, 2.0, 1.0]) {
+    const run = await startRun({ db }, { tool: "bench", command: "odd", args: { quick: true } });
+    run.metric("iops_ratio", value, "x", { ratio: "hvkit/peer", peer: "peer", better: "higher" });
+    await run.finish("ok");
+  }
+  const check = await checkRegressions(db, 20);
+  assert.equal(check.compared, 1);
+  assert.equal(failingCount(check), 0);
+  const r = await runReport(db, loadReport("regressions"));
+  const row = Object.fromEntries(r.columns.map((c, i) => [c, r.rows[0][i]]));
+  assert.equal(Number(row.baseline_runs), 3);
+  assert.equal(Number(row.before), 1);
+  // a real drop is still caught
+  const run = await startRun({ db }, { tool: "bench", command: "odd", args: { quick: true } });
+  run.metric("iops_ratio", 0.7, "x", { ratio: "hvkit/peer", peer: "peer", better: "higher" });
+  await run.finish("ok");
+  assert.equal(failingCount(await checkRegressions(db, 20)), 1);
+});
