@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { UsageError } from "./errors.ts";
 
 const UNITS: Record<string, number> = {
   "": 1,
@@ -77,4 +78,22 @@ export function formatSize(bytes: number): string {
     i++;
   }
   return i === 0 ? `${v}B` : `${v.toFixed(v >= 100 ? 0 : 1)}${units[i]}`;
+}
+
+/**
+ * Parses an option's value inside an action (where commander no longer names the option): a bad
+ * value is a UsageError `--name: reason`.
+ *
+ * @example
+ * ```ts
+ * import { parseCount, parseOption } from "./parse.ts";
+ * parseOption("--top", "10", parseCount); // 10
+ * ```
+ */
+export function parseOption<T>(name: string, text: string, parse: (text: string) => T): T {
+  try {
+    return parse(text);
+  } catch (e) {
+    throw new UsageError(`${name}: ${(e as Error).message}`);
+  }
 }

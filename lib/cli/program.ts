@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import { Command, CommanderError, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { describeError, EXIT } from "./errors.ts";
 
 /**
@@ -66,6 +66,12 @@ export async function runTool(program: AnyCommand | Command, argv = Deno.args): 
     await cmd.parseAsync(argv, { from: "user" });
     Deno.exit(EXIT.ok);
   } catch (e) {
+    if (e instanceof InvalidArgumentError) {
+      // Thrown by a parse helper inside an action (commander turns the ones from its own
+      // option parsing into a CommanderError it has already printed): not printed yet.
+      console.error(`${cmd.name()}: ${e.message.split("\n")[0]}`);
+      Deno.exit(EXIT.usage);
+    }
     if (e instanceof CommanderError) {
       // help and version end with code 0; commander already printed the message.
       Deno.exit(e.exitCode === 0 ? EXIT.ok : EXIT.usage);

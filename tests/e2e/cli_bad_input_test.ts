@@ -119,3 +119,30 @@ Deno.test("bad input: daio options past the engine's limits are usage errors nam
     },
   ]);
 });
+
+Deno.test("bad input: a bad value parsed inside a command is one line, exit 2 (was silent)", async () => {
+  await check([
+    { argv: ["qbic-cache", "trace", "head", "-n", "abc", "good.jsonl"], code: 2, err: /abc/ },
+    {
+      argv: ["pdc-filter", "classify", "--no-db", "--confirm", "abc", "good.jsonl"],
+      code: 2,
+      err: /--confirm: not a whole number: abc/,
+    },
+    {
+      argv: ["virtav", "scan", "--no-db", "--lowmem", "4X", "good.jsonl"],
+      code: 2,
+      err: /--lowmem: not a size: 4X/,
+    },
+    {
+      argv: ["virtav", "watch", "--no-db", "--interval", "5x", "--qmp", "q", "--ram", "r"],
+      code: 2,
+      err: /--interval: not a duration: 5x/,
+    },
+    {
+      argv: ["pviommu", "serve", "--no-db", "--endpoints", "1,x"],
+      code: 2,
+      err: /--endpoints: not a whole number: x/,
+      stdin: "",
+    },
+  ]);
+});

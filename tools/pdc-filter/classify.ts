@@ -17,7 +17,7 @@ import {
 import { formatRecord, parseRecordLine, TraceFormatError } from "../../lib/trace/jsonl.ts";
 import { ExactDetector, type JournalDetector } from "../../lib/pdc/journal_detector.ts";
 import { HeuristicDetector } from "../../lib/pdc/heuristic_detector.ts";
-import { parseCount, ToolError } from "../../lib/cli/mod.ts";
+import { parseCount, parseOption, ToolError } from "../../lib/cli/mod.ts";
 import { exactRanges } from "./detector_options.ts";
 
 /** Adds `classify` to the program. */
@@ -37,7 +37,7 @@ export function addClassifyCommand(program: Command) {
     const args = { trace, image: opts.image, ranges: opts.ranges, confirm: opts.confirm };
     await withRun(opts, { tool: "pdc-filter", command: "classify", args }, async (run) => {
       const ranges = await exactRanges(opts);
-      const confirm = parseCount(opts.confirm);
+      const confirm = parseOption("--confirm", opts.confirm, parseCount);
       const detector: JournalDetector = ranges !== undefined
         ? new ExactDetector(ranges)
         : new HeuristicDetector({ confirmCommits: Math.max(1, confirm) });

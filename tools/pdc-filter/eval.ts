@@ -10,6 +10,7 @@ import {
   formatTable,
   openInput,
   parseCount,
+  parseOption,
   readLines,
   ToolError,
   UsageError,
@@ -36,7 +37,7 @@ export function addEvalCommand(program: Command) {
     await withRun(opts, { tool: "pdc-filter", command: "eval", args }, async (run) => {
       const ranges = await exactRanges(opts);
       if (ranges === undefined) throw new UsageError("eval needs --image or --ranges");
-      const confirm = Math.max(1, parseCount(opts.confirm));
+      const confirm = Math.max(1, parseOption("--confirm", opts.confirm, parseCount));
       const ev = new Evaluator(
         new ExactDetector(ranges),
         new HeuristicDetector({ confirmCommits: confirm }),

@@ -9,6 +9,7 @@ import { type Command, Option } from "@commander-js/extra-typings";
 import {
   addExamples,
   parseCount,
+  parseOption,
   ToolError,
   UsageError,
   withCommonOptions,
@@ -70,7 +71,10 @@ export function addServeCommands(program: Command): void {
       ...(opts.resv.length ? { defaultResv: opts.resv } : {}),
       ...(opts.endpoints
         ? {
-          endpoints: opts.endpoints.split(",").map((s) => ({ id: parseCount(s), resv: opts.resv })),
+          endpoints: opts.endpoints.split(",").map((s) => ({
+            id: parseOption("--endpoints", s, parseCount),
+            resv: opts.resv,
+          })),
         }
         : {}),
     };

@@ -7,6 +7,7 @@
 import { type Command, Option } from "@commander-js/extra-typings";
 import {
   addExamples,
+  parseOption,
   parseSize,
   ToolError,
   UsageError,
@@ -132,7 +133,9 @@ export function addScanCommand(program: Command) {
     }
     if (!opts.execOnly && opts.cr3.length > 0) throw new UsageError("--cr3 needs --exec-only");
     const cr3s = opts.cr3.map((c) => parseAddress(c, "--cr3"));
-    const lowmem = opts.lowmem !== undefined ? parseSize(opts.lowmem) : undefined;
+    const lowmem = opts.lowmem !== undefined
+      ? parseOption("--lowmem", opts.lowmem, parseSize)
+      : undefined;
     const json = opts.output === "json";
     const mode = opts.execOnly ? "exec" : opts.memory ? "memory" : "file";
     let found = 0;

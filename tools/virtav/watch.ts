@@ -9,6 +9,7 @@ import { type Command, Option } from "@commander-js/extra-typings";
 import {
   addExamples,
   parseDuration,
+  parseOption,
   parsePositive,
   parseSize,
   ToolError,
@@ -85,9 +86,13 @@ export function addWatchCommand(program: Command) {
   ]);
   cmd.action(async (cliOpts) => {
     const opts = cliOpts as typeof cliOpts & SigOptions;
-    const interval = parseDuration(opts.interval);
-    const duration = opts.duration !== undefined ? parseDuration(opts.duration) : Infinity;
-    const lowmem = opts.lowmem !== undefined ? parseSize(opts.lowmem) : undefined;
+    const interval = parseOption("--interval", opts.interval, parseDuration);
+    const duration = opts.duration !== undefined
+      ? parseOption("--duration", opts.duration, parseDuration)
+      : Infinity;
+    const lowmem = opts.lowmem !== undefined
+      ? parseOption("--lowmem", opts.lowmem, parseSize)
+      : undefined;
     const json = opts.output === "json";
     let detected = 0;
     await withRun(opts, { tool: "virtav", command: "watch", args: opts }, async (run) => {
