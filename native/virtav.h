@@ -23,7 +23,9 @@ typedef struct {
 } vav_hit;
 
 /* stats[] indices filled by the scan functions (uint64_t stats[8]) */
-enum { VAV_ST_BYTES, VAV_ST_CANDIDATES, VAV_ST_PARTS, VAV_ST_TRACK_DROP, VAV_ST_HITS_LOST, VAV_ST_COPIED };
+/* VAV_ST_TRACK_DROP: programs whose partial matches outgrew their tracker (each then decided by
+ * the exact scan, VAV_ST_EXACT counts those runs; nothing is dropped). */
+enum { VAV_ST_BYTES, VAV_ST_CANDIDATES, VAV_ST_PARTS, VAV_ST_TRACK_DROP, VAV_ST_HITS_LOST, VAV_ST_COPIED, VAV_ST_EXACT };
 /* stats[] indices filled by vav_walk (uint64_t stats[8]) */
 enum { VAV_WS_TABLES, VAV_WS_OUTSIDE, VAV_WS_LOOPS, VAV_WS_BUDGET, VAV_WS_TRUNCATED, VAV_WS_RESERVED_PS, VAV_WS_LEAVES };
 

@@ -29,6 +29,7 @@ typedef struct {
 
 typedef struct {
   uint32_t first_atom, natoms, width, gap_min, gap_max, key_off, key_len, anchor_off, anchor_len, prog;
+  uint32_t lead, trail; /* `aa[x-y]` / `[x-y]bb` side bytes outside the core */
 } part_rec;
 
 typedef struct {
@@ -67,6 +68,7 @@ struct vav_db {
   uint32_t n2;
   tracker *trk;
   uint32_t *sig_epoch;
+  uint32_t *fb_epoch; /* per program: the scan (epoch) that sent it to the exact scan */
   uint32_t epoch;
   pthread_mutex_t lock;
 };
@@ -82,6 +84,7 @@ static void db_destroy(struct vav_db *d) {
     for (uint32_t i = 0; i < d->ntrk; i++) free(d->trk[i].ents);
   free(d->trk);
   free(d->sig_epoch);
+  free(d->fb_epoch);
   free(d->tbase);
   free(d->bm4);
   free(d->start4);
@@ -115,6 +118,10 @@ static int db_validate(struct vav_db *d, uint64_t len) {
     if (p->first_atom > d->natoms || p->natoms > d->natoms - p->first_atom || p->prog >= d->nprogs)
       return -EINVAL;
     if ((p->key_len != 2 && p->key_len != 4) || (uint64_t)p->key_off + p->key_len > p->width) return -EINVAL;
+    /* the key lies in the core, so parts' keys come in part order (see the header comment) */
+    if ((uint64_t)p->lead + p->trail >= p->width || p->key_off < p->lead ||
+        (uint64_t)p->key_off + p->key_len > (uint64_t)p->width - p->trail)
+      return -EINVAL;
     uint64_t w = 0;
     for (uint32_t a = 0; a < p->natoms; a++) {
       const atom_rec *t = &d->atoms[p->first_atom + a];
@@ -146,7 +153,7 @@ static int part_exact_byte(const struct vav_db *d, const part_rec *p, uint32_t o
 int32_t vav_db_load(const uint8_t *blob, uint64_t len) {
   if (!blob || len < 32) return -EINVAL;
   const uint32_t *h = (const uint32_t *)blob;
-  if (h[0] != MAGIC || h[1] != 1) return -EINVAL;
+  if (h[0] != MAGIC || h[1] != 2) return -EINVAL;
   struct vav_db *d = calloc(1, sizeof *d);
   if (!d) return -ENOMEM;
   d->nsigs = h[2];
@@ -171,7 +178,8 @@ int32_t vav_db_load(const uint8_t *blob, uint64_t len) {
   rc = -ENOMEM;
   d->tbase = calloc(d->nprogs + 1, sizeof(uint32_t));
   d->sig_epoch = calloc(d->nsigs + 1, sizeof(uint32_t));
-  if (!d->tbase || !d->sig_epoch) goto fail;
+  d->fb_epoch = calloc(d->nprogs + 1, sizeof(uint32_t));
+  if (!d->tbase || !d->sig_epoch || !d->fb_epoch) goto fail;
   for (uint32_t i = 0; i < d->nprogs; i++) {
     d->tbase[i] = d->ntrk;
     d->ntrk += d->progs[i].nparts - 1;
@@ -286,27 +294,37 @@ static int verify_part(const struct vav_db *d, const part_rec *p, const uint8_t 
   return 1;
 }
 
-static int track_push(tracker *t, uint32_t epoch, uint64_t end, uint64_t origin, uint64_t *stats) {
+/* Drops the ends of `t` that no start at or after `cs` can use: ends too old for the gap's
+ * maximum, and every mature end (end + gap_min <= cs) but the newest, which serves every such
+ * start at least as long. What stays is at most one mature end plus the ends in
+ * (cs - gap_min, newest end], so a tracker holds at most gap_min + 2 part widths + 1 ends. */
+static void track_prune(tracker *t, const part_rec *next, uint64_t cs) {
+  while (t->count && next->gap_max != INF32 && t->ents[t->head].end + next->gap_max < cs) {
+    t->head = (t->head + 1) % t->cap;
+    t->count--;
+  }
+  while (t->count >= 2 && t->ents[(t->head + 1) % t->cap].end + next->gap_min <= cs) {
+    t->head = (t->head + 1) % t->cap;
+    t->count--;
+  }
+}
+
+/* Appends an end; 1 if the tracker is full (the caller falls back to the exact scan). */
+static int track_push(tracker *t, uint32_t epoch, uint64_t end, uint64_t origin) {
   if (t->epoch != epoch) {
     t->epoch = epoch;
     t->head = t->count = 0;
   }
   if (t->count == t->cap) {
-    if (t->cap >= MAX_TRACK) {
-      /* Too many live ends: drop the oldest and count it (a possible missed match). */
-      t->head = (t->head + 1) % t->cap;
-      t->count--;
-      stats[VAV_ST_TRACK_DROP]++;
-    } else {
-      uint32_t ncap = t->cap ? t->cap * 2 : 8;
-      track_ent *ne = malloc((size_t)ncap * sizeof *ne);
-      if (!ne) return -ENOMEM;
-      for (uint32_t i = 0; i < t->count; i++) ne[i] = t->ents[(t->head + i) % t->cap];
-      free(t->ents);
-      t->ents = ne;
-      t->cap = ncap;
-      t->head = 0;
-    }
+    if (t->cap >= MAX_TRACK) return 1;
+    uint32_t ncap = t->cap ? t->cap * 2 : 8;
+    track_ent *ne = malloc((size_t)ncap * sizeof *ne);
+    if (!ne) return -ENOMEM;
+    for (uint32_t i = 0; i < t->count; i++) ne[i] = t->ents[(t->head + i) % t->cap];
+    free(t->ents);
+    t->ents = ne;
+    t->cap = ncap;
+    t->head = 0;
   }
   t->ents[(t->head + t->count) % t->cap] = (track_ent){end, origin};
   t->count++;
@@ -324,55 +342,165 @@ typedef struct {
   uint64_t *stats;
   int stop;
   int err;
+  uint32_t *fallback; /* programs whose tracker filled up in this scan */
+  uint32_t nfallback, fallback_cap;
 } scan_ctx;
+
+static int offset_ok(const prog_rec *pr, uint64_t len, uint64_t cs) {
+  uint64_t base = (uint64_t)pr->base_hi << 32 | pr->base_lo;
+  uint64_t range = (uint64_t)pr->range_hi << 32 | pr->range_lo;
+  if (pr->off_kind == 1) return cs >= base && cs - base <= range;
+  if (pr->off_kind == 2) {
+    if (base > len) return 0;
+    uint64_t lo = len - base;
+    return cs >= lo && cs - lo <= range;
+  }
+  return 1;
+}
+
+static void report(scan_ctx *c, const prog_rec *pr, uint32_t prog, uint64_t origin) {
+  c->d->sig_epoch[pr->sig] = c->d->epoch;
+  if (c->nhits < c->cap) c->out[c->nhits++] = (vav_hit){pr->sig, prog, origin};
+  else c->stats[VAV_ST_HITS_LOST]++;
+  if (!(c->flags & VAV_ALLMATCH)) c->stop = 1;
+}
+
+/* Marks a program for the exact scan after the pass (its tracker is full). */
+static void mark_fallback(scan_ctx *c, uint32_t prog) {
+  struct vav_db *d = c->d;
+  if (d->fb_epoch[prog] == d->epoch) return;
+  d->fb_epoch[prog] = d->epoch;
+  if (c->nfallback == c->fallback_cap) {
+    uint32_t ncap = c->fallback_cap ? c->fallback_cap * 2 : 8;
+    uint32_t *nf = realloc(c->fallback, ncap * sizeof *nf);
+    if (!nf) {
+      c->err = -ENOMEM;
+      c->stop = 1;
+      return;
+    }
+    c->fallback = nf;
+    c->fallback_cap = ncap;
+  }
+  c->fallback[c->nfallback++] = prog;
+  c->stats[VAV_ST_TRACK_DROP]++;
+}
 
 static void on_part(scan_ctx *c, uint32_t pi, uint64_t s) {
   struct vav_db *d = c->d;
   const part_rec *p = &d->parts[pi];
   const prog_rec *pr = &d->progs[p->prog];
   if (d->sig_epoch[pr->sig] == d->epoch) return; /* this signature already matched here */
+  if (d->fb_epoch[p->prog] == d->epoch) return;  /* the exact scan takes this program */
   uint32_t idx = pi - pr->first_part;
-  uint64_t origin = s;
+  /* offsets and gaps are measured on the core (ClamAV's `aa[x-y]CORE[x-y]bb`) */
+  uint64_t cs = s + p->lead, ce = s + p->width - p->trail;
+  uint64_t origin = cs;
   if (idx == 0) {
-    uint64_t base = (uint64_t)pr->base_hi << 32 | pr->base_lo;
-    uint64_t range = (uint64_t)pr->range_hi << 32 | pr->range_lo;
-    if (pr->off_kind == 1) {
-      if (s < base || s - base > range) return;
-    } else if (pr->off_kind == 2) {
-      if (base > c->len) return;
-      uint64_t lo = c->len - base;
-      if (s < lo || s - lo > range) return;
-    }
+    if (!offset_ok(pr, c->len, cs)) return;
   } else {
     tracker *t = &d->trk[d->tbase[p->prog] + idx - 1];
     if (t->epoch != d->epoch || t->count == 0) return;
     if (p->gap_max != INF32) {
-      /* drop ends too old for this and every later start */
-      while (t->count && t->ents[t->head].end + p->gap_max < s) {
-        t->head = (t->head + 1) % t->cap;
-        t->count--;
-      }
+      track_prune(t, p, cs);
       if (!t->count) return;
     }
     track_ent *e = &t->ents[t->head];
-    if (e->end + p->gap_min > s) return;
+    if (e->end + p->gap_min > cs) return;
     origin = e->origin;
   }
   if (idx + 1 == pr->nparts) {
-    d->sig_epoch[pr->sig] = d->epoch;
-    if (c->nhits < c->cap) c->out[c->nhits++] = (vav_hit){pr->sig, p->prog, origin};
-    else c->stats[VAV_ST_HITS_LOST]++;
-    if (!(c->flags & VAV_ALLMATCH)) c->stop = 1;
+    report(c, pr, p->prog, origin);
     return;
   }
   tracker *t = &d->trk[d->tbase[p->prog] + idx];
   const part_rec *next = p + 1;
   /* With an unbounded gap after this part, its earliest end is the only one that matters. */
   if (next->gap_max == INF32 && t->epoch == d->epoch && t->count) return;
-  if (track_push(t, d->epoch, s + p->width, origin, c->stats) < 0) {
-    c->err = -ENOMEM;
-    c->stop = 1;
+  if (next->gap_max != INF32 && t->epoch == d->epoch) {
+    /* no later start of the next part lies before its key at this position, or earlier */
+    uint64_t key_pos = s + p->key_off;
+    uint64_t smin = key_pos >= next->key_off ? key_pos - next->key_off + next->lead : 0;
+    track_prune(t, next, smin);
   }
+  int rc = track_push(t, d->epoch, ce, origin);
+  if (rc < 0) {
+    c->err = rc;
+    c->stop = 1;
+  } else if (rc > 0) {
+    mark_fallback(c, p->prog);
+  }
+}
+
+static inline int bit_get(const uint64_t *b, uint64_t i) { return (b[i >> 6] >> (i & 63)) & 1; }
+
+/* The ends (core end offsets) of every chain of parts 0..k of program `pr`, as a bitmap over
+ * [0, len]: part 0 where the offset allows it, part j > 0 where an end of part j - 1 lies
+ * within its gap. O(len) per part plus a full verification where the key matches. `x` and `y`
+ * are scratch bitmaps of `words` words; returns the one holding the result. */
+static uint64_t *chain_ends(scan_ctx *c, const prog_rec *pr, uint32_t k, uint64_t *x, uint64_t *y,
+                            size_t words) {
+  struct vav_db *d = c->d;
+  for (uint32_t j = 0; j <= k; j++) {
+    const part_rec *p = &d->parts[pr->first_part + j];
+    uint64_t *out = j % 2 == 0 ? x : y, *in = j % 2 == 0 ? y : x;
+    memset(out, 0, words * 8);
+    uint8_t key[4];
+    for (uint32_t q = 0; q < p->key_len; q++) key[q] = (uint8_t)part_exact_byte(d, p, p->key_off + q);
+    int64_t last = -1; /* newest end of part j - 1 at or before cs - gap_min */
+    uint64_t scanned = 0;
+    for (uint64_t s = 0; s + p->width <= c->len; s++) {
+      uint64_t cs = s + p->lead;
+      if (j > 0) {
+        if (cs < p->gap_min) continue;
+        for (uint64_t upto = cs - p->gap_min; scanned <= upto; scanned++)
+          if (bit_get(in, scanned)) last = (int64_t)scanned;
+        if (last < 0) continue;
+        if (p->gap_max != INF32 && (uint64_t)last + p->gap_max < cs) continue;
+      } else if (!offset_ok(pr, c->len, cs)) {
+        continue;
+      }
+      if (memcmp(c->buf + s + p->key_off, key, p->key_len) || !verify_part(d, p, c->buf + s)) continue;
+      uint64_t ce = s + p->width - p->trail;
+      out[ce >> 6] |= 1ull << (ce & 63);
+    }
+  }
+  return k % 2 == 0 ? x : y;
+}
+
+/* The exact scan for a program whose tracker filled up: chain bitmaps part by part, then the
+ * origin by walking back (recomputing the shorter chains). Reports a hit if a chain exists. */
+static int exact_scan(scan_ctx *c, uint32_t prog) {
+  struct vav_db *d = c->d;
+  const prog_rec *pr = &d->progs[prog];
+  size_t words = (size_t)(c->len / 64 + 2);
+  uint64_t *x = calloc(words, 8), *y = calloc(words, 8);
+  if (!x || !y) {
+    free(x);
+    free(y);
+    return -ENOMEM;
+  }
+  c->stats[VAV_ST_EXACT]++;
+  uint64_t *res = chain_ends(c, pr, pr->nparts - 1, x, y, words);
+  int64_t end = -1;
+  for (uint64_t e = 0; e <= c->len && end < 0; e++)
+    if (bit_get(res, e)) end = (int64_t)e;
+  if (end >= 0) {
+    uint64_t cs = 0;
+    for (uint32_t k = pr->nparts - 1;; k--) {
+      const part_rec *p = &d->parts[pr->first_part + k];
+      cs = (uint64_t)end - (p->width - p->lead - p->trail);
+      if (k == 0) break;
+      /* the newest end of part k - 1 within the gap: the forward pass proved one exists */
+      res = chain_ends(c, pr, k - 1, x, y, words);
+      int64_t e = (int64_t)cs - (int64_t)p->gap_min;
+      while (e >= 0 && !bit_get(res, (uint64_t)e)) e--;
+      end = e;
+    }
+    report(c, pr, prog, cs);
+  }
+  free(x);
+  free(y);
+  return 0;
 }
 
 static inline void candidates(scan_ctx *c, const anchor *a, uint32_t from, uint32_t to, uint32_t key,
@@ -401,9 +529,10 @@ int64_t vav_scan_db(struct vav_db *d, const uint8_t *buf, uint64_t len, uint32_t
   if (++d->epoch == 0) { /* wrapped: clear every epoch mark */
     for (uint32_t i = 0; i < d->ntrk; i++) d->trk[i].epoch = 0;
     memset(d->sig_epoch, 0, (d->nsigs + 1) * sizeof(uint32_t));
+    memset(d->fb_epoch, 0, (d->nprogs + 1) * sizeof(uint32_t));
     d->epoch = 1;
   }
-  scan_ctx c = {d, buf, len, flags, out, cap, 0, stats, 0, 0};
+  scan_ctx c = {d, buf, len, flags, out, cap, 0, stats, 0, 0, NULL, 0, 0};
   const uint8_t *bm4 = d->bm4, *bm2 = d->bm2;
   const int has2 = d->n2 > 0, has4 = d->n4 > 0;
   uint64_t n4 = len >= 4 ? len - 3 : 0;
@@ -424,6 +553,14 @@ int64_t vav_scan_db(struct vav_db *d, const uint8_t *buf, uint64_t len, uint32_t
     uint32_t k2 = buf[i] | (uint32_t)buf[i + 1] << 8;
     if ((bm2[k2 >> 3] >> (k2 & 7)) & 1) candidates(&c, d->a2, d->start2[k2], d->start2[k2 + 1], k2, i);
   }
+  /* programs whose partial matches outgrew their tracker: the exact (slower) scan decides */
+  for (uint32_t f = 0; f < c.nfallback && !c.stop && !c.err; f++) {
+    uint32_t prog = c.fallback[f];
+    if (d->sig_epoch[d->progs[prog].sig] == d->epoch) continue;
+    int rc = exact_scan(&c, prog);
+    if (rc < 0) c.err = rc;
+  }
+  free(c.fallback);
   stats[VAV_ST_BYTES] += len;
   pthread_mutex_unlock(&d->lock);
   return c.err ? c.err : (int64_t)c.nhits;

@@ -2,10 +2,11 @@
  * Compiles body signatures into the flat binary form native/virtav_match.c loads, and caches
  * it on disk keyed by the database's content, so a large database is parsed once.
  *
- * Layout (little-endian uint32 words): header [magic "VAV1", version 1, sigs, programs,
+ * Layout (little-endian uint32 words): header [magic "VAV1", version 2, sigs, programs,
  * parts, atoms, pool bytes, 0]; programs [sig, first part, parts, offset kind, base lo/hi,
  * range lo/hi]; parts [first atom, atoms, width, gap min, gap max (~0 = none), key off,
- * key len, anchor off, anchor len, program]; atoms [kind 0 bytes/1 alt/2 negated alt, width,
+ * key len, anchor off, anchor len, program, lead, trail] (lead/trail: the `[x-y]` side
+ * bytes outside the part's core, which the offset and the gaps are measured from); atoms [kind 0 bytes/1 alt/2 negated alt, width,
  * alternatives, pool offset]; pool: per alternative the values then the masks.
  *
  * @module
@@ -22,7 +23,7 @@ export interface CompiledDb {
 
 const MAGIC = 0x31564156;
 /** Bump when the blob layout or the compiler's choices change (part of the cache key). */
-export const COMPILER_VERSION = 1;
+export const COMPILER_VERSION = 2;
 const INF = 0xffffffff;
 
 /**
@@ -42,16 +43,8 @@ export function compileSignatures(sigs: BodySignature[]): CompiledDb {
   sigs.forEach((sig, sigId) => {
     const offKind = sig.offset.kind === "any" ? 0 : sig.offset.kind === "abs" ? 1 : 2;
     for (const v of sig.variants) {
-      // Fold the variant's start shift into its offset window (see Variant.startShift).
-      let base = sig.offset.base, range = sig.offset.range;
-      if (v.startShift && offKind === 2) base += v.startShift;
-      else if (v.startShift && offKind === 1) {
-        if (base >= v.startShift) base -= v.startShift;
-        else if (range >= v.startShift - base) {
-          range -= v.startShift - base;
-          base = 0;
-        } else continue; // this variant can never start where the offset says
-      }
+      // The offset is checked natively against the first part's core (see Part.lead).
+      const base = sig.offset.base, range = sig.offset.range;
       const prog = nprogs++;
       progs.push(
         sigId,
@@ -78,6 +71,8 @@ export function compileSignatures(sigs: BodySignature[]): CompiledDb {
           p.anchorOff,
           p.anchorLen,
           prog,
+          p.lead,
+          p.trail,
         );
         for (const a of p.atoms) {
           natoms++;
@@ -95,7 +90,7 @@ export function compileSignatures(sigs: BodySignature[]): CompiledDb {
   const words = 8 + progs.length + parts.length + atoms.length;
   const blob = new Uint8Array(words * 4 + pool.length);
   const u32 = new Uint32Array(blob.buffer, 0, words);
-  u32.set([MAGIC, 1, sigs.length, nprogs, nparts, natoms, pool.length, 0], 0);
+  u32.set([MAGIC, 2, sigs.length, nprogs, nparts, natoms, pool.length, 0], 0);
   u32.set(progs, 8);
   u32.set(parts, 8 + progs.length);
   u32.set(atoms, 8 + progs.length + parts.length);

@@ -184,6 +184,43 @@ export function generateSignatures(n: number, seed: number): GeneratedSig[] {
         fixed(),
       ];
     },
+    // `[x-y]` after a bounded gap, before one, and on both sides of a part: ClamAV measures
+    // offsets and gaps from the part's core, not from the side byte.
+    () => {
+      const a = ri(0, 6), b = a + ri(0, 6), x = ri(0, 4), y = x + ri(0, 4);
+      return [
+        fixed(),
+        { k: "gap", min: a, max: b, text: `{${a}-${b}}` },
+        { k: "fixed", bytes: [rb()] },
+        { k: "gap", min: x, max: y, text: `[${x}-${y}]` },
+        fixed(),
+      ];
+    },
+    () => {
+      const a = ri(0, 6), b = a + ri(0, 6), x = ri(0, 4), y = x + ri(0, 4);
+      return [
+        fixed(),
+        { k: "gap", min: x, max: y, text: `[${x}-${y}]` },
+        { k: "fixed", bytes: [rb()] },
+        { k: "gap", min: a, max: b, text: `{${a}-${b}}` },
+        fixed(),
+      ];
+    },
+    () => {
+      const x = ri(0, 4), y = x + ri(0, 4);
+      return [
+        { k: "fixed", bytes: [rb()] },
+        { k: "gap", min: x, max: y, text: `[${x}-${y}]` },
+        fixed(),
+        { k: "gap", min: y, max: y + 2, text: `[${y}-${y + 2}]` },
+        { k: "fixed", bytes: [rb()] },
+      ];
+    },
+    // A gap whose maximum is 0 is `*` to ClamAV.
+    () => {
+      const text = ["{0}", "{0-0}", "{-0}"][ri(0, 2)];
+      return [fixed(), { k: "gap", min: 0, max: 0, text }, fixed()];
+    },
     () => [
       fixed(),
       { k: "any" },

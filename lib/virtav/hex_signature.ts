@@ -56,6 +56,14 @@ export interface Part {
   /** Offset (in the part) and length (2 or 4) of the key the prefilter looks for. */
   keyOff: number;
   keyLen: number;
+  /**
+   * Bytes before the part's core: `aa[x-y]CORE` puts `aa` and its distance here. ClamAV
+   * measures the offset and the gaps from the core, not from the side byte (checked against
+   * clamscan), so the matcher takes the core as the part's extent.
+   */
+  lead: number;
+  /** Bytes after the core: `CORE[x-y]bb`. */
+  trail: number;
 }
 
 /** One way the signature can match: parts in order. */
@@ -63,7 +71,8 @@ export interface Variant {
   parts: Part[];
   /**
    * Where the signature "starts" for its offset, from the first part's start: ClamAV
-   * anchors `aa[x-y]HEXSIG` at HEXSIG, so its offset check skips the byte and the range.
+   * anchors `aa[x-y]HEXSIG` at HEXSIG, so its offset check skips the byte and the range
+   * (the first part's `lead`).
    */
   startShift: number;
 }
@@ -121,7 +130,10 @@ function tokenize(sig: string): Tok[] {
       const body = sig.slice(i + 1, end);
       const what = `{${body}} at ${i}`;
       const dash = body.indexOf("-");
-      if (dash < 0) toks.push({ t: "skip", n: parseUint(body, what) });
+      // ClamAV reads a gap whose maximum is 0 ({0}, {0-0}, {-0}) as no limit at all, i.e.
+      // `*` (checked against clamscan 1.4: `5858{0-0}5a5a` matches 5858 ... 5a5a far apart).
+      if (/^-?0+(-0+)?$/.test(body)) toks.push({ t: "gap", min: 0, max: -1 });
+      else if (dash < 0) toks.push({ t: "skip", n: parseUint(body, what) });
       else if (dash === 0) toks.push({ t: "gap", min: 0, max: parseUint(body.slice(1), what) });
       else if (dash === body.length - 1) {
         toks.push({ t: "gap", min: parseUint(body.slice(0, -1), what), max: -1 });
@@ -231,7 +243,13 @@ function commonness(b: number): number {
   return b === 0x00 || b === 0xff ? 4 : b === 0xcc || b === 0x90 || b === 0x20 ? 2 : 0;
 }
 
-function finishPart(atoms: Atom[], gapMin: number, gapMax: number): Part {
+function finishPart(
+  atoms: Atom[],
+  gapMin: number,
+  gapMax: number,
+  lead: number,
+  trail: number,
+): Part {
   // Merge neighbouring byte atoms so exact runs are contiguous.
   const merged: Atom[] = [];
   for (const a of atoms) {
@@ -242,11 +260,15 @@ function finishPart(atoms: Atom[], gapMin: number, gapMax: number): Part {
     } else merged.push(a.kind === "bytes" ? { ...a, vals: [...a.vals], masks: [...a.masks] } : a);
   }
   let width = 0, anchorOff = -1, anchorLen = 0;
+  const coreEnd = merged.reduce((w, a) => w + (a.kind === "bytes" ? a.vals.length : a.width), 0) -
+    trail;
   for (const a of merged) {
     if (a.kind === "bytes") {
       let run = 0;
       for (let k = 0; k < a.masks.length; k++) {
-        run = a.masks[k] === 0xff ? run + 1 : 0;
+        // The anchor (and so the key) lies in the core: keys then come in part order.
+        const inCore = width + k >= lead && width + k < coreEnd;
+        run = a.masks[k] === 0xff && inCore ? run + 1 : 0;
         if (run > anchorLen) {
           anchorLen = run;
           anchorOff = width + k - run + 1;
@@ -273,7 +295,18 @@ function finishPart(atoms: Atom[], gapMin: number, gapMax: number): Part {
       }
     }
   }
-  return { atoms: merged, width, gapMin, gapMax, anchorOff, anchorLen, keyOff, keyLen };
+  return {
+    atoms: merged,
+    width,
+    gapMin,
+    gapMax,
+    anchorOff,
+    anchorLen,
+    keyOff,
+    keyLen,
+    lead,
+    trail,
+  };
 }
 
 /** The exact bytes of a part from `off` for `len` bytes (they lie in byte atoms). */
@@ -292,18 +325,32 @@ export function exactBytes(atoms: Atom[], off: number, len: number): number[] {
   return out;
 }
 
+/** `aa[x-y]` at a part's start and `[x-y]bb` at its end: the side bytes outside its core. */
+function sideBytes(ptoks: Tok[]): { lead: number; trail: number } {
+  const isRange = (t: Tok | undefined) => t?.t === "skip" && t.fromRange === true;
+  const n = ptoks.length;
+  const lead = ptoks[0]?.t === "byte" && isRange(ptoks[1]) ? 1 + (ptoks[1] as { n: number }).n : 0;
+  // `aa[x-y]bb` alone: the leading form wins (one range is one side byte).
+  const trail = n >= 3 && ptoks[n - 1].t === "byte" && isRange(ptoks[n - 2]) && !(lead && n === 3)
+    ? 1 + (ptoks[n - 2] as { n: number }).n
+    : 0;
+  return { lead, trail };
+}
+
 function buildVariant(toks: Tok[]): Variant {
-  const t1 = toks[1];
-  const startShift = toks[0]?.t === "byte" && t1?.t === "skip" && t1.fromRange ? 1 + t1.n : 0;
   const parts: Part[] = [];
   let atoms: Atom[] = [];
+  let ptoks: Tok[] = [];
   let gapMin = 0, gapMax = 0;
   const closePart = (where: string) => {
     if (atoms.length === 0) throw new SignatureError(`empty part ${where}`);
-    parts.push(finishPart(atoms, gapMin, gapMax));
+    const { lead, trail } = sideBytes(ptoks);
+    parts.push(finishPart(atoms, gapMin, gapMax, lead, trail));
     atoms = [];
+    ptoks = [];
   };
   for (const tok of toks) {
+    if (tok.t !== "gap" && !(tok.t === "skip" && tok.n > MAX_INLINE_SKIP)) ptoks.push(tok);
     if (tok.t === "byte") atoms.push({ kind: "bytes", vals: [tok.val], masks: [tok.mask] });
     else if (tok.t === "skip" && tok.n <= MAX_INLINE_SKIP) {
       if (tok.n > 0) {
@@ -328,7 +375,7 @@ function buildVariant(toks: Tok[]): Variant {
     }
   }
   closePart("after the last gap");
-  return { parts, startShift };
+  return { parts, startShift: parts[0].lead };
 }
 
 /**

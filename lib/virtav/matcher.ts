@@ -23,8 +23,11 @@ export interface ScanStats {
   bytes: number;
   candidates: number;
   partsVerified: number;
-  /** Partial matches dropped because too many were pending (a match could have been missed). */
-  trackerDrops: number;
+  /**
+   * Signature variants whose pending partial matches outgrew their tracker in a unit; each was
+   * then decided by the exact (slower, bitmap) scan of that unit, so nothing is missed.
+   */
+  exactFallbacks: number;
   /** Hits beyond the output buffer (not reported). */
   hitsLost: number;
   /** Bytes gathered from discontiguous pages into one buffer before scanning. */
@@ -58,7 +61,7 @@ export class Matcher {
     bytes: 0,
     candidates: 0,
     partsVerified: 0,
-    trackerDrops: 0,
+    exactFallbacks: 0,
     hitsLost: 0,
     bytesCopied: 0,
   };
@@ -118,7 +121,7 @@ export class Matcher {
     this.stats.bytes += Number(s[0]);
     this.stats.candidates += Number(s[1]);
     this.stats.partsVerified += Number(s[2]);
-    this.stats.trackerDrops += Number(s[3]);
+    this.stats.exactFallbacks += Number(s[3]);
     this.stats.hitsLost += Number(s[4]);
     this.stats.bytesCopied += Number(s[5]);
     s.fill(0n);

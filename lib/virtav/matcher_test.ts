@@ -85,5 +85,40 @@ Deno.test("matcher: a zero-filled megabyte with a two-byte anchored gap signatur
   assert.deepEqual(names(["Z:0:*:0000{1-100000}0101"], buf), []);
   buf[(1 << 20) - 2] = 1;
   buf[(1 << 20) - 1] = 1;
-  assert.deepEqual(names(["Z:0:*:0000{1-100000}0101"], buf), [`Z@${(1 << 20) - 2 - 100000 - 2}`]);
+  // The reported start is the newest first part that still fits the gap (older ones are
+  // dropped as dominated, which bounds the partial matches kept).
+  assert.deepEqual(names(["Z:0:*:0000{1-100000}0101"], buf), [`Z@${(1 << 20) - 2 - 1 - 2}`]);
+});
+
+Deno.test("matcher: more partial matches than a tracker holds fall back to the exact scan", () => {
+  // Zeros: `0000` matches at every position, so the first part leaves an end at every byte.
+  // With a gap of exactly 1.1M bytes (above the 2^20 ends a tracker keeps), the only first
+  // part that fits is the oldest one: dropping the oldest end would miss the match.
+  const gap = 1_100_000;
+  const sig = `Z:0:*:0000{${gap}-${gap}}0101`;
+  const m = Matcher.load(compileSignatures([parseNdbLine(sig)]));
+  try {
+    const buf = new Uint8Array(2 + gap + 2 + 16);
+    buf.set([1, 1], 2 + gap);
+    assert.deepEqual(m.scanBuffer(buf, { allMatch: true }).map((h) => h.offset), [0]);
+    assert.ok(m.stats.exactFallbacks >= 1, "the exact scan decided it");
+    // No second part where the gap allows one: nothing, from the exact scan too.
+    const none = new Uint8Array(2 + gap + 2 + 16);
+    none.set([1, 1], 1000);
+    const before = m.stats.exactFallbacks;
+    assert.deepEqual(m.scanBuffer(none, { allMatch: true }), []);
+    assert.ok(m.stats.exactFallbacks > before);
+  } finally {
+    m.close();
+  }
+  // A wide gap whose minimum is 0 keeps few ends (older ones are dominated): no fallback.
+  const w = Matcher.load(compileSignatures([parseNdbLine("W:0:*:0000{0-3000000}0101")]));
+  try {
+    const buf = new Uint8Array(4 << 20);
+    buf.set([1, 1], (4 << 20) - 4);
+    assert.equal(w.scanBuffer(buf, { allMatch: true }).length, 1);
+    assert.equal(w.stats.exactFallbacks, 0);
+  } finally {
+    w.close();
+  }
 });

@@ -188,3 +188,61 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "virtav scan equals clamscan on [x-y] at every position and on gaps whose maximum is 0",
+  ignore: !CLAMSCAN,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "virtav-cmp-" });
+    try {
+      // "XX" aa "QQ" "ABCD" "YY" bb "Z"x10, and "XX" "P" aa "Q" "ABCD" "Y" bb "R" "ZZ": the side
+      // byte and the core sit at different distances from the other parts.
+      const enc = (s: string) => [...s].map((c) => c.charCodeAt(0));
+      await Deno.writeFile(
+        `${dir}/f1`,
+        new Uint8Array([...enc("XX"), 0xaa, ...enc("QQABCDYY"), 0xbb, ...enc("Z".repeat(10))]),
+      );
+      await Deno.writeFile(
+        `${dir}/f2`,
+        new Uint8Array([...enc("XXP"), 0xaa, ...enc("QABCDY"), 0xbb, ...enc("RZZ")]),
+      );
+      const core = "41424344";
+      const lines = [
+        // offsets: aa[x-y]CORE starts at CORE; CORE[x-y]bb at CORE
+        ...[2, 3, 4, 5].map((o) => `Lead.O${o}:0:${o}:aa[1-3]${core}`),
+        ...[2, 5, 6].map((o) => `Trail.O${o}:0:${o}:${core}[1-3]bb`),
+        `Lead.Eof:0:EOF-17,2:aa[1-3]${core}`,
+        // gaps before a leading side byte and after a trailing one
+        ...["0-1", "1-1", "1-2", "0-2", "0-3", "2-4", "3-3", "4-9", "3-"].map((g) =>
+          `Gap.Before.${g}:0:0:5858{${g}}aa[1-3]${core}`
+        ),
+        ...["0-1", "1-1", "1-2", "2-3", "3-3", "3-4", "4-", "-3"].map((g) =>
+          `Gap.After.${g}:0:*:${core}[1-3]bb{${g}}5a5a`
+        ),
+        `Both:0:*:aa[1-3]${core}[1-3]bb`,
+        // (clamscan merges patterns that differ only in their [x-y] distances and applies one
+        // pattern's distances to all: keep every core/side-byte pair here distinct.)
+        `Both.Far:0:*:aa[2-3]${core}59[0-2]bb*5a5a`,
+        `Mid:0:*:5858*aa[0-3]${core}{0-4}5a5a`,
+        // {0}, {0-0} and {-0} are `*`
+        "Zero.A:0:*:5858{0-0}5a5a",
+        "Zero.B:0:*:5858{0}5a5a",
+        "Zero.C:0:*:5858{-0}5a5a",
+        `Zero.D:0:0:5858{0}aa[1-3]${core}`,
+        `Zero.E:0:0:5859{0-0}aa[1-3]${core}`,
+      ];
+      await Deno.writeTextFile(`${dir}/r.ndb`, lines.join("\n") + "\n");
+      const c = await run(CLAMSCAN!, [...ORACLE_FLAGS, "-d", `${dir}/r.ndb`, dir]);
+      assert.ok(
+        c.code === 0 || c.code === 1,
+        `clamscan refused: ${c.err.split("\n").slice(0, 3).join(" ")}`,
+      );
+      const want = pairsFromClamscan(c.out);
+      assert.ok(want.size >= 10, `clamscan found only ${want.size} pairs`);
+      const got = await virtavPairs(["-d", `${dir}/r.ndb`, `${dir}/f1`, `${dir}/f2`]);
+      assert.deepEqual([...got].sort(), [...want].sort());
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -221,10 +221,15 @@ export function addScanCommand(program: Command) {
         run.metric("signatures", sigs.db.body.length + sigs.db.hashes.length);
         run.metric("unsupported_signatures", sigs.unsupportedTotal);
         run.metric("load_seconds", (tLoad - t0) / 1000, "s", { cached: sigs.cached });
-        if (st.trackerDrops || st.hitsLost) {
+        if (st.exactFallbacks) run.metric("exact_fallbacks", st.exactFallbacks);
+        if (st.exactFallbacks && !opts.quiet) {
           console.error(
-            `virtav: warning: ${st.trackerDrops} partial matches dropped, ${st.hitsLost} hits beyond the buffer`,
+            `virtav: ${st.exactFallbacks} signature variants had more partial matches than the ` +
+              `tracker holds and were decided by the exact (slower) scan`,
           );
+        }
+        if (st.hitsLost) {
+          console.error(`virtav: warning: ${st.hitsLost} hits beyond the buffer`);
         }
         if (!opts.quiet) {
           console.error(
