@@ -51,7 +51,7 @@ const PLOT_W = 294;
 const PLOT_H = 208;
 const LEGEND_MAX = 24;
 /** Longest name shown in a legend or under a bar; the tooltip and data attributes keep it all. */
-const NAME_MAX = 38;
+const NAME_MAX = 44;
 
 function geometry(
   opts: { title: string; legend: string[]; plotW?: number; bottom?: number; left?: number },
@@ -77,22 +77,25 @@ function clip(s: string, n = NAME_MAX): string {
 
 /**
  * Short legend names for series named by `key=value` lists ("job=4k-qd1 bs=4096 iodepth=1"):
- * drops every key the remaining ones already tell apart (last keys first), and when one key is
- * left shows its values alone ("4k-qd1"). Other names are returned as they are.
+ * drops every key the remaining ones already tell apart (last keys first) and shows the values
+ * of the rest ("4k-qd1 bridge-ffi"; a number keeps its key: "blocks=342"). Names that cannot be
+ * told apart this way are returned as they are.
  */
 export function shortNames(names: string[]): string[] {
-  // "k=v w k2=v2": a word without "=" belongs to the value before it
+  // "k=v w k2=v2": a word without "=" belongs to the value before it; leading words are a
+  // name under the key "" ("iops_ratio job=a side=b": a figure's name and its labels)
   const parsed = names.map((n) => {
-    const out: string[][] = [];
+    const out: [string, string][] = [];
     for (const t of n.split(" ").filter((t) => t !== "")) {
-      if (t.includes("=")) out.push(t.split("="));
-      else if (out.length > 0) out[out.length - 1].push(" " + t);
-      else return null;
+      const eq = t.indexOf("=");
+      if (eq > 0) out.push([t.slice(0, eq), t.slice(eq + 1)]);
+      else if (out.length > 0) out[out.length - 1][1] += " " + t;
+      else out.push(["", t]);
     }
-    return out.length > 0 ? out.map(([k, ...v]) => [k, v.join("=").replace(/= /g, " ")]) : null;
+    return out.length > 0 && out.filter(([k]) => k === "").length <= 1 ? out : null;
   });
   if (names.length < 2 || parsed.some((ts) => ts === null)) return names;
-  const pairs = parsed as string[][][];
+  const pairs = parsed as [string, string][][];
   const maps = pairs.map((ts) => new Map(ts.map(([k, v]) => [k, v])));
   const keys = [...new Set(pairs.flatMap((ts) => ts.map(([k]) => k)))];
   const tell = (ks: string[]) =>
@@ -104,11 +107,19 @@ export function shortNames(names: string[]): string[] {
     const without = kept.filter((x) => x !== k);
     if (without.length > 0 && tell(without) === need) kept = without;
   }
-  return maps.map((m, i) => {
-    const own = kept.filter((k) => m.has(k));
-    if (own.length === 0) return names[i]; // none of the telling keys: its own labels
-    return kept.length === 1 ? m.get(kept[0])! : own.map((k) => `${k}=${m.get(k)}`).join(" ");
-  });
+  const named = (valuesOnly: boolean) =>
+    maps.map((m, i) => {
+      const own = kept.filter((k) => m.has(k));
+      if (own.length === 0) return names[i]; // none of the telling keys: its own labels
+      if (kept.length === 1) return m.get(kept[0])!;
+      // values alone read well ("4k-qd1 bridge-ffi"); a number keeps its key ("blocks=342")
+      return own.map((k) => {
+        const v = m.get(k)!;
+        return k === "" || (valuesOnly && !/^[-+.\d]+$/.test(v)) ? v : `${k}=${v}`;
+      }).join(" ");
+    });
+  const short = named(true);
+  return new Set(short).size === names.length ? short : named(false);
 }
 
 /** Escapes text for XML content and attribute values. */
@@ -292,14 +303,16 @@ function barChart(
   logy: boolean,
 ): Chart {
   const cats = distinct(points.map((p) => label(p.x)));
+  const catNames = shortNames(cats); // shown under the bars; tooltips and data-x keep the whole
   const series = distinct(points.map((p) => p.series));
   const names = legendNames(series);
   // room for every bar (>= 5 px) and slanted names below when they do not fit side by side
-  const plotW = Math.min(1000, cats.length * (series.length * 5 + 8));
+  // (22 px a category leaves room for slanted names up to 1000 px, past that they go)
+  const plotW = Math.min(1000, cats.length * Math.max(series.length * 5 + 8, 22));
   const catW = Math.max(PLOT_W, plotW) / cats.length;
   // names that do not fit side by side are slanted; slanted ones need ~22 px apart not to
   // overlap, and with less than that none are drawn (tooltips and the table have them)
-  const longestName = Math.max(...cats.map((c) => clip(c).length));
+  const longestName = Math.max(...catNames.map((c) => clip(c).length));
   const flat = longestName * 6 <= catW;
   const named = flat || catW >= 22;
   const longest = named ? longestName : 0;
@@ -307,7 +320,7 @@ function barChart(
   const bottom = !named ? 40 : rotate ? Math.max(64, 24 + Math.ceil(longest * 6 * 0.5)) : 40;
   // a name slanted to the left of its bar must not run off the chart's left edge
   const left = rotate
-    ? Math.max(...cats.map((c, i) => clip(c).length * 5.2 + 6 - (i + 0.5) * catW))
+    ? Math.max(...catNames.map((c, i) => clip(c).length * 5.2 + 6 - (i + 0.5) * catW))
     : 0;
   const g = geometry({ title, legend: names, plotW, bottom, left });
   const { W, H, M } = g;
@@ -359,7 +372,7 @@ function barChart(
       `<text x="${x.toFixed(1)}" y="${yy}" font-size="10" text-anchor="${
         rotate ? "end" : "middle"
       }"${rotate ? ` transform="rotate(-30 ${x.toFixed(1)} ${yy})"` : ""}>${
-        escapeXml(clip(c))
+        escapeXml(clip(catNames[i]))
       }<title>${escapeXml(c)}</title></text>`,
     );
   });
