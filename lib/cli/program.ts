@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { describeError, EXIT } from "./errors.ts";
+import { removeUnfinishedOutputs } from "./stream_io.ts";
 
 /**
  * Creates a tool's top-level command with hvkit's conventions: one-line errors prefixed with
@@ -66,6 +67,7 @@ export async function runTool(program: AnyCommand | Command, argv = Deno.args): 
     await cmd.parseAsync(argv, { from: "user" });
     Deno.exit(EXIT.ok);
   } catch (e) {
+    removeUnfinishedOutputs();
     if (e instanceof InvalidArgumentError) {
       // Thrown by a parse helper inside an action (commander turns the ones from its own
       // option parsing into a CommanderError it has already printed): not printed yet.

@@ -11,24 +11,116 @@ import { ToolError } from "./errors.ts";
  */
 export async function openInput(path: string): Promise<ReadableStream<Uint8Array>> {
   if (path === "-") return Deno.stdin.readable;
+  let file: Deno.FsFile;
   try {
     const st = await Deno.stat(path);
     if (st.isDirectory) throw new ToolError(`${path}: is a directory`);
-    return (await Deno.open(path, { read: true })).readable;
+    file = await Deno.open(path, { read: true });
   } catch (e) {
     if (e instanceof ToolError) throw e;
     throw new ToolError(`${path}: ${describeFsError(e)}`);
   }
+  noteInput(path, file);
+  return file.readable;
 }
 
-/** Opens an output: a file path, or standard output when the path is absent or `-`. */
+/** A file this process has open, by identity (device and inode), for the same-file check. */
+interface OpenFile {
+  path: string;
+  dev: number;
+  ino: number;
+}
+const inputs: OpenFile[] = [];
+const outputs: OpenFile[] = [];
+/** Output files this process created and has not closed yet: removed if the tool fails. */
+const unfinished = new Set<string>();
+
+function identity(path: string, file: Deno.FsFile): OpenFile | null {
+  const st = file.statSync();
+  return st.isFile && st.ino !== null ? { path, dev: st.dev, ino: st.ino } : null;
+}
+
+function sameFile(a: OpenFile, list: OpenFile[]): OpenFile | undefined {
+  return list.find((b) => b.dev === a.dev && b.ino === a.ino);
+}
+
+/**
+ * Records a file opened for reading (openInput does it; readers that open files themselves
+ * call it) and refuses one that is also an open output, so `-o` cannot eat its own input.
+ */
+export function noteInput(path: string, file: Deno.FsFile): void {
+  const id = identity(path, file);
+  if (id === null) return;
+  const out = sameFile(id, outputs);
+  if (out !== undefined) {
+    file.close();
+    throw new ToolError(`${path}: is also the output file ${out.path}; write to another file`);
+  }
+  inputs.push(id);
+}
+
+/**
+ * Removes the output files this process created and did not finish (runTool calls it when a
+ * tool fails or is interrupted), so a failed run leaves no partial output behind.
+ */
+export function removeUnfinishedOutputs(): void {
+  for (const path of unfinished) {
+    try {
+      Deno.removeSync(path);
+    } catch { /* already gone */ }
+  }
+  unfinished.clear();
+}
+
+/**
+ * Opens an output: a file path, or standard output when the path is absent or `-`. An existing
+ * regular file is emptied only at the first write (or at close), so a run that fails before it
+ * writes (a bad input, or `-o` naming the input) leaves it as it was; a file this run created is
+ * removed if the run fails (removeUnfinishedOutputs). An input file cannot be the output.
+ */
 export async function openOutput(path?: string): Promise<WritableStream<Uint8Array>> {
   if (path === undefined || path === "-") return stdoutStream();
+  const existed = await Deno.lstat(path).then(() => true, () => false);
+  let file: Deno.FsFile;
   try {
-    return (await Deno.open(path, { write: true, create: true, truncate: true })).writable;
+    file = await Deno.open(path, { write: true, create: true });
   } catch (e) {
     throw new ToolError(`${path}: ${describeFsError(e)}`);
   }
+  const id = identity(path, file);
+  if (id !== null) {
+    const input = sameFile(id, inputs);
+    if (input !== undefined) {
+      file.close();
+      throw new ToolError(`${path}: is also the input ${input.path}; write to another file`);
+    }
+    outputs.push(id);
+  }
+  if (!existed) unfinished.add(path);
+  // Only a regular file is truncated (not a FIFO or a device such as /dev/null).
+  let emptied = id === null;
+  const empty = async () => {
+    if (emptied) return;
+    // From here the file's old content is gone: a failed run removes what it left.
+    unfinished.add(path);
+    await file.truncate(0);
+    emptied = true;
+  };
+  return new WritableStream({
+    async write(chunk) {
+      await empty();
+      let off = 0;
+      while (off < chunk.length) off += await file.write(chunk.subarray(off));
+    },
+    async close() {
+      await empty();
+      file.close();
+      unfinished.delete(path);
+    },
+    abort() {
+      file.close();
+    },
+  });
 }
 
 /** Standard output as a stream that is not closed when the writer closes (others may write). */

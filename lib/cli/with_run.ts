@@ -1,3 +1,4 @@
+import { removeUnfinishedOutputs } from "./stream_io.ts";
 import { type RunInfo, type RunRecorder, startRun, type StoreOptions } from "../results/mod.ts";
 
 /**
@@ -19,6 +20,7 @@ export async function withRun<T>(
 ): Promise<T> {
   const run = await startRun(opts, info);
   const onSignal = async () => {
+    removeUnfinishedOutputs();
     await run.finish("interrupted").catch(() => {});
     Deno.exit(130);
   };

@@ -9,6 +9,7 @@
 import type { IoRecord } from "./io_record.ts";
 import type { LineParser } from "./line_parser.ts";
 import { TraceFormatError } from "./jsonl.ts";
+import { noteInput } from "../cli/stream_io.ts";
 import { jsonlParser } from "./jsonl_parser.ts";
 import { msrParser } from "./msr_csv.ts";
 import { blkparseParser } from "./blkparse.ts";
@@ -78,6 +79,11 @@ export interface ReadStats {
 export async function openTraceStream(path: string): Promise<ReadableStream<Uint8Array>> {
   if (path === "-") return Deno.stdin.readable;
   const file = await Deno.open(path, { read: true });
+  if ((await file.stat()).isDirectory) {
+    file.close();
+    throw new Deno.errors.IsADirectory(`${path}: is a directory`);
+  }
+  noteInput(path, file); // refuses a file that is also this run's output
   const block = 4 << 20;
   return new ReadableStream<Uint8Array>({
     async pull(ctl) {

@@ -17,7 +17,12 @@ interface Case {
   stdin?: string | Uint8Array;
   /** files (under $T) that must not exist afterwards */
   absent?: string[];
+  /** files (under $T) that must still hold good.jsonl's bytes afterwards */
+  intact?: string[];
 }
+
+const good = '{"ts":1,"op":"R","off":0,"len":4096,"dev":"d"}\n' +
+  '{"ts":2,"op":"W","off":4096,"len":4096,"dev":"d"}\n';
 
 async function runCase(dir: string, c: Case) {
   const [tool, ...args] = c.argv.map((a) => a.replaceAll("$T", dir));
@@ -45,11 +50,10 @@ async function check(cases: Case[]) {
     await Deno.mkdir(`${dir}/adir`);
     await Deno.writeTextFile(`${dir}/empty`, "");
     await Deno.writeFile(`${dir}/garbage.bin`, new Uint8Array(4096).map((_, i) => i * 37 + 11));
-    await Deno.writeTextFile(
-      `${dir}/good.jsonl`,
-      '{"ts":1,"op":"R","off":0,"len":4096,"dev":"d"}\n' +
-        '{"ts":2,"op":"W","off":4096,"len":4096,"dev":"d"}\n',
-    );
+    await Deno.writeTextFile(`${dir}/good.jsonl`, good);
+    for (const c of cases) {
+      for (const f of c.intact ?? []) await Deno.writeTextFile(`${dir}/${f}`, good);
+    }
     await Deno.truncate(`${dir}/img.raw`, 1 << 20).catch(async () => {
       await Deno.writeFile(`${dir}/img.raw`, new Uint8Array(1 << 20));
     });
@@ -65,6 +69,11 @@ async function check(cases: Case[]) {
         else if (lines.length !== 1) failures.push(`want one line: ${what}`);
         else if (!lines[0].startsWith(`${c.argv[0]}: `)) failures.push(`want prefix: ${what}`);
         else if (!c.err.test(lines[0])) failures.push(`want ${c.err}: ${what}`);
+        for (const f of c.intact ?? []) {
+          const text = await Deno.readTextFile(`${dir}/${f}`).catch(() => "(missing)");
+          if (text !== good) failures.push(`${f} changed to ${JSON.stringify(text)}: ${what}`);
+          await Deno.writeTextFile(`${dir}/${f}`, good);
+        }
         for (const f of c.absent ?? []) {
           const there = await Deno.stat(`${dir}/${f}`).then(() => true, () => false);
           if (there) failures.push(`${f} left behind: ${what}`);
@@ -143,6 +152,55 @@ Deno.test("bad input: a bad value parsed inside a command is one line, exit 2 (w
       code: 2,
       err: /--endpoints: not a whole number: x/,
       stdin: "",
+    },
+  ]);
+});
+
+Deno.test("bad input: -o naming the input is refused before anything is lost", async () => {
+  await check([
+    {
+      argv: ["pdc-filter", "classify", "--no-db", "-o", "in1.jsonl", "in1.jsonl"],
+      code: 1,
+      err: /in1\.jsonl: is also the input/,
+      intact: ["in1.jsonl"],
+    },
+    {
+      argv: ["qbic-cache", "trace", "convert", "--no-db", "in2.jsonl", "-o", "in2.jsonl"],
+      code: 1,
+      err: /in2\.jsonl: is also the output/,
+      intact: ["in2.jsonl"],
+    },
+    {
+      argv: ["pviommu", "audit", "--no-db", "--violations", "in3.jsonl", "in3.jsonl"],
+      code: 1,
+      err: /in3\.jsonl: is also the/,
+      intact: ["in3.jsonl"],
+    },
+  ]);
+});
+
+Deno.test("bad input: a run that fails leaves no partial output; an old output stays", async () => {
+  const half = '{"ts":1,"op":"R","off":0,"len":4096,"dev":"d"}\n{"ts":2,"op":"W","of';
+  await check([
+    {
+      argv: ["pdc-filter", "classify", "--no-db", "-o", "new1.jsonl", "-"],
+      stdin: half,
+      code: 1,
+      err: /-: line 2: not JSON/,
+      absent: ["new1.jsonl"],
+    },
+    {
+      argv: ["qbic-cache", "trace", "convert", "--no-db", "-", "-o", "new2.bin"],
+      stdin: half,
+      code: 1,
+      err: /line 2: not JSON/,
+      absent: ["new2.bin"],
+    },
+    {
+      argv: ["pdc-filter", "classify", "--no-db", "-o", "old.jsonl", "garbage.bin"],
+      code: 1,
+      err: /garbage\.bin: line 1: not JSON/,
+      intact: ["old.jsonl"],
     },
   ]);
 });
