@@ -22,6 +22,7 @@ import { hexAddr } from "../../lib/virtav/page_walker.ts";
 import {
   collect,
   loadSignatures,
+  noteHashesNotApplied,
   type SigOptions,
   sigOptions,
   unsupportedSummary,
@@ -147,6 +148,7 @@ export function addScanCommand(program: Command) {
         const sigs = await loadSignatures(opts);
         const summary = unsupportedSummary(sigs.db);
         if (summary && !opts.quiet) console.error(`virtav: ${summary}`);
+        if (opts.memory) noteHashesNotApplied(sigs.db, opts.quiet, run);
         const scanner = new Scanner(sigs.matcher, sigs.db.hashes, { allMatch });
         const tLoad = performance.now();
         const out: string[] = [];

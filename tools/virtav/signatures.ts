@@ -72,3 +72,22 @@ export function unsupportedSummary(db: Database): string | null {
   const parts = [...db.unsupported].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${n} ${r}`);
   return `signatures not usable on raw memory: ${parts.join(", ")}`;
 }
+
+/**
+ * Hash signatures (.hdb/.hsb) name whole files; guest memory has no files, so they are not
+ * applied to memory units. Says so on stderr (unless quiet) and in the store, counted.
+ */
+export function noteHashesNotApplied(
+  db: Database,
+  quiet: boolean,
+  run: { metric(name: string, value: number, unit?: string): void },
+): void {
+  const n = db.hashes.length;
+  if (n === 0) return;
+  run.metric("hash_signatures_not_applied", n);
+  if (!quiet) {
+    console.error(
+      `virtav: ${n} hash signatures (.hdb/.hsb) not applied: they match whole files, not memory`,
+    );
+  }
+}

@@ -22,7 +22,13 @@ import { Scanner } from "../../lib/virtav/scanner.ts";
 import { ExecWatcher } from "../../lib/virtav/exec_watcher.ts";
 import { hexAddr } from "../../lib/virtav/page_walker.ts";
 import { detectionJson, detectionLine, recordDetections } from "./scan.ts";
-import { loadSignatures, type SigOptions, sigOptions, unsupportedSummary } from "./signatures.ts";
+import {
+  loadSignatures,
+  noteHashesNotApplied,
+  type SigOptions,
+  sigOptions,
+  unsupportedSummary,
+} from "./signatures.ts";
 
 /** A vCPU's paging state read over QMP. */
 export interface CpuPaging {
@@ -99,6 +105,7 @@ export function addWatchCommand(program: Command) {
       const sigs = await loadSignatures(opts);
       const summary = unsupportedSummary(sigs.db);
       if (summary && !opts.quiet) console.error(`virtav: ${summary}`);
+      noteHashesNotApplied(sigs.db, opts.quiet, run);
       const qmp = await QmpClient.connect(opts.qmp, { timeoutMs: 10_000 }).catch((e) => {
         throw new ToolError(`cannot attach to QMP at ${opts.qmp}: ${(e as Error).message}`);
       });
