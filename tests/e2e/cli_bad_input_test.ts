@@ -17,12 +17,16 @@ interface Case {
   stdin?: string | Uint8Array;
   /** files (under $T) that must not exist afterwards */
   absent?: string[];
-  /** files (under $T) that must still hold good.jsonl's bytes afterwards */
+  /** files (under $T) that must hold the same bytes afterwards (`img*`: an ext4 image) */
   intact?: string[];
 }
 
 const good = '{"ts":1,"op":"R","off":0,"len":4096,"dev":"d"}\n' +
   '{"ts":2,"op":"W","off":4096,"len":4096,"dev":"d"}\n';
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
 
 async function runCase(dir: string, c: Case) {
   const [tool, ...args] = c.argv.map((a) => a.replaceAll("$T", dir));
@@ -51,8 +55,16 @@ async function check(cases: Case[]) {
     await Deno.writeTextFile(`${dir}/empty`, "");
     await Deno.writeFile(`${dir}/garbage.bin`, new Uint8Array(4096).map((_, i) => i * 37 + 11));
     await Deno.writeTextFile(`${dir}/good.jsonl`, good);
+    await Deno.writeTextFile(`${dir}/r.json`, '{"ranges":[{"off":0,"len":4096}]}\n');
     for (const c of cases) {
-      for (const f of c.intact ?? []) await Deno.writeTextFile(`${dir}/${f}`, good);
+      for (const f of c.intact ?? []) {
+        if (!f.startsWith("img")) await Deno.writeTextFile(`${dir}/${f}`, good);
+        else {
+          await Deno.writeFile(`${dir}/${f}`, new Uint8Array(4 << 20));
+          const mkfs = new Deno.Command("mkfs.ext4", { args: ["-q", "-F", `${dir}/${f}`] });
+          assert.equal((await mkfs.output()).code, 0, "mkfs.ext4");
+        }
+      }
     }
     await Deno.truncate(`${dir}/img.raw`, 1 << 20).catch(async () => {
       await Deno.writeFile(`${dir}/img.raw`, new Uint8Array(1 << 20));
@@ -62,6 +74,9 @@ async function check(cases: Case[]) {
     const worker = async () => {
       while (next < cases.length) {
         const c = cases[next++];
+        const before = await Promise.all(
+          (c.intact ?? []).map((f) => Deno.readFile(`${dir}/${f}`)),
+        );
         const r = await runCase(dir, c);
         const lines = r.stderr.trimEnd().split("\n");
         const what = `${c.argv.join(" ")}: exit ${r.code}, stderr ${JSON.stringify(r.stderr)}`;
@@ -69,10 +84,9 @@ async function check(cases: Case[]) {
         else if (lines.length !== 1) failures.push(`want one line: ${what}`);
         else if (!lines[0].startsWith(`${c.argv[0]}: `)) failures.push(`want prefix: ${what}`);
         else if (!c.err.test(lines[0])) failures.push(`want ${c.err}: ${what}`);
-        for (const f of c.intact ?? []) {
-          const text = await Deno.readTextFile(`${dir}/${f}`).catch(() => "(missing)");
-          if (text !== good) failures.push(`${f} changed to ${JSON.stringify(text)}: ${what}`);
-          await Deno.writeTextFile(`${dir}/${f}`, good);
+        for (const [i, f] of (c.intact ?? []).entries()) {
+          const after = await Deno.readFile(`${dir}/${f}`).catch(() => new Uint8Array());
+          if (!equalBytes(after, before[i])) failures.push(`${f} changed: ${what}`);
         }
         for (const f of c.absent ?? []) {
           const there = await Deno.stat(`${dir}/${f}`).then(() => true, () => false);
@@ -201,6 +215,41 @@ Deno.test("bad input: a run that fails leaves no partial output; an old output s
       code: 1,
       err: /garbage\.bin: line 1: not JSON/,
       intact: ["old.jsonl"],
+    },
+  ]);
+});
+
+Deno.test("bad input: an output naming the image or trace being read is refused", async () => {
+  await check([
+    {
+      argv: ["pdc-filter", "locate", "--no-db", "-o", "img1", "img1"],
+      code: 1,
+      err: /img1: is also the input/,
+      intact: ["img1"],
+    },
+    {
+      argv: ["pdc-filter", "classify", "--no-db", "--image", "img2", "-o", "img2", "good.jsonl"],
+      code: 1,
+      err: /img2: is also the input/,
+      intact: ["img2"],
+    },
+    {
+      argv: ["qbic-cache", "serve", "--no-db", "--socket", "$T/s.sock", "--record", "img3", "img3"],
+      code: 2,
+      err: /--record img3: is the image being served/,
+      intact: ["img3"],
+    },
+    {
+      argv: ["daio", "replay", "--no-db", "--target", "t4.jsonl", "t4.jsonl"],
+      code: 2,
+      err: /--target t4\.jsonl: is the trace being replayed/,
+      intact: ["t4.jsonl"],
+    },
+    {
+      argv: ["pdc-filter", "eval", "--no-db", "--ranges", "r.json", "-"],
+      stdin: "",
+      code: 1,
+      err: /-: no I\/O records to evaluate/,
     },
   ]);
 });

@@ -33,6 +33,16 @@ function parseDirect(text: string): boolean | "auto" {
   throw new InvalidArgumentError(`expected 1, 0 or auto: ${text}`);
 }
 
+/** Whether two paths name the same existing file (device and inode). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = Deno.statSync(a), y = Deno.statSync(b);
+    return x.ino !== null && x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
 /** Adds `replay` to the program. */
 export function addReplayCommand(program: Command) {
   const cmd = withCommonOptions(
@@ -65,6 +75,9 @@ export function addReplayCommand(program: Command) {
         `--iodepth ${opts.iodepth}: at most ${MAX_QUEUE_DEPTH} per queue ` +
           `(${MAX_QUEUE_DEPTH * opts.queues} with --queues ${opts.queues})`,
       );
+    }
+    if (trace !== "-" && sameFile(trace, opts.target)) {
+      throw new UsageError(`--target ${opts.target}: is the trace being replayed`);
     }
     const args = { trace, ...opts };
     await withRun(opts, { tool: "daio", command: "replay", args }, async (run) => {

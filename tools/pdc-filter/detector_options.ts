@@ -9,7 +9,24 @@ import type { ByteRange } from "../../lib/pdc/byte_range.ts";
 import { ImageFormatError } from "../../lib/pdc/image_reader.ts";
 import { locateJournalInFile } from "../../lib/pdc/locate.ts";
 import { parseRangesJson } from "../../lib/pdc/ranges_file.ts";
-import { describeFsError } from "../../lib/cli/stream_io.ts";
+import { describeFsError, noteInput } from "../../lib/cli/stream_io.ts";
+
+/** Notes the image as an input, so `-o` naming it is refused (it would destroy the image). */
+function noteImage(path: string): void {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true });
+  } catch {
+    return; // locateJournalInFile reports it
+  }
+  try {
+    noteInput(path, file);
+  } finally {
+    try {
+      file.close();
+    } catch { /* noteInput closed it */ }
+  }
+}
 
 /** Reads the exact journal ranges from `--image` or `--ranges`; undefined when neither given. */
 export async function exactRanges(
@@ -37,6 +54,7 @@ export async function exactRanges(
 
 /** Locates the journal in an image file, turning every failure into a one-line ToolError. */
 export async function locateImage(path: string) {
+  noteImage(path);
   try {
     const loc = await locateJournalInFile(path);
     return loc;

@@ -54,6 +54,8 @@ export function addEvalCommand(program: Command) {
         ev.step(rec.op, rec.off, rec.len, rec.fua === true, rec.dev);
       }
       const r = ev.result();
+      // Precision and recall of nothing are vacuous (1.0000); an empty trace is a mistake.
+      if (r.requests === 0) throw new ToolError(`${trace}: no I/O records to evaluate`);
       const labels = { trace, confirm };
       for (const k of ["precision", "recall", "writePrecision", "writeRecall"] as const) {
         run.metric(k, r[k], "ratio", labels);

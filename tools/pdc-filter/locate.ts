@@ -4,7 +4,14 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { addExamples, formatSize, withCommonOptions, withRun } from "../../lib/cli/mod.ts";
+import {
+  addExamples,
+  formatSize,
+  LineWriter,
+  openOutput,
+  withCommonOptions,
+  withRun,
+} from "../../lib/cli/mod.ts";
 import { locateImage } from "./detector_options.ts";
 
 /** Adds `locate` to the program. */
@@ -23,8 +30,12 @@ export function addLocateCommand(program: Command) {
       const total = loc.ranges.reduce((a, r) => a + r.len, 0);
       run.metric("journal_bytes", total, "B", { fs: loc.fs, journal: loc.journal });
       const json = JSON.stringify(loc);
-      if (opts.out !== undefined) await Deno.writeTextFile(opts.out, json + "\n");
-      else console.log(json);
+      if (opts.out !== undefined) {
+        // openOutput refuses the image itself (`locate -o guest.img guest.img` would destroy it).
+        const w = new LineWriter(await openOutput(opts.out));
+        await w.write(json);
+        await w.close();
+      } else console.log(json);
       if (opts.output === "text" && !opts.quiet) {
         const where = loc.journal === "external"
           ? `external journal${loc.external?.uuid ? ` (uuid ${loc.external.uuid})` : ""}`

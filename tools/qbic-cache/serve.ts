@@ -9,6 +9,7 @@
 import { type Command, Option } from "@commander-js/extra-typings";
 import {
   addExamples,
+  describeFsError,
   formatSize,
   formatTable,
   parseDuration,
@@ -50,6 +51,16 @@ export interface ServeOptions {
   db?: string | boolean;
   output: "text" | "json";
   quiet: boolean;
+}
+
+/** Whether two paths name the same existing file (device and inode). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = Deno.statSync(a), y = Deno.statSync(b);
+    return x.ino !== null && x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }
 
 function defaultSocket(): string {
@@ -169,13 +180,17 @@ export async function serve(image: string, o: ServeOptions): Promise<void> {
       dev = cache;
     }
     if (o.record !== undefined) {
+      if (o.record !== "-" && sameFile(o.record, image)) {
+        // Opening the record file truncates it: that would empty the image being served.
+        throw new UsageError(`--record ${o.record}: is the image being served`);
+      }
       let sink;
       try {
         sink = o.record === "-"
           ? Deno.stdout
           : await Deno.open(o.record, { write: true, create: true, truncate: true });
       } catch (e) {
-        throw new ToolError(`--record ${o.record}: ${(e as Error).message}`);
+        throw new ToolError(`--record ${o.record}: ${describeFsError(e)}`);
       }
       recorder = new RecorderLayer(dev, sink, { dev: exportName, closeSink: o.record !== "-" });
       dev = recorder;
