@@ -6,7 +6,7 @@
  * @module
  */
 import type { ReportResult } from "./report_runner.ts";
-import { drawCharts, escapeXml } from "./svg_chart.ts";
+import { type Chart, drawCharts, escapeXml } from "./svg_chart.ts";
 
 /** What the page says about where its figures came from. */
 export interface PageInfo {
@@ -84,15 +84,20 @@ export function htmlSection(result: ReportResult | { name: string; error: string
   } else if (result.status === "empty") {
     parts.push(`<p class="empty">${escapeXml(result.reason ?? "no runs yet")}</p>`);
   } else {
-    const charts = spec.charts.flatMap((c) => {
+    const charts: Chart[] = spec.charts.flatMap((c) => {
       try {
         return drawCharts(result.columns, result.rows, c);
       } catch (e) {
-        return [{ title: "", svg: `<p class="error">${escapeXml((e as Error).message)}</p>` }];
+        const svg = `<p class="error">${escapeXml((e as Error).message)}</p>`;
+        return [{ title: "", svg, marks: 0 }];
       }
     });
-    if (charts.length > 0) {
-      parts.push(`<div class="charts">`, ...charts.map((c) => c.svg), `</div>`);
+    const drawn = charts.filter((c) => !c.skipped);
+    if (drawn.length > 0) {
+      parts.push(`<div class="charts">`, ...drawn.map((c) => c.svg), `</div>`);
+    }
+    for (const c of charts) {
+      if (c.skipped) parts.push(`<p class="meta">${escapeXml(c.skipped)}</p>`);
     }
     // a long table is folded (no script: <details>), so the charts of every report stay close
     if (result.rows.length > OPEN_ROWS) {

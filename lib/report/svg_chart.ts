@@ -16,7 +16,12 @@ export interface Chart {
   svg: string;
   /** How many data marks (bars or points) it holds. */
   marks: number;
+  /** Set when the chart was not drawn (too many series to read): why. */
+  skipped?: string;
 }
+
+/** Past this many series a chart cannot be read; it is left to the table. */
+export const MAX_SERIES = 40;
 
 /**
  * Okabe-Ito (distinguishable with the common colour-vision deficiencies; its yellow darkened to
@@ -453,7 +458,8 @@ function lineChart(
 
 /**
  * Draws the charts a spec asks for from a result (one per facet value). Rows whose y is not
- * a number are left out; a chart with nothing to draw is not returned.
+ * a number are left out; a chart with nothing to draw is not returned, one with more than
+ * {@link MAX_SERIES} series is returned undrawn with `skipped` saying so.
  *
  * @example
  * ```ts
@@ -496,11 +502,17 @@ export function drawCharts(columns: string[], rows: unknown[][], spec: ChartSpec
     const unit = spec.unit ?? (units.length === 1 ? units[0] : "");
     const base = spec.title ?? `${spec.y} by ${spec.x}`;
     const title = facet ? `${base}: ${facet}` : base;
+    const nSeries = distinct(points.map((p) => p.series)).length;
+    if (nSeries > MAX_SERIES) {
+      const why = `${title}: ${nSeries} series, too many to draw; the rows are in the table`;
+      charts.push({ title, svg: "", marks: 0, skipped: why });
+      continue;
+    }
     charts.push(
       spec.kind === "bar"
         ? barChart(title, unit, spec.x, points, spec.logy)
         : lineChart(title, unit, spec.x, points, spec),
     );
   }
-  return charts.filter((c) => c.marks > 0);
+  return charts.filter((c) => c.marks > 0 || c.skipped);
 }

@@ -152,3 +152,13 @@ Deno.test("svg chart: bars only where a category has the series; slanted names s
   assert.ok(Number(first[1]) - "a-very-long-category-name-number-one".length * 5.2 >= 0);
   assert.ok(width > left);
 });
+
+Deno.test("svg chart: a chart with more series than can be read is left to the table", () => {
+  const rows = Array.from({ length: 41 }, (_, i) => ["hvkit", `case-${i}`, i + 1]);
+  const [c] = drawCharts(["peer", "case", "iops"], rows, { ...bar, series: "case" });
+  assert.equal(c.marks, 0);
+  assert.equal(c.svg, "");
+  assert.match(c.skipped ?? "", /41 series, too many to draw/);
+  const [d] = drawCharts(["peer", "case", "iops"], rows.slice(0, 40), { ...bar, series: "case" });
+  assert.equal(d.marks, 40);
+});
