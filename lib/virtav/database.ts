@@ -151,6 +151,48 @@ export async function addDatabaseFile(
   else addUnsupportedText(db, path, ext, text);
 }
 
+/** One database file as read from disk: its path and bytes (parsed later, or not at all). */
+export interface DatabaseFile {
+  path: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * Reads the files clamscan's `-d` would: each path a file, or a directory's files (sorted by
+ * name, not recursive).
+ */
+export async function readDatabaseFiles(paths: string[]): Promise<DatabaseFile[]> {
+  const out: DatabaseFile[] = [];
+  for (const p of paths) {
+    let st: Deno.FileInfo;
+    try {
+      st = await Deno.stat(p);
+    } catch (e) {
+      throw new Error(`database ${p}: ${(e as Error).message.split(":")[0]}`);
+    }
+    if (st.isDirectory) {
+      const names: string[] = [];
+      for await (const ent of Deno.readDir(p)) if (ent.isFile) names.push(ent.name);
+      names.sort();
+      for (const n of names) out.push({ path: join(p, n), bytes: await Deno.readFile(join(p, n)) });
+    } else {
+      out.push({ path: p, bytes: await Deno.readFile(p) });
+    }
+  }
+  return out;
+}
+
+/** Parses files already read (see {@linkcode readDatabaseFiles}), EICAR first if asked. */
+export async function parseDatabaseFiles(
+  files: DatabaseFile[],
+  opts: { eicar?: boolean } = {},
+): Promise<Database> {
+  const db = emptyDatabase();
+  if (opts.eicar ?? true) addSignatureText(db, "(built-in)", "ndb", EICAR_NDB + "\n");
+  for (const f of files) await addDatabaseFile(db, f.path, f.bytes);
+  return db;
+}
+
 /**
  * Loads databases as clamscan's `-d` does: each path a file or a directory of files.
  *
@@ -165,29 +207,11 @@ export async function loadDatabase(
   paths: string[],
   opts: { eicar?: boolean } = {},
 ): Promise<Database> {
-  const db = emptyDatabase();
-  if (opts.eicar ?? true) addSignatureText(db, "(built-in)", "ndb", EICAR_NDB + "\n");
-  for (const p of paths) {
-    let st: Deno.FileInfo;
-    try {
-      st = await Deno.stat(p);
-    } catch (e) {
-      throw new Error(`database ${p}: ${(e as Error).message.split(":")[0]}`);
-    }
-    if (st.isDirectory) {
-      const names: string[] = [];
-      for await (const ent of Deno.readDir(p)) if (ent.isFile) names.push(ent.name);
-      names.sort();
-      for (const n of names) await addDatabaseFile(db, join(p, n), await Deno.readFile(join(p, n)));
-    } else {
-      await addDatabaseFile(db, p, await Deno.readFile(p));
-    }
-  }
-  return db;
+  return await parseDatabaseFiles(await readDatabaseFiles(paths), opts);
 }
 
 /** The first malformed line as one message (`file:line: message`), or null. */
-export function firstError(db: Database): string | null {
+export function firstError(db: Pick<Database, "errors">): string | null {
   const e = db.errors[0];
   if (!e) return null;
   const more = db.errors.length > 1 ? ` (and ${db.errors.length - 1} more)` : "";

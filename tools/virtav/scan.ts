@@ -5,15 +5,10 @@
  * @module
  */
 import { type Command, Option } from "@commander-js/extra-typings";
-import {
-  addExamples,
-  parseOption,
-  parseSize,
-  ToolError,
-  UsageError,
-  withCommonOptions,
-  withRun,
-} from "../../lib/cli/mod.ts";
+import { addExamples, withCommonOptions } from "../../lib/cli/program.ts";
+import { parseOption, parseSize } from "../../lib/cli/parse.ts";
+import { ToolError, UsageError } from "../../lib/cli/errors.ts";
+import { withRun } from "./run.ts";
 import type { RunRecorder } from "../../lib/results/mod.ts";
 import { openGuestMemory } from "../../lib/virtav/guest_memory.ts";
 import type { Detection } from "../../lib/virtav/scanner.ts";
@@ -220,7 +215,7 @@ export function addScanCommand(program: Command) {
         run.metric("scan_seconds", secs, "s");
         run.metric("throughput", scanner.bytes / 2 ** 20 / Math.max(secs, 1e-9), "MiB/s");
         run.metric("detections", found);
-        run.metric("signatures", sigs.db.body.length + sigs.db.hashes.length);
+        run.metric("signatures", sigs.db.bodyCount + sigs.db.hashes.length);
         run.metric("unsupported_signatures", sigs.unsupportedTotal);
         run.metric("load_seconds", (tLoad - t0) / 1000, "s", { cached: sigs.cached });
         if (st.exactFallbacks) run.metric("exact_fallbacks", st.exactFallbacks);
@@ -235,7 +230,7 @@ export function addScanCommand(program: Command) {
         }
         if (!opts.quiet) {
           console.error(
-            `virtav: ${sigs.db.body.length} body + ${sigs.db.hashes.length} hash signatures` +
+            `virtav: ${sigs.db.bodyCount} body + ${sigs.db.hashes.length} hash signatures` +
               (sigs.cached ? " (compiled, from cache)" : "") +
               `; scanned ${(scanner.bytes / 2 ** 20).toFixed(1)} MiB in ${secs.toFixed(3)} s` +
               ` (${

@@ -5,9 +5,10 @@
  * @module
  */
 import { Option } from "@commander-js/extra-typings";
-import { ToolError } from "../../lib/cli/mod.ts";
-import { type Database, firstError, loadDatabase } from "../../lib/virtav/database.ts";
-import { compileCached, defaultCacheDir } from "../../lib/virtav/compile.ts";
+import { ToolError } from "../../lib/cli/errors.ts";
+import { firstError } from "../../lib/virtav/database.ts";
+import { defaultCacheDir } from "../../lib/virtav/compile.ts";
+import { type DbSummary, loadCompiled } from "../../lib/virtav/db_cache.ts";
 import { Matcher } from "../../lib/virtav/matcher.ts";
 
 /** Options every command that loads signatures takes. */
@@ -43,31 +44,48 @@ export const sigOptions = [
   ),
 ] as const;
 
-/** A loaded database and its matcher. */
+/** A loaded database (what scans need to know of it) and its matcher. */
 export interface Loaded {
-  db: Database;
+  db: DbSummary;
   matcher: Matcher;
   cached: boolean;
   unsupportedTotal: number;
 }
 
-/** Loads, checks, compiles (or takes from the cache) and opens the matcher. */
+/**
+ * Loads, checks and compiles the database, or takes its compiled form from the cache when
+ * the files are unchanged (then no signature text is parsed), and opens the matcher.
+ */
 export async function loadSignatures(o: SigOptions): Promise<Loaded> {
-  const db = await loadDatabase(o.database, { eicar: o.eicar });
+  const cacheDir = o.cache ? (o.cacheDir ?? defaultCacheDir()) : null;
+  let { summary: db, compiled, cached } = await loadCompiled(o.database, {
+    eicar: o.eicar,
+    cacheDir,
+  });
   const err = firstError(db);
   if (err && !o.skipMalformed) throw new ToolError(err);
-  if (db.body.length === 0 && db.hashes.length === 0) {
+  if (db.bodyCount === 0 && db.hashes.length === 0) {
     throw new ToolError("no usable signatures (give -d, or drop --no-eicar)");
   }
-  const cacheDir = o.cache ? (o.cacheDir ?? defaultCacheDir()) : null;
-  const compiled = await compileCached(db, cacheDir);
-  const matcher = Matcher.load(compiled);
+  let matcher: Matcher;
+  try {
+    matcher = Matcher.load(compiled);
+  } catch (e) {
+    if (!cached) throw e;
+    // A cached blob the native loader refuses (damaged on disk): compile it again.
+    ({ summary: db, compiled, cached } = await loadCompiled(o.database, {
+      eicar: o.eicar,
+      cacheDir,
+      refresh: true,
+    }));
+    matcher = Matcher.load(compiled);
+  }
   const unsupportedTotal = [...db.unsupported.values()].reduce((a, b) => a + b, 0);
-  return { db, matcher, cached: compiled.cached, unsupportedTotal };
+  return { db, matcher, cached, unsupportedTotal };
 }
 
 /** One line on stderr saying what could not be used, by reason. */
-export function unsupportedSummary(db: Database): string | null {
+export function unsupportedSummary(db: Pick<DbSummary, "unsupported">): string | null {
   if (db.unsupported.size === 0) return null;
   const parts = [...db.unsupported].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${n} ${r}`);
   return `signatures not usable on raw memory: ${parts.join(", ")}`;
@@ -78,7 +96,7 @@ export function unsupportedSummary(db: Database): string | null {
  * applied to memory units. Says so on stderr (unless quiet) and in the store, counted.
  */
 export function noteHashesNotApplied(
-  db: Database,
+  db: Pick<DbSummary, "hashes">,
   quiet: boolean,
   run: { metric(name: string, value: number, unit?: string): void },
 ): void {

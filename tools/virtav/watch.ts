@@ -6,16 +6,10 @@
  * @module
  */
 import { type Command, Option } from "@commander-js/extra-typings";
-import {
-  addExamples,
-  parseDuration,
-  parseOption,
-  parsePositive,
-  parseSize,
-  ToolError,
-  withCommonOptions,
-  withRun,
-} from "../../lib/cli/mod.ts";
+import { addExamples, withCommonOptions } from "../../lib/cli/program.ts";
+import { parseDuration, parseOption, parsePositive, parseSize } from "../../lib/cli/parse.ts";
+import { ToolError } from "../../lib/cli/errors.ts";
+import { withRun } from "./run.ts";
 import { parseRegisters, QmpClient } from "../../lib/qemu/qmp.ts";
 import { openGuestMemory } from "../../lib/virtav/guest_memory.ts";
 import { Scanner } from "../../lib/virtav/scanner.ts";
