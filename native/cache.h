@@ -48,6 +48,9 @@ enum {
   CACHE_OUT_WORDS = 24
 };
 
+/* cache_set_admission flags: also refuse records tagged class "journal" (binary flags 2-4 = 1). */
+enum { CACHE_ADMIT_REFUSE_JOURNAL_TAG = 1 };
+
 /* CACHE_ERR_KIND values when a trace is rejected (-EBADMSG). */
 enum {
   CACHE_ERR_NONE, CACHE_ERR_HEADER_TRUNCATED, CACHE_ERR_NOT_BINARY, CACHE_ERR_RECORD_SIZE,
@@ -63,6 +66,8 @@ HV_EXPORT int32_t cache_has(int32_t h, uint64_t block);
 HV_EXPORT int32_t cache_remove(int32_t h, uint64_t block);
 HV_EXPORT int32_t cache_feed(int32_t h, const uint8_t *op, const double *off, const double *len,
                              const uint8_t *mask, uint32_t n);
+HV_EXPORT int32_t cache_set_admission(int32_t h, const double *ranges, uint32_t n,
+                                      uint32_t flags);
 HV_EXPORT int32_t cache_run_file(int32_t h, const char *path, uint64_t *out);
 HV_EXPORT int32_t cache_result(int32_t h, uint64_t *out);
 

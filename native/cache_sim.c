@@ -38,6 +38,10 @@ typedef struct sim {
   void *pol;
   uint64_t cap, bs;
   int bs_shift; /* log2(bs) when a power of two, else -1 */
+  /* PDC's exact admission for cache_run_file: sorted, disjoint [start, end) journal ranges. */
+  double *starts, *ends;
+  uint32_t nranges, admit_flags;
+  int admission;
   uint64_t c[CACHE_OUT_WORDS];
 } sim;
 
@@ -99,8 +103,59 @@ int32_t cache_close(int32_t h) {
   pthread_mutex_unlock(&handles_lock);
   if (!s) return -EBADF;
   s->ops->destroy(s->pol);
+  free(s->starts);
+  free(s->ends);
   free(s);
   return 0;
+}
+
+int32_t cache_set_admission(int32_t h, const double *ranges, uint32_t n, uint32_t flags) {
+  sim *s = get(h);
+  if (!s) return -EBADF;
+  double *st = malloc((n + 1) * sizeof *st), *en = malloc((n + 1) * sizeof *en);
+  if (!st || !en) {
+    free(st);
+    free(en);
+    return -ENOMEM;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    st[i] = ranges[2 * i];
+    en[i] = ranges[2 * i + 1];
+    if (!(en[i] >= st[i]) || (i > 0 && st[i] < en[i - 1])) {
+      free(st);
+      free(en);
+      return -EINVAL;
+    }
+  }
+  free(s->starts);
+  free(s->ends);
+  s->starts = st;
+  s->ends = en;
+  s->nranges = n;
+  s->admit_flags = flags;
+  s->admission = 1;
+  return 0;
+}
+
+/* RangeSet.overlaps: [off, off+len) shares a byte with a range (the last one starting before
+ * the request's end). */
+static int overlaps(const sim *s, double off, double len) {
+  if (len <= 0) return 0;
+  double end = off + len;
+  uint32_t lo = 0, hi = s->nranges;
+  while (lo < hi) {
+    uint32_t mid = (lo + hi) >> 1;
+    if (s->starts[mid] < end) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 && s->ends[lo - 1] > off;
+}
+
+/* pdcAdmission(ExactDetector).admit for one binary record of an R/W/Z request. */
+static inline int admitted_record(const sim *s, const uint8_t *r, double off, uint32_t len) {
+  if (!s->admission) return 1;
+  if ((s->admit_flags & CACHE_ADMIT_REFUSE_JOURNAL_TAG) && ((r[21] >> 2) & 7) == 1) return 0;
+  return !overlaps(s, off, len);
 }
 
 int32_t cache_access(int32_t h, uint64_t block, uint32_t is_write) {
@@ -275,7 +330,8 @@ static int32_t run_records(sim *s, const uint8_t *base, uint64_t size) {
     if (i + PREFETCH_SLOT < slots) prefetch_record(s, r + PREFETCH_SLOT * RECORD_SIZE, 0);
     if (i + PREFETCH_NODE < slots) prefetch_record(s, r + PREFETCH_NODE * RECORD_SIZE, 1);
     s->c[CACHE_RECORDS]++;
-    step(s, op, (uint64_t)offd, len, 1);
+    int adm = op == 2 || op == 3 || admitted_record(s, r, offd, len);
+    step(s, op, (uint64_t)offd, len, adm);
   }
   if ((size - HEADER_SIZE) % RECORD_SIZE != 0) {
     return reject(s, CACHE_ERR_TRUNCATED, slots + 1, 0);

@@ -153,6 +153,26 @@ export class NativeCache {
   }
 
   /**
+   * Sets PDC's exact admission for `runFile`: a request overlapping one of the journal `ranges`
+   * (byte ranges; sorted, disjoint and non-empty, as RangeSet normalizes them) or, with
+   * `refuseJournalTag`, tagged class "journal" is refused, as `pdcAdmission(ExactDetector)`.
+   */
+  setExactAdmission(
+    ranges: readonly { off: number; len: number }[],
+    refuseJournalTag: boolean,
+  ): void {
+    const pairs = new Float64Array(Math.max(1, ranges.length * 2));
+    ranges.forEach((r, i) => {
+      pairs[2 * i] = r.off;
+      pairs[2 * i + 1] = r.off + r.len;
+    });
+    check(
+      native().cache_set_admission(this.handle, pairs, ranges.length, refuseJournalTag ? 1 : 0),
+      "admission ranges",
+    );
+  }
+
+  /**
    * Replays a whole binary trace file (hvkit's 24-byte form), mmapped, in one call off the JS
    * thread. Throws TraceFormatError (with the record number) on a malformed file, as the TS
    * reader does.

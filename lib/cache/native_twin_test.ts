@@ -6,6 +6,7 @@ import { admissionMask, simulateColumns, toColumns, type TraceColumns } from "./
 import { BinaryTraceWriter } from "../trace/binary.ts";
 import { readTraceChunks } from "../trace/read_trace.ts";
 import { runGrid } from "./sim_grid.ts";
+import { createAdmission } from "./admission.ts";
 import type { IoOp, IoRecord } from "../trace/io_record.ts";
 
 const TWINS = ["lru", "fifo", "clock", "sieve", "s3fifo", "arc", "2q", "lfu", "qbic"];
@@ -146,6 +147,43 @@ Deno.test("native twins: a whole binary file (with device names) replays as the 
       } finally {
         nat.close();
       }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("native twins: PDC's exact admission in the native file replay equals the TS filter", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "native_twin_pdc_" });
+  try {
+    const rnd = rng(77);
+    const recs = randomRecords(31, 15000, 2000).map((r) =>
+      rnd() < 0.05 ? { ...r, class: "journal" as const } : r
+    );
+    const path = `${dir}/t.bin`;
+    await writeBinary(path, recs);
+    // Overlapping and touching ranges, unsorted: RangeSet normalizes them.
+    const ranges = [
+      { off: 300 * K + 100, len: 40 * K },
+      { off: 0, len: 2 * K },
+      { off: 320 * K, len: 100 * K },
+      { off: 1500 * K, len: 1 },
+    ];
+    for (const name of ["lru", "s3fifo", "qbic"]) {
+      const grids = [];
+      for (const engine of ["native", "ts"] as const) {
+        const admission = await createAdmission("pdc", { ranges });
+        grids.push(
+          await runGrid(readTraceChunks(path), [name, "belady"], [200 * K], K, admission, {
+            engine,
+            binaryFile: path,
+          }),
+        );
+      }
+      const [nat, ts] = grids;
+      assert.equal(nat.cells[0].engine, "native");
+      assert.ok(nat.cells[0].result.bypassedRequests > 0, "the ranges refuse something");
+      assert.deepEqual(nat.cells.map((c) => c.result), ts.cells.map((c) => c.result), name);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -2,8 +2,9 @@
  * Runs a grid of (policy, cache size) simulations over one trace. Two engines make the same
  * decisions: `native` (the default) runs each policy that has a native twin in C
  * (lib/cache/native_cache.ts) — over the mmapped file in one call per cell when the trace is a
- * binary file and no per-request admission filter is in play, else over the same column chunks
- * the TS engine reads; `ts` runs every policy in TypeScript. A policy without a twin (Belady's
+ * binary file and the admission filter is none or PDC's exact one (a range check the native
+ * loop makes itself), else over the same column chunks the TS engine reads, with the filter's
+ * answers; `ts` runs every policy in TypeScript. A policy without a twin (Belady's
  * OPT) runs in TypeScript under either engine; each cell says which engine ran it.
  *
  * Chunks are read once and every streaming simulator sees each in turn, so a large trace is
@@ -19,6 +20,8 @@ import type { AdmissionFilter, CachePolicy } from "./policy.ts";
 import { createPolicy } from "./registry.ts";
 import { type FutureAware, type SimResult, Simulator } from "./simulate.ts";
 import { hasNativeTwin, NativeCache, nativeUnavailable } from "./native_cache.ts";
+import type { PdcAdmission } from "./pdc_admission.ts";
+import { ExactDetector } from "../pdc/journal_detector.ts";
 
 /** Which implementation runs the policies. */
 export type SimEngine = "native" | "ts";
@@ -89,6 +92,17 @@ export async function binaryTraceFile(
   }
 }
 
+/**
+ * The journal ranges when `admission` is PDC with the exact detector (a per-request range check
+ * and a tag test, which the native replay of a mapped file does itself), else undefined.
+ */
+function exactPdcRanges(
+  admission?: AdmissionFilter,
+): readonly { off: number; len: number }[] | undefined {
+  const d = (admission as Partial<PdcAdmission> | undefined)?.detector;
+  return admission?.name === "pdc" && d instanceof ExactDetector ? d.set.ranges : undefined;
+}
+
 function maskOf(c: BinaryChunk, admission?: AdmissionFilter): Uint8Array | undefined {
   if (!admission || admission.name === "all") return undefined;
   const m = new Uint8Array(c.count);
@@ -152,11 +166,13 @@ export async function runGrid(
       }
     }
     const needMask = admission !== undefined && admission.name !== "all";
-    const fromFile = opts.binaryFile !== undefined && !needMask;
+    const ranges = exactPdcRanges(admission);
+    const fromFile = opts.binaryFile !== undefined && (!needMask || ranges !== undefined);
     let requests = -1, simMs = 0;
     if (fromFile) {
       for (const cell of cells) {
         if (!cell.nat) continue;
+        if (ranges) cell.nat.setExactAdmission(ranges, true);
         const t = performance.now();
         await cell.nat.runFile(opts.binaryFile!);
         simMs += performance.now() - t;

@@ -44,6 +44,19 @@ export const cacheSymbols = {
     result: "i32",
   },
   /**
+   * int32_t cache_set_admission(int32_t h, const double *ranges, uint32_t n, uint32_t flags):
+   * PDC's exact admission for cache_run_file (n sorted, disjoint [start, end) pairs)
+   */
+  cache_set_admission: {
+    parameters: [
+      "i32", /* int32_t h */
+      "buffer", /* const double *ranges (2n) */
+      "u32", /* uint32_t n */
+      "u32", /* uint32_t flags (1 = refuse class "journal" tags) */
+    ],
+    result: "i32",
+  },
+  /**
    * int32_t cache_run_file(int32_t h, const char *path, uint64_t *out): replays a whole binary
    * trace file (mmapped) off the JS thread; fills out (CACHE_OUT_WORDS) even on -EBADMSG
    */
