@@ -40,6 +40,11 @@ export interface Database {
   sources: SourceInfo[];
   /** Text that identifies the content, for the compiled-database cache key. */
   digestInput: string[];
+  /**
+   * Ids (indices into `body`) of signatures from unsigned databases (plain `.ndb` files, not
+   * `.cvd`/`.cld` members or the built-in EICAR): clamscan prints these `NAME.UNOFFICIAL`.
+   */
+  unofficialBody: number[];
 }
 
 /** The EICAR test string's signature, built in (clamscan ships it in its databases). */
@@ -79,7 +84,15 @@ const TEXT_EXT = new Set(["ndb", "hdb", "hsb"]);
 
 /** An empty database. */
 export function emptyDatabase(): Database {
-  return { body: [], hashes: [], unsupported: new Map(), errors: [], sources: [], digestInput: [] };
+  return {
+    body: [],
+    hashes: [],
+    unsupported: new Map(),
+    errors: [],
+    sources: [],
+    digestInput: [],
+    unofficialBody: [],
+  };
 }
 
 function count(db: Database, reason: string, n = 1): void {
@@ -96,6 +109,8 @@ export function addSignatureText(db: Database, path: string, ext: string, text: 
   const info: SourceInfo = { path, kind: ext, body: 0, hash: 0, unsupported: 0, malformed: 0 };
   db.sources.push(info);
   db.digestInput.push(`${path}\n${text}`);
+  // clamscan's official databases are the signed containers (and EICAR ships in one).
+  const official = path === "(built-in)" || /\.(cvd|cld)\//i.test(path);
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].replace(/\r$/, "");
@@ -105,10 +120,13 @@ export function addSignatureText(db: Database, path: string, ext: string, text: 
     try {
       if (line === "") throw new SignatureError("empty line");
       if (ext === "ndb") {
-        db.body.push(parseNdbLine(line));
+        const sig = parseNdbLine(line);
+        if (!official) db.unofficialBody.push(db.body.length);
+        db.body.push(sig);
         info.body++;
       } else {
-        db.hashes.push(parseHashLine(line));
+        const h = parseHashLine(line);
+        db.hashes.push(official ? h : { ...h, unofficial: true });
         info.hash++;
       }
     } catch (e) {

@@ -24,6 +24,8 @@ export interface DbSummary {
   /** Unusable signatures counted by reason. */
   unsupported: Map<string, number>;
   errors: LineError[];
+  /** Body signature ids from unsigned databases (clamscan's `.UNOFFICIAL`). */
+  unofficialBody: number[];
 }
 
 interface CachedMeta {
@@ -34,6 +36,7 @@ interface CachedMeta {
   hashes: HashSignature[];
   unsupported: [string, number][];
   errors: LineError[];
+  unofficialBody: number[];
 }
 
 const MAGIC = 0x43564156; // "VAVC"
@@ -41,7 +44,7 @@ const MAGIC = 0x43564156; // "VAVC"
 /** The cache key: compiler version, the EICAR choice, and every file's path and bytes. */
 export function rawDatabaseKey(files: DatabaseFile[], eicar: boolean): string {
   const h = createHash("sha256");
-  h.update(`virtav-cache-2-compiler-${COMPILER_VERSION}\neicar=${eicar}\n`);
+  h.update(`virtav-cache-3-compiler-${COMPILER_VERSION}\neicar=${eicar}\n`);
   for (const f of files) h.update(f.path).update("\0").update(f.bytes).update("\0");
   return h.digest("hex").slice(0, 32);
 }
@@ -104,6 +107,7 @@ export async function loadCompiled(
             hashes: m.hashes,
             unsupported: new Map(m.unsupported),
             errors: m.errors,
+            unofficialBody: m.unofficialBody ?? [],
           },
           compiled: { blob: hit.blob, names: m.names },
           cached: true,
@@ -118,6 +122,7 @@ export async function loadCompiled(
     hashes: db.hashes,
     unsupported: db.unsupported,
     errors: db.errors,
+    unofficialBody: db.unofficialBody,
   };
   if (file) {
     try {
@@ -129,6 +134,7 @@ export async function loadCompiled(
         hashes: db.hashes,
         unsupported: [...db.unsupported],
         errors: db.errors,
+        unofficialBody: db.unofficialBody,
       };
       const tmp = `${file}.${Deno.pid}.tmp`;
       await Deno.writeFile(tmp, encode(meta, compiled.blob));

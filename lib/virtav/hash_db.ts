@@ -17,6 +17,8 @@ export interface HashSignature {
   hash: string;
   /** Exact content size, or null for `*`. */
   size: number | null;
+  /** From an unsigned database (clamscan prints `NAME.UNOFFICIAL`). */
+  unofficial?: boolean;
 }
 
 const ALGO_BY_LEN: Record<number, HashAlgo> = { 32: "md5", 40: "sha1", 64: "sha256" };

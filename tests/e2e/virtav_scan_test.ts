@@ -33,3 +33,65 @@ Deno.test("virtav scan: hash signatures match whole files, and on memory are cou
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const CLAMSCAN = (await import("../../lib/cli/doctor.ts")).findOnPath("clamscan");
+if (!CLAMSCAN) {
+  console.log("virtav_scan_test: clamscan-names test skipped, clamscan is not installed");
+}
+
+Deno.test({
+  name: "virtav scan --clamscan-names prints what clamscan prints, byte for byte",
+  ignore: !CLAMSCAN,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "virtav-scan-" });
+    try {
+      const enc = new TextEncoder();
+      await Deno.writeFile(`${dir}/a.bin`, enc.encode("xxxxHELLO-VIRTAVyyyy"));
+      await Deno.writeFile(`${dir}/b.bin`, enc.encode("nothing to see"));
+      await Deno.writeFile(`${dir}/c.bin`, enc.encode("zzGOODBYE  VIRTAVzz"));
+      const ndb = `${dir}/n.ndb`;
+      await Deno.writeTextFile(
+        ndb,
+        `Hello.Sig:0:*:${[..."HELLO-VIRTAV"].map((c) => c.charCodeAt(0).toString(16)).join("")}\n` +
+          "Bye.Sig:0:*:474f4f44425945{2}56495254\n",
+      );
+      const md5 = createHash("md5").update(enc.encode("nothing to see")).digest("hex");
+      await Deno.writeTextFile(`${dir}/h.hdb`, `${md5}:14:Hash.Sig\n`);
+      const files = ["a.bin", "b.bin", "c.bin"].map((f) => `${dir}/${f}`);
+      // clamscan with its parsers and heuristics off (as in virtav_clamscan_test.ts), one
+      // detection per file (no --allmatch).
+      const flags = [
+        "--heuristic-alerts=no",
+        ...["archive", "pe", "elf", "ole2", "pdf", "swf", "html", "mail", "xmldocs", "hwp3"]
+          .map((p) => `--scan-${p}=no`),
+        ...["onenote", "image", "image-fuzzy-hash"].map((p) => `--scan-${p}=no`),
+        "--no-summary",
+      ];
+      const c = await new Deno.Command(CLAMSCAN!, {
+        args: [...flags, "-d", ndb, "-d", `${dir}/h.hdb`, ...files],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const want = new TextDecoder().decode(c.stdout);
+      assert.match(want, /Hello\.Sig\.UNOFFICIAL FOUND/);
+      const common = [
+        "scan",
+        "--no-db",
+        "--no-eicar",
+        "--no-cache",
+        "-d",
+        ndb,
+        "-d",
+        `${dir}/h.hdb`,
+      ];
+      const v = await virtav([...common, "--clamscan-names", ...files]);
+      assert.equal(v.code, c.code, v.err);
+      assert.equal(v.out, want);
+      // The default keeps the database's own names.
+      const plain = await virtav([...common, ...files]);
+      assert.equal(plain.out, want.replaceAll(".UNOFFICIAL", ""));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

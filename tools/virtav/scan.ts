@@ -15,6 +15,7 @@ import type { Detection } from "../../lib/virtav/scanner.ts";
 import { Scanner } from "../../lib/virtav/scanner.ts";
 import { hexAddr } from "../../lib/virtav/page_walker.ts";
 import {
+  clamscanNamesOption,
   collect,
   loadSignatures,
   noteHashesNotApplied,
@@ -115,6 +116,7 @@ export function addScanCommand(program: Command) {
       ),
   );
   for (const o of sigOptions) cmd.addOption(o);
+  cmd.addOption(clamscanNamesOption);
   addExamples(cmd, [
     "virtav scan -d sigs.ndb /usr/bin",
     "virtav scan --memory -d sigs.ndb --all-matches vm.dump",

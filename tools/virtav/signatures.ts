@@ -7,7 +7,7 @@
 import { Option } from "@commander-js/extra-typings";
 import { ToolError } from "../../lib/cli/errors.ts";
 import { firstError } from "../../lib/virtav/database.ts";
-import { defaultCacheDir } from "../../lib/virtav/compile.ts";
+import { type CompiledDb, defaultCacheDir } from "../../lib/virtav/compile.ts";
 import { type DbSummary, loadCompiled } from "../../lib/virtav/db_cache.ts";
 import { Matcher } from "../../lib/virtav/matcher.ts";
 
@@ -18,6 +18,8 @@ export interface SigOptions {
   cache: boolean;
   cacheDir?: string;
   skipMalformed?: boolean;
+  /** Print names as clamscan does: `NAME.UNOFFICIAL` for unsigned databases. */
+  clamscanNames?: boolean;
 }
 
 /** Collects a repeatable option. */
@@ -44,6 +46,12 @@ export const sigOptions = [
   ),
 ] as const;
 
+/** `--clamscan-names` (scan, watch). */
+export const clamscanNamesOption = new Option(
+  "--clamscan-names",
+  "print signature names as clamscan does (NAME.UNOFFICIAL for unsigned databases)",
+);
+
 /** A loaded database (what scans need to know of it) and its matcher. */
 export interface Loaded {
   db: DbSummary;
@@ -68,6 +76,7 @@ export async function loadSignatures(o: SigOptions): Promise<Loaded> {
     throw new ToolError("no usable signatures (give -d, or drop --no-eicar)");
   }
   let matcher: Matcher;
+  if (o.clamscanNames) ({ db, compiled } = clamscanNames(db, compiled));
   try {
     matcher = Matcher.load(compiled);
   } catch (e) {
@@ -78,10 +87,22 @@ export async function loadSignatures(o: SigOptions): Promise<Loaded> {
       cacheDir,
       refresh: true,
     }));
+    if (o.clamscanNames) ({ db, compiled } = clamscanNames(db, compiled));
     matcher = Matcher.load(compiled);
   }
   const unsupportedTotal = [...db.unsupported.values()].reduce((a, b) => a + b, 0);
   return { db, matcher, cached, unsupportedTotal };
+}
+
+/** The names clamscan prints: `.UNOFFICIAL` after those from unsigned databases. */
+function clamscanNames(
+  db: DbSummary,
+  compiled: CompiledDb,
+): { db: DbSummary; compiled: CompiledDb } {
+  const names = compiled.names.slice();
+  for (const i of db.unofficialBody) names[i] += ".UNOFFICIAL";
+  const hashes = db.hashes.map((h) => h.unofficial ? { ...h, name: `${h.name}.UNOFFICIAL` } : h);
+  return { db: { ...db, hashes }, compiled: { ...compiled, names } };
 }
 
 /** One line on stderr saying what could not be used, by reason. */

@@ -17,6 +17,7 @@ import { ExecWatcher } from "../../lib/virtav/exec_watcher.ts";
 import { hexAddr } from "../../lib/virtav/page_walker.ts";
 import { detectionJson, detectionLine, recordDetections } from "./scan.ts";
 import {
+  clamscanNamesOption,
   loadSignatures,
   noteHashesNotApplied,
   type SigOptions,
@@ -81,6 +82,7 @@ export function addWatchCommand(program: Command) {
       .option("--all-matches", "report every matching signature in a run", false),
   );
   for (const o of sigOptions) cmd.addOption(o);
+  cmd.addOption(clamscanNamesOption);
   addExamples(cmd, [
     "virtav watch --qmp /run/vm.qmp --ram /dev/shm/vm.ram -d sigs.ndb --action pause",
   ]);
