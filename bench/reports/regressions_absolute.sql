@@ -3,7 +3,8 @@
 -- they are reported, and fail `--check-regressions PCT` only with `--absolute`. worse_pct > 0
 -- means worse; the direction is labels.better, else inferred from the unit (1/s, MiB/s: higher
 -- is better; ns, us, ms, s: lower is better; see bench/README.md); figures with no known
--- direction are left out. "before" is the median of the up to 3 previous runs of the same size.
+-- direction are left out. "before" is the least favourable of the up to 3 previous runs of the
+-- same size; median_before their median.
 -- chart: bar x=figure y=worse_pct facet=bench title="Change against the previous run (positive = worse)" unit=%
 WITH ranked AS (
   SELECT id, command AS bench, host, args->>'quick' AS quick,
@@ -24,7 +25,8 @@ WITH ranked AS (
              OR (name LIKE '%ratio%' AND unit LIKE '%_/_%' AND unit NOT LIKE '%/s'))
   GROUP BY ALL
 ), figures AS (
-  SELECT p.bench, p.host, n.name, n.unit, n.labels, median(o.value) AS before,
+  SELECT p.bench, p.host, n.name, n.unit, n.labels, median(o.value) AS median_before,
+         min(o.value) AS lo, max(o.value) AS hi,
          count(*) AS baseline_runs, any_value(n.value) AS now,
          coalesce(any_value(n.better),
            CASE WHEN lower(n.unit) IN ('1/s', 'iops', 'ops/s', 'req/s', 'b/s', 'kib/s', 'mib/s',
@@ -37,14 +39,18 @@ WITH ranked AS (
   JOIN per_run o ON o.run = p.previous AND o.name = n.name AND o.unit = n.unit
                  AND o.labels = n.labels
   GROUP BY p.bench, p.host, n.name, n.unit, n.labels
+), based AS (
+  -- the least favourable of the previous runs: a regression is a step beyond their spread
+  SELECT *, CASE better WHEN 'higher' THEN lo WHEN 'lower' THEN hi ELSE median_before END AS before
+  FROM figures
 )
 SELECT bench, host,
        trim(name || ' ' || array_to_string(list_transform(json_keys(labels::JSON),
          k -> k || '=' || (labels::JSON->>k)), ' ')) AS figure,
-       unit, better, baseline_runs, before, now,
+       unit, better, baseline_runs, before, median_before, now,
        round(100 * (now - before) / abs(before), 2) AS change_pct,
        round(CASE better WHEN 'higher' THEN -100 * (now - before) / abs(before)
                          ELSE 100 * (now - before) / abs(before) END, 2) AS worse_pct
-FROM figures
+FROM based
 WHERE better IN ('higher', 'lower') AND before IS NOT NULL AND before <> 0 AND now IS NOT NULL
 ORDER BY worse_pct DESC, bench, figure;

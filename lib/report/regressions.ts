@@ -1,8 +1,9 @@
 /**
  * The regression check behind `--check-regressions PCT`. What fails is a benchmark's ratio to its
  * peer (the `regressions` report: hvkit's figure over the peer's, both measured in the same run,
- * against the median of the same ratio in the up to 3 previous runs of that benchmark of the
- * same size on the same host): a loaded
+ * against the least favourable value of the same ratio in the up to 3 previous runs of that
+ * benchmark of the same size on the same host, so a regression is a step beyond their spread):
+ * a loaded
  * machine slows both sides, so the ratio keeps what hvkit itself did. Absolute figures (the
  * `regressions_absolute` report) move with the machine's load; they are reported and fail only
  * when asked (`absolute: true`, the `--absolute` option).
@@ -19,7 +20,7 @@ export interface Regression {
   figure: string;
   unit: string;
   better: string;
-  /** The median of this many previous runs. */
+  /** The least favourable of this many previous runs. */
   before: number;
   baselineRuns: number;
   now: number;
@@ -121,7 +122,7 @@ export async function checkRegressions(
 
 function line(g: Regression, head: string): string {
   const n = (x: number) => +x.toPrecision(6);
-  const base = g.baselineRuns > 1 ? ` (median of ${g.baselineRuns} runs)` : "";
+  const base = g.baselineRuns > 1 ? ` (the least favourable of ${g.baselineRuns} runs)` : "";
   return `${head} ${g.bench} ${g.figure}: ${n(g.before)}${base} -> ${n(g.now)} ${g.unit} ` +
     `(${g.worsePct}% worse, ${g.better} is better, host ${g.host})`;
 }
