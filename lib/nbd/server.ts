@@ -65,9 +65,15 @@ export class NbdServer {
     this.#log = opts.log ?? ((level, msg) => console.error(`nbd ${level}: ${msg}`));
     const l = opts.listen;
     if ("socket" in l) {
+      // A stale socket is replaced, as qemu-nbd does; any other file there is the user's.
+      let existing: Deno.FileInfo | null = null;
       try {
-        Deno.removeSync(l.socket);
+        existing = Deno.lstatSync(l.socket);
       } catch { /* absent */ }
+      if (existing !== null && !existing.isSocket) {
+        throw new Error(`${l.socket}: exists and is not a socket`);
+      }
+      if (existing !== null) Deno.removeSync(l.socket);
       this.#listener = Deno.listen({ transport: "unix", path: l.socket });
       this.uri = `nbd+unix:///?socket=${l.socket}`;
     } else {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { describeFsError } from "../cli/stream_io.ts";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { Hit, Matcher, ScanOptions } from "./matcher.ts";
@@ -99,16 +100,21 @@ export class Scanner {
     }
   }
 
-  /** Scans files and directories (recursively, symlinks not followed), yielding per file. */
+  /**
+   * Scans files and directories, yielding per file. Symlinks named on the command line are
+   * followed, those met inside directories are not (clamscan's defaults); a named path that is
+   * neither a file nor a directory (a FIFO, a device) is a problem, not silently skipped.
+   */
   async *scanPaths(
     paths: string[],
+    named = true,
   ): AsyncGenerator<{ path: string; detections: Detection[] } | { problem: ScanProblem }> {
     for (const p of paths) {
       let st: Deno.FileInfo;
       try {
-        st = await Deno.lstat(p);
+        st = named ? await Deno.stat(p) : await Deno.lstat(p);
       } catch (e) {
-        yield { problem: { path: p, message: (e as Error).message.split(":")[0] } };
+        yield { problem: { path: p, message: describeFsError(e) } };
         continue;
       }
       if (st.isDirectory) {
@@ -120,13 +126,15 @@ export class Scanner {
           continue;
         }
         names.sort();
-        yield* this.scanPaths(names.map((n) => join(p, n)));
+        yield* this.scanPaths(names.map((n) => join(p, n)), false);
       } else if (st.isFile) {
         try {
           yield { path: p, detections: this.scanFile(p) };
         } catch (e) {
           yield { problem: { path: p, message: (e as Error).message } };
         }
+      } else if (named) {
+        yield { problem: { path: p, message: "not a regular file or directory" } };
       }
     }
   }

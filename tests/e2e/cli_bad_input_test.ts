@@ -253,3 +253,71 @@ Deno.test("bad input: an output naming the image or trace being read is refused"
     },
   ]);
 });
+
+Deno.test("bad input: --socket naming a regular file is refused, the file kept", async () => {
+  await check([
+    {
+      argv: ["qbic-cache", "serve", "--no-db", "--socket", "sock1.jsonl", "memory:1M"],
+      code: 1,
+      err: /--socket sock1\.jsonl: cannot listen: exists and is not a socket/,
+      intact: ["sock1.jsonl"],
+    },
+    {
+      argv: ["pviommu", "serve", "--no-db", "--socket", "sock2.jsonl"],
+      code: 1,
+      err: /--socket sock2\.jsonl: exists and is not a socket/,
+      intact: ["sock2.jsonl"],
+    },
+    {
+      argv: ["qbic-cache", "serve", "--no-db", "--socket", "$T/no-dir/s", "memory:1M"],
+      code: 1,
+      err: /--socket .*no-dir\/s: cannot listen: no such file or directory/,
+    },
+    {
+      argv: ["pviommu", "request", "probe", "--endpoint", "1", "--socket", "$T/no-dir/s"],
+      code: 1,
+      err: /--socket .*no-dir\/s: cannot connect: no such file or directory/,
+    },
+    {
+      argv: ["pviommu", "audit", "--no-db", "--page-size", "3000", "good.jsonl"],
+      code: 2,
+      err: /--page-size.*not a power of two: 3000/,
+    },
+  ]);
+});
+
+Deno.test("bad input: virtav scan reads - as stdin, follows a named symlink, names a FIFO", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hvkit_bad_input_" });
+  const scan = async (args: string[], stdin = "") => {
+    const child = new Deno.Command(`${root}bin/virtav`, {
+      args: ["scan", "--no-db", "--no-cache", ...args],
+      cwd: dir,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+    const o = await child.output();
+    const dec = new TextDecoder();
+    return { code: o.code, out: dec.decode(o.stdout), err: dec.decode(o.stderr) };
+  };
+  try {
+    // EICAR, assembled here so this file is not itself a detection.
+    const eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    const viaStdin = await scan(["-q", "-"], eicar);
+    assert.equal(viaStdin.code, 1, viaStdin.err);
+    assert.equal(viaStdin.out, "stdin: Eicar-Test-Signature FOUND\n");
+    await Deno.writeTextFile(`${dir}/eicar.com`, eicar);
+    await Deno.symlink(`${dir}/eicar.com`, `${dir}/link.com`);
+    const viaLink = await scan(["-q", "link.com"]);
+    assert.equal(viaLink.code, 1, viaLink.err);
+    assert.equal(viaLink.out, "link.com: Eicar-Test-Signature FOUND\n");
+    const dev = await scan(["-q", "/dev/null"]);
+    assert.equal(dev.code, 1);
+    assert.equal(dev.err.split("\n")[0], "virtav: /dev/null: not a regular file or directory");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Command, Option } from "@commander-js/extra-typings";
+import { type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import {
   addExamples,
   LineWriter,
@@ -13,7 +13,6 @@ import {
   parseSize,
   readLines,
   ToolError,
-  UsageError,
   withCommonOptions,
   withRun,
 } from "../../lib/cli/mod.ts";
@@ -44,6 +43,14 @@ export const VIOLATIONS_TABLE: TableSpec = {
 };
 
 /** Prints an audit summary as text. */
+function parsePageSize(text: string): number {
+  const v = parseSize(text);
+  if (v === 0 || (v & (v - 1)) !== 0) {
+    throw new InvalidArgumentError(`not a power of two: ${text}`);
+  }
+  return v;
+}
+
 export function formatReport(r: AuditReport): string {
   const lines = [
     `events ${r.events} (attach ${r.ops.attach}, detach ${r.ops.detach}, map ${r.ops.map}, unmap ${r.ops.unmap}, dma ${r.ops.dma}; ${r.dmaBytes} DMA bytes)`,
@@ -80,7 +87,7 @@ export function addAuditCommands(program: Command): void {
           .default("strict" as const),
       )
       .option("--guest-ram <size>", "guest-physical memory size: maps past it are FAULT", parseSize)
-      .option("--page-size <size>", "page granularity", parseSize, 4096)
+      .option("--page-size <size>", "page granularity (a power of two)", parsePageSize, 4096)
       .option("--bypass", "unattached endpoints bypass translation (config field bypass=1)", false)
       .option("--violations <file>", "write each violation as a JSON line to FILE (- = stdout)")
       .option("--fail-on-violation", "exit 1 when any violation is found", false),
@@ -170,7 +177,7 @@ export function addAuditCommands(program: Command): void {
     }
     await out.close();
     if (imp.stats.lines > 0 && imp.stats.used === 0) {
-      throw new UsageError(`${file}: no intel-iommu (vtd_*) events in ${imp.stats.lines} lines`);
+      throw new ToolError(`${file}: no intel-iommu (vtd_*) events in ${imp.stats.lines} lines`);
     }
     console.error(`pviommu: ${n} events from ${imp.stats.used} of ${imp.stats.lines} trace lines`);
   });

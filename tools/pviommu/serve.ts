@@ -8,6 +8,7 @@
 import { type Command, Option } from "@commander-js/extra-typings";
 import {
   addExamples,
+  describeFsError,
   parseCount,
   parseOption,
   ToolError,
@@ -106,7 +107,17 @@ export function addServeCommands(program: Command): void {
         }
       };
       if (opts.socket) {
-        const listener = Deno.listen({ transport: "unix", path: opts.socket });
+        let listener: Deno.UnixListener;
+        try {
+          listener = Deno.listen({ transport: "unix", path: opts.socket });
+        } catch (e) {
+          const why = !(e instanceof Deno.errors.AddrInUse)
+            ? describeFsError(e)
+            : Deno.lstatSync(opts.socket).isSocket
+            ? "in use (another server, or a stale socket to remove)"
+            : "exists and is not a socket";
+          throw new ToolError(`--socket ${opts.socket}: ${why}`);
+        }
         const stop = () => listener.close();
         Deno.addSignalListener("SIGTERM", stop);
         if (!opts.quiet) console.error(`pviommu: serving on ${opts.socket}`);
@@ -218,7 +229,7 @@ export function addServeCommands(program: Command): void {
     try {
       conn = await Deno.connect({ transport: "unix", path: o.socket });
     } catch (e) {
-      throw new ToolError(`${o.socket}: ${(e as Error).message}`);
+      throw new ToolError(`--socket ${o.socket}: cannot connect: ${describeFsError(e)}`);
     }
     try {
       await writeAll(conn, bytes);

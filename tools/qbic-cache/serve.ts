@@ -87,7 +87,8 @@ async function openImage(image: string, o: ServeOptions): Promise<BlockDevice> {
       queueDepth: o.queueDepth,
     });
   } catch (e) {
-    throw new ToolError(`${image}: ${(e as Error).message}`);
+    const m = (e as Error).message.split("\n")[0];
+    throw new ToolError(m.startsWith(`${image}: `) ? m : `${image}: ${m}`);
   }
   // Holes and data for NBD block status (qemu-img map, nbdinfo --map, sparse copies).
   try {
@@ -219,7 +220,8 @@ export async function serve(image: string, o: ServeOptions): Promise<void> {
   } catch (e) {
     await dev.close().catch(() => {});
     await run.finish("failed").catch(() => {});
-    throw new ToolError(`cannot listen: ${(e as Error).message}`);
+    const where = "socket" in listen ? `--socket ${listen.socket}` : `--port ${listen.port}`;
+    throw new ToolError(`${where}: cannot listen: ${describeFsError(e).replace(/^.*: /, "")}`);
   }
   if (!o.quiet) {
     const what = cache

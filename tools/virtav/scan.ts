@@ -37,6 +37,14 @@ export const DETECTIONS_TABLE = {
   ],
 } as const;
 
+/** Copies standard input to a temporary file (the matcher scans a mapped file). */
+async function copyStdin(): Promise<string> {
+  const path = await Deno.makeTempFile({ prefix: "virtav-stdin-" });
+  const f = await Deno.open(path, { write: true });
+  await Deno.stdin.readable.pipeTo(f.writable); // closes f
+  return path;
+}
+
 /** Parses an address: 0x-hex or decimal. */
 export function parseAddress(text: string, what: string): bigint {
   if (!/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(text)) {
@@ -130,6 +138,9 @@ export function addScanCommand(program: Command) {
       throw new UsageError("--exec-only needs --cr3 ADDR");
     }
     if (!opts.execOnly && opts.cr3.length > 0) throw new UsageError("--cr3 needs --exec-only");
+    if (opts.memory && paths.includes("-")) {
+      throw new UsageError("--memory reads a file, not standard input (-)");
+    }
     const cr3s = opts.cr3.map((c) => parseAddress(c, "--cr3"));
     const lowmem = opts.lowmem !== undefined
       ? parseOption("--lowmem", opts.lowmem, parseSize)
@@ -166,12 +177,23 @@ export function addScanCommand(program: Command) {
         };
         let problems = 0;
         if (!opts.memory) {
-          for await (const r of scanner.scanPaths(paths)) {
-            if ("problem" in r) {
-              problems++;
-              console.error(`virtav: ${r.problem.path}: ${r.problem.message}`);
-              run.event("problem", r.problem);
-            } else report(r.path, r.detections);
+          // `-` is standard input, scanned from a temporary copy and named `stdin` (clamscan).
+          const stdin = paths.includes("-") ? await copyStdin() : undefined;
+          const named = (p: string) => p === stdin ? "stdin" : p;
+          try {
+            const list = paths.map((p) => p === "-" ? stdin! : p);
+            for await (const r of scanner.scanPaths(list)) {
+              if ("problem" in r) {
+                problems++;
+                console.error(`virtav: ${named(r.problem.path)}: ${r.problem.message}`);
+                run.event("problem", r.problem);
+              } else {
+                for (const d of r.detections) d.path = named(d.path);
+                report(named(r.path), r.detections);
+              }
+            }
+          } finally {
+            if (stdin !== undefined) await Deno.remove(stdin).catch(() => {});
           }
         } else {
           for (const p of paths) {
