@@ -6,11 +6,11 @@
  * blocks, bytes, whole requests, reads/writes) and the binary trace reader (mmap); it calls
  * the policy only through its ops table, never by name.
  *
- * Shared here, inline for the hot path: a node pool (16-byte nodes: a key with a small tag, int32
- * prev/next links; circular lists with sentinels), an open-addressing index of 8-byte entries
- * (slot number and key fingerprint, at most 2/3 full; linear probing, backward-shift delete),
- * and an indexed min-heap by
- * (frequency, sequence). Every exported function returns >= 0 or -errno. */
+ * Shared here, inline for the hot path: a node pool (16-byte nodes: a key with a small tag and
+ * int32 prev/next links; circular lists with sentinels), an open-addressing index of 8-byte
+ * entries (slot number and key fingerprint, at most 2/3 full; linear probing, backward-shift
+ * delete), and an indexed min-heap by (frequency, sequence). Every exported function returns
+ * >= 0 or -errno. */
 #ifndef HVKIT_CACHE_H
 #define HVKIT_CACHE_H
 #include <stdint.h>
