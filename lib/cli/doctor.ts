@@ -1,6 +1,6 @@
 import type { Command } from "@commander-js/extra-typings";
 import { type Capability, probeCapabilities } from "../ffi/probe.ts";
-import { withCommonOptions } from "./program.ts";
+import { addExamples, withCommonOptions } from "./program.ts";
 import { withRun } from "./with_run.ts";
 
 /** A program a tool works with or is compared against, found on PATH or not. */
@@ -41,11 +41,16 @@ function peerChecks(peers: string[]): PeerCheck[] {
  * ```
  */
 export function addDoctorCommand(program: Command, tool: string, peers: string[]): void {
-  withCommonOptions(
+  const cmd = withCommonOptions(
     program.command("doctor")
       .description("probe this machine: io_uring, O_DIRECT, KVM, VFIO, iommufd and the peer tools")
       .option("--path <dir>", "directory to test O_DIRECT in", "."),
-  ).action(async (opts) => {
+  );
+  addExamples(cmd as unknown as Parameters<typeof addExamples>[0], [
+    `${tool} doctor`,
+    `${tool} doctor --path /var/lib/images --output json`,
+  ]);
+  cmd.action(async (opts) => {
     await withRun(opts, { tool, command: "doctor", args: opts }, (run) => {
       const caps: Capability[] = probeCapabilities(opts.path);
       const found = peerChecks(peers);

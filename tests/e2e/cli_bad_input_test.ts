@@ -321,3 +321,46 @@ Deno.test("bad input: virtav scan reads - as stdin, follows a named symlink, nam
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("help: every subcommand's --help ends with examples", async () => {
+  const commands = [
+    "qbic-cache",
+    "qbic-cache serve",
+    "qbic-cache sim",
+    "qbic-cache mrc",
+    "qbic-cache trace convert",
+    "qbic-cache doctor",
+    "daio bench",
+    "daio replay",
+    "daio doctor",
+    "pdc-filter locate",
+    "pdc-filter classify",
+    "pdc-filter eval",
+    "pdc-filter doctor",
+    "pviommu audit",
+    "pviommu import",
+    "pviommu serve",
+    "pviommu request",
+    "pviommu record",
+    "pviommu doctor",
+    "virtav scan",
+    "virtav sigs",
+    "virtav sigs info",
+    "virtav sigs check",
+    "virtav watch",
+    "virtav doctor",
+    "hvkit-report",
+  ];
+  const missing: string[] = [];
+  await Promise.all(commands.map(async (c) => {
+    const [tool, ...args] = c.split(" ");
+    const o = await new Deno.Command(`${root}bin/${tool}`, {
+      args: [...args, "--help"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const help = new TextDecoder().decode(o.stdout);
+    if (o.code !== 0 || !new RegExp(`\\nExamples:\\n {2}\\$ .*${tool} `).test(help)) missing.push(c);
+  }));
+  assert.deepEqual(missing, []);
+});

@@ -15,6 +15,10 @@ export function buildProgram() {
     "qbic-cache",
     "an in-memory block cache in the hypervisor's I/O path: serve an image over NBD with QBic's cache in front, or simulate the same policies over a trace",
     [
+      "qbic-cache serve --socket /tmp/q.sock --cache-size 32M --record trace.jsonl disk.img",
+      "qbic-cache sim --trace trace.jsonl --policy lru,arc,s3fifo,qbic --size 8M,32M",
+      "qbic-cache mrc --trace trace.jsonl -o mrc.txt",
+      "qbic-cache trace stats trace.jsonl",
       "qbic-cache doctor",
     ],
   );

@@ -17,6 +17,10 @@ export function addSigsCommand(program: Command) {
   const sigs = program.command("sigs").description(
     "summarise (info) or validate (check) a signature database",
   );
+  addExamples(sigs as unknown as Parameters<typeof addExamples>[0], [
+    "virtav sigs info -d /var/lib/clamav",
+    "virtav sigs check -d my.ndb",
+  ]);
   for (const name of ["info", "check"] as const) {
     const cmd = withCommonOptions(
       sigs.command(name).description(
