@@ -360,7 +360,9 @@ Deno.test("help: every subcommand's --help ends with examples", async () => {
       stderr: "piped",
     }).output();
     const help = new TextDecoder().decode(o.stdout);
-    if (o.code !== 0 || !new RegExp(`\\nExamples:\\n {2}\\$ .*${tool} `).test(help)) missing.push(c);
+    if (o.code !== 0 || !new RegExp(`\\nExamples:\\n {2}\\$ .*${tool} `).test(help)) {
+      missing.push(c);
+    }
   }));
   assert.deepEqual(missing, []);
 });
