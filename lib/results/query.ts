@@ -1,5 +1,3 @@
-import { DuckDBInstance } from "@duckdb/node-api";
-
 /** A query's result: column names and rows of JSON-friendly values. */
 export interface QueryResult {
   columns: string[];
@@ -26,6 +24,8 @@ export async function query(dbPath: string, sql: string): Promise<QueryResult> {
       throw new Error(`no results store at ${dbPath} (run a tool first, or pass --db)`);
     }
   }
+  // Loaded here, not at import time: tools that only write (or run with --no-db) never pay for it.
+  const { DuckDBInstance } = await import("@duckdb/node-api");
   const instance = await DuckDBInstance.create(
     dbPath,
     readOnly ? { access_mode: "READ_ONLY" } : {},

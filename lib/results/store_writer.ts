@@ -7,9 +7,9 @@
  *
  * @module
  */
-import {
-  type DuckDBAppender,
-  type DuckDBConnection,
+import type {
+  DuckDBAppender,
+  DuckDBConnection,
   DuckDBInstance,
   DuckDBTimestampValue,
 } from "@duckdb/node-api";
@@ -61,8 +61,14 @@ async function migrate(conn: DuckDBConnection): Promise<void> {
   }
 }
 
+// DuckDB is loaded on the first write only, so a `--no-db` run never pays for its import.
+let duck: typeof import("@duckdb/node-api") | undefined;
+async function duckdb(): Promise<typeof import("@duckdb/node-api")> {
+  return duck ??= await import("@duckdb/node-api");
+}
+
 function ts(micros: number): DuckDBTimestampValue {
-  return new DuckDBTimestampValue(BigInt(Math.round(micros)));
+  return new duck!.DuckDBTimestampValue(BigInt(Math.round(micros)));
 }
 
 function appendTyped(app: DuckDBAppender, type: ColumnType, v: unknown): void {
@@ -184,7 +190,7 @@ async function writeBatchNow(dbPath: string, batch: Batch): Promise<"db" | "spoo
   for (;;) {
     let instance: DuckDBInstance | undefined;
     try {
-      instance = await DuckDBInstance.create(dbPath);
+      instance = await (await duckdb()).DuckDBInstance.create(dbPath);
       const conn = await instance.connect();
       try {
         await migrate(conn);
