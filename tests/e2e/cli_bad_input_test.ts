@@ -145,7 +145,16 @@ Deno.test("bad input: daio options past the engine's limits are usage errors nam
 
 Deno.test("bad input: a bad value parsed inside a command is one line, exit 2 (was silent)", async () => {
   await check([
-    { argv: ["qbic-cache", "trace", "head", "-n", "abc", "good.jsonl"], code: 2, err: /abc/ },
+    {
+      argv: ["qbic-cache", "trace", "head", "-n", "abc", "good.jsonl"],
+      code: 2,
+      err: /-n\/--count: not a whole number: abc/,
+    },
+    {
+      argv: ["qbic-cache", "trace", "stats", "--no-db", "--top", "x", "good.jsonl"],
+      code: 2,
+      err: /--top: not a whole number: x/,
+    },
     {
       argv: ["pdc-filter", "classify", "--no-db", "--confirm", "abc", "good.jsonl"],
       code: 2,
@@ -181,7 +190,7 @@ Deno.test("bad input: -o naming the input is refused before anything is lost", a
     {
       argv: ["qbic-cache", "trace", "convert", "--no-db", "in2.jsonl", "-o", "in2.jsonl"],
       code: 1,
-      err: /in2\.jsonl: is also the output/,
+      err: /in2\.jsonl: is also the input/,
       intact: ["in2.jsonl"],
     },
     {
@@ -215,6 +224,68 @@ Deno.test("bad input: a run that fails leaves no partial output; an old output s
       code: 1,
       err: /garbage\.bin: line 1: not JSON/,
       intact: ["old.jsonl"],
+    },
+  ]);
+});
+
+Deno.test("bad input: qbic-cache sim/mrc sizes that hold no block are usage errors", async () => {
+  const sim = ["qbic-cache", "sim", "--no-db", "--trace", "good.jsonl"];
+  const mrc = ["qbic-cache", "mrc", "--no-db", "--no-svg", "--trace", "good.jsonl"];
+  await check([
+    { argv: [...sim, "--size", "0"], code: 2, err: /--size 0: / },
+    { argv: [...sim, "--size", "64M,0"], code: 2, err: /--size 0: / },
+    { argv: [...sim, "--size", "-1"], code: 2, err: /--size.*not a size: -1/ },
+    { argv: [...sim, "--size", "lots"], code: 2, err: /--size.*not a size: lots/ },
+    { argv: [...sim, "--block-size", "0"], code: 2, err: /--block-size 0: not a power of two/ },
+    { argv: [...sim, "--block-size", "3000"], code: 2, err: /--block-size 3000: not a power/ },
+    {
+      argv: [...sim, "--block-size", "1M", "--size", "64k"],
+      code: 2,
+      err: /--size 64\.0KiB: smaller than one block/,
+    },
+    { argv: [...sim, "--policy", "lru,nope"], code: 2, err: /--policy: unknown policy 'nope'/ },
+    { argv: [...mrc, "--sizes", "0"], code: 2, err: /--sizes 0: / },
+    { argv: [...mrc, "--sizes", "1k"], code: 2, err: /--sizes 1\.0KiB: smaller than one block/ },
+    { argv: [...mrc, "--sizes", "x"], code: 2, err: /--sizes.*not a size: x/ },
+    { argv: [...mrc, "--block-size", "0"], code: 2, err: /--block-size 0: not a power of two/ },
+    {
+      argv: ["qbic-cache", "trace", "stats", "--no-db", "--block-size", "0", "good.jsonl"],
+      code: 2,
+      err: /--block-size 0: not a power of two/,
+    },
+  ]);
+});
+
+Deno.test("bad input: qbic-cache outputs: input checked first, a missing dir named", async () => {
+  await check([
+    {
+      argv: ["qbic-cache", "trace", "convert", "--no-db", "missing.jsonl", "-o", "$T/no-dir/o"],
+      code: 1,
+      err: /missing\.jsonl: no such file/,
+    },
+    {
+      argv: ["qbic-cache", "trace", "convert", "--no-db", "garbage.bin", "-o", "old1.jsonl"],
+      code: 1,
+      err: /garbage\.bin: /,
+      intact: ["old1.jsonl"],
+    },
+    {
+      argv: ["qbic-cache", "mrc", "--no-db", "--trace", "good.jsonl", "-o", "$T/no-dir/m.txt"],
+      code: 1,
+      err: /no-dir\/m\.txt: no such file or directory$/,
+    },
+    {
+      argv: ["qbic-cache", "mrc", "--no-db", "--trace", "good.jsonl", "--svg", "$T/no-dir/m.svg"],
+      code: 1,
+      err: /no-dir\/m\.svg: no such file or directory$/,
+      absent: ["mrc.svg"],
+    },
+    {
+      argv: ["qbic-cache", "mrc", "--no-db", "--trace", "in5.jsonl", "-o", "in5.jsonl"],
+      code: 1,
+      err: /in5\.jsonl: is also the input/,
+      intact: ["in5.jsonl"],
+      absent: ["in5.svg"],
     },
   ]);
 });
@@ -328,7 +399,10 @@ Deno.test("help: every subcommand's --help ends with examples", async () => {
     "qbic-cache serve",
     "qbic-cache sim",
     "qbic-cache mrc",
+    "qbic-cache trace",
     "qbic-cache trace convert",
+    "qbic-cache trace stats",
+    "qbic-cache trace head",
     "qbic-cache doctor",
     "daio bench",
     "daio replay",

@@ -9,6 +9,7 @@ import {
   addExamples,
   formatSize,
   formatTable,
+  openOutput,
   parseSize,
   parseSizeList,
   UsageError,
@@ -18,9 +19,17 @@ import {
 import { exactMrc, type MrcPoint, mrcSvg, shardsMrc, shardsSampled } from "../../lib/cache/mrc.ts";
 import { type ReadStats, readTraceChunks } from "../../lib/trace/read_trace.ts";
 import { namingTrace, traceFormat } from "./trace_options.ts";
+import { checkBlockSize, checkCacheSizes } from "./size_options.ts";
 
 /** Accesses above which `--method auto` switches to SHARDS. */
 export const EXACT_LIMIT = 20_000_000;
+
+/** Writes all of a text to an output and closes it. */
+async function writeText(out: WritableStream<Uint8Array>, text: string): Promise<void> {
+  const w = out.getWriter();
+  await w.write(new TextEncoder().encode(text));
+  await w.close();
+}
 
 /** Adds `mrc` to the program. */
 export function addMrcCommand(program: Command) {
@@ -42,11 +51,12 @@ export function addMrcCommand(program: Command) {
       .option("--rate <r>", "SHARDS sampling rate", "0.01")
       .option("--format <name>", "trace format (default: detected)")
       .option("--skip-bad", "count and skip malformed lines instead of failing", false)
-      .option("-o, --out <file>", "write the table to FILE (the SVG goes beside it)")
+      .option("-o, --out <file>", "write the table to FILE (the SVG goes beside it; - = stdout)")
       .option("--svg <file>", "SVG plot path (default: beside -o, else mrc.svg)")
       .option("--no-svg", "no SVG plot"),
   ).action(async (opts) => {
-    const bs = opts.blockSize as number;
+    const bs = checkBlockSize(opts.blockSize as number);
+    if (opts.sizes) checkCacheSizes("--sizes", opts.sizes as number[], bs);
     const rate = Number(opts.rate);
     if (!(rate > 0 && rate <= 1)) throw new UsageError(`--rate must be in (0, 1]: ${opts.rate}`);
     const format = traceFormat(opts.format);
@@ -108,24 +118,16 @@ export function addMrcCommand(program: Command) {
       }
       run.metric("accesses", all, "blocks");
       run.metric("footprint", footprint * bs, "bytes");
+      const toFile = opts.out === "-" ? undefined : opts.out;
       const svgPath = opts.svg === false
         ? undefined
         : typeof opts.svg === "string"
         ? opts.svg
-        : opts.out
-        ? opts.out.replace(/\.[^./]*$/, "") + ".svg"
+        : toFile
+        ? toFile.replace(/\.[^./]*$/, "") + ".svg"
         : "mrc.svg";
-      if (svgPath) {
-        await Deno.writeTextFile(
-          svgPath,
-          mrcSvg(
-            [{
-              label: `LRU ${method}`,
-              points: points.map((p) => ({ x: p.sizeBlocks * bs, y: p.missRatio })),
-            }],
-            "cache size (bytes)",
-          ),
-        );
+      if (svgPath !== undefined && svgPath === toFile) {
+        throw new UsageError(`-o ${toFile}: is also the SVG plot's path; give --svg or --no-svg`);
       }
       let text: string;
       if (opts.output === "json") {
@@ -155,7 +157,23 @@ export function addMrcCommand(program: Command) {
           "text",
         );
       }
-      if (opts.out) await Deno.writeTextFile(opts.out, text + "\n");
+      // Both outputs are opened before either is written: openOutput names a missing
+      // directory in one line, refuses the trace itself, and a failed run leaves neither.
+      const table = toFile ? await openOutput(toFile) : undefined;
+      const svg = svgPath ? await openOutput(svgPath) : undefined;
+      if (svg) {
+        await writeText(
+          svg,
+          mrcSvg(
+            [{
+              label: `LRU ${method}`,
+              points: points.map((p) => ({ x: p.sizeBlocks * bs, y: p.missRatio })),
+            }],
+            "cache size (bytes)",
+          ),
+        );
+      }
+      if (table) await writeText(table, text + "\n");
       else console.log(text);
       if (!opts.quiet) {
         console.error(

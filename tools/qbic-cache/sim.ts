@@ -15,12 +15,13 @@ import {
   withCommonOptions,
   withRun,
 } from "../../lib/cli/mod.ts";
-import { createPolicy, POLICY_NAMES } from "../../lib/cache/registry.ts";
+import { createPolicy, POLICY_NAMES, UnknownPolicyError } from "../../lib/cache/registry.ts";
 import { binaryTraceFile, runGrid, SIM_ENGINES } from "../../lib/cache/sim_grid.ts";
 import { nativeUnavailable } from "../../lib/cache/native_cache.ts";
 import { createAdmission } from "../../lib/cache/admission.ts";
 import { type ReadStats, readTraceChunks } from "../../lib/trace/read_trace.ts";
 import { namingTrace, traceFormat } from "./trace_options.ts";
+import { checkBlockSize, checkCacheSizes } from "./size_options.ts";
 
 /** The tool table `sim` writes its grid into. */
 export const SIM_TABLE = {
@@ -76,11 +77,16 @@ export function addSimCommand(program: Command) {
   ).action(async (opts) => {
     const policies = opts.policy.split(",").filter((s) => s !== "");
     if (policies.length === 0) throw new UsageError("--policy: give at least one policy");
-    for (const p of policies) createPolicy(p, 0); // unknown names fail here, listing the known
-    const sizes = opts.size as number[];
-    const bs = opts.blockSize as number;
-    if (bs <= 0) throw new UsageError("--block-size must be positive");
-    if (sizes.length === 0) throw new UsageError("--size: give at least one size");
+    for (const p of policies) {
+      try {
+        createPolicy(p, 0); // unknown names fail here, listing the known
+      } catch (e) {
+        if (e instanceof UnknownPolicyError) throw new UsageError(`--policy: ${e.message}`);
+        throw e;
+      }
+    }
+    const bs = checkBlockSize(opts.blockSize as number);
+    const sizes = checkCacheSizes("--size", opts.size as number[], bs);
     const format = traceFormat(opts.format);
     if (opts.engine === "native") {
       const why = nativeUnavailable();

@@ -12,6 +12,7 @@ import {
   LineWriter,
   openOutput,
   parseCount,
+  parseOption,
   parseSize,
   withCommonOptions,
   withRun,
@@ -21,6 +22,7 @@ import { BinaryTraceWriter } from "../../lib/trace/binary.ts";
 import { type ReadStats, readTrace, readTraceChunks } from "../../lib/trace/read_trace.ts";
 import { stackDistances } from "../../lib/cache/stack_distance.ts";
 import { namingTrace, traceFormat } from "./trace_options.ts";
+import { checkBlockSize } from "./size_options.ts";
 
 function readOpts(opts: { format?: string; skipBad: boolean }) {
   return { format: traceFormat(opts.format), skipBad: opts.skipBad };
@@ -51,14 +53,18 @@ export function addTraceCommand(program: Command) {
         const stats: ReadStats = { bad: 0 };
         let n = 0;
         await namingTrace(input, async () => {
+          // Open and check the input (its first record) before the output: a missing or
+          // malformed input, or `-o` naming it, fails before the output is touched.
+          const records = readTrace(input, readOpts(opts), stats);
+          let next = await records.next();
           const out = await openOutput(opts.out);
           const w = to === "bin" ? new BinaryTraceWriter(out) : new LineWriter(out);
           const write = to === "bin"
             ? (r: Parameters<BinaryTraceWriter["write"]>[0]) => (w as BinaryTraceWriter).write(r)
             : (r: Parameters<BinaryTraceWriter["write"]>[0]) =>
               (w as LineWriter).write(formatRecord(r));
-          for await (const r of readTrace(input, readOpts(opts), stats)) {
-            await write(r);
+          for (; !next.done; next = await records.next()) {
+            await write(next.value);
             n++;
           }
           await w.close();
@@ -85,7 +91,7 @@ export function addTraceCommand(program: Command) {
     .option("--format <name>", "input format (default: detected)")
     .option("--skip-bad", "count and skip malformed lines instead of failing", false)
     .action(async (input, opts) => {
-      const max = parseCount(opts.count);
+      const max = parseOption("-n/--count", opts.count, parseCount);
       const w = new LineWriter(await openOutput());
       let n = 0;
       await namingTrace(input, async () => {
@@ -107,8 +113,8 @@ export function addTraceCommand(program: Command) {
       .option("--format <name>", "input format (default: detected)")
       .option("--skip-bad", "count and skip malformed lines instead of failing", false),
   ).action(async (input, opts) => {
-    const bs = opts.blockSize as number;
-    const top = parseCount(opts.top);
+    const bs = checkBlockSize(opts.blockSize as number);
+    const top = parseOption("--top", opts.top, parseCount);
     await withRun(
       opts,
       { tool: "qbic-cache", command: "trace stats", args: { input, ...opts } },
@@ -220,6 +226,19 @@ export function addTraceCommand(program: Command) {
     );
   });
 
+  addExamples(statsCmd, [
+    "qbic-cache trace stats vm.bin",
+    "qbic-cache trace stats --block-size 64k --top 20 --output json msr_hm_0.csv",
+  ]);
+  addExamples(head, [
+    "qbic-cache trace head -n 5 hm_0.bin",
+    "qbic-cache serve --record - guest.img | qbic-cache trace head -n 3 -",
+  ]);
+  addExamples(trace, [
+    "qbic-cache trace convert msr_hm_0.csv -o hm_0.bin",
+    "qbic-cache trace stats hm_0.bin",
+    "qbic-cache trace head -n 5 hm_0.bin",
+  ]);
   trace.addCommand(convert as unknown as Command);
   trace.addCommand(statsCmd as unknown as Command);
   trace.addCommand(head as unknown as Command);
