@@ -393,6 +393,44 @@ Deno.test("bad input: virtav scan reads - as stdin, follows a named symlink, nam
   }
 });
 
+Deno.test("-q silences stderr only: the results still go to stdout", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hvkit_quiet_" });
+  const fix = `${root}fixtures/pviommu/violations.jsonl`;
+  const cases: [string[], RegExp][] = [
+    [["daio", "bench", "--runtime", "50ms", "img.raw"], /read: IOPS=/],
+    [["daio", "replay", "--target", "img.raw", "good.jsonl"], /write: IOPS=/],
+    [["pviommu", "audit", fix], /violations \d+/],
+    [["qbic-cache", "sim", "--trace", "good.jsonl", "--size", "4k"], /^policy +size/],
+    [["qbic-cache", "mrc", "--no-svg", "--trace", "good.jsonl"], /miss_ratio/],
+    [["qbic-cache", "trace", "stats", "good.jsonl"], /footprint +2 blocks/],
+    [["qbic-cache", "trace", "convert", "good.jsonl"], /^\{"ts":1,/],
+    [["pdc-filter", "classify", "good.jsonl"], /^\{"ts":1,/],
+  ];
+  try {
+    await Deno.writeTextFile(`${dir}/good.jsonl`, good);
+    await Deno.writeFile(`${dir}/img.raw`, new Uint8Array(1 << 20));
+    const failures: string[] = [];
+    for (const [[tool, ...args], want] of cases) {
+      const o = await new Deno.Command(`${root}bin/${tool}`, {
+        args: [...args, "--no-db", "-q"],
+        cwd: dir,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const [out, err] = [o.stdout, o.stderr].map((b) => new TextDecoder().decode(b));
+      const what = `${tool} ${args.join(" ")} -q: exit ${o.code}, stdout ${
+        JSON.stringify(out.slice(0, 80))
+      }`;
+      if (o.code !== 0 || !want.test(out)) failures.push(`want ${want}: ${what}`);
+      else if (err !== "") failures.push(`want a silent stderr: ${what}, stderr ${err}`);
+    }
+    assert.deepEqual(failures, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("help: every subcommand's --help ends with examples", async () => {
   const commands = [
     "qbic-cache",

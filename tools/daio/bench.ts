@@ -196,8 +196,8 @@ export function addBenchCommand(program: Command) {
       });
       if (opts.output === "json") {
         console.log(JSON.stringify({ ...figuresJson(f), direct: r.direct, verify: opts.verify }));
-      } else if (!opts.quiet) {
-        console.log(figuresText(f));
+      } else {
+        console.log(figuresText(f)); // the result: -q silences only stderr
       }
     });
   });

@@ -199,7 +199,7 @@ export function addReplayCommand(program: Command) {
       };
       recordFigures(run, f, { pace: opts.pace, iodepth: opts.iodepth, direct: dev.direct });
       if (opts.output === "json") console.log(JSON.stringify(figuresJson(f)));
-      else if (!opts.quiet) console.log(figuresText(f));
+      else console.log(figuresText(f)); // the result: -q silences only stderr
     });
   });
   addExamples(cmd, [

@@ -148,11 +148,10 @@ export function addAuditCommands(program: Command): void {
         run.metric("iotlb.stale_window_max", r.iotlb.maxWindowNs, "ns", labels);
         run.metric("iotlb.stale_window_mean", r.iotlb.meanWindowNs, "ns", labels);
         const text = opts.output === "json" ? JSON.stringify(r) : formatReport(r);
-        if (opts.output === "json" || !opts.quiet) {
-          // With --violations - the report goes to stderr so stdout stays JSON lines.
-          if (opts.violations === "-") console.error(text);
-          else console.log(text);
-        }
+        // The report is the result on stdout (-q silences only stderr); with --violations -
+        // it goes to stderr so stdout stays JSON lines, and there -q silences it.
+        if (opts.violations !== "-") console.log(text);
+        else if (opts.output === "json" || !opts.quiet) console.error(text);
         if (opts.failOnViolation && r.violations > 0) {
           throw new ToolError(`${r.violations} violation(s)`);
         }

@@ -155,10 +155,10 @@ export function addRecordCommand(program: Command): void {
           `trace: ${rec.imported.lines} lines (${rec.imported.used} used) -> ${rec.events} events`,
           formatReport(r),
         ].join("\n");
-        if (opts.output === "json" || !opts.quiet) {
-          if (toStdout) console.error(text);
-          else console.log(text);
-        }
+        // The report is the result on stdout (-q silences only stderr); when the events go to
+        // stdout it goes to stderr, and there -q silences it.
+        if (!toStdout) console.log(text);
+        else if (opts.output === "json" || !opts.quiet) console.error(text);
         if (opts.failOnViolation && r.violations > 0) {
           throw new ToolError(`${r.violations} violation(s)`);
         }

@@ -260,7 +260,7 @@ export function buildProgram() {
     .option("--report-only", "run nothing; render the reports of the store", false)
     .option("--list", "list the benchmarks found and exit", false)
     .option("--bench-dir <dir>", "where the benchmark folders are", `${ROOT}bench`)
-    .option("-q, --quiet", "no progress, no echo of the benchmarks' output", false)
+    .option("-q, --quiet", "no progress, echo or summary on stderr (the tables still print)", false)
     .action(async (opts) => {
       const benchDir = opts.benchDir.replace(/\/$/, "");
       const found = discoverBenchmarks(benchDir);
@@ -361,14 +361,15 @@ export function buildProgram() {
         } size).`,
       ];
       const { md, html, results } = await renderReports(db, opts.out, notes);
-      if (!opts.quiet) {
-        const summary = results.filter((r) =>
-          ["bench_suite", "bench_ratios"].includes(r.spec.name)
-        );
-        console.log("\n" + markdownDoc("", db, summary, "text"));
-      }
+      // The suite's tables are its result on stdout: -q silences only stderr.
+      const summary = results.filter((r) => ["bench_suite", "bench_ratios"].includes(r.spec.name));
+      console.log("\n" + markdownDoc("", db, summary, "text"));
       const withRows = results.filter((r) => r.status === "ok").length;
-      console.error(`reports: ${withRows} of ${results.length} with rows; wrote ${md} and ${html}`);
+      if (!opts.quiet) {
+        console.error(
+          `reports: ${withRows} of ${results.length} with rows; wrote ${md} and ${html}`,
+        );
+      }
       const bad = outcomes.filter((o) => o.status !== "ok");
       let failure = "";
       if (pct !== null) {
