@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { nvmeGenericDevices, nvmeNamespace } from "../../lib/block/daio_nvme.ts";
+import { exists } from "./guest_fixture.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const daio = `${root}bin/daio`;
@@ -121,15 +122,6 @@ function guestKernel(): { vmlinuz: string; modules: string } | null {
     return v ? { vmlinuz: `/boot/vmlinuz-${v}`, modules: `/lib/modules/${v}` } : null;
   } catch {
     return null;
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -7,63 +7,30 @@
  * crash the test).
  */
 import assert from "node:assert/strict";
-import { launchGuest } from "../../lib/qemu/launch.ts";
 import { CheckedDma } from "../../lib/pviommu/checked_dma.ts";
 import { openGuestRam } from "../../lib/pviommu/guest_ram.ts";
 import { PvIommu } from "../../lib/pviommu/iommu.ts";
 import { FaultReason, MapFlag, Status } from "../../lib/pviommu/spec.ts";
+import { guestMissing, indexOfBytes, withGuest, withTempDir } from "./guest_fixture.ts";
 
-const QEMU = "/usr/bin/qemu-system-x86_64";
 const PAGE = 4096;
-const skip = !exists(QEMU) || !exists("/bin/busybox") ||
-  !safeReadDir("/boot").some((n) => n.startsWith("vmlinuz-"));
-if (skip) console.log("pviommu_live_dma_test: skipping: QEMU, busybox or a kernel is missing");
-
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-function safeReadDir(p: string): string[] {
-  try {
-    return [...Deno.readDirSync(p)].map((e) => e.name);
-  } catch {
-    return [];
-  }
-}
-
-/** Offset of the first `needle` in `hay`, or -1. */
-function indexOf(hay: Uint8Array, needle: Uint8Array): number {
-  let i = hay.indexOf(needle[0]);
-  while (i >= 0 && i <= hay.length - needle.length) {
-    let j = 1;
-    while (j < needle.length && hay[i + j] === needle[j]) j++;
-    if (j === needle.length) return i;
-    i = hay.indexOf(needle[0], i + 1);
-  }
-  return -1;
-}
+const skip = guestMissing("pviommu_live_dma_test").length > 0;
 
 Deno.test({
   name: "pviommu e2e: checked DMA reads a running guest's token through the IOMMU; unmapped faults",
   ignore: skip,
   sanitizeResources: false,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "pviommu-e2e-live-" });
-    const memPath = `${dir}/guest.ram`;
     const token = crypto.randomUUID().replaceAll("-", "");
-    try {
-      const vm = await launchGuest({
+    await withTempDir("pviommu-e2e-live-", async (dir) => {
+      const memPath = `${dir}/guest.ram`;
+      await withGuest({
         workload: "mem-marker",
         workloadArgs: { token, copies: 8, seconds: 60 },
         memMiB: 160,
         sharedMemPath: memPath,
         timeoutMs: 90_000,
-      });
-      try {
+      }, async (vm) => {
         const line = await vm.waitForLine((l) => l.kind === "RESULT", 85_000);
         assert.equal(line.data.token, token);
         const ram = openGuestRam(memPath, { writable: false });
@@ -71,7 +38,7 @@ Deno.test({
           assert.equal(ram.bytes.length, 160 << 20);
           const want = new TextEncoder().encode(`HVKIT-MEM-MARK:${token}:KRAM`);
           // Below 4 GiB a q35 guest's RAM file offset is its guest-physical address.
-          const gpa = indexOf(ram.bytes, want);
+          const gpa = indexOfBytes(ram.bytes, want);
           assert.ok(gpa >= 0, "the guest's token is in its RAM");
           const page = gpa - (gpa % PAGE);
           const iova = 0x4000_0000;
@@ -107,11 +74,7 @@ Deno.test({
         } finally {
           ram.close();
         }
-      } finally {
-        await vm.kill();
-      }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+      });
+    });
   },
 });

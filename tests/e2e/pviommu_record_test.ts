@@ -6,29 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { parseAuditLine } from "../../lib/pviommu/audit_event.ts";
+import { bootKernels, guestMissing, withTempDir } from "./guest_fixture.ts";
 
 const BIN = new URL("../../bin/pviommu", import.meta.url).pathname;
-const QEMU = "/usr/bin/qemu-system-x86_64";
-const missing = [QEMU, "/bin/busybox", "/sbin/mkfs.ext4"].filter((p) => !exists(p));
-const kernels = safeReadDir("/boot").filter((n) => n.startsWith("vmlinuz-"));
-if (kernels.length === 0) missing.push("/boot/vmlinuz-*");
-if (missing.length) console.log(`pviommu_record_test: skipping: missing ${missing.join(", ")}`);
-
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-function safeReadDir(p: string): string[] {
-  try {
-    return [...Deno.readDirSync(p)].map((e) => e.name);
-  } catch {
-    return [];
-  }
-}
+const missing = guestMissing("pviommu_record_test", ["/sbin/mkfs.ext4"]);
 
 async function run(args: string[]) {
   const o = await new Deno.Command(BIN, { args, stdin: "null", stdout: "piped", stderr: "piped" })
@@ -44,8 +25,7 @@ Deno.test({
   name: "pviommu e2e: record sees the guest's own DMA maps and unmaps, and audits them clean",
   ignore: missing.length > 0,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "pviommu-e2e-record-" });
-    try {
+    await withTempDir("pviommu-e2e-record-", async (dir) => {
       const events = `${dir}/events.jsonl`;
       const trace = `${dir}/qemu.log`;
       const r = await run([
@@ -84,9 +64,7 @@ Deno.test({
       const raw = await Deno.readTextFile(trace);
       assert.match(raw, /vtd_iotlb_page_update/);
       assert.match(raw, /vtd_inv_desc_iotlb_pages/);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
@@ -94,7 +72,7 @@ Deno.test({
   name: "pviommu e2e: record --iommu virtio names why the guest cannot drive a virtio-iommu",
   ignore: missing.length > 0,
   fn: async () => {
-    const version = kernels.map((k) => k.slice("vmlinuz-".length)).sort().at(-1)!;
+    const version = bootKernels().map((k) => k.slice("vmlinuz-".length)).sort().at(-1)!;
     const config = await Deno.readTextFile(`/boot/config-${version}`).catch(() => "");
     const r = await run(["record", "--no-db", "--iommu", "virtio", "-o", "/dev/null"]);
     assert.equal(r.code, 1);

@@ -5,33 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { buildGuest } from "../../lib/qemu/guest.ts";
-import { launchGuest } from "../../lib/qemu/launch.ts";
 import { startNbdServer } from "../../lib/qemu/nbd_server.ts";
 import { parseRecordLine } from "../../lib/trace/jsonl.ts";
+import { guestMissing, withGuest, withTempDir } from "./guest_fixture.ts";
 
-const QEMU = "/usr/bin/qemu-system-x86_64";
-const missing = [QEMU, "/usr/bin/qemu-nbd", "/sbin/mkfs.ext4", "/sbin/e2fsck", "/bin/busybox"]
-  .filter((p) => {
-    try {
-      Deno.statSync(p);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-const kernels = (() => {
-  try {
-    return [...Deno.readDirSync("/boot")].filter((e) => e.name.startsWith("vmlinuz-")).length;
-  } catch {
-    return 0;
-  }
-})();
-const skip = missing.length > 0 || kernels === 0;
-if (skip) {
-  console.log(
-    `qemu_guest_disk_test: skipping: missing ${missing.join(", ") || "/boot/vmlinuz-*"}`,
-  );
-}
+const skip = guestMissing("qemu_guest_disk_test", [
+  "/usr/bin/qemu-nbd",
+  "/sbin/mkfs.ext4",
+  "/sbin/e2fsck",
+]).length > 0;
 
 async function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
   const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
@@ -51,8 +33,7 @@ Deno.test({
   ignore: skip,
   sanitizeResources: false,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "hvkit-e2e-guest-" });
-    try {
+    await withTempDir("hvkit-e2e-guest-", async (dir) => {
       const image = `${dir}/disk.img`;
       await makeExt4(image);
       const guest = await buildGuest();
@@ -65,15 +46,14 @@ Deno.test({
         timeoutMs: 170_000,
       });
       try {
-        const vm = await launchGuest({
+        await withGuest({
           guest,
           nbdSocket: srv.socket,
           nbdExport: srv.exportName,
           workload: "fsync-small",
           workloadArgs: { files: 60, size: 4096 },
           timeoutMs: 150_000,
-        });
-        try {
+        }, async (vm) => {
           const out = await vm.wait();
           assert.equal(out.done?.status, 0);
           assert.equal(out.results.length, 1);
@@ -82,9 +62,7 @@ Deno.test({
           assert.equal(r.files, 60);
           assert.equal(r.bad, 0);
           assert.equal(r.ok, true);
-        } finally {
-          await vm.kill();
-        }
+        });
       } finally {
         const st = await srv.stop();
         assert.equal(st.code, 0, await Deno.readTextFile(`${dir}/serve.err`).catch(() => ""));
@@ -101,9 +79,7 @@ Deno.test({
       // the files are on the image: debugfs lists them
       const ls = await run("/sbin/debugfs", ["-R", "ls -l /fsync-small", image]);
       assert.match(ls.out, /\bf59\b/);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
@@ -112,8 +88,7 @@ Deno.test({
   ignore: skip,
   sanitizeResources: false,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "hvkit-e2e-guest-" });
-    try {
+    await withTempDir("hvkit-e2e-guest-", async (dir) => {
       const image = `${dir}/disk.img`;
       await makeExt4(image);
       const srv = await startNbdServer({ kind: "qemu-nbd", image, socket: `${dir}/nbd.sock` });
@@ -124,15 +99,14 @@ Deno.test({
             ["mixed", { ops: 80, files: 6, size: 8192, seed: 7 }],
           ] as const
         ) {
-          const vm = await launchGuest({
+          await withGuest({
             nbdSocket: srv.socket,
             nbdExport: srv.exportName,
             workload,
             workloadArgs: args,
             accel: "tcg",
             timeoutMs: 120_000,
-          });
-          try {
+          }, async (vm) => {
             assert.equal(vm.accel.accel, "tcg");
             const out = await vm.wait();
             assert.equal(out.results[0].workload, workload);
@@ -142,17 +116,13 @@ Deno.test({
               const r = out.results[0] as Record<string, number>;
               assert.equal(r.reads + r.writes + r.fsyncs, 80);
             }
-          } finally {
-            await vm.kill();
-          }
+          });
         }
       } finally {
         await srv.stop();
       }
       const fsck = await run("/sbin/e2fsck", ["-fn", image]);
       assert.equal(fsck.code, 0, fsck.out);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });

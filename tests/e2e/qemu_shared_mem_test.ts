@@ -10,80 +10,37 @@ import { pidAlive } from "../../lib/qemu/guarded_process.ts";
 import { launchGuest } from "../../lib/qemu/launch.ts";
 import { EXEC_MARKER } from "../../lib/qemu/marker_elf.ts";
 import { parseRegisters } from "../../lib/qemu/qmp.ts";
+import { findAllBytes, guestMissing, withGuest, withTempDir } from "./guest_fixture.ts";
 
-const QEMU = "/usr/bin/qemu-system-x86_64";
-const skip = !exists(QEMU) || !exists("/bin/busybox") ||
-  ![...safeReadDir("/boot")].some((n) => n.startsWith("vmlinuz-"));
-if (skip) console.log("qemu_shared_mem_test: skipping: QEMU, busybox or a kernel is missing");
-
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-function safeReadDir(p: string): string[] {
-  try {
-    return [...Deno.readDirSync(p)].map((e) => e.name);
-  } catch {
-    return [];
-  }
-}
-
-/** Every offset of `needle` in `hay`. */
-function findAll(hay: Uint8Array, needle: Uint8Array): number[] {
-  const hits: number[] = [];
-  const first = needle[0];
-  let i = hay.indexOf(first);
-  while (i >= 0 && i <= hay.length - needle.length) {
-    let ok = true;
-    for (let j = 1; j < needle.length; j++) {
-      if (hay[i + j] !== needle[j]) {
-        ok = false;
-        break;
-      }
-    }
-    if (ok) hits.push(i);
-    i = hay.indexOf(first, i + 1);
-  }
-  return hits;
-}
+const skip = guestMissing("qemu_shared_mem_test").length > 0;
 
 Deno.test({
   name: "guest: a marker the guest writes into RAM is read from the shared memory file",
   ignore: skip,
   sanitizeResources: false,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "hvkit-e2e-mem-" });
     const token = crypto.randomUUID().replaceAll("-", "");
-    const memPath = `${dir}/guest.ram`;
-    try {
-      const vm = await launchGuest({
+    await withTempDir("hvkit-e2e-mem-", async (dir) => {
+      const memPath = `${dir}/guest.ram`;
+      await withGuest({
         workload: "mem-marker",
         workloadArgs: { token, copies: 16, seconds: 60 },
         memMiB: 192,
         sharedMemPath: memPath,
         timeoutMs: 120_000,
-      });
-      try {
+      }, async (vm) => {
         const line = await vm.waitForLine((l) => l.kind === "RESULT", 110_000);
         assert.equal(line.data.token, token);
         const ram = await Deno.readFile(memPath);
         assert.equal(ram.length, 192 * 1024 * 1024);
         const want = new TextEncoder().encode(`HVKIT-MEM-MARK:${token}:KRAM`);
         // 16 copies in one tmpfs page, plus whatever printf's buffers left behind
-        assert.ok(findAll(ram, want).length >= 16);
+        assert.ok(findAllBytes(ram, want).length >= 16);
         // a token never written is not found (the search can fail)
         const other = new TextEncoder().encode(`HVKIT-MEM-MARK:${token.slice(1)}x:KRAM`);
-        assert.equal(findAll(ram, other).length, 0);
-      } finally {
-        await vm.kill();
-      }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+        assert.equal(findAllBytes(ram, other).length, 0);
+      });
+    });
   },
 });
 
@@ -92,20 +49,19 @@ Deno.test({
   ignore: skip,
   sanitizeResources: false,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "hvkit-e2e-exec-" });
-    const memPath = `${dir}/guest.ram`;
-    try {
+    await withTempDir("hvkit-e2e-exec-", async (dir) => {
+      const memPath = `${dir}/guest.ram`;
       const guest = await buildGuest();
-      const vm = await launchGuest({
+      let pid = 0;
+      await withGuest({
         guest,
         workload: "exec-marker",
         workloadArgs: { seconds: 0 }, // runs until killed
         memMiB: 160,
         sharedMemPath: memPath,
         timeoutMs: 60_000,
-      });
-      let pid = vm.pid;
-      try {
+      }, async (vm) => {
+        pid = vm.pid;
         const running = await vm.waitForLine(
           (l) => l.kind === "RESULT" && l.data.phase === "running",
           55_000,
@@ -113,7 +69,7 @@ Deno.test({
         assert.equal(running.data.marker, guest.execMarkerHex);
         assert.equal((running.data.pids as number[]).length, 1);
         const ram = await Deno.readFile(memPath);
-        assert.ok(findAll(ram, EXEC_MARKER).length >= 1, "marker bytes in guest RAM");
+        assert.ok(findAllBytes(ram, EXEC_MARKER).length >= 1, "marker bytes in guest RAM");
         // the spinning program keeps vCPU 0 busy; its page tables are live
         const regs = parseRegisters(await vm.qmp.hmp("info registers", 0));
         assert.ok((regs.get("CR3") ?? 0n) > 0n, "CR3 read through QMP");
@@ -121,33 +77,26 @@ Deno.test({
         await vm.qmp.waitEvent("STOP", { timeoutMs: 10_000 });
         const st = await vm.qmp.execute<{ running: boolean }>("query-status");
         assert.equal(st.running, false);
-      } finally {
-        await vm.kill();
-      }
+      });
       assert.equal(pidAlive(pid), false, "QEMU is gone after kill()");
 
       // a guest that never finishes: the hard timeout kills it and the error shows its log
-      const stuck = await launchGuest({
+      await withGuest({
         guest,
         workload: "exec-marker",
         workloadArgs: { seconds: 0 },
         timeoutMs: 4000,
-      });
-      pid = stuck.pid;
-      try {
+      }, async (stuck) => {
+        pid = stuck.pid;
         await assert.rejects(stuck.wait(), (e: unknown) => {
           assert.ok(e instanceof GuestTimeoutError);
           assert.match(e.message, /did not finish in 4000 ms/);
           assert.match(e.message, /serial log/);
           return true;
         });
-      } finally {
-        await stuck.kill();
-      }
+      });
       assert.equal(pidAlive(pid), false, "QEMU is gone after the timeout");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 

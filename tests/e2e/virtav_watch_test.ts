@@ -5,51 +5,33 @@
  * Also `virtav scan --exec-only` on the same RAM with the CR3 read over QMP.
  */
 import assert from "node:assert/strict";
-import { launchGuest } from "../../lib/qemu/launch.ts";
 import { EXEC_MARKER_HEX, EXEC_MARKER_VADDR } from "../../lib/qemu/marker_elf.ts";
 import { parseRegisters } from "../../lib/qemu/qmp.ts";
+import { guestMissing, withGuest, withTempDir } from "./guest_fixture.ts";
 
-const QEMU = "/usr/bin/qemu-system-x86_64";
 const BIN = new URL("../../bin/virtav", import.meta.url).pathname;
-const skip = !exists(QEMU) || !exists("/bin/busybox") ||
-  ![...safeReadDir("/boot")].some((n) => n.startsWith("vmlinuz-"));
-if (skip) console.log("virtav_watch_test: skipping: QEMU, busybox or a kernel is missing");
-
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-function safeReadDir(p: string): string[] {
-  try {
-    return [...Deno.readDirSync(p)].map((e) => e.name);
-  } catch {
-    return [];
-  }
-}
+const skip = guestMissing("virtav_watch_test").length > 0;
 
 Deno.test({
   name: "virtav watch detects the exec-marker program in a running guest and pauses the VM",
   ignore: skip,
   sanitizeResources: false,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "virtav-watch-" });
-    const memPath = `${dir}/guest.ram`;
-    const watchSock = `${dir}/watch.qmp`;
-    await Deno.writeTextFile(`${dir}/marker.ndb`, `Hvkit.Test.ExecMarker:0:*:${EXEC_MARKER_HEX}\n`);
-    try {
-      const vm = await launchGuest({
+    await withTempDir("virtav-watch-", async (dir) => {
+      const memPath = `${dir}/guest.ram`;
+      const watchSock = `${dir}/watch.qmp`;
+      await Deno.writeTextFile(
+        `${dir}/marker.ndb`,
+        `Hvkit.Test.ExecMarker:0:*:${EXEC_MARKER_HEX}\n`,
+      );
+      await withGuest({
         workload: "exec-marker",
         workloadArgs: { seconds: 0 },
         memMiB: 192,
         sharedMemPath: memPath,
         timeoutMs: 150_000,
         extraQemuArgs: ["-qmp", `unix:${watchSock},server=on,wait=off`],
-      });
-      try {
+      }, async (vm) => {
         const line = await vm.waitForLine((l) => l.kind === "RESULT", 120_000);
         assert.equal(line.data.phase, "running");
 
@@ -120,11 +102,7 @@ Deno.test({
         const st = await vm.qmp.execute<{ status: string; running: boolean }>("query-status");
         assert.equal(st.running, false);
         assert.equal(st.status, "paused");
-      } finally {
-        await vm.kill();
-      }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+      });
+    });
   },
 });
