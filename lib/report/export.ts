@@ -7,6 +7,7 @@
 import { query } from "../results/mod.ts";
 import type { ReportSpec } from "./report_spec.ts";
 import { listReports, REPORTS_DIR, runReport } from "./report_runner.ts";
+import { makeDirOnce } from "./output_path.ts";
 
 /** The file formats `export` writes. */
 export type ExportFormat = "csv" | "parquet";
@@ -45,7 +46,8 @@ export async function exportReport(
 
 /**
  * Exports the raw tables (runs, metrics, events) and every named report into a folder as
- * `<name>.<format>`; returns the files written.
+ * `<name>.<format>`; returns the files written. The folder is created if its parent exists
+ * (only the folder itself, like `mkdir` without `-p`).
  */
 export async function exportAll(
   db: string,
@@ -53,7 +55,7 @@ export async function exportAll(
   format: ExportFormat,
   dir = REPORTS_DIR,
 ): Promise<string[]> {
-  Deno.mkdirSync(outDir, { recursive: true });
+  makeDirOnce(outDir);
   const written: string[] = [];
   const tables: ReportSpec[] = ["runs", "metrics", "events"].map((t) => ({
     name: `table_${t}`,

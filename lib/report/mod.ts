@@ -11,3 +11,5 @@ export * from "./html_page.ts";
 export * from "./markdown_doc.ts";
 export * from "./regressions.ts";
 export * from "./export.ts";
+export * from "./store_check.ts";
+export * from "./output_path.ts";

@@ -7,6 +7,7 @@
  */
 import { query } from "../results/mod.ts";
 import { parseReportSpec, type ReportSpec } from "./report_spec.ts";
+import { checkStore, StoreError } from "./store_check.ts";
 
 /** The folder of named reports in this checkout. */
 export const REPORTS_DIR = new URL("../../bench/reports/", import.meta.url).pathname;
@@ -61,7 +62,8 @@ export function storeExists(db: string): boolean {
 
 /**
  * Runs one report. A missing store or a missing table (a tool that has not run yet) is an
- * empty result with the reason; any other SQL error (a broken report) is thrown.
+ * empty result with the reason; a path that cannot be a store (a directory, a file that is not
+ * DuckDB's) throws a StoreError, and any other SQL error (a broken report) is thrown.
  *
  * @example
  * ```ts
@@ -78,9 +80,7 @@ export async function runReport(db: string, spec: ReportSpec): Promise<ReportRes
     columns: [],
     rows: [],
   });
-  if (db !== ":memory:" && !storeExists(db)) {
-    return empty(`no runs yet (no results store at ${db})`);
-  }
+  if (checkStore(db) === "missing") return empty(`no runs yet (no results store at ${db})`);
   try {
     const r = await query(db, spec.sql);
     if (r.rows.length === 0) return { ...empty("no runs yet"), columns: r.columns };
@@ -95,12 +95,14 @@ export async function runReport(db: string, spec: ReportSpec): Promise<ReportRes
 
 /**
  * Like {@linkcode runReport}, but a broken report becomes `status: "error"` with the message, so
- * one bad report does not stop a document of all of them.
+ * one bad report does not stop a document of all of them. A path that cannot be a store is
+ * still thrown: no report could run.
  */
 export async function runReportSafe(db: string, spec: ReportSpec): Promise<ReportResult> {
   try {
     return await runReport(db, spec);
   } catch (e) {
+    if (e instanceof StoreError) throw e;
     return { spec, status: "error", reason: (e as Error).message, columns: [], rows: [] };
   }
 }

@@ -478,3 +478,56 @@ Deno.test("help: every subcommand's --help ends with examples", async () => {
   }));
   assert.deepEqual(missing, []);
 });
+
+Deno.test("bad input: hvkit-report names a --db that is no store and an -o/--export it cannot make", async () => {
+  await check([
+    { argv: ["hvkit-report", "runs", "--db", "adir"], code: 1, err: /adir: is a directory, not a/ },
+    {
+      argv: ["hvkit-report", "--all", "--db", "adir"],
+      code: 1,
+      err: /adir: is a directory, not a results store$/,
+    },
+    {
+      argv: ["hvkit-report", "--check-regressions", "20", "--db", "adir"],
+      code: 1,
+      err: /adir: is a directory, not a results store$/,
+    },
+    {
+      argv: ["hvkit-report", "runs", "--db", "empty"],
+      code: 1,
+      err: /empty: an empty file, not a DuckDB results store$/,
+    },
+    {
+      argv: ["hvkit-report", "runs", "--db", "garbage.bin"],
+      code: 1,
+      err: /garbage\.bin: not a DuckDB results store/,
+    },
+    {
+      argv: ["hvkit-report", "runs", "-o", "$T/no-dir/r.txt"],
+      code: 1,
+      err: /no-dir\/r\.txt: no such file or directory$/,
+    },
+    {
+      argv: ["hvkit-report", "--all", "--format", "html", "-o", "$T/no-dir/r.html"],
+      code: 1,
+      err: /no-dir\/r\.html: no such file or directory$/,
+    },
+    {
+      argv: ["hvkit-report", "runs", "--format", "parquet", "-o", "$T/no-dir/r.pq"],
+      code: 1,
+      err: /no-dir\/r\.pq: no such file or directory$/,
+    },
+    {
+      argv: ["hvkit-report", "--export", "$T/no-dir/d", "--format", "csv"],
+      code: 1,
+      err: /no-dir\/d: no such directory .*no-dir \(only .*no-dir\/d itself is created\)$/,
+      absent: ["no-dir"],
+    },
+    {
+      argv: ["hvkit-report", "--export", "rep1.jsonl"],
+      code: 1,
+      err: /rep1\.jsonl: exists and is not a directory$/,
+      intact: ["rep1.jsonl"],
+    },
+  ]);
+});

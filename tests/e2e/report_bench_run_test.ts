@@ -1,7 +1,8 @@
 /**
  * bench/run end to end with stand-in benchmarks (lib/report/testdata/benches): one that records
- * a run, one that fails, one that records nothing, one named but missing. The failures are
- * reported and skipped (exit 0), fatal with --strict; the reports are rendered either way.
+ * a run, one that fails, one that records nothing. The failures are reported and skipped
+ * (exit 0), fatal with --strict; the reports are rendered either way. Bad options, stores and
+ * output folders are one line, before anything runs or is created.
  */
 import assert from "node:assert/strict";
 import { query } from "../../lib/results/mod.ts";
@@ -33,13 +34,12 @@ Deno.test("bench/run: runs what it finds, reports failures and skips them, rende
       "--out",
       dir,
       "--only",
-      "good,broken,silent,nope",
+      "good,broken,silent",
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /good \| good: hvkit 1000\/s, peer 800\/s, ratio 1.25 \(quick\)/);
     assert.match(r.stderr, /broken: failed .*exit 3: broken: the peer is not installed/);
     assert.match(r.stderr, /silent: no-run/);
-    assert.match(r.stderr, /nope: missing/);
 
     const suite = await query(
       db,
@@ -49,7 +49,6 @@ Deno.test("bench/run: runs what it finds, reports failures and skips them, rende
     assert.deepEqual(suite.rows, [
       ["broken", "failed"],
       ["good", "ok"],
-      ["nope", "missing"],
       ["silent", "no-run"],
     ]);
     const good = await query(
@@ -101,11 +100,56 @@ Deno.test("bench/run: runs what it finds, reports failures and skips them, rende
   }
 });
 
-Deno.test("bench/run: bad options are one line, exit 2", async () => {
-  for (const args of [["--check-regressions", "x"], ["--timeout", "soon"]]) {
-    const r = await benchRun(["--db", "/nonexistent/x.duckdb", ...args]);
-    assert.equal(r.code, 2, `${args}: ${r.stderr}`);
-    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+Deno.test("bench/run: bad options, stores and output folders are one line; nothing created", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "hvkit-bench-run-" });
+  try {
+    Deno.mkdirSync(`${dir}/adir`);
+    Deno.writeTextFileSync(`${dir}/empty`, "");
+    Deno.writeFileSync(`${dir}/garbage`, new Uint8Array(4096).fill(7));
+    const db = `${dir}/new.duckdb`;
+    const out = `${dir}/out`;
+    const cases: [string[], number, RegExp][] = [
+      [["--check-regressions", "x"], 2, /--check-regressions: not a percentage: x$/],
+      [["--check-regressions", "-5"], 2, /--check-regressions: not a percentage: -5$/],
+      [["--timeout", "soon"], 2, /--timeout: not a duration: soon$/],
+      [["--timeout", "0"], 2, /--timeout 0: must be more than 0$/],
+      [["--only", "good,nope"], 2, /--only: no benchmark named nope \(benchmarks: broken, good/],
+      [["--only", ","], 2, /--only ,: names no benchmark$/],
+      [["--db", `${dir}/adir`], 1, /adir: is a directory, not a results store$/],
+      [["--db", `${dir}/empty`], 1, /empty: an empty file, not a DuckDB results store$/],
+      [["--db", `${dir}/garbage`], 1, /garbage: not a DuckDB results store/],
+      [
+        ["--db", `${dir}/no-dir/x.duckdb`],
+        1,
+        /x\.duckdb: cannot create the results store: no such/,
+      ],
+      [["--db", "/sys/x.duckdb"], 1, /\/sys\/x\.duckdb: cannot write the results store: /],
+      [["--report-only", "--db", `${dir}/adir`], 1, /adir: is a directory, not a results store$/],
+      [["--out", `${dir}/no-dir/out`], 1, /no-dir\/out: no such directory .*no-dir \(only /],
+      [["--out", `${dir}/empty`], 1, /empty: exists and is not a directory$/],
+    ];
+    for (const [args, code, re] of cases) {
+      const r = await benchRun([
+        "--quick",
+        "-q",
+        "--only",
+        "good",
+        "--db",
+        db,
+        "--out",
+        out,
+        ...args,
+      ]);
+      const what = `${args.join(" ")}: exit ${r.code}: ${r.stderr}`;
+      assert.equal(r.code, code, what);
+      assert.equal(r.stderr.trimEnd().split("\n").length, 1, what);
+      assert.match(r.stderr.trimEnd(), /^bench\/run: /, what);
+      assert.match(r.stderr.trimEnd(), re, what);
+      const made = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+      assert.deepEqual(made, ["adir", "empty", "garbage"], what);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });
 

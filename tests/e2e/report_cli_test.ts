@@ -121,6 +121,23 @@ Deno.test("report cli: bad input is one line and exit 2 or 1", async () => {
   });
 });
 
+Deno.test("report cli: -o naming the store is refused and the store kept", async () => {
+  await inTmp(async (dir) => {
+    const db = `${dir}/r.duckdb`;
+    await seedStore(db);
+    const before = Deno.readFileSync(db);
+    for (const args of [["runs", "-o", db], ["runs", "--format", "parquet", "-o", db]]) {
+      const r = await report([...args, "--db", db]);
+      assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, /^hvkit-report: .*r\.duckdb: is also the results store; write to/);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+    assert.deepEqual(Deno.readFileSync(db), before);
+    const ok = await report(["runs", "--db", db]);
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+});
+
 const realStores = [`${ROOT}results.duckdb`, `${ROOT}out/bench.duckdb`].filter((f) => {
   try {
     return Deno.statSync(f).isFile;

@@ -1,16 +1,17 @@
 /**
  * `bench/run`: discovers every `bench/<name>/main.ts`, runs each (`--quick` for CI size, else
  * full size) into one results store, shows progress on a terminal, records how each ended,
- * then renders every report as `report.md` and `report.html`. A missing or failing benchmark
- * is reported and skipped; `--strict` makes it fatal, `--check-regressions PCT` fails on a
- * ratio to the peer that got worse than in the previous run on this host by more than PCT
- * percent (`--absolute`: on any figure).
+ * then renders every report as `report.md` and `report.html`. A failing benchmark is reported
+ * and skipped (an unknown `--only` name is a usage error, before anything runs); `--strict`
+ * makes it fatal, `--check-regressions PCT` fails on a ratio to the peer that got worse than in
+ * the previous run on this host by more than PCT percent (`--absolute`: on any figure).
  *
  * @module
  */
 import {
   makeTool,
   parseDuration,
+  parseOption,
   Progress,
   runTool,
   ToolError,
@@ -18,11 +19,15 @@ import {
 } from "../../lib/cli/mod.ts";
 import { query, resolveDbPath, startRun } from "../../lib/results/mod.ts";
 import {
+  checkDirCreatable,
   checkRegressions,
+  checkStore,
+  checkStoreWritable,
   describeRegressions,
   failingCount,
   htmlPage,
   listReports,
+  makeDirOnce,
   markdownDoc,
   type ReportResult,
   runReportSafe,
@@ -34,7 +39,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 /** How one benchmark ended. */
 export interface BenchOutcome {
   bench: string;
-  status: "ok" | "failed" | "no-run" | "timeout" | "missing";
+  status: "ok" | "failed" | "no-run" | "timeout";
   seconds: number;
   reason: string;
   log: string;
@@ -76,6 +81,11 @@ async function recordedRuns(db: string, name: string, sinceUs: number) {
     }`,
   );
   return { count: Number(r.rows[0][0]), status: String(r.rows[0][1]) };
+}
+
+/** An error's first line, without the store writer's "results store PATH: " prefix. */
+function firstLine(e: unknown): string {
+  return ((e as Error).message ?? String(e)).split("\n")[0].replace(/^results store \S+: /, "");
 }
 
 function nowUs(): number {
@@ -251,7 +261,7 @@ export function buildProgram() {
     .option("--db <file>", "results store (default: $HVKIT_DB or ./results.duckdb)")
     .option("--out <dir>", "where report.md, report.html and the logs go", "out")
     .option("--timeout <duration>", "per benchmark (default 10m with --quick, 60m full)")
-    .option("--strict", "exit 1 when a benchmark fails, is missing or records no run", false)
+    .option("--strict", "exit 1 when a benchmark fails, times out or records no run", false)
     .option(
       "--check-regressions <pct>",
       "exit 1 when a ratio to the peer got > PCT% worse than in the previous run on this host",
@@ -285,11 +295,24 @@ export function buildProgram() {
         throw new UsageError("bench/run needs a results store (not --no-db / HVKIT_DB=none)");
       }
       const timeoutMs = opts.timeout
-        ? parseDuration(opts.timeout)
+        ? parseOption("--timeout", opts.timeout, parseDuration)
         : (opts.quick ? 600_000 : 3_600_000);
+      if (!(timeoutMs > 0)) throw new UsageError(`--timeout ${opts.timeout}: must be more than 0`);
       const wanted = opts.only ? opts.only.split(",").map((s) => s.trim()).filter(Boolean) : found;
+      if (opts.only !== undefined) {
+        if (wanted.length === 0) throw new UsageError(`--only ${opts.only}: names no benchmark`);
+        const unknown = wanted.filter((n) => !found.includes(n));
+        if (unknown.length > 0) {
+          throw new UsageError(
+            `--only: no benchmark named ${unknown.join(", ")} (benchmarks: ${found.join(", ")})`,
+          );
+        }
+      }
+      // Everything is checked before anything is created: the store, then the output folder.
+      if (opts.reportOnly) checkStore(db);
+      else checkStoreWritable(db);
+      checkDirCreatable(opts.out);
       const logDir = `${opts.out}/bench-logs`;
-      Deno.mkdirSync(logDir, { recursive: true });
       const outcomes: BenchOutcome[] = [];
       if (!opts.reportOnly) {
         if (found.length === 0) console.error("bench/run: no benchmarks yet (bench/*/main.ts)");
@@ -299,7 +322,11 @@ export function buildProgram() {
           tool: "hvkit-bench",
           command: "run",
           args: { quick: opts.quick, only: opts.only ?? null },
+        }).catch((e) => {
+          throw new ToolError(`${db}: cannot write the results store: ${firstLine(e)}`);
         });
+        makeDirOnce(opts.out);
+        makeDirOnce(logDir);
         let interrupted = false;
         const onSignal = () => interrupted = true;
         Deno.addSignalListener("SIGINT", onSignal);
@@ -307,33 +334,22 @@ export function buildProgram() {
           for (const [i, name] of wanted.entries()) {
             if (interrupted) break;
             const label = `[${i + 1}/${wanted.length}]`;
-            let o: BenchOutcome;
-            if (!found.includes(name)) {
-              o = {
-                bench: name,
-                status: "missing",
-                seconds: 0,
-                reason: `no bench/${name}/main.ts`,
-                log: "",
-              };
-            } else {
-              if (!opts.quiet) console.error(`${label} ${name} (${size})`);
-              o = await runOne(
-                name,
-                {
-                  quick: opts.quick,
-                  db,
-                  logDir,
-                  timeoutMs,
-                  quiet: opts.quiet,
-                  script: builtins.includes(name)
-                    ? BUILTIN_STEPS[name]
-                    : `${benchDir}/${name}/main.ts`,
-                },
-                progress,
-                label,
-              );
-            }
+            if (!opts.quiet) console.error(`${label} ${name} (${size})`);
+            const o = await runOne(
+              name,
+              {
+                quick: opts.quick,
+                db,
+                logDir,
+                timeoutMs,
+                quiet: opts.quiet,
+                script: builtins.includes(name)
+                  ? BUILTIN_STEPS[name]
+                  : `${benchDir}/${name}/main.ts`,
+              },
+              progress,
+              label,
+            );
             outcomes.push(o);
             harness.metric("bench_seconds", o.seconds, "s", {
               bench: name,
@@ -360,6 +376,7 @@ export function buildProgram() {
           opts.quick ? "quick" : "full"
         } size).`,
       ];
+      makeDirOnce(opts.out);
       const { md, html, results } = await renderReports(db, opts.out, notes);
       // The suite's tables are its result on stdout: -q silences only stderr.
       const summary = results.filter((r) => ["bench_suite", "bench_ratios"].includes(r.spec.name));

@@ -9,6 +9,8 @@ import { Option } from "@commander-js/extra-typings";
 import {
   formatTable,
   makeTool,
+  noteInput,
+  openOutput,
   runTool,
   type TableFormat,
   ToolError,
@@ -16,7 +18,9 @@ import {
 } from "../../lib/cli/mod.ts";
 import { resolveDbPath } from "../../lib/results/mod.ts";
 import {
+  checkOutputFile,
   checkRegressions,
+  checkStore,
   describeRegressions,
   exportAll,
   exportReport,
@@ -33,9 +37,40 @@ import {
 const FORMATS = ["text", "csv", "json", "markdown", "html", "parquet"] as const;
 type Format = typeof FORMATS[number];
 
-async function write(out: string | undefined, text: string): Promise<void> {
-  if (out && out !== "-") await Deno.writeTextFile(out, text);
-  else await Deno.stdout.write(new TextEncoder().encode(text));
+/**
+ * Opens `-o` (or standard output) before any report runs, so a missing folder fails at once;
+ * returns the function that writes the document and closes it.
+ */
+async function openDoc(
+  out: string | undefined,
+  db: string,
+): Promise<(text: string) => Promise<void>> {
+  if (out && sameFile(out, db)) {
+    throw new ToolError(`${out}: is also the results store; write to another file`);
+  }
+  const w = (await openOutput(out)).getWriter();
+  return async (text) => {
+    await w.write(new TextEncoder().encode(text));
+    await w.close();
+  };
+}
+
+/**
+ * Checks the store path (a directory or a file that is not DuckDB's is an error, a missing one
+ * is "no runs yet") and notes an existing store as an input, so `-o` cannot overwrite it.
+ */
+function checkDb(db: string): void {
+  if (checkStore(db) !== "store" || db === ":memory:") return;
+  noteInput(db, Deno.openSync(db, { read: true }));
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = Deno.statSync(a), y = Deno.statSync(b);
+    return x.dev === y.dev && x.ino !== null && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }
 
 function parsePct(v: string): number {
@@ -133,6 +168,7 @@ export function buildProgram() {
         return;
       }
       if (report && opts.all) throw new UsageError("give a report name or --all, not both");
+      checkDb(db);
       if (opts.export) {
         if (format !== "csv" && format !== "parquet" && format !== "text") {
           throw new UsageError("--export writes csv or parquet files");
@@ -141,9 +177,15 @@ export function buildProgram() {
         for (const f of files) console.error(`wrote ${f}`);
         if (files.length === 0) console.error(`no runs yet in ${db}: nothing exported`);
       } else if (opts.all) {
+        if (!["text", "markdown", "json", "html"].includes(format)) {
+          throw new UsageError(
+            `--all takes --format text, markdown, json or html (use --export for ${format})`,
+          );
+        }
+        const write = await openDoc(opts.out, db);
         const results = [];
         for (const spec of listReports()) results.push(await runReportSafe(db, spec));
-        await write(opts.out, renderAll(results, format, db, opts.title));
+        await write(renderAll(results, format, db, opts.title));
         const broken = results.filter((r) => r.status === "error");
         if (broken.length > 0) {
           throw new ToolError(
@@ -154,11 +196,16 @@ export function buildProgram() {
         const spec = loadReport(report);
         if (format === "parquet") {
           if (!opts.out || opts.out === "-") throw new UsageError("--format parquet needs -o FILE");
+          checkOutputFile(opts.out);
+          if (sameFile(opts.out, db)) {
+            throw new ToolError(`${opts.out}: is also the results store; write to another file`);
+          }
           if (!await exportReport(db, spec, opts.out, "parquet")) {
             console.error(`${report}: no runs yet; nothing written`);
           }
         } else {
-          await write(opts.out, renderOne(await runReport(db, spec), format, db));
+          const write = await openDoc(opts.out, db);
+          await write(renderOne(await runReport(db, spec), format, db));
         }
       }
       if (pct !== null) {
