@@ -317,37 +317,83 @@ export class CacheLayer implements BlockDevice, HitSource, ExtentSource {
     checkRange(this, offset, length);
   }
 
+  /** How every request starts: clears lastHit; a rejected promise if the request is bad. */
+  #start(offset: number, length: number, write: boolean): Promise<never> | null {
+    this.lastHit = undefined;
+    try {
+      this.#check(offset, length, write);
+      return null;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Counts an empty read or write: a whole hit that touches no block. */
+  #empty(read: boolean): Promise<void> {
+    const s = this.stats;
+    if (read) {
+      s.readRequests++;
+      s.readWholeHits++;
+    } else {
+      s.writeRequests++;
+      s.writeWholeHits++;
+    }
+    this.lastHit = true;
+    return Promise.resolve();
+  }
+
+  /**
+   * Counts a read (R), write (W) or write-zeroes (Z) request over blocks first..last and runs
+   * the admission filter and the policy over them, in arrival order; sets lastHit. Returns how
+   * many blocks hit.
+   */
+  #account(
+    op: "R" | "W" | "Z",
+    offset: number,
+    length: number,
+    first: number,
+    last: number,
+    fua: boolean,
+  ): number {
+    const s = this.stats;
+    const read = op === "R";
+    const n = last - first + 1;
+    if (read) {
+      s.readRequests++;
+      s.readBytes += length;
+      s.readBlocks += n;
+    } else {
+      s.writeRequests++;
+      s.writeBytes += length;
+      s.writeBlocks += n;
+    }
+    let hits = 0;
+    if (this.#admit(op, offset, length, fua)) {
+      hits = this.#access(first, last, !read, read ? this.#cacheOnRead : true);
+    } else this.#bypass(first, last);
+    if (read) s.readHits += hits;
+    else s.writeHits += hits;
+    this.lastHit = hits === n;
+    if (hits === n) {
+      if (read) s.readWholeHits++;
+      else s.writeWholeHits++;
+    }
+    return hits;
+  }
+
   // ---- read -------------------------------------------------------------------------------
 
   /** Reads through the cache. */
   read(offset: number, buf: Uint8Array): Promise<void> {
     const length = buf.length;
-    this.lastHit = undefined;
-    try {
-      this.#check(offset, length, false);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const s = this.stats;
-    s.readRequests++;
-    if (length === 0) {
-      s.readWholeHits++;
-      this.lastHit = true;
-      return Promise.resolve();
-    }
-    s.readBytes += length;
+    const bad = this.#start(offset, length, false);
+    if (bad) return bad;
+    if (length === 0) return this.#empty(true);
     const bs = this.#bs;
     const first = Math.floor(offset / bs);
     const last = Math.floor((offset + length - 1) / bs);
     const n = last - first + 1;
-    s.readBlocks += n;
-    let hits = 0;
-    if (this.#admit("R", offset, length, false)) {
-      hits = this.#access(first, last, false, this.#cacheOnRead);
-    } else this.#bypass(first, last);
-    s.readHits += hits;
-    this.lastHit = hits === n;
-    if (hits === n) s.readWholeHits++;
+    const hits = this.#account("R", offset, length, first, last, false);
 
     // Fast path: every block resident, filled, and nobody queued on it (so no evicted copy is
     // owed either: a retired entry always has a lock queued). Answered now, returning DONE.
@@ -441,33 +487,14 @@ export class CacheLayer implements BlockDevice, HitSource, ExtentSource {
   /** Writes through the cache according to the mode. */
   write(offset: number, data: Uint8Array, flags?: WriteFlags): Promise<void> {
     const length = data.length;
-    this.lastHit = undefined;
-    try {
-      this.#check(offset, length, true);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const s = this.stats;
-    s.writeRequests++;
-    if (length === 0) {
-      s.writeWholeHits++;
-      this.lastHit = true;
-      return Promise.resolve();
-    }
-    s.writeBytes += length;
+    const bad = this.#start(offset, length, true);
+    if (bad) return bad;
+    if (length === 0) return this.#empty(false);
     const bs = this.#bs;
     const first = Math.floor(offset / bs);
     const last = Math.floor((offset + length - 1) / bs);
-    const n = last - first + 1;
-    s.writeBlocks += n;
+    this.#account("W", offset, length, first, last, flags?.fua === true);
     const fua = flags?.fua === true && this.mode !== "unsafe";
-    let hits = 0;
-    if (this.#admit("W", offset, length, flags?.fua === true)) {
-      hits = this.#access(first, last, true, true);
-    } else this.#bypass(first, last);
-    s.writeHits += hits;
-    this.lastHit = hits === n;
-    if (hits === n) s.writeWholeHits++;
 
     // Fast path (write-back, no FUA): every block resident and filled or fully overwritten.
     if (this.mode !== "writethrough" && !fua && !this.#anyLocked(first, last)) {
@@ -584,32 +611,13 @@ export class CacheLayer implements BlockDevice, HitSource, ExtentSource {
 
   /** Zeroes on the device and in resident copies. */
   zero(offset: number, length: number, flags?: ZeroFlags): Promise<void> {
-    this.lastHit = undefined;
-    try {
-      this.#check(offset, length, true);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const s = this.stats;
-    s.writeRequests++;
-    if (length === 0) {
-      s.writeWholeHits++;
-      this.lastHit = true;
-      return Promise.resolve();
-    }
-    s.writeBytes += length;
+    const bad = this.#start(offset, length, true);
+    if (bad) return bad;
+    if (length === 0) return this.#empty(false);
     const bs = this.#bs;
     const first = Math.floor(offset / bs);
     const last = Math.floor((offset + length - 1) / bs);
-    const n = last - first + 1;
-    s.writeBlocks += n;
-    let hits = 0;
-    if (this.#admit("Z", offset, length, flags?.fua === true)) {
-      hits = this.#access(first, last, true, true);
-    } else this.#bypass(first, last);
-    s.writeHits += hits;
-    this.lastHit = hits === n;
-    if (hits === n) s.writeWholeHits++;
+    this.#account("Z", offset, length, first, last, flags?.fua === true);
     const [wait, release] = this.#lock(first, last);
     const fua = flags?.fua === true && this.mode !== "unsafe";
     return (async () => {
@@ -639,12 +647,8 @@ export class CacheLayer implements BlockDevice, HitSource, ExtentSource {
 
   /** Drops the blocks from the cache (as the simulator does) and trims the device. */
   trim(offset: number, length: number, flags?: WriteFlags): Promise<void> {
-    this.lastHit = undefined;
-    try {
-      this.#check(offset, length, true);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    const bad = this.#start(offset, length, true);
+    if (bad) return bad;
     this.stats.trims++;
     this.#observe("T", offset, length, flags?.fua === true);
     if (length === 0) return Promise.resolve();

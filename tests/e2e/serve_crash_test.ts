@@ -10,26 +10,25 @@ import { handshake, Raw, request, simpleReply } from "./nbd_raw_client.ts";
 const OK = have("qemu-io");
 if (!OK) console.log("serve_crash_test: qemu-io not installed, skipping");
 
+/**
+ * A temp folder with an 8 MiB image, served in `mode` with a big LRU cache (admits on first
+ * touch, QBic would not): nothing is evicted, so only FLUSH/FUA can put data in the image.
+ */
+async function serveImage(mode: string) {
+  const dir = await Deno.makeTempDir({ prefix: "serve-crash-" });
+  const img = `${dir}/disk.img`;
+  makeImage(img, 8 << 20);
+  const s = await startServe(dir, ["--cache-size", "32M", "--policy", "lru", "--mode", mode, img]);
+  return { dir, img, s };
+}
+
 for (const mode of ["writeback", "writethrough"]) {
   for (const how of ["flush", "fua"]) {
     Deno.test({
       name: `serve: kill -9 after ${how} keeps the data (${mode})`,
       ignore: !OK,
       fn: async () => {
-        const dir = await Deno.makeTempDir({ prefix: "serve-crash-" });
-        const img = `${dir}/disk.img`;
-        makeImage(img, 8 << 20);
-        // A big LRU cache (admits on first touch, QBic would not): nothing is evicted, so only
-        // FLUSH/FUA can put the data in the image.
-        const s = await startServe(dir, [
-          "--cache-size",
-          "32M",
-          "--policy",
-          "lru",
-          "--mode",
-          mode,
-          img,
-        ]);
+        const { dir, img, s } = await serveImage(mode);
         try {
           // -t writeback: qemu-io sends no FUA unless asked (-f) and flushes only on "flush".
           const cmds = how === "flush"
@@ -60,18 +59,7 @@ for (const mode of ["writeback", "writethrough"]) {
 Deno.test({
   name: "serve: write-back really holds unflushed writes in memory (the crash test can fail)",
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "serve-crash-" });
-    const img = `${dir}/disk.img`;
-    makeImage(img, 8 << 20);
-    const s = await startServe(dir, [
-      "--cache-size",
-      "32M",
-      "--policy",
-      "lru",
-      "--mode",
-      "writeback",
-      img,
-    ]);
+    const { dir, img, s } = await serveImage("writeback");
     // A raw client: qemu-io flushes when it closes, this one does not.
     const c = await Raw.unix(s.socket);
     try {
