@@ -12,6 +12,7 @@
 import { parseArgs } from "node:util";
 import { withRun } from "../../lib/cli/mod.ts";
 import { generateSignatures, prng } from "../../lib/virtav/generate.ts";
+import { clamscanOracleArgs, parseClamscanFound } from "../../lib/virtav/clamscan_oracle.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const cacheDir = `${root}.cache/virtav-bench`;
@@ -27,31 +28,6 @@ const { values } = parseArgs({
 });
 const sizeMiB = Number(values.size ?? (values.quick ? 64 : 1024));
 const nsigs = Number(values.sigs ?? (values.quick ? 1000 : 3000));
-const ORACLE = [
-  "--heuristic-alerts=no",
-  ...[
-    "archive",
-    "pe",
-    "elf",
-    "ole2",
-    "pdf",
-    "swf",
-    "html",
-    "mail",
-    "xmldocs",
-    "hwp3",
-    "onenote",
-    "image",
-    "image-fuzzy-hash",
-  ]
-    .map((p) => `--scan-${p}=no`),
-  "--allmatch",
-  "--no-summary",
-  "--max-filesize=2000M",
-  "--max-scansize=2000M",
-  "--max-scantime=0",
-];
-
 async function prepare(): Promise<{ image: string; ndb: string }> {
   await Deno.mkdir(cacheDir, { recursive: true });
   const image = `${cacheDir}/mem-${sizeMiB}M.raw`, ndb = `${cacheDir}/sigs-${nsigs}.ndb`;
@@ -96,20 +72,34 @@ async function timed(
   };
 }
 
-function pairs(text: string, json: boolean): Set<string> {
+/** The signatures virtav found, from its JSON lines. */
+function virtavFound(text: string): Set<string> {
   const s = new Set<string>();
   for (const line of text.split("\n")) {
-    if (json) {
-      if (line) {
-        const o = JSON.parse(line);
-        if (o.status === "FOUND") s.add(o.signature);
-      }
-    } else {
-      const m = /: (\S+) FOUND$/.exec(line);
-      if (m) s.add(m[1].replace(/\.UNOFFICIAL$/, ""));
+    if (line) {
+      const o = JSON.parse(line);
+      if (o.status === "FOUND") s.add(o.signature);
     }
   }
   return s;
+}
+
+/** virtav scan in file mode, the same semantics as clamscan on a raw file; `cache` its cache. */
+function virtavScanArgs(cache: string[], ndb: string, image: string): string[] {
+  return [
+    "scan",
+    "--no-db",
+    ...cache,
+    "--no-eicar",
+    "--all-matches",
+    "-i",
+    "--output",
+    "json",
+    "-q",
+    "-d",
+    ndb,
+    image,
+  ];
 }
 
 async function guestRescan(): Promise<{ firstMs: number; idleMs: number[]; pages: number }> {
@@ -166,25 +156,13 @@ await withRun({ db: values.db }, {
 }, async (run) => {
   const { image, ndb } = await prepare();
   const mib = sizeMiB;
-  // virtav: file mode, same semantics as clamscan on a raw file; cache off (compiles each run).
-  const v = await timed(`${root}bin/virtav`, [
-    "scan",
-    "--no-db",
-    "--no-cache",
-    "--no-eicar",
-    "--all-matches",
-    "-i",
-    "--output",
-    "json",
-    "-q",
-    "-d",
-    ndb,
-    image,
-  ]);
+  // virtav with its cache off (compiles the database each run).
+  const v = await timed(`${root}bin/virtav`, virtavScanArgs(["--no-cache"], ndb, image));
   if (v.code > 1) throw new Error(`virtav failed: ${v.err}`);
-  const c = await timed("clamscan", [...ORACLE, "-d", ndb, image]);
+  const c = await timed("clamscan", clamscanOracleArgs([ndb], [image]));
   if (c.code > 1) throw new Error(`clamscan failed: ${c.err.split("\n")[0]}`);
-  const vs = pairs(v.out, true), cs = pairs(c.out, false);
+  const vs = virtavFound(v.out);
+  const cs = new Set(parseClamscanFound(c.out).map((f) => f.signature));
   const same = vs.size === cs.size && [...vs].every((x) => cs.has(x));
   const ratio = c.secs / v.secs;
   run.metric("virtav_throughput", mib / v.secs, "MiB/s", { size_mib: mib, sigs: nsigs });
@@ -216,24 +194,10 @@ await withRun({ db: values.db }, {
   // virtav again with its compiled-database cache warm (what a repeated scan sees: no parsing).
   const warmDir = await Deno.makeTempDir({ prefix: "virtav-bench-cache-" });
   try {
-    const warmArgs = [
-      "scan",
-      "--no-db",
-      "--cache-dir",
-      warmDir,
-      "--no-eicar",
-      "--all-matches",
-      "-i",
-      "--output",
-      "json",
-      "-q",
-      "-d",
-      ndb,
-      image,
-    ];
+    const warmArgs = virtavScanArgs(["--cache-dir", warmDir], ndb, image);
     await timed(`${root}bin/virtav`, warmArgs); // fills the cache
     const w = await timed(`${root}bin/virtav`, warmArgs);
-    const wsame = pairs(w.out, true).size === vs.size;
+    const wsame = virtavFound(w.out).size === vs.size;
     const wratio = c.secs / w.secs;
     run.metric("virtav_warm_throughput", mib / w.secs, "MiB/s", { size_mib: mib, sigs: nsigs });
     run.metric("speedup_vs_clamscan_warm_cache", wratio, "x", {

@@ -7,43 +7,20 @@
 import assert from "node:assert/strict";
 import { generateCorpus, generateSignatures } from "../../lib/virtav/generate.ts";
 import { findOnPath } from "../../lib/cli/doctor.ts";
+import { clamscanOracleArgs, parseClamscanFound } from "../../lib/virtav/clamscan_oracle.ts";
 
 const CLAMSCAN = findOnPath("clamscan");
 const TESTFILES = "/usr/share/clamav-testfiles";
 const BIN = new URL("../../bin/virtav", import.meta.url).pathname;
 
-/** clamscan with archive, PE and every other parser and heuristic off. */
-export const ORACLE_FLAGS = [
-  "--heuristic-alerts=no",
-  ...[
-    "archive",
-    "pe",
-    "elf",
-    "ole2",
-    "pdf",
-    "swf",
-    "html",
-    "mail",
-    "xmldocs",
-    "hwp3",
-    "onenote",
-    "image",
-    "image-fuzzy-hash",
-  ].map((p) => `--scan-${p}=no`),
-  "--allmatch",
-  "--no-summary",
-  "--max-filesize=2000M",
-  "--max-scansize=2000M",
-  "--max-scantime=0",
-];
-
-function pairsFromClamscan(text: string): Set<string> {
-  const out = new Set<string>();
-  for (const line of text.split("\n")) {
-    const m = /^(.*): (\S+) FOUND$/.exec(line);
-    if (m) out.add(`${m[1]}\t${m[2].replace(/\.UNOFFICIAL$/, "")}`);
-  }
-  return out;
+/** clamscan as the oracle over `targets`: its unique (file, signature) pairs. */
+async function clamscanPairs(dbs: string[], targets: string[]): Promise<Set<string>> {
+  const c = await run(CLAMSCAN!, clamscanOracleArgs(dbs, targets));
+  assert.ok(
+    c.code === 0 || c.code === 1,
+    `clamscan refused: ${c.err.split("\n").slice(0, 3).join(" ")}`,
+  );
+  return new Set(parseClamscanFound(c.out).map((f) => `${f.path}\t${f.signature}`));
 }
 
 async function run(
@@ -100,19 +77,7 @@ Deno.test({
       const md5 = createHash("md5").update(files[3].data).digest("hex");
       await Deno.writeTextFile(`${dir}/gen.hdb`, `${md5}:${files[3].data.length}:Gen.Hash.F3\n`);
 
-      const c = await run(CLAMSCAN!, [
-        ...ORACLE_FLAGS,
-        "-d",
-        `${dir}/gen.ndb`,
-        "-d",
-        `${dir}/gen.hdb`,
-        `${dir}/corpus`,
-      ]);
-      assert.ok(
-        c.code === 0 || c.code === 1,
-        `clamscan refused: ${c.err.split("\n").slice(0, 3).join(" ")}`,
-      );
-      const want = pairsFromClamscan(c.out);
+      const want = await clamscanPairs([`${dir}/gen.ndb`, `${dir}/gen.hdb`], [`${dir}/corpus`]);
       const got = await virtavPairs([
         "-d",
         `${dir}/gen.ndb`,
@@ -171,12 +136,7 @@ Deno.test({
         "Tf.Neg:0:*:4c69627261!(72|73)79",
       ];
       await Deno.writeTextFile(`${dir}/tf.ndb`, lines.join("\n") + "\n");
-      const c = await run(CLAMSCAN!, [...ORACLE_FLAGS, "-d", `${dir}/tf.ndb`, TESTFILES]);
-      assert.ok(
-        c.code === 0 || c.code === 1,
-        `clamscan refused: ${c.err.split("\n").slice(0, 3).join(" ")}`,
-      );
-      const want = pairsFromClamscan(c.out);
+      const want = await clamscanPairs([`${dir}/tf.ndb`], [TESTFILES]);
       const got = await virtavPairs(["-d", `${dir}/tf.ndb`, TESTFILES]);
       assert.ok(want.size > 10, `clamscan found only ${want.size} pairs`);
       assert.deepEqual({ missing: diff(want, got), extra: diff(got, want) }, {
@@ -232,12 +192,7 @@ Deno.test({
         `Zero.E:0:0:5859{0-0}aa[1-3]${core}`,
       ];
       await Deno.writeTextFile(`${dir}/r.ndb`, lines.join("\n") + "\n");
-      const c = await run(CLAMSCAN!, [...ORACLE_FLAGS, "-d", `${dir}/r.ndb`, dir]);
-      assert.ok(
-        c.code === 0 || c.code === 1,
-        `clamscan refused: ${c.err.split("\n").slice(0, 3).join(" ")}`,
-      );
-      const want = pairsFromClamscan(c.out);
+      const want = await clamscanPairs([`${dir}/r.ndb`], [dir]);
       assert.ok(want.size >= 10, `clamscan found only ${want.size} pairs`);
       const got = await virtavPairs(["-d", `${dir}/r.ndb`, `${dir}/f1`, `${dir}/f2`]);
       assert.deepEqual([...got].sort(), [...want].sort());
