@@ -16,7 +16,7 @@ import {
   withCommonOptions,
   withRun,
 } from "../../lib/cli/mod.ts";
-import { Auditor, type AuditReport } from "../../lib/pviommu/audit.ts";
+import { Auditor, type AuditReport, type Violation } from "../../lib/pviommu/audit.ts";
 import {
   AuditFormatError,
   formatAuditEvent,
@@ -41,6 +41,22 @@ export const VIOLATIONS_TABLE: TableSpec = {
     ["served", "BOOLEAN"],
   ],
 };
+
+/** Violations as rows of {@linkcode VIOLATIONS_TABLE}. */
+export function violationRows(violations: Violation[]): unknown[][] {
+  return violations.map((v) => [
+    v.line,
+    v.kind,
+    v.op,
+    v.endpoint ?? null,
+    v.domain ?? null,
+    v.iova ?? null,
+    v.len ?? null,
+    v.detail,
+    v.unmappedAt ?? null,
+    v.served ?? null,
+  ]);
+}
 
 /** Prints an audit summary as text. */
 function parsePageSize(text: string): number {
@@ -125,21 +141,7 @@ export function addAuditCommands(program: Command): void {
         }
         await out?.close();
         const r = a.report();
-        run.rows(
-          VIOLATIONS_TABLE,
-          a.violations().map((v) => [
-            v.line,
-            v.kind,
-            v.op,
-            v.endpoint ?? null,
-            v.domain ?? null,
-            v.iova ?? null,
-            v.len ?? null,
-            v.detail,
-            v.unmappedAt ?? null,
-            v.served ?? null,
-          ]),
-        );
+        run.rows(VIOLATIONS_TABLE, violationRows(a.violations()));
         const labels = { invalidation: opts.invalidation };
         run.metric("events", r.events, "", labels);
         run.metric("violations", r.violations, "", labels);

@@ -22,7 +22,7 @@ import { Auditor } from "../../lib/pviommu/audit.ts";
 import { formatAuditEvent } from "../../lib/pviommu/audit_event.ts";
 import { recordGuest } from "../../lib/pviommu/recorder.ts";
 import { virtioIommuSupport } from "../../lib/pviommu/virtio_iommu_support.ts";
-import { formatReport, VIOLATIONS_TABLE } from "./audit.ts";
+import { formatReport, violationRows, VIOLATIONS_TABLE } from "./audit.ts";
 
 function parseArgs(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -118,21 +118,7 @@ export function addRecordCommand(program: Command): void {
         await out.close();
         await viol?.close();
         const r = auditor.report();
-        run.rows(
-          VIOLATIONS_TABLE,
-          auditor.violations().map((v) => [
-            v.line,
-            v.kind,
-            v.op,
-            v.endpoint ?? null,
-            v.domain ?? null,
-            v.iova ?? null,
-            v.len ?? null,
-            v.detail,
-            v.unmappedAt ?? null,
-            v.served ?? null,
-          ]),
-        );
+        run.rows(VIOLATIONS_TABLE, violationRows(auditor.violations()));
         const labels = { iommu: opts.iommu, workload, accel: rec.guest.accel };
         run.metric("record.trace_lines", rec.imported.lines, "", labels);
         run.metric("record.events", rec.events, "", labels);
