@@ -406,6 +406,9 @@ int32_t daio_dev_wake(int32_t h) {
   d->closing = 1;
   uint64_t one = 1;
   if (write(d->efd, &one, sizeof one) < 0) return -errno;
+  /* A reader waiting on the notification socket wakes too (it may wait with
+   * nothing in flight when completions were taken inline after a submit). */
+  if (d->nfd >= 0) (void)send(d->nfd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
   return 0;
 }
 

@@ -1,7 +1,7 @@
 /**
  * The async bridge to the native daio device engine (native/daio_dev.c): many concurrent callers
- * await I/O without one FFI call per request. Requests issued in the same turn of the event loop
- * are written into a shared request array and submitted with one short synchronous call.
+ * await I/O with one short synchronous FFI call per request (its submit), which also takes the
+ * completions that system call made visible.
  * Completions are read straight from the io_uring CQ rings, which this side sees as memory (no
  * FFI call). To wait, the bridge awaits a Unix socket with Deno's own async I/O: the engine links
  * every request to a one-byte send on it, so the kernel wakes the JS thread itself when a request
@@ -121,7 +121,6 @@ export class DaioEngine {
   #reqBuf: Uint8Array<ArrayBuffer>;
   #reqView: DataView;
   #reqCount = 0;
-  #flushScheduled = false;
   #cqs: CqRing[] = [];
   #notify: Deno.UnixConn | null = null;
   #notifyReady: Promise<Deno.UnixConn | null> | null = null;
@@ -323,11 +322,11 @@ export class DaioEngine {
     v.setUint8(at + 30, fd);
     v.setUint8(at + 31, q);
     this.#reqCount++;
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(this.#flushBound);
-    }
     if (!this.#reaping) this.#reaping = this.#reapLoop();
+    // Submitted at once, not batched to the end of the microtask turn: when a batch of completions
+    // wakes 32 callers, the device gets the first new request while JS still runs the other 31
+    // (alternating A/B at QD32: bridge/C 0.73 -> 0.79, p50 -10..-25%).
+    this.#flush();
     return true;
   }
 
@@ -335,10 +334,7 @@ export class DaioEngine {
     return this.#dispatch(w.op, w.off, w.len, w.bufOff, w.flags, w.fd, w.resolve);
   }
 
-  readonly #flushBound = () => this.#flush();
-
   #flush(): void {
-    this.#flushScheduled = false;
     const n = this.#reqCount;
     if (n === 0) return;
     this.#reqCount = 0;
@@ -348,6 +344,26 @@ export class DaioEngine {
     for (let i = done; i < n; i++) {
       const tag = this.#reqView.getUint32(i * REQ_BYTES, true);
       this.#complete(tag, rc < 0 ? rc : -5 /* EIO */);
+    }
+    // The submit's system call ran this thread's pending task work: completions it posted are
+    // taken now, without waiting for their wakeup.
+    if (this.#drain() > 0) this.#settle();
+  }
+
+  /** After completions: dispatches the backlog, and wakes idle() waiters when nothing is left. */
+  #settle(): void {
+    // Taken off before dispatching: a dispatch submits, may complete inline and settle again.
+    while (this.#backlog.length > 0) {
+      const w = this.#backlog.shift()!;
+      if (!this.#dispatchWaiting(w)) {
+        this.#backlog.unshift(w);
+        break;
+      }
+    }
+    if (this.#inflightTotal === 0 && this.#backlog.length === 0) {
+      const ws = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const w of ws) w();
     }
   }
 
@@ -406,18 +422,12 @@ export class DaioEngine {
         await this.#wait();
         continue;
       }
-      while (this.#backlog.length > 0 && this.#dispatchWaiting(this.#backlog[0])) {
-        this.#backlog.shift();
-      }
-      if (this.#inflightTotal === 0 && this.#backlog.length === 0) {
-        const ws = this.#idleWaiters;
-        this.#idleWaiters = [];
-        for (const w of ws) w();
-      }
+      this.#settle();
       // Let the callers just completed run (and submit more) before looking again.
       await null;
     }
     this.#reaping = null;
+    this.#settle();
   }
 }
 
