@@ -249,4 +249,43 @@ void cheap_heapify(cheap *h);
 static inline int cheap_contains(const cheap *h, int32_t slot) { return h->pos[slot] >= 0; }
 static inline int32_t cheap_peek(const cheap *h) { return h->size > 0 ? h->heap[0] : -1; }
 
+/* ---- LRU's state and hot path, shared by cache_lru.c and cache_sim.c's LRU loop ---- */
+
+typedef struct cache_lru {
+  cpool p;
+  uint64_t cap, used;
+  int32_t list;
+} cache_lru;
+
+/* LRU's access (1 = hit): a hit moves to the MRU end; a miss evicts the LRU end when full and
+ * inserts at the MRU end. */
+static inline __attribute__((always_inline)) int cache_lru_access(cache_lru *l, uint64_t key) {
+  cpool *p = &l->p;
+  int32_t s = cpool_get(p, key);
+  if (s >= 0) {
+    cpool_unlink(p, s);
+    cpool_push_tail(p, l->list, s);
+    return 1;
+  }
+  if (l->cap == 0) return 0;
+  if (l->used == l->cap) {
+    int32_t v = p->nodes[l->list].next;
+    cpool_unlink(p, v);
+    cpool_release(p, v);
+    l->used--;
+    cpool_prefetch_victim(p, cpool_next(p, l->list));
+  }
+  cpool_push_tail(p, l->list, cpool_alloc(p, key));
+  l->used++;
+  return 0;
+}
+
+static inline void cache_lru_remove(cache_lru *l, uint64_t key) {
+  int32_t s = cpool_get(&l->p, key);
+  if (s < 0) return;
+  cpool_unlink(&l->p, s);
+  cpool_release(&l->p, s);
+  l->used--;
+}
+
 #endif

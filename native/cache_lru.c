@@ -3,11 +3,7 @@
  * key, 8 of links, 8..16 of index. */
 #include "cache.h"
 
-typedef struct {
-  cpool p;
-  uint64_t cap, used;
-  int32_t list;
-} lru_t;
+typedef cache_lru lru_t;
 
 static void *lru_create(uint64_t cap) {
   lru_t *l = calloc(1, sizeof *l);
@@ -29,37 +25,12 @@ static void lru_destroy(void *self) {
 
 static int lru_access(void *self, uint64_t key, int is_write) {
   (void)is_write;
-  lru_t *l = self;
-  cpool *p = &l->p;
-  int32_t s = cpool_get(p, key);
-  if (s >= 0) {
-    cpool_unlink(p, s);
-    cpool_push_tail(p, l->list, s);
-    return 1;
-  }
-  if (l->cap == 0) return 0;
-  if (l->used == l->cap) {
-    int32_t v = p->nodes[l->list].next;
-    cpool_unlink(p, v);
-    cpool_release(p, v);
-    l->used--;
-    cpool_prefetch_victim(p, cpool_next(p, l->list));
-  }
-  cpool_push_tail(p, l->list, cpool_alloc(p, key));
-  l->used++;
-  return 0;
+  return cache_lru_access(self, key);
 }
 
 static int lru_has(void *self, uint64_t key) { return cpool_get(&((lru_t *)self)->p, key) >= 0; }
 
-static void lru_remove(void *self, uint64_t key) {
-  lru_t *l = self;
-  int32_t s = cpool_get(&l->p, key);
-  if (s < 0) return;
-  cpool_unlink(&l->p, s);
-  cpool_release(&l->p, s);
-  l->used--;
-}
+static void lru_remove(void *self, uint64_t key) { cache_lru_remove(self, key); }
 
 static void lru_prefetch(void *self, uint64_t key, int stage) { cpool_prefetch(&((lru_t *)self)->p, key, stage); }
 static uint64_t lru_used(void *self) { return ((lru_t *)self)->used; }

@@ -184,20 +184,30 @@ static inline uint64_t block_of(const sim *s, uint64_t byte) {
   return s->bs_shift >= 0 ? byte >> s->bs_shift : byte / s->bs;
 }
 
-/* One request (Simulator.stepRaw). */
-static inline void step(sim *s, unsigned code, uint64_t off, uint64_t len, int admitted) {
-  uint64_t *c = s->c;
+/* The policy's calls, as the loops see them: the ops table's (generic) or a policy's inline
+ * functions (a specialised loop, see LOOPS). */
+typedef int (*access_fn)(void *pol, uint64_t key, int is_write);
+typedef void (*remove_fn)(void *pol, uint64_t key);
+typedef void (*prefetch_fn)(void *pol, uint64_t key, int stage);
+
+#define HOT static inline __attribute__((always_inline))
+
+HOT uint64_t block_at(int shift, uint64_t bs, uint64_t byte) {
+  return shift >= 0 ? byte >> shift : byte / bs;
+}
+
+/* One request (Simulator.stepRaw), counting into `c`. */
+HOT void step_with(uint64_t *c, int shift, uint64_t bs, void *pol, access_fn access,
+                   remove_fn remove, unsigned code, uint64_t off, uint64_t len, int admitted) {
   if (code == 2) {
     c[CACHE_FLUSHES]++;
     return;
   }
-  const cache_ops *ops = s->ops;
-  void *pol = s->pol;
   if (code == 3) {
     c[CACHE_TRIMS]++;
     if (len == 0) return;
-    uint64_t last = block_of(s, off + len - 1);
-    for (uint64_t b = block_of(s, off); b <= last; b++) ops->remove(pol, b);
+    uint64_t last = block_at(shift, bs, off + len - 1);
+    for (uint64_t b = block_at(shift, bs, off); b <= last; b++) remove(pol, b);
     return;
   }
   uint64_t *k = code == 0 ? c + CACHE_R_REQUESTS : c + CACHE_W_REQUESTS;
@@ -206,27 +216,27 @@ static inline void step(sim *s, unsigned code, uint64_t off, uint64_t len, int a
     k[5]++;
     return;
   }
-  uint64_t first = block_of(s, off), last = block_of(s, off + len - 1);
+  uint64_t first = block_at(shift, bs, off), last = block_at(shift, bs, off + len - 1);
   uint64_t n = last - first + 1;
   k[1] += n;
   k[3] += len;
   if (!admitted) {
     c[CACHE_BYPASSED_REQUESTS]++;
     c[CACHE_BYPASSED_BLOCKS] += n;
-    for (uint64_t b = first; b <= last; b++) ops->remove(pol, b);
+    for (uint64_t b = first; b <= last; b++) remove(pol, b);
     return;
   }
   int is_write = code != 0;
   uint64_t hits = 0;
   if (n == 1) {
-    if (ops->access(pol, first, is_write)) {
+    if (access(pol, first, is_write)) {
       hits = 1;
       k[4] += len;
     }
   } else {
-    uint64_t end = off + len, bs = s->bs;
+    uint64_t end = off + len;
     for (uint64_t b = first; b <= last; b++) {
-      if (ops->access(pol, b, is_write)) {
+      if (access(pol, b, is_write)) {
         hits++;
         uint64_t lo = b * bs > off ? b * bs : off;
         uint64_t hi = (b + 1) * bs < end ? (b + 1) * bs : end;
@@ -236,6 +246,11 @@ static inline void step(sim *s, unsigned code, uint64_t off, uint64_t len, int a
   }
   k[2] += hits;
   if (hits == n) k[5]++;
+}
+
+static inline void step(sim *s, unsigned code, uint64_t off, uint64_t len, int admitted) {
+  step_with(s->c, s->bs_shift, s->bs, s->pol, s->ops->access, s->ops->remove, code, off, len,
+            admitted);
 }
 
 /* 2^53: above it a double no longer holds every integer. */
@@ -286,21 +301,94 @@ int32_t cache_result(int32_t h, uint64_t *out) {
 #define RECORD_SIZE 24
 #define OP_DEV 255
 
-/* Prefetch hint for a record ahead (a device-name slot or a bad record is just skipped). */
-static inline void prefetch_record(sim *s, const uint8_t *r, int stage) {
-  double off;
-  memcpy(&off, r + 8, 8);
-  if (r[20] <= 4 && off >= 0 && off < MAX_EXACT) {
-    s->ops->prefetch(s->pol, block_of(s, (uint64_t)off), stage);
-  }
-}
-
 static int32_t reject(sim *s, uint64_t kind, uint64_t record, uint64_t value) {
   s->c[CACHE_ERR_KIND] = kind;
   s->c[CACHE_ERR_RECORD] = record;
   s->c[CACHE_ERR_VALUE] = value;
   return -EBADMSG;
 }
+
+/* Prefetch hint for a record ahead (a device-name slot or a bad record is just skipped). */
+HOT void prefetch_record(void *pol, prefetch_fn prefetch, int shift, uint64_t bs,
+                         const uint8_t *r, int stage) {
+  double off;
+  memcpy(&off, r + 8, 8);
+  if (r[20] <= 4 && off >= 0 && off < MAX_EXACT) {
+    prefetch(pol, block_at(shift, bs, (uint64_t)off), stage);
+  }
+}
+
+/* The record loop over `slots` records, with the policy's calls given: counters kept in a local
+ * copy (the policy's stores cannot alias them) and stored back at the end. */
+HOT int32_t run_loop(sim *s, const uint8_t *recs, uint64_t slots, access_fn access,
+                     remove_fn remove, prefetch_fn prefetch) {
+  uint64_t c[CACHE_OUT_WORDS];
+  memcpy(c, s->c, sizeof c);
+  void *pol = s->pol;
+  const int shift = s->bs_shift;
+  const uint64_t bs = s->bs;
+  int32_t rc = 0;
+  for (uint64_t i = 0; i < slots; i++) {
+    const uint8_t *r = recs + i * RECORD_SIZE;
+    uint8_t op = r[20];
+    uint32_t len;
+    memcpy(&len, r + 16, 4);
+    if (op == OP_DEV) {
+      uint64_t extra = (len + RECORD_SIZE - 1) / RECORD_SIZE;
+      if (i + 1 + extra > slots) {
+        memcpy(s->c, c, sizeof c);
+        return reject(s, CACHE_ERR_TRUNCATED, i + 1, 0);
+      }
+      i += extra;
+      continue;
+    }
+    if (op > 4) {
+      memcpy(s->c, c, sizeof c);
+      return reject(s, CACHE_ERR_BAD_OP, i + 1, op);
+    }
+    double offd;
+    memcpy(&offd, r + 8, 8);
+    if (!valid_offset(offd)) {
+      memcpy(s->c, c, sizeof c);
+      return reject(s, CACHE_ERR_BAD_OFFSET, i + 1, 0);
+    }
+    if (i + PREFETCH_SLOT < slots) {
+      prefetch_record(pol, prefetch, shift, bs, r + PREFETCH_SLOT * RECORD_SIZE, 0);
+    }
+    if (i + PREFETCH_NODE < slots) {
+      prefetch_record(pol, prefetch, shift, bs, r + PREFETCH_NODE * RECORD_SIZE, 1);
+    }
+    c[CACHE_RECORDS]++;
+    int adm = op == 2 || op == 3 || admitted_record(s, r, offd, len);
+    step_with(c, shift, bs, pol, access, remove, op, (uint64_t)offd, len, adm);
+  }
+  memcpy(s->c, c, sizeof c);
+  return rc;
+}
+
+static int32_t loop_generic(sim *s, const uint8_t *recs, uint64_t slots) {
+  return run_loop(s, recs, slots, s->ops->access, s->ops->remove, s->ops->prefetch);
+}
+
+/* LRU's loop: its access, remove and prefetch inlined (no call per block or record). */
+HOT int lru_access_inline(void *pol, uint64_t key, int is_write) {
+  (void)is_write;
+  return cache_lru_access(pol, key);
+}
+static void lru_remove_inline(void *pol, uint64_t key) { cache_lru_remove(pol, key); }
+HOT void lru_prefetch_inline(void *pol, uint64_t key, int stage) {
+  cpool_prefetch(&((cache_lru *)pol)->p, key, stage);
+}
+static int32_t loop_lru(sim *s, const uint8_t *recs, uint64_t slots) {
+  return run_loop(s, recs, slots, lru_access_inline, lru_remove_inline, lru_prefetch_inline);
+}
+
+/* Specialised record loops by policy, chosen once per run; any other policy takes the generic
+ * loop (the same code, calling through its ops table). */
+static const struct {
+  const cache_ops *ops;
+  int32_t (*loop)(sim *s, const uint8_t *recs, uint64_t slots);
+} LOOPS[] = {{&cache_lru_ops, loop_lru}};
 
 /* Replays the records of a mapped binary trace (lib/trace/binary.ts's layout). */
 static int32_t run_records(sim *s, const uint8_t *base, uint64_t size) {
@@ -310,29 +398,13 @@ static int32_t run_records(sim *s, const uint8_t *base, uint64_t size) {
   uint32_t rs;
   memcpy(&rs, base + 8, 4);
   if (rs != RECORD_SIZE) return reject(s, CACHE_ERR_RECORD_SIZE, 0, rs);
-  const uint8_t *recs = base + HEADER_SIZE;
   uint64_t slots = (size - HEADER_SIZE) / RECORD_SIZE;
-  for (uint64_t i = 0; i < slots; i++) {
-    const uint8_t *r = recs + i * RECORD_SIZE;
-    uint8_t op = r[20];
-    uint32_t len;
-    memcpy(&len, r + 16, 4);
-    if (op == OP_DEV) {
-      uint64_t extra = (len + RECORD_SIZE - 1) / RECORD_SIZE;
-      if (i + 1 + extra > slots) return reject(s, CACHE_ERR_TRUNCATED, i + 1, 0);
-      i += extra;
-      continue;
-    }
-    if (op > 4) return reject(s, CACHE_ERR_BAD_OP, i + 1, op);
-    double offd;
-    memcpy(&offd, r + 8, 8);
-    if (!valid_offset(offd)) return reject(s, CACHE_ERR_BAD_OFFSET, i + 1, 0);
-    if (i + PREFETCH_SLOT < slots) prefetch_record(s, r + PREFETCH_SLOT * RECORD_SIZE, 0);
-    if (i + PREFETCH_NODE < slots) prefetch_record(s, r + PREFETCH_NODE * RECORD_SIZE, 1);
-    s->c[CACHE_RECORDS]++;
-    int adm = op == 2 || op == 3 || admitted_record(s, r, offd, len);
-    step(s, op, (uint64_t)offd, len, adm);
+  int32_t (*loop)(sim *, const uint8_t *, uint64_t) = loop_generic;
+  for (size_t i = 0; i < sizeof LOOPS / sizeof LOOPS[0]; i++) {
+    if (LOOPS[i].ops == s->ops) loop = LOOPS[i].loop;
   }
+  int32_t rc = loop(s, base + HEADER_SIZE, slots);
+  if (rc < 0) return rc;
   if ((size - HEADER_SIZE) % RECORD_SIZE != 0) {
     return reject(s, CACHE_ERR_TRUNCATED, slots + 1, 0);
   }
