@@ -21,6 +21,7 @@ import { createPolicy } from "../../lib/cache/registry.ts";
 import { runGrid, type SimEngine } from "../../lib/cache/sim_grid.ts";
 import { readTraceChunks } from "../../lib/trace/read_trace.ts";
 import { GEN_DEFAULTS, generateTrace } from "./gen_trace.ts";
+import { median, threadCpuSeconds } from "../thread_cpu.ts";
 
 const args = [...Deno.args];
 const quick = args.includes("--quick");
@@ -78,43 +79,68 @@ function tsBytesPerBlock(name: string, c: number): number {
 
 interface Measured {
   rate: number;
-  /** Requests per thread CPU second of the native replay (NaN for ts). */
+  /** Requests per CPU second of the thread that replayed (native: the replay thread; ts: main). */
   cpuRate: number;
   hits: number;
   hitRatio: number;
   memPerBlock: number;
 }
 
-async function measure(trace: string, name: string, engine: SimEngine, reps: number) {
-  let best = Infinity, bestCpu = Infinity, hits = 0, hitRatio = 0, mem = NaN;
-  for (let i = 0; i < reps; i++) {
-    const t = performance.now();
-    const g = await runGrid(
-      readTraceChunks(trace),
-      [name],
-      [cacheBlocks * 4096],
-      4096,
-      undefined,
-      { engine, binaryFile: engine === "native" ? trace : undefined },
-    );
-    const s = (performance.now() - t) / 1000;
-    const cell = g.cells[0];
-    if (cell.engine !== engine) throw new Error(`${name}: ran on ${cell.engine}, not ${engine}`);
-    if (g.requests !== requests) throw new Error(`${trace}: ${g.requests} requests`);
-    best = Math.min(best, s);
-    if (cell.cpuSeconds !== undefined) bestCpu = Math.min(bestCpu, cell.cpuSeconds);
-    hits = cell.result.hits;
-    hitRatio = cell.result.hitRatio;
-    if (cell.memoryBytes !== undefined) mem = cell.memoryBytes / cacheBlocks;
+/** One replay of `trace` by `engine`: wall seconds, CPU seconds of the replaying thread. */
+async function replayOnce(trace: string, name: string, engine: SimEngine) {
+  const t = performance.now();
+  const c0 = threadCpuSeconds();
+  const g = await runGrid(
+    readTraceChunks(trace),
+    [name],
+    [cacheBlocks * 4096],
+    4096,
+    undefined,
+    { engine, binaryFile: engine === "native" ? trace : undefined },
+  );
+  const cpu = threadCpuSeconds() - c0;
+  const s = (performance.now() - t) / 1000;
+  const cell = g.cells[0];
+  if (cell.engine !== engine) throw new Error(`${name}: ran on ${cell.engine}, not ${engine}`);
+  if (g.requests !== requests) throw new Error(`${trace}: ${g.requests} requests`);
+  // native: CPU of its replay thread (C, CLOCK_THREAD_CPUTIME_ID); ts: of this (the main) thread.
+  return { s, cpu: engine === "native" ? cell.cpuSeconds ?? NaN : cpu, cell };
+}
+
+/**
+ * Replays `trace` with `name` on both engines in `rounds` alternating rounds. Wall rates are the
+ * best of the rounds; the native/ts ratio is the median of the per-round ratios of CPU-time
+ * rates (CPU time does not count the time other processes held the core).
+ */
+async function measurePair(trace: string, name: string, rounds: number) {
+  const wall = { native: [] as number[], ts: [] as number[] };
+  const cpu = { native: [] as number[], ts: [] as number[] };
+  const last: Record<string, Awaited<ReturnType<typeof replayOnce>>["cell"]> = {};
+  for (let r = 0; r < rounds; r++) {
+    const order: SimEngine[] = r % 2 ? ["ts", "native"] : ["native", "ts"];
+    for (const engine of order) {
+      const x = await replayOnce(trace, name, engine);
+      wall[engine as "native" | "ts"].push(x.s);
+      cpu[engine as "native" | "ts"].push(x.cpu);
+      last[engine] = x.cell;
+    }
   }
-  if (engine === "ts") mem = tsBytesPerBlock(name, cacheBlocks);
-  return {
-    rate: requests / best,
-    cpuRate: bestCpu === Infinity ? NaN : requests / bestCpu,
-    hits,
-    hitRatio,
-    memPerBlock: mem,
-  } satisfies Measured;
+  const one = (engine: "native" | "ts"): Measured => {
+    const cell = last[engine];
+    return {
+      rate: requests / Math.min(...wall[engine]),
+      cpuRate: requests / Math.min(...cpu[engine]),
+      hits: cell.result.hits,
+      hitRatio: cell.result.hitRatio,
+      memPerBlock: engine === "ts"
+        ? tsBytesPerBlock(name, cacheBlocks)
+        : cell.memoryBytes !== undefined
+        ? cell.memoryBytes / cacheBlocks
+        : NaN,
+    };
+  };
+  const cpuRatio = median(cpu.native.map((c, i) => cpu.ts[i] / c));
+  return { nat: one("native"), ts: one("ts"), cpuRatio };
 }
 
 const peer = findOnPath("cachesim");
@@ -129,20 +155,21 @@ let mismatches = 0;
 for (const kind of traces) {
   const trace = await tracePath(kind);
   for (const name of policies) {
-    const nat = await measure(trace, name, "native", 3);
-    const ts = await measure(trace, name, "ts", quick ? 2 : 1);
+    const { nat, ts, cpuRatio } = await measurePair(trace, name, 3);
     const same = nat.hits === ts.hits;
     if (!same) mismatches++;
     const labels = { policy: name, trace: kind, requests, cache_blocks: cacheBlocks };
     for (const [engine, x] of [["native", nat], ["ts", ts]] as const) {
       const l = { ...labels, engine };
       run.metric("sim_rate", x.rate, "req/s", l);
+      run.metric("sim_cpu_rate", x.cpuRate, "req/s", { ...l, time: "cpu" });
       run.metric("bytes_per_block", x.memPerBlock, "B", l);
       run.metric("hit_ratio", x.hitRatio, "ratio", l);
       if (TARGETS[name]) run.metric("sim_rate_vs_target", x.rate / TARGETS[name], "ratio", l);
     }
-    run.metric("native_vs_ts", nat.rate / ts.rate, "ratio", {
+    run.metric("native_vs_ts", cpuRatio, "ratio", {
       ...labels,
+      time: "cpu", // CPU-time rates, median of alternating rounds (wall-time ratios swung by 30%)
       ratio: "native/ts",
       peer: "ts",
       better: "higher",
@@ -159,7 +186,8 @@ for (const kind of traces) {
           ` of ${TARGETS[name] / 1e6}M`
         : "-",
       m(ts.rate),
-      (nat.rate / ts.rate).toFixed(1) + "x",
+      m(ts.cpuRate),
+      cpuRatio.toFixed(2) + "x",
       `${nat.memPerBlock.toFixed(1)} (${(nat.memPerBlock / MEM_TARGET).toFixed(2)} of 40)`,
       ts.memPerBlock.toFixed(1),
       nat.hitRatio.toFixed(4),
@@ -176,7 +204,8 @@ const head = [
   "native/cpu-s",
   "vs target",
   "ts",
-  "nat/ts",
+  "ts/cpu-s",
+  "nat/ts cpu",
   "B/block native",
   "B/block ts",
   "hit_ratio",
@@ -187,9 +216,10 @@ const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length))
 for (const r of [head, ...rows]) console.log(r.map((c, i) => c.padEnd(w[i])).join("  "));
 console.log(
   `${requests} requests of 4 KiB per trace, cache ${cacheBlocks} blocks, one core; native best` +
-    ` of 3, ts best of ${quick ? 2 : 1}; req/s is wall time of the whole run (trace read,` +
-    ` policy built); native/cpu-s divides by the replay thread's CPU time (what one core does` +
-    ` when it is not shared); figures taken on a shared 2-core machine under load`,
+    ` of 3 alternating rounds, likewise ts; req/s is wall time of the whole run (trace read,` +
+    ` policy built); cpu-s divides by the replaying thread's CPU time (native: its replay` +
+    ` thread; ts: the main thread), what one core does when it is not shared; nat/ts cpu is the` +
+    ` median of the 3 rounds' CPU-time ratios; figures taken on a shared 2-core machine under load`,
 );
 if (mismatches) {
   console.error(`bench/sim: ${mismatches} policies found different hits under the two engines`);
