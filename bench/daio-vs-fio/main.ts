@@ -5,7 +5,7 @@
  * so a burst of other work that hits one side of one round does not move it) and records them in
  * the results store.
  *
- *   deno run -A bench/daio-vs-fio/main.ts --quick          # CI size: 256 MiB, 5 rounds of 0.4 s
+ *   deno run -A bench/daio-vs-fio/main.ts --quick          # CI size: 256 MiB, 5 rounds of 0.3 s
  *   deno run -A bench/daio-vs-fio/main.ts                  # 1 GiB, 5 s per run, 3 rounds
  *   deno run -A bench/daio-vs-fio/main.ts --file /dev/vdb  # a real device (reads only if RO)
  *
@@ -147,7 +147,7 @@ function med(samples: Sample[]): Sample {
 const program = withCommonOptions(
   new Command("daio-vs-fio")
     .description("fio io_uring vs daio on the same file and jobs, alternating")
-    .option("--quick", "CI size: 256 MiB file, 0.4 s per run, 5 rounds", false)
+    .option("--quick", "CI size: 256 MiB file, 0.3 s per run, 5 rounds", false)
     .option("--file <path>", "target file or device (default: .cache/daio-vs-fio.img)")
     .option("--size <size>", "bytes of the target to use", parseSize)
     .option("--runtime <duration>", "per run", parseDuration)
@@ -155,7 +155,7 @@ const program = withCommonOptions(
     .option("--jobs <names>", "comma-separated subset of the jobs"),
 ).action(async (opts) => {
   const size = opts.size ?? (opts.quick ? 256 << 20 : 1 << 30);
-  const runtimeSec = (opts.runtime ?? (opts.quick ? 400 : 5000)) / 1000;
+  const runtimeSec = (opts.runtime ?? (opts.quick ? 300 : 5000)) / 1000;
   const rounds = opts.rounds ?? (opts.quick ? 5 : 3);
   const file = opts.file ?? new URL("../../.cache/daio-vs-fio.img", import.meta.url).pathname;
   if (!opts.file) await Deno.mkdir(new URL("../../.cache/", import.meta.url), { recursive: true });

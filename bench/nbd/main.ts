@@ -12,7 +12,8 @@
  *
  *   deno run -A bench/nbd/main.ts [--quick] [--runtime SECS] [--rounds N] [--no-db]
  *
- * Full size: 128 MiB working set, 3 rounds of 8 s per server; --quick: 32 MiB, 1 round of 3 s.
+ * Full size: 128 MiB working set, 3 rounds of 8 s per server; --quick: 32 MiB, 3 rounds of 1 s.
+ * The ratios to the peers are the median of the per-round ratios.
  *
  * @module
  */
@@ -21,9 +22,9 @@ import { startRun } from "../../lib/results/mod.ts";
 const args = Deno.args;
 const quick = args.includes("--quick");
 const rtIdx = args.indexOf("--runtime");
-const runtime = rtIdx >= 0 ? Number(args[rtIdx + 1]) : quick ? 3 : 8;
+const runtime = rtIdx >= 0 ? Number(args[rtIdx + 1]) : quick ? 1 : 8;
 const rdIdx = args.indexOf("--rounds");
-const rounds = rdIdx >= 0 ? Number(args[rdIdx + 1]) : quick ? 1 : 3;
+const rounds = rdIdx >= 0 ? Number(args[rdIdx + 1]) : 3;
 const noDb = args.includes("--no-db");
 const ROOT = new URL("../../", import.meta.url).pathname;
 const WS = quick ? 32 << 20 : 128 << 20; // working set, fits every cache below
@@ -176,12 +177,14 @@ async function measure(s: Server): Promise<Sample> {
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const samples: Record<string, Sample[]> = {};
+const byRound: Record<string, Sample>[] = [];
 const failures: [string, string][] = [];
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 === 0 ? servers : [...servers].reverse();
+  byRound.push({});
   for (const s of order) {
     try {
-      (samples[s.name] ??= []).push(await measure(s));
+      (samples[s.name] ??= []).push(byRound[round][s.name] = await measure(s));
     } catch (e) {
       const why = (e as Error).message.split("\n")[0];
       failures.push([s.name, why]);
@@ -210,10 +213,10 @@ for (const s of servers) {
 }
 await Deno.remove(dir, { recursive: true });
 
-const q = results["qbic-cache"];
 const ratios: [string, number][] = [];
 for (const peer of ["qemu-nbd", "nbdkit-memory", "nbdkit-file-cache"]) {
-  if (q && results[peer]) ratios.push([peer, q.iops / results[peer].iops]);
+  const per = byRound.filter((r) => r["qbic-cache"] && r[peer]);
+  if (per.length) ratios.push([peer, median(per.map((r) => r["qbic-cache"].iops / r[peer].iops))]);
 }
 for (const [peer, r] of ratios) console.log(`qbic-cache / ${peer}: ${r.toFixed(2)}x`);
 console.log(
