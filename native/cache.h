@@ -148,9 +148,8 @@ static inline void cpool_prefetch(const cpool *p, uint64_t key, int stage) {
 static inline void cpool_prefetch_victim(const cpool *p, int32_t s) {
   const cnode *nd = p->nodes;
   int32_t s1 = nd[s].next;
-  int32_t s2 = nd[s1].next;
   cache_touch(&p->table[cpool_home(p, cpool_fp(nd[s1].ka & CACHE_KEY_MASK))]);
-  cache_touch(&nd[nd[s2].next]);
+  cache_touch(&nd[nd[s1].next]);
 }
 
 /* Indexes `slot` under its key (not present). */

@@ -257,7 +257,8 @@ static inline void step(sim *s, unsigned code, uint64_t off, uint64_t len, int a
 #define MAX_EXACT 9007199254740992.0
 
 static inline int valid_offset(double off) {
-  return off >= 0 && off < MAX_EXACT && off == (double)(uint64_t)off;
+  /* int64_t: one conversion instruction (uint64_t takes a branchy sequence on x86-64). */
+  return off >= 0 && off < MAX_EXACT && off == (double)(int64_t)off;
 }
 
 int32_t cache_feed(int32_t h, const uint8_t *op, const double *off, const double *len,
@@ -308,15 +309,19 @@ static int32_t reject(sim *s, uint64_t kind, uint64_t record, uint64_t value) {
   return -EBADMSG;
 }
 
-/* Prefetch hint for a record ahead (a device-name slot or a bad record is just skipped). */
-HOT void prefetch_record(void *pol, prefetch_fn prefetch, int shift, uint64_t bs,
-                         const uint8_t *r, int stage) {
+/* The block of a record ahead, for a prefetch hint (NO_HINT for a device-name slot or a bad
+ * record). */
+#define NO_HINT UINT64_MAX
+HOT uint64_t hint_block(int shift, uint64_t bs, const uint8_t *r) {
   double off;
   memcpy(&off, r + 8, 8);
-  if (r[20] <= 4 && off >= 0 && off < MAX_EXACT) {
-    prefetch(pol, block_at(shift, bs, (uint64_t)off), stage);
-  }
+  if (r[20] > 4 || !(off >= 0 && off < MAX_EXACT)) return NO_HINT;
+  return block_at(shift, bs, (uint64_t)(int64_t)off);
 }
+/* Blocks decoded at stage 0, kept until their stage 1, by slot number. */
+#define HINT_RING 16
+_Static_assert(PREFETCH_SLOT - PREFETCH_NODE < HINT_RING && (HINT_RING & (HINT_RING - 1)) == 0,
+               "HINT_RING: a power of two above the distance between the stages");
 
 /* The record loop over `slots` records, with the policy's calls given: counters kept in a local
  * copy (the policy's stores cannot alias them) and stored back at the end. */
@@ -328,6 +333,8 @@ HOT int32_t run_loop(sim *s, const uint8_t *recs, uint64_t slots, access_fn acce
   const int shift = s->bs_shift;
   const uint64_t bs = s->bs;
   int32_t rc = 0;
+  uint64_t ring[HINT_RING];
+  for (int j = 0; j < HINT_RING; j++) ring[j] = NO_HINT;
   for (uint64_t i = 0; i < slots; i++) {
     const uint8_t *r = recs + i * RECORD_SIZE;
     uint8_t op = r[20];
@@ -352,15 +359,19 @@ HOT int32_t run_loop(sim *s, const uint8_t *recs, uint64_t slots, access_fn acce
       memcpy(s->c, c, sizeof c);
       return reject(s, CACHE_ERR_BAD_OFFSET, i + 1, 0);
     }
+    /* Stage 0 decodes the record PREFETCH_SLOT ahead and keeps its block for stage 1. */
     if (i + PREFETCH_SLOT < slots) {
-      prefetch_record(pol, prefetch, shift, bs, r + PREFETCH_SLOT * RECORD_SIZE, 0);
+      uint64_t b = hint_block(shift, bs, r + PREFETCH_SLOT * RECORD_SIZE);
+      ring[(i + PREFETCH_SLOT) & (HINT_RING - 1)] = b;
+      if (b != NO_HINT) prefetch(pol, b, 0);
     }
     if (i + PREFETCH_NODE < slots) {
-      prefetch_record(pol, prefetch, shift, bs, r + PREFETCH_NODE * RECORD_SIZE, 1);
+      uint64_t b = ring[(i + PREFETCH_NODE) & (HINT_RING - 1)];
+      if (b != NO_HINT) prefetch(pol, b, 1);
     }
     c[CACHE_RECORDS]++;
     int adm = op == 2 || op == 3 || admitted_record(s, r, offd, len);
-    step_with(c, shift, bs, pol, access, remove, op, (uint64_t)offd, len, adm);
+    step_with(c, shift, bs, pol, access, remove, op, (uint64_t)(int64_t)offd, len, adm);
   }
   memcpy(s->c, c, sizeof c);
   return rc;
