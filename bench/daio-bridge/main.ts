@@ -148,7 +148,9 @@ const program = withCommonOptions(
   }
   const file = opts.file ?? new URL("../../.cache/daio-bridge.img", import.meta.url).pathname;
   if (!opts.file) await Deno.mkdir(new URL("../../.cache/", import.meta.url), { recursive: true });
+  // quick: the regression check compares runs of the same size (args.quick) only.
   const args = {
+    quick: opts.quick,
     size,
     runtimeSec: sec,
     rounds,

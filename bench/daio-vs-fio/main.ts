@@ -160,7 +160,8 @@ const program = withCommonOptions(
   const file = opts.file ?? new URL("../../.cache/daio-vs-fio.img", import.meta.url).pathname;
   if (!opts.file) await Deno.mkdir(new URL("../../.cache/", import.meta.url), { recursive: true });
   const jobs = opts.jobs ? JOBS.filter((j) => opts.jobs!.split(",").includes(j.name)) : JOBS;
-  const args = { size, runtimeSec, rounds, file, jobs: jobs.map((j) => j.name) };
+  // quick: the regression check compares runs of the same size (args.quick) only.
+  const args = { quick: opts.quick, size, runtimeSec, rounds, file, jobs: jobs.map((j) => j.name) };
   await withRun(opts, { tool: "bench", command: "daio-vs-fio", args }, async (run) => {
     await layOut(file, size, opts.quiet);
     const rows: unknown[][] = [];

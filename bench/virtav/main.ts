@@ -156,7 +156,7 @@ async function guestRescan(): Promise<{ firstMs: number; idleMs: number[]; pages
 await withRun({ db: values.db }, {
   tool: "bench",
   command: "virtav",
-  args: { sizeMiB, nsigs, guest: values.guest, rounds },
+  args: { quick: values.quick, sizeMiB, nsigs, guest: values.guest, rounds },
 }, async (run) => {
   const { image, ndb } = await prepare();
   const mib = sizeMiB;
