@@ -130,26 +130,40 @@ static inline int32_t cpool_get(const cpool *p, uint64_t key) {
  * (virtual) machines on a TLB miss, a load is not. Loads ahead of use overlap their misses. */
 static inline void cache_touch(const void *a) { (void)*(volatile const char *)a; }
 
+/* A look-ahead by `a` real load (hint 0) or a prefetch instruction (hint 1). Measured per policy
+ * in interleaved A/B at 400k blocks on this VM: LRU's loop runs faster with prefetch
+ * instructions (nothing waits on them), ARC and S3-FIFO slower; each policy passes its own. */
+static inline void cache_ahead(const void *a, int hint) {
+  if (hint) __builtin_prefetch(a);
+  else cache_touch(a);
+}
+
 /* Prefetch hints, in two stages: the index slot of `key` first, its node (when the home entry
  * has its fingerprint) a few requests later, when the slot is in cache. */
-static inline void cpool_prefetch(const cpool *p, uint64_t key, int stage) {
+static inline void cpool_prefetch_by(const cpool *p, uint64_t key, int stage, int hint) {
   uint32_t fp = cpool_fp(key);
   uint32_t h = cpool_home(p, fp);
   if (stage == 0) {
-    cache_touch(&p->table[h]);
+    cache_ahead(&p->table[h], hint);
   } else {
     uint64_t e = p->table[h];
-    if (e != 0 && (uint32_t)(e >> 32) == fp) cache_touch(&p->nodes[(uint32_t)e - 1]);
+    if (e != 0 && (uint32_t)(e >> 32) == fp) cache_ahead(&p->nodes[(uint32_t)e - 1], hint);
   }
+}
+static inline void cpool_prefetch(const cpool *p, uint64_t key, int stage) {
+  cpool_prefetch_by(p, key, stage, 0);
 }
 
 /* Called with a queue's next victim `s` after an eviction: prefetches the index slot of the
  * victim after it and the node after that, so that evictions find their lines in cache. */
-static inline void cpool_prefetch_victim(const cpool *p, int32_t s) {
+static inline void cpool_prefetch_victim_by(const cpool *p, int32_t s, int hint) {
   const cnode *nd = p->nodes;
   int32_t s1 = nd[s].next;
-  cache_touch(&p->table[cpool_home(p, cpool_fp(nd[s1].ka & CACHE_KEY_MASK))]);
-  cache_touch(&nd[nd[s1].next]);
+  cache_ahead(&p->table[cpool_home(p, cpool_fp(nd[s1].ka & CACHE_KEY_MASK))], hint);
+  cache_ahead(&nd[nd[s1].next], hint);
+}
+static inline void cpool_prefetch_victim(const cpool *p, int32_t s) {
+  cpool_prefetch_victim_by(p, s, 0);
 }
 
 /* Indexes `slot` under its key (not present). */
@@ -272,11 +286,16 @@ static inline __attribute__((always_inline)) int cache_lru_access(cache_lru *l, 
     cpool_unlink(p, v);
     cpool_release(p, v);
     l->used--;
-    cpool_prefetch_victim(p, cpool_next(p, l->list));
+    cpool_prefetch_victim_by(p, cpool_next(p, l->list), 1);
   }
   cpool_push_tail(p, l->list, cpool_alloc(p, key));
   l->used++;
   return 0;
+}
+
+/* LRU's look-ahead hints: prefetch instructions (see cache_ahead). */
+static inline void cache_lru_prefetch(cache_lru *l, uint64_t key, int stage) {
+  cpool_prefetch_by(&l->p, key, stage, 1);
 }
 
 static inline void cache_lru_remove(cache_lru *l, uint64_t key) {

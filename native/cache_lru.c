@@ -32,7 +32,9 @@ static int lru_has(void *self, uint64_t key) { return cpool_get(&((lru_t *)self)
 
 static void lru_remove(void *self, uint64_t key) { cache_lru_remove(self, key); }
 
-static void lru_prefetch(void *self, uint64_t key, int stage) { cpool_prefetch(&((lru_t *)self)->p, key, stage); }
+static void lru_prefetch(void *self, uint64_t key, int stage) {
+  cache_lru_prefetch(self, key, stage);
+}
 static uint64_t lru_used(void *self) { return ((lru_t *)self)->used; }
 static uint64_t lru_bytes(void *self) { return ((lru_t *)self)->p.bytes + sizeof(lru_t); }
 

@@ -388,7 +388,7 @@ HOT int lru_access_inline(void *pol, uint64_t key, int is_write) {
 }
 static void lru_remove_inline(void *pol, uint64_t key) { cache_lru_remove(pol, key); }
 HOT void lru_prefetch_inline(void *pol, uint64_t key, int stage) {
-  cpool_prefetch(&((cache_lru *)pol)->p, key, stage);
+  cache_lru_prefetch(pol, key, stage);
 }
 static int32_t loop_lru(sim *s, const uint8_t *recs, uint64_t slots) {
   return run_loop(s, recs, slots, lru_access_inline, lru_remove_inline, lru_prefetch_inline);
