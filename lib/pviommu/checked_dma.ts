@@ -58,8 +58,12 @@ export class CheckedDma {
   readonly log: FaultLog;
   /** Clock for fault times (ns). */
   now: () => number = () => performance.now() * 1e6;
-  bytesRead = 0;
-  bytesWritten = 0;
+  /**
+   * Bytes read [0] and written [1]. A typed array, not number fields: once a count passes
+   * 2^30 it is no small integer, and a number field that changes representation made every
+   * hit +8% slower (4 KiB native read, A/B); a Float64Array slot is a plain store.
+   */
+  readonly #bytes = new Float64Array(2);
   #gpas: number[] = [];
   // The IOTLB's arrays, held directly so the hit path does no property chains.
   readonly #ps: number;
@@ -92,21 +96,37 @@ export class CheckedDma {
     this.#u8 = t.u8;
   }
 
+  /** Bytes copied from guest memory by allowed reads. */
+  get bytesRead(): number {
+    return this.#bytes[0];
+  }
+
+  /** Bytes copied to guest memory by allowed writes. */
+  get bytesWritten(): number {
+    return this.#bytes[1];
+  }
+
   /** Device reads guest memory at `iova` into `dst`. Returns null, or the fault it raised. */
   read(endpoint: number, iova: number, dst: Uint8Array): Fault | null {
-    // Kept small so that V8 inlines it into the device's loop; the rest is #readSlow.
+    // Kept small so that V8 inlines it into the device's loop: the TS engine's hit path and
+    // the slow path are methods of their own (with them inline, read() is too big to inline
+    // and each call pays a JS call on top of the FFI call: +6..11% on a 4 KiB read).
     if (this.#native) {
       if (LIB!.hv_pviommu_dma_read(this.#ctx, endpoint, iova, dst, dst.length) === 0) {
-        this.bytesRead += dst.length;
+        this.#bytes[0] += dst.length;
         return null;
       }
-    } else {
-      const gpa = this.#one(endpoint, iova, dst.length, MapFlag.READ);
-      if (gpa >= 0) {
-        dst.set(this.ram.subarray(gpa, gpa + dst.length));
-        this.bytesRead += dst.length;
-        return null;
-      }
+      return this.#readSlow(endpoint, iova, dst);
+    }
+    return this.#readTs(endpoint, iova, dst);
+  }
+
+  #readTs(endpoint: number, iova: number, dst: Uint8Array): Fault | null {
+    const gpa = this.#one(endpoint, iova, dst.length, MapFlag.READ);
+    if (gpa >= 0) {
+      dst.set(this.ram.subarray(gpa, gpa + dst.length));
+      this.#bytes[0] += dst.length;
+      return null;
     }
     return this.#readSlow(endpoint, iova, dst);
   }
@@ -115,16 +135,20 @@ export class CheckedDma {
   write(endpoint: number, iova: number, src: Uint8Array): Fault | null {
     if (this.#native) {
       if (LIB!.hv_pviommu_dma_write(this.#ctx, endpoint, iova, src, src.length) === 0) {
-        this.bytesWritten += src.length;
+        this.#bytes[1] += src.length;
         return null;
       }
-    } else {
-      const gpa = this.#one(endpoint, iova, src.length, MapFlag.WRITE);
-      if (gpa >= 0) {
-        this.ram.set(src, gpa);
-        this.bytesWritten += src.length;
-        return null;
-      }
+      return this.#writeSlow(endpoint, iova, src);
+    }
+    return this.#writeTs(endpoint, iova, src);
+  }
+
+  #writeTs(endpoint: number, iova: number, src: Uint8Array): Fault | null {
+    const gpa = this.#one(endpoint, iova, src.length, MapFlag.WRITE);
+    if (gpa >= 0) {
+      this.ram.set(src, gpa);
+      this.#bytes[1] += src.length;
+      return null;
     }
     return this.#writeSlow(endpoint, iova, src);
   }
@@ -141,7 +165,7 @@ export class CheckedDma {
       dst.set(this.ram.subarray(start, start + n), done);
       done += n;
     }
-    this.bytesRead += dst.length;
+    this.#bytes[0] += dst.length;
     return null;
   }
 
@@ -156,7 +180,7 @@ export class CheckedDma {
       this.ram.set(src.subarray(done, done + n), start);
       done += n;
     }
-    this.bytesWritten += src.length;
+    this.#bytes[1] += src.length;
     return null;
   }
 
