@@ -7,6 +7,9 @@
  *   [0] struct entry *entries   [1] double *counters (hits, stale hits)
  *   [2] uint8_t *ram            [3] ram length   [4] index mask   [5] page shift
  *   [6] the last hit's (guest page - IOVA page), written here: see "prediction" below
+ *   [8] bytes read, [9] bytes written (doubles): the caller's byte counts, kept here so
+ *       that the JS side stores nothing on a hit (each store after the call waits in the
+ *       store buffer behind the copy's 64-128 stores: +3-5% on a 4 KiB read, A/B)
  * The hash is the one iotlb.ts uses: ((uint32)page ^ endpoint * 0x9e3779b1) & mask. */
 #include "pviommu.h"
 #include <errno.h>
@@ -23,7 +26,8 @@ struct entry {
 };
 _Static_assert(sizeof(struct entry) == 32, "IOTLB entry layout");
 
-enum { C_ENTRIES, C_COUNT, C_RAM, C_RAM_LEN, C_MASK, C_SHIFT, C_DELTA, C_N };
+enum { C_ENTRIES, C_COUNT, C_RAM, C_RAM_LEN, C_MASK, C_SHIFT, C_DELTA, C_BYTES_READ = 8,
+       C_BYTES_WRITTEN, C_N };
 
 /* The guest-physical address of an access inside one page on an IOTLB hit, or -1. */
 static inline int64_t hit(const uint64_t *ctx, int32_t endpoint, double iova, uint32_t len,
@@ -73,6 +77,7 @@ int32_t hv_pviommu_dma_read(const uint64_t *ctx, int32_t endpoint, double iova, 
     const int64_t gpa = hit(ctx, endpoint, iova, len, 1 /* MAP_F_READ */);
     if (gpa < 0)
         return 1;
+    ((double *)ctx)[C_BYTES_READ] += len;
     memcpy(dst, (const uint8_t *)(uintptr_t)ctx[C_RAM] + gpa, len);
     return 0;
 }
@@ -83,6 +88,7 @@ int32_t hv_pviommu_dma_write(const uint64_t *ctx, int32_t endpoint, double iova,
     const int64_t gpa = hit(ctx, endpoint, iova, len, 2 /* MAP_F_WRITE */);
     if (gpa < 0)
         return 1;
+    ((double *)ctx)[C_BYTES_WRITTEN] += len;
     memcpy((uint8_t *)(uintptr_t)ctx[C_RAM] + gpa, src, len);
     return 0;
 }

@@ -133,59 +133,66 @@ const program = withCommonOptions(
         const order = Array.from({ length: hot }, (_, i) => (i * 617) % hot);
         const iovas = order.map((p) => IOVA0 + p * PAGE);
         const gpas = order.map((p) => PAGE + p * PAGE);
-        let k = 0;
+        // Each side walks every page of the working set with its own cursor. With one shared
+        // cursor, slices of 256 copies over 1024 pages gave each side its own fixed half of
+        // the pages (a different 2 MiB of physical memory per side). The checked cursor runs
+        // (half the set + half a slice) ahead, so each side copies pages the other side copied
+        // equally long ago (4 slices of 256 in between, either way).
+        const SLICE = 256;
+        let kp = 0; // the unchecked peers' cursor
+        let kc = ((hot >> 1) + (SLICE >> 1)) & (hot - 1); // the checked side's cursor
         const bytes = ram.bytes;
         // One loop function per case (not one closure factory), so that each call site's
         // type feedback is its own and no case slows another down.
         const checkedNativeRead = (n: number) => {
           for (let i = 0; i < n; i++) {
-            if (dmaNative.read(8, iovas[k], buf) !== null) throw new Error("unexpected fault");
-            k = (k + 1) & (hot - 1);
+            if (dmaNative.read(8, iovas[kc], buf) !== null) throw new Error("unexpected fault");
+            kc = (kc + 1) & (hot - 1);
           }
         };
         const checkedNativeWrite = (n: number) => {
           for (let i = 0; i < n; i++) {
-            if (dmaNative.write(8, iovas[k], buf) !== null) throw new Error("unexpected fault");
-            k = (k + 1) & (hot - 1);
+            if (dmaNative.write(8, iovas[kc], buf) !== null) throw new Error("unexpected fault");
+            kc = (kc + 1) & (hot - 1);
           }
         };
         const checkedTsRead = (n: number) => {
           for (let i = 0; i < n; i++) {
-            if (dmaTs.read(8, iovas[k], buf) !== null) throw new Error("unexpected fault");
-            k = (k + 1) & (hot - 1);
+            if (dmaTs.read(8, iovas[kc], buf) !== null) throw new Error("unexpected fault");
+            kc = (kc + 1) & (hot - 1);
           }
         };
         const checkedTsWrite = (n: number) => {
           for (let i = 0; i < n; i++) {
-            if (dmaTs.write(8, iovas[k], buf) !== null) throw new Error("unexpected fault");
-            k = (k + 1) & (hot - 1);
+            if (dmaTs.write(8, iovas[kc], buf) !== null) throw new Error("unexpected fault");
+            kc = (kc + 1) & (hot - 1);
           }
         };
         // The peers: the same copy mechanism without the IOMMU (TS: subarray + set; native:
         // one FFI call doing a bounds check and memcpy).
         const uncheckedTsRead = (n: number) => {
           for (let i = 0; i < n; i++) {
-            const g = gpas[k];
+            const g = gpas[kp];
             buf.set(bytes.subarray(g, g + PAGE));
-            k = (k + 1) & (hot - 1);
+            kp = (kp + 1) & (hot - 1);
           }
         };
         const uncheckedTsWrite = (n: number) => {
           for (let i = 0; i < n; i++) {
-            bytes.set(buf, gpas[k]);
-            k = (k + 1) & (hot - 1);
+            bytes.set(buf, gpas[kp]);
+            kp = (kp + 1) & (hot - 1);
           }
         };
         const uncheckedNativeRead = (n: number) => {
           for (let i = 0; i < n; i++) {
-            if (nat.hv_pviommu_copy_read(ctx, gpas[k], buf, PAGE) !== 0) throw new Error("copy");
-            k = (k + 1) & (hot - 1);
+            if (nat.hv_pviommu_copy_read(ctx, gpas[kp], buf, PAGE) !== 0) throw new Error("copy");
+            kp = (kp + 1) & (hot - 1);
           }
         };
         const uncheckedNativeWrite = (n: number) => {
           for (let i = 0; i < n; i++) {
-            if (nat.hv_pviommu_copy_write(ctx, gpas[k], buf, PAGE) !== 0) throw new Error("copy");
-            k = (k + 1) & (hot - 1);
+            if (nat.hv_pviommu_copy_write(ctx, gpas[kp], buf, PAGE) !== 0) throw new Error("copy");
+            kp = (kp + 1) & (hot - 1);
           }
         };
         const cases = [
@@ -205,7 +212,7 @@ const program = withCommonOptions(
         }[] = [];
         for (const [engine, dir, peer, checked] of cases) {
           if (opts.engine !== "both" && opts.engine !== engine) continue;
-          const p = paired(ms * rounds, 256, peer, checked);
+          const p = paired(ms * rounds, SLICE, peer, checked);
           rows.push({
             measure: `4K DMA ${dir} (${engine})`,
             engine,

@@ -13,7 +13,8 @@ const ptr = (a: ArrayBufferView): bigint =>
   BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a as Uint8Array)));
 
 /**
- * The context native/pviommu_dma.c reads (and writes: its address prediction, slot 6):
+ * The context native/pviommu_dma.c reads (and writes: its address prediction, slot 6, and
+ * the byte counts, slots 8 and 9 as doubles: see {@linkcode dmaByteCounts}):
  * pointers to the IOTLB entries, its counters and guest RAM.
  * It holds raw addresses: keep `iotlb` and `ram` alive as long as the context is used
  * (CheckedDma holds all three).
@@ -30,7 +31,7 @@ const ptr = (a: ArrayBufferView): bigint =>
 export function dmaContext(iotlb: Iotlb, ram: Uint8Array, pageShift: number): BigUint64Array {
   if (ram.length === 0) throw new RangeError("guest RAM is empty");
   // An explicit ArrayBuffer: outside V8's heap (see Iotlb.counters).
-  const ctx = new BigUint64Array(new ArrayBuffer(64), 0, 7);
+  const ctx = new BigUint64Array(new ArrayBuffer(CTX_BYTES), 0, CTX_BYTES / 8);
   ctx.set([
     ptr(iotlb.f64),
     ptr(iotlb.counters),
@@ -41,6 +42,17 @@ export function dmaContext(iotlb: Iotlb, ram: Uint8Array, pageShift: number): Bi
     0n, // the C side's last (guest page - IOVA page)
   ]);
   return ctx;
+}
+
+/** Bytes of a context: 7 slots, one spare, 2 byte counts. */
+const CTX_BYTES = 80;
+
+/**
+ * The byte counts the native hit path adds to: [0] bytes read, [1] bytes written (a view of
+ * the context's slots 8 and 9).
+ */
+export function dmaByteCounts(ctx: BigUint64Array): Float64Array {
+  return new Float64Array(ctx.buffer, 64, 2);
 }
 
 /** Checked read on an IOTLB hit inside one page: 0 = copied, 1 = take the slow path. */
