@@ -18,6 +18,15 @@ HV_EXPORT int32_t hv_pviommu_copy_read(const uint64_t *ctx, double gpa, uint8_t 
                                        uint32_t len);
 HV_EXPORT int32_t hv_pviommu_copy_write(const uint64_t *ctx, double gpa, const uint8_t *src,
                                         uint32_t len);
+/* pviommu_dma.c: a descriptor chain (seg = address, length pairs) in one call */
+HV_EXPORT int32_t hv_pviommu_dma_readv(const uint64_t *ctx, int32_t endpoint, const double *seg,
+                                       uint32_t n, uint8_t *buf, uint32_t buf_len);
+HV_EXPORT int32_t hv_pviommu_dma_writev(const uint64_t *ctx, int32_t endpoint, const double *seg,
+                                        uint32_t n, const uint8_t *buf, uint32_t buf_len);
+HV_EXPORT int32_t hv_pviommu_copy_readv(const uint64_t *ctx, const double *seg, uint32_t n,
+                                        uint8_t *buf, uint32_t buf_len);
+HV_EXPORT int32_t hv_pviommu_copy_writev(const uint64_t *ctx, const double *seg, uint32_t n,
+                                         const uint8_t *buf, uint32_t buf_len);
 
 /* pviommu_vfio.c */
 HV_EXPORT int32_t hv_pviommu_vfio_open_container(void);

@@ -110,3 +110,107 @@ int32_t hv_pviommu_copy_write(const uint64_t *ctx, double gpa, const uint8_t *sr
     memcpy((uint8_t *)(uintptr_t)ctx[C_RAM] + (uint64_t)gpa, src, len);
     return 0;
 }
+
+/* Vectored DMA: a descriptor chain in one call. seg[2k] is segment k's address (IOVA for the
+ * checked calls, guest-physical for the peers) and seg[2k+1] its length; the segments' bytes
+ * are packed one after another in the device buffer buf (buf_len bytes).
+ *
+ * The checked calls first prefetch the IOTLB entry of every segment, so that their cache
+ * misses overlap each other and the first copy instead of each one waiting in front of its
+ * own copy; then each segment is looked up, checked and copied in order. They return the
+ * number of segments copied: n when all were IOTLB hits inside one page, else the index k
+ * of the first one that was not (segments before k are copied; the caller takes the slow
+ * path from k). */
+static inline void prefetch_entries(const uint64_t *ctx, int32_t endpoint, const double *seg,
+                                    uint32_t n)
+{
+    const uint32_t shift = (uint32_t)ctx[C_SHIFT];
+    const uint32_t mask = (uint32_t)ctx[C_MASK];
+    const struct entry *entries = (const struct entry *)(uintptr_t)ctx[C_ENTRIES];
+    const uint32_t h = (uint32_t)endpoint * 0x9e3779b1u;
+    for (uint32_t k = 0; k < n; k++) {
+        const double iova = seg[2 * k];
+        if (!(iova >= 0) || iova > 9007199254740991.0)
+            continue;
+        const uint32_t page = (uint32_t)((uint64_t)iova >> shift);
+        __builtin_prefetch(entries + ((page ^ h) & mask));
+    }
+}
+
+/* A segment's length, or -1 when it is not a whole number that fits what is left of buf. */
+static inline int64_t seg_len(const double *seg, uint32_t k, uint64_t done, uint32_t buf_len)
+{
+    const double l = seg[2 * k + 1];
+    if (!(l >= 0) || l > (double)buf_len || (double)(uint32_t)l != l)
+        return -1;
+    return done + (uint32_t)l > buf_len ? -1 : (int64_t)(uint32_t)l;
+}
+
+int32_t hv_pviommu_dma_readv(const uint64_t *ctx, int32_t endpoint, const double *seg,
+                             uint32_t n, uint8_t *buf, uint32_t buf_len)
+{
+    prefetch_entries(ctx, endpoint, seg, n);
+    uint64_t done = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        const int64_t len = seg_len(seg, k, done, buf_len);
+        if (len < 0)
+            return (int32_t)k;
+        const int64_t gpa = hit(ctx, endpoint, seg[2 * k], (uint32_t)len, 1 /* MAP_F_READ */);
+        if (gpa < 0)
+            return (int32_t)k;
+        ((double *)ctx)[C_BYTES_READ] += (double)len;
+        memcpy(buf + done, (const uint8_t *)(uintptr_t)ctx[C_RAM] + gpa, (size_t)len);
+        done += (uint64_t)len;
+    }
+    return (int32_t)n;
+}
+
+int32_t hv_pviommu_dma_writev(const uint64_t *ctx, int32_t endpoint, const double *seg,
+                              uint32_t n, const uint8_t *buf, uint32_t buf_len)
+{
+    prefetch_entries(ctx, endpoint, seg, n);
+    uint64_t done = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        const int64_t len = seg_len(seg, k, done, buf_len);
+        if (len < 0)
+            return (int32_t)k;
+        const int64_t gpa = hit(ctx, endpoint, seg[2 * k], (uint32_t)len, 2 /* MAP_F_WRITE */);
+        if (gpa < 0)
+            return (int32_t)k;
+        ((double *)ctx)[C_BYTES_WRITTEN] += (double)len;
+        memcpy((uint8_t *)(uintptr_t)ctx[C_RAM] + gpa, buf + done, (size_t)len);
+        done += (uint64_t)len;
+    }
+    return (int32_t)n;
+}
+
+/* The unchecked vectored peers: each segment bounds-checked and copied; n or -EFAULT. */
+int32_t hv_pviommu_copy_readv(const uint64_t *ctx, const double *seg, uint32_t n, uint8_t *buf,
+                              uint32_t buf_len)
+{
+    uint64_t done = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        const double gpa = seg[2 * k];
+        const int64_t len = seg_len(seg, k, done, buf_len);
+        if (len < 0 || !(gpa >= 0) || (uint64_t)gpa + (uint64_t)len > ctx[C_RAM_LEN])
+            return -EFAULT;
+        memcpy(buf + done, (const uint8_t *)(uintptr_t)ctx[C_RAM] + (uint64_t)gpa, (size_t)len);
+        done += (uint64_t)len;
+    }
+    return (int32_t)n;
+}
+
+int32_t hv_pviommu_copy_writev(const uint64_t *ctx, const double *seg, uint32_t n,
+                               const uint8_t *buf, uint32_t buf_len)
+{
+    uint64_t done = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        const double gpa = seg[2 * k];
+        const int64_t len = seg_len(seg, k, done, buf_len);
+        if (len < 0 || !(gpa >= 0) || (uint64_t)gpa + (uint64_t)len > ctx[C_RAM_LEN])
+            return -EFAULT;
+        memcpy((uint8_t *)(uintptr_t)ctx[C_RAM] + (uint64_t)gpa, buf + done, (size_t)len);
+        done += (uint64_t)len;
+    }
+    return (int32_t)n;
+}

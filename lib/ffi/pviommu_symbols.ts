@@ -58,6 +58,52 @@ export const pviommuSymbols = {
     ],
     result: "i32",
   },
+  /** int32_t hv_pviommu_dma_readv(const uint64_t *ctx, int32_t ep, const double *seg, uint32_t n, uint8_t *buf, uint32_t buf_len): segments copied (n = all) */
+  hv_pviommu_dma_readv: {
+    parameters: [
+      "buffer", /* const uint64_t *ctx */
+      "i32", /* int32_t endpoint */
+      "buffer", /* const double *seg: (IOVA, length) pairs */
+      "u32", /* uint32_t n */
+      "buffer", /* uint8_t *buf */
+      "u32", /* uint32_t buf_len */
+    ],
+    result: "i32",
+  },
+  /** int32_t hv_pviommu_dma_writev(const uint64_t *ctx, int32_t ep, const double *seg, uint32_t n, const uint8_t *buf, uint32_t buf_len) */
+  hv_pviommu_dma_writev: {
+    parameters: [
+      "buffer", /* const uint64_t *ctx */
+      "i32", /* int32_t endpoint */
+      "buffer", /* const double *seg: (IOVA, length) pairs */
+      "u32", /* uint32_t n */
+      "buffer", /* const uint8_t *buf */
+      "u32", /* uint32_t buf_len */
+    ],
+    result: "i32",
+  },
+  /** int32_t hv_pviommu_copy_readv(const uint64_t *ctx, const double *seg, uint32_t n, uint8_t *buf, uint32_t buf_len): the unchecked vectored peer */
+  hv_pviommu_copy_readv: {
+    parameters: [
+      "buffer", /* const uint64_t *ctx */
+      "buffer", /* const double *seg: (guest-physical address, length) pairs */
+      "u32", /* uint32_t n */
+      "buffer", /* uint8_t *buf */
+      "u32", /* uint32_t buf_len */
+    ],
+    result: "i32",
+  },
+  /** int32_t hv_pviommu_copy_writev(const uint64_t *ctx, const double *seg, uint32_t n, const uint8_t *buf, uint32_t buf_len) */
+  hv_pviommu_copy_writev: {
+    parameters: [
+      "buffer", /* const uint64_t *ctx */
+      "buffer", /* const double *seg: (guest-physical address, length) pairs */
+      "u32", /* uint32_t n */
+      "buffer", /* const uint8_t *buf */
+      "u32", /* uint32_t buf_len */
+    ],
+    result: "i32",
+  },
   /** int32_t hv_pviommu_vfio_open_container(void): fd or -errno */
   hv_pviommu_vfio_open_container: { parameters: [], result: "i32" },
   /** int32_t hv_pviommu_vfio_check_extension(int32_t container, int32_t ext) */

@@ -153,6 +153,54 @@ export class CheckedDma {
     return this.#writeSlow(endpoint, iova, src);
   }
 
+  /**
+   * Device reads a descriptor chain: `seg` holds (IOVA, length) pairs, whose bytes land one
+   * after another in `dst`. One FFI call serves every segment that is an IOTLB hit inside one
+   * page (the native engine looks all their entries up before copying, so their cache misses
+   * overlap); the rest go through {@linkcode read}. Segments are DMAs done in order: on a
+   * fault the earlier segments are copied, the faulting one and later ones are not, and the
+   * fault is returned.
+   */
+  readv(endpoint: number, seg: Float64Array, dst: Uint8Array): Fault | null {
+    const n = chainLength(seg, dst.length);
+    let k = 0;
+    if (this.#native) {
+      k = LIB!.hv_pviommu_dma_readv(this.#ctx, endpoint, seg, n, dst, dst.length);
+      if (k === n) return null;
+    }
+    let off = 0;
+    for (let j = 0; j < k; j++) off += seg[2 * j + 1];
+    for (; k < n; k++) {
+      const len = seg[2 * k + 1];
+      const f = this.read(endpoint, seg[2 * k], dst.subarray(off, off + len));
+      if (f !== null) return f;
+      off += len;
+    }
+    return null;
+  }
+
+  /**
+   * Device writes a descriptor chain: `seg` holds (IOVA, length) pairs, filled one after
+   * another from `src`. Same rules as {@linkcode readv}.
+   */
+  writev(endpoint: number, seg: Float64Array, src: Uint8Array): Fault | null {
+    const n = chainLength(seg, src.length);
+    let k = 0;
+    if (this.#native) {
+      k = LIB!.hv_pviommu_dma_writev(this.#ctx, endpoint, seg, n, src, src.length);
+      if (k === n) return null;
+    }
+    let off = 0;
+    for (let j = 0; j < k; j++) off += seg[2 * j + 1];
+    for (; k < n; k++) {
+      const len = seg[2 * k + 1];
+      const f = this.write(endpoint, seg[2 * k], src.subarray(off, off + len));
+      if (f !== null) return f;
+      off += len;
+    }
+    return null;
+  }
+
   /** A miss, an access across pages, or a fault: every page through the model. */
   #readSlow(endpoint: number, iova: number, dst: Uint8Array): Fault | null {
     const f = this.#check(endpoint, iova, dst.length, "read");
@@ -254,4 +302,17 @@ export class CheckedDma {
     this.log.add({ ...f, ts: this.now(), len, iova });
     return f;
   }
+}
+
+/** Segments of a chain of (address, length) pairs; throws when it does not fit `bufLen`. */
+function chainLength(seg: Float64Array, bufLen: number): number {
+  if (seg.length % 2 !== 0) throw new RangeError("a chain is (address, length) pairs");
+  let total = 0;
+  for (let k = 1; k < seg.length; k += 2) {
+    const len = seg[k];
+    if (!Number.isInteger(len) || len < 0) throw new RangeError(`segment length ${len}`);
+    total += len;
+  }
+  if (total > bufLen) throw new RangeError(`chain of ${total} bytes, buffer of ${bufLen}`);
+  return seg.length / 2;
 }
