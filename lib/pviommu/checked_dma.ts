@@ -164,12 +164,22 @@ export class CheckedDma {
   readv(endpoint: number, seg: Float64Array, dst: Uint8Array): Fault | null {
     const n = chainLength(seg, dst.length);
     let k = 0;
+    let off = 0;
     if (this.#native) {
       k = LIB!.hv_pviommu_dma_readv(this.#ctx, endpoint, seg, n, dst, dst.length);
       if (k === n) return null;
+      for (let j = 0; j < k; j++) off += seg[2 * j + 1];
+    } else {
+      // The TS engine's hit path, copying straight into place (no view of dst per segment).
+      for (; k < n; k++) {
+        const len = seg[2 * k + 1];
+        const gpa = this.#one(endpoint, seg[2 * k], len, MapFlag.READ);
+        if (gpa < 0) break;
+        dst.set(this.ram.subarray(gpa, gpa + len), off);
+        this.#bytes[0] += len;
+        off += len;
+      }
     }
-    let off = 0;
-    for (let j = 0; j < k; j++) off += seg[2 * j + 1];
     for (; k < n; k++) {
       const len = seg[2 * k + 1];
       const f = this.read(endpoint, seg[2 * k], dst.subarray(off, off + len));
@@ -186,12 +196,21 @@ export class CheckedDma {
   writev(endpoint: number, seg: Float64Array, src: Uint8Array): Fault | null {
     const n = chainLength(seg, src.length);
     let k = 0;
+    let off = 0;
     if (this.#native) {
       k = LIB!.hv_pviommu_dma_writev(this.#ctx, endpoint, seg, n, src, src.length);
       if (k === n) return null;
+      for (let j = 0; j < k; j++) off += seg[2 * j + 1];
+    } else {
+      for (; k < n; k++) {
+        const len = seg[2 * k + 1];
+        const gpa = this.#one(endpoint, seg[2 * k], len, MapFlag.WRITE);
+        if (gpa < 0) break;
+        this.ram.set(src.subarray(off, off + len), gpa);
+        this.#bytes[1] += len;
+        off += len;
+      }
     }
-    let off = 0;
-    for (let j = 0; j < k; j++) off += seg[2 * j + 1];
     for (; k < n; k++) {
       const len = seg[2 * k + 1];
       const f = this.write(endpoint, seg[2 * k], src.subarray(off, off + len));
