@@ -115,28 +115,12 @@ int32_t hv_pviommu_copy_write(const uint64_t *ctx, double gpa, const uint8_t *sr
  * checked calls, guest-physical for the peers) and seg[2k+1] its length; the segments' bytes
  * are packed one after another in the device buffer buf (buf_len bytes).
  *
- * The checked calls first prefetch the IOTLB entry of every segment, so that their cache
- * misses overlap each other and the first copy instead of each one waiting in front of its
- * own copy; then each segment is looked up, checked and copied in order. They return the
- * number of segments copied: n when all were IOTLB hits inside one page, else the index k
+ * The checked calls look up, check and copy each segment in order, inside one C loop, where
+ * the CPU overlaps the next segment's IOTLB lookup with the current copy (across FFI calls it
+ * does not). Prefetching every segment's entry first measured no better (A/B: -0.2%, -0.1%)
+ * and is not done. They return the number of segments copied: n when all were IOTLB hits inside one page, else the index k
  * of the first one that was not (segments before k are copied; the caller takes the slow
  * path from k). */
-static inline void prefetch_entries(const uint64_t *ctx, int32_t endpoint, const double *seg,
-                                    uint32_t n)
-{
-    const uint32_t shift = (uint32_t)ctx[C_SHIFT];
-    const uint32_t mask = (uint32_t)ctx[C_MASK];
-    const struct entry *entries = (const struct entry *)(uintptr_t)ctx[C_ENTRIES];
-    const uint32_t h = (uint32_t)endpoint * 0x9e3779b1u;
-    for (uint32_t k = 0; k < n; k++) {
-        const double iova = seg[2 * k];
-        if (!(iova >= 0) || iova > 9007199254740991.0)
-            continue;
-        const uint32_t page = (uint32_t)((uint64_t)iova >> shift);
-        __builtin_prefetch(entries + ((page ^ h) & mask));
-    }
-}
-
 /* A segment's length, or -1 when it is not a whole number that fits what is left of buf. */
 static inline int64_t seg_len(const double *seg, uint32_t k, uint64_t done, uint32_t buf_len)
 {
@@ -149,7 +133,6 @@ static inline int64_t seg_len(const double *seg, uint32_t k, uint64_t done, uint
 int32_t hv_pviommu_dma_readv(const uint64_t *ctx, int32_t endpoint, const double *seg,
                              uint32_t n, uint8_t *buf, uint32_t buf_len)
 {
-    prefetch_entries(ctx, endpoint, seg, n);
     uint64_t done = 0;
     for (uint32_t k = 0; k < n; k++) {
         const int64_t len = seg_len(seg, k, done, buf_len);
@@ -168,7 +151,6 @@ int32_t hv_pviommu_dma_readv(const uint64_t *ctx, int32_t endpoint, const double
 int32_t hv_pviommu_dma_writev(const uint64_t *ctx, int32_t endpoint, const double *seg,
                               uint32_t n, const uint8_t *buf, uint32_t buf_len)
 {
-    prefetch_entries(ctx, endpoint, seg, n);
     uint64_t done = 0;
     for (uint32_t k = 0; k < n; k++) {
         const int64_t len = seg_len(seg, k, done, buf_len);

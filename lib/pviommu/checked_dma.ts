@@ -156,8 +156,8 @@ export class CheckedDma {
   /**
    * Device reads a descriptor chain: `seg` holds (IOVA, length) pairs, whose bytes land one
    * after another in `dst`. One FFI call serves every segment that is an IOTLB hit inside one
-   * page (the native engine looks all their entries up before copying, so their cache misses
-   * overlap); the rest go through {@linkcode read}. Segments are DMAs done in order: on a
+   * page (in one C loop, so the next segment's IOTLB lookup overlaps the current copy); the
+   * rest go through {@linkcode read}. Segments are DMAs done in order: on a
    * fault the earlier segments are copied, the faulting one and later ones are not, and the
    * fault is returned.
    */
