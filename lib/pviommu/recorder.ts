@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { readLines } from "../cli/stream_io.ts";
 import { buildGuest, type GuestOutcome, launchGuest } from "../qemu/mod.ts";
 import type { AuditEvent } from "./audit_event.ts";
 import { type ImportStats, VtdTraceImporter } from "./qemu_trace.ts";
@@ -133,20 +134,12 @@ export async function importTraceFile(
   const imp = new VtdTraceImporter();
   let events = 0;
   const file = await Deno.open(path);
-  const lines = file.readable.pipeThrough(new TextDecoderStream());
-  let rest = "";
-  const take = async (line: string) => {
+  for await (const { line } of readLines(file.readable)) {
     for (const ev of imp.line(line)) {
       events++;
       await onEvent?.(ev);
     }
-  };
-  for await (const chunk of lines) {
-    const parts = (rest + chunk).split("\n");
-    rest = parts.pop()!;
-    for (const l of parts) await take(l);
   }
-  if (rest !== "") await take(rest);
   return { stats: imp.stats, events };
 }
 

@@ -4,16 +4,11 @@
  * sim/mrc) write their own runs into one store, and the cross-tool reports join them.
  */
 import assert from "node:assert/strict";
+import { findOnPath } from "../../lib/cli/doctor.ts";
 import { loadReport, runReport } from "../../lib/report/mod.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const haveFio = (Deno.env.get("PATH") ?? "").split(":").some((d) => {
-  try {
-    return Deno.statSync(`${d}/fio`).isFile;
-  } catch {
-    return false;
-  }
-});
+const haveFio = findOnPath("fio") !== null;
 if (!haveFio) console.log("report_pipeline_test: skipping: fio is not installed");
 
 Deno.test({

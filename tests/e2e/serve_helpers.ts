@@ -4,17 +4,13 @@
  *
  * @module
  */
+import { findOnPath } from "../../lib/cli/doctor.ts";
+
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** True when `program` is on PATH. */
+/** True when `program` is on PATH (the same lookup `doctor` uses). */
 export function have(program: string): boolean {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    try {
-      Deno.statSync(`${dir}/${program}`);
-      return true;
-    } catch { /* next */ }
-  }
-  return false;
+  return findOnPath(program) !== null;
 }
 
 /** A running `qbic-cache serve`. */
