@@ -64,6 +64,9 @@ export class RunRecorder {
   #metrics: Batch["metrics"] = [];
   #events: Batch["events"] = [];
   #tables = new Map<string, { spec: TableSpec; rows: unknown[][] }>();
+  // Read once per run, not at every flush (a long serve flushes every --stats-interval).
+  #host: string | undefined;
+  #gitRev: string | undefined;
 
   constructor(readonly dbPath: string | null, readonly info: RunInfo) {}
 
@@ -95,8 +98,8 @@ export class RunRecorder {
         args: this.info.args,
         started: this.started,
         finished,
-        host: hostName(),
-        gitRev: gitRevision(),
+        host: this.#host ??= hostName(),
+        gitRev: this.#gitRev ??= gitRevision(),
         status,
       },
       metrics: this.#metrics,
