@@ -8,7 +8,7 @@ import { type Command, Option } from "@commander-js/extra-typings";
 import { addExamples, withCommonOptions } from "../../lib/cli/program.ts";
 import { parseOption, parseSize } from "../../lib/cli/parse.ts";
 import { ToolError, UsageError } from "../../lib/cli/errors.ts";
-import { withRun } from "./run.ts";
+import { withRun } from "../../lib/cli/with_run.ts";
 import type { RunRecorder } from "../../lib/results/mod.ts";
 import { openGuestMemory } from "../../lib/virtav/guest_memory.ts";
 import type { Detection } from "../../lib/virtav/scanner.ts";

@@ -6,7 +6,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { addExamples, withCommonOptions } from "../../lib/cli/program.ts";
 import { ToolError } from "../../lib/cli/errors.ts";
-import { withRun } from "./run.ts";
+import { withRun } from "../../lib/cli/with_run.ts";
 import { loadDatabase } from "../../lib/virtav/database.ts";
 import { compileCached, defaultCacheDir } from "../../lib/virtav/compile.ts";
 import { Matcher } from "../../lib/virtav/matcher.ts";

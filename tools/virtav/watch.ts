@@ -9,7 +9,7 @@ import { type Command, Option } from "@commander-js/extra-typings";
 import { addExamples, withCommonOptions } from "../../lib/cli/program.ts";
 import { parseDuration, parseOption, parsePositive, parseSize } from "../../lib/cli/parse.ts";
 import { ToolError } from "../../lib/cli/errors.ts";
-import { withRun } from "./run.ts";
+import { withRun } from "../../lib/cli/with_run.ts";
 import { parseRegisters, QmpClient } from "../../lib/qemu/qmp.ts";
 import { openGuestMemory } from "../../lib/virtav/guest_memory.ts";
 import { Scanner } from "../../lib/virtav/scanner.ts";
