@@ -17,4 +17,8 @@ HV_EXPORT int32_t hv_probe_iommufd(void);
 HV_EXPORT const char *hv_errno_name(int32_t err);
 HV_EXPORT const char *hv_errno_text(int32_t err);
 
+/* clock.c */
+HV_EXPORT double hv_clock_ns(void);
+HV_EXPORT int32_t hv_sleep_until_ns(double deadline_ns);
+
 #endif

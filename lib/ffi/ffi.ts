@@ -11,6 +11,7 @@ import { virtavSymbols } from "./virtav_symbols.ts";
 import { pviommuSymbols } from "./pviommu_symbols.ts";
 import { cacheSymbols } from "./cache_symbols.ts";
 import { nbdSymbols } from "./nbd_symbols.ts";
+import { clockSymbols } from "./clock_symbols.ts";
 
 /** Every symbol of libhvkit.so, one table. */
 export const symbols = {
@@ -20,6 +21,7 @@ export const symbols = {
   ...pviommuSymbols,
   ...cacheSymbols,
   ...nbdSymbols,
+  ...clockSymbols,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened library's functions. */

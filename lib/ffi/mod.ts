@@ -6,3 +6,4 @@
 export * from "./ffi.ts";
 export * from "./errno.ts";
 export * from "./probe.ts";
+export * from "./clock.ts";

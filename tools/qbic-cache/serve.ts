@@ -26,6 +26,8 @@ import { openFileDevice } from "../../lib/block/file_device.ts";
 import { FileExtentsLayer } from "../../lib/block/file_extents.ts";
 import { CACHE_MODES, CacheLayer, type CacheMode } from "../../lib/block/cache_layer.ts";
 import { RecorderLayer } from "../../lib/block/recorder.ts";
+import { LatencyDevice } from "../../lib/block/latency_device.ts";
+import { type LatencyModel, parseLatencyModel } from "../../lib/block/latency_model.ts";
 import { createPolicy, ONLINE_POLICY_NAMES } from "../../lib/cache/registry.ts";
 import { ADMISSION_NAMES, createAdmission } from "../../lib/cache/admission.ts";
 import type { AdmissionFilter } from "../../lib/cache/policy.ts";
@@ -47,6 +49,8 @@ export interface ServeOptions {
   direct: "auto" | "on" | "off";
   queues: number;
   queueDepth: number;
+  /** A backing-device latency model spec (lib/block/latency_model.ts), e.g. `100us`, `hdd`. */
+  backingLatency?: string;
   statsInterval?: number;
   db?: string | boolean;
   output: "text" | "json";
@@ -76,7 +80,7 @@ async function openImage(image: string, o: ServeOptions): Promise<BlockDevice> {
     } catch {
       throw new UsageError(`${image}: not a size after memory:`);
     }
-    return new MemoryDevice(size, { name: "memory", readOnly: o.readOnly });
+    return withLatency(new MemoryDevice(size, { name: "memory", readOnly: o.readOnly }), o);
   }
   let dev: BlockDevice;
   try {
@@ -90,6 +94,7 @@ async function openImage(image: string, o: ServeOptions): Promise<BlockDevice> {
     const m = (e as Error).message.split("\n")[0];
     throw new ToolError(m.startsWith(`${image}: `) ? m : `${image}: ${m}`);
   }
+  dev = withLatency(dev, o);
   // Holes and data for NBD block status (qemu-img map, nbdinfo --map, sparse copies).
   try {
     return new FileExtentsLayer(dev, image);
@@ -97,6 +102,29 @@ async function openImage(image: string, o: ServeOptions): Promise<BlockDevice> {
     console.error(`qbic-cache serve: ${image}: no block status: ${(e as Error).message}`);
     return dev;
   }
+}
+
+/** Puts the `--backing-latency` model (if any) directly over the image, under the cache. */
+function withLatency(dev: BlockDevice, o: ServeOptions): BlockDevice {
+  return o.backingLatency === undefined
+    ? dev
+    : new LatencyDevice(dev, modelOf(o.backingLatency, dev.size));
+}
+
+function modelOf(spec: string, size: number): LatencyModel {
+  try {
+    return parseLatencyModel(spec, size);
+  } catch (e) {
+    throw new UsageError(`--backing-latency: ${(e as Error).message}`);
+  }
+}
+
+/** The latency layer in a stack, found by walking `inner` links down from the top. */
+function latencyLayerOf(dev: BlockDevice): LatencyDevice | null {
+  for (let d: unknown = dev; d && typeof d === "object"; d = (d as { inner?: unknown }).inner) {
+    if (d instanceof LatencyDevice) return d;
+  }
+  return null;
 }
 
 async function openAdmission(name: string, image: string): Promise<AdmissionFilter> {
@@ -142,6 +170,31 @@ function summaryRow(cache: CacheLayer | null, server: NbdServer, secs: number) {
   };
 }
 
+/** The modelled device's figures for the shutdown table (only when `--backing-latency`). */
+function deviceRow(latency: LatencyDevice) {
+  const s = latency.stats;
+  return {
+    device_requests: s.requests,
+    device_mean_latency_us: s.requests ? Math.round(s.latencyNs / s.requests / 1e3) : 0,
+  };
+}
+
+/** The modelled backing device's figures: what reached the slow device and how long it took. */
+function recordDeviceFigures(
+  run: { metric(name: string, value: number, unit: string, labels: Record<string, string>): void },
+  latency: LatencyDevice,
+  labels: Record<string, string>,
+): void {
+  const s = latency.stats;
+  const l = { ...labels, backing_latency: latency.model.spec };
+  run.metric("device_requests", s.requests, "", l);
+  run.metric("device_bytes", s.bytes, "B", l);
+  run.metric("device_busy", s.busyNs / 1e6, "ms", l);
+  run.metric("device_queue_wait", s.queueWaitNs / 1e6, "ms", l);
+  run.metric("device_mean_latency", s.requests ? s.latencyNs / s.requests / 1e3 : 0, "us", l);
+  run.metric("device_max_latency", s.maxLatencyNs / 1e3, "us", l);
+}
+
 /** Runs the server until SIGINT/SIGTERM; returns after a clean shutdown. */
 export async function serve(image: string, o: ServeOptions): Promise<void> {
   if (o.socket !== undefined && o.port !== undefined) {
@@ -162,6 +215,7 @@ export async function serve(image: string, o: ServeOptions): Promise<void> {
       `--admit: unknown filter '${o.admit}' (known: ${ADMISSION_NAMES.join(", ")})`,
     );
   }
+  if (o.backingLatency !== undefined) modelOf(o.backingLatency, 0);
   const base = await openImage(image, o);
   const exportName = exportNameOf(image, o.exportName);
   let dev: BlockDevice = base;
@@ -201,11 +255,12 @@ export async function serve(image: string, o: ServeOptions): Promise<void> {
     throw e;
   }
 
+  const latency = latencyLayerOf(base);
   const listen = o.port !== undefined ? { port: o.port } : { socket: o.socket ?? defaultSocket() };
   const run = await startRun({ db: o.db }, {
     tool: "qbic-cache",
     command: "serve",
-    args: { image, ...o, db: undefined },
+    args: { image, ...o, db: undefined, backingLatency: latency?.model.spec },
   });
   let server: NbdServer;
   try {
@@ -227,7 +282,8 @@ export async function serve(image: string, o: ServeOptions): Promise<void> {
     const what = cache
       ? `${o.policy} cache ${formatSize(o.cacheSize)} (${o.mode}, ${o.blockSize}-byte blocks)`
       : "no cache";
-    console.error(`qbic-cache serve: ${image} on ${server.uri} — ${what}`);
+    const slow = latency ? `; backing device modelled as ${latency.model.spec}` : "";
+    console.error(`qbic-cache serve: ${image} on ${server.uri} — ${what}${slow}`);
   }
   const t0 = performance.now();
   const labels = { image, policy: cache ? o.policy : "none", mode: o.mode };
@@ -284,9 +340,13 @@ export async function serve(image: string, o: ServeOptions): Promise<void> {
   if (recorder?.error) failure ??= new ToolError(`--record: ${recorder.error.message}`);
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
 
-  const row = summaryRow(cache, server, (performance.now() - t0) / 1000);
+  const row = {
+    ...summaryRow(cache, server, (performance.now() - t0) / 1000),
+    ...(latency ? deviceRow(latency) : {}),
+  };
   for (const [k, v] of Object.entries(row)) run.metric(k, v, "", labels);
   if (recorder) run.metric("records", recorder.records, "", labels);
+  if (latency) recordDeviceFigures(run, latency, labels);
   run.event("shutdown", { signal: sig, ...row });
   await run.finish(failure ? "failed" : "ok").catch(() => {});
   if (!o.quiet || o.output === "json") {
@@ -344,6 +404,11 @@ export function addServeCommand(program: Command) {
       .option("--queues <n>", "daio engine queues (io_uring instances)", parsePositive, 1)
       .option("--queue-depth <n>", "daio engine requests in flight per queue", parsePositive, 64)
       .option(
+        "--backing-latency <model>",
+        "make the image as slow as a disk: 100us (fixed), fixed(latency=,queues=,bandwidth=,flush=), " +
+          "hdd(rpm=,seek=,track=,bandwidth=,seed=); only cache misses and write-backs pay it",
+      )
+      .option(
         "--stats-interval <duration>",
         "write live figures to the store this often",
         parseDuration,
@@ -356,6 +421,7 @@ export function addServeCommand(program: Command) {
     "qbic-cache serve --policy qbic --admit pdc --record trace.jsonl --cache-size 256M disk.img",
     "qbic-cache serve --port 10809 --read-only --mode writethrough disk.img",
     "qbic-cache serve --cache-size 0 memory:1G",
+    "qbic-cache serve --direct on --backing-latency 'hdd(rpm=7200)' --cache-size 128M disk.img",
   ]);
   return cmd;
 }
