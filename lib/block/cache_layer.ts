@@ -37,6 +37,7 @@ import { DONE } from "./sync_done.ts";
 import { type BlockExtent, extentsOf, type ExtentSource, overlayData } from "./extents.ts";
 import type { AdmissionFilter, CachePolicy } from "../cache/policy.ts";
 import type { IoOp, IoRecord } from "../trace/io_record.ts";
+import { flushRangeOf } from "./concat_device.ts";
 
 /** Durability mode of the cache (see the module comment). */
 export type CacheMode = "writeback" | "writethrough" | "unsafe";
@@ -55,6 +56,8 @@ export interface CacheLayerOptions {
   admission?: AdmissionFilter;
   /** Where writeback failures are reported. */
   log?: (msg: string) => void;
+  /** Told of each block the policy evicts, synchronously, inside the request that caused it. */
+  onEvicted?: (block: number) => void;
 }
 
 /** Counters of the live cache, in the simulator's terms (lib/cache/simulate.ts). */
@@ -124,6 +127,7 @@ export class CacheLayer implements BlockDevice, HitSource, ExtentSource {
   #cacheOnRead: boolean;
   #admission: AdmissionFilter | null;
   #log: (msg: string) => void;
+  #onEvicted: ((block: number) => void) | undefined;
   #resident = new Map<number, Entry>();
   /** Entries evicted but still owed to requests queued before their eviction, oldest first. */
   #evicting = new Map<number, Entry[]>();
@@ -153,6 +157,7 @@ export class CacheLayer implements BlockDevice, HitSource, ExtentSource {
     this.#cacheOnRead = opts.cacheOnRead ?? true;
     this.#admission = opts.admission && opts.admission.name !== "all" ? opts.admission : null;
     this.#log = opts.log ?? ((m) => console.error(`cache: ${m}`));
+    this.#onEvicted = opts.onEvicted;
     this.policy.onEvict = (b) => this.#onEvict(b);
   }
 
@@ -164,6 +169,11 @@ export class CacheLayer implements BlockDevice, HitSource, ExtentSource {
   /** Blocks resident now. */
   get residentBlocks(): number {
     return this.#resident.size;
+  }
+
+  /** The numbers of the resident blocks (for per-export accounting), in no order. */
+  residentBlockNumbers(): IterableIterator<number> {
+    return this.#resident.keys();
   }
 
   // ---- locks ----------------------------------------------------------------------------
@@ -227,6 +237,7 @@ export class CacheLayer implements BlockDevice, HitSource, ExtentSource {
 
   #onEvict(b: number): void {
     this.stats.evictions++;
+    this.#onEvicted?.(b);
     this.#retire(b);
   }
 
@@ -686,8 +697,29 @@ export class CacheLayer implements BlockDevice, HitSource, ExtentSource {
     return this.#writeBackAll(true);
   }
 
-  #writeBackAll(flushDevice: boolean): Promise<void> {
-    const blocks = [...new Set([...this.#dirty].map((e) => e.block))].sort((a, b) => a - b);
+  /**
+   * FLUSH for one byte range (one export of many behind a shared cache): writes back only the
+   * dirty blocks inside it, then flushes only what is below it, so it never waits on, or fails
+   * for, other ranges' dirty data. Counts as a flush; the admission filter sees an F.
+   */
+  flushRange(offset: number, length: number): Promise<void> {
+    this.lastHit = undefined;
+    if (this.#closed) return Promise.reject(new BlockError("ESHUTDOWN", `${this.name}: closed`));
+    this.stats.flushes++;
+    this.#observe("F", 0, 0, false);
+    if (this.mode === "unsafe") return Promise.resolve();
+    const first = Math.floor(offset / this.#bs);
+    const last = Math.floor((offset + length - 1) / this.#bs);
+    return this.#writeBackAll(true, { first, last, offset, length });
+  }
+
+  #writeBackAll(
+    flushDevice: boolean,
+    range?: { first: number; last: number; offset: number; length: number },
+  ): Promise<void> {
+    let dirty = [...this.#dirty];
+    if (range) dirty = dirty.filter((e) => e.block >= range.first && e.block <= range.last);
+    const blocks = [...new Set(dirty.map((e) => e.block))].sort((a, b) => a - b);
     const [wait, release] = blocks.length > 0 ? this.#lock(1, 0, blocks) : [null, () => {}];
     return (async () => {
       try {
@@ -725,7 +757,11 @@ export class CacheLayer implements BlockDevice, HitSource, ExtentSource {
           }
           i += run.length;
         }
-        if (flushDevice) await this.#inner.flush();
+        if (flushDevice) {
+          await (range
+            ? flushRangeOf(this.#inner, range.offset, range.length)
+            : this.#inner.flush());
+        }
       } finally {
         release();
       }

@@ -10,6 +10,7 @@
 import type { BlockDevice, BlockSizes, WriteFlags, ZeroFlags } from "./block_device.ts";
 import type { LatencyModel, ModelOp } from "./latency_model.ts";
 import { type BlockExtent, extentsOf, type ExtentSource } from "./extents.ts";
+import { flushRangeOf, type RangeFlusher } from "./concat_device.ts";
 import { monotonicNs, sleepUntilNs } from "../ffi/clock.ts";
 
 /** Where the layer reads time and waits: the native clock, or a test's. */
@@ -47,7 +48,7 @@ export interface LatencyStats {
  * await slow.read(0, new Uint8Array(4096)); // takes at least 100 us
  * ```
  */
-export class LatencyDevice implements BlockDevice, ExtentSource {
+export class LatencyDevice implements BlockDevice, ExtentSource, RangeFlusher {
   readonly stats: LatencyStats = {
     requests: 0,
     bytes: 0,
@@ -112,6 +113,10 @@ export class LatencyDevice implements BlockDevice, ExtentSource {
   }
   flush(): Promise<void> {
     return this.#timed("flush", 0, 0, () => this.inner.flush());
+  }
+  /** A flush of one range (one export's disk): priced as a flush, passed down scoped. */
+  flushRange(offset: number, length: number): Promise<void> {
+    return this.#timed("flush", 0, 0, () => flushRangeOf(this.inner, offset, length));
   }
   trim(offset: number, length: number, flags?: WriteFlags): Promise<void> {
     return this.#timed("trim", offset, length, () => this.inner.trim(offset, length, flags));

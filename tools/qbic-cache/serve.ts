@@ -32,6 +32,18 @@ import { createPolicy, ONLINE_POLICY_NAMES } from "../../lib/cache/registry.ts";
 import { ADMISSION_NAMES, createAdmission } from "../../lib/cache/admission.ts";
 import type { AdmissionFilter } from "../../lib/cache/policy.ts";
 import { NbdServer } from "../../lib/nbd/mod.ts";
+import type { NbdExport } from "../../lib/nbd/types.ts";
+import {
+  type Allocation,
+  ALLOCATIONS,
+  buildExportStack,
+  type ExportSpec,
+  ExportSpecError,
+  type ExportStack,
+  MAX_EXPORTS,
+  parseExportSpec,
+} from "./export_stack.ts";
+import { exportRows, exportTable, recordExportFigures } from "./export_figures.ts";
 
 /** Parsed options of `serve`. */
 export interface ServeOptions {
@@ -51,6 +63,9 @@ export interface ServeOptions {
   queueDepth: number;
   /** A backing-device latency model spec (lib/block/latency_model.ts), e.g. `100us`, `hdd`. */
   backingLatency?: string;
+  /** `--export NAME=IMAGE[,read-only][,share=P%]`, repeated: many exports behind one cache. */
+  export?: string[];
+  allocation: Allocation;
   statsInterval?: number;
   db?: string | boolean;
   output: "text" | "json";
@@ -145,12 +160,19 @@ function exportNameOf(image: string, given?: string): string {
   return image.split("/").pop() || image;
 }
 
-/** The figures of a serve run so far, as one row. */
-function summaryRow(cache: CacheLayer | null, server: NbdServer, secs: number) {
-  const s = cache?.stats;
-  const accesses = s ? s.readBlocks + s.writeBlocks : 0;
-  const hits = s ? s.readHits + s.writeHits : 0;
-  const reqs = s ? s.readRequests + s.writeRequests : 0;
+/** The figures of a serve run so far, as one row (summed over the caches of all exports). */
+function summaryRow(caches: CacheLayer[], server: NbdServer, secs: number) {
+  let accesses = 0, hits = 0, reqs = 0, whole = 0, evictions = 0, writebacks = 0, dirty = 0;
+  for (const c of caches) {
+    const s = c.stats;
+    accesses += s.readBlocks + s.writeBlocks;
+    hits += s.readHits + s.writeHits;
+    reqs += s.readRequests + s.writeRequests;
+    whole += s.readWholeHits + s.writeWholeHits;
+    evictions += s.evictions;
+    writebacks += s.writebacks;
+    dirty += c.dirtyBytes;
+  }
   return {
     seconds: Number(secs.toFixed(1)),
     connections: server.stats.connections,
@@ -161,12 +183,10 @@ function summaryRow(cache: CacheLayer | null, server: NbdServer, secs: number) {
     accesses,
     hits,
     hit_ratio: accesses ? Number((hits / accesses).toFixed(4)) : 0,
-    whole_request_hit_share: reqs
-      ? Number(((s!.readWholeHits + s!.writeWholeHits) / reqs).toFixed(4))
-      : 0,
-    evictions: s?.evictions ?? 0,
-    writebacks: s?.writebacks ?? 0,
-    dirty_bytes: cache?.dirtyBytes ?? 0,
+    whole_request_hit_share: reqs ? Number((whole / reqs).toFixed(4)) : 0,
+    evictions,
+    writebacks,
+    dirty_bytes: dirty,
   };
 }
 
@@ -195,27 +215,20 @@ function recordDeviceFigures(
   run.metric("device_max_latency", s.maxLatencyNs / 1e3, "us", l);
 }
 
-/** Runs the server until SIGINT/SIGTERM; returns after a clean shutdown. */
-export async function serve(image: string, o: ServeOptions): Promise<void> {
-  if (o.socket !== undefined && o.port !== undefined) {
-    throw new UsageError("--socket and --port are exclusive");
-  }
-  if (o.cacheSize > 0 && o.cacheSize < o.blockSize) {
-    throw new UsageError(`--cache-size ${o.cacheSize} is smaller than one block`);
-  }
-  if (!ONLINE_POLICY_NAMES.includes(o.policy)) {
-    throw new UsageError(
-      `--policy: unknown or offline-only policy '${o.policy}' (live: ${
-        ONLINE_POLICY_NAMES.join(", ")
-      })`,
-    );
-  }
-  if (!(ADMISSION_NAMES as readonly string[]).includes(o.admit)) {
-    throw new UsageError(
-      `--admit: unknown filter '${o.admit}' (known: ${ADMISSION_NAMES.join(", ")})`,
-    );
-  }
-  if (o.backingLatency !== undefined) modelOf(o.backingLatency, 0);
+/** What `serve` exports and how to take it down: one image, or many behind one cache. */
+interface ServedStack {
+  /** For the start-up line and the run's labels: the image, or `N exports`. */
+  label: string;
+  exports: NbdExport[];
+  caches: CacheLayer[];
+  recorder: RecorderLayer | null;
+  latency: LatencyDevice | null;
+  many: ExportStack | null;
+  close(): Promise<void>;
+}
+
+/** The single-image stack: recorder → cache → (latency model) → image. */
+async function openSingleStack(image: string, o: ServeOptions): Promise<ServedStack> {
   const base = await openImage(image, o);
   const exportName = exportNameOf(image, o.exportName);
   let dev: BlockDevice = base;
@@ -235,37 +248,157 @@ export async function serve(image: string, o: ServeOptions): Promise<void> {
       dev = cache;
     }
     if (o.record !== undefined) {
-      if (o.record !== "-" && sameFile(o.record, image)) {
-        // Opening the record file truncates it: that would empty the image being served.
-        throw new UsageError(`--record ${o.record}: is the image being served`);
-      }
-      let sink;
-      try {
-        sink = o.record === "-"
-          ? Deno.stdout
-          : await Deno.open(o.record, { write: true, create: true, truncate: true });
-      } catch (e) {
-        throw new ToolError(`--record ${o.record}: ${describeFsError(e)}`);
-      }
-      recorder = new RecorderLayer(dev, sink, { dev: exportName, closeSink: o.record !== "-" });
+      recorder = await openRecorder(dev, o.record, image, exportName);
       dev = recorder;
     }
   } catch (e) {
     await base.close().catch(() => {});
     throw e;
   }
+  const top = dev;
+  return {
+    label: image,
+    exports: [{ name: exportName, description: image, device: top, readOnly: o.readOnly }],
+    caches: cache ? [cache] : [],
+    recorder,
+    latency: latencyLayerOf(base),
+    many: null,
+    close: () => top.close(),
+  };
+}
 
-  const latency = latencyLayerOf(base);
+async function openRecorder(
+  dev: BlockDevice,
+  record: string,
+  image: string,
+  exportName: string,
+): Promise<RecorderLayer> {
+  if (record !== "-" && sameFile(record, image)) {
+    // Opening the record file truncates it: that would empty the image being served.
+    throw new UsageError(`--record ${record}: is the image being served`);
+  }
+  let sink;
+  try {
+    sink = record === "-"
+      ? Deno.stdout
+      : await Deno.open(record, { write: true, create: true, truncate: true });
+  } catch (e) {
+    throw new ToolError(`--record ${record}: ${describeFsError(e)}`);
+  }
+  return new RecorderLayer(dev, sink, { dev: exportName, closeSink: record !== "-" });
+}
+
+/** Many exports behind one cache (`--export NAME=IMAGE`, repeated); see export_stack.ts. */
+async function openManyStack(specs: ExportSpec[], o: ServeOptions): Promise<ServedStack> {
+  if (o.record !== undefined) throw new UsageError("--record takes one image, not --export");
+  if (o.admit !== "all") throw new UsageError(`--admit ${o.admit} takes one image, not --export`);
+  if (o.exportName !== undefined) throw new UsageError("--export-name takes one image");
+  if (specs.length > MAX_EXPORTS) {
+    throw new UsageError(`--export: at most ${MAX_EXPORTS} exports (got ${specs.length})`);
+  }
+  const names = new Set<string>();
+  for (const s of specs) {
+    if (names.has(s.name)) throw new UsageError(`--export: the name '${s.name}' is given twice`);
+    names.add(s.name);
+  }
+  const images: BlockDevice[] = [];
+  try {
+    for (const s of specs) {
+      images.push(
+        await openImage(s.image, {
+          ...o,
+          readOnly: o.readOnly || s.readOnly,
+          backingLatency: undefined,
+        }),
+      );
+    }
+    const many = buildExportStack(
+      specs.map((s) => ({ ...s, readOnly: s.readOnly || o.readOnly })),
+      images,
+      {
+        cacheSize: o.cacheSize,
+        blockSize: o.blockSize,
+        policy: o.policy,
+        mode: o.mode,
+        cacheOnRead: o.cacheOnRead,
+        allocation: o.allocation,
+        model: o.backingLatency === undefined
+          ? undefined
+          : (size) => modelOf(o.backingLatency!, size),
+        log: (m) => console.error(`qbic-cache serve: ${m}`),
+      },
+    );
+    return {
+      label: `${specs.length} exports`,
+      exports: many.exports,
+      caches: many.caches,
+      recorder: null,
+      latency: many.latency,
+      many,
+      close: () => many.close(),
+    };
+  } catch (e) {
+    await Promise.allSettled(images.map((d) => d.close()));
+    if (e instanceof ExportSpecError) throw new UsageError(`--export: ${e.message}`);
+    throw e;
+  }
+}
+
+function checkServeOptions(o: ServeOptions): void {
+  if (o.socket !== undefined && o.port !== undefined) {
+    throw new UsageError("--socket and --port are exclusive");
+  }
+  if (o.cacheSize > 0 && o.cacheSize < o.blockSize) {
+    throw new UsageError(`--cache-size ${o.cacheSize} is smaller than one block`);
+  }
+  if (!ONLINE_POLICY_NAMES.includes(o.policy)) {
+    throw new UsageError(
+      `--policy: unknown or offline-only policy '${o.policy}' (live: ${
+        ONLINE_POLICY_NAMES.join(", ")
+      })`,
+    );
+  }
+  if (!(ADMISSION_NAMES as readonly string[]).includes(o.admit)) {
+    throw new UsageError(
+      `--admit: unknown filter '${o.admit}' (known: ${ADMISSION_NAMES.join(", ")})`,
+    );
+  }
+  if (o.backingLatency !== undefined) modelOf(o.backingLatency, 0);
+}
+
+/** The export specs of `--export`, or null for the one-image form; a usage error if both/none. */
+function exportSpecsOf(image: string | undefined, o: ServeOptions): ExportSpec[] | null {
+  const given = o.export ?? [];
+  if (given.length > 0 && image !== undefined) {
+    throw new UsageError("give either IMAGE or --export NAME=IMAGE, not both");
+  }
+  if (given.length === 0 && image === undefined) {
+    throw new UsageError("no image: give IMAGE, or --export NAME=IMAGE (repeatable)");
+  }
+  if (given.length === 0) return null;
+  try {
+    return given.map(parseExportSpec);
+  } catch (e) {
+    throw new UsageError(`--export: ${(e as Error).message}`);
+  }
+}
+
+/** Runs the server until SIGINT/SIGTERM; returns after a clean shutdown. */
+export async function serve(image: string | undefined, o: ServeOptions): Promise<void> {
+  checkServeOptions(o);
+  const specs = exportSpecsOf(image, o);
+  const stack = specs ? await openManyStack(specs, o) : await openSingleStack(image!, o);
+  const { caches, recorder, latency, many } = stack;
   const listen = o.port !== undefined ? { port: o.port } : { socket: o.socket ?? defaultSocket() };
   const run = await startRun({ db: o.db }, {
     tool: "qbic-cache",
     command: "serve",
-    args: { image, ...o, db: undefined, backingLatency: latency?.model.spec },
+    args: { image: stack.label, ...o, db: undefined, backingLatency: latency?.model.spec },
   });
   let server: NbdServer;
   try {
     server = NbdServer.start({
-      exports: [{ name: exportName, description: image, device: dev, readOnly: o.readOnly }],
+      exports: stack.exports,
       listen,
       log: (level, msg) => {
         if (!o.quiet || level === "warn") console.error(`qbic-cache serve: ${msg}`);
@@ -273,20 +406,22 @@ export async function serve(image: string, o: ServeOptions): Promise<void> {
       },
     });
   } catch (e) {
-    await dev.close().catch(() => {});
+    await stack.close().catch(() => {});
     await run.finish("failed").catch(() => {});
     const where = "socket" in listen ? `--socket ${listen.socket}` : `--port ${listen.port}`;
     throw new ToolError(`${where}: cannot listen: ${describeFsError(e).replace(/^.*: /, "")}`);
   }
   if (!o.quiet) {
-    const what = cache
-      ? `${o.policy} cache ${formatSize(o.cacheSize)} (${o.mode}, ${o.blockSize}-byte blocks)`
+    const what = caches.length > 0
+      ? `${o.policy} cache ${formatSize(o.cacheSize)} (${o.mode}, ${o.blockSize}-byte blocks${
+        many ? `, ${o.allocation}` : ""
+      })`
       : "no cache";
     const slow = latency ? `; backing device modelled as ${latency.model.spec}` : "";
-    console.error(`qbic-cache serve: ${image} on ${server.uri} — ${what}${slow}`);
+    console.error(`qbic-cache serve: ${stack.label} on ${server.uri} — ${what}${slow}`);
   }
   const t0 = performance.now();
-  const labels = { image, policy: cache ? o.policy : "none", mode: o.mode };
+  const labels = { image: stack.label, policy: caches.length ? o.policy : "none", mode: o.mode };
 
   // Live stats on a terminal, figures to the store every --stats-interval.
   const tty = !o.quiet && Deno.stderr.isTerminal();
@@ -296,7 +431,7 @@ export async function serve(image: string, o: ServeOptions): Promise<void> {
   const ticker = tty
     ? setInterval(() => {
       const now = performance.now();
-      const row = summaryRow(cache, server, (now - t0) / 1000);
+      const row = summaryRow(caches, server, (now - t0) / 1000);
       const iops = Math.round((row.requests - lastReq) / ((now - lastT) / 1000));
       lastReq = row.requests;
       lastT = now;
@@ -308,11 +443,23 @@ export async function serve(image: string, o: ServeOptions): Promise<void> {
     : undefined;
   const storeTicker = o.statsInterval
     ? setInterval(() => {
-      const row = summaryRow(cache, server, (performance.now() - t0) / 1000);
+      const row = summaryRow(caches, server, (performance.now() - t0) / 1000);
       for (const [k, v] of Object.entries(row)) run.metric(`live_${k}`, v, "", labels);
+      if (many) recordExportFigures(run, many, labels, "live_");
       run.flush().catch(() => {});
     }, o.statsInterval)
     : undefined;
+  // SIGUSR1: the per-export table now, on stderr (as `dd` answers SIGUSR1 with its figures).
+  const onUsr1 = () => {
+    if (many) console.error(formatTable(...exportTable(many), "text").trimEnd());
+    else {console.error(
+        formatTable(
+          ...oneRowTable(summaryRow(caches, server, (performance.now() - t0) / 1000)),
+          "text",
+        ).trimEnd(),
+      );}
+  };
+  Deno.addSignalListener("SIGUSR1", onUsr1);
 
   // Stop on SIGINT/SIGTERM: stop accepting, finish requests, flush dirty data, record.
   let stop!: (sig: string) => void;
@@ -329,11 +476,13 @@ export async function serve(image: string, o: ServeOptions): Promise<void> {
     Deno.stderr.writeSync(enc.encode("\r\x1b[2K"));
   }
   if (storeTicker !== undefined) clearInterval(storeTicker);
+  Deno.removeSignalListener("SIGUSR1", onUsr1);
   if (!o.quiet) console.error(`qbic-cache serve: ${sig}: finishing requests and flushing`);
   let failure: Error | null = null;
   await server.shutdown();
+  const cachedAtStop = many?.bytesCached(); // what each VM held; closing empties the cache
   try {
-    await dev.close();
+    await stack.close();
   } catch (e) {
     failure = e as Error;
   }
@@ -341,22 +490,29 @@ export async function serve(image: string, o: ServeOptions): Promise<void> {
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
 
   const row = {
-    ...summaryRow(cache, server, (performance.now() - t0) / 1000),
+    ...summaryRow(caches, server, (performance.now() - t0) / 1000),
     ...(latency ? deviceRow(latency) : {}),
   };
   for (const [k, v] of Object.entries(row)) run.metric(k, v, "", labels);
   if (recorder) run.metric("records", recorder.records, "", labels);
   if (latency) recordDeviceFigures(run, latency, labels);
+  if (many) recordExportFigures(run, many, labels, "", cachedAtStop);
   run.event("shutdown", { signal: sig, ...row });
   await run.finish(failure ? "failed" : "ok").catch(() => {});
   if (!o.quiet || o.output === "json") {
-    const text = o.output === "json"
-      ? JSON.stringify(row) + "\n"
-      : formatTable(Object.keys(row), [Object.values(row)], "text");
-    if (o.output === "json") await Deno.stdout.write(enc.encode(text));
-    else console.error(text.trimEnd());
+    if (o.output === "json") {
+      const out = many ? { ...row, exports: exportRows(many, cachedAtStop) } : row;
+      await Deno.stdout.write(enc.encode(JSON.stringify(out) + "\n"));
+    } else {
+      console.error(formatTable(...oneRowTable(row), "text").trimEnd());
+      if (many) console.error(formatTable(...exportTable(many, cachedAtStop), "text").trimEnd());
+    }
   }
   if (failure) throw new ToolError(`shutdown: ${failure.message}`);
+}
+
+function oneRowTable(row: Record<string, unknown>): [string[], unknown[][]] {
+  return [Object.keys(row), [Object.values(row)]];
 }
 
 /** Adds `serve` to the `qbic-cache` program. */
@@ -367,7 +523,7 @@ export function addServeCommand(program: Command) {
         "export IMAGE (or memory:SIZE) over NBD with QBic's block cache in front; " +
           "SIGINT/SIGTERM finishes requests, writes dirty blocks back and exits",
       )
-      .argument("<image>", "image file or block device, or memory:SIZE for a RAM disk")
+      .argument("[image]", "image file or block device, or memory:SIZE for a RAM disk")
       .option("--socket <path>", `Unix socket to listen on (default ${defaultSocket()})`)
       .option("-p, --port <port>", "listen on TCP 127.0.0.1:PORT instead of a socket", (v) => {
         const n = Number(v);
@@ -404,6 +560,16 @@ export function addServeCommand(program: Command) {
       .option("--queues <n>", "daio engine queues (io_uring instances)", parsePositive, 1)
       .option("--queue-depth <n>", "daio engine requests in flight per queue", parsePositive, 64)
       .option(
+        "--export <name=image>",
+        "export IMAGE as NAME (repeat for many VMs behind one cache); options after a comma: " +
+          "read-only, share=P% (static allocation)",
+        (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+      )
+      .addOption(
+        new Option("--allocation <how>", "how exports share the cache memory").choices(ALLOCATIONS)
+          .default("shared" as Allocation),
+      )
+      .option(
         "--backing-latency <model>",
         "make the image as slow as a disk: 100us (fixed), fixed(latency=,queues=,bandwidth=,flush=), " +
           "hdd(rpm=,seek=,track=,bandwidth=,seed=); only cache misses and write-backs pay it",
@@ -422,6 +588,7 @@ export function addServeCommand(program: Command) {
     "qbic-cache serve --port 10809 --read-only --mode writethrough disk.img",
     "qbic-cache serve --cache-size 0 memory:1G",
     "qbic-cache serve --direct on --backing-latency 'hdd(rpm=7200)' --cache-size 128M disk.img",
+    "qbic-cache serve --export vm1=vm1.img --export vm2=vm2.img,read-only --cache-size 256M",
   ]);
   return cmd;
 }
