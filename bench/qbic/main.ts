@@ -1,0 +1,267 @@
+/**
+ * bench/qbic: QBic's experiment — one host cache in front of N VMs' disks on one slow device.
+ * N = 1, 2, 4, 8 clients (quick: 1, 2), each its own export of `qbic-cache serve --export ...`,
+ * all on one modelled backing device (`--backing-latency`, shared by every export), each running
+ * the same mixed workload with fio's nbd engine: 4K random reads and writes (70/30) with 90% of
+ * accesses on a hot 10% of its disk (fio `zoned:90/10:10/90`). Per VM: throughput and p50/p99
+ * completion latency; in all: what reached the device. Cache off, LRU and QBic's policy, at 0.5x
+ * and 1x the combined hot set; then one noisy neighbour (VM 1 streams its whole disk
+ * sequentially) and how much of the others' throughput each policy keeps.
+ *
+ * The peer is the same server with the cache off (`--cache-size 0`): every figure is printed
+ * beside it and its ratio to it, recorded in the store (tool "bench", command "qbic"). The real
+ * guest at N = 1 and 2 is not part of this bench yet (the e2e guest tests drive serve with one
+ * export). Not a test.
+ *
+ *   deno run -A bench/qbic/main.ts [--quick] [--runtime SECS] [--no-db]
+ *
+ * @module
+ */
+import { startRun } from "../../lib/results/mod.ts";
+import { formatTable } from "../../lib/cli/mod.ts";
+
+const args = Deno.args;
+const quick = args.includes("--quick");
+const rtIdx = args.indexOf("--runtime");
+const runtime = rtIdx >= 0 ? Number(args[rtIdx + 1]) : quick ? 2 : 8;
+const noDb = args.includes("--no-db");
+const ROOT = new URL("../../", import.meta.url).pathname;
+const DISK = quick ? 32 << 20 : 128 << 20; // per VM
+const HOT = DISK / 10; // the zoned distribution's hot 10%
+const NS = quick ? [1, 2] : [1, 2, 4, 8];
+const MODEL = "fixed(latency=200us,queues=2)";
+const BLOCK = 4096;
+
+const dir = await Deno.makeTempDir({ prefix: "bench-qbic-" });
+const maxN = Math.max(...NS, quick ? 2 : 4);
+for (let i = 1; i <= maxN; i++) {
+  // Filled, not sparse: a hole is cheaper to read than data (FIELD-NOTES).
+  const f = await Deno.open(`${dir}/vm${i}.img`, { write: true, create: true, truncate: true });
+  const chunk = new Uint8Array(1 << 20).map((_, j) => (j * 7 + i) & 255);
+  for (let o = 0; o < DISK; o += chunk.length) await f.write(chunk);
+  f.close();
+}
+
+interface VmFigures {
+  vm: string;
+  iops: number;
+  p50: number;
+  p99: number;
+}
+interface ServeFigures {
+  device_requests: number;
+  device_mean_latency_us: number;
+  hit_ratio: number;
+}
+
+interface FioSide {
+  iops: number;
+  clat_ns?: { percentile?: Record<string, number> };
+}
+interface FioJob {
+  jobname: string;
+  read: FioSide;
+  write: FioSide;
+}
+
+/** One fio job's figures; a mixed job's percentiles are its sides' weighted by their IOPS. */
+function vmFigures(job: FioJob): VmFigures {
+  const r = job.read, w = job.write;
+  const iops = r.iops + w.iops;
+  const pct = (side: FioSide, p: string) => side.clat_ns?.percentile?.[p] ?? 0;
+  const mix = (p: string) => iops > 0 ? (pct(r, p) * r.iops + pct(w, p) * w.iops) / iops : 0;
+  return { vm: job.jobname, iops, p50: mix("50.000000") / 1e3, p99: mix("99.000000") / 1e3 };
+}
+
+let serves = 0;
+
+async function serveAndRun(
+  n: number,
+  policy: string,
+  cacheSize: number,
+  noisy: boolean,
+): Promise<{ vms: VmFigures[]; serve: ServeFigures }> {
+  const socket = `${dir}/s${++serves}.sock`;
+  const exports = Array.from(
+    { length: n },
+    (_, i) => [`--export`, `vm${i + 1}=${dir}/vm${i + 1}.img`],
+  )
+    .flat();
+  const child = new Deno.Command(`${ROOT}bin/qbic-cache`, {
+    args: [
+      ...["serve", "--no-db", "-q", "--output", "json", "--socket", socket],
+      ...["--policy", policy, "--cache-size", String(cacheSize), "--backing-latency", MODEL],
+      ...exports,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = child.output();
+  let exited = false;
+  out.then(() => exited = true, () => exited = true);
+  for (let i = 0; i < 600 && !exited; i++) {
+    try {
+      if (Deno.statSync(socket).isSocket) break;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (exited) {
+    throw new Error(`serve did not start: ${new TextDecoder().decode((await out).stderr)}`);
+  }
+  try {
+    const jobs: string[] = [];
+    for (let i = 1; i <= n; i++) {
+      const uri = `nbd+unix:///vm${i}?socket=${socket}`;
+      if (noisy && i === 1) {
+        jobs.push(`--name=vm${i}`, `--uri=${uri}`, "--rw=read", "--bs=128k", "--iodepth=4");
+      } else {
+        jobs.push(
+          ...[`--name=vm${i}`, `--uri=${uri}`, "--rw=randrw", "--rwmixread=70", "--bs=4k"],
+          ...["--iodepth=8", "--random_distribution=zoned:90/10:10/90", `--randseed=${i}`],
+        );
+      }
+    }
+    const o = await new Deno.Command("fio", {
+      args: [
+        ...["--ioengine=nbd", `--size=${DISK}`, "--time_based", `--runtime=${runtime}`],
+        ...[`--ramp_time=${quick ? 1 : 2}`, "--output-format=json", `--output=${dir}/fio.json`],
+        ...jobs,
+      ],
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (o.code !== 0) throw new Error(`fio: ${new TextDecoder().decode(o.stderr)}`);
+    const j = JSON.parse(await Deno.readTextFile(`${dir}/fio.json`));
+    const vms = (j.jobs as FioJob[]).map(vmFigures);
+    return { vms, serve: await stopServe(child, out) };
+  } catch (e) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await out;
+    throw e;
+  }
+}
+
+async function stopServe(
+  child: Deno.ChildProcess,
+  out: Promise<Deno.CommandOutput>,
+): Promise<ServeFigures> {
+  child.kill("SIGINT");
+  const o = await out;
+  const text = new TextDecoder().decode(o.stdout).trim().split("\n").at(-1) ?? "{}";
+  if (o.code !== 0) throw new Error(`serve: ${new TextDecoder().decode(o.stderr)}`);
+  return JSON.parse(text);
+}
+
+const run = noDb ? null : await startRun({}, {
+  tool: "bench",
+  command: "qbic",
+  args: { quick, runtime, disk: DISK, hot: HOT, model: MODEL, ns: NS },
+});
+
+const rows: unknown[][] = [];
+const header = [
+  "N",
+  "policy",
+  "cache",
+  "vm_iops_mean",
+  "vs_none",
+  "p50_us",
+  "p99_us",
+  "device_requests",
+  "hit_ratio",
+];
+const baseline = new Map<number, number>(); // N -> mean VM IOPS with the cache off
+for (const n of NS) {
+  const hotSet = n * HOT;
+  const configs: [string, number, string][] = [
+    ["none", 0, "0"],
+    ["lru", hotSet / 2, "0.5x"],
+    ["lru", hotSet, "1x"],
+    ["qbic", hotSet / 2, "0.5x"],
+    ["qbic", hotSet, "1x"],
+  ];
+  for (const [policy, size, rel] of configs) {
+    const cacheSize = Math.max(Math.floor(size / BLOCK) * BLOCK, policy === "none" ? 0 : BLOCK);
+    const { vms, serve } = await serveAndRun(
+      n,
+      policy === "none" ? "lru" : policy,
+      cacheSize,
+      false,
+    );
+    const mean = vms.reduce((s, v) => s + v.iops, 0) / vms.length;
+    if (policy === "none") baseline.set(n, mean);
+    const ratio = mean / baseline.get(n)!;
+    const p50 = vms.reduce((s, v) => s + v.p50, 0) / vms.length;
+    const p99 = Math.max(...vms.map((v) => v.p99));
+    rows.push([
+      n,
+      policy,
+      rel,
+      Math.round(mean),
+      ratio.toFixed(2),
+      Math.round(p50),
+      Math.round(p99),
+      serve.device_requests,
+      serve.hit_ratio,
+    ]);
+    const labels = {
+      job: `n${n}`,
+      n: String(n),
+      policy,
+      cache: rel,
+      peer: policy === "none" ? "cache-off" : "qbic-cache",
+    };
+    for (const v of vms) {
+      run?.metric("vm_iops", v.iops, "1/s", { ...labels, vm: v.vm });
+      run?.metric("vm_lat_p50", v.p50, "us", { ...labels, vm: v.vm });
+      run?.metric("vm_lat_p99", v.p99, "us", { ...labels, vm: v.vm });
+    }
+    run?.metric("iops", mean, "1/s", labels);
+    run?.metric("lat_p50", p50, "us", labels);
+    run?.metric("lat_p99", p99, "us", labels);
+    run?.metric("device_requests", serve.device_requests, "count", labels);
+    run?.metric("hit_ratio", serve.hit_ratio, "ratio", labels);
+    if (policy !== "none") {
+      run?.metric("iops_ratio", ratio, `${policy}/cache-off`, {
+        job: `n${n}-${policy}-${rel}`,
+        ratio: `${policy}/cache-off`,
+        peer: "cache-off",
+        better: "higher",
+        gate: "report",
+      });
+    }
+  }
+}
+console.log(`bench qbic: ${MODEL} backing device, ${DISK >> 20} MiB per VM, hot set 10% of it`);
+console.log(formatTable(header, rows, "text").trimEnd());
+
+// The noisy neighbour: VM 1 streams; how much of the quiet VMs' throughput each policy keeps.
+const nNoisy = quick ? 2 : 4;
+const noisyRows: unknown[][] = [];
+for (const policy of ["none", "lru", "qbic"]) {
+  const size = policy === "none" ? 0 : Math.floor(nNoisy * HOT / BLOCK) * BLOCK;
+  const quiet = await serveAndRun(nNoisy, policy === "none" ? "lru" : policy, size, false);
+  const loud = await serveAndRun(nNoisy, policy === "none" ? "lru" : policy, size, true);
+  const others = (r: { vms: VmFigures[] }) =>
+    r.vms.filter((v) => v.vm !== "vm1").reduce((s, v) => s + v.iops, 0) / (nNoisy - 1);
+  const kept = others(loud) / others(quiet);
+  noisyRows.push([policy, Math.round(others(quiet)), Math.round(others(loud)), kept.toFixed(2)]);
+  const labels = {
+    job: `noisy-n${nNoisy}`,
+    policy,
+    peer: policy === "none" ? "cache-off" : "qbic-cache",
+  };
+  run?.metric("others_iops_quiet", others(quiet), "1/s", labels);
+  run?.metric("others_iops_noisy", others(loud), "1/s", labels);
+  run?.metric("others_kept", kept, "ratio", labels);
+}
+console.log(
+  `noisy neighbour: N=${nNoisy}, vm1 streams 128K sequential reads; the others' mean IOPS`,
+);
+console.log(formatTable(["policy", "quiet", "with_noisy", "kept"], noisyRows, "text").trimEnd());
+
+await run?.finish("ok");
+await Deno.remove(dir, { recursive: true });
