@@ -6,7 +6,9 @@
  * exactly the stream the client sent, in arrival order, and replaying it through the simulator
  * reproduces the live cache's decisions. `ts` is nanoseconds since the recorder started.
  *
- * Lines are buffered and written in batches (every 64 KiB, every 200 ms, and on close).
+ * Lines are buffered and written in batches (every 64 KiB, every 200 ms, and on close) by a
+ * {@linkcode RecordWriter}; several recorders (one per export of a shared cache) can share one
+ * writer, so one trace holds every export's requests in arrival order, each with its `dev`.
  *
  * @module
  */
@@ -30,65 +32,47 @@ export interface RecorderOptions {
   closeSink?: boolean;
 }
 
-/** A BlockDevice that records every request it passes on. */
-export class RecorderLayer implements BlockDevice, ExtentSource {
-  readonly name: string;
-  readonly size: number;
-  readonly readOnly: boolean;
-  readonly blockSizes;
-  /** Records written so far. */
-  records = 0;
+/**
+ * Where recorders' lines go: one buffer in arrival order, batched into the sink; one time origin,
+ * so `ts` is comparable across the recorders sharing it.
+ */
+export class RecordWriter {
   #lines: string[] = [];
   #bytes = 0;
   #t0 = performance.now();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<void> = Promise.resolve();
   #enc = new TextEncoder();
-  #devJson: string;
-  #hits: HitSource | null;
   #error: Error | null = null;
+  #closed = false;
 
-  constructor(
-    private readonly inner: BlockDevice,
-    private readonly sink: RecordSink & { close?: () => void },
-    private readonly opts: RecorderOptions = {},
-  ) {
-    this.name = inner.name;
-    this.size = inner.size;
-    this.readOnly = inner.readOnly;
-    this.blockSizes = inner.blockSizes;
-    this.#devJson = JSON.stringify(opts.dev ?? inner.name);
-    this.#hits = isHitSource(inner) ? inner : null;
-  }
+  constructor(private readonly sink: RecordSink & { close?: () => void }) {}
 
   /** The write error of the sink, if the trace could not be written. */
   get error(): Error | null {
     return this.#error;
   }
 
-  #add(op: string, off: number, len: number, fua: boolean, ts: number): void {
-    let line = `{"ts":${ts},"op":"${op}","off":${off},"len":${len},"dev":${this.#devJson}`;
-    if (fua) line += `,"fua":true`;
-    const hit = this.#hits?.lastHit;
-    if (hit !== undefined) line += hit ? `,"hit":true` : `,"hit":false`;
-    line += "}\n";
+  /** Nanoseconds since the writer started. */
+  now(): number {
+    return Math.round((performance.now() - this.#t0) * 1e6);
+  }
+
+  /** Appends one line (with its newline). */
+  add(line: string): void {
     this.#lines.push(line);
     this.#bytes += line.length;
-    this.records++;
-    if (this.#bytes >= BATCH_BYTES) this.#flushLines();
-    else if (this.#timer === undefined) {
+    if (this.#bytes >= BATCH_BYTES) this.sync();
+    else if (this.#timer === undefined && !this.#closed) {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
-        this.#flushLines();
+        this.sync();
       }, BATCH_MS);
     }
   }
 
-  #now(): number {
-    return Math.round((performance.now() - this.#t0) * 1e6);
-  }
-
-  #flushLines(): Promise<void> {
+  /** Writes out buffered lines now. */
+  sync(): Promise<void> {
     if (this.#lines.length === 0) return this.#writing;
     const data = this.#enc.encode(this.#lines.join(""));
     this.#lines = [];
@@ -105,6 +89,67 @@ export class RecorderLayer implements BlockDevice, ExtentSource {
     return this.#writing;
   }
 
+  /** Writes the last lines; closes the sink when `closeSink`. */
+  async close(closeSink: boolean): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.sync();
+    if (closeSink) {
+      try {
+        this.sink.close?.();
+      } catch { /* closed */ }
+    }
+  }
+}
+
+/** A BlockDevice that records every request it passes on. */
+export class RecorderLayer implements BlockDevice, ExtentSource {
+  readonly name: string;
+  readonly size: number;
+  readonly readOnly: boolean;
+  readonly blockSizes;
+  /** Records written so far. */
+  records = 0;
+  #writer: RecordWriter;
+  #ownWriter: boolean;
+  #devJson: string;
+  #hits: HitSource | null;
+
+  /** `sink`: a file or stdout (this layer's own writer), or a {@linkcode RecordWriter} shared. */
+  constructor(
+    private readonly inner: BlockDevice,
+    sink: (RecordSink & { close?: () => void }) | RecordWriter,
+    private readonly opts: RecorderOptions = {},
+  ) {
+    this.name = inner.name;
+    this.size = inner.size;
+    this.readOnly = inner.readOnly;
+    this.blockSizes = inner.blockSizes;
+    this.#ownWriter = !(sink instanceof RecordWriter);
+    this.#writer = sink instanceof RecordWriter ? sink : new RecordWriter(sink);
+    this.#devJson = JSON.stringify(opts.dev ?? inner.name);
+    this.#hits = isHitSource(inner) ? inner : null;
+  }
+
+  /** The write error of the sink, if the trace could not be written. */
+  get error(): Error | null {
+    return this.#writer.error;
+  }
+
+  #add(op: string, off: number, len: number, fua: boolean, ts: number): void {
+    let line = `{"ts":${ts},"op":"${op}","off":${off},"len":${len},"dev":${this.#devJson}`;
+    if (fua) line += `,"fua":true`;
+    const hit = this.#hits?.lastHit;
+    if (hit !== undefined) line += hit ? `,"hit":true` : `,"hit":false`;
+    line += "}\n";
+    this.records++;
+    this.#writer.add(line);
+  }
+
+  #now(): number {
+    return this.#writer.now();
+  }
   read(offset: number, buf: Uint8Array): Promise<void> {
     const ts = this.#now();
     const p = this.inner.read(offset, buf);
@@ -147,22 +192,19 @@ export class RecorderLayer implements BlockDevice, ExtentSource {
 
   /** Writes out buffered records now (the trace file then holds every request so far). */
   sync(): Promise<void> {
-    return this.#flushLines();
+    return this.#writer.sync();
   }
 
-  /** Closes the device below, then writes the last records and closes the sink. */
+  /**
+   * Closes the device below, then writes the last records and closes the sink (its own writer
+   * only: a shared writer is closed by whoever made it).
+   */
   async close(): Promise<void> {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
     try {
       await this.inner.close();
     } finally {
-      await this.#flushLines();
-      if (this.opts.closeSink !== false) {
-        try {
-          this.sink.close?.();
-        } catch { /* closed */ }
-      }
+      if (this.#ownWriter) await this.#writer.close(this.opts.closeSink !== false);
+      else await this.#writer.sync();
     }
   }
 }

@@ -28,6 +28,7 @@ for (const allocation of ["shared", "static"]) {
         ...["--output", "json", "--backing-latency", "20us"],
         ...["--export", `vm-a=${dir}/a.img`, "--export", `vm-b=${dir}/b.img`],
         ...["--export", `vm-c=${dir}/c.img,read-only`],
+        ...["--record", `${dir}/trace.jsonl`],
       ]);
       let st;
       try {
@@ -101,6 +102,17 @@ for (const allocation of ["shared", "static"]) {
         "per-export accesses add up to the cache's",
       );
 
+      // One trace, every export's requests in arrival order, each with its export's name.
+      const recs = (await Deno.readTextFile(`${dir}/trace.jsonl`)).trim().split("\n")
+        .map((l) => JSON.parse(l));
+      const perDev = (d: string) => recs.filter((r) => r.dev === d);
+      assert.equal(perDev("vm-a").length, ra.requests);
+      assert.equal(perDev("vm-b").length, rb.requests);
+      assert.equal(perDev("vm-c").length, rc.requests);
+      assert.equal(recs.length, ra.requests + rb.requests + rc.requests);
+      assert.ok(recs.every((r, i) => i === 0 || r.ts >= recs[i - 1].ts), "arrival order");
+      assert.ok(perDev("vm-c").every((r) => r.op === "R"));
+
       const img = await Deno.readFile(`${dir}/a.img`);
       assert.ok(img.subarray(0, 4 << 20).every((x) => x === 0xab));
       assert.ok(img.subarray(6 << 20, (6 << 20) + 65536).every((x) => x === 0x11));
@@ -131,7 +143,7 @@ Deno.test({
         "--export",
         "b=memory:1M,share=40%",
       ], /add up to 110%/],
-      [["--export", "a=memory:1M", "--record", `${dir}/t.jsonl`], /--record takes one image/],
+      [["--export", "a=memory:1M", "--admit", "pdc"], /--admit pdc takes one image/],
     ];
     for (const [args, re] of cases) {
       const r = await run(`${ROOT}bin/qbic-cache`, [

@@ -25,7 +25,7 @@ import { MemoryDevice } from "../../lib/block/memory_device.ts";
 import { openFileDevice } from "../../lib/block/file_device.ts";
 import { FileExtentsLayer } from "../../lib/block/file_extents.ts";
 import { CACHE_MODES, CacheLayer, type CacheMode } from "../../lib/block/cache_layer.ts";
-import { RecorderLayer } from "../../lib/block/recorder.ts";
+import { RecorderLayer, type RecordSink, RecordWriter } from "../../lib/block/recorder.ts";
 import { LatencyDevice } from "../../lib/block/latency_device.ts";
 import { type LatencyModel, parseLatencyModel } from "../../lib/block/latency_model.ts";
 import { createPolicy, ONLINE_POLICY_NAMES } from "../../lib/cache/registry.ts";
@@ -221,7 +221,8 @@ interface ServedStack {
   label: string;
   exports: NbdExport[];
   caches: CacheLayer[];
-  recorder: RecorderLayer | null;
+  /** The trace being recorded (`--record`): records so far, and the sink's error. */
+  recorder: { readonly records: number; readonly error: Error | null } | null;
   latency: LatencyDevice | null;
   many: ExportStack | null;
   close(): Promise<void>;
@@ -267,30 +268,53 @@ async function openSingleStack(image: string, o: ServeOptions): Promise<ServedSt
   };
 }
 
+/** Opens `--record`'s sink: stdout for `-`, else the file (never one of the served images). */
+async function openRecordSink(
+  record: string,
+  images: string[],
+): Promise<RecordSink & { close?: () => void }> {
+  for (const image of images) {
+    if (record !== "-" && sameFile(record, image)) {
+      // Opening the record file truncates it: that would empty the image being served.
+      throw new UsageError(`--record ${record}: is the image being served`);
+    }
+  }
+  try {
+    return record === "-"
+      ? Deno.stdout
+      : await Deno.open(record, { write: true, create: true, truncate: true });
+  } catch (e) {
+    throw new ToolError(`--record ${record}: ${describeFsError(e)}`);
+  }
+}
+
 async function openRecorder(
   dev: BlockDevice,
   record: string,
   image: string,
   exportName: string,
 ): Promise<RecorderLayer> {
-  if (record !== "-" && sameFile(record, image)) {
-    // Opening the record file truncates it: that would empty the image being served.
-    throw new UsageError(`--record ${record}: is the image being served`);
-  }
-  let sink;
-  try {
-    sink = record === "-"
-      ? Deno.stdout
-      : await Deno.open(record, { write: true, create: true, truncate: true });
-  } catch (e) {
-    throw new ToolError(`--record ${record}: ${describeFsError(e)}`);
-  }
+  const sink = await openRecordSink(record, [image]);
   return new RecorderLayer(dev, sink, { dev: exportName, closeSink: record !== "-" });
+}
+
+/** One trace for many exports: a recorder on top of each, one writer in arrival order. */
+async function recordExports(
+  exports: NbdExport[],
+  record: string,
+  images: string[],
+): Promise<{ writer: RecordWriter; layers: RecorderLayer[] }> {
+  const writer = new RecordWriter(await openRecordSink(record, images));
+  const layers = exports.map((e) => {
+    const layer = new RecorderLayer(e.device, writer, { dev: e.name });
+    e.device = layer;
+    return layer;
+  });
+  return { writer, layers };
 }
 
 /** Many exports behind one cache (`--export NAME=IMAGE`, repeated); see export_stack.ts. */
 async function openManyStack(specs: ExportSpec[], o: ServeOptions): Promise<ServedStack> {
-  if (o.record !== undefined) throw new UsageError("--record takes one image, not --export");
   if (o.admit !== "all") throw new UsageError(`--admit ${o.admit} takes one image, not --export`);
   if (o.exportName !== undefined) throw new UsageError("--export-name takes one image");
   if (specs.length > MAX_EXPORTS) {
@@ -328,14 +352,30 @@ async function openManyStack(specs: ExportSpec[], o: ServeOptions): Promise<Serv
         log: (m) => console.error(`qbic-cache serve: ${m}`),
       },
     );
+    const rec = o.record === undefined
+      ? null
+      : await recordExports(many.exports, o.record, specs.map((s) => s.image));
     return {
       label: `${specs.length} exports`,
       exports: many.exports,
       caches: many.caches,
-      recorder: null,
+      recorder: rec && {
+        get records() {
+          return rec.layers.reduce((n, l) => n + l.records, 0);
+        },
+        get error() {
+          return rec.writer.error;
+        },
+      },
       latency: many.latency,
       many,
-      close: () => many.close(),
+      close: async () => {
+        try {
+          await many.close();
+        } finally {
+          await rec?.writer.close(o.record !== "-");
+        }
+      },
     };
   } catch (e) {
     await Promise.allSettled(images.map((d) => d.close()));
