@@ -8,7 +8,8 @@
  *
  * @module
  */
-import type { BlockDevice, BlockSizes, WriteFlags, ZeroFlags } from "./block_device.ts";
+import type { BlockDevice, WriteFlags, ZeroFlags } from "./block_device.ts";
+import { PassThroughLayer } from "./pass_through.ts";
 import { type BlockExtent, extentsOf, type ExtentSource } from "./extents.ts";
 import { type HitSource, isHitSource } from "./hit_source.ts";
 import { Histogram } from "../stats/histogram.ts";
@@ -95,33 +96,22 @@ export class ExportLedger {
  * ledger.exports[0].reads; // 1
  * ```
  */
-export class ExportMeter implements BlockDevice, ExtentSource, HitSource {
+export class ExportMeter extends PassThroughLayer implements BlockDevice, ExtentSource, HitSource {
   readonly #fig: ExportFigures;
 
   /**
    * @param counters the block counters of the cache this export's requests reach (null: none)
    */
   constructor(
-    readonly inner: BlockDevice,
+    inner: BlockDevice,
     readonly index: number,
     readonly ledger: ExportLedger,
     readonly counters: BlockCounters | null,
   ) {
+    super(inner);
     this.#fig = ledger.exports[index];
   }
 
-  get name(): string {
-    return this.inner.name;
-  }
-  get size(): number {
-    return this.inner.size;
-  }
-  get readOnly(): boolean {
-    return this.inner.readOnly;
-  }
-  get blockSizes(): BlockSizes {
-    return this.inner.blockSizes;
-  }
   get lastHit(): boolean | undefined {
     return isHitSource(this.inner) ? this.inner.lastHit : undefined;
   }

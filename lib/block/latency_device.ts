@@ -7,7 +7,8 @@
  *
  * @module
  */
-import type { BlockDevice, BlockSizes, WriteFlags, ZeroFlags } from "./block_device.ts";
+import type { BlockDevice, WriteFlags, ZeroFlags } from "./block_device.ts";
+import { PassThroughLayer } from "./pass_through.ts";
 import type { LatencyModel, ModelOp } from "./latency_model.ts";
 import { type BlockExtent, extentsOf, type ExtentSource } from "./extents.ts";
 import { flushRangeOf, type RangeFlusher } from "./concat_device.ts";
@@ -48,7 +49,8 @@ export interface LatencyStats {
  * await slow.read(0, new Uint8Array(4096)); // takes at least 100 us
  * ```
  */
-export class LatencyDevice implements BlockDevice, ExtentSource, RangeFlusher {
+export class LatencyDevice extends PassThroughLayer
+  implements BlockDevice, ExtentSource, RangeFlusher {
   readonly stats: LatencyStats = {
     requests: 0,
     bytes: 0,
@@ -61,24 +63,12 @@ export class LatencyDevice implements BlockDevice, ExtentSource, RangeFlusher {
   readonly #freeAt: Float64Array;
 
   constructor(
-    readonly inner: BlockDevice,
+    inner: BlockDevice,
     readonly model: LatencyModel,
     readonly clock: ModelClock = NATIVE_CLOCK,
   ) {
+    super(inner);
     this.#freeAt = new Float64Array(model.queues);
-  }
-
-  get name(): string {
-    return this.inner.name;
-  }
-  get size(): number {
-    return this.inner.size;
-  }
-  get readOnly(): boolean {
-    return this.inner.readOnly;
-  }
-  get blockSizes(): BlockSizes {
-    return this.inner.blockSizes;
   }
 
   /** Books the request on the earliest free queue; returns its modelled completion time. */

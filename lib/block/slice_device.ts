@@ -69,49 +69,39 @@ export class SliceDevice implements BlockDevice, ExtentSource, HitSource {
     checkRange(this, offset, length);
   }
 
-  read(offset: number, buf: Uint8Array): Promise<void> {
+  /** Checks the request, then passes it down at `base + offset`; a bad one is a rejection. */
+  #pass<T>(
+    offset: number,
+    length: number,
+    write: boolean,
+    io: (at: number) => Promise<T>,
+  ): Promise<T> {
     try {
-      this.#check(offset, buf.length, false);
+      this.#check(offset, length, write);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.inner.read(this.base + offset, buf);
+    return io(this.base + offset);
+  }
+
+  read(offset: number, buf: Uint8Array): Promise<void> {
+    return this.#pass(offset, buf.length, false, (at) => this.inner.read(at, buf));
   }
   write(offset: number, data: Uint8Array, flags?: WriteFlags): Promise<void> {
-    try {
-      this.#check(offset, data.length, true);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.inner.write(this.base + offset, data, flags);
+    return this.#pass(offset, data.length, true, (at) => this.inner.write(at, data, flags));
   }
   trim(offset: number, length: number, flags?: WriteFlags): Promise<void> {
-    try {
-      this.#check(offset, length, true);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.inner.trim(this.base + offset, length, flags);
+    return this.#pass(offset, length, true, (at) => this.inner.trim(at, length, flags));
   }
   zero(offset: number, length: number, flags?: ZeroFlags): Promise<void> {
-    try {
-      this.#check(offset, length, true);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.inner.zero(this.base + offset, length, flags);
+    return this.#pass(offset, length, true, (at) => this.inner.zero(at, length, flags));
   }
   /** Writes back and flushes this window only. */
   flush(): Promise<void> {
     return flushRangeOf(this.inner, this.base, Math.max(this.size, 1));
   }
   extents(offset: number, length: number): Promise<BlockExtent[]> {
-    try {
-      checkRange(this, offset, length);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return extentsOf(this.inner, this.base + offset, length);
+    return this.#pass(offset, length, false, (at) => extentsOf(this.inner, at, length));
   }
   /** A window does not own the device below: whoever built the stack closes it once. */
   close(): Promise<void> {
