@@ -26,7 +26,9 @@ for (const allocation of ["shared", "static"]) {
       const s = await startServe(dir, [
         ...["--cache-size", "2M", "--policy", "lru", "--allocation", allocation],
         ...["--output", "json", "--backing-latency", "20us"],
-        ...["--export", `vm-a=${dir}/a.img`, "--export", `vm-b=${dir}/b.img`],
+        // vm-b may hold at most a quarter of the shared pool (static: a fixed quarter)
+        ...["--export", `vm-a=${dir}/a.img`],
+        ...["--export", `vm-b=${dir}/b.img,${allocation === "shared" ? "max" : "share"}=25%`],
         ...["--export", `vm-c=${dir}/c.img,read-only`],
         ...["--record", `${dir}/trace.jsonl`],
       ]);
@@ -46,6 +48,15 @@ for (const allocation of ["shared", "static"]) {
         assert.equal(c["export-size"], 3 << 20);
         assert.equal(a["is_read_only"], false);
         assert.equal(c["is_read_only"], true);
+
+        // The read-only export reads its own bytes through the shared cache (first: what
+        // vm-b holds at the end then comes from the two clients below).
+        const r = await run("qemu-io", [
+          ...["-f", "raw", "-r", "-c", "read -P 0x3c 0 3M"],
+          uriOf(s.socket, "vm-c"),
+        ]);
+        assert.equal(r.code, 0, r.err + r.out);
+        assert.ok(!/Pattern verification failed/.test(r.out), r.out);
 
         // Two clients at once, on two exports: qemu-io patterns on vm-a, fio verify on vm-b.
         const [q, f] = await Promise.all([
@@ -73,14 +84,6 @@ for (const allocation of ["shared", "static"]) {
         assert.ok(!/Pattern verification failed|error/i.test(q.out + q.err), q.out + q.err);
         assert.equal(f.code, 0, f.err + f.out.slice(0, 2000));
         assert.equal(JSON.parse(f.out.slice(f.out.indexOf("{"))).jobs[0].error, 0);
-
-        // The read-only export reads its own bytes through the shared cache.
-        const r = await run("qemu-io", [
-          ...["-f", "raw", "-r", "-c", "read -P 0x3c 0 3M"],
-          uriOf(s.socket, "vm-c"),
-        ]);
-        assert.equal(r.code, 0, r.err + r.out);
-        assert.ok(!/Pattern verification failed/.test(r.out), r.out);
       } finally {
         st = await s.stop();
       }
@@ -94,6 +97,8 @@ for (const allocation of ["shared", "static"]) {
       assert.ok(ra.writes >= 2 && ra.reads >= 3, JSON.stringify(ra));
       assert.ok(rb.writes >= 2048 && rb.reads >= 2048, JSON.stringify(rb)); // 8M in 4k, then verify
       assert.equal(rc.writes, 0);
+      assert.ok(rb.bytes_cached <= (2 << 20) / 4, `vm-b holds ${rb.bytes_cached} > 25% of 2M`);
+      assert.ok(rb.bytes_cached > 0, "vm-b's random writes left blocks in the cache");
       assert.equal(rc.device_writes, 0, "nothing was ever written to the read-only image");
       assert.ok(ra.accesses > 0 && rb.accesses > 0 && rc.accesses > 0, JSON.stringify(out));
       assert.equal(
@@ -135,6 +140,10 @@ Deno.test({
       [["--export", "a=memory:1M", "--export", "a=memory:2M"], /'a' is given twice/],
       [["--export", "noequals"], /expected NAME=IMAGE/],
       [["--export", "a=memory:1M,fast"], /unknown export option 'fast'/],
+      [
+        ["--export", "a=memory:1M,max=25%", "--allocation", "static"],
+        /max= is for --allocation shared/,
+      ],
       [[
         "--allocation",
         "static",

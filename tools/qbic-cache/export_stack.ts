@@ -20,6 +20,7 @@ import { LatencyDevice } from "../../lib/block/latency_device.ts";
 import type { LatencyModel } from "../../lib/block/latency_model.ts";
 import { ExportLedger, ExportMeter } from "../../lib/block/export_meter.ts";
 import { createPolicy } from "../../lib/cache/registry.ts";
+import { OwnerQuotaPolicy } from "../../lib/cache/owner_quota.ts";
 import type { NbdExport } from "../../lib/nbd/types.ts";
 
 /** How the cache's memory is divided between exports. */
@@ -38,6 +39,8 @@ export interface ExportSpec {
   readOnly: boolean;
   /** Fraction of the cache for `static` allocation (undefined: an equal part of the rest). */
   share?: number;
+  /** Most of the shared pool this export may hold, as a fraction (`shared` allocation). */
+  max?: number;
 }
 
 /** A bad `--export` value. */
@@ -46,7 +49,7 @@ export class ExportSpecError extends Error {
 }
 
 /**
- * Parses `NAME=IMAGE[,read-only][,share=25%]`.
+ * Parses `NAME=IMAGE[,read-only][,share=25%][,max=50%]`.
  *
  * @example
  * ```ts
@@ -73,9 +76,28 @@ export function parseExportSpec(text: string): ExportSpec {
         throw new ExportSpecError(`${name}: share must be a percentage in (0, 100]: '${opt}'`);
       }
       spec.share = p;
+    } else if (opt.startsWith("max=")) {
+      const m = /^max=(\d+(?:\.\d+)?)%$/.exec(opt);
+      const p = m ? Number(m[1]) / 100 : NaN;
+      if (!(p > 0 && p <= 1)) {
+        throw new ExportSpecError(`${name}: max must be a percentage in (0, 100]: '${opt}'`);
+      }
+      spec.max = p;
     } else throw new ExportSpecError(`${name}: unknown export option '${opt}'`);
   }
   return spec;
+}
+
+/** `max=` belongs to the shared pool; `share=` to static allocation. */
+export function checkSpecsFor(allocation: Allocation, specs: ExportSpec[]): void {
+  for (const s of specs) {
+    if (allocation === "static" && s.max !== undefined) {
+      throw new ExportSpecError(`${s.name}: max= is for --allocation shared (static: share=)`);
+    }
+    if (allocation === "shared" && s.share !== undefined) {
+      throw new ExportSpecError(`${s.name}: share= is for --allocation static (shared: max=)`);
+    }
+  }
 }
 
 /** Cache blocks per export for `static` allocation: given shares, the rest split evenly. */
@@ -128,6 +150,7 @@ export function buildExportStack(
   images: BlockDevice[],
   o: ExportStackOptions,
 ): ExportStack {
+  checkSpecsFor(o.allocation, specs);
   const concat = new ConcatDevice(images, "exports");
   const latency = o.model ? new LatencyDevice(concat, o.model(concat.size)) : null;
   const backing: BlockDevice = latency ?? concat;
@@ -137,9 +160,16 @@ export function buildExportStack(
     specs.map((s) => s.name),
     o.allocation === "shared" ? (_c, block) => concat.partAt(block * bs) : (c) => c,
   );
+  const capped = specs.some((s) => s.max !== undefined);
+  const policyFor = (blocks: number) => {
+    const p = createPolicy(o.policy, blocks);
+    if (!capped || o.allocation !== "shared") return p;
+    const max = specs.map((s) => s.max === undefined ? Infinity : Math.floor(blocks * s.max));
+    return new OwnerQuotaPolicy(p, (b) => concat.partAt(b * bs), max);
+  };
   const newCache = (inner: BlockDevice, blocks: number, index: number) => {
     const cache = new CacheLayer(inner, {
-      policy: createPolicy(o.policy, blocks),
+      policy: policyFor(blocks),
       blockSize: bs,
       mode: o.mode,
       cacheOnRead: o.cacheOnRead,

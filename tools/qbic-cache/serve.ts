@@ -63,7 +63,7 @@ export interface ServeOptions {
   queueDepth: number;
   /** A backing-device latency model spec (lib/block/latency_model.ts), e.g. `100us`, `hdd`. */
   backingLatency?: string;
-  /** `--export NAME=IMAGE[,read-only][,share=P%]`, repeated: many exports behind one cache. */
+  /** `--export NAME=IMAGE[,read-only][,share=P%][,max=P%]`, repeated: many exports, one cache. */
   export?: string[];
   allocation: Allocation;
   statsInterval?: number;
@@ -602,7 +602,7 @@ export function addServeCommand(program: Command) {
       .option(
         "--export <name=image>",
         "export IMAGE as NAME (repeat for many VMs behind one cache); options after a comma: " +
-          "read-only, share=P% (static allocation)",
+          "read-only, share=P% (static allocation), max=P% (most of the shared pool)",
         (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
       )
       .addOption(
