@@ -13,7 +13,11 @@
  * guest at N = 1 and 2 is not part of this bench yet (the e2e guest tests drive serve with one
  * export). Not a test.
  *
- *   deno run -A bench/qbic/main.ts [--quick] [--runtime SECS] [--no-db]
+ *   deno run -A bench/qbic/main.ts [--quick] [--runtime SECS] [--rounds N] [--no-db]
+ *
+ * Each configuration runs `--rounds` times (full 3, quick 1), the configurations of one N in the
+ * opposite order each round, and every figure is the median over rounds: on a shared machine a
+ * burst of other work then hits every configuration alike.
  *
  * @module
  */
@@ -25,6 +29,8 @@ const quick = args.includes("--quick");
 const rtIdx = args.indexOf("--runtime");
 const runtime = rtIdx >= 0 ? Number(args[rtIdx + 1]) : quick ? 2 : 8;
 const noDb = args.includes("--no-db");
+const rdIdx = args.indexOf("--rounds");
+const rounds = rdIdx >= 0 ? Number(args[rdIdx + 1]) : quick ? 1 : 3;
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DISK = quick ? 32 << 20 : 128 << 20; // per VM
 const HOT = DISK / 10; // the zoned distribution's hot 10%
@@ -74,6 +80,18 @@ function vmFigures(job: FioJob): VmFigures {
 }
 
 let serves = 0;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Per VM, the median over rounds of each figure. */
+function medianVms(rounds: VmFigures[][]): VmFigures[] {
+  return rounds[0].map((v, i) => ({
+    vm: v.vm,
+    iops: median(rounds.map((r) => r[i].iops)),
+    p50: median(rounds.map((r) => r[i].p50)),
+    p99: median(rounds.map((r) => r[i].p99)),
+  }));
+}
 
 async function serveAndRun(
   n: number,
@@ -158,7 +176,7 @@ async function stopServe(
 const run = noDb ? null : await startRun({}, {
   tool: "bench",
   command: "qbic",
-  args: { quick, runtime, disk: DISK, hot: HOT, model: MODEL, ns: NS },
+  args: { quick, runtime, rounds, disk: DISK, hot: HOT, model: MODEL, ns: NS },
 });
 
 const rows: unknown[][] = [];
@@ -183,14 +201,19 @@ for (const n of NS) {
     ["qbic", hotSet / 2, "0.5x"],
     ["qbic", hotSet, "1x"],
   ];
-  for (const [policy, size, rel] of configs) {
-    const cacheSize = Math.max(Math.floor(size / BLOCK) * BLOCK, policy === "none" ? 0 : BLOCK);
-    const { vms, serve } = await serveAndRun(
-      n,
-      policy === "none" ? "lru" : policy,
-      cacheSize,
-      false,
-    );
+  const results = new Map<string, { vms: VmFigures[]; serve: ServeFigures }[]>();
+  for (let r = 0; r < rounds; r++) {
+    for (const [policy, size, rel] of r % 2 ? [...configs].reverse() : configs) {
+      const cacheSize = Math.max(Math.floor(size / BLOCK) * BLOCK, policy === "none" ? 0 : BLOCK);
+      const got = await serveAndRun(n, policy === "none" ? "lru" : policy, cacheSize, false);
+      const key = `${policy} ${rel}`;
+      results.set(key, [...(results.get(key) ?? []), got]);
+    }
+  }
+  for (const [policy, _size, rel] of configs) {
+    const got = results.get(`${policy} ${rel}`)!;
+    const vms = medianVms(got.map((g) => g.vms));
+    const serve = got[Math.floor(got.length / 2)].serve;
     const mean = vms.reduce((s, v) => s + v.iops, 0) / vms.length;
     if (policy === "none") baseline.set(n, mean);
     const ratio = mean / baseline.get(n)!;
