@@ -45,6 +45,9 @@ VAV_EXPORT int64_t vav_map_scan(int32_t db, int32_t map, uint64_t off, uint64_t 
 VAV_EXPORT int64_t vav_map_scan_chunks(int32_t db, int32_t map, const uint64_t *segs, uint32_t nsegs,
                                        const uint64_t *chunks, uint32_t nchunks, uint32_t flags,
                                        vav_hit *out, uint32_t cap, uint64_t *stats);
+VAV_EXPORT const uint8_t *vav_map_ptr(int32_t map, uint64_t off, uint64_t len);
+VAV_EXPORT int64_t vav_map_gather(int32_t map, const uint64_t *segs, uint32_t nsegs, const uint64_t *chunks,
+                                  uint32_t nchunks, uint8_t *dst, uint64_t cap);
 VAV_EXPORT int64_t vav_walk(int32_t map, const uint64_t *segs, uint32_t nsegs, uint64_t cr3,
                             uint32_t flags, uint64_t *out, uint32_t cap, uint64_t *stats);
 VAV_EXPORT int64_t vav_map_hash_pages(int32_t map, const uint64_t *segs, uint32_t nsegs,

@@ -161,6 +161,35 @@ int64_t vav_map_scan_chunks(int32_t db, int32_t m, const uint64_t *segs, uint32_
   return vav_scan_db(d, scratch, total, flags, out, cap, stats);
 }
 
+/* The address of [off, off + len) in the mapping (for a scanner that reads memory itself, such
+ * as libclamav's cl_fmap_open_memory), or NULL when the range is outside the file. Valid until
+ * vav_map_close. */
+const uint8_t *vav_map_ptr(int32_t m, uint64_t off, uint64_t len) {
+  map_rec r;
+  if (map_get(m, &r) < 0 || r.size == 0) return NULL;
+  if (off > r.size || len > r.size - off) return NULL;
+  return r.base + off;
+}
+
+/* Copies guest-physical chunks (pa, len pairs) in order into dst (cap bytes): bytes copied. */
+int64_t vav_map_gather(int32_t m, const uint64_t *segs, uint32_t nsegs, const uint64_t *chunks,
+                       uint32_t nchunks, uint8_t *dst, uint64_t cap) {
+  map_rec r;
+  int rc = map_get(m, &r);
+  if (rc < 0) return rc;
+  if (!segs || !chunks || (!dst && cap)) return -EINVAL;
+  uint64_t pos = 0;
+  for (uint32_t i = 0; i < nchunks; i++) {
+    uint64_t len = chunks[2 * i + 1];
+    if (len > cap - pos) return -ENOSPC;
+    const uint8_t *p = gpa_ptr(&r, segs, nsegs, chunks[2 * i], len);
+    if (!p) return -ERANGE;
+    memcpy(dst + pos, p, len);
+    pos += len;
+  }
+  return (int64_t)pos;
+}
+
 typedef struct {
   const map_rec *r;
   const uint64_t *segs;

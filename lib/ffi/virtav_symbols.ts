@@ -72,6 +72,24 @@ export const virtavSymbols = {
     ],
     result: "i64",
   },
+  /** const uint8_t *vav_map_ptr(int32_t map, uint64_t off, uint64_t len): NULL when out of range */
+  vav_map_ptr: {
+    parameters: ["i32", /* int32_t map */ "u64", /* uint64_t off */ "u64" /* uint64_t len */],
+    result: "pointer",
+  },
+  /** int64_t vav_map_gather(int32_t map, const uint64_t *segs, uint32_t nsegs, const uint64_t *chunks, uint32_t nchunks, uint8_t *dst, uint64_t cap): bytes copied */
+  vav_map_gather: {
+    parameters: [
+      "i32", /* int32_t map */
+      "buffer", /* const uint64_t *segs */
+      "u32", /* uint32_t nsegs */
+      "buffer", /* const uint64_t *chunks */
+      "u32", /* uint32_t nchunks */
+      "buffer", /* uint8_t *dst */
+      "u64", /* uint64_t cap */
+    ],
+    result: "i64",
+  },
   /** int64_t vav_walk(int32_t map, const uint64_t *segs, uint32_t nsegs, uint64_t cr3, uint32_t flags, uint64_t *out, uint32_t cap, uint64_t *stats): runs written */
   vav_walk: {
     parameters: [

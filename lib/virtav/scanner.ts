@@ -26,13 +26,21 @@ export interface Detection {
   /** The scanned file (or memory source). */
   path: string;
   name: string;
-  /** Offset of the match in the scanned unit (file, segment, or executable run). */
+  /**
+   * Offset of the match in the scanned unit (file, segment, or executable run); -1 when the
+   * engine does not say where (libclamav), and then `unit` says which unit matched.
+   */
   offset: number;
   /** Guest-physical address (memory scans). */
   pa?: number;
   /** Guest-virtual address (executable-page scans). */
   va?: bigint;
+  /** The unit that matched, when the offset is unknown (memory scans). */
+  unit?: { pa?: number; va?: bigint; size: number };
 }
+
+/** What a scanner needs of an engine: scan a unit of a mapped file, or a list of chunks. */
+export type UnitMatcher = Pick<Matcher, "scanMapped" | "scanChunks">;
 
 /** A file that could not be scanned (the scan goes on). */
 export interface ScanProblem {
@@ -55,7 +63,11 @@ export class Scanner {
   files = 0;
   bytes = 0;
 
-  constructor(readonly matcher: Matcher, hashes: HashSignature[], readonly opts: ScanOptions = {}) {
+  constructor(
+    readonly matcher: UnitMatcher,
+    hashes: HashSignature[],
+    readonly opts: ScanOptions = {},
+  ) {
     for (const h of hashes) {
       const list = this.#bySize.get(h.size) ?? [];
       list.push(h);
@@ -145,7 +157,11 @@ export class Scanner {
     for (const s of mem.segments) {
       this.bytes += s.size;
       for (const h of this.matcher.scanMapped(mem.file, s.fileOff, s.size, this.opts)) {
-        out.push({ path, name: h.name, offset: h.offset, pa: s.pa + h.offset });
+        out.push(
+          h.offset < 0
+            ? { path, name: h.name, offset: -1, unit: { pa: s.pa, size: s.size } }
+            : { path, name: h.name, offset: h.offset, pa: s.pa + h.offset },
+        );
       }
       if (out.length && !this.opts.allMatch) break;
     }
@@ -160,6 +176,15 @@ export class Scanner {
       u.chunks.forEach((c, i) => chunks.set([BigInt(c.pa), BigInt(c.size)], i * 2));
       this.bytes += u.size;
       for (const h of this.matcher.scanChunks(mem.file, mem.segs, chunks, this.opts)) {
+        if (h.offset < 0) {
+          out.push({
+            path,
+            name: h.name,
+            offset: -1,
+            unit: { va: u.va, pa: u.chunks[0].pa, size: u.size },
+          });
+          continue;
+        }
         out.push({
           path,
           name: h.name,

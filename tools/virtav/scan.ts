@@ -12,11 +12,13 @@ import { withRun } from "../../lib/cli/with_run.ts";
 import type { RunRecorder } from "../../lib/results/mod.ts";
 import { openGuestMemory } from "../../lib/virtav/guest_memory.ts";
 import type { Detection } from "../../lib/virtav/scanner.ts";
-import { Scanner } from "../../lib/virtav/scanner.ts";
+import { Scanner, type UnitMatcher } from "../../lib/virtav/scanner.ts";
+import { ClamavMatcher } from "../../lib/virtav/clamav_matcher.ts";
 import { hexAddr } from "../../lib/virtav/page_walker.ts";
 import {
   clamscanNamesOption,
   collect,
+  type Loaded,
   loadSignatures,
   noteHashesNotApplied,
   type SigOptions,
@@ -53,10 +55,21 @@ export function parseAddress(text: string, what: string): bigint {
   return BigInt(text);
 }
 
-/** The clamscan-form line of a detection (the path carries the addresses for memory). */
+/** `0xSTART-0xEND` of a unit (a detection whose engine does not say where in it). */
+function unitRange(start: bigint | number, size: number): string {
+  return `${hexAddr(start)}-${hexAddr(BigInt(start) + BigInt(size))}`;
+}
+
+/**
+ * The clamscan-form line of a detection (the path carries the addresses for memory; with
+ * `--engine clamav`, the range of the unit that matched).
+ */
 export function detectionLine(d: Detection): string {
   let where = d.path;
-  if (d.va !== undefined) where += `@va=${hexAddr(d.va)},pa=${hexAddr(d.pa ?? 0)}`;
+  if (d.unit?.va !== undefined) {
+    where += `@va=${unitRange(d.unit.va, d.unit.size)},pa=${hexAddr(d.unit.pa ?? 0)}`;
+  } else if (d.unit?.pa !== undefined) where += `@pa=${unitRange(d.unit.pa, d.unit.size)}`;
+  else if (d.va !== undefined) where += `@va=${hexAddr(d.va)},pa=${hexAddr(d.pa ?? 0)}`;
   else if (d.pa !== undefined) where += `@pa=${hexAddr(d.pa)}`;
   return `${where}: ${d.name} FOUND`;
 }
@@ -67,10 +80,17 @@ export function detectionJson(d: Detection): Record<string, unknown> {
     path: d.path,
     status: "FOUND",
     signature: d.name,
-    offset: d.offset,
   };
+  if (d.offset >= 0) o.offset = d.offset;
   if (d.pa !== undefined) o.pa = hexAddr(d.pa);
   if (d.va !== undefined) o.va = hexAddr(d.va);
+  if (d.unit) {
+    o.unit = {
+      ...(d.unit.pa !== undefined ? { pa: hexAddr(d.unit.pa) } : {}),
+      ...(d.unit.va !== undefined ? { va: hexAddr(d.unit.va) } : {}),
+      size: d.unit.size,
+    };
+  }
   return o;
 }
 
@@ -79,9 +99,14 @@ export function recordDetections(run: RunRecorder, dets: Detection[], mode: stri
   if (dets.length === 0) return;
   run.rows(
     { name: DETECTIONS_TABLE.name, columns: DETECTIONS_TABLE.columns.map(([n, t]) => [n, t]) },
-    dets.map((
-      d,
-    ) => [d.path, d.name, d.offset, d.pa ?? null, d.va !== undefined ? hexAddr(d.va) : null, mode]),
+    dets.map((d) => [
+      d.path,
+      d.name,
+      d.offset >= 0 ? d.offset : null,
+      d.pa ?? d.unit?.pa ?? null,
+      d.va !== undefined ? hexAddr(d.va) : d.unit?.va !== undefined ? hexAddr(d.unit.va) : null,
+      mode,
+    ]),
   );
 }
 
@@ -99,6 +124,12 @@ export function addScanCommand(program: Command) {
         false,
       )
       .option("--allmatch", "the same as --all-matches", false)
+      .addOption(
+        new Option(
+          "--engine <engine>",
+          "default: virtav's matcher; clamav: libclamav (clamscan's library, raw-only options)",
+        ).choices(["default", "clamav"] as const).default("default" as const),
+      )
       .option("-i, --infected", "print only detections, not OK lines", false)
       .option("--memory", "inputs are guest memory: raw image, RAM file or QEMU ELF dump", false)
       .addOption(
@@ -129,6 +160,7 @@ export function addScanCommand(program: Command) {
     "virtav scan -d sigs.ndb /usr/bin",
     "virtav scan --memory -d sigs.ndb --all-matches vm.dump",
     "virtav scan --memory --exec-only --cr3 0x1a2b000 -d sigs.ndb /dev/shm/guest.ram",
+    "virtav scan --engine clamav -d main.cvd --memory vm.dump",
   ]);
   cmd.action(async (paths, cliOpts) => {
     const opts = cliOpts as typeof cliOpts & SigOptions;
@@ -153,11 +185,8 @@ export function addScanCommand(program: Command) {
       { tool: "virtav", command: "scan", args: { paths, ...opts } },
       async (run) => {
         const t0 = performance.now();
-        const sigs = await loadSignatures(opts);
-        const summary = unsupportedSummary(sigs.db);
-        if (summary && !opts.quiet) console.error(`virtav: ${summary}`);
-        if (opts.memory) noteHashesNotApplied(sigs.db, opts.quiet, run);
-        const scanner = new Scanner(sigs.matcher, sigs.db.hashes, { allMatch });
+        const engine = await loadEngine(opts, run);
+        const scanner = new Scanner(engine.matcher, engine.hashes, { allMatch });
         const tLoad = performance.now();
         const out: string[] = [];
         const flush = () => {
@@ -234,14 +263,30 @@ export function addScanCommand(program: Command) {
         }
         flush();
         const secs = (performance.now() - tLoad) / 1000;
+        const eng = { engine: opts.engine };
+        run.metric("bytes_scanned", scanner.bytes, "B", eng);
+        run.metric("scan_seconds", secs, "s", eng);
+        run.metric("throughput", scanner.bytes / 2 ** 20 / Math.max(secs, 1e-9), "MiB/s", eng);
+        run.metric("detections", found, "", eng);
+        run.metric("signatures", engine.signatures, "", eng);
+        run.metric("load_seconds", (tLoad - t0) / 1000, "s", { ...eng, cached: engine.cached });
+        const rate = (scanner.bytes / 2 ** 20 / Math.max(secs, 1e-9)).toFixed(0);
+        const scanned = `scanned ${(scanner.bytes / 2 ** 20).toFixed(1)} MiB in ${
+          secs.toFixed(3)
+        } s (${rate} MiB/s); ${found} detections`;
+        if (!engine.sigs) {
+          if (!opts.quiet) {
+            console.error(`virtav: libclamav: ${engine.signatures} signatures; ${scanned}`);
+          }
+          engine.close();
+          if (problems && found === 0) {
+            throw new ToolError(`${problems} inputs could not be scanned`);
+          }
+          return;
+        }
+        const sigs = engine.sigs;
         const st = sigs.matcher.stats;
-        run.metric("bytes_scanned", scanner.bytes, "B");
-        run.metric("scan_seconds", secs, "s");
-        run.metric("throughput", scanner.bytes / 2 ** 20 / Math.max(secs, 1e-9), "MiB/s");
-        run.metric("detections", found);
-        run.metric("signatures", sigs.db.bodyCount + sigs.db.hashes.length);
         run.metric("unsupported_signatures", sigs.unsupportedTotal);
-        run.metric("load_seconds", (tLoad - t0) / 1000, "s", { cached: sigs.cached });
         if (st.exactFallbacks) run.metric("exact_fallbacks", st.exactFallbacks);
         if (st.exactFallbacks && !opts.quiet) {
           console.error(
@@ -255,14 +300,10 @@ export function addScanCommand(program: Command) {
         if (!opts.quiet) {
           console.error(
             `virtav: ${sigs.db.bodyCount} body + ${sigs.db.hashes.length} hash signatures` +
-              (sigs.cached ? " (compiled, from cache)" : "") +
-              `; scanned ${(scanner.bytes / 2 ** 20).toFixed(1)} MiB in ${secs.toFixed(3)} s` +
-              ` (${
-                (scanner.bytes / 2 ** 20 / Math.max(secs, 1e-9)).toFixed(0)
-              } MiB/s); ${found} detections`,
+              (sigs.cached ? " (compiled, from cache)" : "") + `; ${scanned}`,
           );
         }
-        sigs.matcher.close();
+        engine.close();
         if (problems && found === 0) throw new ToolError(`${problems} inputs could not be scanned`);
       },
     );
@@ -270,4 +311,56 @@ export function addScanCommand(program: Command) {
     if (found > 0) Deno.exit(1);
   });
   return cmd;
+}
+
+/** The engine a scan uses: virtav's matcher (with its database summary) or libclamav. */
+interface LoadedEngine {
+  matcher: UnitMatcher;
+  /** Hash signatures the scanner applies itself (libclamav applies its own). */
+  hashes: Loaded["db"]["hashes"];
+  signatures: number;
+  cached: boolean;
+  /** The default engine's database (undefined for libclamav). */
+  sigs?: Loaded;
+  close(): void;
+}
+
+/** Loads `--engine`'s signatures; says on stderr what the default engine cannot use. */
+async function loadEngine(
+  opts: SigOptions & { engine: "default" | "clamav"; memory: boolean; quiet?: boolean },
+  run: RunRecorder,
+): Promise<LoadedEngine> {
+  if (opts.engine === "clamav") {
+    if (opts.database.length === 0) {
+      throw new UsageError(
+        "--engine clamav needs -d/--database (libclamav has no built-in signatures)",
+      );
+    }
+    let m: ClamavMatcher;
+    try {
+      m = ClamavMatcher.load(opts.database, opts.clamscanNames);
+    } catch (e) {
+      // A database libclamav refuses: exit 2, as clamscan (its loader named the line on stderr).
+      throw new UsageError((e as Error).message);
+    }
+    return {
+      matcher: m,
+      hashes: [],
+      signatures: m.signatures,
+      cached: false,
+      close: () => m.close(),
+    };
+  }
+  const sigs = await loadSignatures(opts);
+  const summary = unsupportedSummary(sigs.db);
+  if (summary && !opts.quiet) console.error(`virtav: ${summary}`);
+  if (opts.memory) noteHashesNotApplied(sigs.db, opts.quiet ?? false, run);
+  return {
+    matcher: sigs.matcher,
+    hashes: sigs.db.hashes,
+    signatures: sigs.db.bodyCount + sigs.db.hashes.length,
+    cached: sigs.cached,
+    sigs,
+    close: () => sigs.matcher.close(),
+  };
 }
