@@ -27,7 +27,9 @@ typedef struct {
  * the exact scan, VAV_ST_EXACT counts those runs; nothing is dropped). */
 enum { VAV_ST_BYTES, VAV_ST_CANDIDATES, VAV_ST_PARTS, VAV_ST_TRACK_DROP, VAV_ST_HITS_LOST, VAV_ST_COPIED, VAV_ST_EXACT };
 /* stats[] indices filled by vav_walk (uint64_t stats[8]) */
-enum { VAV_WS_TABLES, VAV_WS_OUTSIDE, VAV_WS_LOOPS, VAV_WS_BUDGET, VAV_WS_TRUNCATED, VAV_WS_RESERVED_PS, VAV_WS_LEAVES };
+/* VAV_WS_SUPERVISOR: bytes of executable supervisor pages (U/S clear at some level): kernel text,
+ * which every live Linux CR3 maps; none means a wrong CR3 or paging depth. */
+enum { VAV_WS_TABLES, VAV_WS_OUTSIDE, VAV_WS_LOOPS, VAV_WS_BUDGET, VAV_WS_TRUNCATED, VAV_WS_RESERVED_PS, VAV_WS_LEAVES, VAV_WS_SUPERVISOR };
 
 /* virtav_match.c */
 VAV_EXPORT int32_t vav_db_load(const uint8_t *blob, uint64_t len);

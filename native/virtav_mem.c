@@ -13,6 +13,7 @@
 
 #define MAX_MAPS 64
 #define PTE_P (1ull << 0)
+#define PTE_US (1ull << 2)
 #define PTE_PS (1ull << 7)
 #define PTE_NX (1ull << 63)
 #define ADDR_MASK 0x000ffffffffff000ull
@@ -228,8 +229,9 @@ static void emit(walk_ctx *w, uint64_t va, uint64_t pa, uint64_t size) {
   w->n++;
 }
 
-/* Walks the table at `table` for `level` (levels..1); va_base is the VA bits so far. */
-static void walk(walk_ctx *w, uint64_t table, int level, uint64_t va_base) {
+/* Walks the table at `table` for `level` (levels..1); va_base is the VA bits so far; user: U/S
+ * set at every level above (a page is a user page only when U/S is set at every level). */
+static void walk(walk_ctx *w, uint64_t table, int level, uint64_t va_base, int user) {
   if (w->stats[VAV_WS_TABLES] >= WALK_BUDGET) {
     w->stats[VAV_WS_BUDGET]++;
     return;
@@ -262,10 +264,11 @@ static void walk(walk_ctx *w, uint64_t table, int level, uint64_t va_base) {
         w->stats[VAV_WS_OUTSIDE]++;
         continue;
       }
+      if (!(user && (e & PTE_US))) w->stats[VAV_WS_SUPERVISOR] += size;
       emit(w, canonical(va, w->levels), pa, size);
     } else {
       if (level >= 4 && (e & PTE_PS)) w->stats[VAV_WS_RESERVED_PS]++; /* reserved bit: ignored */
-      walk(w, e & ADDR_MASK, level - 1, va);
+      walk(w, e & ADDR_MASK, level - 1, va, user && (e & PTE_US));
     }
   }
   w->path[level] = ~0ull;
@@ -283,7 +286,7 @@ int64_t vav_walk(int32_t m, const uint64_t *segs, uint32_t nsegs, uint64_t cr3, 
   if (!gpa_ptr(&r, segs, nsegs, root, 4096)) return -ERANGE; /* CR3 outside guest RAM */
   walk_ctx w = {&r, segs, nsegs, flags, (flags & VAV_LA57) ? 5 : 4, out, cap, 0, stats, {0}};
   for (int i = 0; i < 6; i++) w.path[i] = ~0ull;
-  walk(&w, root, w.levels, 0);
+  walk(&w, root, w.levels, 0, 1);
   return w.n;
 }
 

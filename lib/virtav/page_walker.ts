@@ -27,6 +27,12 @@ export interface WalkStats {
   budgetExceeded: boolean;
   truncated: number;
   leaves: number;
+  /**
+   * Bytes of executable supervisor pages (U/S clear at some level): kernel text. Every live
+   * Linux CR3 maps some (with page-table isolation, at least the entry trampoline); none means
+   * a wrong CR3 or a wrong paging depth, and a clean scan of such a walk means nothing.
+   */
+  supervisorBytes: number;
 }
 
 /** Walk options. */
@@ -91,6 +97,7 @@ export function walkExecutable(
       budgetExceeded: s[3] > 0,
       truncated: s[4],
       leaves: s[6],
+      supervisorBytes: s[7],
     },
   };
 }
@@ -128,4 +135,59 @@ export function unitOffsetToPa(unit: ExecUnit, off: number): number {
 /** Formats a guest-virtual address as 0x-hex. */
 export function hexAddr(a: bigint | number): string {
   return "0x" + BigInt(a).toString(16).padStart(12, "0");
+}
+
+/**
+ * Where Linux maps its kernel image on x86-64 (`__START_KERNEL_map` and the 1 GiB after it; KASLR
+ * moves the kernel inside this range). Its VA is canonical under both 4- and 5-level paging.
+ */
+export const KERNEL_IMAGE_VA = { start: 0xffffffff80000000n, end: 0xffffffffc0000000n };
+
+/** Executable bytes a walk found inside {@link KERNEL_IMAGE_VA}. */
+export function kernelImageBytes(runs: ExecRun[]): number {
+  let n = 0;
+  for (const r of runs) {
+    const lo = r.va > KERNEL_IMAGE_VA.start ? r.va : KERNEL_IMAGE_VA.start;
+    const end = r.va + BigInt(r.size);
+    const hi = end < KERNEL_IMAGE_VA.end ? end : KERNEL_IMAGE_VA.end;
+    if (hi > lo) n += Number(hi - lo);
+  }
+  return n;
+}
+
+/** What {@linkcode detectPagingDepth} concluded. */
+export type DepthGuess =
+  | { la57: boolean; kernelBytes4: number; kernelBytes5: number }
+  | { la57: null; kernelBytes4: number; kernelBytes5: number; why: string };
+
+/**
+ * Tells 4- from 5-level paging (CR4.LA57) from the tables alone, for a Linux guest: the walk at
+ * the right depth finds executable kernel text at the kernel image's addresses
+ * ({@link KERNEL_IMAGE_VA}); at the wrong depth every table is read one level off, so the same
+ * pages land at other addresses. Decides only when one depth finds such text and the other
+ * finds at most 1/16 of it; otherwise `la57` is null and `why` says what was seen.
+ *
+ * @example
+ * ```ts
+ * import { openGuestMemory } from "./guest_memory.ts";
+ * import { detectPagingDepth } from "./page_walker.ts";
+ * const g = detectPagingDepth(openGuestMemory("guest.ram"), 0x1a2b000n);
+ * console.log(g.la57 === null ? g.why : g.la57 ? "5-level" : "4-level");
+ * ```
+ */
+export function detectPagingDepth(
+  mem: GuestMemory,
+  cr3: bigint,
+  opts: Omit<WalkOptions, "la57"> = {},
+): DepthGuess {
+  const k4 = kernelImageBytes(walkExecutable(mem, cr3, { ...opts, la57: false }).runs);
+  const k5 = kernelImageBytes(walkExecutable(mem, cr3, { ...opts, la57: true }).runs);
+  const seen = { kernelBytes4: k4, kernelBytes5: k5 };
+  if (k4 > 0 && k5 * 16 <= k4) return { la57: false, ...seen };
+  if (k5 > 0 && k4 * 16 <= k5) return { la57: true, ...seen };
+  const why = k4 === 0 && k5 === 0
+    ? "no executable kernel text at 0xffffffff80000000-0xffffffffc0000000 at either depth " +
+      "(not a Linux CR3?)"
+    : `kernel text at both depths (4-level ${k4} bytes, 5-level ${k5} bytes)`;
+  return { la57: null, ...seen, why };
 }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { openGuestMemory } from "./guest_memory.ts";
-import { groupUnits, walkExecutable } from "./page_walker.ts";
+import { detectPagingDepth, groupUnits, walkExecutable } from "./page_walker.ts";
 
-const P = 1n, RW = 2n, PS = 0x80n, NX = 1n << 63n;
+const P = 1n, RW = 2n, US = 4n, PS = 0x80n, NX = 1n << 63n;
 
 /** Builds guest RAM with page tables written at given physical addresses. */
 class Ram {
@@ -97,4 +97,76 @@ Deno.test("page walker: CR3 outside guest RAM is a clear error", async () => {
     () => walk(ram, 0x40000000n),
     /CR3 0x40000000: its page table is outside guest RAM/,
   );
+});
+
+/**
+ * A Linux-like address space: kernel text at 0xffffffff81000000 (supervisor, 4 KiB pages) and
+ * user code at 0x400000 (U/S set at every level), as 4-level tables rooted at 0x1000 and, the
+ * same PML4s under a PML5, as 5-level tables rooted at 0x8000.
+ */
+function linuxLike(): Ram {
+  const ram = new Ram(8 << 20);
+  const pml4 = 0x1000, pdptK = 0x2000, pdK = 0x3000, ptK = 0x4000;
+  const pdptU = 0x5000, pdU = 0x6000, ptU = 0x7000, pml5 = 0x8000, pml4U = 0x9000;
+  ram.set(pml4, 511, BigInt(pdptK) | P | RW);
+  ram.set(pdptK, 510, BigInt(pdK) | P | RW);
+  ram.set(pdK, 8, BigInt(ptK) | P | RW);
+  for (let i = 0; i < 4; i++) ram.set(ptK, i, BigInt(0x100000 + i * 4096) | P);
+  ram.set(pml4, 0, BigInt(pdptU) | P | US);
+  ram.set(pdptU, 0, BigInt(pdU) | P | US);
+  ram.set(pdU, 2, BigInt(ptU) | P | US);
+  ram.set(ptU, 0, 0x200000n | P | US);
+  ram.set(pml5, 511, BigInt(pml4) | P | RW);
+  ram.set(pml5, 0, BigInt(pml4U) | P | US);
+  ram.set(pml4U, 0, BigInt(pdptU) | P | US);
+  return ram;
+}
+
+async function withMem<T>(ram: Ram, fn: (mem: ReturnType<typeof openGuestMemory>) => T) {
+  const path = await ram.file();
+  const mem = openGuestMemory(path, { format: "raw" });
+  try {
+    return fn(mem);
+  } finally {
+    mem.file.close();
+    await Deno.remove(path);
+  }
+}
+
+Deno.test("page walker: supervisor text is counted; a user page is not", async () => {
+  const { runs, stats } = await walk(linuxLike(), 0x1000n);
+  assert.deepEqual(
+    runs.map((r) => [r.va, r.size]),
+    [[0x400000n, 4096], [0xffffffff81000000n, 4 * 4096]],
+  );
+  assert.equal(stats.supervisorBytes, 4 * 4096);
+  // The 5-level tables read at 4 levels: stray pages elsewhere, no kernel text where it lives.
+  const wrong = await walk(linuxLike(), 0x8000n, false);
+  assert.ok(!wrong.runs.some((r) => r.va >= 0xffffffff80000000n && r.va < 0xffffffffc0000000n));
+});
+
+Deno.test("page walker: the paging depth is told from where kernel text lands", async () => {
+  await withMem(linuxLike(), (mem) => {
+    const four = detectPagingDepth(mem, 0x1000n);
+    assert.equal(four.la57, false);
+    assert.equal(four.kernelBytes4, 4 * 4096);
+    assert.equal(four.kernelBytes5, 0);
+    const five = detectPagingDepth(mem, 0x8000n);
+    assert.equal(five.la57, true);
+    assert.equal(five.kernelBytes5, 4 * 4096);
+    const fiveWalk = walkExecutable(mem, 0x8000n, { la57: true });
+    assert.deepEqual(
+      fiveWalk.runs.map((r) => r.va),
+      // (the kernel's PML4 is also reached through PML5[511]: its user entry too)
+      [0x400000n, 0xffff000000400000n, 0xffffffff81000000n],
+    );
+  });
+  // No kernel text at either depth (user pages only): refuses to guess, and says why.
+  const ram = linuxLike();
+  ram.set(0x1000, 511, 0n);
+  await withMem(ram, (mem) => {
+    const g = detectPagingDepth(mem, 0x1000n);
+    assert.equal(g.la57, null);
+    assert.match(g.la57 === null ? g.why : "", /no executable kernel text .* at either depth/);
+  });
 });

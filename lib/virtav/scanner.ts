@@ -15,6 +15,7 @@ import type { GuestMemory } from "./guest_memory.ts";
 import {
   type ExecUnit,
   groupUnits,
+  kernelImageBytes,
   unitOffsetToPa,
   walkExecutable,
   type WalkOptions,
@@ -203,10 +204,24 @@ export class Scanner {
     path: string,
     cr3: bigint,
     walk: WalkOptions = {},
-  ): { detections: Detection[]; stats: WalkStats; units: number; execBytes: number } {
+  ): {
+    detections: Detection[];
+    stats: WalkStats;
+    units: number;
+    execBytes: number;
+    /** Executable bytes at the kernel image's addresses (none: wrong CR3 or depth). */
+    kernelBytes: number;
+  } {
     const { runs, stats } = walkExecutable(mem, cr3, walk);
     const units = groupUnits(runs);
     const execBytes = units.reduce((a, u) => a + u.size, 0);
-    return { detections: this.scanUnits(mem, path, units), stats, units: units.length, execBytes };
+    const detections = this.scanUnits(mem, path, units);
+    return {
+      detections,
+      stats,
+      units: units.length,
+      execBytes,
+      kernelBytes: kernelImageBytes(runs),
+    };
   }
 }

@@ -14,7 +14,8 @@ import { openGuestMemory } from "../../lib/virtav/guest_memory.ts";
 import type { Detection } from "../../lib/virtav/scanner.ts";
 import { Scanner, type UnitMatcher } from "../../lib/virtav/scanner.ts";
 import { ClamavMatcher } from "../../lib/virtav/clamav_matcher.ts";
-import { hexAddr } from "../../lib/virtav/page_walker.ts";
+import { detectPagingDepth, hexAddr } from "../../lib/virtav/page_walker.ts";
+import type { GuestMemory } from "../../lib/virtav/guest_memory.ts";
 import {
   clamscanNamesOption,
   collect,
@@ -147,7 +148,12 @@ export function addScanCommand(program: Command) {
         collect,
         [] as string[],
       )
-      .option("--la57", "5-level paging (CR4.LA57)", false)
+      .option(
+        "--qmp <socket>",
+        "--exec-only: read CR3, CR4.LA57 and EFER.NXE of every vCPU over the VM's QMP socket",
+      )
+      .option("--la57", "5-level paging (CR4.LA57); default: from --qmp, else detected")
+      .option("--no-la57", "4-level paging")
       .option(
         "--ignore-nx",
         "treat every present page as executable (guest without EFER.NXE)",
@@ -160,15 +166,17 @@ export function addScanCommand(program: Command) {
     "virtav scan -d sigs.ndb /usr/bin",
     "virtav scan --memory -d sigs.ndb --all-matches vm.dump",
     "virtav scan --memory --exec-only --cr3 0x1a2b000 -d sigs.ndb /dev/shm/guest.ram",
+    "virtav scan --memory --exec-only --qmp /run/vm.qmp -d sigs.ndb /dev/shm/guest.ram",
     "virtav scan --engine clamav -d main.cvd --memory vm.dump",
   ]);
   cmd.action(async (paths, cliOpts) => {
     const opts = cliOpts as typeof cliOpts & SigOptions;
     const allMatch = opts.allMatches || opts.allmatch;
     if (opts.execOnly && !opts.memory) throw new UsageError("--exec-only needs --memory");
-    if (opts.execOnly && opts.cr3.length === 0) {
-      throw new UsageError("--exec-only needs --cr3 ADDR");
+    if (opts.execOnly && opts.cr3.length === 0 && opts.qmp === undefined) {
+      throw new UsageError("--exec-only needs --cr3 ADDR or --qmp SOCKET");
     }
+    if (!opts.execOnly && opts.qmp !== undefined) throw new UsageError("--qmp needs --exec-only");
     if (!opts.execOnly && opts.cr3.length > 0) throw new UsageError("--cr3 needs --exec-only");
     if (opts.memory && paths.includes("-")) {
       throw new UsageError("--memory reads a file, not standard input (-)");
@@ -184,6 +192,9 @@ export function addScanCommand(program: Command) {
       opts,
       { tool: "virtav", command: "scan", args: { paths, ...opts } },
       async (run) => {
+        const vcpus = opts.qmp !== undefined
+          ? await walksFromQmp(opts.qmp, cr3s, opts, run)
+          : undefined;
         const t0 = performance.now();
         const engine = await loadEngine(opts, run);
         const scanner = new Scanner(engine.matcher, engine.hashes, { allMatch });
@@ -230,15 +241,30 @@ export function addScanCommand(program: Command) {
             try {
               if (!opts.execOnly) report(p, scanner.scanMemory(mem, p));
               else {
-                for (const cr3 of cr3s) {
-                  const r = scanner.scanExecutable(mem, p, cr3, {
-                    la57: opts.la57,
-                    ignoreNx: opts.ignoreNx,
-                  });
+                const walks = vcpus ??
+                  cr3s.map((cr3) => ({ cr3, la57: opts.la57, ignoreNx: opts.ignoreNx }));
+                for (const w of walks) {
+                  const cr3 = w.cr3;
+                  const la57 = w.la57 ?? detectedDepth(mem, p, cr3, w.ignoreNx, opts.quiet, run);
+                  const r = scanner.scanExecutable(mem, p, cr3, { la57, ignoreNx: w.ignoreNx });
                   const s = r.stats;
-                  run.metric("exec_bytes", r.execBytes, "B", { cr3: hexAddr(cr3) });
-                  run.metric("page_tables", s.tables, "", { cr3: hexAddr(cr3) });
+                  const where = { cr3: hexAddr(cr3), levels: la57 ? 5 : 4 };
+                  run.metric("exec_bytes", r.execBytes, "B", where);
+                  run.metric("supervisor_exec_bytes", s.supervisorBytes, "B", where);
+                  run.metric("kernel_text_bytes", r.kernelBytes, "B", where);
+                  run.metric("page_tables", s.tables, "", where);
                   const warn: string[] = [];
+                  if (r.kernelBytes === 0) {
+                    // A live Linux CR3 always maps kernel text there (with page-table isolation
+                    // at least the entry code); a walk at the wrong depth finds strays elsewhere.
+                    warn.push(
+                      `no executable kernel text at the kernel's addresses ` +
+                        `(0xffffffff80000000-0xffffffffc0000000; ${s.supervisorBytes} ` +
+                        `supervisor bytes elsewhere), which no live Linux CR3 lacks: a wrong ` +
+                        `CR3 or paging depth (${la57 ? 5 : 4}-level)? a clean result from this ` +
+                        `walk means nothing`,
+                    );
+                  }
                   if (s.outsideRam) warn.push(`${s.outsideRam} entries point outside RAM`);
                   if (s.loops) warn.push(`${s.loops} page-table loops skipped`);
                   if (s.budgetExceeded) warn.push("walk stopped after 2^20 tables");
@@ -249,8 +275,9 @@ export function addScanCommand(program: Command) {
                   }
                   if (!opts.quiet) {
                     console.error(
-                      `virtav: ${p} cr3=${hexAddr(cr3)}: ${r.units} executable runs, ` +
-                        `${(r.execBytes / 2 ** 20).toFixed(1)} MiB, ${s.tables} page tables`,
+                      `virtav: ${p} cr3=${hexAddr(cr3)}: ${la57 ? 5 : 4}-level, ${r.units} ` +
+                        `executable runs, ${(r.execBytes / 2 ** 20).toFixed(1)} MiB (kernel ` +
+                        `${(s.supervisorBytes / 2 ** 20).toFixed(1)} MiB), ${s.tables} page tables`,
                     );
                   }
                   report(`${p}`, r.detections);
@@ -363,4 +390,88 @@ async function loadEngine(
     sigs,
     close: () => sigs.matcher.close(),
   };
+}
+
+/** One page-table walk: its root, its depth (undefined: detect from the tables), NX. */
+interface Walk {
+  cr3: bigint;
+  la57?: boolean;
+  ignoreNx: boolean;
+}
+
+/**
+ * The walks `--qmp` asks for: every vCPU's CR3 (or the `--cr3` roots given), at the depth
+ * CR4.LA57 says, honouring NX as EFER.NXE says. Refuses a VM whose vCPUs have no long-mode
+ * paging, and a `--la57`/`--no-la57` that contradicts CR4.
+ */
+async function walksFromQmp(
+  socket: string,
+  cr3s: bigint[],
+  opts: { la57?: boolean; ignoreNx: boolean; quiet?: boolean },
+  run: RunRecorder,
+): Promise<Walk[]> {
+  const { QmpClient } = await import("../../lib/qemu/qmp.ts");
+  const { readPaging } = await import("../../lib/virtav/cpu_paging.ts");
+  const qmp = await QmpClient.connect(socket, { timeoutMs: 10_000 }).catch((e) => {
+    throw new ToolError(`cannot attach to QMP at ${socket}: ${(e as Error).message}`);
+  });
+  let cpus;
+  try {
+    cpus = (await readPaging(qmp)).filter((c) => c.paging);
+  } catch (e) {
+    throw new ToolError(`QMP ${socket}: ${(e as Error).message}`);
+  } finally {
+    qmp.close();
+  }
+  if (cpus.length === 0) {
+    throw new ToolError(`QMP ${socket}: no vCPU has long-mode paging on (CR0.PG and EFER.LMA)`);
+  }
+  const la57 = cpus[0].la57;
+  if (cpus.some((c) => c.la57 !== la57)) {
+    throw new ToolError(`QMP ${socket}: the vCPUs disagree on CR4.LA57`);
+  }
+  if (opts.la57 !== undefined && opts.la57 !== la57) {
+    throw new UsageError(
+      `--${opts.la57 ? "" : "no-"}la57: the vCPUs run ${la57 ? 5 : 4}-level paging ` +
+        `(CR4.LA57=${la57 ? 1 : 0}, read over QMP)`,
+    );
+  }
+  const ignoreNx = opts.ignoreNx || cpus.some((c) => !c.nxe);
+  const roots = cr3s.length > 0 ? cr3s : [...new Set(cpus.map((c) => c.cr3))];
+  for (const c of cpus) {
+    run.event("vcpu_paging", { cpu: c.cpu, cr3: hexAddr(c.cr3), la57: c.la57, nxe: c.nxe });
+  }
+  if (!opts.quiet) {
+    console.error(
+      `virtav: QMP: ${cpus.length} vCPUs, ${la57 ? 5 : 4}-level paging, CR3 ` +
+        cpus.map((c) => `${c.cpu}:${hexAddr(c.cr3)}`).join(" "),
+    );
+  }
+  return roots.map((cr3) => ({ cr3, la57, ignoreNx }));
+}
+
+/** The paging depth of `cr3` told from the tables (no `--la57`/`--no-la57`, no `--qmp`). */
+function detectedDepth(
+  mem: GuestMemory,
+  path: string,
+  cr3: bigint,
+  ignoreNx: boolean,
+  quiet: boolean | undefined,
+  run: RunRecorder,
+): boolean {
+  const g = detectPagingDepth(mem, cr3, { ignoreNx });
+  run.event("paging_depth", { cr3: hexAddr(cr3), ...g });
+  if (g.la57 === null) {
+    throw new ToolError(
+      `${path} cr3=${hexAddr(cr3)}: cannot tell 4- from 5-level paging from the tables: ` +
+        `${g.why}; give --la57 or --no-la57, or --qmp SOCKET to read CR4`,
+    );
+  }
+  if (!quiet) {
+    console.error(
+      `virtav: ${path} cr3=${hexAddr(cr3)}: ${g.la57 ? 5 : 4}-level paging, told from the ` +
+        `tables (kernel text: ${g.kernelBytes5} bytes walked as 5-level, ${g.kernelBytes4} as 4-level)`,
+    );
+  }
+  return g.la57;
 }

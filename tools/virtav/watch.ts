@@ -10,7 +10,8 @@ import { addExamples, withCommonOptions } from "../../lib/cli/program.ts";
 import { parseDuration, parseOption, parsePositive, parseSize } from "../../lib/cli/parse.ts";
 import { ToolError } from "../../lib/cli/errors.ts";
 import { withRun } from "../../lib/cli/with_run.ts";
-import { parseRegisters, QmpClient } from "../../lib/qemu/qmp.ts";
+import { QmpClient } from "../../lib/qemu/qmp.ts";
+import { type CpuPaging, readPaging } from "../../lib/virtav/cpu_paging.ts";
 import { openGuestMemory } from "../../lib/virtav/guest_memory.ts";
 import { Scanner } from "../../lib/virtav/scanner.ts";
 import { ExecWatcher } from "../../lib/virtav/exec_watcher.ts";
@@ -25,39 +26,8 @@ import {
   unsupportedSummary,
 } from "./signatures.ts";
 
-/** A vCPU's paging state read over QMP. */
-export interface CpuPaging {
-  cpu: number;
-  cr3: bigint;
-  la57: boolean;
-  nxe: boolean;
-  paging: boolean;
-}
-
-const ADDR_MASK = 0x000ffffffffff000n;
 /** CR3s remembered (a process's page tables are walked while it is off-CPU too). */
 const MAX_CR3 = 16;
-
-/** Reads CR0/CR3/CR4/EFER of every vCPU. */
-export async function readPaging(qmp: QmpClient): Promise<CpuPaging[]> {
-  const cpus = await qmp.execute<{ "cpu-index": number }[]>("query-cpus-fast");
-  const out: CpuPaging[] = [];
-  for (const c of cpus) {
-    const regs = parseRegisters(await qmp.hmp("info registers", c["cpu-index"]));
-    const cr0 = regs.get("CR0") ?? 0n, cr3 = regs.get("CR3"), cr4 = regs.get("CR4") ?? 0n;
-    const efer = regs.get("EFER") ?? 0n;
-    if (cr3 === undefined) continue;
-    out.push({
-      cpu: c["cpu-index"],
-      cr3: cr3 & ADDR_MASK,
-      la57: ((cr4 >> 12n) & 1n) === 1n,
-      nxe: ((efer >> 11n) & 1n) === 1n,
-      // long mode paging: CR0.PG and EFER.LMA
-      paging: ((cr0 >> 31n) & 1n) === 1n && ((efer >> 10n) & 1n) === 1n,
-    });
-  }
-  return out;
-}
 
 /** Adds `virtav watch`. */
 export function addWatchCommand(program: Command) {
