@@ -22,7 +22,7 @@ const VIRTAV = `${root}bin/virtav`;
 /** The database sizes issue 14 asks for. */
 const SIZES = [1000, 20000, 100000];
 /** The engines of `virtav scan --engine`. */
-const ENGINES = ["default"] as const;
+const ENGINES = ["default", "clamav"] as const;
 type Engine = typeof ENGINES[number];
 
 const { values } = parseArgs({
