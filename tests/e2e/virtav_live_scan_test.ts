@@ -123,6 +123,23 @@ Deno.test({
         assert.match(c.err, new RegExp(`${levels} paging, told from the tables`));
         atRightVa(c.found);
 
+        // libclamav (--engine clamav) on the same executable runs: the same signatures, each
+        // reported with the run that holds it (libclamav gives no offset). The spinning shell
+        // faults in no new code, so both engines see the same pages.
+        const cr3Arg = ["--cr3", "0x" + cr3.toString(16)];
+        const d2 = await scan([...common, ...cr3Arg, ram]);
+        const k = await scan([...common, ...cr3Arg, "--engine", "clamav", ram]);
+        assert.deepEqual(
+          [...new Set(k.found.map((d) => d.signature))].sort(),
+          [...new Set(d2.found.map((d) => d.signature))].sort(),
+          k.err,
+        );
+        for (const d of k.found) {
+          const u = d.unit as unknown as { va: string; size: number };
+          const va = sigs.vaddr.get(d.signature)!;
+          assert.ok(va >= BigInt(u.va) && va + 32n <= BigInt(u.va) + BigInt(u.size), d.signature);
+        }
+
         // The wrong depth, forced: a loud warning, never a silent clean report.
         const w = await scan([
           ...common,
