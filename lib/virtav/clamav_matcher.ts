@@ -32,6 +32,19 @@ const CL_DB_STDOPT = 0x2 | 0x8 | 0x2000; // PHISHING | PHISHING_URLS | BYTECODE 
 const CL_SCAN_GENERAL_ALLMATCHES = 0x1;
 const CL_VIRUS = 1;
 
+/** How large a unit libclamav scans in one piece, and the windows of a larger one. */
+export interface ClamavUnitLimits {
+  maxUnit: number;
+  window: number;
+  overlap: number;
+}
+
+const DEFAULT_LIMITS: ClamavUnitLimits = {
+  maxUnit: CLAMAV_MAX_UNIT,
+  window: CLAMAV_WINDOW,
+  overlap: CLAMAV_WINDOW_OVERLAP,
+};
+
 /** A libclamav load or scan failure, with libclamav's own words. */
 export class ClamavError extends Error {
   constructor(what: string, readonly code: number) {
@@ -65,6 +78,7 @@ export class ClamavMatcher {
     engine: Deno.PointerValue,
     readonly signatures: number,
     readonly clamscanNames: boolean,
+    readonly limits: ClamavUnitLimits,
   ) {
     this.#engine = engine;
     // Called by libclamav, synchronously inside the scan call, once per alert.
@@ -84,7 +98,11 @@ export class ClamavMatcher {
    * names the line) is on stderr. `clamscanNames`: keep the `.UNOFFICIAL` libclamav adds to
    * names from unsigned databases (virtav's `--clamscan-names`).
    */
-  static load(paths: readonly string[], clamscanNames = false): ClamavMatcher {
+  static load(
+    paths: readonly string[],
+    clamscanNames = false,
+    limits: ClamavUnitLimits = DEFAULT_LIMITS,
+  ): ClamavMatcher {
     if (paths.length === 0) {
       throw new Error("--engine clamav needs -d/--database (libclamav has no built-in signatures)");
     }
@@ -112,7 +130,7 @@ export class ClamavMatcher {
       if (signo[0] === 0) throw new Error(`no signatures in ${paths.join(", ")}`);
       const rc = cl.cl_engine_compile(engine);
       if (rc !== 0) throw new ClamavError("cl_engine_compile", rc);
-      return new ClamavMatcher(engine, signo[0], clamscanNames);
+      return new ClamavMatcher(engine, signo[0], clamscanNames, limits);
     } catch (e) {
       cl.cl_engine_free(engine);
       throw e;
@@ -125,14 +143,15 @@ export class ClamavMatcher {
     return this.clamscanNames ? n : n.replace(/\.UNOFFICIAL$/, "");
   }
 
-  /** Scans `len` bytes at `ptr` as one unit (in windows above {@link CLAMAV_MAX_UNIT}). */
+  /** Scans `len` bytes at `ptr` as one unit (in windows above `limits.maxUnit`). */
   #scanPointer(ptr: Deno.PointerValue, len: number, name: string, o: ScanOptions): Hit[] {
     const names = new Set<string>();
-    if (len <= CLAMAV_MAX_UNIT) this.#scanOne(ptr, len, name, o, names);
+    const { maxUnit, window, overlap } = this.limits;
+    if (len <= maxUnit) this.#scanOne(ptr, len, name, o, names);
     else {
-      const step = CLAMAV_WINDOW - CLAMAV_WINDOW_OVERLAP;
+      const step = window - overlap;
       for (let off = 0; off < len; off += step) {
-        const n = Math.min(CLAMAV_WINDOW, len - off);
+        const n = Math.min(window, len - off);
         this.#scanOne(Deno.UnsafePointer.offset(ptr!, off), n, name, o, names);
         if ((names.size && !o.allMatch) || off + n >= len) break;
       }

@@ -110,3 +110,30 @@ Deno.test({
     assert.throws(() => ClamavMatcher.load(["/nonexistent/x.ndb"]), /cannot load \/nonexistent/);
   },
 });
+
+Deno.test({
+  name: "ClamavMatcher scans a unit above its size limit in overlapping windows, to the last byte",
+  ignore: !available,
+  async fn() {
+    await withDb(DB, (path) => {
+      // At a small scale: units above 64 KiB go in windows of 32 KiB overlapping by 4 KiB.
+      const m = ClamavMatcher.load([path], false, { maxUnit: 65536, window: 32768, overlap: 4096 });
+      try {
+        const o = { allMatch: true };
+        const buf = new Uint8Array(100_000).fill(0x2e);
+        // Across the first window's end (28672 + 4096 = 32768): inside the overlap.
+        buf.set(enc("ABCD"), 32766);
+        // The last bytes of the unit, in the last (short) window.
+        buf.set(enc("WXYZ"), buf.length - 4);
+        const names = m.scanBuffer(buf, o).map((h) => h.name).sort();
+        assert.deepEqual(names, ["Abc.One", "Tail.Three"]);
+        // At the limit itself: one piece, EOF-4 is the unit's end.
+        const one = new Uint8Array(65536).fill(0x2e);
+        one.set(enc("WXYZ"), one.length - 4);
+        assert.deepEqual(m.scanBuffer(one, o).map((h) => h.name), ["Tail.Three"]);
+      } finally {
+        m.close();
+      }
+    });
+  },
+});
