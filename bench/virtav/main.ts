@@ -88,21 +88,25 @@ interface Timed {
   out: string;
   err: string;
   code: number;
-  /** Peak resident set (VmHWM) seen while it ran, in KiB. */
+  /** Peak resident set (VmHWM) seen while it ran, in KiB: mapped input pages count too. */
   rssKiB: number;
+  /** The largest anonymous resident memory (RssAnon) sampled, in KiB: its own heap. */
+  anonKiB: number;
 }
 
 /** Runs a command, timing it and sampling its peak RSS from /proc every 20 ms. */
 async function timed(cmd: string, args: string[]): Promise<Timed> {
   const t0 = performance.now();
   const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).spawn();
-  let rssKiB = 0, done = false;
+  let rssKiB = 0, anonKiB = 0, done = false;
   const sample = async () => {
     while (!done) {
       try {
         const s = await Deno.readTextFile(`/proc/${child.pid}/status`);
         const m = /VmHWM:\s+(\d+) kB/.exec(s);
         if (m) rssKiB = Math.max(rssKiB, Number(m[1]));
+        const a = /RssAnon:\s+(\d+) kB/.exec(s);
+        if (a) anonKiB = Math.max(anonKiB, Number(a[1]));
       } catch { /* exited */ }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -118,6 +122,7 @@ async function timed(cmd: string, args: string[]): Promise<Timed> {
     err: d.decode(r.stderr),
     code: r.code,
     rssKiB,
+    anonKiB,
   };
 }
 
@@ -264,13 +269,15 @@ await withRun({ db: values.db }, {
       const cSecs = median(cr.map((x) => x.secs));
       const cs = new Set(parseClamscanFound(c.out).map((f) => f.signature));
       const cRss = Math.max(...cr.map((x) => x.rssKiB)) / 1024;
+      const cAnon = Math.max(...cr.map((x) => x.anonKiB)) / 1024;
       run.metric("clamscan_throughput", mib / cSecs, "MiB/s", labels);
       run.metric("rss_peak", cRss, "MiB", { ...labels, peer: "clamscan" });
+      run.metric("rss_anon_peak", cAnon, "MiB", { ...labels, peer: "clamscan" });
       console.log(`\n${n} signatures`);
       console.log(
         `  clamscan         ${fmt(cSecs, 2)} s  ${fmt(mib / cSecs)} MiB/s  start-up ${
           fmt(startup.get("clamscan")!, 3)
-        } s  RSS ${fmt(cRss, 0)} MiB  ${cs.size} signatures found`,
+        } s  RSS ${fmt(cRss, 0)} MiB (anon ${fmt(cAnon, 0)})  ${cs.size} signatures found`,
       );
       for (const e of engines) {
         const vr = byEngine.get(e)!;
@@ -282,6 +289,7 @@ await withRun({ db: values.db }, {
         const ratio = median(vr.map((x, i) => cr[i].secs / x.secs));
         const scanRate = median(vr.map((x) => virtavScanRate(x.err)));
         const rss = Math.max(...vr.map((x) => x.rssKiB)) / 1024;
+        const anon = Math.max(...vr.map((x) => x.anonKiB)) / 1024;
         // The default engine keeps the metric names of earlier runs (the regression check
         // compares rows of the same name and labels).
         const prefix = e === "default" ? "virtav" : `virtav_${e}`;
@@ -289,6 +297,7 @@ await withRun({ db: values.db }, {
         run.metric(`${prefix}_throughput`, mib / vSecs, "MiB/s", labels);
         run.metric(`${prefix}_scan_throughput`, scanRate, "MiB/s", labels);
         run.metric("rss_peak", rss, "MiB", { ...labels, peer: "hvkit", engine: e });
+        run.metric("rss_anon_peak", anon, "MiB", { ...labels, peer: "hvkit", engine: e });
         run.metric("speedup_vs_clamscan", ratio, "x", {
           ...labels,
           ratio: ratioLabel,
@@ -304,9 +313,9 @@ await withRun({ db: values.db }, {
         console.log(
           `  virtav ${e.padEnd(9)} ${fmt(vSecs, 2)} s  ${fmt(mib / vSecs)} MiB/s (scan alone ${
             fmt(scanRate)
-          } MiB/s)  start-up ${fmt(startup.get(e)!, 3)} s  RSS ${fmt(rss, 0)} MiB  ${
-            fmt(ratio)
-          }x clamscan; detections ${same ? "identical" : "DIFFER"} (${vs.size})`,
+          } MiB/s)  start-up ${fmt(startup.get(e)!, 3)} s  RSS ${fmt(rss, 0)} MiB (anon ${
+            fmt(anon, 0)
+          })  ${fmt(ratio)}x clamscan; detections ${same ? "identical" : "DIFFER"} (${vs.size})`,
         );
       }
       console.log(`  first run (compiles the database) ${fmt(compile.secs, 2)} s`);
