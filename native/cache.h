@@ -54,7 +54,7 @@ enum { CACHE_ADMIT_REFUSE_JOURNAL_TAG = 1 };
 /* CACHE_ERR_KIND values when a trace is rejected (-EBADMSG). */
 enum {
   CACHE_ERR_NONE, CACHE_ERR_HEADER_TRUNCATED, CACHE_ERR_NOT_BINARY, CACHE_ERR_RECORD_SIZE,
-  CACHE_ERR_BAD_OP, CACHE_ERR_TRUNCATED, CACHE_ERR_BAD_OFFSET
+  CACHE_ERR_BAD_OP, CACHE_ERR_TRUNCATED, CACHE_ERR_BAD_OFFSET /* or ends past 2^53 */
 };
 
 /* cache_sim.c: the FFI surface (lib/ffi/cache_symbols.ts). */
@@ -70,6 +70,7 @@ HV_EXPORT int32_t cache_set_admission(int32_t h, const double *ranges, uint32_t 
                                       uint32_t flags);
 HV_EXPORT int32_t cache_run_file(int32_t h, const char *path, uint64_t *out);
 HV_EXPORT int32_t cache_result(int32_t h, uint64_t *out);
+HV_EXPORT int32_t cache_cancel(int32_t h);
 
 /* ---- the node pool and its index ----
  * A node is 16 bytes, one cache line holds four: the key (a block number < 2^54) with a 10-bit

@@ -7,8 +7,14 @@
  *
  * A handle holds one policy (through its ops table) and the counters; callers feed it column
  * batches (cache_feed) or a whole binary trace file, mmapped (cache_run_file). Offsets must be
- * non-negative integers below 2^53 (what every hvkit reader yields). */
+ * non-negative integers and a request must end at or below 2^53 (lib/trace/limits.ts, what
+ * every hvkit reader yields).
+ *
+ * Interruptible: cache_cancel(h), from any thread, makes a running or later cache_feed or
+ * cache_run_file on h stop within CANCEL_SPAN records or blocks and return -ECANCELED, the
+ * counters holding what was replayed (a request cut short counts only the blocks it reached). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -19,7 +25,8 @@
 #include "cache.h"
 
 #define CACHE_MAX_HANDLES 4096
-/* Prefetch distances, in requests: the index slot first, the node when the slot is in. */
+/* The most journal ranges cache_set_admission takes (a journal is a few ranges). */
+#define CACHE_MAX_RANGES (1u << 24)
 /* Prefetch distances, in requests: the index slot first, the node when the slot is in. */
 #ifndef PREFETCH_SLOT
 #define PREFETCH_SLOT 16
@@ -42,8 +49,16 @@ typedef struct sim {
   double *starts, *ends;
   uint32_t nranges, admit_flags;
   int admission;
+  atomic_int cancel; /* set by cache_cancel, read by the loops */
   uint64_t c[CACHE_OUT_WORDS];
 } sim;
+
+/* Records, and blocks within one request, between two looks at the cancel flag. */
+#define CANCEL_SPAN 4096u
+
+static inline int cancelled(const atomic_int *flag) {
+  return atomic_load_explicit(flag, memory_order_relaxed);
+}
 
 static sim *handles[CACHE_MAX_HANDLES];
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -109,10 +124,19 @@ int32_t cache_close(int32_t h) {
   return 0;
 }
 
+int32_t cache_cancel(int32_t h) {
+  sim *s = get(h);
+  if (!s) return -EBADF;
+  atomic_store_explicit(&s->cancel, 1, memory_order_relaxed);
+  return 0;
+}
+
 int32_t cache_set_admission(int32_t h, const double *ranges, uint32_t n, uint32_t flags) {
   sim *s = get(h);
   if (!s) return -EBADF;
-  double *st = malloc((n + 1) * sizeof *st), *en = malloc((n + 1) * sizeof *en);
+  if (n > CACHE_MAX_RANGES) return -E2BIG;
+  /* size_t before the + 1: n = UINT32_MAX must not wrap to a zero-byte buffer. */
+  double *st = calloc((size_t)n + 1, sizeof *st), *en = calloc((size_t)n + 1, sizeof *en);
   if (!st || !en) {
     free(st);
     free(en);
@@ -196,35 +220,52 @@ HOT uint64_t block_at(int shift, uint64_t bs, uint64_t byte) {
   return shift >= 0 ? byte >> shift : byte / bs;
 }
 
-/* One request (Simulator.stepRaw), counting into `c`. */
-HOT void step_with(uint64_t *c, int shift, uint64_t bs, void *pol, access_fn access,
-                   remove_fn remove, unsigned code, uint64_t off, uint64_t len, int admitted) {
+/* One request (Simulator.stepRaw), counting into `c`. Returns 1 when `cancel` was seen set in
+ * the middle of a request of more than CANCEL_SPAN blocks: the blocks not reached are not
+ * counted. */
+HOT int step_with(uint64_t *c, int shift, uint64_t bs, void *pol, access_fn access,
+                  remove_fn remove, unsigned code, uint64_t off, uint64_t len, int admitted,
+                  const atomic_int *cancel) {
   if (code == 2) {
     c[CACHE_FLUSHES]++;
-    return;
+    return 0;
   }
   if (code == 3) {
     c[CACHE_TRIMS]++;
-    if (len == 0) return;
-    uint64_t last = block_at(shift, bs, off + len - 1);
-    for (uint64_t b = block_at(shift, bs, off); b <= last; b++) remove(pol, b);
-    return;
+    if (len == 0) return 0;
+    uint64_t first = block_at(shift, bs, off), last = block_at(shift, bs, off + len - 1);
+    int big = last - first >= CANCEL_SPAN;
+    for (uint64_t b = first; b <= last; b++) {
+      if (big && ((b - first) % CANCEL_SPAN) == 0 && cancelled(cancel)) return 1;
+      remove(pol, b);
+    }
+    return 0;
   }
   uint64_t *k = code == 0 ? c + CACHE_R_REQUESTS : c + CACHE_W_REQUESTS;
   k[0]++;
   if (len == 0) {
     k[5]++;
-    return;
+    return 0;
   }
   uint64_t first = block_at(shift, bs, off), last = block_at(shift, bs, off + len - 1);
   uint64_t n = last - first + 1;
+  uint64_t end = off + len;
+  int big = n > CANCEL_SPAN;
   k[1] += n;
   k[3] += len;
   if (!admitted) {
     c[CACHE_BYPASSED_REQUESTS]++;
     c[CACHE_BYPASSED_BLOCKS] += n;
-    for (uint64_t b = first; b <= last; b++) remove(pol, b);
-    return;
+    for (uint64_t b = first; b <= last; b++) {
+      if (big && ((b - first) % CANCEL_SPAN) == 0 && cancelled(cancel)) {
+        c[CACHE_BYPASSED_BLOCKS] -= last - b + 1;
+        k[1] -= last - b + 1;
+        k[3] -= end - (b * bs > off ? b * bs : off);
+        return 1;
+      }
+      remove(pol, b);
+    }
+    return 0;
   }
   int is_write = code != 0;
   uint64_t hits = 0;
@@ -234,8 +275,13 @@ HOT void step_with(uint64_t *c, int shift, uint64_t bs, void *pol, access_fn acc
       k[4] += len;
     }
   } else {
-    uint64_t end = off + len;
     for (uint64_t b = first; b <= last; b++) {
+      if (big && ((b - first) % CANCEL_SPAN) == 0 && cancelled(cancel)) {
+        k[1] -= last - b + 1;
+        k[3] -= end - (b * bs > off ? b * bs : off);
+        k[2] += hits;
+        return 1;
+      }
       if (access(pol, b, is_write)) {
         hits++;
         uint64_t lo = b * bs > off ? b * bs : off;
@@ -246,11 +292,12 @@ HOT void step_with(uint64_t *c, int shift, uint64_t bs, void *pol, access_fn acc
   }
   k[2] += hits;
   if (hits == n) k[5]++;
+  return 0;
 }
 
-static inline void step(sim *s, unsigned code, uint64_t off, uint64_t len, int admitted) {
-  step_with(s->c, s->bs_shift, s->bs, s->pol, s->ops->access, s->ops->remove, code, off, len,
-            admitted);
+static inline int step(sim *s, unsigned code, uint64_t off, uint64_t len, int admitted) {
+  return step_with(s->c, s->bs_shift, s->bs, s->pol, s->ops->access, s->ops->remove, code, off,
+                   len, admitted, &s->cancel);
 }
 
 /* 2^53: above it a double no longer holds every integer. */
@@ -261,13 +308,20 @@ static inline int valid_offset(double off) {
   return off >= 0 && off < MAX_EXACT && off == (double)(int64_t)off;
 }
 
+/* A request within the limits: its end (off + len, both valid) at or below 2^53. */
+static inline int valid_extent(double off, double len) {
+  /* MAX - off is exact for a valid off; off + len would round (2^53 + 1 -> 2^53). */
+  return valid_offset(off) && valid_offset(len) && len <= MAX_EXACT - off;
+}
+
 int32_t cache_feed(int32_t h, const uint8_t *op, const double *off, const double *len,
                    const uint8_t *mask, uint32_t n) {
   sim *s = get(h);
   if (!s) return -EBADF;
   const cache_ops *ops = s->ops;
   for (uint32_t i = 0; i < n; i++) {
-    if (op[i] > 4 || !valid_offset(off[i]) || !valid_offset(len[i])) {
+    if ((i % CANCEL_SPAN) == 0 && cancelled(&s->cancel)) return -ECANCELED;
+    if (op[i] > 4 || !valid_extent(off[i], len[i])) {
       s->c[CACHE_ERR_KIND] = op[i] > 4 ? CACHE_ERR_BAD_OP : CACHE_ERR_BAD_OFFSET;
       s->c[CACHE_ERR_RECORD] = s->c[CACHE_RECORDS] + 1;
       return -EINVAL;
@@ -279,7 +333,9 @@ int32_t cache_feed(int32_t h, const uint8_t *op, const double *off, const double
       ops->prefetch(s->pol, block_of(s, (uint64_t)off[i + PREFETCH_NODE]), 1);
     }
     s->c[CACHE_RECORDS]++;
-    step(s, op[i], (uint64_t)off[i], (uint64_t)len[i], mask ? mask[i] != 0 : 1);
+    if (step(s, op[i], (uint64_t)off[i], (uint64_t)len[i], mask ? mask[i] != 0 : 1)) {
+      return -ECANCELED;
+    }
   }
   return 0;
 }
@@ -355,7 +411,7 @@ HOT int32_t run_loop(sim *s, const uint8_t *recs, uint64_t slots, access_fn acce
     }
     double offd;
     memcpy(&offd, r + 8, 8);
-    if (!valid_offset(offd)) {
+    if (!valid_extent(offd, len)) {
       memcpy(s->c, c, sizeof c);
       return reject(s, CACHE_ERR_BAD_OFFSET, i + 1, 0);
     }
@@ -369,9 +425,17 @@ HOT int32_t run_loop(sim *s, const uint8_t *recs, uint64_t slots, access_fn acce
       uint64_t b = ring[(i + PREFETCH_NODE) & (HINT_RING - 1)];
       if (b != NO_HINT) prefetch(pol, b, 1);
     }
+    if ((c[CACHE_RECORDS] % CANCEL_SPAN) == 0 && cancelled(&s->cancel)) {
+      rc = -ECANCELED;
+      break;
+    }
     c[CACHE_RECORDS]++;
     int adm = op == 2 || op == 3 || admitted_record(s, r, offd, len);
-    step_with(c, shift, bs, pol, access, remove, op, (uint64_t)(int64_t)offd, len, adm);
+    if (step_with(c, shift, bs, pol, access, remove, op, (uint64_t)(int64_t)offd, len, adm,
+                  &s->cancel)) {
+      rc = -ECANCELED;
+      break;
+    }
   }
   memcpy(s->c, c, sizeof c);
   return rc;
@@ -415,7 +479,7 @@ static int32_t run_records(sim *s, const uint8_t *base, uint64_t size) {
     if (LOOPS[i].ops == s->ops) loop = LOOPS[i].loop;
   }
   int32_t rc = loop(s, base + HEADER_SIZE, slots);
-  if (rc < 0) return rc;
+  if (rc < 0) return rc; /* -EBADMSG or -ECANCELED */
   if ((size - HEADER_SIZE) % RECORD_SIZE != 0) {
     return reject(s, CACHE_ERR_TRUNCATED, slots + 1, 0);
   }

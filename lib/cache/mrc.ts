@@ -7,7 +7,12 @@
  * @module
  */
 import { hashKey } from "./block_index.ts";
-import { lruHits, stackDistances } from "./stack_distance.ts";
+import {
+  lruHits,
+  StackDistanceCounter,
+  stackDistances,
+  type StackHistogram,
+} from "./stack_distance.ts";
 
 /** One point of a miss-ratio curve. */
 export interface MrcPoint {
@@ -17,7 +22,11 @@ export interface MrcPoint {
 
 /** Exact LRU miss ratios at `sizes` (blocks) for an access sequence. */
 export function exactMrc(seq: Float64Array, sizes: number[]): MrcPoint[] {
-  const h = stackDistances(seq);
+  return exactPoints(stackDistances(seq), sizes);
+}
+
+/** Exact LRU miss ratios at `sizes` (blocks) from a stack-distance histogram. */
+export function exactPoints(h: StackHistogram, sizes: number[]): MrcPoint[] {
   const hits = lruHits(h, sizes);
   return sizes.map((c, i) => ({ sizeBlocks: c, missRatio: h.total ? 1 - hits[i] / h.total : 0 }));
 }
@@ -37,10 +46,95 @@ export function shardsMrc(seq: Float64Array, sizes: number[], rate: number): Mrc
   const sub = new Float64Array(n);
   let k = 0;
   for (let i = 0; i < seq.length; i++) if (shardsSampled(seq[i], rate)) sub[k++] = seq[i];
-  const h = stackDistances(sub);
+  return shardsPoints(stackDistances(sub), sizes, rate);
+}
+
+/** SHARDS miss ratios at `sizes` (blocks) from the histogram of the sampled accesses. */
+export function shardsPoints(h: StackHistogram, sizes: number[], rate: number): MrcPoint[] {
   // A sampled distance d stands for d / rate blocks: hits(c) = sampled distances <= c * rate.
   const hits = lruHits(h, sizes.map((c) => Math.floor(c * rate)));
   return sizes.map((c, i) => ({ sizeBlocks: c, missRatio: h.total ? 1 - hits[i] / h.total : 0 }));
+}
+
+/**
+ * The most block accesses an MRC holds (docs/limits.md): every access for the exact method,
+ * the sampled ones for SHARDS; about 40 bytes each, so under 1 GB at the limit.
+ */
+export const MRC_MAX_ACCESSES = 20_000_000;
+
+/** How an MRC is computed: exact, SHARDS, or exact until the limit and SHARDS past it. */
+export type MrcMethod = "auto" | "exact" | "shards";
+
+/** More accesses than an MRC holds; the message names the way out. */
+export class MrcLimitError extends Error {
+  override name = "MrcLimitError";
+}
+
+/**
+ * Stack distances of a block access stream, online (nothing but the distance state is held):
+ * `exact` counts every access, `shards` the sampled ones, `auto` both until the exact count
+ * reaches `maxAccesses` and then only the sampled ones.
+ */
+export class MrcBuilder {
+  #exact?: StackDistanceCounter;
+  readonly #sampled?: StackDistanceCounter;
+  /** Every access seen, sampled or not. */
+  accesses = 0;
+
+  constructor(
+    readonly method: MrcMethod,
+    readonly rate: number,
+    readonly maxAccesses = MRC_MAX_ACCESSES,
+  ) {
+    if (method !== "shards") this.#exact = new StackDistanceCounter();
+    if (method !== "exact") this.#sampled = new StackDistanceCounter();
+  }
+
+  /** True once the curve is SHARDS' (asked for, or `auto` past the limit). */
+  get sampleOnly(): boolean {
+    return this.#exact === undefined;
+  }
+
+  /** One block access. Throws MrcLimitError past the limit (`auto` switches instead). */
+  access(block: number): void {
+    this.accesses++;
+    const exact = this.#exact;
+    if (exact) {
+      if (exact.fed < this.maxAccesses) exact.add(block);
+      else if (this.method === "exact") {
+        throw new MrcLimitError(
+          `more than ${this.maxAccesses} block accesses (the limit of the exact method): ` +
+            "use --method shards or auto",
+        );
+      } else this.#exact = undefined; // auto: SHARDS from here on
+    }
+    const sampled = this.#sampled;
+    if (sampled && shardsSampled(block, this.rate)) {
+      if (sampled.fed >= this.maxAccesses) {
+        throw new MrcLimitError(
+          `more than ${this.maxAccesses} sampled block accesses (the limit): lower --rate`,
+        );
+      }
+      sampled.add(block);
+    }
+  }
+
+  /** The histogram so far (of every access, or of the sampled ones when `sampleOnly`). */
+  histogram(): StackHistogram {
+    return (this.#exact ?? this.#sampled!).histogram();
+  }
+
+  /** Miss ratios at `sizes` (blocks) from what was seen so far. */
+  points(sizes: number[]): MrcPoint[] {
+    const h = this.histogram();
+    return this.sampleOnly ? shardsPoints(h, sizes, this.rate) : exactPoints(h, sizes);
+  }
+
+  /** Distinct blocks seen (sampled ones scaled by 1/rate under SHARDS). */
+  footprint(): number {
+    const h = this.histogram();
+    return this.sampleOnly ? Math.round(h.cold / this.rate) : h.cold;
+  }
 }
 
 /** A small SVG plot of one or more curves (x: cache size, log scale when it spans > 10x). */

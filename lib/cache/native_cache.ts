@@ -45,6 +45,7 @@ const W = {
 } as const;
 
 const EBADMSG = 74;
+const ECANCELED = 125;
 
 const enc = new TextEncoder();
 const cstr = (s: string) => enc.encode(s + "\0");
@@ -97,6 +98,7 @@ export class NativeCache {
   readonly handle: number;
   private readonly out = new BigUint64Array(W.words);
   private closed = false;
+  #interrupted = false;
 
   /** Opens `policy` (a name `createPolicy` knows and that has a twin) for `capacity` blocks. */
   constructor(
@@ -135,21 +137,63 @@ export class NativeCache {
   /** Replays a batch of requests; `mask[i]` = 0 marks a request the admission filter refused. */
   feed(batch: NativeBatch, mask?: Uint8Array): void {
     if (batch.count === 0) return;
-    const rc = native().cache_feed(
-      this.handle,
-      batch.op,
-      batch.off,
-      batch.len,
-      mask ?? null,
-      batch.count,
+    this.#fed(
+      native().cache_feed(
+        this.handle,
+        batch.op,
+        batch.off,
+        batch.len,
+        mask ?? null,
+        batch.count,
+      ),
     );
+  }
+
+  /**
+   * `feed` off the JS thread: the event loop (signal listeners included) runs meanwhile, and
+   * `cancel()` stops it within a few thousand records or blocks. The batch's arrays must not
+   * change until the promise settles.
+   */
+  async feedAsync(batch: NativeBatch, mask?: Uint8Array): Promise<void> {
+    if (batch.count === 0) return;
+    this.#fed(
+      await native().cache_feed_async(
+        this.handle,
+        batch.op,
+        batch.off,
+        batch.len,
+        mask ?? null,
+        batch.count,
+      ),
+    );
+  }
+
+  #fed(rc: number): void {
+    if (rc === -ECANCELED) {
+      this.#interrupted = true;
+      return;
+    }
     if (rc < 0) {
       this.fetch();
       throw new TraceFormatError(
         Number(this.out[W.errRecord]),
-        "op code or offset the native simulator cannot take (offsets must be integers < 2^53)",
+        "op code or extent the native simulator cannot take " +
+          "(offsets must be integers and requests end at or below 2^53)",
       );
     }
+  }
+
+  /**
+   * Stops a running `feedAsync` or `runFile` soon (and makes later ones return at once); the
+   * figures then cover what was replayed and `interrupted` is true.
+   */
+  cancel(): void {
+    if (!this.closed) native().cache_cancel(this.handle);
+  }
+
+  /** True once a replay stopped early on `cancel()`: the figures are partial. */
+  get interrupted(): boolean {
+    return this.#interrupted;
   }
 
   /**
@@ -179,6 +223,10 @@ export class NativeCache {
    */
   async runFile(path: string): Promise<void> {
     const rc = await native().cache_run_file(this.handle, cstr(path), this.out);
+    if (rc === -ECANCELED) {
+      this.#interrupted = true;
+      return;
+    }
     if (rc === -EBADMSG) {
       const rec = Number(this.out[W.errRecord]);
       const kind = Number(this.out[W.errKind]);
@@ -189,7 +237,7 @@ export class NativeCache {
         `unsupported record size ${this.out[W.errValue]}`,
         `bad op code ${this.out[W.errValue]} in binary record`,
         "truncated binary record at the end",
-        "offset is not a non-negative integer below 2^53",
+        "offset is not a non-negative integer below 2^53, or the request ends past 2^53",
       ][kind] ?? `bad record (kind ${kind})`;
       throw new TraceFormatError(rec, reason);
     }

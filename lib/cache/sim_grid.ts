@@ -12,6 +12,10 @@
  * sequence first (the chunks are then kept in memory and replayed). The admission filter, if
  * any, is asked once per request and its answers are shared by every simulator.
  *
+ * Interruptible: when `signal` aborts, native replays are cancelled (native/cache_sim.c stops
+ * within a few thousand records or blocks), TypeScript cells stop at the next slice of about
+ * 2^20 block accesses, and the grid returns what was replayed with `interrupted` set.
+ *
  * @module
  */
 import type { BinaryChunk } from "../trace/binary.ts";
@@ -22,6 +26,7 @@ import { type FutureAware, type SimResult, Simulator } from "./simulate.ts";
 import { hasNativeTwin, NativeCache, nativeUnavailable } from "./native_cache.ts";
 import type { PdcAdmission } from "./pdc_admission.ts";
 import { ExactDetector } from "../pdc/journal_detector.ts";
+import { Breather, untilAborted } from "../cli/event_loop.ts";
 
 /** Which implementation runs the policies. */
 export type SimEngine = "native" | "ts";
@@ -49,6 +54,8 @@ export interface GridResult {
   cells: GridCell[];
   /** Wall time spent in the simulators (ms), all cells together. */
   simMs: number;
+  /** True when `signal` stopped the run: every figure covers only a prefix of the trace. */
+  interrupted: boolean;
 }
 
 /** Options of {@linkcode runGrid}. */
@@ -60,6 +67,8 @@ export interface GridOptions {
    * native cells then replay it mmapped instead of reading the chunks.
    */
   binaryFile?: string;
+  /** Stops the run early (SIGINT/SIGTERM); the partial figures are returned. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -116,12 +125,21 @@ function maskOf(c: BinaryChunk, admission?: AdmissionFilter): Uint8Array | undef
   return m;
 }
 
-/** Feeds one chunk to one TS simulator (the TS hot loop). */
-export function feedChunk(sim: Simulator, c: BinaryChunk, mask?: Uint8Array): void {
-  const op = c.op, off = c.off, len = c.len, n = c.count;
-  if (mask) { for (let i = 0; i < n; i++) sim.stepRaw(op[i], off[i], len[i], mask[i] === 1); }
-  else for (let i = 0; i < n; i++) sim.stepRaw(op[i], off[i], len[i], true);
+/** Feeds records `from..to` (default: all) of one chunk to one TS simulator (the TS hot loop). */
+export function feedChunk(
+  sim: Simulator,
+  c: BinaryChunk,
+  mask?: Uint8Array,
+  from = 0,
+  to = c.count,
+): void {
+  const op = c.op, off = c.off, len = c.len;
+  if (mask) { for (let i = from; i < to; i++) sim.stepRaw(op[i], off[i], len[i], mask[i] === 1); }
+  else for (let i = from; i < to; i++) sim.stepRaw(op[i], off[i], len[i], true);
 }
+
+/** Block accesses a TypeScript cell makes between two looks at the abort signal. */
+const TS_SLICE_BLOCKS = 1 << 20;
 
 interface Cell {
   policy: string;
@@ -130,9 +148,34 @@ interface Cell {
   nat?: NativeCache;
 }
 
-function feedCell(cell: Cell, c: BinaryChunk, mask?: Uint8Array): void {
-  if (cell.nat) cell.nat.feed(c, mask);
-  else feedChunk(cell.sim!, c, mask);
+/**
+ * Feeds one chunk to one cell; false when `signal` aborted before the chunk was done. Native
+ * cells run off the JS thread; TS cells in slices of about TS_SLICE_BLOCKS block accesses with a
+ * turn of the event loop between slices when one is due, so a signal listener can run.
+ */
+async function feedCell(
+  cell: Cell,
+  c: BinaryChunk,
+  blockSize: number,
+  breather: Breather,
+  mask?: Uint8Array,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  if (cell.nat) {
+    if (!signal) cell.nat.feed(c, mask);
+    else await cell.nat.feedAsync(c, mask);
+    return !cell.nat.interrupted;
+  }
+  let i = 0;
+  while (i < c.count) {
+    let j = i, blocks = 0;
+    while (j < c.count && blocks < TS_SLICE_BLOCKS) blocks += c.len[j++] / blockSize + 1;
+    feedChunk(cell.sim!, c, mask, i, j);
+    i = j;
+    await breather.maybe();
+    if (signal?.aborted) return false;
+  }
+  return true;
 }
 
 /**
@@ -153,6 +196,11 @@ export async function runGrid(
     if (why) throw new Error(`the native engine is unavailable (use --engine ts): ${why}`);
   }
   const cells: Cell[] = [];
+  const signal = opts.signal;
+  const cancelNative = () => {
+    for (const c of cells) c.nat?.cancel();
+  };
+  signal?.addEventListener("abort", cancelNative);
   try {
     for (const p of policies) {
       for (const s of sizesBytes) {
@@ -176,18 +224,20 @@ export async function runGrid(
         const t = performance.now();
         await cell.nat.runFile(opts.binaryFile!);
         simMs += performance.now() - t;
-        requests = cell.nat.records;
+        // An interrupted cell holds fewer; the grid reports the first (complete) count.
+        if (requests < 0 || !cell.nat.interrupted) requests = cell.nat.records;
       }
     }
     const streaming = cells.filter((c) => !(fromFile && c.nat));
-    if (streaming.length > 0) {
-      const r = await stream(chunks, streaming, blockSize, admission);
+    if (streaming.length > 0 && !signal?.aborted) {
+      const r = await stream(chunks, streaming, blockSize, admission, signal);
       requests = r.requests;
       simMs += r.simMs;
     }
     return {
       requests: Math.max(requests, 0),
       simMs,
+      interrupted: signal?.aborted === true || cells.some((c) => c.nat?.interrupted),
       cells: cells.map((c) => ({
         policy: c.policy,
         sizeBytes: c.sizeBytes,
@@ -198,6 +248,7 @@ export async function runGrid(
       })),
     };
   } finally {
+    signal?.removeEventListener("abort", cancelNative);
     for (const c of cells) c.nat?.close();
   }
 }
@@ -207,25 +258,36 @@ async function stream(
   cells: Cell[],
   blockSize: number,
   admission?: AdmissionFilter,
+  signal?: AbortSignal,
 ): Promise<{ requests: number; simMs: number }> {
   const future = cells.some((c) =>
     c.sim && typeof (c.sim.policy as Partial<FutureAware>).prepare === "function"
   );
+  const breather = new Breather();
+  // Requests every cell has seen whole (an interrupted run counts the complete chunks only).
   let requests = 0, simMs = 0;
+  const feedAll = async (c: BinaryChunk, mask?: Uint8Array): Promise<boolean> => {
+    for (const cell of cells) {
+      if (!await feedCell(cell, c, blockSize, breather, mask, signal)) return false;
+    }
+    return true;
+  };
   if (!future) {
-    for await (const c of chunks) {
-      requests += c.count;
+    for await (const c of untilAborted(chunks, signal)) {
       const mask = maskOf(c, admission);
       const t = performance.now();
-      for (const cell of cells) feedCell(cell, c, mask);
+      const whole = await feedAll(c, mask);
       simMs += performance.now() - t;
+      if (!whole) break;
+      requests += c.count;
+      await breather.maybe();
+      if (signal?.aborted) break;
     }
     return { requests, simMs };
   }
   const held: { c: BinaryChunk; mask?: Uint8Array }[] = [];
   let total = 0;
-  for await (const c of chunks) {
-    requests += c.count;
+  for await (const c of untilAborted(chunks, signal)) {
     const mask = maskOf(c, admission);
     held.push({ c, mask });
     for (let i = 0; i < c.count; i++) {
@@ -234,6 +296,8 @@ async function stream(
       total += Math.floor((c.off[i] + c.len[i] - 1) / blockSize) -
         Math.floor(c.off[i] / blockSize) + 1;
     }
+    await breather.maybe();
+    if (signal?.aborted) break; // OPT over the prefix read so far
   }
   const seq = new Float64Array(total);
   let k = 0;
@@ -250,7 +314,10 @@ async function stream(
     if (p && typeof p.prepare === "function") p.prepare(seq);
   }
   const t = performance.now();
-  for (const { c, mask } of held) for (const cell of cells) feedCell(cell, c, mask);
+  for (const { c, mask } of held) {
+    if (!await feedAll(c, mask)) break;
+    requests += c.count;
+  }
   simMs += performance.now() - t;
   return { requests, simMs };
 }

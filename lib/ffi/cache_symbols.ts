@@ -43,6 +43,18 @@ export const cacheSymbols = {
     ],
     result: "i32",
   },
+  /** The same C function, run off the JS thread (so a signal can cancel it meanwhile). */
+  cache_feed_async: {
+    name: "cache_feed",
+    parameters: ["i32", "buffer", "buffer", "buffer", "buffer", "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  /**
+   * int32_t cache_cancel(int32_t h): a running or later cache_feed / cache_run_file on h stops
+   * soon and returns -ECANCELED (any thread may call it)
+   */
+  cache_cancel: { parameters: ["i32" /* int32_t h */], result: "i32" },
   /**
    * int32_t cache_set_admission(int32_t h, const double *ranges, uint32_t n, uint32_t flags):
    * PDC's exact admission for cache_run_file (n sorted, disjoint [start, end) pairs)

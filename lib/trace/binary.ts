@@ -7,12 +7,15 @@
  * fua, bit 1 hit, bits 2-4 class: 1 journal, 2 metadata, 3 data, 4 other), u16 dev (0 = none,
  * else an id defined earlier). A device name is defined by a record with op 255, `len` = the
  * name's UTF-8 length, `dev` = its id, followed by the name in ceil(len/24) zero-padded slots.
- * Other tags of the JSON form are not kept. Offsets and timestamps are exact up to 2^53.
+ * Other tags of the JSON form are not kept. Offsets and timestamps are exact up to 2^53; the
+ * reader refuses a record outside lib/trace/limits.ts (an offset that is not a whole number,
+ * a request ending past 2^53, a timestamp that is not finite, a name longer than 4096 bytes).
  *
  * @module
  */
 import type { IoClass, IoOp, IoRecord } from "./io_record.ts";
 import { TraceFormatError } from "./jsonl.ts";
+import { checkExtent, MAX_DEV_NAME_BYTES } from "./limits.ts";
 
 /** The first 8 bytes of a binary trace. */
 export const BINARY_MAGIC = new TextEncoder().encode("HVKTRC01");
@@ -115,6 +118,12 @@ export async function* readBinaryChunks(
           recNo++;
           if (op === OP_DEV) {
             const nameLen = dv.getUint32(p + 16, true);
+            if (nameLen > MAX_DEV_NAME_BYTES) {
+              throw new TraceFormatError(
+                recNo,
+                `device name of ${nameLen} bytes, above ${MAX_DEV_NAME_BYTES}`,
+              );
+            }
             const slots = Math.ceil(nameLen / RECORD_SIZE);
             const need = RECORD_SIZE * (1 + slots);
             if (pos + p + need > buf.length) {
@@ -131,9 +140,13 @@ export async function* readBinaryChunks(
             continue;
           }
           if (op > 4) throw new TraceFormatError(recNo, `bad op code ${op} in binary record`);
-          chunk.ts[k] = dv.getFloat64(p, true);
-          chunk.off[k] = dv.getFloat64(p + 8, true);
-          chunk.len[k] = dv.getUint32(p + 16, true);
+          const ts = dv.getFloat64(p, true), off = dv.getFloat64(p + 8, true);
+          const len = dv.getUint32(p + 16, true);
+          if (!Number.isFinite(ts)) throw new TraceFormatError(recNo, `ts is not finite: ${ts}`);
+          checkExtent(off, len, recNo);
+          chunk.ts[k] = ts;
+          chunk.off[k] = off;
+          chunk.len[k] = len;
           chunk.op[k] = op;
           chunk.flags[k] = dv.getUint8(p + 21);
           chunk.dev[k] = dv.getUint16(p + 22, true);
@@ -194,8 +207,11 @@ export class BinaryTraceWriter {
       else {
         dev = this.#devIds.size + 1;
         if (dev > 65535) throw new RangeError("more than 65535 device names");
-        this.#devIds.set(rec.dev, dev);
         const name = this.#enc.encode(rec.dev);
+        if (name.length > MAX_DEV_NAME_BYTES) {
+          throw new RangeError(`device name of ${name.length} bytes, above ${MAX_DEV_NAME_BYTES}`);
+        }
+        this.#devIds.set(rec.dev, dev);
         const slots = Math.ceil(name.length / RECORD_SIZE);
         await this.#room(RECORD_SIZE * (1 + slots));
         const p = this.#pos;

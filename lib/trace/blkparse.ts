@@ -12,6 +12,9 @@
 import type { IoOp, IoRecord } from "./io_record.ts";
 import type { LineParser } from "./line_parser.ts";
 import { TraceFormatError } from "./jsonl.ts";
+import { checkExtent } from "./limits.ts";
+
+const FIELDS = { off: "sector (bytes)", len: "sectors (bytes)" };
 
 const DEV = /^\d+,\d+$/;
 
@@ -58,6 +61,7 @@ export function blkparseParser(): LineParser {
         }
         rec.off = sector * 512;
         rec.len = count * 512;
+        checkExtent(rec.off, rec.len, n, FIELDS);
       } else if (op !== "F") {
         // A write with FUA/flush flags but no range is a pure flush (e.g. "FWS").
         if (rwbs.includes("F")) rec.op = "F";

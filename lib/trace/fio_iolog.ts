@@ -9,6 +9,9 @@
 import type { IoOp, IoRecord } from "./io_record.ts";
 import type { LineParser } from "./line_parser.ts";
 import { TraceFormatError } from "./jsonl.ts";
+import { checkExtent } from "./limits.ts";
+
+const FIELDS = { off: "offset", len: "length" };
 
 const OPS: Record<string, IoOp> = { read: "R", write: "W", trim: "T", sync: "F", datasync: "F" };
 const SKIP = new Set(["add", "open", "close", "wait"]);
@@ -49,6 +52,7 @@ export function fioIologParser(): LineParser {
       if (!Number.isSafeInteger(off) || off < 0 || !Number.isSafeInteger(len) || len < 0) {
         throw new TraceFormatError(n, `bad offset/length: ${f[2]} ${f[3]}`);
       }
+      checkExtent(off, len, n, FIELDS);
       return { ts, op, off, len, dev: file };
     },
   };

@@ -5,6 +5,7 @@
  * @module
  */
 import { type IoRecord, isIoOp } from "./io_record.ts";
+import { checkExtent } from "./limits.ts";
 
 /** A malformed record, with the 1-based line number it came from. */
 export class TraceFormatError extends Error {
@@ -14,13 +15,9 @@ export class TraceFormatError extends Error {
   }
 }
 
-function nonNegInt(v: unknown): v is number {
-  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-}
-
 /**
  * Parses one JSON line into an I/O record; throws {@linkcode TraceFormatError} naming the line
- * and what was wrong. Unknown tags are kept.
+ * and what was wrong (including `off`/`len` outside lib/trace/limits.ts). Unknown tags are kept.
  *
  * @example
  * ```ts
@@ -48,8 +45,7 @@ export function parseRecordLine(text: string, line: number): IoRecord {
   }
   if (r.off === undefined && r.op === "F") r.off = 0;
   if (r.len === undefined && r.op === "F") r.len = 0;
-  if (!nonNegInt(r.off)) throw new TraceFormatError(line, "off must be a non-negative integer");
-  if (!nonNegInt(r.len)) throw new TraceFormatError(line, "len must be a non-negative integer");
+  checkExtent(r.off as number, r.len as number, line);
   if (r.dev !== undefined && typeof r.dev !== "string") {
     throw new TraceFormatError(line, "dev must be a string");
   }

@@ -10,6 +10,9 @@
 import type { IoRecord } from "./io_record.ts";
 import type { LineParser } from "./line_parser.ts";
 import { TraceFormatError } from "./jsonl.ts";
+import { checkExtent } from "./limits.ts";
+
+const FIELDS = { off: "offset", len: "size" };
 
 const DIGITS = /^\d+$/;
 
@@ -44,7 +47,7 @@ export function msrParser(): LineParser {
         dev: `${host}_${disk}`,
       };
       if (DIGITS.test(rt)) rec.rt_ns = Number(rt) * 100;
-      if (!Number.isSafeInteger(rec.off)) throw new TraceFormatError(n, `offset too large: ${off}`);
+      checkExtent(rec.off, rec.len, n, FIELDS);
       return rec;
     },
   };

@@ -11,6 +11,9 @@
 import type { IoOp, IoRecord } from "./io_record.ts";
 import type { LineParser } from "./line_parser.ts";
 import { TraceFormatError } from "./jsonl.ts";
+import { checkExtent } from "./limits.ts";
+
+const FIELDS = { off: "offset=", len: "count=" };
 
 const LINE = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,9}))? (.*)$/;
 const OPS: Record<string, IoOp> = { Read: "R", Write: "W", Flush: "F", Trim: "T", Zero: "Z" };
@@ -58,6 +61,7 @@ export function nbdkitLogParser(): LineParser {
         off: num("offset"),
         len: num("count"),
       };
+      checkExtent(rec.off, rec.len, n, FIELDS);
       if (conn) rec.dev = `conn${conn}`;
       if (kv.fua === "1") rec.fua = true;
       return rec;

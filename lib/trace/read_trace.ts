@@ -9,6 +9,7 @@
 import type { IoRecord } from "./io_record.ts";
 import type { LineParser } from "./line_parser.ts";
 import { TraceFormatError } from "./jsonl.ts";
+import { MAX_LINE_CHARS } from "./limits.ts";
 import { noteInput } from "../cli/stream_io.ts";
 import { jsonlParser } from "./jsonl_parser.ts";
 import { msrParser } from "./msr_csv.ts";
@@ -149,27 +150,49 @@ async function* textRecords(
 ): AsyncGenerator<IoRecord> {
   const dec = stream.pipeThrough(new TextDecoderStream());
   let rest = "", n = 0;
+  // A line past MAX_LINE_CHARS is refused (or, with skipBad, dropped up to its newline) so a
+  // file without newlines cannot grow `rest` without bound.
+  let dropping = false;
+  const bad = (e: TraceFormatError): null => {
+    if (!opts.skipBad) throw e;
+    stats.bad++;
+    stats.firstBad ??= e.message;
+    return null;
+  };
+  const tooLong = () =>
+    new TraceFormatError(n, `line longer than ${MAX_LINE_CHARS} characters (the longest line)`);
   const one = (line: string): IoRecord | null => {
     n++;
     if (line.endsWith("\r")) line = line.slice(0, -1);
+    if (line.length > MAX_LINE_CHARS) return bad(tooLong());
     try {
       return parser.parse(line, n);
     } catch (e) {
-      if (!(e instanceof TraceFormatError) || !opts.skipBad) throw e;
-      stats.bad++;
-      stats.firstBad ??= e.message;
-      return null;
+      if (!(e instanceof TraceFormatError)) throw e;
+      return bad(e);
     }
   };
   for await (const chunk of dec) {
-    const text = rest + chunk;
+    let text = rest + chunk;
     let start = 0, i: number;
+    if (dropping) {
+      i = text.indexOf("\n");
+      if (i < 0) continue;
+      dropping = false;
+      text = text.slice(i + 1);
+    }
     while ((i = text.indexOf("\n", start)) >= 0) {
       const r = one(text.slice(start, i));
       start = i + 1;
       if (r) yield r;
     }
     rest = text.slice(start);
+    if (rest.length > MAX_LINE_CHARS + 1) {
+      n++;
+      bad(tooLong());
+      rest = "";
+      dropping = true;
+    }
   }
   if (rest !== "") {
     const r = one(rest);

@@ -12,17 +12,28 @@ import {
   openOutput,
   parseSize,
   parseSizeList,
+  ToolError,
   UsageError,
   withCommonOptions,
   withRun,
 } from "../../lib/cli/mod.ts";
-import { exactMrc, type MrcPoint, mrcSvg, shardsMrc, shardsSampled } from "../../lib/cache/mrc.ts";
+import {
+  MRC_MAX_ACCESSES,
+  MrcBuilder,
+  MrcLimitError,
+  type MrcPoint,
+  mrcSvg,
+} from "../../lib/cache/mrc.ts";
+import { Breather, untilAborted } from "../../lib/cli/event_loop.ts";
 import { type ReadStats, readTraceChunks } from "../../lib/trace/read_trace.ts";
 import { namingTrace, traceFormat } from "./trace_options.ts";
 import { checkBlockSize, checkCacheSizes } from "./size_options.ts";
 
-/** Accesses above which `--method auto` switches to SHARDS. */
-export const EXACT_LIMIT = 20_000_000;
+/** Accesses above which `--method auto` switches to SHARDS (the MRC's limit). */
+export const EXACT_LIMIT = MRC_MAX_ACCESSES;
+
+/** Accesses between two looks at SIGINT/SIGTERM while reading and computing. */
+const SLICE = 1 << 16;
 
 /** Writes all of a text to an output and closes it. */
 async function writeText(out: WritableStream<Uint8Array>, text: string): Promise<void> {
@@ -60,47 +71,52 @@ export function addMrcCommand(program: Command) {
     const rate = Number(opts.rate);
     if (!(rate > 0 && rate <= 1)) throw new UsageError(`--rate must be in (0, 1]: ${opts.rate}`);
     const format = traceFormat(opts.format);
-    await withRun(opts, { tool: "qbic-cache", command: "mrc", args: opts }, async (run) => {
+    const info = { tool: "qbic-cache", command: "mrc", args: opts };
+    await withRun(opts, info, async (run, interrupt) => {
       const stats: ReadStats = { bad: 0 };
-      // Collect the block access sequence (all of it, or only SHARDS-sampled blocks).
-      let sampleOnly = opts.method === "shards";
-      let seq = new Float64Array(1 << 16);
-      let n = 0, all = 0;
-      const push = (b: number) => {
-        if (n === seq.length) {
-          const s2 = new Float64Array(seq.length * 2);
-          s2.set(seq);
-          seq = s2;
-        }
-        seq[n++] = b;
-      };
-      await namingTrace(opts.trace, async () => {
-        for await (
-          const c of readTraceChunks(opts.trace, { format, skipBad: opts.skipBad }, stats)
+      const mrc = new MrcBuilder(opts.method, rate);
+      // SIGINT/SIGTERM: stop reading and report the curve of the prefix read.
+      const breather = new Breather();
+      let since = 0;
+      const read = async () => {
+        reading: for await (
+          const c of untilAborted(
+            readTraceChunks(opts.trace, { format, skipBad: opts.skipBad }, stats),
+            interrupt,
+          )
         ) {
           for (let i = 0; i < c.count; i++) {
             const op = c.op[i];
             if (op === 2 || op === 3 || c.len[i] === 0) continue;
             const last = Math.floor((c.off[i] + c.len[i] - 1) / bs);
             for (let b = Math.floor(c.off[i] / bs); b <= last; b++) {
-              all++;
-              if (!sampleOnly || shardsSampled(b, rate)) push(b);
+              mrc.access(b);
+              if (++since === SLICE) {
+                since = 0;
+                await breather.maybe();
+                if (interrupt.aborted) break reading;
+              }
             }
           }
-          if (!sampleOnly && opts.method === "auto" && all > EXACT_LIMIT) {
-            // Too big for the exact pass: keep only the sampled blocks from here on.
-            let k = 0;
-            for (let i = 0; i < n; i++) if (shardsSampled(seq[i], rate)) seq[k++] = seq[i];
-            n = k;
-            sampleOnly = true;
-          }
+          await breather.maybe();
+          if (interrupt.aborted) break;
+        }
+      };
+      await namingTrace(opts.trace, async () => {
+        try {
+          await read();
+        } catch (e) {
+          if (e instanceof MrcLimitError) throw new ToolError(`${opts.trace}: ${e.message}`);
+          throw e;
         }
       });
-      const accesses = seq.subarray(0, n);
-      // Footprint for the default sizes (distinct blocks; sampled ones scaled back).
-      const distinct = new Set<number>();
-      for (let i = 0; i < n; i++) distinct.add(accesses[i]);
-      const footprint = sampleOnly ? Math.round(distinct.size / rate) : distinct.size;
+      const all = mrc.accesses, sampleOnly = mrc.sampleOnly;
+      const partial = interrupt.aborted;
+      if (partial) {
+        run.event("partial", { reason: "interrupted", accesses: all });
+        run.metric("partial", 1, "flag");
+      }
+      const footprint = mrc.footprint();
       let sizes: number[];
       if (opts.sizes) sizes = (opts.sizes as number[]).map((s) => Math.floor(s / bs));
       else {
@@ -109,9 +125,7 @@ export function addMrcCommand(program: Command) {
         for (let i = 0; i < 24; i++) set.add(Math.max(1, Math.round(top ** ((i + 1) / 24))));
         sizes = [...set];
       }
-      const points: MrcPoint[] = sampleOnly
-        ? shardsMrc(accesses, sizes, rate)
-        : exactMrc(accesses, sizes);
+      const points: MrcPoint[] = mrc.points(sizes);
       const method = sampleOnly ? `shards(${rate})` : "exact";
       for (const p of points) {
         run.metric("lru_miss_ratio", p.missRatio, "ratio", { size: p.sizeBlocks * bs, method });
@@ -137,6 +151,7 @@ export function addMrcCommand(program: Command) {
           block_size: bs,
           accesses: all,
           footprint_bytes: footprint * bs,
+          partial,
           svg: svgPath ?? null,
           points: points.map((p) => ({
             size: p.sizeBlocks * bs,
@@ -156,6 +171,7 @@ export function addMrcCommand(program: Command) {
           ]),
           "text",
         );
+        if (partial) text += `\npartial: interrupted after ${all} block accesses`;
       }
       // Both outputs are opened before either is written: openOutput names a missing
       // directory in one line, refuses the trace itself, and a failed run leaves neither.
@@ -166,7 +182,7 @@ export function addMrcCommand(program: Command) {
           svg,
           mrcSvg(
             [{
-              label: `LRU ${method}`,
+              label: `LRU ${method}${partial ? " (partial: interrupted)" : ""}`,
               points: points.map((p) => ({ x: p.sizeBlocks * bs, y: p.missRatio })),
             }],
             "cache size (bytes)",
@@ -178,10 +194,11 @@ export function addMrcCommand(program: Command) {
       if (!opts.quiet) {
         console.error(
           `qbic-cache mrc: ${all} block accesses, ${method}` +
-            (svgPath ? `, plot in ${svgPath}` : ""),
+            (svgPath ? `, plot in ${svgPath}` : "") +
+            (partial ? " — interrupted, partial curve" : ""),
         );
       }
-    });
+    }, { interruptible: true });
   });
   addExamples(cmd, [
     "qbic-cache mrc --trace vm.bin -o vm-mrc.txt    # table in vm-mrc.txt, plot in vm-mrc.svg",

@@ -93,7 +93,8 @@ export function addSimCommand(program: Command) {
       if (why) throw new ToolError(`--engine native: ${why}; or use --engine ts`);
     }
     const args = { ...opts, policy: policies, size: sizes };
-    await withRun(opts, { tool: "qbic-cache", command: "sim", args }, async (run) => {
+    const info = { tool: "qbic-cache", command: "sim", args };
+    await withRun(opts, info, async (run, interrupt) => {
       const admission = await createAdmission(opts.admit, { image: opts.admitImage });
       const stats: ReadStats = { bad: 0 };
       const t0 = performance.now();
@@ -109,9 +110,15 @@ export function addSimCommand(program: Command) {
             sizes,
             bs,
             admission,
-            { engine: opts.engine, binaryFile },
+            { engine: opts.engine, binaryFile, signal: interrupt },
           ),
       );
+      // SIGINT/SIGTERM: the figures cover a prefix of the trace; every output says so.
+      const partial = grid.interrupted;
+      if (partial) {
+        run.event("partial", { reason: "interrupted", requests: grid.requests });
+        run.metric("partial", 1, "flag");
+      }
       // Native cells replaying the mapped file leave the chunk reader unread.
       if (binaryFile && stats.format === undefined) stats.format = "bin";
       const wallMs = performance.now() - t0;
@@ -169,6 +176,7 @@ export function addSimCommand(program: Command) {
           engine: opts.engine,
           requests: grid.requests,
           bad_lines: stats.bad,
+          partial,
           results: rows,
         }));
         return;
@@ -199,15 +207,19 @@ export function addSimCommand(program: Command) {
         ]),
         opts.table,
       ));
+      if (partial) console.log(`partial: interrupted after ${grid.requests} requests`);
       if (!opts.quiet) {
         const bad = stats.bad ? `, ${stats.bad} bad lines skipped (first: ${stats.firstBad})` : "";
         const engines = [...new Set(grid.cells.map((c) => c.engine))].join("+");
         console.error(
           `qbic-cache sim: ${grid.requests} requests (${stats.format ?? "empty"}), ` +
-            `${grid.cells.length} simulations in ${(wallMs / 1000).toFixed(2)}s (${engines})${bad}`,
+            `${grid.cells.length} simulations in ${
+              (wallMs / 1000).toFixed(2)
+            }s (${engines})${bad}` +
+            (partial ? " — interrupted, partial results" : ""),
         );
       }
-    });
+    }, { interruptible: true });
   });
   addExamples(cmd, [
     "qbic-cache sim --trace vm.bin --policy lru,arc,s3fifo,qbic,belady --size 64M,256M,1G",
