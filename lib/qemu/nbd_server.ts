@@ -25,6 +25,8 @@ export interface NbdServerOptions {
   db?: string;
   /** Where the server's stderr goes (default: discarded). */
   stderrPath?: string;
+  /** Where the server's stdout goes (default: discarded); e.g. `serve --output json`'s row. */
+  stdoutPath?: string;
   /** Hard limit (default 10 minutes). */
   timeoutMs?: number;
 }
@@ -73,6 +75,7 @@ export async function startNbdServer(opts: NbdServerOptions): Promise<NbdServer>
     args.push(...(opts.extraArgs ?? []), opts.image);
   }
   const proc = await spawnGuarded(cmd, args, {
+    stdoutPath: opts.stdoutPath,
     stderrPath: opts.stderrPath,
     timeoutMs: opts.timeoutMs,
   });
