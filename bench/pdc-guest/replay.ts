@@ -1,0 +1,164 @@
+/**
+ * The host side of bench/pdc-guest over every policy and size at once: replays the streams the
+ * admit-all legs recorded (`main.ts --out DIR` keeps them) through each policy at 0.5x, 1x and
+ * 2x the working set, without PDC, with the exact journal ranges and with the online
+ * heuristic, and prints the read hit ratios (median over the streams, range beside) and what the
+ * streams hold (journal share of written blocks, reads, distinct blocks read): the reasons
+ * PDC helps or not. The guest's request stream hardly depends on the host cache (only its
+ * timing does), so one stream serves every cell.
+ *
+ *   deno run -A bench/pdc-guest/replay.ts DIR [--policies lru,arc,s3fifo,qbic] [--sizes 0.5,1,2]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { parseRecordLine } from "../../lib/trace/jsonl.ts";
+import type { IoRecord } from "../../lib/trace/io_record.ts";
+import { Simulator } from "../../lib/cache/simulate.ts";
+import { createPolicy } from "../../lib/cache/registry.ts";
+import { pdcAdmission } from "../../lib/cache/pdc_admission.ts";
+import { admitAll } from "../../lib/cache/policy.ts";
+import { ExactDetector } from "../../lib/pdc/journal_detector.ts";
+import { HeuristicDetector } from "../../lib/pdc/heuristic_detector.ts";
+import { locateJournalInFile } from "../../lib/pdc/locate.ts";
+import type { ByteRange } from "../../lib/pdc/byte_range.ts";
+import { formatTable } from "../../lib/cli/table.ts";
+import { median } from "../thread_cpu.ts";
+import { guestWorkloads } from "./workloads.ts";
+
+const BS = 4096;
+
+function readHit(
+  records: IoRecord[],
+  policy: string,
+  blocks: number,
+  mode: string,
+  ranges: ByteRange[],
+): number {
+  const admission = mode === "none"
+    ? admitAll
+    : pdcAdmission(mode === "exact" ? new ExactDetector(ranges) : new HeuristicDetector());
+  const sim = new Simulator(createPolicy(policy, blocks), BS, admission);
+  for (const r of records) sim.step(r);
+  const res = sim.result();
+  return res.reads.blocks ? res.reads.hits / res.reads.blocks : 0;
+}
+
+/** What a stream holds: journal and other written blocks, read blocks, distinct blocks read. */
+function profile(records: IoRecord[], ranges: ByteRange[]) {
+  let journalW = 0, otherW = 0, reads = 0, flushes = 0;
+  const readSet = new Set<number>();
+  const inJournal = (off: number) => ranges.some((j) => off >= j.off && off < j.off + j.len);
+  for (const r of records) {
+    if (r.op === "F") flushes++;
+    if (r.len === 0) continue;
+    const n = Math.ceil((r.off + r.len) / BS) - Math.floor(r.off / BS);
+    if (r.op === "W" || r.op === "Z") {
+      if (inJournal(r.off)) journalW += n;
+      else otherW += n;
+    } else if (r.op === "R") {
+      reads += n;
+      for (let b = Math.floor(r.off / BS); b < Math.ceil((r.off + r.len) / BS); b++) readSet.add(b);
+    }
+  }
+  return { journalW, otherW, reads, distinctRead: readSet.size, flushes };
+}
+
+if (import.meta.main) {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: { policies: { type: "string" }, sizes: { type: "string" } },
+  });
+  const dir = positionals[0];
+  if (!dir) {
+    console.error("usage: replay.ts DIR [--policies lru,arc,s3fifo,qbic] [--sizes 0.5,1,2]");
+    Deno.exit(2);
+  }
+  const policies = (values.policies ?? "lru,arc,s3fifo,qbic").split(",");
+  const factors = (values.sizes ?? "0.5,1,2").split(",").map(Number);
+  const rows: string[][] = [];
+  const prof: string[][] = [];
+  for (const w of guestWorkloads()) {
+    const template = `${dir}/${w.name}.template.img`;
+    try {
+      Deno.statSync(template);
+    } catch {
+      continue;
+    }
+    const ranges = (await locateJournalInFile(template)).ranges;
+    const traces = [...Deno.readDirSync(dir)].map((e) => e.name)
+      .filter((n) => n.startsWith(`${w.name}-`) && /-all-\d+\.jsonl$/.test(n)).sort();
+    const streams = await Promise.all(traces.map(async (t) => {
+      const out: IoRecord[] = [];
+      let n = 0;
+      for (const line of (await Deno.readTextFile(`${dir}/${t}`)).split("\n")) {
+        n++;
+        if (line.trim() !== "") out.push(parseRecordLine(line, n));
+      }
+      return out;
+    }));
+    if (streams.length === 0) continue;
+    const ps = streams.map((s) => profile(s, ranges));
+    const m = (f: (p: ReturnType<typeof profile>) => number) => median(ps.map(f));
+    prof.push([
+      w.name,
+      String(streams.length),
+      String(m((p) => p.journalW)),
+      String(m((p) => p.otherW)),
+      (m((p) => p.journalW / Math.max(1, p.journalW + p.otherW))).toFixed(3),
+      String(m((p) => p.flushes)),
+      String(m((p) => p.reads)),
+      String(m((p) => p.distinctRead)),
+      String(w.workingSetBytes / BS),
+    ]);
+    for (const policy of policies) {
+      for (const f of factors) {
+        const blocks = Math.max(1, Math.round(w.workingSetBytes * f / BS));
+        const cell = (mode: string) => streams.map((s) => readHit(s, policy, blocks, mode, ranges));
+        const none = cell("none"), exact = cell("exact"), heur = cell("heuristic");
+        const gains = none.map((v, i) => v > 0 ? exact[i] / v - 1 : 0);
+        const show = (xs: number[]) =>
+          xs.length > 1
+            ? `${median(xs).toFixed(4)} (${Math.min(...xs).toFixed(4)}-${
+              Math.max(...xs).toFixed(4)
+            })`
+            : xs[0].toFixed(4);
+        rows.push([
+          w.name,
+          policy,
+          `${f}x (${blocks})`,
+          show(none),
+          show(exact),
+          show(heur),
+          `${(median(gains) * 100).toFixed(1)}%`,
+        ]);
+      }
+    }
+  }
+  console.log(
+    formatTable(
+      [
+        "workload",
+        "streams",
+        "journal W blocks",
+        "other W blocks",
+        "journal share",
+        "flushes",
+        "R blocks",
+        "distinct R",
+        "working set",
+      ],
+      prof,
+      "text",
+    ).trimEnd(),
+  );
+  console.log();
+  console.log(
+    formatTable(
+      ["workload", "policy", "cache (blocks)", "read hit none", "exact", "heuristic", "exact gain"],
+      rows,
+      "text",
+    ).trimEnd(),
+  );
+}
