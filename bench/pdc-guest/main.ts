@@ -57,6 +57,8 @@ interface Leg {
   latMaxMs: number;
   hitRatio: number;
   deviceRequests: number;
+  /** The modelled device's mean service time (serve's shutdown row). */
+  deviceMeanUs: number;
   /** Read hit ratio of the same policy and size replayed over this leg's stream. */
   readHit: { none: number; exact: number; heuristic: number };
   pdcMethod: string;
@@ -223,6 +225,7 @@ async function runLeg(
     latMaxMs: Number(result.lat_max_ms),
     hitRatio: Number(row.hit_ratio),
     deviceRequests: Number(row.device_requests ?? 0),
+    deviceMeanUs: Number(row.device_mean_latency_us ?? 0),
     readHit: {
       none: replayReadHit(records, policy, blocks, "none", ranges),
       exact: replayReadHit(records, policy, blocks, "exact", ranges),
@@ -303,6 +306,7 @@ try {
                 run.metric("lat_max", leg.latMaxMs, "ms", l);
                 run.metric("host_hit_ratio", leg.hitRatio, "ratio", l);
                 run.metric("device_requests", leg.deviceRequests, "count", l);
+                run.metric("device_mean_latency", leg.deviceMeanUs, "us", l);
                 for (const [m, v] of Object.entries(leg.readHit)) {
                   run.metric("read_hit_ratio", v, "ratio", { ...l, replay: m });
                 }
@@ -310,7 +314,8 @@ try {
                 console.error(
                   `${w.name} ${policy} ${factor}x ${admit} rep ${rep}: ${leg.opsS} ops/s, ` +
                     `host hit ${leg.hitRatio}, read hit ${f4(leg.readHit.none)} none / ` +
-                    `${f4(leg.readHit.exact)} exact, ${leg.deviceRequests} device requests` +
+                    `${f4(leg.readHit.exact)} exact, ${leg.deviceRequests} device requests ` +
+                    `(mean ${leg.deviceMeanUs} us)` +
                     (admit === "pdc" ? ` (pdc: ${leg.pdcMethod})` : ""),
                 );
               }
