@@ -12,6 +12,7 @@ import { pviommuSymbols } from "./pviommu_symbols.ts";
 import { cacheSymbols } from "./cache_symbols.ts";
 import { nbdSymbols } from "./nbd_symbols.ts";
 import { clockSymbols } from "./clock_symbols.ts";
+import { traceSymbols } from "./trace_symbols.ts";
 
 /** Every symbol of libhvkit.so, one table. */
 export const symbols = {
@@ -22,6 +23,7 @@ export const symbols = {
   ...cacheSymbols,
   ...nbdSymbols,
   ...clockSymbols,
+  ...traceSymbols,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened library's functions. */

@@ -13,6 +13,10 @@ import { msrParser } from "./msr_csv.ts";
 import { blkparseParser } from "./blkparse.ts";
 import { fioIologParser } from "./fio_iolog.ts";
 import { nbdkitLogParser } from "./nbdkit_log.ts";
+import { alibabaParser } from "./alibaba_csv.ts";
+import { tencentParser } from "./tencent_cbs.ts";
+import { readOracleChunks } from "./oracle_general.ts";
+import { CompressedTraceError, decompress } from "./decompress.ts";
 import { BINARY_MAGIC, BinaryTraceWriter, readBinaryChunks, RECORD_SIZE } from "./binary.ts";
 import { readTrace, type TraceFormat } from "./read_trace.ts";
 
@@ -95,7 +99,15 @@ const LINES: Record<string, fc.Arbitrary<string>> = {
     `2024-01-02 03:04:05.678901 connection=1 ${op} id=1 offset=${off} count=${len} fua=0`
   ),
 };
+LINES.alibaba = fc.tuple(word, fc.constantFrom("R", "W", "X"), numText, numText, numText).map(
+  ([d, op, off, len, ts]) => `${d},${op},${off},${len},${ts}`,
+);
+LINES.tencent = fc.tuple(numText, numText, numText, fc.constantFrom("0", "1", "2"), word).map(
+  ([ts, off, size, t, vol]) => `${ts},${off},${size},${t},${vol}`,
+);
 const PARSERS: Record<string, () => LineParser> = {
+  alibaba: alibabaParser,
+  tencent: tencentParser,
   jsonl: jsonlParser,
   msr: msrParser,
   blkparse: blkparseParser,
@@ -235,5 +247,61 @@ Deno.test("fuzz binary: valid traces cut anywhere, bytes flipped, random records
       await readAll(pieces(bytes, [5, 40]), "bin");
     }),
     params(200),
+  );
+});
+
+Deno.test("fuzz oracleGeneral: random records, cut anywhere", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uint8Array({ maxLength: 24 * 6 }),
+      fc.array(fc.nat(), { maxLength: 4 }),
+      async (bytes, cuts) => {
+        try {
+          for await (const c of readOracleChunks(pieces(bytes, cuts))) {
+            for (let i = 0; i < c.count; i++) {
+              checkRecord({ ts: c.ts[i], op: "R", off: c.off[i], len: c.len[i] }, "oracle");
+            }
+          }
+        } catch (e) {
+          if (!(e instanceof TraceFormatError)) throw e;
+        }
+      },
+    ),
+    params(200),
+  );
+});
+
+Deno.test("fuzz decompression: zstd and xz bytes damaged or cut give CompressedTraceError", async () => {
+  const plain = enc.encode('{"ts":1,"op":"R","off":0,"len":4096}\n'.repeat(50));
+  const made: Record<string, Uint8Array> = {};
+  for (const [kind, cmd] of [["zstd", ["zstd", "-q", "-c"]], ["xz", ["xz", "-c"]]] as const) {
+    const p = new Deno.Command(cmd[0], { args: cmd.slice(1), stdin: "piped", stdout: "piped" })
+      .spawn();
+    const w = p.stdin.getWriter();
+    await w.write(plain);
+    await w.close();
+    made[kind] = (await p.output()).stdout;
+  }
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom("zstd" as const, "xz" as const),
+      fc.nat(),
+      fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 3 }),
+      fc.array(fc.nat(), { maxLength: 4 }),
+      async (kind, cut, flips, cuts) => {
+        const bytes = made[kind].slice(0, 6 + cut % (made[kind].length - 5));
+        for (const [at, v] of flips) bytes[6 + at % Math.max(1, bytes.length - 6)] = v;
+        let n = 0;
+        try {
+          for await (const c of decompress(pieces(bytes, cuts), kind)) n += c.length;
+        } catch (e) {
+          if (!(e instanceof CompressedTraceError)) throw e;
+          return;
+        }
+        // Read to the end without an error: only an undamaged whole stream does that.
+        assert.ok(n <= plain.length, `${kind}: ${n} bytes out of ${plain.length}`);
+      },
+    ),
+    params(150),
   );
 });

@@ -1,7 +1,9 @@
 /**
  * Reads any supported trace (detected from its first bytes, or named with `format`) as I/O
- * records or as column chunks. Text formats go through a LineParser; the binary form is read
- * without parsing text. Malformed lines throw TraceFormatError naming the line, or with
+ * records or as column chunks. Text formats go through a LineParser; the binary forms (hvkit's,
+ * libCacheSim's oracleGeneral) are read without parsing text. gzip, zstd and xz input is
+ * decompressed as it is read (lib/trace/decompress.ts), detected from its first bytes. With
+ * `device`, only the records of that device (or volume) are kept. Malformed lines throw TraceFormatError naming the line, or with
  * `skipBad` are counted in `stats.bad` and skipped. An empty input yields nothing.
  *
  * @module
@@ -16,6 +18,11 @@ import { msrParser } from "./msr_csv.ts";
 import { blkparseParser } from "./blkparse.ts";
 import { nbdkitLogParser } from "./nbdkit_log.ts";
 import { fioIologParser } from "./fio_iolog.ts";
+import { alibabaParser } from "./alibaba_csv.ts";
+import { tencentParser } from "./tencent_cbs.ts";
+import { readOracleChunks } from "./oracle_general.ts";
+import { type Compression, decompress, detectCompression } from "./decompress.ts";
+import { peek } from "./peek.ts";
 import { type BinaryChunk, chunkRecord, isBinaryTrace, readBinaryChunks } from "./binary.ts";
 
 /** Every format name `--format` accepts. */
@@ -26,11 +33,19 @@ export const TRACE_FORMATS = [
   "blkparse",
   "nbdkit-log",
   "fio-iolog",
+  "alibaba",
+  "tencent",
+  "oracleGeneral",
 ] as const;
 /** A trace format. */
 export type TraceFormat = typeof TRACE_FORMATS[number];
 
-const PARSERS: Record<Exclude<TraceFormat, "bin">, () => LineParser> = {
+/** The formats read as fixed-size binary records (the rest are text lines). */
+type BinaryFormat = "bin" | "oracleGeneral";
+
+const PARSERS: Record<Exclude<TraceFormat, BinaryFormat>, () => LineParser> = {
+  alibaba: alibabaParser,
+  tencent: tencentParser,
   jsonl: jsonlParser,
   msr: msrParser,
   blkparse: blkparseParser,
@@ -56,6 +71,8 @@ export function detectFormat(head: Uint8Array): TraceFormat | undefined {
   if (/^\d+,[^,]*,\d+,[A-Za-z]+,\d+,\d+,\d+$/.test(line) || /^timestamp,hostname/i.test(line)) {
     return "msr";
   }
+  if (/^\d+,[RW],\d+,\d+,\d+$/.test(line)) return "alibaba";
+  if (/^\d+,\d+,\d+,[01],\d+$/.test(line)) return "tencent";
   return undefined;
 }
 
@@ -65,6 +82,8 @@ export interface ReadTraceOptions {
   format?: TraceFormat;
   /** Count and skip malformed lines instead of failing. */
   skipBad?: boolean;
+  /** Keep only the records whose `dev` is this (a device or volume id); the rest are counted. */
+  device?: string;
 }
 
 /** What reading found besides records. */
@@ -74,6 +93,10 @@ export interface ReadStats {
   bad: number;
   /** The first malformed line's error, when skipped. */
   firstBad?: string;
+  /** The compression the input was read through, if any. */
+  compression?: Compression;
+  /** Records left out by the `device` filter. */
+  filtered?: number;
 }
 
 /** Opens a path (`-` = stdin) as a byte stream read in large blocks. */
@@ -107,41 +130,6 @@ export async function openTraceStream(path: string): Promise<ReadableStream<Uint
   });
 }
 
-/** Peeks the first bytes of a stream; returns them and a stream that still yields everything. */
-async function peek(
-  stream: ReadableStream<Uint8Array>,
-): Promise<{ head: Uint8Array; stream: ReadableStream<Uint8Array> }> {
-  const reader = stream.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0, done = false;
-  while (total < 512 && !done) {
-    const r = await reader.read();
-    if (r.done) done = true;
-    else if (r.value.length) {
-      parts.push(r.value);
-      total += r.value.length;
-    }
-  }
-  const head = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) head.set(p, o), o += p.length;
-  const rest = new ReadableStream<Uint8Array>({
-    start(ctl) {
-      for (const p of parts) ctl.enqueue(p);
-      if (done) ctl.close();
-    },
-    async pull(ctl) {
-      const r = await reader.read();
-      if (r.done) ctl.close();
-      else ctl.enqueue(r.value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-  return { head, stream: rest };
-}
-
 async function* textRecords(
   stream: ReadableStream<Uint8Array>,
   parser: LineParser,
@@ -166,7 +154,12 @@ async function* textRecords(
     if (line.endsWith("\r")) line = line.slice(0, -1);
     if (line.length > MAX_LINE_CHARS) return bad(tooLong());
     try {
-      return parser.parse(line, n);
+      const r = parser.parse(line, n);
+      if (r !== null && opts.device !== undefined && r.dev !== opts.device) {
+        stats.filtered = (stats.filtered ?? 0) + 1;
+        return null;
+      }
+      return r;
     } catch (e) {
       if (!(e instanceof TraceFormatError)) throw e;
       return bad(e);
@@ -207,8 +200,17 @@ async function resolve(
   stats: ReadStats,
 ): Promise<{ format: TraceFormat | undefined; stream: ReadableStream<Uint8Array> }> {
   const raw = typeof input === "string" ? await openTraceStream(input) : input;
-  const { head, stream } = await peek(raw);
+  let { head, stream } = await peek(raw);
+  const compression = detectCompression(head);
+  if (compression) {
+    ({ head, stream } = await peek(decompress(stream, compression)));
+    stats.compression = compression;
+  }
   let format = opts.format;
+  // oracleGeneral has no magic: its name says it (libCacheSim's files end .oracleGeneral[.zst]).
+  if (!format && typeof input === "string" && /\.oracleGeneral(\.|$)/i.test(input)) {
+    format = "oracleGeneral";
+  }
   if (!format) {
     format = detectFormat(head);
     if (!format && head.some((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09)) {
@@ -242,8 +244,8 @@ export async function* readTrace(
     await stream.cancel();
     return;
   }
-  if (format === "bin") {
-    for await (const c of readBinaryChunks(stream)) {
+  if (format === "bin" || format === "oracleGeneral") {
+    for await (const c of binaryChunks(stream, format, opts, stats)) {
       for (let i = 0; i < c.count; i++) yield chunkRecord(c, i);
     }
     return;
@@ -265,8 +267,8 @@ export async function* readTraceChunks(
     await stream.cancel();
     return;
   }
-  if (format === "bin") {
-    yield* readBinaryChunks(stream);
+  if (format === "bin" || format === "oracleGeneral") {
+    yield* binaryChunks(stream, format, opts, stats);
     return;
   }
   const devNames: string[] = [""];
@@ -295,6 +297,36 @@ export async function* readTraceChunks(
     }
   }
   if (c.count > 0) yield c;
+}
+
+/** The chunks of a binary form, with the device filter applied (chunks left empty dropped). */
+async function* binaryChunks(
+  stream: ReadableStream<Uint8Array>,
+  format: BinaryFormat,
+  opts: ReadTraceOptions,
+  stats: ReadStats,
+): AsyncGenerator<BinaryChunk> {
+  const chunks = format === "bin" ? readBinaryChunks(stream) : readOracleChunks(stream);
+  if (opts.device === undefined) {
+    yield* chunks;
+    return;
+  }
+  for await (const c of chunks) {
+    let k = 0;
+    for (let i = 0; i < c.count; i++) {
+      if (c.devNames[c.dev[i]] !== opts.device || c.dev[i] === 0) continue;
+      c.ts[k] = c.ts[i];
+      c.op[k] = c.op[i];
+      c.off[k] = c.off[i];
+      c.len[k] = c.len[i];
+      c.flags[k] = c.flags[i];
+      c.dev[k] = c.dev[i];
+      k++;
+    }
+    stats.filtered = (stats.filtered ?? 0) + c.count - k;
+    c.count = k;
+    if (k > 0) yield c;
+  }
 }
 
 const OPC: Record<string, number> = { R: 0, W: 1, F: 2, T: 3, Z: 4 };

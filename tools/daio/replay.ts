@@ -10,7 +10,6 @@ import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typin
 import process from "node:process";
 import {
   addExamples,
-  openInput,
   parsePositive,
   readLines,
   ToolError,
@@ -19,6 +18,7 @@ import {
   withRun,
 } from "../../lib/cli/mod.ts";
 import { parseRecordLine } from "../../lib/trace/jsonl.ts";
+import { openTraceInput } from "../../lib/trace/decompress.ts";
 import { BlockError } from "../../lib/block/block_device.ts";
 import { FileDeviceError, openFileDeviceSync } from "../../lib/block/file_device.ts";
 import type { IoRecord } from "../../lib/trace/io_record.ts";
@@ -153,7 +153,7 @@ export function addReplayCommand(program: Command) {
       const cpu0 = process.cpuUsage();
       let firstTs: number | null = null;
       try {
-        for await (const { line, n } of readLines(await openInput(trace))) {
+        for await (const { line, n } of readLines(await openTraceInput(trace))) {
           if (line.trim() === "") continue;
           let rec: IoRecord;
           try {

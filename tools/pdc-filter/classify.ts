@@ -8,13 +8,13 @@ import { Command } from "@commander-js/extra-typings";
 import {
   addExamples,
   LineWriter,
-  openInput,
   openOutput,
   readLines,
   withCommonOptions,
   withRun,
 } from "../../lib/cli/mod.ts";
 import { formatRecord, parseRecordLine, TraceFormatError } from "../../lib/trace/jsonl.ts";
+import { openTraceInput } from "../../lib/trace/decompress.ts";
 import { ExactDetector, type JournalDetector } from "../../lib/pdc/journal_detector.ts";
 import { HeuristicDetector } from "../../lib/pdc/heuristic_detector.ts";
 import { parseCount, parseOption, ToolError } from "../../lib/cli/mod.ts";
@@ -41,7 +41,7 @@ export function addClassifyCommand(program: Command) {
       const detector: JournalDetector = ranges !== undefined
         ? new ExactDetector(ranges)
         : new HeuristicDetector({ confirmCommits: Math.max(1, confirm) });
-      const input = await openInput(trace);
+      const input = await openTraceInput(trace);
       const out = new LineWriter(await openOutput(opts.out));
       let records = 0, journal = 0;
       for await (const { line, n } of readLines(input)) {

@@ -8,7 +8,6 @@ import { Command } from "@commander-js/extra-typings";
 import {
   addExamples,
   formatTable,
-  openInput,
   parseCount,
   parseOption,
   readLines,
@@ -18,6 +17,7 @@ import {
   withRun,
 } from "../../lib/cli/mod.ts";
 import { parseRecordLine, TraceFormatError } from "../../lib/trace/jsonl.ts";
+import { openTraceInput } from "../../lib/trace/decompress.ts";
 import { ExactDetector } from "../../lib/pdc/journal_detector.ts";
 import { HeuristicDetector } from "../../lib/pdc/heuristic_detector.ts";
 import { Evaluator } from "../../lib/pdc/evaluate.ts";
@@ -42,7 +42,7 @@ export function addEvalCommand(program: Command) {
         new ExactDetector(ranges),
         new HeuristicDetector({ confirmCommits: confirm }),
       );
-      for await (const { line, n } of readLines(await openInput(trace))) {
+      for await (const { line, n } of readLines(await openTraceInput(trace))) {
         if (line.trim() === "") continue;
         let rec;
         try {

@@ -26,7 +26,7 @@ import {
 } from "../../lib/cache/mrc.ts";
 import { Breather, untilAborted } from "../../lib/cli/event_loop.ts";
 import { type ReadStats, readTraceChunks } from "../../lib/trace/read_trace.ts";
-import { namingTrace, traceFormat } from "./trace_options.ts";
+import { DEVICE_HELP, namingTrace, traceFormat } from "./trace_options.ts";
 import { checkBlockSize, checkCacheSizes } from "./size_options.ts";
 
 /** Accesses above which `--method auto` switches to SHARDS (the MRC's limit). */
@@ -62,6 +62,7 @@ export function addMrcCommand(program: Command) {
       .option("--rate <r>", "SHARDS sampling rate", "0.01")
       .option("--format <name>", "trace format (default: detected)")
       .option("--skip-bad", "count and skip malformed lines instead of failing", false)
+      .option("--device <id>", DEVICE_HELP)
       .option("-o, --out <file>", "write the table to FILE (the SVG goes beside it; - = stdout)")
       .option("--svg <file>", "SVG plot path (default: beside -o, else mrc.svg)")
       .option("--no-svg", "no SVG plot"),
@@ -81,7 +82,11 @@ export function addMrcCommand(program: Command) {
       const read = async () => {
         reading: for await (
           const c of untilAborted(
-            readTraceChunks(opts.trace, { format, skipBad: opts.skipBad }, stats),
+            readTraceChunks(
+              opts.trace,
+              { format, skipBad: opts.skipBad, device: opts.device },
+              stats,
+            ),
             interrupt,
           )
         ) {

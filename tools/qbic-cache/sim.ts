@@ -20,7 +20,7 @@ import { binaryTraceFile, runGrid, SIM_ENGINES } from "../../lib/cache/sim_grid.
 import { nativeUnavailable } from "../../lib/cache/native_cache.ts";
 import { createAdmission } from "../../lib/cache/admission.ts";
 import { type ReadStats, readTraceChunks } from "../../lib/trace/read_trace.ts";
-import { namingTrace, traceFormat } from "./trace_options.ts";
+import { DEVICE_HELP, namingTrace, traceFormat } from "./trace_options.ts";
 import { checkBlockSize, checkCacheSizes } from "./size_options.ts";
 
 /** The tool table `sim` writes its grid into. */
@@ -57,6 +57,7 @@ export function addSimCommand(program: Command) {
       .option("--block-size <size>", "cache block size", parseSize, 4096)
       .option("--format <name>", "trace format (default: detected)")
       .option("--skip-bad", "count and skip malformed lines instead of failing", false)
+      .option("--device <id>", DEVICE_HELP)
       .addOption(
         new Option("--admit <name>", "admission filter in front of every policy").choices(
           ["all", "pdc"] as const,
@@ -105,7 +106,11 @@ export function addSimCommand(program: Command) {
         opts.trace,
         () =>
           runGrid(
-            readTraceChunks(opts.trace, { format, skipBad: opts.skipBad }, stats),
+            readTraceChunks(
+              opts.trace,
+              { format, skipBad: opts.skipBad, device: opts.device },
+              stats,
+            ),
             policies,
             sizes,
             bs,

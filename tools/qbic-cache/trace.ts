@@ -19,13 +19,15 @@ import {
 } from "../../lib/cli/mod.ts";
 import { formatRecord } from "../../lib/trace/jsonl.ts";
 import { BinaryTraceWriter } from "../../lib/trace/binary.ts";
+import { OracleGeneralWriter } from "../../lib/trace/oracle_general.ts";
+import type { IoRecord } from "../../lib/trace/io_record.ts";
 import { type ReadStats, readTrace, readTraceChunks } from "../../lib/trace/read_trace.ts";
 import { stackDistances } from "../../lib/cache/stack_distance.ts";
-import { namingTrace, traceFormat } from "./trace_options.ts";
+import { DEVICE_HELP, namingTrace, traceFormat } from "./trace_options.ts";
 import { checkBlockSize } from "./size_options.ts";
 
-function readOpts(opts: { format?: string; skipBad: boolean }) {
-  return { format: traceFormat(opts.format), skipBad: opts.skipBad };
+function readOpts(opts: { format?: string; skipBad: boolean; device?: string }) {
+  return { format: traceFormat(opts.format), skipBad: opts.skipBad, device: opts.device };
 }
 
 /** Adds `trace` (with convert, stats, head) to the program. */
@@ -34,40 +36,64 @@ export function addTraceCommand(program: Command) {
 
   const convert = withCommonOptions(
     new Command("convert")
-      .description("convert a trace (any readable format) to JSON lines or the binary form")
+      .description(
+        "convert a trace (any readable format) to JSON lines, the binary form, or libCacheSim's " +
+          "oracleGeneral (one record per block access)",
+      )
       .argument("<input>", "trace to read ('-' = stdin)")
       .option("-o, --out <file>", "output file (default: stdout)")
       .addOption(
-        new Option("--to <format>", "output format (default: bin when -o ends in .bin)").choices(
-          ["jsonl", "bin"] as const,
-        ),
+        new Option(
+          "--to <format>",
+          "output format (default: bin when -o ends in .bin, oracleGeneral when it names one)",
+        ).choices(["jsonl", "bin", "oracleGeneral"] as const),
+      )
+      .option(
+        "--block-size <size>",
+        "oracleGeneral: the block each record is (obj_size)",
+        parseSize,
+        4096,
       )
       .option("--format <name>", "input format (default: detected)")
-      .option("--skip-bad", "count and skip malformed lines instead of failing", false),
+      .option("--skip-bad", "count and skip malformed lines instead of failing", false)
+      .option("--device <id>", DEVICE_HELP),
   ).action(async (input, opts) => {
-    const to = opts.to ?? (opts.out?.endsWith(".bin") ? "bin" : "jsonl");
+    const to = opts.to ??
+      (/\.oracleGeneral(\.|$)/i.test(opts.out ?? "")
+        ? "oracleGeneral"
+        : opts.out?.endsWith(".bin")
+        ? "bin"
+        : "jsonl");
+    const bs = checkBlockSize(opts.blockSize as number);
     await withRun(
       opts,
       { tool: "qbic-cache", command: "trace convert", args: { input, ...opts } },
       async (run) => {
         const stats: ReadStats = { bad: 0 };
-        let n = 0;
+        let n = 0, dropped = 0, blocks = 0;
         await namingTrace(input, async () => {
           // Open and check the input (its first record) before the output: a missing or
           // malformed input, or `-o` naming it, fails before the output is touched.
           const records = readTrace(input, readOpts(opts), stats);
           let next = await records.next();
           const out = await openOutput(opts.out);
-          const w = to === "bin" ? new BinaryTraceWriter(out) : new LineWriter(out);
-          const write = to === "bin"
-            ? (r: Parameters<BinaryTraceWriter["write"]>[0]) => (w as BinaryTraceWriter).write(r)
-            : (r: Parameters<BinaryTraceWriter["write"]>[0]) =>
-              (w as LineWriter).write(formatRecord(r));
+          const w = to === "bin"
+            ? new BinaryTraceWriter(out)
+            : to === "oracleGeneral"
+            ? new OracleGeneralWriter(out, bs)
+            : new LineWriter(out);
+          const write = w instanceof LineWriter
+            ? (r: IoRecord) => w.write(formatRecord(r))
+            : (r: IoRecord) => w.write(r);
           for (; !next.done; next = await records.next()) {
             await write(next.value);
             n++;
           }
           await w.close();
+          if (w instanceof OracleGeneralWriter) {
+            dropped = w.dropped;
+            blocks = w.written;
+          }
         });
         run.metric("records", n, "records", { to });
         run.metric("bad_lines", stats.bad, "lines");
@@ -75,8 +101,12 @@ export function addTraceCommand(program: Command) {
           const bad = stats.bad
             ? `, ${stats.bad} bad lines skipped (first: ${stats.firstBad})`
             : "";
+          const og = to === "oracleGeneral"
+            ? ` (${blocks} block accesses of ${bs} bytes; ${dropped} flushes/trims have no record)`
+            : "";
           console.error(
-            `qbic-cache trace convert: ${n} records ${stats.format ?? "(empty)"} -> ${to}${bad}`,
+            `qbic-cache trace convert: ${n} records ${stats.format ?? "(empty)"}` +
+              `${stats.compression ? ` (${stats.compression})` : ""} -> ${to}${og}${bad}`,
           );
         }
       },
@@ -90,6 +120,7 @@ export function addTraceCommand(program: Command) {
     .option("-n, --count <n>", "how many records", "10")
     .option("--format <name>", "input format (default: detected)")
     .option("--skip-bad", "count and skip malformed lines instead of failing", false)
+    .option("--device <id>", DEVICE_HELP)
     .action(async (input, opts) => {
       const max = parseOption("-n/--count", opts.count, parseCount);
       const w = new LineWriter(await openOutput());
@@ -111,7 +142,8 @@ export function addTraceCommand(program: Command) {
       .option("--block-size <size>", "block size for footprint and reuse", parseSize, 4096)
       .option("--top <n>", "hot blocks to list", "10")
       .option("--format <name>", "input format (default: detected)")
-      .option("--skip-bad", "count and skip malformed lines instead of failing", false),
+      .option("--skip-bad", "count and skip malformed lines instead of failing", false)
+      .option("--device <id>", DEVICE_HELP),
   ).action(async (input, opts) => {
     const bs = checkBlockSize(opts.blockSize as number);
     const top = parseOption("--top", opts.top, parseCount);
@@ -163,6 +195,9 @@ export function addTraceCommand(program: Command) {
         const summary = {
           input,
           format: st.format ?? null,
+          compression: st.compression ?? null,
+          device: opts.device ?? null,
+          filtered_out: st.filtered ?? 0,
           requests,
           bad_lines: st.bad,
           ops,
@@ -189,7 +224,11 @@ export function addTraceCommand(program: Command) {
           return;
         }
         const lines = [
-          `format       ${summary.format ?? "(empty)"}`,
+          `format       ${summary.format ?? "(empty)"}` +
+          (st.compression ? ` (${st.compression})` : "") +
+          (opts.device !== undefined
+            ? `, device ${opts.device} (${st.filtered ?? 0} records of others left out)`
+            : ""),
           `requests     ${requests}  (R ${ops.R}, W ${ops.W}, Z ${ops.Z}, T ${ops.T}, F ${ops.F})` +
           (st.bad ? `  bad lines skipped: ${st.bad}` : ""),
           `bytes        read ${formatSize(bytes.R)}, written ${
