@@ -1,4 +1,4 @@
-// SIGTERM/SIGINT during `qbic-cache sim` and `mrc` on a hostile trace (issue 15): the run ends
+// SIGTERM/SIGINT during `qbic-cache sim`, `mrc` and `trace stats` on a hostile trace (issue 15): the run ends
 // soon with its partial result marked as such, in the output and in the run record. No timing
 // is asserted beyond "it ended" (a generous 10 s after the signal; it used to run for minutes).
 import assert from "node:assert/strict";
@@ -99,9 +99,10 @@ Deno.test("sim/mrc e2e: SIGTERM on a hostile trace ends the run with a partial r
       ["sim ts", ["sim", "--engine", "ts"], t.jsonl, "SIGINT"],
       ["mrc exact", ["mrc", "--method", "exact", "--no-svg"], t.jsonl, "SIGTERM"],
       ["mrc shards", ["mrc", "--method", "shards", "--no-svg"], t.bin, "SIGINT"],
+      ["trace stats", ["trace", "stats", "-"], t.jsonl, "SIGTERM"],
     ];
     for (const [name, args, trace, signal] of cases) {
-      const input = args.includes("--trace") ? [] : ["--trace", "-"];
+      const input = args.includes("--trace") || args.includes("-") ? [] : ["--trace", "-"];
       const r = await interrupted(
         [...args, ...input, "--block-size", "512", "--output", "json", "--db", db],
         trace,
@@ -123,6 +124,7 @@ Deno.test("sim/mrc e2e: SIGTERM on a hostile trace ends the run with a partial r
       ["sim", "interrupted", 1],
       ["mrc", "interrupted", 1],
       ["mrc", "interrupted", 1],
+      ["trace stats", "interrupted", 1],
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -22,7 +22,12 @@ import { BinaryTraceWriter } from "../../lib/trace/binary.ts";
 import { OracleGeneralWriter } from "../../lib/trace/oracle_general.ts";
 import type { IoRecord } from "../../lib/trace/io_record.ts";
 import { type ReadStats, readTrace, readTraceChunks } from "../../lib/trace/read_trace.ts";
-import { stackDistances } from "../../lib/cache/stack_distance.ts";
+import { StackDistanceCounter } from "../../lib/cache/stack_distance.ts";
+import { MRC_MAX_ACCESSES } from "../../lib/cache/mrc.ts";
+import { Breather, untilAborted } from "../../lib/cli/event_loop.ts";
+
+/** Distinct blocks `trace stats` counts accesses of (footprint, hot blocks); docs/limits.md. */
+export const STATS_MAX_BLOCKS = 10_000_000;
 import { DEVICE_HELP, namingTrace, traceFormat } from "./trace_options.ts";
 import { checkBlockSize } from "./size_options.ts";
 
@@ -150,16 +155,23 @@ export function addTraceCommand(program: Command) {
     await withRun(
       opts,
       { tool: "qbic-cache", command: "trace stats", args: { input, ...opts } },
-      async (run) => {
+      async (run, interrupt) => {
         const st: ReadStats = { bad: 0 };
         const ops = { R: 0, W: 0, F: 0, T: 0, Z: 0 };
         const bytes = { R: 0, W: 0, F: 0, T: 0, Z: 0 };
         const letters = ["R", "W", "F", "T", "Z"] as const;
         const sizeHist = new Map<number, number>();
+        // Per-block state is bounded (docs/limits.md): hot-block counts for the first
+        // STATS_MAX_BLOCKS distinct blocks, reuse distances over the first MRC_MAX_ACCESSES
+        // accesses; past either the output says so instead of running out of memory.
         const counts = new Map<number, number>();
-        let seq = new Float64Array(1 << 16), n = 0, requests = 0;
+        const reuseCounter = new StackDistanceCounter();
+        let n = 0, requests = 0, blocksCapped = false;
+        const breather = new Breather();
         await namingTrace(input, async () => {
-          for await (const c of readTraceChunks(input, readOpts(opts), st)) {
+          for await (
+            const c of untilAborted(readTraceChunks(input, readOpts(opts), st), interrupt)
+          ) {
             requests += c.count;
             for (let i = 0; i < c.count; i++) {
               const op = letters[c.op[i]];
@@ -171,18 +183,22 @@ export function addTraceCommand(program: Command) {
               if (c.len[i] === 0) continue;
               const last = Math.floor((c.off[i] + c.len[i] - 1) / bs);
               for (let b = Math.floor(c.off[i] / bs); b <= last; b++) {
-                counts.set(b, (counts.get(b) ?? 0) + 1);
-                if (n === seq.length) {
-                  const s2 = new Float64Array(n * 2);
-                  s2.set(seq);
-                  seq = s2;
+                const k = counts.get(b);
+                if (k !== undefined) counts.set(b, k + 1);
+                else if (counts.size < STATS_MAX_BLOCKS) counts.set(b, 1);
+                else blocksCapped = true;
+                if (n++ < MRC_MAX_ACCESSES) reuseCounter.add(b);
+                if ((n & 0xffff) === 0) {
+                  await breather.maybe();
+                  if (interrupt.aborted) return;
                 }
-                seq[n++] = b;
               }
             }
+            await breather.maybe();
           }
         });
-        const h = stackDistances(seq.subarray(0, n));
+        const h = reuseCounter.histogram();
+        const partial = interrupt.aborted;
         // Reuse distances in power-of-two buckets of blocks: [1], [2], [3-4], [5-8], ...
         const reuse = new Map<number, number>();
         for (let d = 1; d < h.counts.length; d++) {
@@ -215,7 +231,16 @@ export function addTraceCommand(program: Command) {
             ),
           },
           hot_blocks: hot.map(([block, count]) => ({ block, offset: block * bs, count })),
+          // Limits reached (docs/limits.md): footprint and hot blocks then count only the first
+          // STATS_MAX_BLOCKS distinct blocks, reuse distances the first MRC_MAX_ACCESSES accesses.
+          footprint_capped: blocksCapped,
+          reuse_accesses: h.total,
+          partial,
         };
+        if (partial) {
+          run.event("partial", { reason: "interrupted", requests });
+          run.metric("partial", 1, "flag");
+        }
         run.metric("requests", requests, "requests");
         run.metric("footprint", summary.footprint_bytes, "bytes");
         run.metric("read_share", summary.read_share, "ratio");
@@ -235,9 +260,9 @@ export function addTraceCommand(program: Command) {
             formatSize(bytes.W + bytes.Z)
           }, trimmed ${formatSize(bytes.T)}`,
           `read share   ${(summary.read_share * 100).toFixed(1)}% of R/W/Z requests`,
-          `footprint    ${counts.size} blocks of ${formatSize(bs)} = ${
-            formatSize(summary.footprint_bytes)
-          }` +
+          `footprint    ${blocksCapped ? "at least " : ""}${counts.size} blocks of ${
+            formatSize(bs)
+          } = ${formatSize(summary.footprint_bytes)}` +
           ` (${n} block accesses)`,
           "",
           "request sizes (up to)",
@@ -260,8 +285,13 @@ export function addTraceCommand(program: Command) {
           `top ${hot.length} hot blocks`,
           formatTable(["block", "offset", "accesses"], hot.map(([b, c]) => [b, b * bs, c]), "text"),
         ];
+        if (h.total < n) {
+          lines.push(`(reuse distances over the first ${h.total} of ${n} block accesses)`);
+        }
+        if (partial) lines.push(`partial: interrupted after ${requests} requests`);
         console.log(lines.join("\n"));
       },
+      { interruptible: true },
     );
   });
 
