@@ -30,6 +30,8 @@ typedef struct cache_ops {
   void (*prefetch)(void *self, uint64_t key, int stage); /* hints before access(key) */
   uint64_t (*used)(void *self);
   uint64_t (*bytes)(void *self); /* memory the policy allocated */
+  /* Optional: create with parameters (NULL on bad ones or ENOMEM); NULL when it has none. */
+  void *(*create_with)(uint64_t capacity, const double *params, uint32_t n);
 } cache_ops;
 
 extern const cache_ops cache_lru_ops, cache_fifo_ops, cache_clock_ops, cache_sieve_ops,
@@ -60,6 +62,8 @@ enum {
 /* cache_sim.c: the FFI surface (lib/ffi/cache_symbols.ts). */
 HV_EXPORT int32_t cache_policy_known(const char *name);
 HV_EXPORT int32_t cache_open(const char *name, uint64_t capacity, uint64_t block_size);
+HV_EXPORT int32_t cache_open_with(const char *name, uint64_t capacity, uint64_t block_size,
+                                  const double *params, uint32_t n);
 HV_EXPORT int32_t cache_close(int32_t h);
 HV_EXPORT int32_t cache_access(int32_t h, uint64_t block, uint32_t is_write);
 HV_EXPORT int32_t cache_has(int32_t h, uint64_t block);

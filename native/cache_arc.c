@@ -145,5 +145,5 @@ static uint64_t arc_bytes(void *self) { return ((arc_t *)self)->p.bytes + sizeof
 
 const cache_ops cache_arc_ops = {
     "arc", arc_create, arc_destroy, arc_access, arc_has, arc_remove, arc_prefetch, arc_used,
-    arc_bytes,
+    arc_bytes, NULL /* no parameters */,
 };

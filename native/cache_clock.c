@@ -76,5 +76,5 @@ static uint64_t clock_bytes(void *self) { return ((clock_t_ *)self)->p.bytes + s
 
 const cache_ops cache_clock_ops = {
     "clock", clock_create, clock_destroy, clock_access, clock_has, clock_remove, clock_prefetch,
-    clock_used, clock_bytes,
+    clock_used, clock_bytes, NULL /* no parameters */,
 };

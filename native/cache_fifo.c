@@ -61,5 +61,5 @@ static uint64_t fifo_bytes(void *self) { return ((fifo_t *)self)->p.bytes + size
 
 const cache_ops cache_fifo_ops = {
     "fifo", fifo_create, fifo_destroy, fifo_access, fifo_has, fifo_remove, fifo_prefetch,
-    fifo_used, fifo_bytes,
+    fifo_used, fifo_bytes, NULL /* no parameters */,
 };

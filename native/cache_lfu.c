@@ -78,5 +78,5 @@ static uint64_t lfu_bytes(void *self) {
 
 const cache_ops cache_lfu_ops = {
     "lfu", lfu_create, lfu_destroy, lfu_access, lfu_has, lfu_remove, lfu_prefetch, lfu_used,
-    lfu_bytes,
+    lfu_bytes, NULL /* no parameters */,
 };

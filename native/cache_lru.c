@@ -40,5 +40,5 @@ static uint64_t lru_bytes(void *self) { return ((lru_t *)self)->p.bytes + sizeof
 
 const cache_ops cache_lru_ops = {
     "lru", lru_create, lru_destroy, lru_access, lru_has, lru_remove, lru_prefetch, lru_used,
-    lru_bytes,
+    lru_bytes, NULL /* no parameters */,
 };

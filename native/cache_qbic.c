@@ -125,5 +125,5 @@ static uint64_t qbic_bytes(void *self) {
 
 const cache_ops cache_qbic_ops = {
     "qbic", qbic_create, qbic_destroy, qbic_access, qbic_has, qbic_remove, qbic_prefetch,
-    qbic_used, qbic_bytes,
+    qbic_used, qbic_bytes, NULL /* no parameters */,
 };

@@ -11,6 +11,8 @@ enum { SMALL = 1, MAIN = 2, GHOST = 3 };
 typedef struct {
   cpool p;
   uint64_t cap, used, small_cap, main_cap, ghost_cap;
+  unsigned move_at;
+  int main_first;
   uint64_t n_small, n_main, n_ghost;
   int32_t small, main, ghost;
   int has_evicted;
@@ -22,17 +24,29 @@ static inline void set_qf(cpool *p, int32_t s, unsigned q, unsigned f) {
   cpool_set_tag(p, s, q | f << 2);
 }
 
-static void *s3_create(uint64_t cap) {
+/* params (lib/cache/policy_params.ts): fifo-size-ratio, ghost-size-ratio,
+ * move-to-main-threshold, insert-main-when-fifo-full (0/1). */
+static void *s3_create_with(uint64_t cap, const double *params, uint32_t n) {
+  double small = 0.1, ghost = 0.9, move_at = 2, main_first = 1;
+  if (n > 0) small = params[0];
+  if (n > 1) ghost = params[1];
+  if (n > 2) move_at = params[2];
+  if (n > 3) main_first = params[3];
+  if (!(small > 0 && small < 1) || !(ghost >= 0 && ghost <= 4) || !(move_at >= 1 && move_at <= 255)) {
+    return NULL;
+  }
   s3_t *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->cap = cap;
-  /* The same double arithmetic as the TS twin: floor(c * 0.1), floor(c * 0.9). */
+  s->move_at = (unsigned)move_at;
+  s->main_first = main_first != 0;
+  /* The same double arithmetic as the TS twin: floor(c * small), floor(c * ghost). */
   if (cap > 0) {
-    uint64_t sc = (uint64_t)floor((double)cap * 0.1);
+    uint64_t sc = (uint64_t)floor((double)cap * small);
     s->small_cap = sc < 1 ? 1 : sc;
   }
   s->main_cap = cap - s->small_cap;
-  s->ghost_cap = (uint64_t)floor((double)cap * 0.9);
+  s->ghost_cap = (uint64_t)floor((double)cap * ghost);
   if (cpool_init(&s->p, cap + s->ghost_cap + 1, 3) < 0) {
     free(s);
     return NULL;
@@ -42,6 +56,8 @@ static void *s3_create(uint64_t cap) {
   s->ghost = cpool_list(&s->p, 2);
   return s;
 }
+
+static void *s3_create(uint64_t cap) { return s3_create_with(cap, NULL, 0); }
 
 static void s3_destroy(void *self) {
   s3_t *s = self;
@@ -55,7 +71,7 @@ static void s3_evict_small(s3_t *s) {
     int32_t v = cpool_next(p, s->small);
     cpool_unlink(p, v);
     s->n_small--;
-    if (freq_of(p, v) >= 2) {
+    if (freq_of(p, v) >= s->move_at) {
       set_qf(p, v, MAIN, 0);
       cpool_push_tail(p, s->main, v);
       s->n_main++;
@@ -124,7 +140,7 @@ static int s3_access(void *self, uint64_t key, int is_write) {
   }
   while (s->used >= s->cap) s3_evict(s);
   slot = cpool_alloc(p, key);
-  if (ghost_hit || (!s->has_evicted && s->n_small >= s->small_cap)) {
+  if (ghost_hit || (s->main_first && !s->has_evicted && s->n_small >= s->small_cap)) {
     set_qf(p, slot, MAIN, 0);
     cpool_push_tail(p, s->main, slot);
     s->n_main++;
@@ -168,5 +184,5 @@ static uint64_t s3_bytes(void *self) { return ((s3_t *)self)->p.bytes + sizeof(s
 
 const cache_ops cache_s3fifo_ops = {
     "s3fifo", s3_create, s3_destroy, s3_access, s3_has, s3_remove, s3_prefetch, s3_used,
-    s3_bytes,
+    s3_bytes,     s3_create_with,
 };

@@ -86,5 +86,5 @@ static uint64_t sieve_bytes(void *self) { return ((sieve_t *)self)->p.bytes + si
 
 const cache_ops cache_sieve_ops = {
     "sieve", sieve_create, sieve_destroy, sieve_access, sieve_has, sieve_remove, sieve_prefetch,
-    sieve_used, sieve_bytes,
+    sieve_used, sieve_bytes, NULL /* no parameters */,
 };

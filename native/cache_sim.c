@@ -78,10 +78,17 @@ static sim *get(int32_t h) {
 int32_t cache_policy_known(const char *name) { return find_policy(name) != NULL; }
 
 int32_t cache_open(const char *name, uint64_t capacity, uint64_t block_size) {
+  return cache_open_with(name, capacity, block_size, NULL, 0);
+}
+
+/* A policy with parameters (n > 0; the policy's create_with reads them in its order). */
+int32_t cache_open_with(const char *name, uint64_t capacity, uint64_t block_size,
+                        const double *params, uint32_t n) {
   const cache_ops *ops = find_policy(name);
   if (!ops) return -ENOENT;
   if (block_size == 0) return -EINVAL;
   if (capacity > (1ull << 26)) return -E2BIG;
+  if (n > 0 && !ops->create_with) return -EINVAL;
   sim *s = calloc(1, sizeof *s);
   if (!s) return -ENOMEM;
   s->ops = ops;
@@ -89,10 +96,10 @@ int32_t cache_open(const char *name, uint64_t capacity, uint64_t block_size) {
   s->bs = block_size;
   s->bs_shift = -1;
   if ((block_size & (block_size - 1)) == 0) s->bs_shift = __builtin_ctzll(block_size);
-  s->pol = ops->create(capacity);
+  s->pol = n > 0 ? ops->create_with(capacity, params, n) : ops->create(capacity);
   if (!s->pol) {
     free(s);
-    return -ENOMEM;
+    return n > 0 ? -EINVAL : -ENOMEM;
   }
   pthread_mutex_lock(&handles_lock);
   int32_t h = -EMFILE;

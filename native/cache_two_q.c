@@ -12,12 +12,17 @@ typedef struct {
   int32_t ain, am, aout;
 } twoq_t;
 
-static void *twoq_create(uint64_t cap) {
+/* params (lib/cache/policy_params.ts): Ain-size-ratio, Aout-size-ratio. */
+static void *twoq_create_with(uint64_t cap, const double *params, uint32_t n) {
+  double in = 0.25, out = 0.5;
+  if (n > 0) in = params[0];
+  if (n > 1) out = params[1];
+  if (!(in >= 0 && in < 1) || !(out >= 0 && out <= 4)) return NULL;
   twoq_t *q = calloc(1, sizeof *q);
   if (!q) return NULL;
   q->cap = cap;
-  q->kin = (uint64_t)floor((double)cap * 0.25);
-  q->kout = (uint64_t)floor((double)cap * 0.5);
+  q->kin = (uint64_t)floor((double)cap * in);
+  q->kout = (uint64_t)floor((double)cap * out);
   if (cpool_init(&q->p, cap + q->kout + 1, 3) < 0) {
     free(q);
     return NULL;
@@ -27,6 +32,8 @@ static void *twoq_create(uint64_t cap) {
   q->aout = cpool_list(&q->p, 2);
   return q;
 }
+
+static void *twoq_create(uint64_t cap) { return twoq_create_with(cap, NULL, 0); }
 
 static void twoq_destroy(void *self) {
   twoq_t *q = self;
@@ -126,5 +133,5 @@ static uint64_t twoq_bytes(void *self) { return ((twoq_t *)self)->p.bytes + size
 
 const cache_ops cache_two_q_ops = {
     "2q", twoq_create, twoq_destroy, twoq_access, twoq_has, twoq_remove, twoq_prefetch, twoq_used,
-    twoq_bytes,
+    twoq_bytes, twoq_create_with,
 };

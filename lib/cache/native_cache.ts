@@ -24,6 +24,7 @@ import { native } from "../ffi/ffi.ts";
 import { check } from "../ffi/errno.ts";
 import { TraceFormatError } from "../trace/jsonl.ts";
 import type { OpCounts, SimResult } from "./simulate.ts";
+import { parsePolicySpec } from "./policy_params.ts";
 
 /** Words of the native result array (CACHE_OUT_WORDS), in native/cache.h's order. */
 const W = {
@@ -69,9 +70,17 @@ export function nativeUnavailable(): string | undefined {
   return loadError;
 }
 
-/** True when `policy` has a native twin (and the native library loads). */
+/** True when `policy` (a name, or NAME(key=value,...)) has a native twin (and the library loads). */
 export function hasNativeTwin(policy: string): boolean {
-  return nativeUnavailable() === undefined && native().cache_policy_known(cstr(policy)) === 1;
+  let name = policy;
+  if (policy.includes("(")) {
+    try {
+      name = parsePolicySpec(policy).name;
+    } catch {
+      return false;
+    }
+  }
+  return nativeUnavailable() === undefined && native().cache_policy_known(cstr(name)) === 1;
 }
 
 function counts(c: BigUint64Array, at: number): OpCounts {
@@ -112,9 +121,18 @@ export class NativeCache {
     if (!(blockSize > 0) || !Number.isInteger(blockSize)) {
       throw new RangeError(`block size must be a positive integer, got ${blockSize}`);
     }
+    const spec = parsePolicySpec(policy);
     this.handle = check(
-      native().cache_open(cstr(policy), BigInt(capacity), BigInt(blockSize)),
-      `native cache ${policy} of ${capacity} blocks`,
+      spec.params.length
+        ? native().cache_open_with(
+          cstr(spec.name),
+          BigInt(capacity),
+          BigInt(blockSize),
+          new Float64Array(spec.params),
+          spec.params.length,
+        )
+        : native().cache_open(cstr(spec.name), BigInt(capacity), BigInt(blockSize)),
+      `native cache ${spec.label} of ${capacity} blocks`,
     );
   }
 

@@ -16,6 +16,15 @@ import { S3FifoPolicy } from "./s3fifo.ts";
 import { SievePolicy } from "./sieve.ts";
 import { TwoQPolicy } from "./two_q.ts";
 import { UsageError } from "../cli/errors.ts";
+import { parsePolicySpec } from "./policy_params.ts";
+
+/** A policy from its parameters (POLICY_PARAMS order). */
+type ParamFactory = (capacity: number, params: number[]) => CachePolicy;
+
+const WITH_PARAMS: Record<string, ParamFactory> = {
+  s3fifo: (c, p) => new S3FifoPolicy(c, p[0], p[1], p[2], p[3] === 1),
+  "2q": (c, p) => new TwoQPolicy(c, p[0], p[1]),
+};
 
 const FACTORIES: Record<string, PolicyFactory> = {
   fifo: (c) => new FifoPolicy(c),
@@ -59,13 +68,20 @@ export class UnknownPolicyError extends UsageError {
  * p.access(7, false); // true
  * ```
  */
-export function createPolicy(name: string, capacityBlocks: number): CachePolicy {
+export function createPolicy(spec: string, capacityBlocks: number): CachePolicy {
+  // A bare known name is the common case; anything else is NAME(key=value,...).
+  const bare = Object.hasOwn(FACTORIES, spec);
+  const parsed = bare ? undefined : parsePolicySpec(spec);
+  const name = parsed?.name ?? spec;
   const f = Object.hasOwn(FACTORIES, name) ? FACTORIES[name] : undefined;
   if (!f) throw new UnknownPolicyError(name);
   if (!Number.isSafeInteger(capacityBlocks) || capacityBlocks < 0) {
     throw new UsageError(
       `capacity must be a non-negative whole number of blocks: ${capacityBlocks}`,
     );
+  }
+  if (parsed && Object.hasOwn(WITH_PARAMS, name)) {
+    return WITH_PARAMS[name](capacityBlocks, parsed.params);
   }
   return f(capacityBlocks);
 }

@@ -35,7 +35,14 @@ export class S3FifoPolicy implements CachePolicy {
   private nGhost = 0;
   private hasEvicted = false;
 
-  constructor(readonly capacity: number, smallRatio = 0.1, ghostRatio = 0.9, readonly moveAt = 2) {
+  constructor(
+    readonly capacity: number,
+    smallRatio = 0.1,
+    ghostRatio = 0.9,
+    readonly moveAt = 2,
+    /** Until the first eviction, a miss that finds small full goes to main (libCacheSim late 2024). */
+    readonly mainWhenSmallFull = true,
+  ) {
     this.smallCap = capacity > 0 ? Math.max(1, Math.floor(capacity * smallRatio)) : 0;
     this.mainCap = capacity - this.smallCap;
     this.ghostCap = Math.floor(capacity * ghostRatio);
@@ -63,7 +70,7 @@ export class S3FifoPolicy implements CachePolicy {
     while (this.used >= this.capacity) this.evict();
     s = pool.alloc(block);
     this.freq[s] = 0;
-    if (ghostHit || (!this.hasEvicted && this.nSmall >= this.smallCap)) {
+    if (ghostHit || (this.mainWhenSmallFull && !this.hasEvicted && this.nSmall >= this.smallCap)) {
       pool.aux[s] = MAIN;
       pool.pushTail(this.main, s);
       this.nMain++;

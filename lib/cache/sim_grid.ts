@@ -27,6 +27,7 @@ import { hasNativeTwin, NativeCache, nativeUnavailable } from "./native_cache.ts
 import type { PdcAdmission } from "./pdc_admission.ts";
 import { ExactDetector } from "../pdc/journal_detector.ts";
 import { Breather, untilAborted } from "../cli/event_loop.ts";
+import { parsePolicySpec } from "./policy_params.ts";
 
 /** Which implementation runs the policies. */
 export type SimEngine = "native" | "ts";
@@ -37,6 +38,8 @@ export const SIM_ENGINES: readonly SimEngine[] = ["native", "ts"];
 /** One cell of the grid. */
 export interface GridCell {
   policy: string;
+  /** The policy with its effective parameters, `s3fifo(fifo-size-ratio=0.1,...)`. */
+  label: string;
   /** Cache size in bytes as given. */
   sizeBytes: number;
   result: SimResult;
@@ -240,6 +243,7 @@ export async function runGrid(
       interrupted: signal?.aborted === true || cells.some((c) => c.nat?.interrupted),
       cells: cells.map((c) => ({
         policy: c.policy,
+        label: parsePolicySpec(c.policy).label,
         sizeBytes: c.sizeBytes,
         result: c.nat ? c.nat.result() : c.sim!.result(),
         engine: c.nat ? "native" : "ts",

@@ -14,6 +14,20 @@ export const cacheSymbols = {
     ],
     result: "i32",
   },
+  /**
+   * int32_t cache_open_with(const char *name, uint64_t capacity, uint64_t block_size,
+   * const double *params, uint32_t n): a policy with parameters (-EINVAL when bad)
+   */
+  cache_open_with: {
+    parameters: [
+      "buffer", /* const char *name */
+      "u64", /* uint64_t capacity (blocks) */
+      "u64", /* uint64_t block_size (bytes) */
+      "buffer", /* const double *params */
+      "u32", /* uint32_t n */
+    ],
+    result: "i32",
+  },
   /** int32_t cache_close(int32_t h) */
   cache_close: { parameters: ["i32" /* int32_t h */], result: "i32" },
   /** int32_t cache_access(int32_t h, uint64_t block, uint32_t is_write): 1 hit, 0 miss */

@@ -16,6 +16,7 @@ import {
   withRun,
 } from "../../lib/cli/mod.ts";
 import { createPolicy, POLICY_NAMES, UnknownPolicyError } from "../../lib/cache/registry.ts";
+import { splitPolicyList } from "../../lib/cache/policy_params.ts";
 import { binaryTraceFile, runGrid, SIM_ENGINES } from "../../lib/cache/sim_grid.ts";
 import { nativeUnavailable } from "../../lib/cache/native_cache.ts";
 import { createAdmission } from "../../lib/cache/admission.ts";
@@ -50,7 +51,13 @@ export function addSimCommand(program: Command) {
     new Command("sim")
       .description("simulate cache policies over a trace: hit ratio by blocks, bytes and requests")
       .requiredOption("--trace <file>", "trace to replay ('-' = stdin)")
-      .option("--policy <list>", `policies, comma-separated (${POLICY_NAMES.join(", ")})`, "lru")
+      .option(
+        "--policy <list>",
+        `policies, comma-separated (${POLICY_NAMES.join(", ")}); parameters with ` +
+          "libCacheSim's names: 's3fifo(fifo-size-ratio=0.1,move-to-main-threshold=2)', " +
+          "'2q(Ain-size-ratio=0.25,Aout-size-ratio=0.5)'",
+        "lru",
+      )
       .option("--size <list>", "cache sizes, comma-separated (e.g. 64M,256M,1G)", parseSizeList, [
         64 << 20,
       ])
@@ -76,7 +83,7 @@ export function addSimCommand(program: Command) {
         ).default("text" as const),
       ),
   ).action(async (opts) => {
-    const policies = opts.policy.split(",").filter((s) => s !== "");
+    const policies = splitPolicyList(opts.policy);
     if (policies.length === 0) throw new UsageError("--policy: give at least one policy");
     for (const p of policies) {
       try {
@@ -127,8 +134,9 @@ export function addSimCommand(program: Command) {
       // Native cells replaying the mapped file leave the chunk reader unread.
       if (binaryFile && stats.format === undefined) stats.format = "bin";
       const wallMs = performance.now() - t0;
-      const rows = grid.cells.map(({ policy, sizeBytes, result: r, engine }) => ({
+      const rows = grid.cells.map(({ policy, label, sizeBytes, result: r, engine }) => ({
         policy,
+        policy_params: label,
         engine,
         size: sizeBytes,
         size_blocks: r.capacityBlocks,
@@ -161,6 +169,7 @@ export function addSimCommand(program: Command) {
       for (const x of rows) {
         const labels = {
           policy: x.policy,
+          params: x.policy_params,
           size: x.size,
           block_size: bs,
           admit: opts.admit,
@@ -200,7 +209,7 @@ export function addSimCommand(program: Command) {
           "write_hit",
         ],
         rows.map((x) => [
-          x.policy,
+          x.policy_params,
           formatSize(x.size),
           x.size_blocks,
           x.accesses,
