@@ -140,6 +140,43 @@ Deno.test({
           assert.ok(va >= BigInt(u.va) && va + 32n <= BigInt(u.va) + BigInt(u.size), d.signature);
         }
 
+        // watch --engine clamav: the same signatures from the live vCPU state, each with its run.
+        let wOut: Record<string, unknown>[] = [], wErr = "";
+        for (let i = 0; i < 5 && wOut.length === 0; i++) {
+          const r = await new Deno.Command(BIN, {
+            args: [
+              "watch",
+              "--no-db",
+              "--engine",
+              "clamav",
+              "--qmp",
+              sock,
+              "--ram",
+              ram,
+              "-d",
+              `${dir}/bb.ndb`,
+              "--all-matches",
+              "--passes",
+              "3",
+              "--interval",
+              "200ms",
+              "--output",
+              "json",
+            ],
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const text = new TextDecoder().decode(r.stdout).trim();
+          wOut = text ? text.split("\n").map((l) => JSON.parse(l)) : [];
+          wErr = new TextDecoder().decode(r.stderr);
+        }
+        assert.ok(wOut.length > 0, `watch --engine clamav found nothing; stderr: ${wErr}`);
+        for (const d of wOut) {
+          const u = d.unit as { va: string; size: number };
+          const va = sigs.vaddr.get(d.signature as string)!;
+          assert.ok(va >= BigInt(u.va) && va + 32n <= BigInt(u.va) + BigInt(u.size));
+        }
+
         // The wrong depth, forced: a loud warning, never a silent clean report.
         const w = await scan([
           ...common,

@@ -111,6 +111,12 @@ export function recordDetections(run: RunRecorder, dets: Detection[], mode: stri
   );
 }
 
+/** `--engine` (scan, watch). */
+export const engineOption = new Option(
+  "--engine <engine>",
+  "default: virtav's matcher; clamav: libclamav (clamscan's library, raw-only options)",
+).choices(["default", "clamav"] as const).default("default" as const);
+
 /** Adds `virtav scan`. */
 export function addScanCommand(program: Command) {
   const cmd = withCommonOptions(
@@ -125,12 +131,7 @@ export function addScanCommand(program: Command) {
         false,
       )
       .option("--allmatch", "the same as --all-matches", false)
-      .addOption(
-        new Option(
-          "--engine <engine>",
-          "default: virtav's matcher; clamav: libclamav (clamscan's library, raw-only options)",
-        ).choices(["default", "clamav"] as const).default("default" as const),
-      )
+      .addOption(engineOption)
       .option("-i, --infected", "print only detections, not OK lines", false)
       .option("--memory", "inputs are guest memory: raw image, RAM file or QEMU ELF dump", false)
       .addOption(
@@ -341,7 +342,7 @@ export function addScanCommand(program: Command) {
 }
 
 /** The engine a scan uses: virtav's matcher (with its database summary) or libclamav. */
-interface LoadedEngine {
+export interface LoadedEngine {
   matcher: UnitMatcher;
   /** Hash signatures the scanner applies itself (libclamav applies its own). */
   hashes: Loaded["db"]["hashes"];
@@ -353,7 +354,7 @@ interface LoadedEngine {
 }
 
 /** Loads `--engine`'s signatures; says on stderr what the default engine cannot use. */
-async function loadEngine(
+export async function loadEngine(
   opts: SigOptions & { engine: "default" | "clamav"; memory: boolean; quiet?: boolean },
   run: RunRecorder,
 ): Promise<LoadedEngine> {

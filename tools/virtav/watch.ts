@@ -16,15 +16,14 @@ import { openGuestMemory } from "../../lib/virtav/guest_memory.ts";
 import { Scanner } from "../../lib/virtav/scanner.ts";
 import { ExecWatcher } from "../../lib/virtav/exec_watcher.ts";
 import { hexAddr } from "../../lib/virtav/page_walker.ts";
-import { detectionJson, detectionLine, recordDetections } from "./scan.ts";
 import {
-  clamscanNamesOption,
-  loadSignatures,
-  noteHashesNotApplied,
-  type SigOptions,
-  sigOptions,
-  unsupportedSummary,
-} from "./signatures.ts";
+  detectionJson,
+  detectionLine,
+  engineOption,
+  loadEngine,
+  recordDetections,
+} from "./scan.ts";
+import { clamscanNamesOption, type SigOptions, sigOptions } from "./signatures.ts";
 
 /** CR3s remembered (a process's page tables are walked while it is off-CPU too). */
 const MAX_CR3 = 16;
@@ -49,12 +48,14 @@ export function addWatchCommand(program: Command) {
       )
       .option("--duration <duration>", "stop watching after this long (default: until interrupted)")
       .option("--passes <n>", "stop after this many passes", parsePositive)
-      .option("--all-matches", "report every matching signature in a run", false),
+      .option("--all-matches", "report every matching signature in a run", false)
+      .addOption(engineOption),
   );
   for (const o of sigOptions) cmd.addOption(o);
   cmd.addOption(clamscanNamesOption);
   addExamples(cmd, [
     "virtav watch --qmp /run/vm.qmp --ram /dev/shm/vm.ram -d sigs.ndb --action pause",
+    "virtav watch --engine clamav --qmp /run/vm.qmp --ram /dev/shm/vm.ram -d main.cvd",
   ]);
   cmd.action(async (cliOpts) => {
     const opts = cliOpts as typeof cliOpts & SigOptions;
@@ -68,15 +69,12 @@ export function addWatchCommand(program: Command) {
     const json = opts.output === "json";
     let detected = 0;
     await withRun(opts, { tool: "virtav", command: "watch", args: opts }, async (run) => {
-      const sigs = await loadSignatures(opts);
-      const summary = unsupportedSummary(sigs.db);
-      if (summary && !opts.quiet) console.error(`virtav: ${summary}`);
-      noteHashesNotApplied(sigs.db, opts.quiet, run);
+      const engine = await loadEngine({ ...opts, memory: true }, run);
       const qmp = await QmpClient.connect(opts.qmp, { timeoutMs: 10_000 }).catch((e) => {
         throw new ToolError(`cannot attach to QMP at ${opts.qmp}: ${(e as Error).message}`);
       });
       const mem = openGuestMemory(opts.ram, { format: "raw", lowmem });
-      const scanner = new Scanner(sigs.matcher, sigs.db.hashes, { allMatch: opts.allMatches });
+      const scanner = new Scanner(engine.matcher, engine.hashes, { allMatch: opts.allMatches });
       const watcher = new ExecWatcher(scanner, mem, opts.ram);
       const lastSeen = new Map<bigint, { pass: number; la57: boolean; nxe: boolean }>();
       const started = performance.now();
@@ -161,7 +159,7 @@ export function addWatchCommand(program: Command) {
       } finally {
         qmp.close();
         mem.file.close();
-        sigs.matcher.close();
+        engine.close();
       }
       run.metric("detections", detected);
     });
