@@ -64,7 +64,20 @@ typedef struct daio_cqe {
 HV_EXPORT int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues,
                                 uint32_t qdepth, uint64_t pool_bytes, uint64_t *info_out);
 HV_EXPORT void *daio_dev_pool(int32_t h);
+/* Puts reqs[0..n) on the rings, in order, and returns how many it took: each
+ * request taken completes exactly once, with its tag (what the kernel did not
+ * take yet stays queued for the next submit or daio_dev_kick). Fewer than n:
+ * reqs[k] and later got no SQE at all (nothing will ever complete for their
+ * tags). When none is taken the return is -errno: -EINVAL for reqs[0] itself
+ * (bad op or range), -EBUSY when its ring has no room now (retry later). */
 HV_EXPORT int32_t daio_dev_submit(int32_t h, const daio_req *reqs, uint32_t n);
+/* Submits SQEs an earlier submit left queued; returns how many are still queued. */
+HV_EXPORT int32_t daio_dev_kick(int32_t h);
+/* Test-only fault injection, off (0, 0) by default: every prep_every-th request
+ * is refused as if it were invalid; every submit_every-th ring submission the
+ * kernel takes only half of what is queued, and every submit_every-th request
+ * finds its ring full. */
+HV_EXPORT int32_t daio_dev_inject(int32_t h, uint32_t prep_every, uint32_t submit_every);
 HV_EXPORT int32_t daio_dev_reap(int32_t h, daio_cqe *out, uint32_t max, int32_t timeout_ms);
 HV_EXPORT int32_t daio_dev_wake(int32_t h);
 /* out[0] &khead, [1] &ktail, [2] cqes, [3] ring mask, [4] entries, [5] bytes per CQE. */

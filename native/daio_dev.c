@@ -43,6 +43,9 @@ typedef struct daio_dev {
   void *pool;
   uint64_t pool_bytes;
   volatile int closing;
+  int sqpoll;
+  /* Test-only fault injection (daio_dev_inject), off (0) by default. */
+  uint32_t inj_prep, inj_submit, inj_prep_n, inj_submit_n, inj_full_n;
   struct io_uring rings[DAIO_MAX_QUEUES];
 } daio_dev;
 
@@ -154,6 +157,7 @@ int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues, uint32_
     struct io_uring_params p;
     memset(&p, 0, sizeof p);
     if (flags & DAIO_OPEN_SQPOLL) {
+      d->sqpoll = 1;
       p.flags |= IORING_SETUP_SQPOLL;
       p.sq_thread_idle = 50;
     }
@@ -221,76 +225,106 @@ void *daio_dev_pool(int32_t h) {
   return d ? d->pool : NULL;
 }
 
-static int prep(daio_dev *d, struct io_uring_sqe *sqe, const daio_req *r) {
+/* Whether the engine can carry r at all; checked before any SQE is taken, so a
+ * refused request leaves nothing on the ring that could complete for its tag. */
+static int check(daio_dev *d, const daio_req *r) {
+  switch (r->op) {
+  case DAIO_OP_READ:
+  case DAIO_OP_WRITE:
+    if ((uint64_t)r->buf_off + r->len > d->pool_bytes || r->len > UINT32_MAX) return -EINVAL;
+    return 0;
+  case DAIO_OP_FSYNC:
+  case DAIO_OP_FALLOCATE:
+    return 0;
+  default:
+    return -EINVAL;
+  }
+}
+
+/* Fills sqe for r (already checked). */
+static void prep(daio_dev *d, struct io_uring_sqe *sqe, const daio_req *r) {
   int which = r->fd == DAIO_FD_BUFFERED && d->bfd >= 0 ? 1 : 0;
   int fd = d->registered_files ? which : (which ? d->bfd : d->fd);
   void *buf = (char *)d->pool + r->buf_off;
   switch (r->op) {
   case DAIO_OP_READ:
+    if (d->registered_bufs)
+      io_uring_prep_read_fixed(sqe, fd, buf, (unsigned)r->len, r->off, 0);
+    else
+      io_uring_prep_read(sqe, fd, buf, (unsigned)r->len, r->off);
+    break;
   case DAIO_OP_WRITE:
-    if ((uint64_t)r->buf_off + r->len > d->pool_bytes || r->len > UINT32_MAX) return -EINVAL;
-    if (r->op == DAIO_OP_READ) {
-      if (d->registered_bufs)
-        io_uring_prep_read_fixed(sqe, fd, buf, (unsigned)r->len, r->off, 0);
-      else
-        io_uring_prep_read(sqe, fd, buf, (unsigned)r->len, r->off);
-    } else {
-      if (d->registered_bufs)
-        io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)r->len, r->off, 0);
-      else
-        io_uring_prep_write(sqe, fd, buf, (unsigned)r->len, r->off);
-      if (r->flags & DAIO_REQ_FUA) sqe->rw_flags = RWF_DSYNC;
-    }
+    if (d->registered_bufs)
+      io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)r->len, r->off, 0);
+    else
+      io_uring_prep_write(sqe, fd, buf, (unsigned)r->len, r->off);
+    if (r->flags & DAIO_REQ_FUA) sqe->rw_flags = RWF_DSYNC;
     break;
   case DAIO_OP_FSYNC:
     io_uring_prep_fsync(sqe, fd, 0);
     break;
-  case DAIO_OP_FALLOCATE:
+  default: /* DAIO_OP_FALLOCATE */
     io_uring_prep_fallocate(sqe, fd, r->flags, r->off, r->len);
     break;
-  default:
-    return -EINVAL;
   }
   if (d->registered_files) sqe->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data64(sqe, r->tag);
-  return 0;
 }
 
-/* An SQE from `ring`, submitting what is queued first when the SQ is full. */
-static struct io_uring_sqe *get_sqe(struct io_uring *ring) {
-  struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-  if (sqe) return sqe;
-  if (io_uring_submit(ring) < 0) return NULL;
-  return io_uring_get_sqe(ring);
+/* Hands ring q's queued SQEs to the kernel. What the kernel does not take (an
+ * error such as EBUSY/EAGAIN, or a partial submit) stays queued in the SQ ring
+ * and goes with the next submit or daio_dev_kick: it is never dropped, so every
+ * request that got an SQE completes exactly once. Returns what is still queued. */
+static unsigned ring_submit(daio_dev *d, uint32_t q) {
+  struct io_uring *ring = &d->rings[q];
+  if (d->inj_submit && !d->sqpoll && ++d->inj_submit_n % d->inj_submit == 0) {
+    /* Test-only: publish the SQ tail as io_uring_submit would, but have the
+     * kernel take only half of it (whole request+notification pairs). */
+    struct io_uring_sq *sq = &ring->sq;
+    sq->sqe_head = sq->sqe_tail;
+    io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
+    unsigned ready = io_uring_sq_ready(ring);
+    unsigned take = ready / 2;
+    if (d->nfd >= 0) take &= ~1u;
+    if (take > 0) (void)io_uring_enter(ring->ring_fd, take, 0, 0, NULL);
+  } else {
+    (void)io_uring_submit(ring);
+  }
+  return io_uring_sq_ready(ring);
 }
 
 int32_t daio_dev_submit(int32_t h, const daio_req *reqs, uint32_t n) {
   daio_dev *d = get_dev(h);
   if (!d) return -EBADF;
   uint64_t touched = 0;
-  for (uint32_t i = 0; i < n; i++) {
+  /* One SQE a request, two with the linked notification send. */
+  unsigned need = d->nfd >= 0 ? 2 : 1;
+  int32_t refused = 0;
+  uint32_t i = 0;
+  for (; i < n; i++) {
     const daio_req *r = &reqs[i];
     uint32_t q = r->queue % d->nq;
     struct io_uring *ring = &d->rings[q];
-    /* The request and its notification go in together: make room for both. */
-    if (d->nfd >= 0 && io_uring_sq_space_left(ring) < 2 && io_uring_submit(ring) < 0)
-      return i > 0 ? (int32_t)i : -EBUSY;
-    struct io_uring_sqe *sqe = get_sqe(ring);
-    if (!sqe) return i > 0 ? (int32_t)i : -EBUSY;
-    int rc = prep(d, sqe, r);
+    int rc = check(d, r);
+    if (rc == 0 && d->inj_prep && ++d->inj_prep_n % d->inj_prep == 0) rc = -EINVAL;
     if (rc < 0) {
-      /* Turn the slot into a NOP that completes with the error's tag. */
-      io_uring_prep_nop(sqe);
-      sqe->flags = 0;
-      io_uring_sqe_set_data64(sqe, r->tag);
-      touched |= 1ull << q;
-      n = i;
-      if (i == 0) {
-        io_uring_submit(ring);
-        return rc;
-      }
+      refused = rc;
       break;
     }
+    /* Room for the whole request (and its send) or none of it: a request is
+     * never left half on the ring. */
+    int full = io_uring_sq_space_left(ring) < need;
+    if (full) {
+      ring_submit(d, q);
+      full = io_uring_sq_space_left(ring) < need;
+    }
+    if (!full && d->inj_submit && ++d->inj_full_n % d->inj_submit == 0) full = 1;
+    if (full) {
+      refused = -EBUSY;
+      break;
+    }
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+    prep(d, sqe, r);
     if (d->nfd >= 0) {
       /* Hard link: the send runs however the request ended. */
       sqe->flags |= IOSQE_IO_HARDLINK;
@@ -304,12 +338,27 @@ int32_t daio_dev_submit(int32_t h, const daio_req *reqs, uint32_t n) {
     }
     touched |= 1ull << q;
   }
-  for (uint32_t q = 0; q < d->nq; q++) {
-    if (!(touched & (1ull << q))) continue;
-    int rc = io_uring_submit(&d->rings[q]);
-    if (rc < 0) return rc;
-  }
-  return (int32_t)n;
+  for (uint32_t q = 0; q < d->nq; q++)
+    if (touched & (1ull << q)) ring_submit(d, q);
+  return i > 0 || n == 0 ? (int32_t)i : refused;
+}
+
+int32_t daio_dev_kick(int32_t h) {
+  daio_dev *d = get_dev(h);
+  if (!d) return -EBADF;
+  unsigned left = 0;
+  for (uint32_t q = 0; q < d->nq; q++)
+    if (io_uring_sq_ready(&d->rings[q])) left += ring_submit(d, q);
+  return (int32_t)left;
+}
+
+int32_t daio_dev_inject(int32_t h, uint32_t prep_every, uint32_t submit_every) {
+  daio_dev *d = get_dev(h);
+  if (!d) return -EBADF;
+  d->inj_prep = prep_every;
+  d->inj_submit = submit_every;
+  d->inj_prep_n = d->inj_submit_n = d->inj_full_n = 0;
+  return 0;
 }
 
 int32_t daio_dev_cq(int32_t h, uint32_t q, uint64_t *out) {

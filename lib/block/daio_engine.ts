@@ -32,6 +32,7 @@ export const DaioFd = { main: 0, buffered: 1 } as const;
 export const Falloc = { keepSize: 1, punchHole: 2, zeroRange: 0x10 } as const;
 
 const REQ_BYTES = 32;
+const EBUSY = 16;
 const TWO32 = 2 ** 32;
 
 /** One ring's completion queue, mapped: the kernel advances tail, this side advances head. */
@@ -115,6 +116,8 @@ export class DaioEngine {
   readonly slots: number;
   readonly queues: number;
   readonly queueDepth: number;
+  /** How often the engine refused for want of ring space (requests requeued) and left SQEs queued. */
+  readonly faults = { requeued: 0, kicked: 0 };
 
   #h: number;
   #closed = false;
@@ -135,6 +138,8 @@ export class DaioEngine {
   #freeSlots: number[];
   #slotWaiters: ((slot: number) => void)[] = [];
   #reaping: Promise<void> | null = null;
+  /** Set while the engine refuses requests for want of ring space (EBUSY); cleared by completions. */
+  #busy = false;
   #idleWaiters: (() => void)[] = [];
 
   private constructor(h: number, info: DaioEngineInfo, opts: DaioEngineOptions) {
@@ -269,6 +274,16 @@ export class DaioEngine {
     });
   }
 
+  /**
+   * Test-only fault injection (off by default): every `prepEvery`-th request is refused as invalid
+   * (it fails with EINVAL, alone), and every `submitEvery`-th ring submission the kernel takes
+   * only half of what is queued while every `submitEvery`-th request finds its ring full. 0 = off.
+   */
+  injectFaults(prepEvery: number, submitEvery: number): void {
+    const rc = native().daio_dev_inject(this.#h, prepEvery, submitEvery);
+    if (rc < 0) throw new Error(`daio: inject: ${errnoName(-rc)}`);
+  }
+
   /** Resolves when nothing is in flight or waiting. */
   idle(): Promise<void> {
     if (this.#inflightTotal === 0 && this.#backlog.length === 0) return Promise.resolve();
@@ -299,6 +314,7 @@ export class DaioEngine {
     fd: number,
     resolve: (res: number) => void,
   ): boolean {
+    if (this.#busy) return false;
     // The least loaded queue; ties go to the lowest index.
     let q = 0;
     for (let i = 1; i < this.queues; i++) if (this.#inflight[i] < this.#inflight[q]) q = i;
@@ -338,16 +354,59 @@ export class DaioEngine {
     const n = this.#reqCount;
     if (n === 0) return;
     this.#reqCount = 0;
-    const rc = native().daio_dev_submit(this.#h, this.#reqBuf, n);
-    const done = rc < 0 ? 0 : rc;
-    // Requests the engine could not take complete at once with its error.
-    for (let i = done; i < n; i++) {
-      const tag = this.#reqView.getUint32(i * REQ_BYTES, true);
-      this.#complete(tag, rc < 0 ? rc : -5 /* EIO */);
+    const v = this.#reqView;
+    // The engine takes a prefix of the batch; every request it took completes exactly once with
+    // its tag, and one it did not take has nothing on the ring, so only then is its tag freed here.
+    let i = 0;
+    while (i < n) {
+      const batch = i === 0 ? this.#reqBuf : this.#reqBuf.subarray(i * REQ_BYTES);
+      const rc = native().daio_dev_submit(this.#h, batch, n - i);
+      if (rc > 0) {
+        i += rc;
+        continue;
+      }
+      if (rc === -EBUSY) {
+        // Its ring is full for now: the rest go back to the front of the backlog, in order, and
+        // are dispatched again after the next completion (or shortly, when none is in flight).
+        this.#busy = true;
+        this.faults.requeued += n - i;
+        for (let j = n - 1; j >= i; j--) this.#backlog.unshift(this.#takeBack(j));
+        if (this.#inflightTotal === 0) setTimeout(() => this.#unbusy(), 1);
+        break;
+      }
+      // Refused for itself (EINVAL: bad op or range) or the engine is gone: it fails alone.
+      this.#complete(v.getUint32(i * REQ_BYTES, true), rc < 0 ? rc : -5 /* EIO */);
+      i++;
     }
     // The submit's system call ran this thread's pending task work: completions it posted are
     // taken now, without waiting for their wakeup.
     if (this.#drain() > 0) this.#settle();
+  }
+
+  /** Undoes the dispatch of batch entry `j` (never on a ring): frees its tag, returns the request. */
+  #takeBack(j: number): Waiting {
+    const v = this.#reqView;
+    const at = j * REQ_BYTES;
+    const tag = v.getUint32(at, true);
+    const resolve = this.#pendingResolve[tag]!;
+    this.#pendingResolve[tag] = undefined;
+    this.#freeTags.push(tag);
+    this.#inflight[this.#pendingQueue[tag]]--;
+    this.#inflightTotal--;
+    return {
+      off: v.getUint32(at + 8, true) + v.getUint32(at + 12, true) * TWO32,
+      len: v.getUint32(at + 16, true) + v.getUint32(at + 20, true) * TWO32,
+      bufOff: v.getUint32(at + 24, true),
+      op: v.getUint8(at + 28),
+      flags: v.getUint8(at + 29),
+      fd: v.getUint8(at + 30),
+      resolve,
+    };
+  }
+
+  #unbusy(): void {
+    this.#busy = false;
+    this.#settle();
   }
 
   /** After completions: dispatches the backlog, and wakes idle() waiters when nothing is left. */
@@ -394,11 +453,20 @@ export class DaioEngine {
       }
       Atomics.store(cq.head, 0, head);
     }
+    if (n > 0) this.#busy = false;
     return n;
   }
 
   /** Waits until a completion may be ready. */
   async #wait(): Promise<void> {
+    // SQEs a submit left queued (the kernel took only part, or refused for the moment) are handed
+    // over first; while some stay queued, nothing may complete to wake us: look again shortly.
+    const left = native().daio_dev_kick(this.#h);
+    if (left > 0) {
+      this.faults.kicked++;
+      await new Promise((r) => setTimeout(r, 1));
+      return;
+    }
     if (this.#notifyReady) {
       const conn = this.#notify ?? await this.#notifyReady.catch(() => null);
       if (conn) {

@@ -19,9 +19,22 @@ export const daioSymbols = {
   },
   /** void *daio_dev_pool(int32_t h) */
   daio_dev_pool: { parameters: ["i32" /* int32_t h */], result: "pointer" },
-  /** int32_t daio_dev_submit(int32_t h, const daio_req *reqs, uint32_t n): submitted or -errno */
+  /**
+   * int32_t daio_dev_submit(int32_t h, const daio_req *reqs, uint32_t n): how many of the first
+   * requests are on the rings, or -errno when none (-EINVAL: reqs[0] is bad; -EBUSY: no room now)
+   */
   daio_dev_submit: {
     parameters: ["i32", /* int32_t h */ "buffer", /* const daio_req *reqs */ "u32" /* n */],
+    result: "i32",
+  },
+  /** int32_t daio_dev_kick(int32_t h): submits what earlier submits left queued; how many remain */
+  daio_dev_kick: { parameters: ["i32" /* int32_t h */], result: "i32" },
+  /**
+   * int32_t daio_dev_inject(int32_t h, uint32_t prep_every, uint32_t submit_every): test-only
+   * fault injection (refused requests, partial submits, full rings); 0, 0 turns it off
+   */
+  daio_dev_inject: {
+    parameters: ["i32", /* int32_t h */ "u32", /* prep_every */ "u32" /* submit_every */],
     result: "i32",
   },
   /**
