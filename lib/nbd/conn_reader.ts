@@ -57,15 +57,24 @@ export class ConnReader {
     return true;
   }
 
-  /** Consumes `n` buffered bytes and returns a view of them (valid until the next fill). */
+  /**
+   * Consumes `n` buffered bytes and returns a view of them (valid until the next fill). Throws
+   * a RangeError when fewer than `n` are buffered: never hands out bytes that were not read.
+   */
   take(n: number): Uint8Array {
+    if (n < 0 || n > this.end - this.start) {
+      throw new RangeError(`take(${n}) with ${this.end - this.start} bytes buffered`);
+    }
     const v = this.buf.subarray(this.start, this.start + n);
     this.start += n;
     return v;
   }
 
-  /** Consumes `n` bytes (must be buffered). */
+  /** Consumes `n` bytes (must be buffered: a RangeError otherwise). */
   skip(n: number): void {
+    if (n < 0 || n > this.end - this.start) {
+      throw new RangeError(`skip(${n}) with ${this.end - this.start} bytes buffered`);
+    }
     this.start += n;
   }
 

@@ -199,7 +199,10 @@ export async function negotiate(
       await writeAll(conn, errReply(opt, REP.ERR_TOO_BIG, "option data too large"));
       continue;
     }
-    await reader.fill(len);
+    // The whole option or nothing: a short read must never leave stale buffer bytes to parse.
+    if (!await reader.fill(len)) {
+      throw new ProtocolError(`client closed inside option ${opt} (0 of ${len} bytes of data)`);
+    }
     const data = reader.take(len).slice();
     const dv = new DataView(data.buffer);
 

@@ -321,3 +321,47 @@ Deno.test("nbd: fuzz — random and truncated meta context options get an answer
     }
   });
 });
+
+Deno.test("nbd: a handshake cut short is dropped, never parsed from stale bytes", async () => {
+  const logs = await withServer(async (_s, sock) => {
+    /** Sends `bytes` after the greeting, closes the write side, returns every reply type sent. */
+    const cut = async (bytes: Uint8Array): Promise<number[]> => {
+      const c = await Raw.unix(sock);
+      try {
+        await c.recv(18);
+        await c.send(bytes);
+        await (c.conn as Deno.UnixConn).closeWrite();
+        const types: number[] = [];
+        for (;;) {
+          const rep = await optionReply(c);
+          if (!rep) return types;
+          types.push(rep[1]);
+        }
+      } finally {
+        c.close();
+      }
+    };
+    const flags = new Uint8Array([0, 0, 0, 3]);
+    const cat = (...parts: Uint8Array[]) => {
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) out.set(p, at), at += p.length;
+      return out;
+    };
+    // NBD_OPT_GO whose 6 bytes of data never come: 6 zero bytes would be a valid GO for the
+    // default export, and the old reader parsed its fresh (zeroed) buffer as those bytes.
+    const goHeader = option(7, new Uint8Array(6)).subarray(0, 16);
+    assert.deepEqual(await cut(cat(flags, goHeader)), []);
+    // The same after an option that filled the buffer with bytes worth parsing.
+    const list = option(3);
+    assert.deepEqual(await cut(cat(flags, list, goHeader)), [2, 1]);
+    // Cut inside the data, inside the option header, inside the client flags.
+    assert.deepEqual(await cut(cat(flags, option(7, new Uint8Array(6)).subarray(0, 19))), []);
+    assert.deepEqual(await cut(cat(flags, option(3).subarray(0, 10))), []);
+    assert.deepEqual(await cut(flags.subarray(0, 2)), []);
+    // Garbage in place of an option: dropped without a reply.
+    assert.deepEqual(await cut(cat(flags, crypto.getRandomValues(new Uint8Array(40)))), []);
+  });
+  assert.ok(logs.some((m) => /closed inside option 7 \(0 of 6 bytes/.test(m)), logs.join("\n"));
+  assert.ok(logs.some((m) => /closed inside a frame/.test(m)), logs.join("\n"));
+});
