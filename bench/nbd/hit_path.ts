@@ -92,7 +92,7 @@ async function transmit(dev: BlockDevice, input: Uint8Array): Promise<number> {
     meta: null,
   };
   const tx = new Transmission(reader, writer, neg, {
-    stats: { connections: 0, activeConnections: 0, requests: 0, errors: 0, dropped: 0 },
+    stats: { connections: 0, activeConnections: 0, requests: 0, errors: 0, dropped: 0, refused: 0 },
     isShuttingDown: () => false,
     log: () => {},
   });

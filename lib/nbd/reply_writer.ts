@@ -11,11 +11,16 @@
 const SCRATCH = 256 * 1024;
 const POOL_MAX_SIZE = 132 * 1024;
 const POOL_DEPTH = 64;
+/** Most bytes the reuse pool keeps (a client cycling through sizes cannot grow it further). */
+const POOL_BYTES = 1 << 20;
 
 /** Queues whole frames and writes them in order. */
 export class ReplyWriter {
   #queue: Uint8Array[] = [];
   #pooled: boolean[] = [];
+  /** Per frame: the budget bytes to credit once it is written (or dropped). */
+  #costs: number[] = [];
+  #poolBytes = 0;
   #writing = false;
   #scheduled = false;
   #failed: Error | null = null;
@@ -26,7 +31,14 @@ export class ReplyWriter {
   bytes = 0;
   writes = 0;
 
-  constructor(private readonly conn: { write(p: Uint8Array): Promise<number> }) {}
+  /**
+   * `onWritten` gets back the budget bytes of frames once they have been written to the socket,
+   * or dropped because it failed.
+   */
+  constructor(
+    private readonly conn: { write(p: Uint8Array): Promise<number> },
+    private readonly onWritten: (bytes: number) => void = () => {},
+  ) {}
 
   /** The error that broke the socket, if any; later frames are dropped. */
   get failed(): Error | null {
@@ -35,15 +47,24 @@ export class ReplyWriter {
 
   /** A buffer of exactly `size` bytes, reused from frames already written when possible. */
   acquire(size: number): Uint8Array {
-    const list = this.#pool.get(size);
-    return list?.pop() ?? new Uint8Array(size);
+    const got = this.#pool.get(size)?.pop();
+    if (got === undefined) return new Uint8Array(size);
+    this.#poolBytes -= got.length;
+    return got;
   }
 
-  /** Queues a frame; `pooled` frames go back to the pool once written. */
-  send(frame: Uint8Array, pooled = false): void {
-    if (this.#failed) return;
+  /**
+   * Queues a frame; `pooled` frames go back to the pool once written; `cost` budget bytes are
+   * credited back (onWritten) once it is written or dropped.
+   */
+  send(frame: Uint8Array, pooled = false, cost = 0): void {
+    if (this.#failed) {
+      if (cost > 0) this.onWritten(cost);
+      return;
+    }
     this.#queue.push(frame);
     this.#pooled.push(pooled);
+    this.#costs.push(cost);
     if (!this.#writing && !this.#scheduled) {
       this.#scheduled = true;
       queueMicrotask(this.#kick);
@@ -70,9 +91,13 @@ export class ReplyWriter {
 
   #release(frame: Uint8Array): void {
     if (frame.length > POOL_MAX_SIZE || frame.byteOffset !== 0) return;
+    if (this.#poolBytes + frame.length > POOL_BYTES) return;
     let list = this.#pool.get(frame.length);
     if (!list) this.#pool.set(frame.length, list = []);
-    if (list.length < POOL_DEPTH) list.push(frame);
+    if (list.length < POOL_DEPTH) {
+      list.push(frame);
+      this.#poolBytes += frame.length;
+    }
   }
 
   async #writeAll(buf: Uint8Array): Promise<void> {
@@ -84,13 +109,18 @@ export class ReplyWriter {
 
   async #pump(): Promise<void> {
     this.#writing = true;
+    let frames: Uint8Array[] = [];
+    let costs: number[] = [];
+    let i = 0;
     try {
       while (this.#queue.length > 0) {
-        const frames = this.#queue;
+        frames = this.#queue;
         const pooled = this.#pooled;
+        costs = this.#costs;
         this.#queue = [];
         this.#pooled = [];
-        let i = 0;
+        this.#costs = [];
+        i = 0;
         while (i < frames.length) {
           // Gather a run of frames that fits the scratch buffer into one write.
           let n = 0;
@@ -99,6 +129,7 @@ export class ReplyWriter {
           if (j - i <= 1) {
             await this.#writeAll(frames[i]);
             if (pooled[i]) this.#release(frames[i]);
+            this.#credit(costs, i, i + 1);
             i++;
             continue;
           }
@@ -109,18 +140,29 @@ export class ReplyWriter {
             if (pooled[k]) this.#release(frames[k]);
           }
           await this.#writeAll(this.#scratch.subarray(0, at));
+          this.#credit(costs, i, j);
           i = j;
         }
       }
     } catch (e) {
       this.#failed = e as Error;
+      // Nothing more will be written: every frame still held gives its budget back.
+      this.#credit(costs, i, costs.length);
+      this.#credit(this.#costs, 0, this.#costs.length);
       this.#queue = [];
       this.#pooled = [];
+      this.#costs = [];
     } finally {
       this.#writing = false;
       const idle = this.#idle;
       this.#idle = [];
       for (const f of idle) f();
     }
+  }
+
+  #credit(costs: number[], from: number, to: number): void {
+    let sum = 0;
+    for (let k = from; k < to; k++) sum += costs[k];
+    if (sum > 0) this.onWritten(sum);
   }
 }

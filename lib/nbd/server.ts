@@ -12,6 +12,7 @@ import { negotiate, ProtocolError } from "./handshake.ts";
 import { ReplyWriter } from "./reply_writer.ts";
 import { Transmission } from "./transmission.ts";
 import type { NbdExport, NbdLogger, NbdServerStats } from "./types.ts";
+import { checkLimits, DEFAULT_LIMITS, type NbdLimits, ServerBudget } from "./budget.ts";
 
 /** Where to listen: a Unix socket path, or a loopback TCP port. */
 export type NbdListen = { socket: string } | { port: number; hostname?: string };
@@ -21,12 +22,16 @@ export interface NbdServerOptions {
   exports: NbdExport[];
   listen: NbdListen;
   log?: NbdLogger;
+  /** Connections, bytes in flight and timeouts (docs/limits.md); unset fields take the defaults. */
+  limits?: Partial<NbdLimits>;
 }
 
 interface Live {
   conn: Deno.Conn;
   tx: Transmission | null;
   done: Promise<void>;
+  /** When a byte last moved in either direction (performance.now()), for the idle timeout. */
+  last: number;
 }
 
 /**
@@ -50,7 +55,12 @@ export class NbdServer {
     requests: 0,
     errors: 0,
     dropped: 0,
+    refused: 0,
   };
+  /** The limits in force (the defaults where none were given). */
+  readonly limits: NbdLimits;
+  /** Bytes in flight over all connections now, and the most so far. */
+  readonly budget: ServerBudget;
   /** The address clients use: `nbd+unix:///?socket=PATH` or `nbd://127.0.0.1:PORT`. */
   readonly uri: string;
   #listener: Deno.Listener;
@@ -62,6 +72,11 @@ export class NbdServer {
 
   private constructor(readonly opts: NbdServerOptions) {
     if (opts.exports.length === 0) throw new Error("nbd server: no exports");
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    const maxRequest = Math.max(...opts.exports.map((e) => e.device.blockSizes.maximum));
+    const bad = checkLimits(this.limits, maxRequest);
+    if (bad !== null) throw new RangeError(`nbd server: ${bad}`);
+    this.budget = new ServerBudget(this.limits);
     this.#log = opts.log ?? ((level, msg) => console.error(`nbd ${level}: ${msg}`));
     const l = opts.listen;
     if ("socket" in l) {
@@ -83,6 +98,32 @@ export class NbdServer {
       this.uri = `nbd://${hostname}:${port}`;
     }
     this.#acceptLoop = this.#accept();
+    const idle = this.limits.idleTimeout;
+    if (idle > 0) {
+      this.#idleTimer = setInterval(
+        () => this.#closeIdle(),
+        Math.min(1000, Math.max(50, idle / 4)),
+      );
+    }
+  }
+
+  #idleTimer: ReturnType<typeof setInterval> | undefined;
+
+  /** Closes connections where no byte moved for the idle timeout (their handlers then end). */
+  #closeIdle(): void {
+    const now = performance.now();
+    for (const l of this.#live) {
+      if (now - l.last < this.limits.idleTimeout) continue;
+      this.#log(
+        "warn",
+        `connection closed: idle for ${Math.round((now - l.last) / 1000)} s ` +
+          `(idle timeout ${this.limits.idleTimeout / 1000} s)`,
+      );
+      l.last = Infinity; // once
+      try {
+        l.conn.close();
+      } catch { /* closed */ }
+    }
   }
 
   /** Starts listening. */
@@ -110,7 +151,22 @@ export class NbdServer {
           (conn as Deno.TcpConn).setNoDelay(true);
         } catch { /* not fatal */ }
       }
-      const live: Live = { conn, tx: null, done: Promise.resolve() };
+      if (this.#live.size >= this.limits.maxConnections) {
+        // Refused before the greeting: the client sees the connection closed.
+        this.stats.refused++;
+        if (this.stats.refused === 1 || this.stats.refused % 1000 === 0) {
+          this.#log(
+            "warn",
+            `connection refused: ${this.#live.size} open, the most allowed ` +
+              `(max connections ${this.limits.maxConnections}; ${this.stats.refused} refused so far)`,
+          );
+        }
+        try {
+          conn.close();
+        } catch { /* closed */ }
+        continue;
+      }
+      const live: Live = { conn, tx: null, done: Promise.resolve(), last: performance.now() };
       live.done = this.#handle(live, this.#nextId++);
       this.#live.add(live);
     }
@@ -121,21 +177,61 @@ export class NbdServer {
     this.stats.connections++;
     this.stats.activeConnections++;
     const log = (msg: string) => this.#log("warn", `connection ${id}: ${msg}`);
-    const reader = new ConnReader(conn);
-    const writer = new ReplyWriter(conn);
+    // With an idle timeout, every read and write marks the connection alive.
+    const io = this.limits.idleTimeout > 0
+      ? {
+        read: async (p: Uint8Array) => {
+          const n = await conn.read(p);
+          live.last = performance.now();
+          return n;
+        },
+        write: async (p: Uint8Array) => {
+          const n = await conn.write(p);
+          live.last = performance.now();
+          return n;
+        },
+      }
+      : conn;
+    const budget = this.budget.connection();
+    const reader = new ConnReader(io);
+    const writer = new ReplyWriter(io, (n) => budget.release(n));
+    let handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+    let timedOut = false;
     try {
-      const neg = await negotiate(
-        conn,
-        reader,
-        this.opts.exports,
-        () => this.#shuttingDown,
-        log,
-      );
+      const limit = this.limits.handshakeLimit;
+      if (limit > 0) {
+        handshakeTimer = setTimeout(() => {
+          timedOut = true;
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        }, limit);
+      }
+      let neg;
+      try {
+        neg = await negotiate(
+          conn,
+          reader,
+          this.opts.exports,
+          () => this.#shuttingDown,
+          log,
+        );
+      } catch (e) {
+        if (timedOut) {
+          throw new ProtocolError(
+            `handshake not finished within ${limit / 1000} s (handshake limit)`,
+          );
+        }
+        throw e;
+      } finally {
+        clearTimeout(handshakeTimer);
+      }
       if (neg) {
         const tx = new Transmission(reader, writer, neg, {
           stats: this.stats,
           isShuttingDown: () => this.#shuttingDown,
           log,
+          budget,
         });
         live.tx = tx;
         try {
@@ -157,6 +253,7 @@ export class NbdServer {
       try {
         conn.close();
       } catch { /* already closed */ }
+      budget.close();
       this.stats.activeConnections--;
       this.#live.delete(live);
     }
@@ -169,6 +266,7 @@ export class NbdServer {
   async shutdown(): Promise<void> {
     if (this.#shuttingDown) return;
     this.#shuttingDown = true;
+    clearInterval(this.#idleTimer);
     try {
       this.#listener.close();
     } catch { /* closed */ }

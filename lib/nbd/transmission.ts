@@ -39,6 +39,7 @@ import {
 } from "./protocol.ts";
 import type { ReplyWriter } from "./reply_writer.ts";
 import type { NbdServerStats } from "./types.ts";
+import { type ConnBudget, REPLY_CHARGE } from "./budget.ts";
 
 /** Most descriptors one BLOCK_STATUS reply carries (proto.md lets the server return fewer). */
 const MAX_DESCRIPTORS = 4096;
@@ -59,6 +60,11 @@ export interface TransmissionContext {
   stats: NbdServerStats;
   isShuttingDown: () => boolean;
   log: (msg: string) => void;
+  /**
+   * The connection's byte budget: each request is charged before its buffers exist and credited
+   * when its reply has been written (the ReplyWriter's onWritten). None: no limit (tests).
+   */
+  budget?: ConnBudget;
 }
 
 /** Runs the transmission phase until DISC, end of stream, or a violation (thrown). */
@@ -114,31 +120,56 @@ export class Transmission {
       this.ctx.stats.requests++;
       if (type === CMD.DISC) return;
 
-      // A write's payload follows its header whatever we answer: read it first.
+      // Charged before any buffer for it exists; credited when its one reply has been written.
+      let cost = REPLY_CHARGE;
+      if ((type === CMD.READ || type === CMD.WRITE) && length <= this.#maxLen) cost += length;
+      else if (type === CMD.BLOCK_STATUS) cost += 8 * MAX_DESCRIPTORS;
+      const budget = this.ctx.budget;
+      if (budget !== undefined) {
+        const admitted = budget.acquire(cost);
+        if (admitted !== true) await admitted;
+      }
+      // The client stopped taking replies (its socket failed): serving the requests it left
+      // buffered would only make replies nobody reads.
+      if (this.writer.failed !== null) {
+        budget?.release(cost);
+        throw new ProtocolError(`replies cannot be written: ${this.writer.failed.message}`);
+      }
+
+      // A write's payload follows its header whatever we answer: read it first. A connection
+      // that ends inside it gives the request's charge back (it will never have a reply).
       let payload: Uint8Array | null = null;
       if (type === CMD.WRITE) {
-        if (length > this.#maxLen) {
-          if (length > DISCARD_LIMIT) {
-            throw new ProtocolError(
-              `write of ${length} bytes: payload over ${DISCARD_LIMIT}, disconnecting`,
-            );
+        try {
+          if (length > this.#maxLen) {
+            if (length > DISCARD_LIMIT) {
+              throw new ProtocolError(
+                `write of ${length} bytes: payload over ${DISCARD_LIMIT}, disconnecting`,
+              );
+            }
+            await r.discard(length);
+          } else {
+            payload = new Uint8Array(length);
+            const got = r.copyBuffered(payload);
+            if (got < length) await r.readRest(payload, got);
           }
-          await r.discard(length);
-          this.#fail(cookieHi, cookieLo, type, "EINVAL", `length ${length} over the maximum`);
+        } catch (e) {
+          budget?.release(cost);
+          throw e;
+        }
+        if (payload === null) {
+          this.#fail(cookieHi, cookieLo, type, "EINVAL", `length ${length} over the maximum`, cost);
           continue;
         }
-        payload = new Uint8Array(length);
-        const got = r.copyBuffered(payload);
-        if (got < length) await r.readRest(payload, got);
       }
 
       const err = this.#validate(type, flags, offset, length);
       if (err !== null) {
-        this.#fail(cookieHi, cookieLo, type, err[0], err[1]);
+        this.#fail(cookieHi, cookieLo, type, err[0], err[1], cost);
         continue;
       }
       if (this.ctx.isShuttingDown()) {
-        this.#fail(cookieHi, cookieLo, type, "ESHUTDOWN", "server is shutting down");
+        this.#fail(cookieHi, cookieLo, type, "ESHUTDOWN", "server is shutting down", cost);
         continue;
       }
       // A read the device completes at once (a cache hit returns DONE) is answered right here:
@@ -154,15 +185,15 @@ export class Transmission {
         }
         if (done === DONE) {
           this.#readHeader(frame, cookieHi, cookieLo, offset, length);
-          this.writer.send(frame, true);
+          this.writer.send(frame, true, cost);
           continue;
         }
         if (this.#inflight >= MAX_INFLIGHT) await new Promise<void>((res) => this.#slot = res);
-        this.#track(this.#finishRead(done, frame, type, cookieHi, cookieLo, offset, length));
+        this.#track(this.#finishRead(done, frame, type, cookieHi, cookieLo, offset, length, cost));
         continue;
       }
       if (this.#inflight >= MAX_INFLIGHT) await new Promise<void>((res) => this.#slot = res);
-      this.#track(this.#serve(type, flags, cookieHi, cookieLo, offset, length, payload));
+      this.#track(this.#serve(type, flags, cookieHi, cookieLo, offset, length, payload, cost));
     }
   }
 
@@ -219,16 +250,17 @@ export class Transmission {
     cookieLo: number,
     offset: number,
     length: number,
+    cost: number,
   ): Promise<void> {
     try {
       await done;
     } catch (e) {
       const code = e instanceof BlockError ? e.code : "EIO";
-      this.#fail(cookieHi, cookieLo, type, code, (e as Error)?.message ?? String(e));
+      this.#fail(cookieHi, cookieLo, type, code, (e as Error)?.message ?? String(e), cost);
       return;
     }
     this.#readHeader(frame, cookieHi, cookieLo, offset, length);
-    this.writer.send(frame, true);
+    this.writer.send(frame, true, cost);
   }
 
   #validate(
@@ -291,6 +323,7 @@ export class Transmission {
     offset: number,
     length: number,
     payload: Uint8Array | null,
+    cost: number,
   ): Promise<void> {
     const dev = this.#dev;
     try {
@@ -306,15 +339,15 @@ export class Transmission {
             put32(frame, 8, cookieHi);
             put32(frame, 12, cookieLo);
             put32(frame, 16, 0);
-            this.writer.send(frame.subarray(0, STRUCTURED_HEADER_SIZE));
+            this.writer.send(frame.subarray(0, STRUCTURED_HEADER_SIZE), false, cost);
           } else {
             this.#readHeader(frame, cookieHi, cookieLo, offset, 0);
-            this.writer.send(frame);
+            this.writer.send(frame, false, cost);
           }
           return;
         }
         case CMD.BLOCK_STATUS:
-          await this.#blockStatus(flags, cookieHi, cookieLo, offset, length);
+          await this.#blockStatus(flags, cookieHi, cookieLo, offset, length, cost);
           return;
         case CMD.WRITE:
           if (length > 0) await dev.write(offset, payload!, { fua: (flags & CMD_FLAG.FUA) !== 0 });
@@ -334,11 +367,11 @@ export class Transmission {
           }
           break;
       }
-      this.#ok(cookieHi, cookieLo);
+      this.#ok(cookieHi, cookieLo, cost);
     } catch (e) {
       const code = e instanceof BlockError ? e.code : "EIO";
       const msg = (e as Error)?.message ?? String(e);
-      this.#fail(cookieHi, cookieLo, type, code, msg);
+      this.#fail(cookieHi, cookieLo, type, code, msg, cost);
     }
   }
 
@@ -349,6 +382,7 @@ export class Transmission {
     cookieLo: number,
     offset: number,
     length: number,
+    cost: number,
   ): Promise<void> {
     const extents = await extentsOf(this.#dev, offset, length);
     const one = (flags & CMD_FLAG.REQ_ONE) !== 0;
@@ -376,26 +410,34 @@ export class Transmission {
     v.setUint32(12, cookieLo);
     v.setUint32(16, 4 + 8 * n);
     v.setUint32(20, this.#meta!);
-    this.writer.send(frame.subarray(0, STRUCTURED_HEADER_SIZE + 4 + 8 * n));
+    this.writer.send(frame.subarray(0, STRUCTURED_HEADER_SIZE + 4 + 8 * n), false, cost);
   }
 
-  #ok(cookieHi: number, cookieLo: number): void {
+  #ok(cookieHi: number, cookieLo: number, cost: number): void {
     const frame = this.writer.acquire(SIMPLE_REPLY_SIZE);
     const v = new DataView(frame.buffer, 0, SIMPLE_REPLY_SIZE);
     v.setUint32(0, SIMPLE_REPLY_MAGIC);
     v.setUint32(4, 0);
     v.setUint32(8, cookieHi);
     v.setUint32(12, cookieLo);
-    this.writer.send(frame, true);
+    this.writer.send(frame, true, cost);
   }
 
   /** Answers with an error: a structured ERROR chunk with a message when negotiated. */
-  #fail(cookieHi: number, cookieLo: number, type: number, code: string, msg: string): void {
+  #fail(
+    cookieHi: number,
+    cookieLo: number,
+    type: number,
+    code: string,
+    msg: string,
+    cost: number,
+  ): void {
     this.ctx.stats.errors++;
     this.ctx.log(`${CMD_NAME[type] ?? `command ${type}`}: ${code}: ${msg}`);
     const errno = NBD_ERRNO[code] ?? NBD_ERRNO.EINVAL;
     if (this.#structured) {
-      const text = enc.encode(msg.slice(0, 1000));
+      // At most 1000 bytes of text: the frame stays within REPLY_CHARGE.
+      const text = enc.encode(msg.slice(0, 1000)).subarray(0, 1000);
       const frame = new Uint8Array(STRUCTURED_HEADER_SIZE + 6 + text.length);
       const v = new DataView(frame.buffer);
       v.setUint32(0, STRUCTURED_REPLY_MAGIC);
@@ -407,7 +449,7 @@ export class Transmission {
       v.setUint32(20, errno);
       v.setUint16(24, text.length);
       frame.set(text, 26);
-      this.writer.send(frame);
+      this.writer.send(frame, false, cost);
     } else {
       const frame = new Uint8Array(SIMPLE_REPLY_SIZE);
       const v = new DataView(frame.buffer);
@@ -415,7 +457,7 @@ export class Transmission {
       v.setUint32(4, errno);
       v.setUint32(8, cookieHi);
       v.setUint32(12, cookieLo);
-      this.writer.send(frame);
+      this.writer.send(frame, false, cost);
     }
   }
 }

@@ -27,4 +27,6 @@ export interface NbdServerStats {
   errors: number;
   /** Connections dropped for a protocol violation or a vanished client. */
   dropped: number;
+  /** Connections refused because the most allowed were open. */
+  refused: number;
 }

@@ -12,6 +12,7 @@ import { ReplyWriter } from "./reply_writer.ts";
 import { Transmission } from "./transmission.ts";
 import { MemoryDevice } from "../block/memory_device.ts";
 import type { NbdExport } from "./types.ts";
+import { DEFAULT_LIMITS, ServerBudget } from "./budget.ts";
 
 const seed = Number(Deno.env.get("HVKIT_SEED") ?? Date.now() % 2 ** 31);
 console.log(`wire fuzz seed ${seed} (HVKIT_SEED=${seed} repeats it)`);
@@ -229,7 +230,8 @@ Deno.test("nbd wire fuzz: each whole request gets exactly one reply with its coo
         const stream = whole.subarray(0, cutAt % (whole.length + 1));
         const conn = new ScriptedConn(stream, sizes);
         const reader = new ConnReader(conn);
-        const writer = new ReplyWriter(conn);
+        const budget = new ServerBudget(DEFAULT_LIMITS).connection();
+        const writer = new ReplyWriter(conn, (n) => budget.release(n));
         const exp = exportsOf()[0];
         const tx = new Transmission(reader, writer, {
           export: exp,
@@ -238,9 +240,17 @@ Deno.test("nbd wire fuzz: each whole request gets exactly one reply with its coo
           flags: 0,
           meta: structured ? 1 : null,
         }, {
-          stats: { connections: 0, activeConnections: 0, requests: 0, errors: 0, dropped: 0 },
+          stats: {
+            connections: 0,
+            activeConnections: 0,
+            requests: 0,
+            errors: 0,
+            dropped: 0,
+            refused: 0,
+          },
           isShuttingDown: () => false,
           log: () => {},
+          budget,
         });
         try {
           await tx.run();
@@ -294,6 +304,8 @@ Deno.test("nbd wire fuzz: each whole request gets exactly one reply with its coo
           assert.ok(expected.has(cookie), `cookie ${cookie} answered but never sent whole`);
         }
         for (const c of expected) assert.ok(done.has(c), `cookie ${c} never answered`);
+        // Every byte charged came back once its reply was written.
+        assert.equal(budget.used, 0, `${budget.used} bytes still charged`);
       },
     ),
     { seed, numRuns: 300 },

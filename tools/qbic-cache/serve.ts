@@ -31,7 +31,7 @@ import { type LatencyModel, parseLatencyModel } from "../../lib/block/latency_mo
 import { createPolicy, ONLINE_POLICY_NAMES } from "../../lib/cache/registry.ts";
 import { ADMISSION_NAMES, createAdmission } from "../../lib/cache/admission.ts";
 import type { AdmissionFilter } from "../../lib/cache/policy.ts";
-import { NbdServer } from "../../lib/nbd/mod.ts";
+import { DEFAULT_LIMITS, NbdServer } from "../../lib/nbd/mod.ts";
 import type { NbdExport } from "../../lib/nbd/types.ts";
 import {
   type Allocation,
@@ -66,6 +66,11 @@ export interface ServeOptions {
   /** `--export NAME=IMAGE[,read-only][,share=P%][,max=P%]`, repeated: many exports, one cache. */
   export?: string[];
   allocation: Allocation;
+  shared: number;
+  connBudget: number;
+  serverBudget: number;
+  handshakeLimit: number;
+  idleTimeout: number;
   statsInterval?: number;
   db?: string | boolean;
   output: "text" | "json";
@@ -187,6 +192,8 @@ function summaryRow(caches: CacheLayer[], server: NbdServer, secs: number) {
     evictions,
     writebacks,
     dirty_bytes: dirty,
+    refused_connections: server.stats.refused,
+    peak_bytes_in_flight: server.budget.peak,
   };
 }
 
@@ -440,6 +447,13 @@ export async function serve(image: string | undefined, o: ServeOptions): Promise
     server = NbdServer.start({
       exports: stack.exports,
       listen,
+      limits: {
+        maxConnections: o.shared,
+        connectionBudget: o.connBudget,
+        serverBudget: o.serverBudget,
+        handshakeLimit: o.handshakeLimit,
+        idleTimeout: o.idleTimeout,
+      },
       log: (level, msg) => {
         if (!o.quiet || level === "warn") console.error(`qbic-cache serve: ${msg}`);
         if (level === "warn") run.event("nbd", { message: msg });
@@ -448,6 +462,18 @@ export async function serve(image: string | undefined, o: ServeOptions): Promise
   } catch (e) {
     await stack.close().catch(() => {});
     await run.finish("failed").catch(() => {});
+    if (e instanceof RangeError) {
+      // A limit that cannot work (checkLimits): name the option it came from.
+      const m = e.message.replace(/^nbd server: /, "");
+      const opt = /^max connections/.test(m)
+        ? "--shared"
+        : /^connection budget/.test(m)
+        ? "--conn-budget"
+        : /^server budget/.test(m)
+        ? "--server-budget"
+        : "--handshake-limit/--idle-timeout";
+      throw new UsageError(`${opt}: ${m}`);
+    }
     const where = "socket" in listen ? `--socket ${listen.socket}` : `--port ${listen.port}`;
     throw new ToolError(`${where}: cannot listen: ${describeFsError(e).replace(/^.*: /, "")}`);
   }
@@ -459,6 +485,13 @@ export async function serve(image: string | undefined, o: ServeOptions): Promise
       : "no cache";
     const slow = latency ? `; backing device modelled as ${latency.model.spec}` : "";
     console.error(`qbic-cache serve: ${stack.label} on ${server.uri} — ${what}${slow}`);
+    const l = server.limits;
+    const secs = (ms: number) => ms > 0 ? `${ms / 1000}s` : "off";
+    console.error(
+      `qbic-cache serve: limits: ${l.maxConnections} connections, in flight ` +
+        `${formatSize(l.connectionBudget)} per connection and ${formatSize(l.serverBudget)} ` +
+        `in all, handshake ${secs(l.handshakeLimit)}, idle ${secs(l.idleTimeout)}`,
+    );
   }
   const t0 = performance.now();
   const labels = { image: stack.label, policy: caches.length ? o.policy : "none", mode: o.mode };
@@ -599,6 +632,35 @@ export function addServeCommand(program: Command) {
       )
       .option("--queues <n>", "daio engine queues (io_uring instances)", parsePositive, 1)
       .option("--queue-depth <n>", "daio engine requests in flight per queue", parsePositive, 64)
+      .addOption(
+        new Option(
+          "-e, --shared <n>",
+          "most connections at once (qemu-nbd's word); more are closed",
+        )
+          .argParser(parsePositive).default(DEFAULT_LIMITS.maxConnections),
+      )
+      .addOption(
+        new Option(
+          "--conn-budget <size>",
+          "bytes one connection may have in flight (request data and replies not yet sent)",
+        ).argParser(parseSize).default(DEFAULT_LIMITS.connectionBudget, "64M"),
+      )
+      .addOption(
+        new Option("--server-budget <size>", "bytes all connections may have in flight together")
+          .argParser(parseSize).default(DEFAULT_LIMITS.serverBudget, "512M"),
+      )
+      .addOption(
+        new Option(
+          "--handshake-limit <duration>",
+          "time a client has to finish the handshake; 0 = no limit (qemu-nbd's word)",
+        ).argParser(parseDuration).default(DEFAULT_LIMITS.handshakeLimit, "10s"),
+      )
+      .addOption(
+        new Option(
+          "--idle-timeout <duration>",
+          "close a connection after this long with no byte either way; 0 = never",
+        ).argParser(parseDuration).default(DEFAULT_LIMITS.idleTimeout, "0, never"),
+      )
       .option(
         "--export <name=image>",
         "export IMAGE as NAME (repeat for many VMs behind one cache); options after a comma: " +
