@@ -41,13 +41,15 @@ export async function withRun<T>(
     Deno.exit(130);
   };
   let grace: ReturnType<typeof setTimeout> | undefined;
-  const onSignal = () => {
+  // The abort's reason is the signal's name, so a body can say which one stopped it.
+  const onSignal = (sig: Deno.Signal) => () => {
     if (!how.interruptible || interrupt.signal.aborted) return void stopNow();
-    interrupt.abort();
+    interrupt.abort(sig);
     grace = setTimeout(stopNow, INTERRUPT_GRACE_MS);
   };
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  const handlers = signals.map((s) => [s, onSignal(s)] as const);
+  for (const [s, h] of handlers) Deno.addSignalListener(s, h);
   try {
     const result = await body(run, interrupt.signal);
     if (interrupt.signal.aborted) {
@@ -63,6 +65,6 @@ export async function withRun<T>(
     throw e;
   } finally {
     clearTimeout(grace);
-    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
   }
 }

@@ -80,7 +80,11 @@ export function addReplayCommand(program: Command) {
       throw new UsageError(`--target ${opts.target}: is the trace being replayed`);
     }
     const args = { trace, ...opts };
-    await withRun(opts, { tool: "daio", command: "replay", args }, async (run) => {
+    await withRun(opts, { tool: "daio", command: "replay", args }, async (run, stop) => {
+      // SIGINT/SIGTERM: stop issuing, give the requests in flight a moment, report what was done.
+      const stopped = new Promise<null>((r) =>
+        stop.addEventListener("abort", () => r(null), { once: true })
+      );
       let dev;
       try {
         dev = openFileDeviceSync(opts.target, {
@@ -152,8 +156,13 @@ export function addReplayCommand(program: Command) {
       const start = performance.now();
       const cpu0 = process.cpuUsage();
       let firstTs: number | null = null;
+      let issued = 0;
       try {
-        for await (const { line, n } of readLines(await openTraceInput(trace))) {
+        const lines = readLines(await openTraceInput(trace))[Symbol.asyncIterator]();
+        for (;;) {
+          const next = await Promise.race([lines.next(), stopped]);
+          if (next === null || next.done) break;
+          const { line, n } = next.value;
           if (line.trim() === "") continue;
           let rec: IoRecord;
           try {
@@ -174,22 +183,36 @@ export function addReplayCommand(program: Command) {
             firstTs ??= rec.ts;
             const due = start + (rec.ts - firstTs) / 1e6;
             const wait = due - performance.now();
-            if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+            if (wait > 1) await Promise.race([new Promise((r) => setTimeout(r, wait)), stopped]);
           }
-          while (inflight.size >= opts.iodepth) await Promise.race(inflight);
+          while (inflight.size >= opts.iodepth && !stop.aborted) {
+            await Promise.race([...inflight, stopped]);
+          }
+          if (stop.aborted) break;
           if (failure) throw failure;
           issue(rec, n);
+          issued++;
         }
-        await Promise.all(inflight);
+        if (stop.aborted) {
+          // Requests in flight normally finish in milliseconds; a stuck device is not waited for.
+          await Promise.race([
+            Promise.allSettled(inflight),
+            new Promise((r) => setTimeout(r, 500)),
+          ]);
+        } else {
+          await Promise.all(inflight);
+        }
         if (failure) throw failure;
       } finally {
-        await Promise.allSettled(inflight);
-        await dev.close();
+        if (!stop.aborted) await Promise.allSettled(inflight);
+        if (inflight.size === 0) await dev.close();
       }
       const elapsedSec = (performance.now() - start) / 1000;
       const cpu1 = process.cpuUsage(cpu0);
+      const partial = stop.aborted ? String(stop.reason) : null;
       const f = {
-        label: `replay ${trace} pace=${opts.pace} iodepth=${opts.iodepth}`,
+        label: `replay ${trace} pace=${opts.pace} iodepth=${opts.iodepth}` +
+          (partial ? ` (partial: ${partial} after ${issued} records)` : ""),
         elapsedSec,
         cpuUsr: cpu1.user / 1e6 / elapsedSec,
         cpuSys: cpu1.system / 1e6 / elapsedSec,
@@ -197,10 +220,18 @@ export function addReplayCommand(program: Command) {
         write,
         other,
       };
-      recordFigures(run, f, { pace: opts.pace, iodepth: opts.iodepth, direct: dev.direct });
-      if (opts.output === "json") console.log(JSON.stringify(figuresJson(f)));
-      else console.log(figuresText(f)); // the result: -q silences only stderr
-    });
+      recordFigures(run, f, {
+        pace: opts.pace,
+        iodepth: opts.iodepth,
+        direct: dev.direct,
+        partial: partial !== null,
+      });
+      run.metric("records", issued, "", { partial: partial !== null });
+      if (opts.output === "json") {
+        const j = { ...figuresJson(f), records: issued, partial: partial !== null };
+        console.log(JSON.stringify(partial ? { ...j, interrupted: partial } : j));
+      } else console.log(figuresText(f)); // the result: -q silences only stderr
+    }, { interruptible: true });
   });
   addExamples(cmd, [
     "daio replay trace.jsonl --target disk.img",
