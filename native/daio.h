@@ -26,6 +26,70 @@ void daio_hist_merge(daio_hist *into, const daio_hist *from);
 uint32_t daio_hist_index(uint64_t v);
 HV_EXPORT uint32_t daio_hist_bucket_count(void);
 
+/* ---- daio_ring.c: the one io_uring engine, an operations table in fio's shape ---- */
+struct io_uring_sqe;
+struct io_uring_cqe;
+struct iovec;
+#include <liburing.h>
+
+/* Ring set-up features: asked for by a caller, granted (or not) by the kernel;
+ * daio_ring.feats says which a ring got, and each run records them. */
+enum {
+  DAIO_FEAT_SQPOLL = 1,         /* IORING_SETUP_SQPOLL: a kernel thread polls the SQ */
+  DAIO_FEAT_COOP_TASKRUN = 2,   /* no IPI per completion */
+  DAIO_FEAT_DEFER_TASKRUN = 4,  /* completions run when the (single) issuer reaps */
+  DAIO_FEAT_IOPOLL = 8,         /* polled completions (NVMe poll queues) */
+  DAIO_FEAT_FIXED_FILES = 16,   /* registered files */
+  DAIO_FEAT_FIXED_BUFS = 32,    /* registered buffers */
+  DAIO_FEAT_NVME = 64,          /* NVMe passthrough: io_uring_cmd on /dev/ngXnY (SQE128/CQE32) */
+};
+
+typedef struct daio_ring {
+  struct io_uring ring;
+  uint32_t feats;
+  int fds[2];        /* the files, by index (daio_io.file) */
+  uint32_t nsid, lba; /* NVMe passthrough: namespace and LBA size */
+} daio_ring;
+
+/* One operation for queue(). */
+typedef struct daio_io {
+  uint64_t tag;    /* user_data: echoed by the completion */
+  uint64_t off;    /* bytes */
+  uint64_t len64;  /* FALLOCATE's length */
+  void *buf;
+  uint32_t len;    /* READ/WRITE bytes */
+  int32_t buf_index; /* registered buffer index, or -1 */
+  uint8_t op;      /* DAIO_OP_* */
+  uint8_t file;    /* index into daio_ring.fds */
+  uint8_t flags;   /* DAIO_REQ_* */
+  uint8_t mode;    /* FALLOCATE's mode */
+} daio_io;
+
+typedef struct daio_engine_ops {
+  const char *name;
+  /* Sets up a ring of `entries` with the features in `want` it can have. */
+  int (*init)(daio_ring *r, uint32_t entries, uint32_t want, uint32_t sq_idle_ms);
+  /* Records the files (fds[0..nfds)) and, with try_register, registers them and the buffers. */
+  void (*reg)(daio_ring *r, const int *fds, int nfds, const struct iovec *iov, unsigned niov,
+              int try_register);
+  /* Fills an SQE (the caller got it, so it can take a request and its links together). */
+  void (*queue)(daio_ring *r, struct io_uring_sqe *sqe, const daio_io *io);
+  /* Hands the queued SQEs to the kernel; returns how many it left queued (sent next time). */
+  unsigned (*commit)(daio_ring *r);
+  /* Commits and waits for `min` completions: one system call (fio's commit + getevents). */
+  int (*commit_wait)(daio_ring *r, unsigned min);
+  /* Up to `max` completions, not consumed until seen(). */
+  unsigned (*reap)(daio_ring *r, struct io_uring_cqe **cqes, unsigned max);
+  void (*seen)(daio_ring *r, unsigned n);
+  /* Queues a cancel of the request tagged `tag`; the cancel itself completes as cancel_tag. */
+  int (*cancel)(daio_ring *r, uint64_t tag, uint64_t cancel_tag);
+  void (*exit)(daio_ring *r);
+} daio_engine_ops;
+
+extern const daio_engine_ops daio_uring;
+/* The DAIO_FEAT_* bits this kernel grants (each tried on a small ring). */
+HV_EXPORT int32_t daio_ring_features(void);
+
 /* ---- daio_dev.c: the device behind lib/block/file_device.ts ----
  * JS fills an array of daio_req (32 bytes each), calls daio_dev_submit (a short
  * synchronous call), and reads completions straight from the CQ rings
@@ -60,7 +124,10 @@ typedef struct daio_cqe {
 } daio_cqe;
 
 /* info_out[0] size, [1] alignment, [2] direct in use (0/1), [3] pool bytes,
- * [4] registered buffers (0/1), [5] is block device (0/1), [6] direct refused errno */
+ * [4] registered buffers (0/1), [5] is block device (0/1), [6] direct refused errno,
+ * [7] the ring features in use (DAIO_FEAT_*), [8] NVMe passthrough (0/1): then a
+ * read or write completes with 0 (or an NVMe status > 0), not a byte count. */
+#define DAIO_DEV_INFO_WORDS 9
 HV_EXPORT int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues,
                                 uint32_t qdepth, uint64_t pool_bytes, uint64_t *info_out);
 HV_EXPORT void *daio_dev_pool(int32_t h);
@@ -107,7 +174,7 @@ enum {
 enum {
   DAIO_OUT_READS, DAIO_OUT_WRITES, DAIO_OUT_BYTES_READ, DAIO_OUT_BYTES_WRITTEN,
   DAIO_OUT_ELAPSED_NS, DAIO_OUT_USR_US, DAIO_OUT_SYS_US, DAIO_OUT_MISMATCHES,
-  DAIO_OUT_ERRNO, DAIO_OUT_FILE_SIZE, DAIO_OUT_DIRECT, DAIO_OUT_WORDS = 16
+  DAIO_OUT_ERRNO, DAIO_OUT_FILE_SIZE, DAIO_OUT_DIRECT, DAIO_OUT_FEATURES, DAIO_OUT_WORDS = 16
 };
 #define DAIO_HIST_WORDS (4 + DAIO_HIST_BUCKETS)
 

@@ -27,6 +27,7 @@ typedef struct {
   uint32_t q;
   uint64_t fsize, region_lo, region_hi, quota;
   uint32_t nsid, lba; /* NVMe passthrough: namespace and LBA size */
+  uint32_t feats;     /* the ring features the engine granted (DAIO_FEAT_*) */
   uint64_t deadline;
   /* results */
   uint64_t reads, writes, rbytes, wbytes, mismatches;
@@ -153,56 +154,38 @@ static void run_uring(worker *w) {
   uint64_t flags = j[DAIO_JOB_FLAGS], seed = j[DAIO_JOB_SEED];
   int verify = flags & DAIO_JOBF_VERIFY;
   int nvme = (flags & DAIO_JOBF_NVME) != 0;
-  struct io_uring ring;
-  struct io_uring_params p;
-  memset(&p, 0, sizeof p);
-  /* NVMe commands need the big SQEs (64-byte command inside) and CQEs. */
-  if (nvme) p.flags |= IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
-  if (flags & DAIO_JOBF_SQPOLL) {
-    p.flags |= IORING_SETUP_SQPOLL;
-    p.sq_thread_idle = 100;
-  }
-  if (flags & DAIO_JOBF_HIPRI) p.flags |= IORING_SETUP_IOPOLL;
   /* As fio's io_uring engine sets up its ring: one thread submits and reaps, so
    * completions need no IPI (COOP_TASKRUN) and their task work can wait until
-   * this thread asks for events (DEFER_TASKRUN, not with SQPOLL). Older
-   * kernels refuse the flags: drop them one by one, as fio does. */
-  p.flags |= IORING_SETUP_COOP_TASKRUN;
-  if (!(flags & DAIO_JOBF_SQPOLL)) p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-  int rc;
-  for (;;) {
-    rc = io_uring_queue_init_params(depth, &ring, &p);
-    if (rc != -EINVAL) break;
-    if (p.flags & IORING_SETUP_DEFER_TASKRUN)
-      p.flags &= ~(IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER);
-    else if (p.flags & IORING_SETUP_COOP_TASKRUN)
-      p.flags &= ~IORING_SETUP_COOP_TASKRUN;
-    else
-      break;
-  }
+   * this thread asks for events (DEFER_TASKRUN, not with SQPOLL); the engine
+   * drops what an older kernel refuses, one by one, as fio does. */
+  uint32_t want = DAIO_FEAT_COOP_TASKRUN | DAIO_FEAT_DEFER_TASKRUN;
+  if (nvme) want |= DAIO_FEAT_NVME;
+  if (flags & DAIO_JOBF_SQPOLL) want |= DAIO_FEAT_SQPOLL;
+  if (flags & DAIO_JOBF_HIPRI) want |= DAIO_FEAT_IOPOLL;
+  daio_ring ring;
+  int rc = daio_uring.init(&ring, depth, want, 100);
   if (rc < 0) {
     w->err = -rc;
     return;
   }
+  ring.nsid = w->nsid;
+  ring.lba = w->lba;
   uint8_t *bufs;
   if (posix_memalign((void **)&bufs, 4096, (size_t)bs * depth)) {
     w->err = ENOMEM;
-    io_uring_queue_exit(&ring);
+    daio_uring.exit(&ring);
     return;
   }
   memset(bufs, 0x5a, (size_t)bs * depth);
   slot *slots = calloc(depth, sizeof *slots);
-  int fixed_files = 0, fixed_bufs = 0;
-  if (flags & DAIO_JOBF_REGISTER) {
-    fixed_files = io_uring_register_files(&ring, &w->fd, 1) == 0;
-    struct iovec *iov = calloc(depth, sizeof *iov);
-    for (uint32_t i = 0; i < depth; i++) {
-      iov[i].iov_base = bufs + (size_t)i * bs;
-      iov[i].iov_len = bs;
-    }
-    fixed_bufs = io_uring_register_buffers(&ring, iov, depth) == 0;
-    free(iov);
+  struct iovec *iov = calloc(depth, sizeof *iov);
+  for (uint32_t i = 0; i < depth; i++) {
+    iov[i].iov_base = bufs + (size_t)i * bs;
+    iov[i].iov_len = bs;
   }
+  daio_uring.reg(&ring, &w->fd, 1, iov, depth, (flags & DAIO_JOBF_REGISTER) != 0);
+  free(iov);
+  w->feats = ring.feats;
   cursor c = {.seq_next = w->region_lo, .rng = seed * 2654435761u + w->q + 1};
   uint64_t issued = 0;
   uint32_t inflight = 0, queued = 0;
@@ -215,20 +198,9 @@ static void run_uring(worker *w) {
     s->wr = next_io(w, &c, &s->off);                                                          \
     uint8_t *b = bufs + (size_t)(i) * bs;                                                     \
     if (s->wr && verify) fill_pattern(b, s->off, bs, seed);                                   \
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);                                       \
-    int fdi = fixed_files ? 0 : w->fd;                                                        \
-    if (nvme) {                                                                               \
-      daio_nvme_prep(sqe, fdi, fixed_files, fixed_bufs ? (int)(i) : -1, w->nsid, w->lba,      \
-                     s->wr ? DAIO_OP_WRITE : DAIO_OP_READ, b, bs, s->off, 0);                 \
-    } else if (fixed_bufs) {                                                                  \
-      if (s->wr) io_uring_prep_write_fixed(sqe, fdi, b, bs, s->off, (int)(i));                \
-      else io_uring_prep_read_fixed(sqe, fdi, b, bs, s->off, (int)(i));                       \
-    } else {                                                                                  \
-      if (s->wr) io_uring_prep_write(sqe, fdi, b, bs, s->off);                                \
-      else io_uring_prep_read(sqe, fdi, b, bs, s->off);                                       \
-    }                                                                                         \
-    if (fixed_files && !nvme) sqe->flags |= IOSQE_FIXED_FILE;                                 \
-    io_uring_sqe_set_data64(sqe, (i));                                                        \
+    daio_io io = {.tag = (i), .off = s->off, .buf = b, .len = bs, .buf_index = (int)(i),       \
+                  .op = s->wr ? DAIO_OP_WRITE : DAIO_OP_READ};                                 \
+    daio_uring.queue(&ring, io_uring_get_sqe(&ring.ring), &io);                               \
     issued += bs;                                                                             \
     inflight++;                                                                               \
     queued++;                                                                                 \
@@ -240,9 +212,8 @@ static void run_uring(worker *w) {
     slots[i].t0 = t;
   }
   if (queued) {
-    rc = io_uring_submit(&ring);
-    if (rc < 0) {
-      w->err = -rc;
+    if (daio_uring.commit(&ring) == queued) {
+      w->err = EAGAIN; /* the kernel took none of them */
       inflight = 0;
     }
     queued = 0;
@@ -251,14 +222,14 @@ static void run_uring(worker *w) {
   while (inflight > 0) {
     /* One system call per round: submit what the last round prepared and wait
      * for at least one completion (fio's commit + getevents). */
-    rc = queued ? io_uring_submit_and_wait(&ring, 1) : io_uring_wait_cqe(&ring, &cqes[0]);
+    rc = daio_uring.commit_wait(&ring, 1);
     queued = 0;
     if (rc < 0) {
       if (rc == -EINTR) continue;
       w->err = -rc;
       break;
     }
-    unsigned n = io_uring_peek_batch_cqe(&ring, cqes, 256);
+    unsigned n = daio_uring.reap(&ring, cqes, 256);
     if (n == 0) continue;
     uint64_t tc = now_ns();
     uint32_t nres = 0;
@@ -288,14 +259,13 @@ static void run_uring(worker *w) {
       if (!stopping && !done_time(w, tc, issued + (uint64_t)nres * bs)) resub[nres++] = i;
       else stopping = 1;
     }
-    io_uring_cq_advance(&ring, n);
+    daio_uring.seen(&ring, n);
     /* Resubmit in batches of at most `batch` (fio's iodepth_batch_submit); the
      * last batch goes with the next wait. */
     uint64_t ts = now_ns();
     for (uint32_t k = 0; k < nres; k++) {
       if (queued >= batch) {
-        rc = io_uring_submit(&ring);
-        if (rc < 0 && !w->err) w->err = -rc;
+        daio_uring.commit(&ring); /* what the kernel leaves goes with the next commit */
         queued = 0;
       }
       PREP(resub[k]);
@@ -305,7 +275,7 @@ static void run_uring(worker *w) {
 #undef PREP
   free(resub);
   free(slots);
-  io_uring_queue_exit(&ring);
+  daio_uring.exit(&ring);
   free(bufs);
 }
 
@@ -440,6 +410,7 @@ int32_t daio_bench_run(const char *path, const uint64_t *job, uint64_t *out) {
   out[DAIO_OUT_ELAPSED_NS] = elapsed;
   out[DAIO_OUT_FILE_SIZE] = fsize;
   out[DAIO_OUT_DIRECT] = (uint64_t)direct;
+  out[DAIO_OUT_FEATURES] = started ? ws[0].feats : 0;
   put_hist(out + DAIO_OUT_WORDS, &hr);
   put_hist(out + DAIO_OUT_WORDS + DAIO_HIST_WORDS, &hw);
   close(fd);

@@ -46,7 +46,8 @@ typedef struct daio_dev {
   int sqpoll;
   /* Test-only fault injection (daio_dev_inject), off (0) by default. */
   uint32_t inj_prep, inj_submit, inj_prep_n, inj_submit_n, inj_full_n;
-  struct io_uring rings[DAIO_MAX_QUEUES];
+  int nvme; /* NVMe passthrough (a /dev/ngXnY): commands complete with 0, not a byte count */
+  daio_ring rings[DAIO_MAX_QUEUES];
 } daio_dev;
 
 static daio_dev *devs[DAIO_MAX_DEVS];
@@ -58,7 +59,7 @@ static daio_dev *get_dev(int32_t h) {
 }
 
 static void free_dev(daio_dev *d, uint32_t rings_up) {
-  for (uint32_t i = 0; i < rings_up; i++) io_uring_queue_exit(&d->rings[i]);
+  for (uint32_t i = 0; i < rings_up; i++) daio_uring.exit(&d->rings[i]);
   if (d->fd >= 0) close(d->fd);
   if (d->bfd >= 0) close(d->bfd);
   if (d->efd >= 0) close(d->efd);
@@ -74,7 +75,7 @@ int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues, uint32_
   int ro = flags & DAIO_OPEN_READONLY;
   int want_direct = flags & (DAIO_OPEN_DIRECT | DAIO_OPEN_DIRECT_AUTO);
   int base = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-  memset(info, 0, 7 * sizeof *info);
+  memset(info, 0, DAIO_DEV_INFO_WORDS * sizeof *info);
 
   /* Open buffered first: names a missing path, a directory or a refused mode
    * plainly, before O_DIRECT gets a say. */
@@ -97,12 +98,21 @@ int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues, uint32_
     return -EACCES;
   }
   int isblk = S_ISBLK(st.st_mode);
-  if (!isblk && !S_ISREG(st.st_mode)) {
+  /* An NVMe generic character device (/dev/ngXnY): passthrough, no page cache. */
+  uint32_t nsid = 0, lba = 0;
+  uint64_t nlba = 0;
+  int nvme = S_ISCHR(st.st_mode) && daio_nvme_identify(bfd, path, &nsid, &lba, &nlba) == 0;
+  if (!isblk && !nvme && !S_ISREG(st.st_mode)) {
     close(bfd);
     return -ENOTBLK;
   }
   uint64_t size = (uint64_t)st.st_size;
   uint32_t lbs = 512;
+  if (nvme) {
+    size = nlba * lba;
+    lbs = lba;
+    want_direct = 0;
+  }
   if (isblk) {
     if (ioctl(bfd, BLKGETSIZE64, &size) < 0 || ioctl(bfd, BLKSSZGET, &lbs) < 0) {
       int e = errno;
@@ -138,6 +148,7 @@ int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues, uint32_
   d->efd = -1;
   d->nfd = -1;
   d->nq = queues;
+  d->nvme = nvme;
   d->qdepth = qdepth;
   d->pool_bytes = pool_bytes;
   if (posix_memalign(&d->pool, 4096, pool_bytes) != 0) {
@@ -152,51 +163,44 @@ int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues, uint32_
     free_dev(d, 0);
     return -e;
   }
+  /* No IPI per completion while the JS thread runs JS: the completion's task
+   * work waits for its next system call, and a thread asleep (in epoll_wait)
+   * is still woken for it. Measured: bridge QD32 ~0.62 -> ~0.74 of the C
+   * runner with the socket wakeup. Not DEFER_TASKRUN: completions would then
+   * wait for an io_uring_enter that the JS side never makes while asleep. */
+  uint32_t want = DAIO_FEAT_COOP_TASKRUN;
+  if (flags & DAIO_OPEN_SQPOLL) want |= DAIO_FEAT_SQPOLL;
+  d->sqpoll = (flags & DAIO_OPEN_SQPOLL) != 0;
+  if (nvme) want |= DAIO_FEAT_NVME;
+  /* Fixed files and buffers are an optimisation: without them (old kernel,
+   * RLIMIT_MEMLOCK) the engine works the same, a little slower. */
+  int files[2] = {d->fd, d->bfd};
+  int nfiles = d->bfd >= 0 ? 2 : 1;
+  struct iovec iov = {.iov_base = d->pool, .iov_len = pool_bytes};
   uint32_t up = 0;
   for (; up < queues; up++) {
-    struct io_uring_params p;
-    memset(&p, 0, sizeof p);
-    if (flags & DAIO_OPEN_SQPOLL) {
-      d->sqpoll = 1;
-      p.flags |= IORING_SETUP_SQPOLL;
-      p.sq_thread_idle = 50;
-    }
-    /* No IPI per completion while the JS thread runs JS: the completion's task
-     * work waits for its next system call, and a thread asleep (in epoll_wait)
-     * is still woken for it. Measured: bridge QD32 ~0.62 -> ~0.74 of the C
-     * runner with the socket wakeup. Not DEFER_TASKRUN: completions would then
-     * wait for an io_uring_enter that the JS side never makes while asleep. */
-    p.flags |= IORING_SETUP_COOP_TASKRUN;
     /* Two SQEs per request: the request and its linked notification send. */
-    int rc = io_uring_queue_init_params(2 * qdepth, &d->rings[up], &p);
-    if (rc == -EINVAL) { /* a kernel before 5.19 */
-      p.flags &= ~IORING_SETUP_COOP_TASKRUN;
-      rc = io_uring_queue_init_params(2 * qdepth, &d->rings[up], &p);
-    }
+    int rc = daio_uring.init(&d->rings[up], 2 * qdepth, want, 50);
     if (rc < 0) {
       free_dev(d, up);
       return rc;
     }
-    rc = io_uring_register_eventfd(&d->rings[up], d->efd);
+    d->rings[up].nsid = nsid;
+    d->rings[up].lba = lba;
+    rc = io_uring_register_eventfd(&d->rings[up].ring, d->efd);
     if (rc < 0) {
       free_dev(d, up + 1);
       return rc;
     }
+    daio_uring.reg(&d->rings[up], files, nfiles, &iov, 1, !(flags & DAIO_OPEN_NOREGISTER));
   }
-  /* Fixed files and buffers are an optimisation: without them (old kernel,
-   * RLIMIT_MEMLOCK) the engine works the same, a little slower. */
-  if (!(flags & DAIO_OPEN_NOREGISTER)) {
-    int files[2] = {d->fd, d->bfd};
-    int nfiles = d->bfd >= 0 ? 2 : 1;
-    int okf = 1, okb = 1;
-    struct iovec iov = {.iov_base = d->pool, .iov_len = pool_bytes};
-    for (uint32_t i = 0; i < queues; i++) {
-      if (okf && io_uring_register_files(&d->rings[i], files, nfiles) < 0) okf = 0;
-      if (okb && io_uring_register_buffers(&d->rings[i], &iov, 1) < 0) okb = 0;
-    }
-    d->registered_files = okf;
-    d->registered_bufs = okb;
-  }
+  /* Every ring must agree on fixed files and buffers: the request's file and
+   * buffer index are the same whichever ring it goes to. */
+  uint32_t feats = d->rings[0].feats;
+  for (uint32_t i = 1; i < queues; i++) feats &= d->rings[i].feats;
+  for (uint32_t i = 0; i < queues; i++) d->rings[i].feats = feats | (d->rings[i].feats & ~(DAIO_FEAT_FIXED_FILES | DAIO_FEAT_FIXED_BUFS));
+  d->registered_files = (feats & DAIO_FEAT_FIXED_FILES) != 0;
+  d->registered_bufs = (feats & DAIO_FEAT_FIXED_BUFS) != 0;
   pthread_mutex_lock(&devs_lock);
   int32_t h = -1;
   for (int32_t i = 0; i < DAIO_MAX_DEVS; i++) {
@@ -212,11 +216,13 @@ int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues, uint32_
     return -EMFILE;
   }
   info[0] = size;
-  info[1] = direct ? (isblk ? lbs : 4096) : 1;
+  info[1] = nvme ? lbs : direct ? (isblk ? lbs : 4096) : 1;
   info[2] = (uint64_t)direct;
   info[3] = pool_bytes;
   info[4] = (uint64_t)d->registered_bufs;
   info[5] = (uint64_t)isblk;
+  info[7] = d->rings[0].feats;
+  info[8] = (uint64_t)nvme;
   return h;
 }
 
@@ -232,43 +238,33 @@ static int check(daio_dev *d, const daio_req *r) {
   case DAIO_OP_READ:
   case DAIO_OP_WRITE:
     if ((uint64_t)r->buf_off + r->len > d->pool_bytes || r->len > UINT32_MAX) return -EINVAL;
+    if (d->nvme && (r->off % d->rings[0].lba || r->len % d->rings[0].lba || r->len == 0))
+      return -EINVAL;
     return 0;
   case DAIO_OP_FSYNC:
-  case DAIO_OP_FALLOCATE:
     return 0;
+  case DAIO_OP_FALLOCATE:
+    return d->nvme ? -EOPNOTSUPP : 0;
   default:
     return -EINVAL;
   }
 }
 
-/* Fills sqe for r (already checked). */
-static void prep(daio_dev *d, struct io_uring_sqe *sqe, const daio_req *r) {
-  int which = r->fd == DAIO_FD_BUFFERED && d->bfd >= 0 ? 1 : 0;
-  int fd = d->registered_files ? which : (which ? d->bfd : d->fd);
-  void *buf = (char *)d->pool + r->buf_off;
-  switch (r->op) {
-  case DAIO_OP_READ:
-    if (d->registered_bufs)
-      io_uring_prep_read_fixed(sqe, fd, buf, (unsigned)r->len, r->off, 0);
-    else
-      io_uring_prep_read(sqe, fd, buf, (unsigned)r->len, r->off);
-    break;
-  case DAIO_OP_WRITE:
-    if (d->registered_bufs)
-      io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)r->len, r->off, 0);
-    else
-      io_uring_prep_write(sqe, fd, buf, (unsigned)r->len, r->off);
-    if (r->flags & DAIO_REQ_FUA) sqe->rw_flags = RWF_DSYNC;
-    break;
-  case DAIO_OP_FSYNC:
-    io_uring_prep_fsync(sqe, fd, 0);
-    break;
-  default: /* DAIO_OP_FALLOCATE */
-    io_uring_prep_fallocate(sqe, fd, r->flags, r->off, r->len);
-    break;
-  }
-  if (d->registered_files) sqe->flags |= IOSQE_FIXED_FILE;
-  io_uring_sqe_set_data64(sqe, r->tag);
+/* Fills sqe for r (already checked) through the engine. */
+static void prep(daio_dev *d, daio_ring *ring, struct io_uring_sqe *sqe, const daio_req *r) {
+  daio_io io = {
+      .tag = r->tag,
+      .off = r->off,
+      .len64 = r->len,
+      .buf = (char *)d->pool + r->buf_off,
+      .len = (uint32_t)r->len,
+      .buf_index = 0, /* the pool is one registered buffer */
+      .op = r->op,
+      .file = r->fd == DAIO_FD_BUFFERED && d->bfd >= 0 ? 1 : 0,
+      .flags = r->op == DAIO_OP_FALLOCATE ? 0 : r->flags,
+      .mode = r->op == DAIO_OP_FALLOCATE ? r->flags : 0,
+  };
+  daio_uring.queue(ring, sqe, &io);
 }
 
 /* Hands ring q's queued SQEs to the kernel. What the kernel does not take (an
@@ -276,7 +272,7 @@ static void prep(daio_dev *d, struct io_uring_sqe *sqe, const daio_req *r) {
  * and goes with the next submit or daio_dev_kick: it is never dropped, so every
  * request that got an SQE completes exactly once. Returns what is still queued. */
 static unsigned ring_submit(daio_dev *d, uint32_t q) {
-  struct io_uring *ring = &d->rings[q];
+  struct io_uring *ring = &d->rings[q].ring;
   if (d->inj_submit && !d->sqpoll && ++d->inj_submit_n % d->inj_submit == 0) {
     /* Test-only: publish the SQ tail as io_uring_submit would, but have the
      * kernel take only half of it (whole request+notification pairs). */
@@ -287,10 +283,9 @@ static unsigned ring_submit(daio_dev *d, uint32_t q) {
     unsigned take = ready / 2;
     if (d->nfd >= 0) take &= ~1u;
     if (take > 0) (void)io_uring_enter(ring->ring_fd, take, 0, 0, NULL);
-  } else {
-    (void)io_uring_submit(ring);
+    return io_uring_sq_ready(ring);
   }
-  return io_uring_sq_ready(ring);
+  return daio_uring.commit(&d->rings[q]);
 }
 
 int32_t daio_dev_submit(int32_t h, const daio_req *reqs, uint32_t n) {
@@ -304,7 +299,7 @@ int32_t daio_dev_submit(int32_t h, const daio_req *reqs, uint32_t n) {
   for (; i < n; i++) {
     const daio_req *r = &reqs[i];
     uint32_t q = r->queue % d->nq;
-    struct io_uring *ring = &d->rings[q];
+    struct io_uring *ring = &d->rings[q].ring;
     int rc = check(d, r);
     if (rc == 0 && d->inj_prep && ++d->inj_prep_n % d->inj_prep == 0) rc = -EINVAL;
     if (rc < 0) {
@@ -324,7 +319,7 @@ int32_t daio_dev_submit(int32_t h, const daio_req *reqs, uint32_t n) {
       break;
     }
     struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-    prep(d, sqe, r);
+    prep(d, &d->rings[q], sqe, r);
     if (d->nfd >= 0) {
       /* Hard link: the send runs however the request ended. */
       sqe->flags |= IOSQE_IO_HARDLINK;
@@ -348,7 +343,7 @@ int32_t daio_dev_kick(int32_t h) {
   if (!d) return -EBADF;
   unsigned left = 0;
   for (uint32_t q = 0; q < d->nq; q++)
-    if (io_uring_sq_ready(&d->rings[q])) left += ring_submit(d, q);
+    if (io_uring_sq_ready(&d->rings[q].ring)) left += ring_submit(d, q);
   return (int32_t)left;
 }
 
@@ -365,19 +360,19 @@ int32_t daio_dev_cq(int32_t h, uint32_t q, uint64_t *out) {
   daio_dev *d = get_dev(h);
   if (!d) return -EBADF;
   if (q >= d->nq) return -EINVAL;
-  struct io_uring_cq *cq = &d->rings[q].cq;
+  struct io_uring_cq *cq = &d->rings[q].ring.cq;
   out[0] = (uint64_t)(uintptr_t)cq->khead;
   out[1] = (uint64_t)(uintptr_t)cq->ktail;
   out[2] = (uint64_t)(uintptr_t)cq->cqes;
   out[3] = cq->ring_mask;
   out[4] = cq->ring_entries;
-  out[5] = sizeof(struct io_uring_cqe);
+  out[5] = sizeof(struct io_uring_cqe) * (d->nvme ? 2 : 1); /* CQE32 with passthrough */
   return 0;
 }
 
 static int any_ready(daio_dev *d) {
   for (uint32_t q = 0; q < d->nq; q++)
-    if (io_uring_cq_ready(&d->rings[q])) return 1;
+    if (io_uring_cq_ready(&d->rings[q].ring)) return 1;
   return 0;
 }
 
@@ -419,7 +414,7 @@ int32_t daio_dev_notify(int32_t h, const char *path) {
 static uint32_t drain(daio_dev *d, daio_cqe *out, uint32_t max) {
   uint32_t n = 0;
   for (uint32_t q = 0; q < d->nq && n < max; q++) {
-    struct io_uring *ring = &d->rings[q];
+    struct io_uring *ring = &d->rings[q].ring;
     struct io_uring_cqe *cqe;
     unsigned head, seen = 0;
     io_uring_for_each_cqe(ring, head, cqe) {

@@ -8,6 +8,7 @@
 import { native } from "../ffi/ffi.ts";
 import { errnoName } from "../ffi/errno.ts";
 import { HIST_BUCKETS, Histogram } from "../stats/histogram.ts";
+import { featureNames } from "./daio_engine.ts";
 
 /** fio's `--rw` patterns daio runs. */
 export const RW_PATTERNS = ["read", "write", "randread", "randwrite", "randrw"] as const;
@@ -77,6 +78,8 @@ export interface DaioJobResult {
   mismatches: number;
   direct: boolean;
   fileSize: number;
+  /** The io_uring engine's ring features this job ran with (empty for psync and buffered). */
+  features: string[];
 }
 
 const JOB_WORDS = 16;
@@ -161,6 +164,7 @@ export async function runDaioJob(path: string, job: DaioJob): Promise<DaioJobRes
     mismatches: Number(out[7]),
     direct: out[10] === 1n,
     fileSize: Number(out[9]),
+    features: featureNames(Number(out[11])),
   };
 }
 

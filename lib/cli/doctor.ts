@@ -40,7 +40,13 @@ function peerChecks(peers: string[]): PeerCheck[] {
  * addDoctorCommand(new Command("daio"), "daio", ["fio"]);
  * ```
  */
-export function addDoctorCommand(program: Command, tool: string, peers: string[]): void {
+export function addDoctorCommand(
+  program: Command,
+  tool: string,
+  peers: string[],
+  /** The tool's own probes, listed after the shared ones. */
+  extra: () => Capability[] = () => [],
+): void {
   const cmd = withCommonOptions(
     program.command("doctor")
       .description("probe this machine: io_uring, O_DIRECT, KVM, VFIO, iommufd and the peer tools")
@@ -52,7 +58,7 @@ export function addDoctorCommand(program: Command, tool: string, peers: string[]
   ]);
   cmd.action(async (opts) => {
     await withRun(opts, { tool, command: "doctor", args: opts }, (run) => {
-      const caps: Capability[] = probeCapabilities(opts.path);
+      const caps: Capability[] = [...probeCapabilities(opts.path), ...extra()];
       const found = peerChecks(peers);
       for (const c of caps) {
         run.metric(`capability.${c.name}`, c.ok ? 1 : 0, "bool", { error: c.error ?? "" });
@@ -63,14 +69,15 @@ export function addDoctorCommand(program: Command, tool: string, peers: string[]
         return;
       }
       const mark = (ok: boolean) => ok ? "yes" : "no ";
+      const w = Math.max(10, ...caps.map((c) => c.name.length), ...found.map((p) => p.name.length));
       for (const c of caps) {
         console.log(
-          `${c.name.padEnd(10)} ${mark(c.ok)}  ${c.detail}${
+          `${c.name.padEnd(w)} ${mark(c.ok)}  ${c.detail}${
             c.version !== undefined ? ` (API ${c.version})` : ""
           }`,
         );
       }
-      for (const p of found) console.log(`${p.name.padEnd(10)} ${mark(p.ok)}  ${p.detail}`);
+      for (const p of found) console.log(`${p.name.padEnd(w)} ${mark(p.ok)}  ${p.detail}`);
     });
   });
 }

@@ -13,7 +13,7 @@ export const daioSymbols = {
       "u32", /* uint32_t queues */
       "u32", /* uint32_t qdepth */
       "u64", /* uint64_t pool_bytes */
-      "buffer", /* uint64_t *info_out (7 values) */
+      "buffer", /* uint64_t *info_out (DAIO_DEV_INFO_WORDS = 9 values) */
     ],
     result: "i32",
   },
@@ -27,6 +27,8 @@ export const daioSymbols = {
     parameters: ["i32", /* int32_t h */ "buffer", /* const daio_req *reqs */ "u32" /* n */],
     result: "i32",
   },
+  /** int32_t daio_ring_features(void): the DAIO_FEAT_* bits this kernel grants a ring */
+  daio_ring_features: { parameters: [], result: "i32" },
   /** int32_t daio_dev_kick(int32_t h): submits what earlier submits left queued; how many remain */
   daio_dev_kick: { parameters: ["i32" /* int32_t h */], result: "i32" },
   /**

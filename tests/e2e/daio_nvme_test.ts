@@ -97,7 +97,7 @@ Deno.test({
 });
 
 // ---- NVMe passthrough against QEMU's emulated NVMe controller, inside a guest ----
-// The host has no NVMe device, so the passthrough engine (native/daio_bench.c with
+// The host has no NVMe device, so the passthrough engine (native/daio_bench.c on daio_ring.c with
 // daio_nvme.c, linked statically with a small driver, daio_nvme_guest_main.c) runs inside a
 // QEMU guest (Debian's kernel, busybox, the nvme modules) whose disk is `-device nvme`.
 
@@ -169,6 +169,7 @@ Deno.test({
         `${rootfs}/chk`,
         `${root}tests/e2e/daio_nvme_guest_main.c`,
         `${root}native/daio_bench.c`,
+        `${root}native/daio_ring.c`,
         `${root}native/daio_nvme.c`,
         `${root}native/daio_hist.c`,
         "-luring",

@@ -193,11 +193,19 @@ export function addBenchCommand(program: Command) {
         engine,
         direct: r.direct,
         nvme_passthru: nvmePassthru,
+        features: r.features.join(","),
       });
+      run.event("engine", { engine, features: r.features });
       if (opts.output === "json") {
-        console.log(JSON.stringify({ ...figuresJson(f), direct: r.direct, verify: opts.verify }));
+        console.log(JSON.stringify({
+          ...figuresJson(f),
+          direct: r.direct,
+          verify: opts.verify,
+          features: r.features,
+        }));
       } else {
         console.log(figuresText(f)); // the result: -q silences only stderr
+        if (r.features.length) console.log(`  engine: io_uring (${r.features.join(", ")})`);
       }
     });
   });

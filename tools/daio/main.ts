@@ -6,6 +6,7 @@
 import { addDoctorCommand, makeTool, runTool } from "../../lib/cli/mod.ts";
 import { addBenchCommand } from "./bench.ts";
 import { addReplayCommand } from "./replay.ts";
+import { engineFeatures } from "./features.ts";
 
 /** Builds the `daio` command line (exported for tests). */
 export function buildProgram() {
@@ -18,7 +19,7 @@ export function buildProgram() {
       "daio replay trace.jsonl --target disk.img",
     ],
   );
-  addDoctorCommand(program, "daio", ["fio"]);
+  addDoctorCommand(program, "daio", ["fio"], engineFeatures);
   addBenchCommand(program);
   addReplayCommand(program);
   return program;

@@ -101,6 +101,8 @@ export function addReplayCommand(program: Command) {
         console.error(`daio: warning: ${opts.target}: O_DIRECT refused, replaying buffered`);
         run.event("direct_fallback", { path: opts.target, errno: dev.directRefused });
       }
+      const features = dev.engine.info.features;
+      run.event("engine", { engine: "io_uring", features });
       const read = { ios: 0, bytes: 0, lat: new Histogram() };
       const write = { ios: 0, bytes: 0, lat: new Histogram() };
       const other = { ios: 0, lat: new Histogram() };
@@ -228,9 +230,12 @@ export function addReplayCommand(program: Command) {
       });
       run.metric("records", issued, "", { partial: partial !== null });
       if (opts.output === "json") {
-        const j = { ...figuresJson(f), records: issued, partial: partial !== null };
+        const j = { ...figuresJson(f), records: issued, partial: partial !== null, features };
         console.log(JSON.stringify(partial ? { ...j, interrupted: partial } : j));
-      } else console.log(figuresText(f)); // the result: -q silences only stderr
+      } else {
+        console.log(figuresText(f)); // the result: -q silences only stderr
+        console.log(`  engine: io_uring (${features.join(", ")})`);
+      }
     }, { interruptible: true });
   });
   addExamples(cmd, [
