@@ -22,7 +22,7 @@ import {
 import { startRun } from "../../lib/results/mod.ts";
 import type { BlockDevice } from "../../lib/block/block_device.ts";
 import { MemoryDevice } from "../../lib/block/memory_device.ts";
-import { openFileDevice } from "../../lib/block/file_device.ts";
+import { FileDevice, openFileDevice } from "../../lib/block/file_device.ts";
 import { FileExtentsLayer } from "../../lib/block/file_extents.ts";
 import { CACHE_MODES, CacheLayer, type CacheMode } from "../../lib/block/cache_layer.ts";
 import { RecorderLayer, type RecordSink, RecordWriter } from "../../lib/block/recorder.ts";
@@ -91,6 +91,9 @@ function defaultSocket(): string {
   return `${Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp"}/qbic-cache.sock`;
 }
 
+/** The io_uring features the images' engines run with (shown at start-up, recorded per run). */
+let engineFeatures: string[] | null = null;
+
 async function openImage(image: string, o: ServeOptions): Promise<BlockDevice> {
   const mem = /^memory:(.+)$/.exec(image);
   if (mem) {
@@ -114,6 +117,7 @@ async function openImage(image: string, o: ServeOptions): Promise<BlockDevice> {
     const m = (e as Error).message.split("\n")[0];
     throw new ToolError(m.startsWith(`${image}: `) ? m : `${image}: ${m}`);
   }
+  if (dev instanceof FileDevice) engineFeatures ??= dev.engine.info.features;
   dev = withLatency(dev, o);
   // Holes and data for NBD block status (qemu-img map, nbdinfo --map, sparse copies).
   try {
@@ -485,6 +489,9 @@ export async function serve(image: string | undefined, o: ServeOptions): Promise
       : "no cache";
     const slow = latency ? `; backing device modelled as ${latency.model.spec}` : "";
     console.error(`qbic-cache serve: ${stack.label} on ${server.uri} — ${what}${slow}`);
+    if (engineFeatures) {
+      console.error(`qbic-cache serve: engine: io_uring (${engineFeatures.join(", ")})`);
+    }
     const l = server.limits;
     const secs = (ms: number) => ms > 0 ? `${ms / 1000}s` : "off";
     console.error(
@@ -493,6 +500,7 @@ export async function serve(image: string | undefined, o: ServeOptions): Promise
         `in all, handshake ${secs(l.handshakeLimit)}, idle ${secs(l.idleTimeout)}`,
     );
   }
+  if (engineFeatures) run.event("engine", { engine: "io_uring", features: engineFeatures });
   const t0 = performance.now();
   const labels = { image: stack.label, policy: caches.length ? o.policy : "none", mode: o.mode };
 
