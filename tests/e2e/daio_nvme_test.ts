@@ -170,6 +170,7 @@ Deno.test({
         `${root}tests/e2e/daio_nvme_guest_main.c`,
         `${root}native/daio_bench.c`,
         `${root}native/daio_ring.c`,
+        `${root}native/daio_dev.c`,
         `${root}native/daio_nvme.c`,
         `${root}native/daio_hist.c`,
         "-luring",
@@ -260,9 +261,31 @@ Deno.test({
       assert.equal(writes, (8 << 20) / 4096, "one pass of passthrough writes over 8 MiB");
       assert.ok(reads >= (8 << 20) / 4096, `reads=${reads}`);
       assert.equal(mismatches, 0, "every block read back through passthrough as written");
+      // The device engine under replay and serve, on the same namespace: whole transfers (0
+      // per NVMe command), a flush, fallocate refused (no passthrough equivalent), data intact.
+      const dev = text.split(/\r?\n/).find((l) => l.includes("DAIO-DEV-"));
+      assert.ok(dev, `no device-engine line from the guest; serial tail: ${text.slice(-800)}`);
+      const d = dev.match(
+        /DAIO-DEV-OK feats=(\d+) writes=(\d+) reads=(\d+) bad=(\d+) mismatches=(\d+) fallocate=(-?\d+)/,
+      );
+      assert.ok(d, dev);
+      const [feats, dWrites, dReads, dBad, dMismatches, dFalloc] = d.slice(1).map(Number);
+      assert.ok(feats & 64, `the device engine ran with NVMe passthrough (features ${feats})`);
+      assert.equal(dWrites, (8 << 20) / 65536);
+      assert.equal(dReads, 400);
+      assert.equal(dBad, 0, `every command completed whole: ${dev}`);
+      assert.equal(dMismatches, 0, "every word read back through the device engine as written");
+      assert.equal(dFalloc, -95, "fallocate refused with EOPNOTSUPP");
       // The independent check: the image itself, read on the host, holds the pattern at the
       // offsets the commands named (each 8-byte word is its byte offset XOR the seed, 4242).
       const img = await Deno.readFile(`${tmp}/nvme.img`);
+      const dv = new DataView(img.buffer, 16 << 20, 8 << 20);
+      for (let off = 0; off < 8 << 20; off += 8) {
+        const want = BigInt((16 << 20) + off) ^ 777n;
+        if (dv.getBigUint64(off, true) !== want) {
+          assert.fail(`image byte ${(16 << 20) + off}: not the device engine's pattern`);
+        }
+      }
       const words = new DataView(img.buffer, 0, 8 << 20);
       for (let off = 0; off < 8 << 20; off += 8) {
         const got = words.getBigUint64(off, true);
