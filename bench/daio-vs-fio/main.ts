@@ -30,6 +30,8 @@ interface Job {
   rw: RwPattern;
   bs: number;
   iodepth: number;
+  /** daio --queues N against fio --numjobs N (each with iodepth in flight). */
+  queues?: number;
 }
 
 const JOBS: Job[] = [
@@ -37,6 +39,8 @@ const JOBS: Job[] = [
   { name: "4k-randread-qd32", rw: "randread", bs: 4096, iodepth: 32 },
   { name: "4k-randwrite-qd32", rw: "randwrite", bs: 4096, iodepth: 32 },
   { name: "128k-read-qd8", rw: "read", bs: 131072, iodepth: 8 },
+  // Scaling: two queues (two threads, two rings) against fio's two jobs.
+  { name: "4k-randread-qd32-x2", rw: "randread", bs: 4096, iodepth: 32, queues: 2 },
 ];
 
 /** What one engine measured for one job run. */
@@ -75,6 +79,7 @@ async function runFio(file: string, job: Job, size: number, runtimeSec: number):
     "--percentile_list=50:99:99.9",
     "--output-format=json",
   ];
+  if ((job.queues ?? 1) > 1) args.push(`--numjobs=${job.queues}`, "--group_reporting");
   const out = await new Deno.Command("fio", { args, stdout: "piped", stderr: "piped" }).output();
   if (!out.success) {
     throw new Error(`fio failed: ${new TextDecoder().decode(out.stderr).split("\n")[0]}`);
@@ -100,7 +105,7 @@ async function runDaio(file: string, job: Job, size: number, runtimeSec: number)
     rwmixread: 50,
     bs: job.bs,
     iodepth: job.iodepth,
-    queues: 1,
+    queues: job.queues ?? 1,
     engine: "daio",
     direct: true,
     size,
@@ -196,7 +201,12 @@ const program = withCommonOptions(
         run.metric("cpu_sys", s.sys, "cores", l);
       }
       const peer = { job: job.name, ratio: "daio/fio", peer: "fio" };
-      run.metric("iops_ratio", iopsRatio, "daio/fio", { ...peer, better: "higher" });
+      run.metric("iops_ratio", iopsRatio, "daio/fio", {
+        ...peer,
+        better: "higher",
+        // a new row (queues scaling) is listed until its spread over quick runs is known
+        ...(job.queues ? { gate: "report" } : {}),
+      });
       // gate "report": a tail ratio of short runs on a shared machine is listed, never fails the check
       run.metric("p99_ratio", p99Ratio, "daio/fio", {
         ...peer,
