@@ -1,4 +1,4 @@
-import { type Batch, writeBatch } from "./store_writer.ts";
+import { type Batch, spoolBatch, writeBatch } from "./store_writer.ts";
 import type { TableSpec } from "./schema.ts";
 import { resolveDbPath, type StoreOptions } from "./db_path.ts";
 
@@ -43,6 +43,15 @@ function gitRevision(): string {
   }
 }
 
+const reported = new Set<string>();
+
+/** Says a store's failure on stderr, once per store per process. */
+function reportOnce(dbPath: string, message: string): void {
+  if (reported.has(dbPath)) return;
+  reported.add(dbPath);
+  console.error(`${message} (later failures of this store are not reported)`);
+}
+
 /**
  * One run of one tool in the results store: collects metrics, events and tool-table rows in
  * memory and writes them with {@linkcode RunRecorder.flush} (long runs flush periodically)
@@ -59,8 +68,11 @@ function gitRevision(): string {
 export class RunRecorder {
   readonly id = crypto.randomUUID();
   readonly started = nowMicros();
-  /** Where the last flush went: the file, its spool, or nowhere (`--no-db`). */
-  lastWrite: "db" | "spool" | "none" = "none";
+  /**
+   * Where the last flush went: the file, its spool, nowhere (`--no-db`), or nowhere because
+   * the store failed (reported on stderr; see {@linkcode RunRecorder.flush}).
+   */
+  lastWrite: "db" | "spool" | "none" | "failed" = "none";
   #metrics: Batch["metrics"] = [];
   #events: Batch["events"] = [];
   #tables = new Map<string, { spec: TableSpec; rows: unknown[][] }>();
@@ -87,7 +99,10 @@ export class RunRecorder {
     for (const r of rows) t.rows.push(r);
   }
 
-  /** Writes what was collected so far (and the run row) to the store. */
+  /**
+   * Writes what was collected so far (and the run row) to the store. Never rejects: a store
+   * that fails is reported on stderr once (per store and process), and the batch spooled.
+   */
   async flush(status = "running", finished: number | null = null): Promise<void> {
     if (this.dbPath === null) return;
     const batch: Batch = {
@@ -109,7 +124,20 @@ export class RunRecorder {
     this.#metrics = [];
     this.#events = [];
     this.#tables = new Map();
-    this.lastWrite = await writeBatch(this.dbPath, batch);
+    try {
+      this.lastWrite = await writeBatch(this.dbPath, batch);
+    } catch (e) {
+      // The store is not the run: its failure is said once on stderr and the run goes on to
+      // exit with its own status. The batch goes to the spool when it can, for a later merge.
+      let kept = "";
+      try {
+        kept = `; this batch kept in ${spoolBatch(this.dbPath, batch)}`;
+        this.lastWrite = "spool";
+      } catch {
+        this.lastWrite = "failed";
+      }
+      reportOnce(this.dbPath, `${(e as Error).message}${kept}`);
+    }
   }
 
   /** Ends the run with a status (`ok`, `failed`, `interrupted`) and writes everything. */

@@ -20,6 +20,10 @@ export const MIGRATIONS: readonly string[][] = [
     `CREATE TABLE IF NOT EXISTS events (
       run VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, kind VARCHAR NOT NULL, payload JSON)`,
   ],
+  // Spool files already merged, recorded in the merge's own transaction (store_writer.ts).
+  [
+    `CREATE TABLE IF NOT EXISTS spool_merged (name VARCHAR PRIMARY KEY, merged TIMESTAMP NOT NULL)`,
+  ],
 ];
 
 /** The version a store has once every migration ran. */
@@ -30,6 +34,7 @@ export type ColumnType =
   | "VARCHAR"
   | "JSON"
   | "BIGINT"
+  | "UBIGINT"
   | "INTEGER"
   | "DOUBLE"
   | "BOOLEAN"

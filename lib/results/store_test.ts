@@ -3,6 +3,8 @@ import { query } from "./query.ts";
 import { startRun } from "./run_recorder.ts";
 import { resolveDbPath } from "./db_path.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
+import { type Batch, spoolBatch } from "./store_writer.ts";
+import { withRun } from "../cli/with_run.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 
@@ -120,15 +122,125 @@ Deno.test("store: path resolution: --db, HVKIT_DB, default, none", () => {
   assert.equal(resolveDbPath({}), "results.duckdb");
 });
 
-Deno.test("store: an unwritable path is a one-line error naming the file", async () => {
-  await assert.rejects(
-    startRun({ db: "/nonexistent-dir/x.duckdb" }, { tool: "t", command: "c", args: {} }),
-    (e: Error) => {
-      assert.match(e.message, /^results store \/nonexistent-dir\/x.duckdb: /);
-      assert.ok(!e.message.includes("\n"));
-      return true;
-    },
+/** Runs `f` with console.error captured; returns what it printed, one string per call. */
+async function stderrOf(f: () => Promise<void>): Promise<string[]> {
+  const said: string[] = [];
+  const orig = console.error;
+  console.error = (...a: unknown[]) => void said.push(a.join(" "));
+  try {
+    await f();
+  } finally {
+    console.error = orig;
+  }
+  return said;
+}
+
+Deno.test("store: an unwritable path is said once on stderr, naming the file; the run goes on", async () => {
+  let run: Awaited<ReturnType<typeof startRun>> | undefined;
+  const said = await stderrOf(async () => {
+    run = await startRun({ db: "/nonexistent-dir/x.duckdb" }, {
+      tool: "t",
+      command: "c",
+      args: {},
+    });
+    run.metric("x", 1);
+    await run.flush();
+    await run.finish("ok");
+  });
+  assert.equal(said.length, 1, said.join("\n"));
+  assert.match(said[0], /^results store \/nonexistent-dir\/x.duckdb: /);
+  assert.ok(!said[0].includes("\n"));
+  assert.equal(run!.lastWrite, "failed");
+});
+
+Deno.test("store: withRun keeps the run's own outcome when the store fails", async () => {
+  const db = `${Deno.makeTempDirSync()}/missing/x.duckdb`;
+  let value = 0;
+  const said = await stderrOf(async () => {
+    value = await withRun({ db }, { tool: "t", command: "ok", args: {} }, () => 7);
+    await assert.rejects(
+      withRun({ db }, { tool: "t", command: "fails", args: {} }, () => {
+        throw new Error("the body's own error");
+      }),
+      /^Error: the body's own error$/,
+    );
+  });
+  assert.equal(value, 7);
+  assert.equal(said.length, 1, said.join("\n"));
+});
+
+Deno.test("store: a file that is not a store: said once, batches spooled, merged once it is fixed", async () => {
+  const db = tmpDb();
+  Deno.writeTextFileSync(db, "this is not a DuckDB file\n".repeat(1000));
+  const said = await stderrOf(async () => {
+    const run = await startRun({ db }, { tool: "t", command: "damaged", args: {} });
+    run.metric("kept", 1);
+    await run.finish("ok");
+    assert.equal(run.lastWrite, "spool");
+  });
+  assert.equal(said.length, 1, said.join("\n"));
+  assert.match(said[0], /^results store .*: .*; this batch kept in .*\.spool\//);
+  Deno.removeSync(db);
+  const later = await startRun({ db }, { tool: "t", command: "later", args: {} });
+  await later.finish("ok");
+  assert.equal(await count(db, "SELECT count(*) FROM metrics WHERE name = 'kept'"), 1);
+  assert.equal(
+    await count(db, "SELECT count(*) FROM runs WHERE command = 'damaged' AND status = 'ok'"),
+    1,
   );
+});
+
+Deno.test("store: a damaged spool file is moved aside and named; writes go on", async () => {
+  const db = tmpDb();
+  Deno.mkdirSync(`${db}.spool`);
+  Deno.writeTextFileSync(`${db}.spool/0-damaged.json`, '{"run": {"id": "x"}, "metr');
+  Deno.writeTextFileSync(`${db}.spool/1-not-a-batch.json`, "[1, 2, 3]");
+  const said = await stderrOf(async () => {
+    for (const c of ["first", "second"]) {
+      const run = await startRun({ db }, { tool: "t", command: c, args: {} });
+      run.metric("m", 1);
+      await run.finish("ok");
+      assert.equal(run.lastWrite, "db");
+    }
+  });
+  assert.equal(said.length, 2, said.join("\n"));
+  assert.match(said[0], /spool file 0-damaged.json is damaged \(not JSON\); moved to .*\/bad\/0-d/);
+  assert.match(said[1], /spool file 1-not-a-batch.json is damaged/);
+  assert.deepEqual([...Deno.readDirSync(`${db}.spool/bad`)].map((e) => e.name).sort(), [
+    "0-damaged.json",
+    "1-not-a-batch.json",
+  ]);
+  assert.equal(await count(db, "SELECT count(*) FROM metrics WHERE name = 'm'"), 2);
+});
+
+Deno.test("store: a spool file left behind after its merge committed is not counted twice", async () => {
+  const db = tmpDb();
+  await (await startRun({ db }, { tool: "t", command: "init", args: {} })).finish("ok");
+  const batch: Batch = {
+    run: {
+      id: crypto.randomUUID(),
+      tool: "t",
+      command: "spooled",
+      args: {},
+      started: Date.now() * 1000,
+      finished: Date.now() * 1000,
+      host: "h",
+      gitRev: "r",
+      status: "ok",
+    },
+    metrics: [["once", 1, "", "{}", Date.now() * 1000]],
+    events: [],
+    tables: [],
+  };
+  const path = spoolBatch(db, batch);
+  const text = Deno.readTextFileSync(path);
+  await (await startRun({ db }, { tool: "t", command: "merges", args: {} })).finish("ok");
+  assert.equal(await count(db, "SELECT count(*) FROM metrics WHERE name = 'once'"), 1);
+  // The process that merged it died after COMMIT and before removing the file:
+  Deno.writeTextFileSync(path, text);
+  await (await startRun({ db }, { tool: "t", command: "merges again", args: {} })).finish("ok");
+  assert.equal(await count(db, "SELECT count(*) FROM metrics WHERE name = 'once'"), 1);
+  assert.equal([...Deno.readDirSync(`${db}.spool`)].filter((e) => e.isFile).length, 0);
 });
 
 Deno.test("query: a missing store is a clear error; SQL errors are reported", async () => {

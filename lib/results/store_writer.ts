@@ -3,7 +3,9 @@
  * time. DuckDB admits one writing process per file, so a writer opens the file only for the
  * moment it writes, retries with jittered back-off while another process holds the lock, and
  * when the lock stays busy past the deadline it spools the batch to `<db>.spool/` as JSON;
- * the next writer to get the lock merges the spool first. Nothing is lost.
+ * the next writer to get the lock merges the spool first. Nothing is lost: a spooled batch is
+ * merged exactly once (its file name is recorded in the same transaction), and a damaged spool
+ * file is set aside, named, without stopping the writes behind it.
  *
  * @module
  */
@@ -80,6 +82,8 @@ function appendTyped(app: DuckDBAppender, type: ColumnType, v: unknown): void {
       return app.appendVarchar(typeof v === "string" ? v : JSON.stringify(v));
     case "BIGINT":
       return app.appendBigInt(BigInt(typeof v === "number" ? Math.trunc(v) : v as bigint));
+    case "UBIGINT":
+      return app.appendUBigInt(BigInt(typeof v === "number" ? Math.trunc(v) : v as bigint));
     case "INTEGER":
       return app.appendInteger(Number(v));
     case "DOUBLE":
@@ -152,22 +156,106 @@ function spoolDir(dbPath: string): string {
   return `${dbPath}.spool`;
 }
 
+/**
+ * Merges every spooled batch, each in its own transaction that also records the file's name
+ * in `spool_merged`: a process that dies between that COMMIT and the file's removal leaves a
+ * file the next merge recognises and removes instead of appending it twice. A file that is
+ * not a batch, or that the store refuses, is moved to `<db>.spool/bad/` and named on stderr;
+ * the merge goes on with the next one.
+ */
 async function mergeSpool(conn: DuckDBConnection, dbPath: string): Promise<void> {
   let entries: Deno.DirEntry[];
   try {
-    entries = [...Deno.readDirSync(spoolDir(dbPath))].filter((e) => e.name.endsWith(".json"));
+    entries = [...Deno.readDirSync(spoolDir(dbPath))].filter((e) =>
+      e.isFile && e.name.endsWith(".json")
+    );
   } catch {
     return;
   }
   entries.sort((a, b) => a.name.localeCompare(b.name));
   for (const e of entries) {
     const path = `${spoolDir(dbPath)}/${e.name}`;
-    const batch = JSON.parse(await Deno.readTextFile(path)) as Batch;
-    await conn.run("BEGIN TRANSACTION");
-    await writeInto(conn, batch);
-    await conn.run("COMMIT");
-    await Deno.remove(path);
+    let batch: Batch;
+    try {
+      batch = parseBatch(await Deno.readTextFile(path));
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) continue; // another writer merged it
+      setAside(dbPath, e.name, (err as Error).message);
+      continue;
+    }
+    const seen = await conn.runAndReadAll(
+      "SELECT count(*)::INTEGER FROM spool_merged WHERE name = $name",
+      { name: e.name },
+    );
+    if (Number(seen.getRows()[0][0]) === 0) {
+      await conn.run("BEGIN TRANSACTION");
+      try {
+        await writeInto(conn, batch);
+        await conn.run("INSERT INTO spool_merged VALUES ($name, now())", { name: e.name });
+        await conn.run("COMMIT");
+      } catch (err) {
+        await conn.run("ROLLBACK").catch(() => {});
+        const msg = (err as Error).message ?? String(err);
+        if (LOCK_ERROR.test(msg)) throw err;
+        setAside(dbPath, e.name, msg.split("\n")[0]);
+        continue;
+      }
+    }
+    await Deno.remove(path).catch(() => {});
   }
+}
+
+/** A spool file's batch; throws when the text is not one. */
+function parseBatch(text: string): Batch {
+  let b: Batch;
+  try {
+    b = JSON.parse(text);
+  } catch {
+    throw new Error("not JSON");
+  }
+  if (
+    typeof b !== "object" || b === null || typeof b.run?.id !== "string" ||
+    !Array.isArray(b.metrics) || !Array.isArray(b.events) || !Array.isArray(b.tables)
+  ) {
+    throw new Error("not a batch (run, metrics, events, tables)");
+  }
+  return b;
+}
+
+/** Moves a damaged spool file to `<db>.spool/bad/` and says so on stderr. */
+function setAside(dbPath: string, name: string, why: string): void {
+  const bad = `${spoolDir(dbPath)}/bad`;
+  try {
+    Deno.mkdirSync(bad, { recursive: true });
+    Deno.renameSync(`${spoolDir(dbPath)}/${name}`, `${bad}/${name}`);
+    console.error(
+      `results store ${dbPath}: spool file ${name} is damaged (${why}); moved to ${bad}/${name}`,
+    );
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return; // another writer moved it first
+    throw e;
+  }
+}
+
+/**
+ * Writes a batch to `<db>.spool/` for a later writer to merge; returns the file's path.
+ * Used when the lock stays busy, and by {@linkcode RunRecorder} when the store fails.
+ */
+export function spoolBatch(dbPath: string, batch: Batch): string {
+  try {
+    Deno.mkdirSync(spoolDir(dbPath)); // not recursive: the store's own folder must exist
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  }
+  const name = `${Date.now()}-${batch.run.id}-${crypto.randomUUID().slice(0, 8)}.json`;
+  const tmp = `${spoolDir(dbPath)}/.${name}`;
+  // Bigints (UBIGINT columns) as decimal strings: BigInt() reads them back when merged.
+  Deno.writeTextFileSync(
+    tmp,
+    JSON.stringify(batch, (_k, v) => typeof v === "bigint" ? v.toString() : v),
+  );
+  Deno.renameSync(tmp, `${spoolDir(dbPath)}/${name}`);
+  return `${spoolDir(dbPath)}/${name}`;
 }
 
 let chain: Promise<unknown> = Promise.resolve();
@@ -206,11 +294,7 @@ async function writeBatchNow(dbPath: string, batch: Batch): Promise<"db" | "spoo
       const msg = (e as Error).message ?? String(e);
       if (!LOCK_ERROR.test(msg)) throw new Error(`results store ${dbPath}: ${msg.split("\n")[0]}`);
       if (Date.now() >= deadline) {
-        Deno.mkdirSync(spoolDir(dbPath), { recursive: true });
-        const name = `${Date.now()}-${batch.run.id}-${crypto.randomUUID().slice(0, 8)}.json`;
-        const tmp = `${spoolDir(dbPath)}/.${name}`;
-        Deno.writeTextFileSync(tmp, JSON.stringify(batch));
-        Deno.renameSync(tmp, `${spoolDir(dbPath)}/${name}`);
+        spoolBatch(dbPath, batch);
         return "spool";
       }
       await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
