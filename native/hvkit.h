@@ -7,6 +7,11 @@
 
 #define HV_EXPORT __attribute__((visibility("default")))
 
+/* The ABI lib/ffi/ffi.ts speaks (its ABI_VERSION): bump both together whenever an exported
+ * function's signature or a layout shared with TypeScript changes, so that a library built
+ * before the change is refused at load. */
+#define HV_ABI_VERSION 2
+
 /* probe.c */
 HV_EXPORT int32_t hv_abi_version(void);
 HV_EXPORT int32_t hv_probe_uring(void);

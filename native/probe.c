@@ -16,7 +16,7 @@
 #define KVM_CREATE_VM_NR 0xAE01         /* _IO(KVMIO, 0x01) */
 #define VFIO_GET_API_VERSION_NR ((';' << 8) | 100) /* _IO(VFIO_TYPE, VFIO_BASE + 0) */
 
-int32_t hv_abi_version(void) { return 1; }
+int32_t hv_abi_version(void) { return HV_ABI_VERSION; }
 
 int32_t hv_probe_uring(void) {
   struct io_uring ring;

@@ -39,7 +39,60 @@ export function libraryPath(): string {
 }
 
 /**
- * Opens libhvkit.so once and returns its symbols.
+ * The native ABI this checkout speaks: `HV_ABI_VERSION` in native/hvkit.h, which the library
+ * returns from `hv_abi_version()`. Bump both together whenever an exported function's
+ * signature or a layout shared with TypeScript changes; a library built before the bump is
+ * then refused at load instead of being called with the wrong arguments.
+ */
+export const ABI_VERSION = 2;
+
+const MAKE_HINT =
+  "run `make -C native` (or ./dev setup), or point HVKIT_NATIVE_LIB at a fresh build";
+
+/**
+ * Opens a library at `path` with hvkit's symbol table after checking its ABI version.
+ * Throws one line naming the file and what to do when it is missing, stale or foreign.
+ */
+export function openLibrary(path: string): Deno.DynamicLibrary<typeof symbols> {
+  let version: number;
+  try {
+    const probe = Deno.dlopen(path, { hv_abi_version: symbols.hv_abi_version });
+    try {
+      version = probe.symbols.hv_abi_version();
+    } finally {
+      probe.close();
+    }
+  } catch (cause) {
+    throw new Error(
+      `cannot load the native library ${path} (build it with ./dev setup, or set HVKIT_NATIVE_LIB): ${
+        firstLine(cause)
+      }`,
+      { cause },
+    );
+  }
+  if (version !== ABI_VERSION) {
+    throw new Error(
+      `the native library ${path} has ABI version ${version}, this checkout needs ${ABI_VERSION}: ${MAKE_HINT}`,
+    );
+  }
+  try {
+    return Deno.dlopen(path, symbols);
+  } catch (cause) {
+    throw new Error(
+      `the native library ${path} lacks symbols this checkout uses (${
+        firstLine(cause)
+      }): ${MAKE_HINT}`,
+      { cause },
+    );
+  }
+}
+
+function firstLine(e: unknown): string {
+  return ((e as Error).message ?? String(e)).split("\n")[0];
+}
+
+/**
+ * Opens libhvkit.so once (checking its ABI version) and returns its symbols.
  *
  * @example
  * ```ts
@@ -48,19 +101,7 @@ export function libraryPath(): string {
  * ```
  */
 export function native(): Native {
-  if (!lib) {
-    const path = libraryPath();
-    try {
-      lib = Deno.dlopen(path, symbols);
-    } catch (cause) {
-      throw new Error(
-        `cannot load the native library ${path} (build it with ./dev setup, or set HVKIT_NATIVE_LIB): ${
-          (cause as Error).message
-        }`,
-        { cause },
-      );
-    }
-  }
+  lib ??= openLibrary(libraryPath());
   return lib.symbols;
 }
 
