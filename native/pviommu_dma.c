@@ -30,13 +30,35 @@ enum { C_ENTRIES, C_COUNT, C_RAM, C_RAM_LEN, C_MASK, C_SHIFT, C_DELTA, C_BYTES_R
        C_BYTES_WRITTEN, C_N };
 
 /* The guest-physical address of an access inside one page on an IOTLB hit, or -1. */
+/* 2^64 as a double: addresses are integers in [0, 2^64). Above 2^53 a double holds only some
+ * of them (multiples of 2^11 near the top, so every page start); the others cannot be passed
+ * here and go through the model, which takes bigints. */
+#define TWO_64 18446744073709551616.0
+
+/* A double that is an integer address in [0, 2^64), as uint64_t; false otherwise. */
+static inline int to_u64(double x, uint64_t *out)
+{
+    if (!(x >= 0) || !(x < TWO_64))
+        return 0;
+    const uint64_t a = (uint64_t)x;
+    if ((double)a != x)
+        return 0;
+    *out = a;
+    return 1;
+}
+
+/* True when [gpa, gpa + len) lies inside guest RAM, without wrapping near 2^64. */
+static inline int in_ram(const uint64_t *ctx, uint64_t gpa, uint64_t len)
+{
+    const uint64_t ram_len = ctx[C_RAM_LEN];
+    return gpa <= ram_len && len <= ram_len - gpa;
+}
+
 static inline int64_t hit(const uint64_t *ctx, int32_t endpoint, double iova, uint32_t len,
                           uint8_t need)
 {
-    if (!(iova >= 0) || iova > 9007199254740991.0 || len == 0)
-        return -1;
-    const uint64_t a = (uint64_t)iova;
-    if ((double)a != iova)
+    uint64_t a;
+    if (len == 0 || !to_u64(iova, &a))
         return -1;
     const uint32_t shift = (uint32_t)ctx[C_SHIFT];
     const uint64_t page = a >> shift;
@@ -62,7 +84,7 @@ static inline int64_t hit(const uint64_t *ctx, int32_t endpoint, double iova, ui
         __asm__("" : "+r"(guess));
     }
     const uint64_t gpa = (guess << shift) + off;
-    if (gpa + len > ctx[C_RAM_LEN] || gpa + len < gpa)
+    if (!in_ram(ctx, gpa, len))
         return -1;
     double *count = (double *)(uintptr_t)ctx[C_COUNT];
     count[0] += 1;
@@ -97,17 +119,19 @@ int32_t hv_pviommu_dma_write(const uint64_t *ctx, int32_t endpoint, double iova,
  * emulated device's memory access does (QEMU's address_space_rw checks the region). */
 int32_t hv_pviommu_copy_read(const uint64_t *ctx, double gpa, uint8_t *dst, uint32_t len)
 {
-    if (!(gpa >= 0) || (uint64_t)gpa + len > ctx[C_RAM_LEN])
+    uint64_t g;
+    if (!to_u64(gpa, &g) || !in_ram(ctx, g, len))
         return -EFAULT;
-    memcpy(dst, (const uint8_t *)(uintptr_t)ctx[C_RAM] + (uint64_t)gpa, len);
+    memcpy(dst, (const uint8_t *)(uintptr_t)ctx[C_RAM] + g, len);
     return 0;
 }
 
 int32_t hv_pviommu_copy_write(const uint64_t *ctx, double gpa, const uint8_t *src, uint32_t len)
 {
-    if (!(gpa >= 0) || (uint64_t)gpa + len > ctx[C_RAM_LEN])
+    uint64_t g;
+    if (!to_u64(gpa, &g) || !in_ram(ctx, g, len))
         return -EFAULT;
-    memcpy((uint8_t *)(uintptr_t)ctx[C_RAM] + (uint64_t)gpa, src, len);
+    memcpy((uint8_t *)(uintptr_t)ctx[C_RAM] + g, src, len);
     return 0;
 }
 
@@ -172,11 +196,11 @@ int32_t hv_pviommu_copy_readv(const uint64_t *ctx, const double *seg, uint32_t n
 {
     uint64_t done = 0;
     for (uint32_t k = 0; k < n; k++) {
-        const double gpa = seg[2 * k];
+        uint64_t gpa;
         const int64_t len = seg_len(seg, k, done, buf_len);
-        if (len < 0 || !(gpa >= 0) || (uint64_t)gpa + (uint64_t)len > ctx[C_RAM_LEN])
+        if (len < 0 || !to_u64(seg[2 * k], &gpa) || !in_ram(ctx, gpa, (uint64_t)len))
             return -EFAULT;
-        memcpy(buf + done, (const uint8_t *)(uintptr_t)ctx[C_RAM] + (uint64_t)gpa, (size_t)len);
+        memcpy(buf + done, (const uint8_t *)(uintptr_t)ctx[C_RAM] + gpa, (size_t)len);
         done += (uint64_t)len;
     }
     return (int32_t)n;
@@ -187,11 +211,11 @@ int32_t hv_pviommu_copy_writev(const uint64_t *ctx, const double *seg, uint32_t 
 {
     uint64_t done = 0;
     for (uint32_t k = 0; k < n; k++) {
-        const double gpa = seg[2 * k];
+        uint64_t gpa;
         const int64_t len = seg_len(seg, k, done, buf_len);
-        if (len < 0 || !(gpa >= 0) || (uint64_t)gpa + (uint64_t)len > ctx[C_RAM_LEN])
+        if (len < 0 || !to_u64(seg[2 * k], &gpa) || !in_ram(ctx, gpa, (uint64_t)len))
             return -EFAULT;
-        memcpy((uint8_t *)(uintptr_t)ctx[C_RAM] + (uint64_t)gpa, buf + done, (size_t)len);
+        memcpy((uint8_t *)(uintptr_t)ctx[C_RAM] + gpa, buf + done, (size_t)len);
         done += (uint64_t)len;
     }
     return (int32_t)n;

@@ -2,7 +2,9 @@
  * The audit trace format: one JSON object a line,
  * `{"op": "attach"|"detach"|"map"|"unmap"|"dma", "endpoint", "domain", "iova", "len",
  *   "gpa", "flags": ["read","write","mmio"], "dir": "read"|"write", "ts"}`.
- * Addresses may be numbers or hex strings (`"0xfffff000"`). `dir` may be absent on a DMA
+ * Addresses and lengths are 64-bit: numbers (up to 2^53 - 1, where JSON numbers stop being
+ * exact), or decimal or hex strings (`"0xfffffffffffff000"`) for any value; `iova + len` (and
+ * `gpa + len`) may reach 2^64, not pass it. `dir` may be absent on a DMA
  * whose direction the source did not record (QEMU's intel-iommu traces): only the presence
  * of a mapping is checked then.
  *
@@ -15,9 +17,9 @@ export interface AuditEvent {
   op: "attach" | "detach" | "map" | "unmap" | "dma";
   endpoint?: number;
   domain?: number;
-  iova?: number;
-  len?: number;
-  gpa?: number;
+  iova?: bigint;
+  len?: bigint;
+  gpa?: bigint;
   flags?: string[];
   dir?: "read" | "write";
   /** Time in ns (optional; the line number orders events). */
@@ -38,6 +40,29 @@ const NEEDS: Record<string, string[]> = {
   dma: ["endpoint", "iova", "len"],
 };
 
+const TWO_64 = 1n << 64n;
+
+/** A 64-bit field: a JSON number up to 2^53 - 1, or a decimal or hex string up to 2^64. */
+function u64(v: unknown, field: string, line: number): bigint {
+  let n: bigint;
+  if (typeof v === "number") {
+    if (!Number.isSafeInteger(v) || v < 0) {
+      throw new AuditFormatError(
+        `line ${line}: ${field} out of range: ${v}` +
+          (v > Number.MAX_SAFE_INTEGER ? " (past 2^53 - 1 write it as a hex string)" : ""),
+      );
+    }
+    n = BigInt(v);
+  } else if (typeof v === "string" && /^(0x[0-9a-f]+|\d+)$/i.test(v)) {
+    n = v.length <= 66 ? BigInt(v) : TWO_64 + 1n;
+  } else throw new AuditFormatError(`line ${line}: ${field} must be a number or hex string`);
+  // A length may be the whole space (2^64: an UNMAP of everything); an address is below it.
+  if (n > TWO_64 || (n === TWO_64 && field !== "len")) {
+    throw new AuditFormatError(`line ${line}: ${field} out of range: ${v}`);
+  }
+  return n;
+}
+
 function num(v: unknown, field: string, line: number): number {
   let n: number;
   if (typeof v === "number") n = v;
@@ -55,7 +80,7 @@ function num(v: unknown, field: string, line: number): number {
  * @example
  * ```ts
  * import { parseAuditLine } from "./audit_event.ts";
- * parseAuditLine('{"op":"dma","endpoint":8,"iova":"0x1000","len":512,"dir":"read"}', 1);
+ * parseAuditLine('{"op":"dma","endpoint":8,"iova":"0xfffffffffffff000","len":512,"dir":"read"}', 1);
  * ```
  */
 export function parseAuditLine(text: string, line: number): AuditEvent {
@@ -76,11 +101,19 @@ export function parseAuditLine(text: string, line: number): AuditEvent {
   for (const f of NEEDS[r.op]) {
     if (r[f] === undefined) throw new AuditFormatError(`line ${line}: ${r.op} needs ${f}`);
   }
-  for (const f of ["endpoint", "domain", "iova", "len", "gpa", "ts"] as const) {
+  for (const f of ["endpoint", "domain", "ts"] as const) {
     if (r[f] !== undefined) ev[f] = num(r[f], f, line);
   }
-  if ((ev.op === "map" || ev.op === "unmap" || ev.op === "dma") && ev.len === 0) {
+  for (const f of ["iova", "len", "gpa"] as const) {
+    if (r[f] !== undefined) ev[f] = u64(r[f], f, line);
+  }
+  if ((ev.op === "map" || ev.op === "unmap" || ev.op === "dma") && ev.len === 0n) {
     throw new AuditFormatError(`line ${line}: len must be at least 1`);
+  }
+  for (const f of ["iova", "gpa"] as const) {
+    if (ev[f] !== undefined && ev.len !== undefined && ev[f]! + ev.len > TWO_64) {
+      throw new AuditFormatError(`line ${line}: ${f} + len past 2^64: ${r[f]} + ${r.len}`);
+    }
   }
   if (r.flags !== undefined) {
     if (!Array.isArray(r.flags) || r.flags.some((f) => !["read", "write", "mmio"].includes(f))) {
@@ -111,7 +144,9 @@ export function formatAuditEvent(ev: AuditEvent): string {
   if (ev.endpoint !== undefined) o.endpoint = ev.endpoint;
   if (ev.domain !== undefined) o.domain = ev.domain;
   if (ev.iova !== undefined) o.iova = "0x" + ev.iova.toString(16);
-  if (ev.len !== undefined) o.len = ev.len;
+  if (ev.len !== undefined) {
+    o.len = ev.len <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ev.len) : "0x" + ev.len.toString(16);
+  }
   if (ev.gpa !== undefined) o.gpa = "0x" + ev.gpa.toString(16);
   if (ev.flags !== undefined) o.flags = ev.flags;
   if (ev.dir !== undefined) o.dir = ev.dir;

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { type Fault, isFault, type PvIommu } from "./iommu.ts";
+import type { Fault, PvIommu, Run } from "./iommu.ts";
 import { FaultFlag, FaultReason, MapFlag } from "./spec.ts";
 import { FaultLog } from "./fault_log.ts";
 import { dmaByteCounts, dmaContext } from "./native_dma.ts";
@@ -65,7 +65,7 @@ export class CheckedDma {
    * the count passes 2^30 made every hit +8% slower still.
    */
   readonly #bytes: Float64Array;
-  #gpas: number[] = [];
+  #runs: Run[] = [];
   // The IOTLB's arrays, held directly so the hit path does no property chains.
   readonly #ps: number;
   readonly #mask: number;
@@ -220,16 +220,14 @@ export class CheckedDma {
     return null;
   }
 
-  /** A miss, an access across pages, or a fault: every page through the model. */
+  /** A miss, an access across pages, or a fault: the model checks it mapping by mapping. */
   #readSlow(endpoint: number, iova: number, dst: Uint8Array): Fault | null {
     const f = this.#check(endpoint, iova, dst.length, "read");
     if (f !== null) return f;
     let done = 0;
-    const ps = this.iommu.pageSize;
-    for (let k = 0; k < this.#gpas.length; k++) {
-      const start = this.#gpas[k];
-      const n = Math.min(dst.length - done, ps - (start % ps));
-      dst.set(this.ram.subarray(start, start + n), done);
+    for (const r of this.#runs) {
+      const g = Number(r.gpa), n = Number(r.len);
+      dst.set(this.ram.subarray(g, g + n), done);
       done += n;
     }
     this.#bytes[0] += dst.length;
@@ -240,11 +238,9 @@ export class CheckedDma {
     const f = this.#check(endpoint, iova, src.length, "write");
     if (f !== null) return f;
     let done = 0;
-    const ps = this.iommu.pageSize;
-    for (let k = 0; k < this.#gpas.length; k++) {
-      const start = this.#gpas[k];
-      const n = Math.min(src.length - done, ps - (start % ps));
-      this.ram.set(src.subarray(done, done + n), start);
+    for (const r of this.#runs) {
+      const n = Number(r.len);
+      this.ram.set(src.subarray(done, done + n), Number(r.gpa));
       done += n;
     }
     this.#bytes[1] += src.length;
@@ -272,53 +268,47 @@ export class CheckedDma {
     return gpa;
   }
 
-  /** Translates every page of the access; fills #gpas, or logs and returns the fault. */
+  /**
+   * Checks the access with the model (per mapping, see PvIommu.check); fills #runs with
+   * where its bytes are, or logs and returns the fault. An IOVA that is not an integer in
+   * [0, 2^64) faults as UNKNOWN.
+   */
   #check(endpoint: number, iova: number, len: number, access: "read" | "write"): Fault | null {
-    this.#gpas.length = 0;
-    const ps = this.iommu.pageSize;
-    const dirFlag = access === "write" ? FaultFlag.WRITE : FaultFlag.READ;
+    this.#runs.length = 0;
     if (len === 0) return null;
-    if (iova + len - 1 > Number.MAX_SAFE_INTEGER) {
-      return this.#fault(
+    const dirFlag = access === "write" ? FaultFlag.WRITE : FaultFlag.READ;
+    const unknown = (address: bigint) =>
+      this.#fault(
         {
           reason: FaultReason.UNKNOWN,
           flags: dirFlag | FaultFlag.ADDRESS,
           endpoint,
-          address: iova,
+          address,
           domain: this.iommu.domainOf(endpoint) ?? -1,
         },
         iova,
         len,
       );
+    if (!Number.isInteger(iova) || iova < 0 || iova >= 2 ** 64) {
+      return unknown(Number.isInteger(iova) && iova >= 0 ? BigInt(iova) : 0n);
     }
-    let addr = iova;
-    const end = iova + len;
-    while (addr < end) {
-      const t = this.iommu.translate(endpoint, addr, access);
-      if (isFault(t)) return this.#fault(t, iova, len);
-      const n = Math.min(end - addr, ps - (addr % ps));
-      if (t.gpa + n > this.ram.length || (t.flags & MapFlag.MMIO) !== 0) {
-        // Translated, but not to guest RAM this hypervisor can copy (MMIO, or past the end).
-        return this.#fault(
-          {
-            reason: FaultReason.UNKNOWN,
-            flags: dirFlag | FaultFlag.ADDRESS,
-            endpoint,
-            address: addr,
-            domain: this.iommu.domainOf(endpoint) ?? -1,
-          },
-          iova,
-          len,
-        );
+    const f = this.iommu.check(endpoint, BigInt(iova), BigInt(len), access, this.#runs);
+    const ramLen = BigInt(this.ram.length);
+    for (const r of this.#runs) {
+      // Translated, but not to guest RAM this hypervisor can copy (MMIO, or past the end):
+      // refused at the first such byte, when it comes before the model's own fault.
+      if ((r.flags & MapFlag.MMIO) !== 0 || r.gpa >= ramLen) return unknown(r.iova);
+      if (r.gpa + r.len > ramLen) {
+        // Named by the page of the first byte past guest RAM, as a page walk would.
+        const page = (r.iova + ramLen - r.gpa) & ~BigInt(this.iommu.pageSize - 1);
+        return unknown(page > r.iova ? page : r.iova);
       }
-      this.#gpas.push(t.gpa);
-      addr += n;
     }
-    return null;
+    return f === null ? null : this.#fault(f, iova, len);
   }
 
   #fault(f: Fault, iova: number, len: number): Fault {
-    this.log.add({ ...f, ts: this.now(), len, iova });
+    this.log.add({ ...f, ts: this.now(), len, iova: Number.isInteger(iova) ? BigInt(iova) : 0n });
     return f;
   }
 }

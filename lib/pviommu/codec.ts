@@ -225,8 +225,8 @@ export function decodeProperties(b: Uint8Array): ResvRegion[] {
     if (type === ProbeType.RESV_MEM && (raw & 0xf000) === 0 && len >= 20) {
       out.push({
         subtype: b[o + 4],
-        start: Number(v.getBigUint64(o + 8, true)),
-        end: Number(v.getBigUint64(o + 16, true)),
+        start: v.getBigUint64(o + 8, true),
+        end: v.getBigUint64(o + 16, true),
       });
     }
     o += len + 4;

@@ -106,10 +106,10 @@ Deno.test("codec: random bytes never crash the device, and replies have the righ
 });
 
 Deno.test("codec: properties, replies and fault reports round-trip", () => {
-  const resv = [{ subtype: 1, start: 0xfee00000, end: 0xfeefffff }, {
+  const resv = [{ subtype: 1, start: 0xfee00000n, end: 0xfeefffffn }, {
     subtype: 0,
-    start: 0,
-    end: 4095,
+    start: 0n,
+    end: 4095n,
   }];
   assert.deepEqual(decodeProperties(encodeProperties(resv, 64)), resv);
   const reply = encodeReply(ReqType.PROBE, Status.OK, 64, resv);
@@ -122,8 +122,8 @@ Deno.test("codec: properties, replies and fault reports round-trip", () => {
   const props = encodeProperties(resv, 64);
   props[1] |= 0x10;
   assert.deepEqual(decodeProperties(props), [resv[1]]);
-  const f = { reason: 2, flags: 0x102, endpoint: 8, address: 0x1234000 };
-  assert.deepEqual(decodeFault(encodeFault(f)), { ...f, address: 0x1234000n });
+  const f = { reason: 2, flags: 0x102, endpoint: 8, address: 0x1234000n };
+  assert.deepEqual(decodeFault(encodeFault(f)), f);
   const bad = encodeFault(f);
   bad[2] = 1;
   assert.equal(decodeFault(bad), null);
@@ -189,7 +189,7 @@ int main(void) {
     for (let i = 0; i < ours.length; i++) assert.equal(hex(ours[i]), lines[i]);
     assert.equal(lines[4], "72 24", "probe readable part (head+endpoint+reserved) and fault sizes");
     assert.equal(
-      hex(encodeFault({ reason: 2, flags: 0x102, endpoint: 8, address: 0xabc000 })),
+      hex(encodeFault({ reason: 2, flags: 0x102, endpoint: 8, address: 0xabc000n })),
       lines[5],
     );
   } finally {

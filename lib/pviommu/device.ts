@@ -9,8 +9,6 @@ import { decodeRequest, encodeReply, type Request } from "./codec.ts";
 import type { PvIommu } from "./iommu.ts";
 import { REQ_SIZE, ReqType, Status, type StatusCode } from "./spec.ts";
 
-const MAX = BigInt(Number.MAX_SAFE_INTEGER);
-
 /** What one request did: its decoded form (if any), status and reply bytes. */
 export interface Handled {
   req: Request | null;
@@ -32,25 +30,11 @@ export function execute(iommu: PvIommu, req: Request): { status: StatusCode; rep
       status = iommu.detach(req.domain, req.endpoint);
       break;
     case "MAP":
-      if (req.virtStart > MAX || req.virtEnd > MAX) status = Status.RANGE;
-      else if (req.physStart > MAX) status = Status.FAULT;
-      else {
-        status = iommu.map(
-          req.domain,
-          Number(req.virtStart),
-          Number(req.virtEnd),
-          Number(req.physStart),
-          req.flags,
-        );
-      }
+      status = iommu.map(req.domain, req.virtStart, req.virtEnd, req.physStart, req.flags);
       break;
-    case "UNMAP": {
-      const end = req.virtEnd > MAX ? MAX : req.virtEnd; // nothing is mapped above input_range
-      status = req.virtStart > MAX
-        ? (iommu.mappings(req.domain) ? Status.OK : Status.NOENT)
-        : iommu.unmap(req.domain, Number(req.virtStart), Number(end), req.reserved);
+    case "UNMAP":
+      status = iommu.unmap(req.domain, req.virtStart, req.virtEnd, req.reserved);
       break;
-    }
     case "PROBE": {
       const p = iommu.probe(req.endpoint, req.probeSize);
       return { status: p.status, reply: encodeReply(t, p.status, ps, p.resv) };

@@ -16,7 +16,7 @@ export interface LoggedFault extends Fault {
   /** Length of the blocked access in bytes. */
   len: number;
   /** The IOVA the access started at (the fault address is the first blocked page). */
-  iova: number;
+  iova: bigint;
 }
 
 /** The results-store table faults go to. */
@@ -28,8 +28,8 @@ export const FAULTS_TABLE: TableSpec = {
     ["domain", "BIGINT"],
     ["reason", "VARCHAR"],
     ["flags", "INTEGER"],
-    ["address", "BIGINT"],
-    ["iova", "BIGINT"],
+    ["address", "UBIGINT"],
+    ["iova", "UBIGINT"],
     ["len", "BIGINT"],
     ["source", "VARCHAR"],
   ],
@@ -62,7 +62,7 @@ export function faultFlagNames(flags: number): string[] {
  * ```ts
  * import { FaultLog } from "./fault_log.ts";
  * const log = new FaultLog();
- * log.add({ reason: 2, flags: 0x102, endpoint: 8, address: 0x5000, domain: 1, ts: 0, len: 4096, iova: 0x5000 });
+ * log.add({ reason: 2, flags: 0x102, endpoint: 8, address: 0x5000n, domain: 1, ts: 0, len: 4096, iova: 0x5000n });
  * log.counts.MAPPING; // 1
  * ```
  */

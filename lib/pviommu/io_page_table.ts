@@ -2,16 +2,17 @@
  * One domain's I/O page table: the mappings created by MAP requests, kept sorted by IOVA.
  * A mapping is the unit the spec's UNMAP works on ("a virtual region created with a single
  * MAP request"), so it is stored whole rather than split into pages; lookups are a binary
- * search. Addresses are byte addresses, `virtEnd` inclusive as on the wire.
+ * search. Addresses are 64-bit byte addresses (bigints: virtio-iommu's IOVA space is the whole
+ * 64 bits, and the top of it is a normal place to map), `virtEnd` inclusive as on the wire.
  *
  * @module
  */
 
 /** One mapping: IOVA range [virtStart, virtEnd] to physStart, with MAP flags. */
 export interface Mapping {
-  virtStart: number;
-  virtEnd: number;
-  physStart: number;
+  virtStart: bigint;
+  virtEnd: bigint;
+  physStart: bigint;
   flags: number;
 }
 
@@ -27,8 +28,8 @@ export type UnmapOutcome =
  * ```ts
  * import { IoPageTable } from "./io_page_table.ts";
  * const t = new IoPageTable();
- * t.insert({ virtStart: 0x1000, virtEnd: 0x1fff, physStart: 0xa000, flags: 1 });
- * t.find(0x1800)?.physStart; // 0xa000
+ * t.insert({ virtStart: 0x1000n, virtEnd: 0x1fffn, physStart: 0xa000n, flags: 1 });
+ * t.find(0x1800n)?.physStart; // 0xa000n
  * ```
  */
 export class IoPageTable {
@@ -45,7 +46,7 @@ export class IoPageTable {
   }
 
   /** Index of the first mapping whose virtEnd >= iova. */
-  #lowerBound(iova: number): number {
+  #lowerBound(iova: bigint): number {
     let lo = 0;
     let hi = this.#maps.length;
     while (lo < hi) {
@@ -57,13 +58,13 @@ export class IoPageTable {
   }
 
   /** The mapping that contains `iova`, if any. */
-  find(iova: number): Mapping | undefined {
+  find(iova: bigint): Mapping | undefined {
     const m = this.#maps[this.#lowerBound(iova)];
     return m !== undefined && m.virtStart <= iova ? m : undefined;
   }
 
   /** True when some mapping intersects [start, end]. */
-  overlaps(start: number, end: number): boolean {
+  overlaps(start: bigint, end: bigint): boolean {
     const m = this.#maps[this.#lowerBound(start)];
     return m !== undefined && m.virtStart <= end;
   }
@@ -78,7 +79,7 @@ export class IoPageTable {
    * The spec's UNMAP on [start, end]: every mapping inside the range goes; a mapping that
    * the range would split fails the whole request and nothing is removed.
    */
-  unmap(start: number, end: number): UnmapOutcome {
+  unmap(start: bigint, end: bigint): UnmapOutcome {
     const first = this.#lowerBound(start);
     let last = first;
     while (last < this.#maps.length && this.#maps[last].virtStart <= end) {

@@ -228,15 +228,18 @@ Deno.test("pviommu model: deferred invalidation only lets stale entries through,
 
 Deno.test("pviommu model: every status code where the spec says", () => {
   const iommu = new PvIommu({
-    endpoints: [{ id: 8, resv: [{ subtype: ResvSubtype.MSI, start: 0x8000000, end: 0x80fffff }] }, {
-      id: 9,
-    }],
+    endpoints: [
+      { id: 8, resv: [{ subtype: ResvSubtype.MSI, start: 0x8000000n, end: 0x80fffffn }] },
+      {
+        id: 9,
+      },
+    ],
     guestPhysSize: 1 << 30,
     maxMappings: 3,
     domainRange: { start: 1, end: 100 },
     backend: {
       map: (_d, m) => {
-        if (m.physStart === 0x66000) throw new Error("host refused");
+        if (m.physStart === 0x66000n) throw new Error("host refused");
       },
       unmap: () => {},
     },
@@ -266,7 +269,7 @@ Deno.test("pviommu model: every status code where the spec says", () => {
   assert.equal(iommu.detach(1, 77), Status.NOENT);
   assert.equal(iommu.probe(77).status, Status.NOENT);
   assert.equal(iommu.probe(8, 8).status, Status.INVAL, "probe buffer too small");
-  assert.deepEqual(iommu.probe(8).resv, [{ subtype: 1, start: 0x8000000, end: 0x80fffff }]);
+  assert.deepEqual(iommu.probe(8).resv, [{ subtype: 1, start: 0x8000000n, end: 0x80fffffn }]);
   // UNSUPP: endpoint 8's reserved window collides with a mapping of domain 3.
   assert.equal(iommu.attach(3, 9), Status.OK);
   assert.equal(iommu.unmap(1, 0x10000, 0x11fff), Status.OK);
@@ -306,11 +309,11 @@ Deno.test("pviommu model: faults carry reason, flags and address; bypass is iden
   const f2 = dma.write(5, 0x1100, new Uint8Array(16));
   assert.deepEqual(
     { r: f2?.reason, f: f2?.flags, a: f2?.address },
-    { r: 2, f: 0x102, a: 0x1100 },
+    { r: 2, f: 0x102, a: 0x1100n },
   );
   const f3 = dma.read(5, 0x1f00, new Uint8Array(0x200));
   assert.equal(f3?.reason, FaultReason.MAPPING);
-  assert.equal(f3?.address, 0x2000, "the fault names the first blocked page");
+  assert.equal(f3?.address, 0x2000n, "the fault names the first blocked page");
   assert.equal(iommu.map(1, 0x2000, 0x2fff, 0x100000, MapFlag.READ), Status.OK);
   assert.equal(dma.read(5, 0x2000, new Uint8Array(16))?.reason, FaultReason.UNKNOWN, "past RAM");
   assert.equal(dma.log.total, 4);

@@ -178,6 +178,18 @@ export class Iotlb {
     return i;
   }
 
+  /** Number of entries of an endpoint for pages in [first, last] (one scan of the table). */
+  countRange(endpoint: number, first: number, last: number): number {
+    let n = 0;
+    for (let i = 0; i <= this.mask; i++) {
+      if (this.tagEp(i) === endpoint) {
+        const p = this.tagPage(i);
+        if (p >= first && p <= last) n++;
+      }
+    }
+    return n;
+  }
+
   /** Drops every entry of an endpoint now (attach and detach are always synchronous). */
   invalidateEndpoint(endpoint: number): void {
     for (let i = 0; i <= this.mask; i++) {

@@ -22,8 +22,9 @@
  */
 import type { AuditEvent } from "./audit_event.ts";
 
-const PS = 4096;
-const WHOLE = Number.MAX_SAFE_INTEGER;
+const PS = 4096n;
+// Unmap length of a whole-domain invalidation: VT-d addresses are at most 57 bits.
+const WHOLE = BigInt(Number.MAX_SAFE_INTEGER);
 
 const RE = {
   prefix: /^(?:\d+@(\d+)\.(\d+):)?\s*(vtd_\w+)\s+(.*)$/,
@@ -54,7 +55,7 @@ export interface ImportStats {
 export class VtdTraceImporter {
   readonly stats: ImportStats = { lines: 0, used: 0, skipped: 0 };
   #epDomain = new Map<number, number>();
-  #live = new Map<number, Map<number, number>>(); // domain -> page -> slpte
+  #live = new Map<number, Map<number, bigint>>(); // domain -> page -> slpte
   #domains = new Set<number>();
   #baseSec: number | null = null;
 
@@ -86,8 +87,9 @@ export class VtdTraceImporter {
       const p = RE.page.exec(rest);
       if (!p) return [];
       const sid = parseInt(p[1], 16);
-      const iova = parseInt(p[2], 16);
-      const slpte = parseInt(p[3], 16);
+      // 64-bit fields: read exactly (a PTE's high bits would round a number's low bits).
+      const iova = BigInt("0x" + p[2]);
+      const slpte = BigInt("0x" + p[3]);
       const domain = parseInt(p[4], 16);
       const out: AuditEvent[] = [];
       if (this.#epDomain.get(sid) !== domain) {
@@ -95,18 +97,28 @@ export class VtdTraceImporter {
         out.push({ op: "attach", endpoint: sid, domain, ...t });
       }
       this.#domains.add(domain);
-      const page = Math.floor(iova / PS);
+      const page = Number(iova / PS);
       let live = this.#live.get(domain);
       if (!live) this.#live.set(domain, live = new Map());
       if (name === "vtd_iotlb_page_update" && live.get(page) !== slpte) {
-        if (live.has(page)) out.push({ op: "unmap", domain, iova: page * PS, len: PS, ...t });
+        if (live.has(page)) {
+          out.push({ op: "unmap", domain, iova: BigInt(page) * PS, len: PS, ...t });
+        }
         live.set(page, slpte);
-        const flags = [...(slpte & 1 ? ["read"] : []), ...(slpte & 2 ? ["write"] : [])];
+        const flags = [...(slpte & 1n ? ["read"] : []), ...(slpte & 2n ? ["write"] : [])];
         // Bits 12..51 of a second-level PTE hold the page frame.
-        const gpa = Math.floor(slpte / PS) % 2 ** 40 * PS;
-        out.push({ op: "map", domain, iova: page * PS, len: PS, gpa, flags, ...t });
+        const gpa = (slpte / PS) % (1n << 40n) * PS;
+        out.push({
+          op: "map",
+          domain,
+          iova: BigInt(page) * PS,
+          len: PS,
+          gpa,
+          flags,
+          ...t,
+        });
       }
-      out.push({ op: "dma", endpoint: sid, iova, len: 1, ...t });
+      out.push({ op: "dma", endpoint: sid, iova, len: 1n, ...t });
       return out;
     }
     if (name === "vtd_inv_desc_iotlb_pages") {
@@ -114,11 +126,17 @@ export class VtdTraceImporter {
       if (!p) return [];
       const domain = parseInt(p[1], 16);
       if (!this.#domains.has(domain)) return []; // no endpoint of it translated yet
-      const addr = parseInt(p[2], 16);
-      const pages = 2 ** parseInt(p[3], 16);
+      const first = BigInt("0x" + p[2]) / PS;
+      const mask = parseInt(p[3], 16);
+      if (mask > 52) return []; // past any VT-d address width: not a real invalidation
+      const pages = 1n << BigInt(mask);
       const live = this.#live.get(domain);
-      const first = Math.floor(addr / PS);
-      if (live) { for (let k = 0; k < pages; k++) live.delete(first + k); }
+      // Drop the live pages in range: by key when the range is larger than what is live.
+      if (live) {
+        const lo = Number(first), hi = Number(first + pages); // exact: < 2^53 pages
+        if (hi - lo <= live.size) { for (let pg = lo; pg < hi; pg++) live.delete(pg); }
+        else for (const pg of live.keys()) if (pg >= lo && pg < hi) live.delete(pg);
+      }
       return [{ op: "unmap", domain, iova: first * PS, len: pages * PS, ...t }];
     }
     if (name === "vtd_inv_desc_iotlb_domain") {
@@ -127,12 +145,12 @@ export class VtdTraceImporter {
       const domain = parseInt(p[1], 16);
       if (!this.#domains.has(domain)) return [];
       this.#live.delete(domain);
-      return [{ op: "unmap", domain, iova: 0, len: WHOLE, ...t }];
+      return [{ op: "unmap", domain, iova: 0n, len: WHOLE, ...t }];
     }
     if (name === "vtd_inv_desc_iotlb_global") {
       const out: AuditEvent[] = [];
       for (const d of this.#domains) {
-        out.push({ op: "unmap", domain: d, iova: 0, len: WHOLE, ...t });
+        out.push({ op: "unmap", domain: d, iova: 0n, len: WHOLE, ...t });
       }
       this.#live.clear();
       return out;

@@ -95,8 +95,8 @@ export class VfioContainer {
   /** VFIO_IOMMU_MAP_DMA: the device may access [iova, iova+size) as host memory at vaddr. */
   mapDma(
     vaddr: bigint,
-    iova: number,
-    size: number,
+    iova: bigint | number,
+    size: bigint | number,
     perm: { read: boolean; write: boolean },
   ): void {
     const flags = (perm.read ? 1 : 0) | (perm.write ? 2 : 0);
@@ -107,7 +107,7 @@ export class VfioContainer {
   }
 
   /** VFIO_IOMMU_UNMAP_DMA; returns the number of bytes unmapped. */
-  unmapDma(iova: number, size: number): number {
+  unmapDma(iova: bigint | number, size: bigint | number): number {
     return check(
       native().hv_pviommu_vfio_unmap_dma(this.fd, BigInt(iova), BigInt(size)),
       `VFIO_IOMMU_UNMAP_DMA iova 0x${iova.toString(16)}`,
@@ -129,9 +129,9 @@ export class VfioBackend implements HostBackend {
   constructor(readonly container: VfioContainer, readonly ramHost: bigint) {}
   map(_domain: number, m: Mapping): void {
     this.container.mapDma(
-      this.ramHost + BigInt(m.physStart),
+      this.ramHost + m.physStart,
       m.virtStart,
-      m.virtEnd - m.virtStart + 1,
+      m.virtEnd - m.virtStart + 1n,
       {
         read: (m.flags & MapFlag.READ) !== 0,
         write: (m.flags & MapFlag.WRITE) !== 0,
@@ -139,7 +139,7 @@ export class VfioBackend implements HostBackend {
     );
   }
   unmap(_domain: number, m: Mapping): void {
-    this.container.unmapDma(m.virtStart, m.virtEnd - m.virtStart + 1);
+    this.container.unmapDma(m.virtStart, m.virtEnd - m.virtStart + 1n);
   }
 }
 

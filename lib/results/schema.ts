@@ -24,6 +24,13 @@ export const MIGRATIONS: readonly string[][] = [
   [
     `CREATE TABLE IF NOT EXISTS spool_merged (name VARCHAR PRIMARY KEY, merged TIMESTAMP NOT NULL)`,
   ],
+  // pviommu's addresses are 64-bit (IOVAs up to 2^64 - 1; a length may be 2^64).
+  [
+    `ALTER TABLE IF EXISTS pviommu_faults ALTER address TYPE UBIGINT`,
+    `ALTER TABLE IF EXISTS pviommu_faults ALTER iova TYPE UBIGINT`,
+    `ALTER TABLE IF EXISTS pviommu_violations ALTER iova TYPE UBIGINT`,
+    `ALTER TABLE IF EXISTS pviommu_violations ALTER len TYPE HUGEINT`,
+  ],
 ];
 
 /** The version a store has once every migration ran. */
@@ -35,6 +42,7 @@ export type ColumnType =
   | "JSON"
   | "BIGINT"
   | "UBIGINT"
+  | "HUGEINT"
   | "INTEGER"
   | "DOUBLE"
   | "BOOLEAN"

@@ -84,6 +84,8 @@ function appendTyped(app: DuckDBAppender, type: ColumnType, v: unknown): void {
       return app.appendBigInt(BigInt(typeof v === "number" ? Math.trunc(v) : v as bigint));
     case "UBIGINT":
       return app.appendUBigInt(BigInt(typeof v === "number" ? Math.trunc(v) : v as bigint));
+    case "HUGEINT":
+      return app.appendHugeInt(BigInt(typeof v === "number" ? Math.trunc(v) : v as bigint));
     case "INTEGER":
       return app.appendInteger(Number(v));
     case "DOUBLE":

@@ -23,6 +23,8 @@ import {
   parseAuditLine,
 } from "../../lib/pviommu/audit_event.ts";
 import { VtdTraceImporter } from "../../lib/pviommu/qemu_trace.ts";
+import { toJson64 } from "../../lib/pviommu/json64.ts";
+import { MAX_PAGE_SIZE, MIN_PAGE_SIZE } from "../../lib/pviommu/iommu.ts";
 import type { TableSpec } from "../../lib/results/mod.ts";
 
 /** The store table of audit violations. */
@@ -34,8 +36,8 @@ export const VIOLATIONS_TABLE: TableSpec = {
     ["op", "VARCHAR"],
     ["endpoint", "BIGINT"],
     ["domain", "BIGINT"],
-    ["iova", "BIGINT"],
-    ["len", "BIGINT"],
+    ["iova", "UBIGINT"],
+    ["len", "HUGEINT"],
     ["detail", "VARCHAR"],
     ["unmapped_at", "BIGINT"],
     ["served", "BOOLEAN"],
@@ -58,15 +60,23 @@ export function violationRows(violations: Violation[]): unknown[][] {
   ]);
 }
 
-/** Prints an audit summary as text. */
+/** A violation as one JSON line: 64-bit fields as numbers, or hex strings past 2^53 - 1. */
+export function violationJson(v: Violation): string {
+  return toJson64(v);
+}
+
 function parsePageSize(text: string): number {
   const v = parseSize(text);
   if (v === 0 || (v & (v - 1)) !== 0) {
     throw new InvalidArgumentError(`not a power of two: ${text}`);
   }
+  if (v < MIN_PAGE_SIZE || v > MAX_PAGE_SIZE) {
+    throw new InvalidArgumentError(`not from ${MIN_PAGE_SIZE} to ${MAX_PAGE_SIZE}: ${text}`);
+  }
   return v;
 }
 
+/** Prints an audit summary as text. */
 export function formatReport(r: AuditReport): string {
   const lines = [
     `events ${r.events} (attach ${r.ops.attach}, detach ${r.ops.detach}, map ${r.ops.map}, unmap ${r.ops.unmap}, dma ${r.ops.dma}; ${r.dmaBytes} DMA bytes)`,
@@ -103,7 +113,12 @@ export function addAuditCommands(program: Command): void {
           .default("strict" as const),
       )
       .option("--guest-ram <size>", "guest-physical memory size: maps past it are FAULT", parseSize)
-      .option("--page-size <size>", "page granularity (a power of two)", parsePageSize, 4096)
+      .option(
+        "--page-size <size>",
+        "page granularity (a power of two, 4K to 1G)",
+        parsePageSize,
+        4096,
+      )
       .option("--bypass", "unattached endpoints bypass translation (config field bypass=1)", false)
       .option("--violations <file>", "write each violation as a JSON line to FILE (- = stdout)")
       .option("--fail-on-violation", "exit 1 when any violation is found", false),
@@ -127,7 +142,7 @@ export function addAuditCommands(program: Command): void {
           ? new LineWriter(await openOutput(opts.violations))
           : null;
         const pending: string[] = [];
-        a.onViolation = (v) => pending.push(JSON.stringify(v));
+        a.onViolation = (v) => pending.push(violationJson(v));
         for await (const { line, n } of readLines(await openInput(file))) {
           if (line.trim() === "") continue;
           try {

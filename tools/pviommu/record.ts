@@ -23,6 +23,7 @@ import { formatAuditEvent } from "../../lib/pviommu/audit_event.ts";
 import { recordGuest } from "../../lib/pviommu/recorder.ts";
 import { virtioIommuSupport } from "../../lib/pviommu/virtio_iommu_support.ts";
 import { formatReport, violationRows, VIOLATIONS_TABLE } from "./audit.ts";
+import { toJson64 } from "../../lib/pviommu/json64.ts";
 
 function parseArgs(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -94,7 +95,7 @@ export function addRecordCommand(program: Command): void {
           ? new LineWriter(await openOutput(opts.violations))
           : null;
         const pending: string[] = [];
-        auditor.onViolation = (v) => void pending.push(JSON.stringify(v));
+        auditor.onViolation = (v) => void pending.push(toJson64(v));
         const progress = new Progress({ quiet: opts.quiet });
         progress.update(`booting the guest (${workload}) behind ${opts.iommu}-iommu`);
         let n = 0;

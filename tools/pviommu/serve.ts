@@ -21,14 +21,15 @@ import { handleRequest } from "../../lib/pviommu/device.ts";
 import { frame, readFrames } from "../../lib/pviommu/framing.ts";
 import { type IommuConfig, PvIommu, type ResvRegion } from "../../lib/pviommu/iommu.ts";
 import { FAULTS_TABLE } from "../../lib/pviommu/fault_log.ts";
+import { toJson64 } from "../../lib/pviommu/json64.ts";
 import { ReqType, statusName } from "../../lib/pviommu/spec.ts";
 
 function parseResv(text: string): ResvRegion {
   const m = /^(0x[0-9a-f]+|\d+)-(0x[0-9a-f]+|\d+)(?::(msi|reserved))?$/i.exec(text);
   if (!m) throw new UsageError(`--resv: expected START-END[:msi|reserved], got ${text}`);
   return {
-    start: Number(m[1]),
-    end: Number(m[2]),
+    start: BigInt(m[1]),
+    end: BigInt(m[2]),
     subtype: m[3]?.toLowerCase() === "reserved" ? 0 : 1,
   };
 }
@@ -102,7 +103,7 @@ export function addServeCommands(program: Command): void {
               ...(reply?.resv ? { resv: reply.resv } : {}),
               ...(h.error ? { error: h.error } : {}),
             };
-            await writeAll(out, new TextEncoder().encode(JSON.stringify(o) + "\n"));
+            await writeAll(out, new TextEncoder().encode(toJson64(o) + "\n"));
           } else await writeAll(out, frame(h.reply));
         }
       };
@@ -237,7 +238,7 @@ export function addServeCommands(program: Command): void {
       for await (const f of readFrames(conn.readable)) {
         const rep = decodeReply(ReqType[r.type], f, o.probeSize);
         if (rep === null) throw new ToolError("the device did not write the reply (used length 0)");
-        console.log(statusName(rep.status) + (rep.resv ? " " + JSON.stringify(rep.resv) : ""));
+        console.log(statusName(rep.status) + (rep.resv ? " " + toJson64(rep.resv) : ""));
         if (rep.status !== 0) throw new ToolError(`the device answered ${statusName(rep.status)}`);
         return;
       }
