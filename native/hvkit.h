@@ -26,4 +26,9 @@ HV_EXPORT const char *hv_errno_text(int32_t err);
 HV_EXPORT double hv_clock_ns(void);
 HV_EXPORT int32_t hv_sleep_until_ns(double deadline_ns);
 
+/* sigbus_guard.c (internal): run code that reads a file mapping which may shrink; a SIGBUS in
+ * it makes the call return -EFAULT instead of killing the process. */
+int hv_guarded_call(void (*fn)(void *), void *arg);
+int hv_guarded_memcpy(void *dst, const void *src, size_t n);
+
 #endif

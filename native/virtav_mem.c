@@ -1,6 +1,17 @@
 /* virtav guest memory: read-only mappings of RAM files and dumps, guest-physical address
  * translation through a segment list (paddr, file offset, size triples), x86-64 4- and
- * 5-level page-table walks that list executable pages, and page hashes for rescans. */
+ * 5-level page-table walks that list executable pages, and page hashes for rescans.
+ *
+ * A mapped file may shrink under its mapping (a live RAM file, a dump being rewritten):
+ * touching a page past its new end raises SIGBUS. So each access re-checks the file's size
+ * (the fd stays open) and answers -ESTALE when its range is gone, and the copies, walks and
+ * hashes run under sigbus_guard.c, which turns a SIGBUS in the window after that check into
+ * -ESTALE too. A scan in place cannot be abandoned midway (the matcher holds locks): it has
+ * the size check only.
+ *
+ * The handle table is a read-write lock: every use of a mapping holds it shared, so a close
+ * (exclusive) never unmaps under a scan or a copy. */
+#include "hvkit.h"
 #include "virtav.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -22,10 +33,11 @@
 typedef struct {
   uint8_t *base;
   uint64_t size;
+  int fd;
 } map_rec;
 
 static map_rec maps[MAX_MAPS];
-static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t maps_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 int32_t vav_map_open(const char *path, uint64_t *size_out) {
   if (!path) return -EINVAL;
@@ -54,39 +66,55 @@ int32_t vav_map_open(const char *path, uint64_t *size_out) {
     madvise(m, size, MADV_SEQUENTIAL);
     base = m;
   }
-  close(fd);
-  pthread_mutex_lock(&maps_lock);
+  pthread_rwlock_wrlock(&maps_lock);
   for (int i = 0; i < MAX_MAPS; i++) {
     if (!maps[i].base && !maps[i].size) {
       maps[i].base = base ? base : (uint8_t *)1; /* mark used for empty files */
       maps[i].size = size;
-      pthread_mutex_unlock(&maps_lock);
+      maps[i].fd = fd; /* kept: the size is re-checked before each access */
+      pthread_rwlock_unlock(&maps_lock);
       if (size_out) *size_out = size;
       return i;
     }
   }
-  pthread_mutex_unlock(&maps_lock);
+  pthread_rwlock_unlock(&maps_lock);
+  close(fd);
   if (base) munmap(base, size);
   return -EMFILE;
 }
 
+/* The mapping of handle m, with the table held shared until map_put: it cannot be closed
+ * meanwhile. */
 static int map_get(int32_t m, map_rec *out) {
   if (m < 0 || m >= MAX_MAPS) return -EBADF;
-  pthread_mutex_lock(&maps_lock);
+  pthread_rwlock_rdlock(&maps_lock);
   *out = maps[m];
-  pthread_mutex_unlock(&maps_lock);
-  return out->base ? 0 : -EBADF;
+  if (!out->base) {
+    pthread_rwlock_unlock(&maps_lock);
+    return -EBADF;
+  }
+  return 0;
+}
+
+static void map_put(void) { pthread_rwlock_unlock(&maps_lock); }
+
+/* 0 when the file still reaches file offset `end`, -ESTALE when it shrank below it. */
+static int still_whole(const map_rec *r, uint64_t end) {
+  struct stat st;
+  if (fstat(r->fd, &st) < 0) return -errno;
+  return (uint64_t)st.st_size < end ? -ESTALE : 0;
 }
 
 int32_t vav_map_close(int32_t m) {
   if (m < 0 || m >= MAX_MAPS) return -EBADF;
-  pthread_mutex_lock(&maps_lock);
+  pthread_rwlock_wrlock(&maps_lock);
   map_rec r = maps[m];
   maps[m].base = NULL;
   maps[m].size = 0;
-  pthread_mutex_unlock(&maps_lock);
+  pthread_rwlock_unlock(&maps_lock);
   if (!r.base) return -EBADF;
   if (r.size) munmap(r.base, r.size);
+  close(r.fd);
   return 0;
 }
 
@@ -94,11 +122,16 @@ int64_t vav_map_read(int32_t m, uint64_t off, uint8_t *dst, uint64_t len) {
   map_rec r;
   int rc = map_get(m, &r);
   if (rc < 0) return rc;
-  if (!dst && len) return -EINVAL;
-  if (off >= r.size) return 0;
-  if (len > r.size - off) len = r.size - off;
-  memcpy(dst, r.base + off, len);
-  return (int64_t)len;
+  int64_t out;
+  if (!dst && len) out = -EINVAL;
+  else if (off >= r.size) out = 0;
+  else {
+    if (len > r.size - off) len = r.size - off;
+    out = still_whole(&r, off + len);
+    if (out == 0) out = hv_guarded_memcpy(dst, r.base + off, len) < 0 ? -ESTALE : (int64_t)len;
+  }
+  map_put();
+  return out;
 }
 
 int64_t vav_map_scan(int32_t db, int32_t m, uint64_t off, uint64_t len, uint32_t flags, vav_hit *out,
@@ -108,9 +141,13 @@ int64_t vav_map_scan(int32_t db, int32_t m, uint64_t off, uint64_t len, uint32_t
   map_rec r;
   int rc = map_get(m, &r);
   if (rc < 0) return rc;
-  if (off > r.size || len > r.size - off) return -ERANGE;
-  if (!out && cap) return -EINVAL;
-  return vav_scan_db(d, len ? r.base + off : NULL, len, flags, out, cap, stats);
+  int64_t res;
+  if (off > r.size || len > r.size - off) res = -ERANGE;
+  else if (!out && cap) res = -EINVAL;
+  else if ((res = still_whole(&r, off + len)) == 0)
+    res = vav_scan_db(d, len ? r.base + off : NULL, len, flags, out, cap, stats);
+  map_put();
+  return res;
 }
 
 /* Guest-physical [pa, pa + len) as a pointer into the mapping, or NULL if not all in RAM. */
@@ -130,17 +167,15 @@ static const uint8_t *gpa_ptr(const map_rec *r, const uint64_t *segs, uint32_t n
 static __thread uint8_t *scratch;
 static __thread uint64_t scratch_cap;
 
-int64_t vav_map_scan_chunks(int32_t db, int32_t m, const uint64_t *segs, uint32_t nsegs, const uint64_t *chunks,
-                            uint32_t nchunks, uint32_t flags, vav_hit *out, uint32_t cap, uint64_t *stats) {
-  struct vav_db *d = vav_db_get(db);
-  if (!d) return -EBADF;
-  map_rec r;
-  int rc = map_get(m, &r);
-  if (rc < 0) return rc;
+static int64_t scan_chunks(struct vav_db *d, const map_rec *r, const uint64_t *segs, uint32_t nsegs,
+                           const uint64_t *chunks, uint32_t nchunks, uint32_t flags, vav_hit *out,
+                           uint32_t cap, uint64_t *stats) {
   if (!segs || !chunks || nchunks == 0 || (!out && cap)) return -EINVAL;
   if (nchunks == 1) { /* contiguous: scan in place, no copy */
-    const uint8_t *p = gpa_ptr(&r, segs, nsegs, chunks[0], chunks[1]);
+    const uint8_t *p = gpa_ptr(r, segs, nsegs, chunks[0], chunks[1]);
     if (!p) return -ERANGE;
+    int rc = still_whole(r, (uint64_t)(p - r->base) + chunks[1]);
+    if (rc < 0) return rc;
     return vav_scan_db(d, p, chunks[1], flags, out, cap, stats);
   }
   uint64_t total = 0;
@@ -153,13 +188,40 @@ int64_t vav_map_scan_chunks(int32_t db, int32_t m, const uint64_t *segs, uint32_
   }
   uint64_t pos = 0;
   for (uint32_t i = 0; i < nchunks; i++) {
-    const uint8_t *p = gpa_ptr(&r, segs, nsegs, chunks[2 * i], chunks[2 * i + 1]);
+    const uint8_t *p = gpa_ptr(r, segs, nsegs, chunks[2 * i], chunks[2 * i + 1]);
     if (!p) return -ERANGE;
-    memcpy(scratch + pos, p, chunks[2 * i + 1]);
+    if (hv_guarded_memcpy(scratch + pos, p, chunks[2 * i + 1]) < 0) return -ESTALE;
     pos += chunks[2 * i + 1];
   }
   if (stats) stats[VAV_ST_COPIED] += total;
   return vav_scan_db(d, scratch, total, flags, out, cap, stats);
+}
+
+int64_t vav_map_scan_chunks(int32_t db, int32_t m, const uint64_t *segs, uint32_t nsegs, const uint64_t *chunks,
+                            uint32_t nchunks, uint32_t flags, vav_hit *out, uint32_t cap, uint64_t *stats) {
+  struct vav_db *d = vav_db_get(db);
+  if (!d) return -EBADF;
+  map_rec r;
+  int rc = map_get(m, &r);
+  if (rc < 0) return rc;
+  int64_t res = scan_chunks(d, &r, segs, nsegs, chunks, nchunks, flags, out, cap, stats);
+  map_put();
+  return res;
+}
+
+static int64_t gather(const map_rec *r, const uint64_t *segs, uint32_t nsegs, const uint64_t *chunks,
+                      uint32_t nchunks, uint8_t *dst, uint64_t cap) {
+  if (!segs || !chunks || (!dst && cap)) return -EINVAL;
+  uint64_t pos = 0;
+  for (uint32_t i = 0; i < nchunks; i++) {
+    uint64_t len = chunks[2 * i + 1];
+    if (len > cap - pos) return -ENOSPC;
+    const uint8_t *p = gpa_ptr(r, segs, nsegs, chunks[2 * i], len);
+    if (!p) return -ERANGE;
+    if (hv_guarded_memcpy(dst + pos, p, len) < 0) return -ESTALE;
+    pos += len;
+  }
+  return (int64_t)pos;
 }
 
 /* The address of [off, off + len) in the mapping (for a scanner that reads memory itself, such
@@ -167,9 +229,12 @@ int64_t vav_map_scan_chunks(int32_t db, int32_t m, const uint64_t *segs, uint32_
  * vav_map_close. */
 const uint8_t *vav_map_ptr(int32_t m, uint64_t off, uint64_t len) {
   map_rec r;
-  if (map_get(m, &r) < 0 || r.size == 0) return NULL;
-  if (off > r.size || len > r.size - off) return NULL;
-  return r.base + off;
+  if (map_get(m, &r) < 0) return NULL;
+  const uint8_t *p = NULL;
+  if (r.size != 0 && off <= r.size && len <= r.size - off && still_whole(&r, off + len) == 0)
+    p = r.base + off;
+  map_put();
+  return p;
 }
 
 /* Copies guest-physical chunks (pa, len pairs) in order into dst (cap bytes): bytes copied. */
@@ -178,17 +243,9 @@ int64_t vav_map_gather(int32_t m, const uint64_t *segs, uint32_t nsegs, const ui
   map_rec r;
   int rc = map_get(m, &r);
   if (rc < 0) return rc;
-  if (!segs || !chunks || (!dst && cap)) return -EINVAL;
-  uint64_t pos = 0;
-  for (uint32_t i = 0; i < nchunks; i++) {
-    uint64_t len = chunks[2 * i + 1];
-    if (len > cap - pos) return -ENOSPC;
-    const uint8_t *p = gpa_ptr(&r, segs, nsegs, chunks[2 * i], len);
-    if (!p) return -ERANGE;
-    memcpy(dst + pos, p, len);
-    pos += len;
-  }
-  return (int64_t)pos;
+  int64_t res = gather(&r, segs, nsegs, chunks, nchunks, dst, cap);
+  map_put();
+  return res;
 }
 
 typedef struct {
@@ -274,6 +331,16 @@ static void walk(walk_ctx *w, uint64_t table, int level, uint64_t va_base, int u
   w->path[level] = ~0ull;
 }
 
+struct walk_args {
+  walk_ctx *w;
+  uint64_t root;
+};
+
+static void walk_root(void *a) {
+  struct walk_args *wa = a;
+  walk(wa->w, wa->root, wa->w->levels, 0, 1);
+}
+
 int64_t vav_walk(int32_t m, const uint64_t *segs, uint32_t nsegs, uint64_t cr3, uint32_t flags, uint64_t *out,
                  uint32_t cap, uint64_t *stats) {
   map_rec r;
@@ -281,13 +348,19 @@ int64_t vav_walk(int32_t m, const uint64_t *segs, uint32_t nsegs, uint64_t cr3, 
   if (rc < 0) return rc;
   uint64_t dummy[8] = {0};
   if (!stats) stats = dummy;
-  if (!segs || (!out && cap)) return -EINVAL;
+  int64_t res;
   uint64_t root = cr3 & ADDR_MASK;
-  if (!gpa_ptr(&r, segs, nsegs, root, 4096)) return -ERANGE; /* CR3 outside guest RAM */
-  walk_ctx w = {&r, segs, nsegs, flags, (flags & VAV_LA57) ? 5 : 4, out, cap, 0, stats, {0}};
-  for (int i = 0; i < 6; i++) w.path[i] = ~0ull;
-  walk(&w, root, w.levels, 0, 1);
-  return w.n;
+  if (!segs || (!out && cap)) res = -EINVAL;
+  else if (!gpa_ptr(&r, segs, nsegs, root, 4096)) res = -ERANGE; /* CR3 outside guest RAM */
+  else {
+    walk_ctx w = {&r, segs, nsegs, flags, (flags & VAV_LA57) ? 5 : 4, out, cap, 0, stats, {0}};
+    for (int i = 0; i < 6; i++) w.path[i] = ~0ull;
+    struct walk_args wa = {&w, root};
+    /* Page tables live anywhere in the file: a SIGBUS ends the walk as -ESTALE. */
+    res = hv_guarded_call(walk_root, &wa) < 0 ? -ESTALE : (int64_t)w.n;
+  }
+  map_put();
+  return res;
 }
 
 static inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
@@ -311,17 +384,34 @@ static uint64_t page_hash(const uint8_t *p) {
   return h | 1; /* never 0: 0 means "not in RAM" */
 }
 
+struct hash_args {
+  const map_rec *r;
+  const uint64_t *segs, *pages;
+  uint32_t nsegs, n;
+  uint64_t *out;
+  int64_t missing;
+};
+
+static void hash_all(void *a) {
+  struct hash_args *h = a;
+  for (uint32_t i = 0; i < h->n; i++) {
+    const uint8_t *p = gpa_ptr(h->r, h->segs, h->nsegs, h->pages[i], 4096);
+    h->out[i] = p ? page_hash(p) : 0;
+    h->missing += !p;
+  }
+}
+
 int64_t vav_map_hash_pages(int32_t m, const uint64_t *segs, uint32_t nsegs, const uint64_t *pages, uint32_t n,
                            uint64_t *out) {
   map_rec r;
   int rc = map_get(m, &r);
   if (rc < 0) return rc;
-  if (!segs || (!pages && n) || (!out && n)) return -EINVAL;
-  int64_t missing = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    const uint8_t *p = gpa_ptr(&r, segs, nsegs, pages[i], 4096);
-    out[i] = p ? page_hash(p) : 0;
-    missing += !p;
+  int64_t res;
+  if (!segs || (!pages && n) || (!out && n)) res = -EINVAL;
+  else {
+    struct hash_args h = {&r, segs, pages, nsegs, n, out, 0};
+    res = hv_guarded_call(hash_all, &h) < 0 ? -ESTALE : h.missing;
   }
-  return missing;
+  map_put();
+  return res;
 }
