@@ -99,3 +99,46 @@ Deno.test("pviommu e2e: serve on a Unix socket answers request, survives a bad c
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("pviommu e2e: the top of the 64-bit IOVA space audits, prints and stores exactly", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = `${dir}/r.duckdb`;
+  const trace = [
+    '{"op":"attach","endpoint":8,"domain":1}',
+    '{"op":"map","domain":1,"iova":"0xfffffffffffff000","len":4096,"gpa":"0x5000","flags":["read"]}',
+    '{"op":"dma","endpoint":8,"iova":"0xfffffffffffff000","len":4096,"dir":"read"}',
+    '{"op":"dma","endpoint":8,"iova":"0xffffffffffffffff","len":1,"dir":"write"}',
+  ].join("\n") + "\n";
+  const r = await run(
+    ["audit", "--db", db, "--violations", "-", "-"],
+    new TextEncoder().encode(trace),
+  );
+  assert.equal(r.code, 0, r.err);
+  const v = r.out.trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(v.map((x) => [x.line, x.detail, x.iova]), [
+    [4, "MAPPING:write", "0xffffffffffffffff"],
+  ]);
+  const past = await run(
+    ["audit", "--no-db", "-"],
+    new TextEncoder().encode(
+      trace + '{"op":"dma","endpoint":8,"iova":"0xffffffffffffffff","len":2,"dir":"read"}\n',
+    ),
+  );
+  assert.equal(past.code, 1);
+  assert.match(
+    past.err.trim(),
+    /^pviommu: -: line 5: iova \+ len past 2\^64: 0xffffffffffffffff \+ 2$/,
+  );
+  const q = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { query } from "${new URL("../../lib/results/mod.ts", import.meta.url).href}";
+       const r = await query(${JSON.stringify(db)}, "SELECT iova::VARCHAR FROM pviommu_violations");
+       console.log(JSON.stringify(r.rows));`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const o = await q.output();
+  assert.equal(new TextDecoder().decode(o.stdout).trim(), '[["18446744073709551615"]]');
+});
