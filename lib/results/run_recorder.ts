@@ -80,7 +80,15 @@ export class RunRecorder {
   #host: string | undefined;
   #gitRev: string | undefined;
 
-  constructor(readonly dbPath: string | null, readonly info: RunInfo) {}
+  /**
+   * `failures: "throw"` makes a failed write reject, as a tool whose product is the store
+   * itself wants (bench/run); the default reports it once and goes on (see flush).
+   */
+  constructor(
+    readonly dbPath: string | null,
+    readonly info: RunInfo,
+    readonly failures: "report" | "throw" = "report",
+  ) {}
 
   /** Records one figure. */
   metric(name: string, value: number, unit = "", labels: Labels = {}): void {
@@ -100,8 +108,9 @@ export class RunRecorder {
   }
 
   /**
-   * Writes what was collected so far (and the run row) to the store. Never rejects: a store
-   * that fails is reported on stderr once (per store and process), and the batch spooled.
+   * Writes what was collected so far (and the run row) to the store. Never rejects (unless
+   * `failures` is `"throw"`): a store that fails is reported on stderr once (per store and
+   * process), and the batch spooled.
    */
   async flush(status = "running", finished: number | null = null): Promise<void> {
     if (this.dbPath === null) return;
@@ -127,6 +136,7 @@ export class RunRecorder {
     try {
       this.lastWrite = await writeBatch(this.dbPath, batch);
     } catch (e) {
+      if (this.failures === "throw") throw e;
       // The store is not the run: its failure is said once on stderr and the run goes on to
       // exit with its own status. The batch goes to the spool when it can, for a later merge.
       let kept = "";
@@ -149,8 +159,12 @@ export class RunRecorder {
 /**
  * Starts a run: resolves the store's path from the options and records the run as `running`.
  */
-export async function startRun(opts: StoreOptions, info: RunInfo): Promise<RunRecorder> {
-  const run = new RunRecorder(resolveDbPath(opts), info);
+export async function startRun(
+  opts: StoreOptions,
+  info: RunInfo,
+  failures: "report" | "throw" = "report",
+): Promise<RunRecorder> {
+  const run = new RunRecorder(resolveDbPath(opts), info, failures);
   await run.flush();
   return run;
 }

@@ -322,7 +322,7 @@ export function buildProgram() {
           tool: "hvkit-bench",
           command: "run",
           args: { quick: opts.quick, only: opts.only ?? null },
-        }).catch((e) => {
+        }, "throw").catch((e) => {
           throw new ToolError(`${db}: cannot write the results store: ${firstLine(e)}`);
         });
         makeDirOnce(opts.out);
