@@ -166,3 +166,23 @@ Deno.test("formats: oracleGeneral obj_id * obj_size past 2^53 is refused naming 
     /line 1: obj_id \* obj_size .* ends past 2\^53/,
   );
 });
+
+Deno.test("formats: libCacheSim's csv (traceConv --output-txt) read and written", async () => {
+  const { lcsCsvLines } = await import("./lcs_csv.ts");
+  const recs = await records(`${fixtures}tencent_cbs.csv`);
+  const text = recs.flatMap((r) => lcsCsvLines(r, 4096)).join("\n") + "\n";
+  const stats: ReadStats = { bad: 0 };
+  const back = await records(streamOf(text), {}, stats);
+  assert.equal(stats.format, "lcs-csv");
+  assert.deepEqual(back.map((r) => r.off / 4096), blockSequence(recs, 4096));
+  // With the header libCacheSim's own csv traces carry, and three columns.
+  const hdr = "time,obj_id,obj_size\n5,10,512\n6,11,512\n";
+  assert.deepEqual(await records(streamOf(hdr)), [
+    { ts: 5e9, op: "R", off: 5120, len: 512 },
+    { ts: 6e9, op: "R", off: 5632, len: 512 },
+  ]);
+  await assert.rejects(
+    () => records(streamOf("1,2,3,-1\n1,x,3,-1\n"), { format: "lcs-csv" }),
+    /line 2: obj_id is not a number/,
+  );
+});

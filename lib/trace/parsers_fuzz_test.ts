@@ -15,6 +15,7 @@ import { fioIologParser } from "./fio_iolog.ts";
 import { nbdkitLogParser } from "./nbdkit_log.ts";
 import { alibabaParser } from "./alibaba_csv.ts";
 import { tencentParser } from "./tencent_cbs.ts";
+import { lcsCsvParser } from "./lcs_csv.ts";
 import { readOracleChunks } from "./oracle_general.ts";
 import { CompressedTraceError, decompress } from "./decompress.ts";
 import { BINARY_MAGIC, BinaryTraceWriter, readBinaryChunks, RECORD_SIZE } from "./binary.ts";
@@ -105,7 +106,11 @@ LINES.alibaba = fc.tuple(word, fc.constantFrom("R", "W", "X"), numText, numText,
 LINES.tencent = fc.tuple(numText, numText, numText, fc.constantFrom("0", "1", "2"), word).map(
   ([ts, off, size, t, vol]) => `${ts},${off},${size},${t},${vol}`,
 );
+LINES["lcs-csv"] = fc.tuple(numText, numText, numText, numText).map(
+  ([t, id, size, next]) => `${t},${id},${size},${next}`,
+);
 const PARSERS: Record<string, () => LineParser> = {
+  "lcs-csv": lcsCsvParser,
   alibaba: alibabaParser,
   tencent: tencentParser,
   jsonl: jsonlParser,

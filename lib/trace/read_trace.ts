@@ -20,6 +20,7 @@ import { nbdkitLogParser } from "./nbdkit_log.ts";
 import { fioIologParser } from "./fio_iolog.ts";
 import { alibabaParser } from "./alibaba_csv.ts";
 import { tencentParser } from "./tencent_cbs.ts";
+import { lcsCsvParser } from "./lcs_csv.ts";
 import { readOracleChunks } from "./oracle_general.ts";
 import { type Compression, decompress, detectCompression } from "./decompress.ts";
 import { peek } from "./peek.ts";
@@ -36,6 +37,7 @@ export const TRACE_FORMATS = [
   "alibaba",
   "tencent",
   "oracleGeneral",
+  "lcs-csv",
 ] as const;
 /** A trace format. */
 export type TraceFormat = typeof TRACE_FORMATS[number];
@@ -46,6 +48,7 @@ type BinaryFormat = "bin" | "oracleGeneral";
 const PARSERS: Record<Exclude<TraceFormat, BinaryFormat>, () => LineParser> = {
   alibaba: alibabaParser,
   tencent: tencentParser,
+  "lcs-csv": lcsCsvParser,
   jsonl: jsonlParser,
   msr: msrParser,
   blkparse: blkparseParser,
@@ -73,6 +76,9 @@ export function detectFormat(head: Uint8Array): TraceFormat | undefined {
   }
   if (/^\d+,[RW],\d+,\d+,\d+$/.test(line)) return "alibaba";
   if (/^\d+,\d+,\d+,[01],\d+$/.test(line)) return "tencent";
+  if (/^\d+,\d+,\d+(,-?\d+)?$/.test(line) || /^time,obj_id,obj_size/i.test(line)) {
+    return "lcs-csv";
+  }
   return undefined;
 }
 

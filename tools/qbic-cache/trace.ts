@@ -20,6 +20,7 @@ import {
 import { formatRecord } from "../../lib/trace/jsonl.ts";
 import { BinaryTraceWriter } from "../../lib/trace/binary.ts";
 import { OracleGeneralWriter } from "../../lib/trace/oracle_general.ts";
+import { lcsCsvLines } from "../../lib/trace/lcs_csv.ts";
 import type { IoRecord } from "../../lib/trace/io_record.ts";
 import { type ReadStats, readTrace, readTraceChunks } from "../../lib/trace/read_trace.ts";
 import { StackDistanceCounter } from "../../lib/cache/stack_distance.ts";
@@ -51,11 +52,11 @@ export function addTraceCommand(program: Command) {
         new Option(
           "--to <format>",
           "output format (default: bin when -o ends in .bin, oracleGeneral when it names one)",
-        ).choices(["jsonl", "bin", "oracleGeneral"] as const),
+        ).choices(["jsonl", "bin", "oracleGeneral", "lcs-csv"] as const),
       )
       .option(
         "--block-size <size>",
-        "oracleGeneral: the block each record is (obj_size)",
+        "oracleGeneral, lcs-csv: the block each record is (obj_size)",
         parseSize,
         4096,
       )
@@ -88,7 +89,12 @@ export function addTraceCommand(program: Command) {
             ? new OracleGeneralWriter(out, bs)
             : new LineWriter(out);
           const write = w instanceof LineWriter
-            ? (r: IoRecord) => w.write(formatRecord(r))
+            ? to === "lcs-csv"
+              ? async (r: IoRecord) => {
+                if (r.op === "F" || r.op === "T") dropped++;
+                for (const line of lcsCsvLines(r, bs)) await w.write(line), blocks++;
+              }
+              : (r: IoRecord) => w.write(formatRecord(r))
             : (r: IoRecord) => w.write(r);
           for (; !next.done; next = await records.next()) {
             await write(next.value);
@@ -106,7 +112,7 @@ export function addTraceCommand(program: Command) {
           const bad = stats.bad
             ? `, ${stats.bad} bad lines skipped (first: ${stats.firstBad})`
             : "";
-          const og = to === "oracleGeneral"
+          const og = to === "oracleGeneral" || to === "lcs-csv"
             ? ` (${blocks} block accesses of ${bs} bytes; ${dropped} flushes/trims have no record)`
             : "";
           console.error(
