@@ -1,7 +1,7 @@
 /**
  * The test command behind `./dev test`: `deno fmt --check`, `deno lint`, `deno check`, then
- * every test (`deno test -A`; unit tests beside the code, end-to-end tests in tests/e2e/), then
- * (whole runs only) the native-facing tests under ASan+UBSan (scripts/test_asan.sh).
+ * every test (`deno test -A`; unit tests beside the code, end-to-end tests in tests/e2e/).
+ * The sanitizer run is separate: `./dev test-asan` (scripts/test_asan.sh), its own CI job.
  * Ends with one line `N passed, N failed, N skipped` counting the tests and the three static
  * checks. Arguments narrow the test run to those paths (static checks still run).
  *
@@ -78,21 +78,6 @@ try {
 } catch {
   console.log("== test: no JUnit report was written (the test run itself failed)");
   failed++;
-}
-// The whole suite also runs the native-facing tests against the ASan+UBSan build (about a
-// minute): scripts/test_asan.sh, one more pass or fail.
-if (Deno.args.length === 0) {
-  console.log("== asan: scripts/test_asan.sh");
-  const { code } = await new Deno.Command("bash", {
-    args: [root + "scripts/test_asan.sh"],
-    cwd: root,
-    env: { DENO: deno },
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  console.log(`== asan: ${code === 0 ? "ok" : "FAILED"}`);
-  if (code === 0) passed++;
-  else failed++;
 }
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 Deno.exit(failed === 0 ? 0 : 1);
