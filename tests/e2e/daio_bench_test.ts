@@ -73,6 +73,10 @@ Deno.test("daio bench: patterns written by each engine read back through every e
         const j = JSON.parse(r.stdout);
         assert.ok(j.read.ios > 0);
         assert.ok(j.read.lat.p99_ns >= j.read.lat.p50_ns);
+        // The io_uring engine says which ring features it ran with; the baselines have none.
+        assert.ok(Array.isArray(j.features), r.stdout);
+        if (reader === "daio") assert.ok(j.features.length > 0, r.stdout);
+        else assert.deepEqual(j.features, []);
       }
     }
     // A different seed means different expected contents: verify must fail.
@@ -95,6 +99,28 @@ Deno.test("daio bench: patterns written by each engine read back through every e
   } finally {
     await Deno.remove(path);
   }
+});
+
+Deno.test("daio doctor: lists the io_uring features this kernel grants the engine", async () => {
+  const r = await run("doctor", "--no-db", "--output", "json");
+  assert.equal(r.code, 0, r.stderr);
+  const caps = JSON.parse(r.stdout).capabilities as { name: string; ok: boolean }[];
+  const names = caps.map((c) => c.name);
+  for (
+    const f of [
+      "sqpoll",
+      "coop_taskrun",
+      "defer_taskrun",
+      "iopoll",
+      "fixed_files",
+      "fixed_buffers",
+      "nvme_passthrough",
+    ]
+  ) {
+    assert.ok(names.includes(`uring.${f}`), names.join(" "));
+  }
+  // io_uring works here (the suite needs it), and a plain ring registers a file.
+  assert.ok(caps.find((c) => c.name === "uring.fixed_files")!.ok);
 });
 
 Deno.test("daio bench: bad input is one line and a non-zero exit", async () => {
@@ -142,6 +168,8 @@ Deno.test("daio replay: a trace replays, and a record past the end names its lin
     assert.equal(ok.code, 0, ok.stderr);
     const j = JSON.parse(ok.stdout);
     assert.equal(j.read.ios + j.write.ios + j.other.ios, 200);
+    assert.equal(j.partial, false);
+    assert.ok(Array.isArray(j.features) && j.features.length > 0, ok.stdout);
     await Deno.writeTextFile(trace, lines[0] + "\n" + '{"op":"R","off":4194300,"len":10}\n');
     const bad = await run("replay", "--no-db", trace, "--target", path);
     assert.equal(bad.code, 1);
