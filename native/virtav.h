@@ -25,7 +25,9 @@ typedef struct {
 /* stats[] indices filled by the scan functions (uint64_t stats[8]) */
 /* VAV_ST_TRACK_DROP: programs whose partial matches outgrew their tracker (each then decided by
  * the exact scan, VAV_ST_EXACT counts those runs; nothing is dropped). */
-enum { VAV_ST_BYTES, VAV_ST_CANDIDATES, VAV_ST_PARTS, VAV_ST_TRACK_DROP, VAV_ST_HITS_LOST, VAV_ST_COPIED, VAV_ST_EXACT };
+/* VAV_ST_CANCELLED: the scan stopped early on SIGINT/SIGTERM (see vav_cancel_reset); the hits
+ * returned are those found in the first VAV_ST_BYTES bytes. */
+enum { VAV_ST_BYTES, VAV_ST_CANDIDATES, VAV_ST_PARTS, VAV_ST_TRACK_DROP, VAV_ST_HITS_LOST, VAV_ST_COPIED, VAV_ST_EXACT, VAV_ST_CANCELLED };
 /* stats[] indices filled by vav_walk (uint64_t stats[8]) */
 /* VAV_WS_SUPERVISOR: bytes of executable supervisor pages (U/S clear at some level): kernel text,
  * which every live Linux CR3 maps; none means a wrong CR3 or paging depth. */
@@ -34,6 +36,9 @@ enum { VAV_WS_TABLES, VAV_WS_OUTSIDE, VAV_WS_LOOPS, VAV_WS_BUDGET, VAV_WS_TRUNCA
 /* virtav_match.c */
 VAV_EXPORT int32_t vav_db_load(const uint8_t *blob, uint64_t len);
 VAV_EXPORT int32_t vav_db_free(int32_t db);
+VAV_EXPORT int32_t vav_db_check(const uint8_t *blob, uint64_t len);
+VAV_EXPORT int32_t vav_cancel_reset(void);
+VAV_EXPORT int32_t vav_cancel(void);
 VAV_EXPORT int64_t vav_db_info(int32_t db, uint64_t *info /* [8]: sigs, progs, parts, anchors4, anchors2, index bytes */);
 VAV_EXPORT int64_t vav_scan_buf(int32_t db, const uint8_t *buf, uint64_t len, uint32_t flags,
                                 vav_hit *out, uint32_t cap, uint64_t *stats);

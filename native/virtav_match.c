@@ -13,14 +13,18 @@
 #include "virtav.h"
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAGIC 0x31564156u /* "VAV1" */
+#define BLOB_VERSION 4
+#define VAV_MAX_SIGS (1u << 24) /* signatures in one compiled database (docs/limits.md) */
 #define HB 20             /* bits of the 4-byte key hash */
 #define INF32 0xffffffffu
 #define MAX_TRACK (1u << 20)
 #define MAX_DBS 64
+#define VAV_POLL (1u << 20) /* bytes between two looks at the cancel flag */
 
 typedef struct {
   uint32_t sig, first_part, nparts, off_kind;
@@ -30,6 +34,10 @@ typedef struct {
 typedef struct {
   uint32_t first_atom, natoms, width, gap_min, gap_max, key_off, key_len, anchor_off, anchor_len, prog;
   uint32_t lead, trail; /* `aa[x-y]` / `[x-y]bb` side bytes outside the core */
+  uint32_t edges;       /* (B)/(L)/(W) checks before (bits 0-3) and after (4-7) the core */
+  uint32_t head;        /* last parts: bytes that must be in the buffer for a match running past
+                           its end (clamscan's entry point, see Part.head); 0: never */
+  uint32_t min_end;     /* with head: bytes from the part's start that must be in the buffer */
 } part_rec;
 
 typedef struct {
@@ -67,13 +75,60 @@ struct vav_db {
   anchor *a2;
   uint32_t n2;
   tracker *trk;
+  uint32_t *tail_start; /* parts that may run past the end, by the 2 bytes ending their head */
+  uint32_t *tail_parts;
+  uint8_t tail_bm[8192];
+  uint32_t ntail, tail_max;
   uint32_t *sig_epoch;
   uint32_t *fb_epoch; /* per program: the scan (epoch) that sent it to the exact scan */
   uint32_t epoch;
   pthread_mutex_t lock;
 };
 
+/* Interruptible scans: SIGINT/SIGTERM arriving during a native scan set a flag the scan loop
+ * polls every VAV_POLL bytes; the scan then returns what it found so far with stats[VAV_ST_CANCELLED]
+ * set. The handler chains to the one installed before (Deno's), so the JS side still sees the signal. */
+static volatile sig_atomic_t cancel_flag;
+static struct sigaction prev_int, prev_term;
+static pthread_once_t sig_once = PTHREAD_ONCE_INIT;
+
+static void chain(const struct sigaction *p, int sig, siginfo_t *si, void *uc) {
+  if (p->sa_flags & SA_SIGINFO) {
+    if (p->sa_sigaction) p->sa_sigaction(sig, si, uc);
+  } else if (p->sa_handler != SIG_DFL && p->sa_handler != SIG_IGN && p->sa_handler) {
+    p->sa_handler(sig);
+  }
+}
+
+static void on_signal(int sig, siginfo_t *si, void *uc) {
+  cancel_flag = 1;
+  chain(sig == SIGINT ? &prev_int : &prev_term, sig, si, uc);
+}
+
+static void install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_signal;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &prev_int);
+  sigaction(SIGTERM, &sa, &prev_term);
+}
+
+int32_t vav_cancel_reset(void) {
+  pthread_once(&sig_once, install);
+  cancel_flag = 0;
+  return 0;
+}
+
+int32_t vav_cancel(void) {
+  cancel_flag = 1;
+  return 0;
+}
+
 static struct vav_db *dbs[MAX_DBS];
+static void class_init(void);
+static pthread_once_t class_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t dbs_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static inline uint32_t hash4(uint32_t k) { return (k * 0x9E3779B1u) >> (32 - HB); }
@@ -91,6 +146,8 @@ static void db_destroy(struct vav_db *d) {
   free(d->a4);
   free(d->start2);
   free(d->a2);
+  free(d->tail_start);
+  free(d->tail_parts);
   free(d->blob);
   free(d);
 }
@@ -105,33 +162,55 @@ static int cmp_anchor2(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Validates the blob's structure so a damaged cache file can never make the scan read wild. */
-static int db_validate(struct vav_db *d, uint64_t len) {
+/* Validates the blob's whole structure, so a damaged or crafted cache file can never make the
+ * load or the scan read or write out of bounds: every program's parts are its own and in order,
+ * every part's atoms and every atom's pool bytes lie inside their tables, widths add up, the key
+ * and anchor lie in the core, and the tracker total cannot overflow. */
+static int db_validate(const struct vav_db *d) {
+  uint64_t next_part = 0, trackers = 0;
   for (uint32_t i = 0; i < d->nprogs; i++) {
     const prog_rec *p = &d->progs[i];
-    if (p->sig >= d->nsigs || p->nparts == 0 || p->first_part > d->nparts ||
-        p->nparts > d->nparts - p->first_part || p->off_kind > 2)
+    if (p->sig >= d->nsigs || p->nparts == 0 || p->first_part != next_part || p->off_kind > 2)
       return -EINVAL;
+    if ((uint64_t)p->first_part + p->nparts > d->nparts) return -EINVAL;
+    for (uint32_t k = 0; k < p->nparts; k++)
+      if (d->parts[p->first_part + k].prog != i) return -EINVAL;
+    next_part += p->nparts;
+    trackers += p->nparts - 1;
   }
+  if (next_part != d->nparts || trackers >= UINT32_MAX / 2) return -EINVAL;
+  uint64_t next_atom = 0;
   for (uint32_t i = 0; i < d->nparts; i++) {
     const part_rec *p = &d->parts[i];
-    if (p->first_atom > d->natoms || p->natoms > d->natoms - p->first_atom || p->prog >= d->nprogs)
+    if (p->first_atom != next_atom || p->natoms == 0 || (uint64_t)p->first_atom + p->natoms > d->natoms)
       return -EINVAL;
+    next_atom += p->natoms;
+    if (p->width == 0 || p->width > (1u << 24)) return -EINVAL;
     if ((p->key_len != 2 && p->key_len != 4) || (uint64_t)p->key_off + p->key_len > p->width) return -EINVAL;
+    if ((uint64_t)p->anchor_off + p->anchor_len > p->width || p->anchor_len < p->key_len) return -EINVAL;
     /* the key lies in the core, so parts' keys come in part order (see the header comment) */
     if ((uint64_t)p->lead + p->trail >= p->width || p->key_off < p->lead ||
         (uint64_t)p->key_off + p->key_len > (uint64_t)p->width - p->trail)
       return -EINVAL;
+    if (p->gap_max != INF32 && p->gap_max < p->gap_min) return -EINVAL;
+    if (p->head && (p->head < 2 || p->min_end < p->head || p->min_end >= p->width || p->trail)) return -EINVAL;
+    for (int side = 0; side < 2; side++) {
+      uint32_t e = (p->edges >> (4 * side)) & 0xf;
+      if ((e & 3) == 0 ? e != 0 : (e & 8) != 0 || (side == 0 && (e & 4))) return -EINVAL;
+    }
+    if (p->edges >> 8) return -EINVAL;
     uint64_t w = 0;
     for (uint32_t a = 0; a < p->natoms; a++) {
       const atom_rec *t = &d->atoms[p->first_atom + a];
-      uint64_t need = (uint64_t)t->width * 2 * (t->kind == 0 ? 1 : t->nalts);
-      if (t->kind > 2 || t->width == 0 || (uint64_t)t->pool_off + need > d->pool_len) return -EINVAL;
+      if (t->kind > 3 || t->width == 0 || t->width > p->width) return -EINVAL;
+      if ((t->kind == 1 || t->kind == 2) && t->nalts == 0) return -EINVAL;
+      uint64_t need = (uint64_t)t->width * 2 * ((t->kind == 0 || t->kind == 3) ? 1 : t->nalts);
+      if ((uint64_t)t->pool_off + need > d->pool_len) return -EINVAL;
       w += t->width;
     }
     if (w != p->width) return -EINVAL;
   }
-  (void)len;
+  if (next_atom != d->natoms) return -EINVAL;
   return 0;
 }
 
@@ -141,7 +220,7 @@ static int part_exact_byte(const struct vav_db *d, const part_rec *p, uint32_t o
   for (uint32_t a = 0; a < p->natoms; a++) {
     const atom_rec *t = &d->atoms[p->first_atom + a];
     if (o < pos + t->width) {
-      if (t->kind != 0) return -1;
+      if (t->kind != 0 && t->kind != 3) return -1;
       const uint8_t *v = d->pool + t->pool_off, *m = v + t->width;
       return m[o - pos] == 0xff ? v[o - pos] : -1;
     }
@@ -152,8 +231,9 @@ static int part_exact_byte(const struct vav_db *d, const part_rec *p, uint32_t o
 
 int32_t vav_db_load(const uint8_t *blob, uint64_t len) {
   if (!blob || len < 32) return -EINVAL;
+  pthread_once(&class_once, class_init);
   const uint32_t *h = (const uint32_t *)blob;
-  if (h[0] != MAGIC || h[1] != 2) return -EINVAL;
+  if (h[0] != MAGIC || h[1] != BLOB_VERSION) return -EINVAL;
   struct vav_db *d = calloc(1, sizeof *d);
   if (!d) return -ENOMEM;
   d->nsigs = h[2];
@@ -164,7 +244,7 @@ int32_t vav_db_load(const uint8_t *blob, uint64_t len) {
   uint64_t need = 32 + (uint64_t)d->nprogs * sizeof(prog_rec) + (uint64_t)d->nparts * sizeof(part_rec) +
                   (uint64_t)d->natoms * sizeof(atom_rec) + d->pool_len;
   int rc = -EINVAL;
-  if (need != len) goto fail;
+  if (need != len || h[7] != 0 || d->nsigs > VAV_MAX_SIGS) goto fail;
   rc = -ENOMEM;
   d->blob = malloc(len);
   if (!d->blob) goto fail;
@@ -173,7 +253,7 @@ int32_t vav_db_load(const uint8_t *blob, uint64_t len) {
   d->parts = (const part_rec *)(d->progs + d->nprogs);
   d->atoms = (const atom_rec *)(d->parts + d->nparts);
   d->pool = (const uint8_t *)(d->atoms + d->natoms);
-  rc = db_validate(d, len);
+  rc = db_validate(d);
   if (rc < 0) goto fail;
   rc = -ENOMEM;
   d->tbase = calloc(d->nprogs + 1, sizeof(uint32_t));
@@ -217,6 +297,45 @@ int32_t vav_db_load(const uint8_t *blob, uint64_t len) {
     d->start2[k + 1]++;
   }
   for (uint32_t i = 0; i < 65536; i++) d->start2[i + 1] += d->start2[i];
+  /* the tail index: last parts with a head, keyed by the two exact bytes that end it */
+  d->tail_start = calloc(65537, sizeof(uint32_t));
+  d->tail_parts = calloc(d->nparts + 1, sizeof(uint32_t));
+  if (!d->tail_start || !d->tail_parts) {
+    rc = -ENOMEM;
+    goto fail;
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    uint32_t *fill = NULL;
+    if (pass == 1) {
+      for (uint32_t i = 0; i < 65536; i++) d->tail_start[i + 1] += d->tail_start[i];
+      fill = calloc(65536, sizeof(uint32_t));
+      if (!fill) {
+        rc = -ENOMEM;
+        goto fail;
+      }
+    }
+    for (uint32_t i = 0; i < d->nparts; i++) {
+      const part_rec *p = &d->parts[i];
+      const prog_rec *pr = &d->progs[p->prog];
+      if (!p->head || i != pr->first_part + pr->nparts - 1) continue;
+      int b0 = part_exact_byte(d, p, p->head - 2), b1 = part_exact_byte(d, p, p->head - 1);
+      if (b0 < 0 || b1 < 0) {
+        free(fill);
+        rc = -EINVAL;
+        goto fail;
+      }
+      uint32_t k = (uint32_t)b0 | (uint32_t)b1 << 8;
+      if (pass == 0) {
+        d->tail_start[k + 1]++;
+        d->tail_bm[k >> 3] |= (uint8_t)(1u << (k & 7));
+        d->ntail++;
+        if (p->width > d->tail_max) d->tail_max = p->width;
+      } else {
+        d->tail_parts[d->tail_start[k] + fill[k]++] = i;
+      }
+    }
+    free(fill);
+  }
   pthread_mutex_init(&d->lock, NULL);
   pthread_mutex_lock(&dbs_lock);
   for (int i = 0; i < MAX_DBS; i++) {
@@ -231,6 +350,14 @@ int32_t vav_db_load(const uint8_t *blob, uint64_t len) {
 fail:
   db_destroy(d);
   return rc;
+}
+
+/* Checks a blob's structure without building an index (the cache loader's test). */
+int32_t vav_db_check(const uint8_t *blob, uint64_t len) {
+  int32_t h = vav_db_load(blob, len);
+  if (h < 0) return h;
+  vav_db_free(h);
+  return 0;
 }
 
 struct vav_db *vav_db_get(int32_t db) {
@@ -268,14 +395,63 @@ int64_t vav_db_info(int32_t db, uint64_t *info) {
   return 0;
 }
 
-/* Does part p match at buf[s .. s + width)? (bounds already checked) */
-static int verify_part(const struct vav_db *d, const part_rec *p, const uint8_t *buf) {
-  const uint8_t *b = buf;
+/* What (B) and !(W) accept at a core's edges, measured on clamscan 1.4.6 byte by byte (the
+ * same tables as CLASS_SETS in lib/virtav/hex_signature.ts). */
+enum { CL_LEFT_B = 1, CL_RIGHT_B = 2, CL_OLD_RIGHT_B = 4, CL_PUNCT_W = 8 };
+static uint8_t class_tab[256];
+
+static void class_init(void) {
+  for (int b = 9; b <= 13; b++) class_tab[b] |= CL_PUNCT_W;
+  const uint8_t left[] = {32, 45, 46, 47, 60, 64, 95};
+  const uint8_t right[] = {10, 13, 32, 34, 39, 45, 47, 61, 62, 95};
+  const uint8_t old_right[] = {10, 13, 32, 34, 39, 45, 47, 61, 62, 95};
+  for (size_t i = 0; i < sizeof left; i++) class_tab[left[i]] |= CL_LEFT_B;
+  for (size_t i = 0; i < sizeof right; i++) class_tab[right[i]] |= CL_RIGHT_B;
+  for (size_t i = 0; i < sizeof old_right; i++) class_tab[old_right[i]] |= CL_OLD_RIGHT_B;
+  for (int b = 32; b <= 47; b++) class_tab[b] |= CL_PUNCT_W;
+  for (int b = 58; b <= 64; b++) class_tab[b] |= CL_PUNCT_W;
+  for (int b = 91; b <= 96; b++) class_tab[b] |= CL_PUNCT_W;
+  for (int b = 123; b <= 127; b++) class_tab[b] |= CL_PUNCT_W;
+}
+
+static inline int is_alnum(uint8_t b) {
+  return (b >= '0' && b <= '9') || (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z');
+}
+
+/* The (B)/(L)/(W) checks at the core's edges: left on the byte before the core start `cs`
+ * (the buffer start counts as a boundary; only non-negated classes are left edges), right on
+ * the byte at the core end `ce` (the end counts as a boundary, so a negated class fails there). */
+static int edges_ok(uint32_t edges, const uint8_t *buf, uint64_t len, uint64_t cs, uint64_t ce) {
+  uint32_t l = edges & 0xf, r = (edges >> 4) & 0xf;
+  if (l) {
+    uint8_t b = cs ? buf[cs - 1] : 0;
+    int hit = !cs || ((l & 3) == 1 ? (class_tab[b] & CL_LEFT_B) != 0 : (l & 3) == 2 ? b == '\n' : !is_alnum(b));
+    if (!hit) return 0;
+  }
+  if (r) {
+    int end = ce >= len, hit;
+    uint8_t b = end ? 0 : buf[ce];
+    switch (r) {
+    case 1: hit = end || (class_tab[b] & CL_RIGHT_B); break;
+    case 5: hit = !end && !(class_tab[b] & CL_OLD_RIGHT_B); break;
+    case 2: hit = end || b == '\n' || (b == '\r' && ce + 1 < len && buf[ce + 1] == '\n'); break;
+    case 6: hit = !end && b != '\n' && !(b == '\r' && ce + 1 < len && buf[ce + 1] == '\n'); break;
+    case 3: hit = end || !is_alnum(b); break;
+    default: hit = !end && is_alnum(b); break; /* 7: !(W) */
+    }
+    if (!hit) return 0;
+  }
+  return 1;
+}
+
+/* Does part p match at buf[s .. s + width)? (s + width <= len already checked) */
+static int verify_part(const struct vav_db *d, const part_rec *p, const uint8_t *buf, uint64_t s, uint64_t len) {
+  const uint8_t *b = buf + s;
   for (uint32_t a = 0; a < p->natoms; a++) {
     const atom_rec *t = &d->atoms[p->first_atom + a];
     const uint8_t *pool = d->pool + t->pool_off;
     uint32_t w = t->width;
-    if (t->kind == 0) {
+    if (t->kind == 0 || t->kind == 3) {
       const uint8_t *v = pool, *m = pool + w;
       for (uint32_t k = 0; k < w; k++)
         if ((b[k] & m[k]) != v[k]) return 0;
@@ -291,7 +467,42 @@ static int verify_part(const struct vav_db *d, const part_rec *p, const uint8_t 
     }
     b += w;
   }
-  return 1;
+  return !p->edges || edges_ok(p->edges, buf, len, s + p->lead, s + p->width - p->trail);
+}
+
+/* Does part p match at s when its end lies past the buffer's end `len` (s + width > len)?
+ * clamscan's forward check stops at the end of the buffer and calls that a match: bytes up to
+ * `len` must match, an alternative cut by the end fails, the end counts as a right boundary. */
+static int verify_truncated(const struct vav_db *d, const part_rec *p, const uint8_t *buf, uint64_t s, uint64_t len) {
+  uint64_t pos = s;
+  for (uint32_t a = 0; a < p->natoms && pos < len; a++) {
+    const atom_rec *t = &d->atoms[p->first_atom + a];
+    const uint8_t *pool = d->pool + t->pool_off;
+    uint32_t w = t->width;
+    if (t->kind == 0) {
+      const uint8_t *v = pool, *m = pool + w;
+      for (uint32_t k = 0; k < w && pos + k < len; k++)
+        if ((buf[pos + k] & m[k]) != v[k]) return 0;
+    } else if (t->kind == 3) {
+      /* one member of an alternative: whole or not at all */
+      const uint8_t *v = pool, *m = pool + w;
+      if (pos + w > len) return 0;
+      for (uint32_t k = 0; k < w; k++)
+        if ((buf[pos + k] & m[k]) != v[k]) return 0;
+    } else {
+      if (pos + w > len) return 0;
+      int any = 0;
+      for (uint32_t alt = 0; alt < t->nalts && !any; alt++) {
+        const uint8_t *v = pool + (uint64_t)alt * 2 * w, *m = v + w;
+        uint32_t k = 0;
+        while (k < w && (buf[pos + k] & m[k]) == v[k]) k++;
+        any = k == w;
+      }
+      if (any != (t->kind == 1)) return 0;
+    }
+    pos += w;
+  }
+  return !p->edges || edges_ok(p->edges, buf, len, s + p->lead, len);
 }
 
 /* Drops the ends of `t` that no start at or after `cs` can use: ends too old for the gap's
@@ -459,7 +670,7 @@ static uint64_t *chain_ends(scan_ctx *c, const prog_rec *pr, uint32_t k, uint64_
       } else if (!offset_ok(pr, c->len, cs)) {
         continue;
       }
-      if (memcmp(c->buf + s + p->key_off, key, p->key_len) || !verify_part(d, p, c->buf + s)) continue;
+      if (memcmp(c->buf + s + p->key_off, key, p->key_len) || !verify_part(d, p, c->buf, s, c->len)) continue;
       uint64_t ce = s + p->width - p->trail;
       out[ce >> 6] |= 1ull << (ce & 63);
     }
@@ -514,7 +725,7 @@ static inline void candidates(scan_ctx *c, const anchor *a, uint32_t from, uint3
     uint64_t s = i - p->key_off;
     if (s + p->width > c->len) continue;
     if (d->sig_epoch[d->progs[p->prog].sig] == d->epoch) continue;
-    if (!verify_part(d, p, c->buf + s)) continue;
+    if (!verify_part(d, p, c->buf, s, c->len)) continue;
     c->stats[VAV_ST_PARTS]++;
     on_part(c, a[j].part, s);
   }
@@ -538,6 +749,11 @@ int64_t vav_scan_db(struct vav_db *d, const uint8_t *buf, uint64_t len, uint32_t
   uint64_t n4 = len >= 4 ? len - 3 : 0;
   uint64_t i = 0;
   for (; i < n4 && !c.stop; i++) {
+    if ((i & (VAV_POLL - 1)) == 0 && cancel_flag) {
+      stats[VAV_ST_CANCELLED] = 1;
+      c.stop = 1;
+      break;
+    }
     uint32_t k;
     memcpy(&k, buf + i, 4);
     if (has4) {
@@ -549,19 +765,39 @@ int64_t vav_scan_db(struct vav_db *d, const uint8_t *buf, uint64_t len, uint32_t
       if ((bm2[k2 >> 3] >> (k2 & 7)) & 1) candidates(&c, d->a2, d->start2[k2], d->start2[k2 + 1], k2, i);
     }
   }
-  for (; has2 && i + 2 <= len && !c.stop; i++) {
+  for (; has2 && i + 2 <= len && !c.stop && !stats[VAV_ST_CANCELLED]; i++) {
     uint32_t k2 = buf[i] | (uint32_t)buf[i + 1] << 8;
     if ((bm2[k2 >> 3] >> (k2 & 7)) & 1) candidates(&c, d->a2, d->start2[k2], d->start2[k2 + 1], k2, i);
   }
+  /* last parts that run past the end of the buffer (clamscan reports those, docs/virtav.md) */
+  if (d->ntail && !c.stop && !stats[VAV_ST_CANCELLED]) {
+    uint64_t from = len > d->tail_max ? len - d->tail_max : 0;
+    for (uint64_t k = from; k + 2 <= len && !c.stop; k++) {
+      uint32_t key = buf[k] | (uint32_t)buf[k + 1] << 8;
+      if (!((d->tail_bm[key >> 3] >> (key & 7)) & 1)) continue;
+      for (uint32_t j = d->tail_start[key]; j < d->tail_start[key + 1] && !c.stop; j++) {
+        uint32_t pi = d->tail_parts[j];
+        const part_rec *p = &d->parts[pi];
+        if (k + 2 < p->head) continue;
+        uint64_t s = k + 2 - p->head;
+        if (s + p->width <= len || s + p->min_end > len) continue; /* whole, or too short */
+        if (d->sig_epoch[d->progs[p->prog].sig] == d->epoch) continue;
+        if (!verify_truncated(d, p, buf, s, len)) continue;
+        c.stats[VAV_ST_PARTS]++;
+        on_part(&c, pi, s);
+      }
+    }
+  }
   /* programs whose partial matches outgrew their tracker: the exact (slower) scan decides */
-  for (uint32_t f = 0; f < c.nfallback && !c.stop && !c.err; f++) {
+  for (uint32_t f = 0; f < c.nfallback && !c.stop && !c.err && !cancel_flag; f++) {
     uint32_t prog = c.fallback[f];
     if (d->sig_epoch[d->progs[prog].sig] == d->epoch) continue;
     int rc = exact_scan(&c, prog);
     if (rc < 0) c.err = rc;
   }
   free(c.fallback);
-  stats[VAV_ST_BYTES] += len;
+  if (cancel_flag) stats[VAV_ST_CANCELLED] = 1;
+  stats[VAV_ST_BYTES] += stats[VAV_ST_CANCELLED] ? i : len;
   pthread_mutex_unlock(&d->lock);
   return c.err ? c.err : (int64_t)c.nhits;
 }

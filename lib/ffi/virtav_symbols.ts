@@ -5,6 +5,15 @@ export const virtavSymbols = {
     parameters: ["buffer", /* const uint8_t *blob */ "u64" /* uint64_t len */],
     result: "i32",
   },
+  /** int32_t vav_db_check(const uint8_t *blob, uint64_t len): 0 if the blob's structure is valid, else -errno */
+  vav_db_check: {
+    parameters: ["buffer", /* const uint8_t *blob */ "u64" /* uint64_t len */],
+    result: "i32",
+  },
+  /** int32_t vav_cancel_reset(void): installs the SIGINT/SIGTERM flag handler once, clears the flag */
+  vav_cancel_reset: { parameters: [], result: "i32" },
+  /** int32_t vav_cancel(void): sets the flag (scans in progress stop within VAV_POLL bytes) */
+  vav_cancel: { parameters: [], result: "i32" },
   /** int32_t vav_db_free(int32_t db) */
   vav_db_free: { parameters: ["i32" /* int32_t db */], result: "i32" },
   /** int64_t vav_db_info(int32_t db, uint64_t *info): info[8] = sigs, progs, parts, anchors4, anchors2, index bytes, trackers */

@@ -1,19 +1,22 @@
 /**
- * Compiles body signatures into the flat binary form native/virtav_match.c loads, and caches
- * it on disk keyed by the database's content, so a large database is parsed once.
+ * Compiles body signatures into the flat binary form native/virtav_match.c loads (cached on
+ * disk by db_cache.ts, the one compiled-signature cache).
  *
- * Layout (little-endian uint32 words): header [magic "VAV1", version 2, sigs, programs,
+ * Layout (little-endian uint32 words): header [magic "VAV1", version 4, sigs, programs,
  * parts, atoms, pool bytes, 0]; programs [sig, first part, parts, offset kind, base lo/hi,
  * range lo/hi]; parts [first atom, atoms, width, gap min, gap max (~0 = none), key off,
- * key len, anchor off, anchor len, program, lead, trail] (lead/trail: the `[x-y]` side
- * bytes outside the part's core, which the offset and the gaps are measured from); atoms [kind 0 bytes/1 alt/2 negated alt, width,
- * alternatives, pool offset]; pool: per alternative the values then the masks.
+ * key len, anchor off, anchor len, program, lead, trail, edges, head, min end] (lead/trail: the `[x-y]` side
+ * bytes outside the part's core, which the offset and the gaps are measured from; edges: the
+ * `(B)`/`(L)`/`(W)` checks before and after the core, see hex_signature.ts `edgeCode`; head:
+ * the bytes a program's last part needs inside the buffer for a match that runs past its end,
+ * 0 for none, and the shortest end clamscan needs in it, see `Part.head`); atoms
+ * [kind 0 bytes/1 alt/2 negated alt/3 bytes of one member of an alternative (matched as 0,
+ * never cut at the buffer's end), width, alternatives, pool offset]; pool:
+ * per alternative the values then the masks.
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import type { BodySignature } from "./ndb.ts";
-import type { Database } from "./database.ts";
 
 /** The compiled database: the blob for the native matcher and the signature names by id. */
 export interface CompiledDb {
@@ -22,8 +25,10 @@ export interface CompiledDb {
 }
 
 const MAGIC = 0x31564156;
+/** The blob layout's version (native/virtav_match.c refuses any other). */
+const BLOB_VERSION = 4;
 /** Bump when the blob layout or the compiler's choices change (part of the cache key). */
-export const COMPILER_VERSION = 2;
+export const COMPILER_VERSION = 4;
 const INF = 0xffffffff;
 
 /**
@@ -73,11 +78,14 @@ export function compileSignatures(sigs: BodySignature[]): CompiledDb {
           prog,
           p.lead,
           p.trail,
+          p.edges,
+          p.head,
+          p.minEnd,
         );
         for (const a of p.atoms) {
           natoms++;
           if (a.kind === "bytes") {
-            atoms.push(0, a.vals.length, 1, pool.length);
+            atoms.push(a.grp ? 3 : 0, a.vals.length, 1, pool.length);
             pool.push(...a.vals, ...a.masks);
           } else {
             atoms.push(a.negate ? 2 : 1, a.width, a.alts.length, pool.length);
@@ -90,63 +98,10 @@ export function compileSignatures(sigs: BodySignature[]): CompiledDb {
   const words = 8 + progs.length + parts.length + atoms.length;
   const blob = new Uint8Array(words * 4 + pool.length);
   const u32 = new Uint32Array(blob.buffer, 0, words);
-  u32.set([MAGIC, 2, sigs.length, nprogs, nparts, natoms, pool.length, 0], 0);
+  u32.set([MAGIC, BLOB_VERSION, sigs.length, nprogs, nparts, natoms, pool.length, 0], 0);
   u32.set(progs, 8);
   u32.set(parts, 8 + progs.length);
   u32.set(atoms, 8 + progs.length + parts.length);
   blob.set(pool, words * 4);
   return { blob, names: sigs.map((s) => s.name) };
-}
-
-/** Where compiled databases are cached: `$HVKIT_CACHE/virtav`, else `$XDG_CACHE_HOME` or ~/.cache. */
-export function defaultCacheDir(): string {
-  const env = Deno.env.get("HVKIT_CACHE");
-  if (env) return `${env}/virtav`;
-  const xdg = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "."}/.cache`;
-  return `${xdg}/hvkit/virtav`;
-}
-
-/** The cache key of a database: its content and the compiler version. */
-export function databaseKey(db: Database): string {
-  const h = createHash("sha256");
-  h.update(`virtav-compiler-${COMPILER_VERSION}\n`);
-  for (const part of db.digestInput) h.update(part).update("\0");
-  return h.digest("hex").slice(0, 32);
-}
-
-/**
- * Compiles a database, or loads its compiled form from the cache (`cacheDir` null: no cache).
- * Returns whether the cache answered.
- */
-export async function compileCached(
-  db: Database,
-  cacheDir: string | null,
-): Promise<CompiledDb & { cached: boolean }> {
-  const key = databaseKey(db);
-  const file = cacheDir ? `${cacheDir}/${key}.vdb` : null;
-  if (file) {
-    try {
-      const bytes = await Deno.readFile(file);
-      const nameLen = new DataView(bytes.buffer).getUint32(0, true);
-      const names = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + nameLen)));
-      if (Array.isArray(names) && names.length === db.body.length) {
-        return { blob: bytes.slice(4 + nameLen), names, cached: true };
-      }
-    } catch { /* absent or damaged: compile again */ }
-  }
-  const c = compileSignatures(db.body);
-  if (file) {
-    try {
-      await Deno.mkdir(cacheDir!, { recursive: true });
-      const nameBytes = new TextEncoder().encode(JSON.stringify(c.names));
-      const out = new Uint8Array(4 + nameBytes.length + c.blob.length);
-      new DataView(out.buffer).setUint32(0, nameBytes.length, true);
-      out.set(nameBytes, 4);
-      out.set(c.blob, 4 + nameBytes.length);
-      const tmp = `${file}.${Deno.pid}.tmp`;
-      await Deno.writeFile(tmp, out);
-      await Deno.rename(tmp, file);
-    } catch { /* a read-only cache is not an error */ }
-  }
-  return { ...c, cached: false };
 }

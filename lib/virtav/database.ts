@@ -56,8 +56,6 @@ const UNSUPPORTED_EXT: Record<string, string> = {
   ldb: "logical signatures (.ldb)",
   ldu: "logical signatures (.ldb)",
   cbc: "bytecode (.cbc)",
-  mdb: "PE section hashes (.mdb)",
-  msb: "PE section hashes (.msb)",
   imp: "PE import hashes (.imp)",
   cdb: "container metadata (.cdb)",
   crb: "Authenticode rules (.crb)",
@@ -80,7 +78,16 @@ const UNSUPPORTED_EXT: Record<string, string> = {
   ndu: "extended signatures (.ndu: PUA)",
 };
 
-const TEXT_EXT = new Set(["ndb", "hdb", "hsb"]);
+const TEXT_EXT = new Set(["ndb", "hdb", "hsb", "mdb", "msb"]);
+
+/** PE section hashes: parsed and checked as clamscan does, counted, not applicable to raw bytes. */
+const SECTION_HASH_EXT = new Set(["mdb", "msb"]);
+
+/** The extensions clamscan loads from a database directory (others there are ignored). */
+export function isDatabaseName(name: string): boolean {
+  const ext = extOf(name);
+  return TEXT_EXT.has(ext) || ext in UNSUPPORTED_EXT || ["cvd", "cld", "cud"].includes(ext);
+}
 
 /** An empty database. */
 export function emptyDatabase(): Database {
@@ -124,6 +131,9 @@ export function addSignatureText(db: Database, path: string, ext: string, text: 
         if (!official) db.unofficialBody.push(db.body.length);
         db.body.push(sig);
         info.body++;
+      } else if (SECTION_HASH_EXT.has(ext)) {
+        parseHashLine(line, true);
+        throw new UnsupportedSignature(`PE section hashes (.${ext})`);
       } else {
         const h = parseHashLine(line);
         db.hashes.push(official ? h : { ...h, unofficial: true });
@@ -165,6 +175,8 @@ export async function addDatabaseFile(
     return;
   }
   const text = new TextDecoder().decode(bytes);
+  // clamscan refuses a database file without a single line (comments only is fine).
+  if (bytes.length === 0 && isDatabaseName(path)) throw new Error(`${path}: empty database file`);
   if (TEXT_EXT.has(ext)) addSignatureText(db, path, ext, text);
   else addUnsupportedText(db, path, ext, text);
 }
@@ -176,8 +188,9 @@ export interface DatabaseFile {
 }
 
 /**
- * Reads the files clamscan's `-d` would: each path a file, or a directory's files (sorted by
- * name, not recursive).
+ * Reads the files clamscan's `-d` would: each path a file, or a directory's database files
+ * (by extension, sorted by name, not recursive; symlinks followed, broken ones skipped). A
+ * directory without one database file is refused, as clamscan does.
  */
 export async function readDatabaseFiles(paths: string[]): Promise<DatabaseFile[]> {
   const out: DatabaseFile[] = [];
@@ -190,7 +203,15 @@ export async function readDatabaseFiles(paths: string[]): Promise<DatabaseFile[]
     }
     if (st.isDirectory) {
       const names: string[] = [];
-      for await (const ent of Deno.readDir(p)) if (ent.isFile) names.push(ent.name);
+      for await (const ent of Deno.readDir(p)) {
+        if (!isDatabaseName(ent.name) || ent.isDirectory) continue;
+        if (ent.isSymlink) {
+          const target = await Deno.stat(join(p, ent.name)).catch(() => null);
+          if (!target?.isFile) continue;
+        } else if (!ent.isFile) continue;
+        names.push(ent.name);
+      }
+      if (names.length === 0) throw new Error(`database ${p}: no database files in the directory`);
       names.sort();
       for (const n of names) out.push({ path: join(p, n), bytes: await Deno.readFile(join(p, n)) });
     } else {

@@ -3,12 +3,21 @@
  * databases have not changed reads the files, hashes them and loads the compiled blob with
  * what the tools print about it (names, hash signatures, counts), without parsing any text.
  *
- * File `<cache>/<key>.vdb`: "VAVC", uint32 JSON length, JSON {@linkcode CachedMeta}, blob.
+ * This is virtav's one compiled-signature cache (`sigs`, `scan` and `watch` all use it). File
+ * `<cache>/<key>.vdb`: "VAVC", uint32 format version, the 32-byte key, uint32 JSON length, JSON
+ * {@linkcode CachedMeta}, blob, then the SHA-256 of everything before it. The key is computed from the source databases' bytes (never
+ * read from the file): a file whose stored key, format, metadata or blob is off in any way
+ * (checked field by field in TypeScript, then every structure of the blob natively, see
+ * native/virtav_match.c `db_validate`) is not used: the database is compiled again and the
+ * file replaced. The SHA-256 at the end of the file only catches accidental damage to names
+ * and signature bytes that are structurally valid; the cache directory must be as trusted as the
+ * databases themselves.
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { type CompiledDb, COMPILER_VERSION, compileSignatures } from "./compile.ts";
+import { native } from "../ffi/ffi.ts";
 import {
   type DatabaseFile,
   type LineError,
@@ -29,8 +38,6 @@ export interface DbSummary {
 }
 
 interface CachedMeta {
-  /** SHA-256 of the blob: a damaged pool byte would otherwise change a signature silently. */
-  blobSha256: string;
   names: string[];
   bodyCount: number;
   hashes: HashSignature[];
@@ -40,48 +47,112 @@ interface CachedMeta {
 }
 
 const MAGIC = 0x43564156; // "VAVC"
+/** The cache file's layout version. */
+const FORMAT = 4;
+const HEAD = 4 + 4 + 32 + 4;
 
-/** The cache key: compiler version, the EICAR choice, and every file's path and bytes. */
+/** Where compiled databases are cached: `$HVKIT_CACHE/virtav`, else `$XDG_CACHE_HOME` or ~/.cache. */
+export function defaultCacheDir(): string {
+  const env = Deno.env.get("HVKIT_CACHE");
+  if (env) return `${env}/virtav`;
+  const xdg = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "."}/.cache`;
+  return `${xdg}/hvkit/virtav`;
+}
+
+/** The cache key (64 hex digits): compiler version, the EICAR choice, every file's path and bytes. */
 export function rawDatabaseKey(files: DatabaseFile[], eicar: boolean): string {
   const h = createHash("sha256");
-  h.update(`virtav-cache-3-compiler-${COMPILER_VERSION}\neicar=${eicar}\n`);
+  h.update(`virtav-cache-${FORMAT}-compiler-${COMPILER_VERSION}\neicar=${eicar}\n`);
   for (const f of files) h.update(f.path).update("\0").update(f.bytes).update("\0");
-  return h.digest("hex").slice(0, 32);
+  return h.digest("hex");
 }
 
 function sha256(b: Uint8Array): string {
   return createHash("sha256").update(b).digest("hex");
 }
 
-function decode(bytes: Uint8Array): { meta: CachedMeta; blob: Uint8Array } | null {
-  if (bytes.length < 8) return null;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (dv.getUint32(0, true) !== MAGIC) return null;
-  const n = dv.getUint32(4, true);
-  if (8 + n > bytes.length) return null;
-  const meta = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as CachedMeta;
-  if (!Array.isArray(meta.names) || !Array.isArray(meta.hashes)) return null;
-  const blob = bytes.slice(8 + n);
-  if (sha256(blob) !== meta.blobSha256) return null;
-  return { meta, blob };
+const isInt = (v: unknown, lo: number, hi: number) =>
+  typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
+const isStr = (v: unknown) => typeof v === "string";
+const HASH_LEN: Record<string, number> = { md5: 32, sha1: 40, sha256: 64 };
+
+/** Whether the metadata has exactly the shape and ranges the tools rely on. */
+function metaOk(m: CachedMeta, blob: Uint8Array): boolean {
+  if (typeof m !== "object" || m === null) return false;
+  if (!Array.isArray(m.names) || !m.names.every(isStr)) return false;
+  if (!isInt(m.bodyCount, 0, 2 ** 24) || m.names.length !== m.bodyCount) return false;
+  if (!Array.isArray(m.hashes)) return false;
+  for (const h of m.hashes) {
+    if (typeof h !== "object" || h === null || !isStr(h.name) || !(h.algo in HASH_LEN)) {
+      return false;
+    }
+    if (!isStr(h.hash) || !new RegExp(`^[0-9a-f]{${HASH_LEN[h.algo]}}$`).test(h.hash)) return false;
+    if (h.size !== null && !isInt(h.size, 1, 0xfffffffe)) return false;
+    if (h.unofficial !== undefined && typeof h.unofficial !== "boolean") return false;
+  }
+  if (!Array.isArray(m.unsupported)) return false;
+  if (!m.unsupported.every((u) => Array.isArray(u) && isStr(u[0]) && isInt(u[1], 0, 2 ** 31))) {
+    return false;
+  }
+  if (!Array.isArray(m.errors)) return false;
+  if (!m.errors.every((e) => isStr(e?.file) && isInt(e?.line, 0, 2 ** 31) && isStr(e?.message))) {
+    return false;
+  }
+  if (!Array.isArray(m.unofficialBody)) return false;
+  if (!m.unofficialBody.every((i) => isInt(i, 0, m.bodyCount - 1))) return false;
+  // the blob's own count of signatures must be the names'
+  if (blob.length < 32) return false;
+  const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  if (dv.getUint32(8, true) !== m.bodyCount) return false;
+  return native().vav_db_check(blob as Uint8Array<ArrayBuffer>, BigInt(blob.length)) === 0;
 }
 
-function encode(meta: CachedMeta, blob: Uint8Array): Uint8Array {
+/** The cache file's content if every part of it checks out for `key`, else null. */
+function decode(file: Uint8Array, key: string): { meta: CachedMeta; blob: Uint8Array } | null {
+  if (file.length < HEAD + 32) return null;
+  const bytes = file.subarray(0, file.length - 32);
+  if (sha256(bytes) !== toHex(file.subarray(file.length - 32))) return null;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dv.getUint32(0, true) !== MAGIC || dv.getUint32(4, true) !== FORMAT) return null;
+  if (toHex(bytes.subarray(8, 40)) !== key) return null;
+  const n = dv.getUint32(40, true);
+  if (HEAD + n > bytes.length) return null;
+  let meta: CachedMeta;
+  try {
+    meta = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(HEAD, HEAD + n)),
+    );
+  } catch {
+    return null;
+  }
+  const blob = bytes.slice(HEAD + n);
+  return metaOk(meta, blob) ? { meta, blob } : null;
+}
+
+function toHex(b: Uint8Array): string {
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function encode(key: string, meta: CachedMeta, blob: Uint8Array): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(meta));
-  const out = new Uint8Array(8 + json.length + blob.length);
+  const out = new Uint8Array(HEAD + json.length + blob.length + 32);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, MAGIC, true);
-  dv.setUint32(4, json.length, true);
-  out.set(json, 8);
-  out.set(blob, 8 + json.length);
+  dv.setUint32(4, FORMAT, true);
+  for (let i = 0; i < 32; i++) out[8 + i] = parseInt(key.slice(2 * i, 2 * i + 2), 16);
+  dv.setUint32(40, json.length, true);
+  out.set(json, HEAD);
+  out.set(blob, HEAD + json.length);
+  const end = HEAD + json.length + blob.length;
+  out.set(createHash("sha256").update(out.subarray(0, end)).digest(), end);
   return out;
 }
 
 /**
  * Loads databases compiled: from the cache when their bytes are unchanged (no parsing), else
  * parsed, compiled and cached (`cacheDir` null: never cached; `refresh`: compile and replace
- * the cached copy). A damaged cache file is recompiled; the native loader validates the blob
- * again (a blob it refuses: call again with `refresh`).
+ * the cached copy). A cache file that does not check out in every part is compiled again and
+ * replaced.
  *
  * @example
  * ```ts
@@ -95,10 +166,11 @@ export async function loadCompiled(
   o: { eicar: boolean; cacheDir: string | null; refresh?: boolean },
 ): Promise<{ summary: DbSummary; compiled: CompiledDb; cached: boolean }> {
   const files = await readDatabaseFiles(paths);
-  const file = o.cacheDir ? `${o.cacheDir}/${rawDatabaseKey(files, o.eicar)}.vdb` : null;
+  const key = rawDatabaseKey(files, o.eicar);
+  const file = o.cacheDir ? `${o.cacheDir}/${key.slice(0, 32)}.vdb` : null;
   if (file && !o.refresh) {
     try {
-      const hit = decode(await Deno.readFile(file));
+      const hit = decode(await Deno.readFile(file), key);
       if (hit) {
         const m = hit.meta;
         return {
@@ -128,7 +200,6 @@ export async function loadCompiled(
     try {
       await Deno.mkdir(o.cacheDir!, { recursive: true });
       const meta: CachedMeta = {
-        blobSha256: sha256(compiled.blob),
         names: compiled.names,
         bodyCount: db.body.length,
         hashes: db.hashes,
@@ -137,7 +208,7 @@ export async function loadCompiled(
         unofficialBody: db.unofficialBody,
       };
       const tmp = `${file}.${Deno.pid}.tmp`;
-      await Deno.writeFile(tmp, encode(meta, compiled.blob));
+      await Deno.writeFile(tmp, encode(key, meta, compiled.blob));
       await Deno.rename(tmp, file);
     } catch { /* a read-only cache is not an error */ }
   }

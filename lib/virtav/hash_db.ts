@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { SignatureError } from "./hex_signature.ts";
+import { SignatureError, UnsupportedSignature } from "./hex_signature.ts";
+import { atoi, ENGINE_FLEVEL } from "./ndb.ts";
 
 /** The hash algorithms ClamAV names by the hex length of the hash. */
 export type HashAlgo = "md5" | "sha1" | "sha256";
@@ -24,7 +25,10 @@ export interface HashSignature {
 const ALGO_BY_LEN: Record<number, HashAlgo> = { 32: "md5", 40: "sha1", 64: "sha256" };
 
 /**
- * Parses one `.hdb`/`.hsb` line.
+ * Parses one `.hdb`/`.hsb` line (`.mdb`/`.msb` with `sizeFirst`: `FileSize:HashString:Name`),
+ * as clamscan's cli_loadhash: MinFL (field 4) and MaxFL (field 5) decide loading before
+ * anything else is checked (then {@linkcode UnsupportedSignature}); a size of 0 is refused;
+ * `*` needs a MinFL of at least 73.
  *
  * @example
  * ```ts
@@ -32,25 +36,33 @@ const ALGO_BY_LEN: Record<number, HashAlgo> = { 32: "md5", 40: "sha1", 64: "sha2
  * parseHashLine("44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature");
  * ```
  */
-export function parseHashLine(line: string): HashSignature {
+export function parseHashLine(line: string, sizeFirst = false): HashSignature {
   const f = line.split(":");
   if (f.length < 3 || f.length > 5) {
     throw new SignatureError(`expected HashString:FileSize:MalwareName, got ${f.length} fields`);
   }
-  const [hashText, sizeText, name] = f;
+  const reqFl = f.length > 3 ? atoi(f[3]) : 0;
+  if (reqFl > ENGINE_FLEVEL || (f.length === 5 && atoi(f[4]) < ENGINE_FLEVEL)) {
+    throw new UnsupportedSignature(`functionality level outside ${ENGINE_FLEVEL} (skipped)`);
+  }
+  const [hashText, sizeText] = sizeFirst ? [f[1], f[0]] : [f[0], f[1]];
+  const name = f[2];
+  let size: number | null = null;
+  if (sizeText !== "*") {
+    if (!/^\+?[0-9]+$/.test(sizeText)) {
+      throw new SignatureError(`file size: not a number: "${sizeText}"`);
+    }
+    size = Number(sizeText.replace("+", ""));
+    if (size === 0 || size >= 0xffffffff) {
+      throw new SignatureError(`file size ${sizeText}: must be 1 to 4294967294 (or *)`);
+    }
+  } else if (f.length < 4 || reqFl < 73) {
+    throw new SignatureError("file size * needs a minimum functionality level of 73 or more");
+  }
   const hash = hashText.toLowerCase();
   const algo = ALGO_BY_LEN[hash.length];
   if (!algo || !/^[0-9a-f]+$/.test(hash)) {
     throw new SignatureError(`"${hashText}" is not an MD5, SHA1 or SHA256 hex string`);
-  }
-  let size: number | null = null;
-  if (sizeText !== "*") {
-    if (!/^[0-9]+$/.test(sizeText)) {
-      throw new SignatureError(`file size: not a number: "${sizeText}"`);
-    }
-    size = Number(sizeText);
-  } else if (f.length < 4) {
-    throw new SignatureError("file size * needs a functionality level field (ClamAV's rule)");
   }
   if (name.length === 0) throw new SignatureError("empty signature name");
   return { name, algo, hash, size };

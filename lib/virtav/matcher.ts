@@ -32,6 +32,11 @@ export interface ScanStats {
   hitsLost: number;
   /** Bytes gathered from discontiguous pages into one buffer before scanning. */
   bytesCopied: number;
+  /**
+   * Set once a scan stopped early on SIGINT/SIGTERM: its hits are those in the bytes scanned
+   * so far (`bytes` counts only those), so the result is partial.
+   */
+  cancelled: boolean;
 }
 
 /** Scan options. */
@@ -64,11 +69,21 @@ export class Matcher {
     exactFallbacks: 0,
     hitsLost: 0,
     bytesCopied: 0,
+    cancelled: false,
   };
   #out = new Uint8Array(HIT_SIZE * HIT_CAP);
   #st = new BigUint64Array(8);
 
   private constructor(readonly handle: number, readonly names: string[]) {}
+
+  /**
+   * Makes native scans stop within ~1 MiB of input when SIGINT or SIGTERM arrives (the signal
+   * still reaches the handlers installed before, e.g. lib/cli's withRun); `stats.cancelled`
+   * then says the result is partial. Call once before scanning.
+   */
+  static interruptible(): void {
+    native().vav_cancel_reset();
+  }
 
   /** Loads a compiled database into the native matcher. */
   static load(c: CompiledDb): Matcher {
@@ -124,6 +139,7 @@ export class Matcher {
     this.stats.exactFallbacks += Number(s[3]);
     this.stats.hitsLost += Number(s[4]);
     this.stats.bytesCopied += Number(s[5]);
+    if (s[7]) this.stats.cancelled = true;
     s.fill(0n);
     return hits;
   }

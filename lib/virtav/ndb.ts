@@ -29,8 +29,34 @@ export interface BodySignature {
   hex: string;
 }
 
-/** The functionality level virtav claims (ClamAV 1.4's): signatures needing more are skipped. */
-export const ENGINE_FLEVEL = 210;
+/**
+ * The functionality level virtav claims, clamscan 1.4.6's: a signature whose MinFL is above
+ * it or whose MaxFL is below it is skipped (not loaded, not an error), on every database type.
+ */
+export const ENGINE_FLEVEL = 216;
+
+/** Targets whose clamscan matcher has the q-gram prefilter (with its own loading rule). */
+const PREFILTER_TARGETS = new Set([0, 1, 4, 7]);
+
+/** ClamAV's number of body-signature target types (CLI_MTARGETS): higher ones are skipped. */
+const TARGET_COUNT = 15;
+
+/** C's atoi: leading spaces, an optional sign, then digits; 0 when there are none. */
+export function atoi(text: string): number {
+  const m = /^[ \t]*([+-]?)([0-9]*)/.exec(text)!;
+  const n = Number(m[2] || "0");
+  return m[1] === "-" ? -n : n;
+}
+
+/**
+ * Whether a signature with these MinFL/MaxFL fields is loaded by an engine at
+ * {@linkcode ENGINE_FLEVEL} (clamscan reads both with atoi; an empty MaxFL is 0).
+ */
+export function flevelLoads(min: string | undefined, max: string | undefined): boolean {
+  if (min !== undefined && atoi(min) > ENGINE_FLEVEL) return false;
+  if (max !== undefined && atoi(max) < ENGINE_FLEVEL) return false;
+  return true;
+}
 
 /**
  * Target types whose bytes appear unchanged in a file or in memory: any (0), PE (1), ELF (6),
@@ -74,12 +100,6 @@ function parseOffset(text: string): SigOffset {
   throw new SignatureError(`offset "${text}": expected *, n, EOF-n, [,m]`);
 }
 
-function parseFlevel(text: string | undefined, what: string): number | undefined {
-  if (text === undefined || text === "") return undefined;
-  if (!/^[0-9]+$/.test(text)) throw new SignatureError(`${what}: not a number: "${text}"`);
-  return Number(text);
-}
-
 /**
  * Parses one `.ndb` line. Throws {@linkcode SignatureError} for a malformed line and
  * {@linkcode UnsupportedSignature} for one virtav cannot apply to raw bytes.
@@ -97,23 +117,34 @@ export function parseNdbLine(line: string): BodySignature {
     throw new SignatureError(`expected 4 to 6 fields separated by ":", got ${f.length}`);
   }
   const [name, targetText, offsetText, hex] = f;
-  if (name.length === 0) throw new SignatureError("empty signature name");
-  if (!/^[0-9]+$/.test(targetText)) {
+  // clamscan checks the levels first: a skipped line is not parsed any further.
+  for (const [k, what] of [[4, "minimum"], [5, "maximum"]] as const) {
+    if (f[k] !== undefined && !/^[0-9]*$/.test(f[k])) {
+      throw new SignatureError(`${what} functionality level: not a number: "${f[k]}"`);
+    }
+  }
+  if (!flevelLoads(f[4], f[5])) {
+    throw new UnsupportedSignature(`functionality level outside ${ENGINE_FLEVEL} (skipped)`);
+  }
+  if (targetText !== "*" && !/^[0-9]*$/.test(targetText)) {
     throw new SignatureError(`target type: not a number: "${targetText}"`);
   }
-  const target = Number(targetText);
-  if (target > 14) throw new SignatureError(`target type ${target} is not a ClamAV target`);
-  const minFl = parseFlevel(f[4], "minimum functionality level");
-  const maxFl = parseFlevel(f[5], "maximum functionality level");
+  // `*` and an empty field read as 0 (atoi), as clamscan does.
+  const target = atoi(targetText);
+  if (target >= TARGET_COUNT) {
+    throw new UnsupportedSignature(`target type ${target} is not a ClamAV 1.4 target (skipped)`);
+  }
+  if (name.length === 0) throw new SignatureError("empty signature name");
   const offset = parseOffset(offsetText);
-  const variants = parseHexSignature(hex);
+  // clamscan gives all-fixed signatures of targets 0 and 1 (1: at a fixed offset) to its
+  // Boyer-Moore matcher, which refuses them under 3 bytes.
+  const bm = target === 0 || (target === 1 && offsetText !== "*" && !offsetText.includes(","));
+  if (bm && /^[0-9a-fA-F]*$/.test(hex) && hex.length < 6) {
+    throw new SignatureError("a signature of fixed bytes needs at least 3 of them");
+  }
+  const variants = parseHexSignature(hex, { prefilter: PREFILTER_TARGETS.has(target) });
   if (!RAW_TARGETS.has(target)) {
     throw new UnsupportedSignature(`target type ${target} (${TARGET_NAMES[target]})`);
-  }
-  if (
-    (minFl !== undefined && minFl > ENGINE_FLEVEL) || (maxFl !== undefined && maxFl < ENGINE_FLEVEL)
-  ) {
-    throw new UnsupportedSignature("functionality level outside this engine's");
   }
   return { name, target, offset, variants, hex };
 }

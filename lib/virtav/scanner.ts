@@ -22,6 +22,9 @@ import {
   type WalkStats,
 } from "./page_walker.ts";
 
+/** clamscan scans nothing in files this small (bytes). */
+export const SMALL_FILE = 5;
+
 /** One detection. */
 export interface Detection {
   /** The scanned file (or memory source). */
@@ -76,6 +79,11 @@ export class Scanner {
     }
   }
 
+  /** Whether the matcher stopped a scan on SIGINT/SIGTERM (virtav's own matcher only). */
+  #cancelled(): boolean {
+    return (this.matcher as { stats?: { cancelled?: boolean } }).stats?.cancelled === true;
+  }
+
   #hashMatches(data: () => Uint8Array, size: number): string[] {
     const cands = [...(this.#bySize.get(size) ?? []), ...(this.#bySize.get(null) ?? [])];
     if (cands.length === 0) return [];
@@ -93,11 +101,15 @@ export class Scanner {
     return out;
   }
 
-  /** Scans one regular file in place. */
+  /**
+   * Scans one regular file in place. clamscan matches nothing in a file of 5 bytes or less
+   * (its "small data" rule), not even a hash; an empty one it calls "Empty file".
+   */
   scanFile(path: string): Detection[] {
     const f = MappedFile.open(path);
     try {
       this.files++;
+      if (f.size <= SMALL_FILE) return [];
       this.bytes += f.size;
       const hits: Hit[] = this.matcher.scanMapped(f, 0, f.size, this.opts);
       const dets: Detection[] = hits.map((h) => ({ path, name: h.name, offset: h.offset }));
@@ -121,7 +133,12 @@ export class Scanner {
   async *scanPaths(
     paths: string[],
     named = true,
-  ): AsyncGenerator<{ path: string; detections: Detection[] } | { problem: ScanProblem }> {
+  ): AsyncGenerator<
+    { path: string; detections: Detection[]; empty?: boolean } | { problem: ScanProblem } | {
+      path: string;
+      note: string;
+    }
+  > {
     for (const p of paths) {
       let st: Deno.FileInfo;
       try {
@@ -140,14 +157,18 @@ export class Scanner {
         }
         names.sort();
         yield* this.scanPaths(names.map((n) => join(p, n)), false);
+        if (this.#cancelled()) return;
       } else if (st.isFile) {
         try {
-          yield { path: p, detections: this.scanFile(p) };
+          yield { path: p, detections: this.scanFile(p), empty: st.size === 0 };
         } catch (e) {
           yield { problem: { path: p, message: (e as Error).message } };
         }
       } else if (named) {
         yield { problem: { path: p, message: "not a regular file or directory" } };
+      } else if (st.isSymlink) {
+        // clamscan does not follow symlinks met in directories, and says so (not an error).
+        yield { path: p, note: "Symbolic link" };
       }
     }
   }
@@ -164,7 +185,7 @@ export class Scanner {
             : { path, name: h.name, offset: h.offset, pa: s.pa + h.offset },
         );
       }
-      if (out.length && !this.opts.allMatch) break;
+      if ((out.length && !this.opts.allMatch) || this.#cancelled()) break;
     }
     return out;
   }
@@ -173,6 +194,7 @@ export class Scanner {
   scanUnits(mem: GuestMemory, path: string, units: ExecUnit[]): Detection[] {
     const out: Detection[] = [];
     for (const u of units) {
+      if (this.#cancelled()) break;
       const chunks = new BigUint64Array(u.chunks.length * 2);
       u.chunks.forEach((c, i) => chunks.set([BigInt(c.pa), BigInt(c.size)], i * 2));
       this.bytes += u.size;

@@ -13,6 +13,7 @@ import type { RunRecorder } from "../../lib/results/mod.ts";
 import { openGuestMemory } from "../../lib/virtav/guest_memory.ts";
 import type { Detection } from "../../lib/virtav/scanner.ts";
 import { Scanner, type UnitMatcher } from "../../lib/virtav/scanner.ts";
+import { Matcher } from "../../lib/virtav/matcher.ts";
 import { ClamavMatcher } from "../../lib/virtav/clamav_matcher.ts";
 import { detectPagingDepth, hexAddr } from "../../lib/virtav/page_walker.ts";
 import type { GuestMemory } from "../../lib/virtav/guest_memory.ts";
@@ -25,6 +26,7 @@ import {
   type SigOptions,
   sigOptions,
   unsupportedSummary,
+  withClamscanExit,
 } from "./signatures.ts";
 
 /** The results-store table of detections. */
@@ -189,151 +191,181 @@ export function addScanCommand(program: Command) {
     const json = opts.output === "json";
     const mode = opts.execOnly ? "exec" : opts.memory ? "memory" : "file";
     let found = 0;
-    await withRun(
-      opts,
-      { tool: "virtav", command: "scan", args: { paths, ...opts } },
-      async (run) => {
-        const vcpus = opts.qmp !== undefined
-          ? await walksFromQmp(opts.qmp, cr3s, opts, run)
-          : undefined;
-        const t0 = performance.now();
-        const engine = await loadEngine(opts, run);
-        const scanner = new Scanner(engine.matcher, engine.hashes, { allMatch });
-        const tLoad = performance.now();
-        const out: string[] = [];
-        const flush = () => {
-          if (out.length) console.log(out.join("\n"));
-          out.length = 0;
-        };
-        const report = (path: string, dets: Detection[]) => {
-          found += dets.length;
-          recordDetections(run, dets, mode);
-          for (const d of dets) {
-            out.push(json ? JSON.stringify(detectionJson(d)) : detectionLine(d));
-          }
-          if (dets.length === 0 && !opts.infected) {
-            out.push(json ? JSON.stringify({ path, status: "OK" }) : `${path}: OK`);
-          }
-          if (out.length > 256) flush();
-        };
-        let problems = 0;
-        if (!opts.memory) {
-          // `-` is standard input, scanned from a temporary copy and named `stdin` (clamscan).
-          const stdin = paths.includes("-") ? await copyStdin() : undefined;
-          const named = (p: string) => p === stdin ? "stdin" : p;
-          try {
-            const list = paths.map((p) => p === "-" ? stdin! : p);
-            for await (const r of scanner.scanPaths(list)) {
-              if ("problem" in r) {
-                problems++;
-                console.error(`virtav: ${named(r.problem.path)}: ${r.problem.message}`);
-                run.event("problem", r.problem);
-              } else {
-                for (const d of r.detections) d.path = named(d.path);
-                report(named(r.path), r.detections);
-              }
+    await withClamscanExit(() =>
+      withRun(
+        opts,
+        { tool: "virtav", command: "scan", args: { paths, ...opts } },
+        async (run) => {
+          const vcpus = opts.qmp !== undefined
+            ? await walksFromQmp(opts.qmp, cr3s, opts, run)
+            : undefined;
+          const t0 = performance.now();
+          const engine = await loadEngine(opts, run);
+          const scanner = new Scanner(engine.matcher, engine.hashes, { allMatch });
+          if (engine.sigs) Matcher.interruptible();
+          const tLoad = performance.now();
+          const out: string[] = [];
+          const flush = () => {
+            if (out.length) console.log(out.join("\n"));
+            out.length = 0;
+          };
+          const report = (path: string, dets: Detection[], status = "OK") => {
+            found += dets.length;
+            recordDetections(run, dets, mode);
+            for (const d of dets) {
+              out.push(json ? JSON.stringify(detectionJson(d)) : detectionLine(d));
             }
-          } finally {
-            if (stdin !== undefined) await Deno.remove(stdin).catch(() => {});
-          }
-        } else {
-          for (const p of paths) {
-            const mem = openGuestMemory(p, { format: opts.format, lowmem });
+            if (dets.length === 0 && !opts.infected) {
+              out.push(json ? JSON.stringify({ path, status }) : `${path}: ${status}`);
+            }
+            if (out.length > 256) flush();
+          };
+          // SIGINT/SIGTERM stop the native scan within ~1 MiB: print what was found, say the
+          // result is partial, then let withRun's own handler record `interrupted`, exit 130.
+          const stopIfCancelled = async () => {
+            const st = engine.sigs?.matcher.stats;
+            if (!st?.cancelled) return;
+            if (json) out.push(JSON.stringify({ status: "INTERRUPTED", partial: true, found }));
+            flush();
+            console.error(
+              `virtav: interrupted: partial result (${found} detections in ` +
+                `${(st.bytes / 2 ** 20).toFixed(1)} MiB scanned)`,
+            );
+            run.event("interrupted", { found });
+            await new Promise((r) => setTimeout(r, 2000));
+            Deno.exit(130);
+          };
+          let problems = 0;
+          if (!opts.memory) {
+            // `-` is standard input, scanned from a temporary copy and named `stdin` (clamscan).
+            const stdin = paths.includes("-") ? await copyStdin() : undefined;
+            const named = (p: string) => p === stdin ? "stdin" : p;
             try {
-              if (!opts.execOnly) report(p, scanner.scanMemory(mem, p));
-              else {
-                const walks = vcpus ??
-                  cr3s.map((cr3) => ({ cr3, la57: opts.la57, ignoreNx: opts.ignoreNx }));
-                for (const w of walks) {
-                  const cr3 = w.cr3;
-                  const la57 = w.la57 ?? detectedDepth(mem, p, cr3, w.ignoreNx, opts.quiet, run);
-                  const r = scanner.scanExecutable(mem, p, cr3, { la57, ignoreNx: w.ignoreNx });
-                  const s = r.stats;
-                  const where = { cr3: hexAddr(cr3), levels: la57 ? 5 : 4 };
-                  run.metric("exec_bytes", r.execBytes, "B", where);
-                  run.metric("supervisor_exec_bytes", s.supervisorBytes, "B", where);
-                  run.metric("kernel_text_bytes", r.kernelBytes, "B", where);
-                  run.metric("page_tables", s.tables, "", where);
-                  const warn: string[] = [];
-                  if (r.kernelBytes === 0) {
-                    // A live Linux CR3 always maps kernel text there (with page-table isolation
-                    // at least the entry code); a walk at the wrong depth finds strays elsewhere.
-                    warn.push(
-                      `no executable kernel text at the kernel's addresses ` +
-                        `(0xffffffff80000000-0xffffffffc0000000; ${s.supervisorBytes} ` +
-                        `supervisor bytes elsewhere), which no live Linux CR3 lacks: a wrong ` +
-                        `CR3 or paging depth (${la57 ? 5 : 4}-level)? a clean result from this ` +
-                        `walk means nothing`,
-                    );
-                  }
-                  if (s.outsideRam) warn.push(`${s.outsideRam} entries point outside RAM`);
-                  if (s.loops) warn.push(`${s.loops} page-table loops skipped`);
-                  if (s.budgetExceeded) warn.push("walk stopped after 2^20 tables");
-                  if (s.truncated) warn.push(`${s.truncated} runs beyond the run list`);
-                  if (warn.length) {
-                    console.error(`virtav: ${p} cr3=${hexAddr(cr3)}: warning: ${warn.join(", ")}`);
-                    run.event("walk_warning", { cr3: hexAddr(cr3), ...s });
-                  }
-                  if (!opts.quiet) {
-                    console.error(
-                      `virtav: ${p} cr3=${hexAddr(cr3)}: ${la57 ? 5 : 4}-level, ${r.units} ` +
-                        `executable runs, ${(r.execBytes / 2 ** 20).toFixed(1)} MiB (kernel ` +
-                        `${(s.supervisorBytes / 2 ** 20).toFixed(1)} MiB), ${s.tables} page tables`,
-                    );
-                  }
-                  report(`${p}`, r.detections);
+              const list = paths.map((p) => p === "-" ? stdin! : p);
+              for await (const r of scanner.scanPaths(list)) {
+                if ("problem" in r) {
+                  problems++;
+                  console.error(`virtav: ${named(r.problem.path)}: ${r.problem.message}`);
+                  run.event("problem", r.problem);
+                } else if ("note" in r) {
+                  if (!opts.infected) report(r.path, [], r.note);
+                } else {
+                  for (const d of r.detections) d.path = named(d.path);
+                  report(named(r.path), r.detections, r.empty ? "Empty file" : "OK");
+                  await stopIfCancelled();
                 }
               }
             } finally {
-              mem.file.close();
+              if (stdin !== undefined) await Deno.remove(stdin).catch(() => {});
+            }
+          } else {
+            for (const p of paths) {
+              const mem = openGuestMemory(p, { format: opts.format, lowmem });
+              try {
+                if (!opts.execOnly) {
+                  report(p, scanner.scanMemory(mem, p));
+                  await stopIfCancelled();
+                } else {
+                  const walks = vcpus ??
+                    cr3s.map((cr3) => ({ cr3, la57: opts.la57, ignoreNx: opts.ignoreNx }));
+                  for (const w of walks) {
+                    const cr3 = w.cr3;
+                    const la57 = w.la57 ?? detectedDepth(mem, p, cr3, w.ignoreNx, opts.quiet, run);
+                    const r = scanner.scanExecutable(mem, p, cr3, { la57, ignoreNx: w.ignoreNx });
+                    const s = r.stats;
+                    const where = { cr3: hexAddr(cr3), levels: la57 ? 5 : 4 };
+                    run.metric("exec_bytes", r.execBytes, "B", where);
+                    run.metric("supervisor_exec_bytes", s.supervisorBytes, "B", where);
+                    run.metric("kernel_text_bytes", r.kernelBytes, "B", where);
+                    run.metric("page_tables", s.tables, "", where);
+                    const warn: string[] = [];
+                    if (r.kernelBytes === 0) {
+                      // A live Linux CR3 always maps kernel text there (with page-table isolation
+                      // at least the entry code); a walk at the wrong depth finds strays elsewhere.
+                      warn.push(
+                        `no executable kernel text at the kernel's addresses ` +
+                          `(0xffffffff80000000-0xffffffffc0000000; ${s.supervisorBytes} ` +
+                          `supervisor bytes elsewhere), which no live Linux CR3 lacks: a wrong ` +
+                          `CR3 or paging depth (${la57 ? 5 : 4}-level)? a clean result from this ` +
+                          `walk means nothing`,
+                      );
+                    }
+                    if (s.outsideRam) warn.push(`${s.outsideRam} entries point outside RAM`);
+                    if (s.loops) warn.push(`${s.loops} page-table loops skipped`);
+                    if (s.budgetExceeded) warn.push("walk stopped after 2^20 tables");
+                    if (s.truncated) warn.push(`${s.truncated} runs beyond the run list`);
+                    if (warn.length) {
+                      console.error(
+                        `virtav: ${p} cr3=${hexAddr(cr3)}: warning: ${warn.join(", ")}`,
+                      );
+                      run.event("walk_warning", { cr3: hexAddr(cr3), ...s });
+                    }
+                    if (!opts.quiet) {
+                      console.error(
+                        `virtav: ${p} cr3=${hexAddr(cr3)}: ${la57 ? 5 : 4}-level, ${r.units} ` +
+                          `executable runs, ${(r.execBytes / 2 ** 20).toFixed(1)} MiB (kernel ` +
+                          `${
+                            (s.supervisorBytes / 2 ** 20).toFixed(1)
+                          } MiB), ${s.tables} page tables`,
+                      );
+                    }
+                    report(`${p}`, r.detections);
+                    await stopIfCancelled();
+                  }
+                }
+              } finally {
+                mem.file.close();
+              }
             }
           }
-        }
-        flush();
-        const secs = (performance.now() - tLoad) / 1000;
-        const eng = { engine: opts.engine };
-        run.metric("bytes_scanned", scanner.bytes, "B", eng);
-        run.metric("scan_seconds", secs, "s", eng);
-        run.metric("throughput", scanner.bytes / 2 ** 20 / Math.max(secs, 1e-9), "MiB/s", eng);
-        run.metric("detections", found, "", eng);
-        run.metric("signatures", engine.signatures, "", eng);
-        run.metric("load_seconds", (tLoad - t0) / 1000, "s", { ...eng, cached: engine.cached });
-        const rate = (scanner.bytes / 2 ** 20 / Math.max(secs, 1e-9)).toFixed(0);
-        const scanned = `scanned ${(scanner.bytes / 2 ** 20).toFixed(1)} MiB in ${
-          secs.toFixed(3)
-        } s (${rate} MiB/s); ${found} detections`;
-        if (!engine.sigs) {
+          flush();
+          const secs = (performance.now() - tLoad) / 1000;
+          const eng = { engine: opts.engine };
+          run.metric("bytes_scanned", scanner.bytes, "B", eng);
+          run.metric("scan_seconds", secs, "s", eng);
+          run.metric("throughput", scanner.bytes / 2 ** 20 / Math.max(secs, 1e-9), "MiB/s", eng);
+          run.metric("detections", found, "", eng);
+          run.metric("signatures", engine.signatures, "", eng);
+          run.metric("load_seconds", (tLoad - t0) / 1000, "s", { ...eng, cached: engine.cached });
+          const rate = (scanner.bytes / 2 ** 20 / Math.max(secs, 1e-9)).toFixed(0);
+          const scanned = `scanned ${(scanner.bytes / 2 ** 20).toFixed(1)} MiB in ${
+            secs.toFixed(3)
+          } s (${rate} MiB/s); ${found} detections`;
+          if (!engine.sigs) {
+            if (!opts.quiet) {
+              console.error(`virtav: libclamav: ${engine.signatures} signatures; ${scanned}`);
+            }
+            engine.close();
+            if (problems && found === 0) {
+              throw new ToolError(`${problems} inputs could not be scanned`);
+            }
+            return;
+          }
+          const sigs = engine.sigs;
+          const st = sigs.matcher.stats;
+          run.metric("unsupported_signatures", sigs.unsupportedTotal);
+          if (st.exactFallbacks) run.metric("exact_fallbacks", st.exactFallbacks);
+          if (st.exactFallbacks && !opts.quiet) {
+            console.error(
+              `virtav: ${st.exactFallbacks} signature variants had more partial matches than the ` +
+                `tracker holds and were decided by the exact (slower) scan`,
+            );
+          }
+          if (st.hitsLost) {
+            console.error(`virtav: warning: ${st.hitsLost} hits beyond the buffer`);
+          }
           if (!opts.quiet) {
-            console.error(`virtav: libclamav: ${engine.signatures} signatures; ${scanned}`);
+            console.error(
+              `virtav: ${sigs.db.bodyCount} body + ${sigs.db.hashes.length} hash signatures` +
+                (sigs.cached ? " (compiled, from cache)" : "") + `; ${scanned}`,
+            );
           }
           engine.close();
           if (problems && found === 0) {
             throw new ToolError(`${problems} inputs could not be scanned`);
           }
-          return;
-        }
-        const sigs = engine.sigs;
-        const st = sigs.matcher.stats;
-        run.metric("unsupported_signatures", sigs.unsupportedTotal);
-        if (st.exactFallbacks) run.metric("exact_fallbacks", st.exactFallbacks);
-        if (st.exactFallbacks && !opts.quiet) {
-          console.error(
-            `virtav: ${st.exactFallbacks} signature variants had more partial matches than the ` +
-              `tracker holds and were decided by the exact (slower) scan`,
-          );
-        }
-        if (st.hitsLost) {
-          console.error(`virtav: warning: ${st.hitsLost} hits beyond the buffer`);
-        }
-        if (!opts.quiet) {
-          console.error(
-            `virtav: ${sigs.db.bodyCount} body + ${sigs.db.hashes.length} hash signatures` +
-              (sigs.cached ? " (compiled, from cache)" : "") + `; ${scanned}`,
-          );
-        }
-        engine.close();
-        if (problems && found === 0) throw new ToolError(`${problems} inputs could not be scanned`);
-      },
+        },
+      )
     );
     // clamscan's convention: 1 when something was found.
     if (found > 0) Deno.exit(1);

@@ -5,10 +5,10 @@
  * @module
  */
 import { Option } from "@commander-js/extra-typings";
-import { ToolError } from "../../lib/cli/errors.ts";
+import { describeError, ToolError, UsageError } from "../../lib/cli/errors.ts";
 import { firstError } from "../../lib/virtav/database.ts";
-import { type CompiledDb, defaultCacheDir } from "../../lib/virtav/compile.ts";
-import { type DbSummary, loadCompiled } from "../../lib/virtav/db_cache.ts";
+import type { CompiledDb } from "../../lib/virtav/compile.ts";
+import { type DbSummary, defaultCacheDir, loadCompiled } from "../../lib/virtav/db_cache.ts";
 import { Matcher } from "../../lib/virtav/matcher.ts";
 
 /** Options every command that loads signatures takes. */
@@ -34,7 +34,10 @@ export const sigOptions = [
     "signature file or directory (.ndb .hdb .hsb .cvd .cld), repeatable",
   )
     .argParser(collect).default([] as string[]),
-  new Option("--no-eicar", "leave out the built-in EICAR test signature"),
+  new Option(
+    "--no-eicar",
+    "without -d: leave out the built-in EICAR test signature (with -d it is never added, as clamscan)",
+  ),
   new Option(
     "--cache-dir <dir>",
     "where compiled databases are kept (default: ~/.cache/hvkit/virtav)",
@@ -64,17 +67,12 @@ export interface Loaded {
  * Loads, checks and compiles the database, or takes its compiled form from the cache when
  * the files are unchanged (then no signature text is parsed), and opens the matcher.
  */
-export async function loadSignatures(o: SigOptions): Promise<Loaded> {
+export async function loadSignatures(o: SigOptions & { quiet?: boolean }): Promise<Loaded> {
   const cacheDir = o.cache ? (o.cacheDir ?? defaultCacheDir()) : null;
-  let { summary: db, compiled, cached } = await loadCompiled(o.database, {
-    eicar: o.eicar,
-    cacheDir,
-  });
+  const eicar = builtinEicar(o);
+  let { summary: db, compiled, cached } = await loadCompiled(o.database, { eicar, cacheDir });
   const err = firstError(db);
   if (err && !o.skipMalformed) throw new ToolError(err);
-  if (db.bodyCount === 0 && db.hashes.length === 0) {
-    throw new ToolError("no usable signatures (give -d, or drop --no-eicar)");
-  }
   let matcher: Matcher;
   if (o.clamscanNames) ({ db, compiled } = clamscanNames(db, compiled));
   try {
@@ -83,7 +81,7 @@ export async function loadSignatures(o: SigOptions): Promise<Loaded> {
     if (!cached) throw e;
     // A cached blob the native loader refuses (damaged on disk): compile it again.
     ({ summary: db, compiled, cached } = await loadCompiled(o.database, {
-      eicar: o.eicar,
+      eicar,
       cacheDir,
       refresh: true,
     }));
@@ -92,6 +90,34 @@ export async function loadSignatures(o: SigOptions): Promise<Loaded> {
   }
   const unsupportedTotal = [...db.unsupported.values()].reduce((a, b) => a + b, 0);
   return { db, matcher, cached, unsupportedTotal };
+}
+
+/**
+ * Whether the built-in EICAR signature is used: only when no `-d` is given (clamscan with `-d`
+ * reports no built-in EICAR), said on stderr unless quiet; with `--no-eicar` and no `-d`
+ * there is nothing to scan with, which is refused.
+ */
+export function builtinEicar(o: SigOptions & { quiet?: boolean }): boolean {
+  if (o.database.length > 0) return false;
+  if (!o.eicar) throw new ToolError("no signatures: give -d, or drop --no-eicar");
+  if (!o.quiet) {
+    console.error("virtav: no -d given: scanning with the built-in EICAR test signature only");
+  }
+  return true;
+}
+
+/**
+ * Runs a subcommand with clamscan's exit codes: 0 clean, 1 found (the command exits 1 itself),
+ * 2 any error (a bad or empty database, a path that cannot be scanned).
+ */
+export async function withClamscanExit(fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    console.error(describeError("virtav", e).line);
+    Deno.exit(2);
+  }
 }
 
 /** The names clamscan prints: `.UNOFFICIAL` after those from unsigned databases. */

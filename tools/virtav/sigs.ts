@@ -8,7 +8,7 @@ import { addExamples, withCommonOptions } from "../../lib/cli/program.ts";
 import { ToolError } from "../../lib/cli/errors.ts";
 import { withRun } from "../../lib/cli/with_run.ts";
 import { loadDatabase } from "../../lib/virtav/database.ts";
-import { compileCached, defaultCacheDir } from "../../lib/virtav/compile.ts";
+import { defaultCacheDir, loadCompiled } from "../../lib/virtav/db_cache.ts";
 import { Matcher } from "../../lib/virtav/matcher.ts";
 import { type SigOptions, sigOptions } from "./signatures.ts";
 
@@ -34,7 +34,9 @@ export function addSigsCommand(program: Command) {
     cmd.action(async (opts) => {
       const o = opts as unknown as SigOptions & { output: string; quiet: boolean };
       await withRun(opts, { tool: "virtav", command: `sigs ${name}`, args: opts }, async (run) => {
-        const db = await loadDatabase(o.database, { eicar: o.eicar });
+        const db = await loadDatabase(o.database, {
+          eicar: o.database.length === 0 && o.eicar,
+        });
         const json = o.output === "json";
         run.metric("malformed", db.errors.length);
         run.metric("body_signatures", db.body.length);
@@ -54,7 +56,11 @@ export function addSigsCommand(program: Command) {
           return;
         }
         const cacheDir = o.cache ? (o.cacheDir ?? defaultCacheDir()) : null;
-        const compiled = await compileCached(db, cacheDir);
+        // the same compiled-signature cache as scan and watch (one format, lib/virtav/db_cache.ts)
+        const { compiled, cached } = await loadCompiled(o.database, {
+          eicar: o.database.length === 0 && o.eicar,
+          cacheDir,
+        });
         const m = Matcher.load(compiled);
         const idx = m.info();
         m.close();
@@ -72,7 +78,7 @@ export function addSigsCommand(program: Command) {
           hash: db.hashes.length,
           unsupported: Object.fromEntries(db.unsupported),
           malformed: db.errors.length,
-          compiledFromCache: compiled.cached,
+          compiledFromCache: cached,
         };
         if (json) {
           console.log(JSON.stringify(info));
@@ -89,7 +95,7 @@ export function addSigsCommand(program: Command) {
           } MiB`,
           ...[...db.unsupported].map(([r, n]) => `unusable     ${n} ${r}`),
           `malformed    ${db.errors.length}`,
-          `compiled     ${compiled.cached ? "from cache" : "now"}`,
+          `compiled     ${cached ? "from cache" : "now"}`,
         ];
         console.log(lines.join("\n"));
       });

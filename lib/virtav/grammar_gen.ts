@@ -1,0 +1,421 @@
+/**
+ * A seeded generator over clamscan 1.4.6's whole body-signature grammar, for the differential
+ * test against clamscan: every wildcard (`??`, nibbles, `{n}`, `{-n}`, `{n-}`, `{n-m}`, `{0}`,
+ * reversed gaps, `*`), alternatives (one-byte, multi-byte, different lengths, nested, with `??`,
+ * nibbles and `{n}` inside, one member, an empty last member, negated), `aa[x-y]`/`[x-y]bb`/
+ * `aa[n]`, `(B)`/`(L)`/`(W)` at part edges and inside parts, negated too, offsets `*`, `n`, `n,m`,
+ * `EOF-n`, `EOF-n,m`; hash lines (`.hdb`/`.hsb`, size or `*`); and files with planted matches
+ * and near misses (one byte off, one byte short at the end of the file, across clamscan's
+ * 128 KiB scan windows), some of 5 bytes or less.
+ *
+ * Only signatures clamscan loads are generated (each part starts with two fixed bytes, no
+ * class at a part's start other than a left edge), and each part's fixed bytes are random, so
+ * no two signatures share a pattern (clamscan merges equal patterns and applies one's edge
+ * checks to all: docs/virtav.md). `!(L)` inside a part is left out (one case differs there).
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { prng } from "./generate.ts";
+import { CLASS_SETS, isAlnum } from "./hex_signature.ts";
+
+type Rand = () => number;
+
+/** One element of a signature, able to print itself and to make bytes that satisfy it. */
+type El =
+  | { k: "fixed"; bytes: number[] }
+  | { k: "any" }
+  | { k: "hi"; v: number }
+  | { k: "lo"; v: number }
+  | { k: "skip"; n: number }
+  | { k: "alt"; members: El[][]; negate: boolean; emptyLast: boolean }
+  | { k: "gap"; text: string; min: number; max: number }
+  | { k: "range"; min: number; max: number; single: boolean }
+  | { k: "cls"; c: "B" | "W" | "L"; negate: boolean; edge: boolean };
+
+const h2 = (b: number) => b.toString(16).padStart(2, "0");
+
+function text(e: El): string {
+  switch (e.k) {
+    case "fixed":
+      return e.bytes.map(h2).join("");
+    case "any":
+      return "??";
+    case "hi":
+      return h2(e.v)[0] + "?";
+    case "lo":
+      return "?" + h2(e.v)[1];
+    case "skip":
+      return `{${e.n}}`;
+    case "alt":
+      return (e.negate ? "!(" : "(") + e.members.map((m) => m.map(text).join("")).join("|") +
+        (e.emptyLast ? "|" : "") + ")";
+    case "gap":
+      return e.text;
+    case "range":
+      return e.single ? `[${e.min}]` : `[${e.min}-${e.max}]`;
+    case "cls":
+      return (e.negate ? "!(" : "(") + e.c + ")";
+  }
+}
+
+/** Bytes of a filler: half uniform, half from separators and letters (so classes meet both). */
+function filler(rand: Rand): number {
+  const seps = [0x20, 0x0a, 0x0d, 0x09, 0x2e, 0x2d, 0x5f, 0x2f, 0x3d, 0x22, 0x27, 0x40, 0x3c];
+  const r = rand();
+  if (r < 0.5) return Math.floor(rand() * 256);
+  if (r < 0.8) return seps[Math.floor(rand() * seps.length)];
+  return 0x61 + Math.floor(rand() * 26);
+}
+
+function pick(set: Set<number>, want: boolean, rand: Rand): number {
+  for (;;) {
+    const b = Math.floor(rand() * 256);
+    if (set.has(b) === want) return b;
+  }
+}
+
+/** Bytes that satisfy `e` (a random choice among the ways it can match). */
+function make(e: El, rand: Rand, out: number[]): void {
+  const rb = () => Math.floor(rand() * 256);
+  switch (e.k) {
+    case "fixed":
+      out.push(...e.bytes);
+      return;
+    case "any":
+      out.push(filler(rand));
+      return;
+    case "hi":
+      out.push((e.v & 0xf0) | (rb() & 0x0f));
+      return;
+    case "lo":
+      out.push((rb() & 0xf0) | (e.v & 0x0f));
+      return;
+    case "skip":
+      for (let i = 0; i < e.n; i++) out.push(filler(rand));
+      return;
+    case "alt": {
+      if (!e.negate) {
+        for (const x of e.members[Math.floor(rand() * e.members.length)]) make(x, rand, out);
+        return;
+      }
+      const w = (e.members[0][0] as { bytes: number[] }).bytes.length;
+      for (;;) {
+        const cand = Array.from({ length: w }, rb);
+        if (
+          !e.members.some((m) => (m[0] as { bytes: number[] }).bytes.every((b, i) => b === cand[i]))
+        ) {
+          out.push(...cand);
+          return;
+        }
+      }
+    }
+    case "gap": {
+      const max = e.max < 0 ? e.min + 24 : Math.max(e.max, e.min);
+      const n = e.min + Math.floor(rand() * (max - e.min + 1));
+      for (let i = 0; i < n; i++) out.push(filler(rand));
+      return;
+    }
+    case "range": {
+      const n = e.min + Math.floor(rand() * (e.max - e.min + 1));
+      for (let i = 0; i < n; i++) out.push(filler(rand));
+      return;
+    }
+    case "cls":
+      if (e.edge) return; // zero width: the bytes around decide
+      if (e.c === "L") out.push(...(rand() < 0.5 ? [0x0a] : [0x0d, 0x0a]));
+      else if (e.c === "B") {
+        out.push(
+          e.negate ? pick(CLASS_SETS.OLD_B, false, rand) : pick(CLASS_SETS.MID_B, true, rand),
+        );
+      } else {
+        for (;;) {
+          const b = rb();
+          if (isAlnum(b) === e.negate) {
+            out.push(b);
+            return;
+          }
+        }
+      }
+  }
+}
+
+/** A generated signature: its `.ndb` line and makers of matching and near-miss bytes. */
+export interface GrammarSig {
+  name: string;
+  line: string;
+  offset: { kind: "any" } | { kind: "abs" | "eof"; base: number; range: number };
+  /** Bytes of one match; `core` is where the first part's core starts in them. */
+  instance(rand: Rand): { bytes: Uint8Array; core: number };
+  /** A match with one fixed byte changed (usually no longer a match). */
+  nearMiss(rand: Rand): { bytes: Uint8Array; core: number };
+}
+
+/**
+ * Generates `n` signatures drawn from the whole grammar (deterministic per seed).
+ *
+ * @example
+ * ```ts
+ * import { generateGrammarSignatures } from "./grammar_gen.ts";
+ * for (const s of generateGrammarSignatures(5, 1)) console.log(s.line);
+ * ```
+ */
+export function generateGrammarSignatures(n: number, seed: number): GrammarSig[] {
+  const rand = prng(seed);
+  const ri = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const rb = () => Math.floor(rand() * 256);
+  const chance = (p: number) => rand() < p;
+  const fixed = (lo: number, hi: number): El => ({
+    k: "fixed",
+    bytes: Array.from({ length: ri(lo, hi) }, rb),
+  });
+  const distinct = (count: number, w: number): number[][] => {
+    const seen = new Set<string>(), out: number[][] = [];
+    while (out.length < count) {
+      const a = Array.from({ length: w }, rb);
+      if (!seen.has(a.join())) {
+        seen.add(a.join());
+        out.push(a);
+      }
+    }
+    return out;
+  };
+  const sigs: GrammarSig[] = [];
+  for (let i = 0; i < n; i++) {
+    let inlineBraces = true;
+    const els: El[] = [];
+    const nparts = chance(0.55) ? 1 : ri(2, 3);
+    for (let p = 0; p < nparts; p++) {
+      if (p > 0) {
+        const g = ri(0, 9);
+        let gap: El;
+        if (g === 0) gap = { k: "gap", text: "*", min: 0, max: -1 };
+        else if (g === 1) {
+          const m = ri(1, 30);
+          gap = { k: "gap", text: `{-${m}}`, min: 0, max: m };
+        } else if (g === 2) {
+          const m = ri(1, 20);
+          gap = { k: "gap", text: `{${m}-}`, min: m, max: -1 };
+        } else if (g === 3 || g === 4) {
+          const a = ri(0, 12), b = a + ri(0, 20);
+          gap = { k: "gap", text: `{${a}-${b}}`, min: a, max: b === 0 ? -1 : b };
+        } else if (g === 5) {
+          gap = { k: "gap", text: ["{0}", "{0-0}", "{-0}"][ri(0, 2)], min: 0, max: -1 };
+        } else if (g === 6) {
+          const a = ri(6, 20), b = ri(1, a - 1);
+          gap = { k: "gap", text: `{${a}-${b}}`, min: a, max: b }; // reversed: never matches
+        } else if (g === 7) {
+          const m = ri(128, 160);
+          gap = { k: "gap", text: `{${m}}`, min: m, max: m };
+        } else {
+          // `{n}` separates parts only once a ranged `{...}` came before (else it is n `??`)
+          const m = ri(1, 12);
+          const t = inlineBraces ? `{${m}-${m}}` : `{${m}}`;
+          gap = { k: "gap", text: t, min: m, max: m };
+        }
+        // any `{...}` between parts ends clamscan's rewriting of `{n}` as `??` (readdb.c)
+        if (gap.text !== "*") inlineBraces = false;
+        els.push(gap);
+      }
+      const lead = chance(0.12);
+      if (lead) {
+        const a = ri(0, 6), single = chance(0.3);
+        els.push({ k: "fixed", bytes: [rb()] }, {
+          k: "range",
+          min: a,
+          max: single ? a : a + ri(0, 6),
+          single,
+        });
+      }
+      if (chance(0.15)) {
+        els.push({ k: "cls", c: (["B", "W", "L"] as const)[ri(0, 2)], negate: false, edge: true });
+      }
+      const mids = ri(0, 3);
+      // a class within a part's first three bytes is judged differently by clamscan (its
+      // Aho-Corasick depth): keep them further in (docs/virtav.md)
+      els.push(fixed(mids ? 3 : 2, 5));
+      for (let m = 0; m < mids; m++) {
+        const kind = ri(0, 15);
+        if (kind === 0) els.push({ k: "any" });
+        else if (kind === 1) els.push({ k: "hi", v: rb() });
+        else if (kind === 2) els.push({ k: "lo", v: rb() });
+        else if (kind === 3 && inlineBraces) els.push({ k: "skip", n: ri(1, 8) });
+        else if (kind === 4) {
+          const ms = distinct(ri(2, 5), 1).map((b): El[] => [{ k: "fixed", bytes: b }]);
+          els.push({ k: "alt", members: ms, negate: chance(0.3), emptyLast: false });
+        } else if (kind === 5) {
+          const ms = distinct(ri(2, 4), ri(2, 3)).map((b): El[] => [{ k: "fixed", bytes: b }]);
+          els.push({ k: "alt", members: ms, negate: chance(0.3), emptyLast: false });
+        } else if (kind === 6) {
+          const ms: El[][] = [[fixed(1, 1)], [fixed(2, 2)], [fixed(3, 3)]];
+          els.push({ k: "alt", members: ms, negate: false, emptyLast: chance(0.4) });
+        } else if (kind === 7) {
+          // nested, with ?? and a nibble inside members
+          const inner: El = {
+            k: "alt",
+            members: distinct(2, 1).map((b): El[] => [{ k: "fixed", bytes: b }]),
+            negate: false,
+            emptyLast: false,
+          };
+          const ms: El[][] = [[fixed(1, 1), { k: "any" }, inner, fixed(1, 1)], [fixed(1, 2)], [
+            { k: "hi", v: rb() },
+            fixed(1, 1),
+          ]];
+          els.push({ k: "alt", members: ms, negate: false, emptyLast: false });
+        } else if (kind === 8 && inlineBraces) {
+          els.push({
+            k: "alt",
+            members: [[fixed(1, 1), { k: "skip", n: ri(1, 3) }, fixed(1, 1)], [fixed(2, 2)]],
+            negate: false,
+            emptyLast: false,
+          });
+        } else if (kind === 9) {
+          els.push({ k: "alt", members: [[fixed(1, 2)]], negate: false, emptyLast: false });
+        } else if (kind === 10) {
+          const c = (["B", "W", "L"] as const)[ri(0, 2)];
+          // (`!(L)` inside a part is left out: one case differs, docs/virtav.md)
+          els.push({ k: "cls", c, negate: c !== "L" && chance(0.4), edge: false });
+        } else els.push(fixed(1, 3));
+        if (chance(0.5)) els.push(fixed(1, 3));
+      }
+      if (chance(0.15)) {
+        const c = (["B", "W", "L"] as const)[ri(0, 2)];
+        els.push({ k: "cls", c, negate: chance(0.4), edge: true });
+      }
+      if (!lead && chance(0.1)) {
+        const a = ri(0, 6), single = chance(0.3);
+        els.push({ k: "range", min: a, max: single ? a : a + ri(0, 6), single }, {
+          k: "fixed",
+          bytes: [rb()],
+        });
+      }
+    }
+    // clamscan's Boyer-Moore matcher takes all-fixed signatures and refuses those under 3 bytes
+    if (els.length === 1) (els[0] as { bytes: number[] }).bytes.push(rb());
+    const hex = els.map(text).join("");
+    const name = `Gram.S${i}`;
+    let offset: GrammarSig["offset"] = { kind: "any" };
+    let offText = "*";
+    const r = rand();
+    if (r < 0.05) {
+      offset = { kind: "abs", base: ri(0, 3000), range: 0 };
+      offText = `${offset.base}`;
+    } else if (r < 0.1) {
+      offset = { kind: "abs", base: ri(0, 3000), range: ri(1, 200) };
+      offText = `${offset.base},${offset.range}`;
+    } else if (r < 0.15) {
+      offset = { kind: "eof", base: ri(300, 1000), range: 0 };
+      offText = `EOF-${offset.base}`;
+    } else if (r < 0.2) {
+      offset = { kind: "eof", base: ri(300, 1000), range: ri(1, 100) };
+      offText = `EOF-${offset.base},${offset.range}`;
+    }
+    const build = (rnd: Rand, miss: boolean) => {
+      const out: number[] = [];
+      let core = -1;
+      const fixedAt: number[] = [];
+      for (const [j, e] of els.entries()) {
+        // the first part's core starts after its side byte and range
+        if (core < 0 && e.k !== "range" && !(j === 0 && els[1]?.k === "range")) core = out.length;
+        const before = out.length;
+        make(e, rnd, out);
+        if (e.k === "fixed" && e.bytes.length >= 2) {
+          for (let b = before; b < out.length; b++) fixedAt.push(b);
+        }
+      }
+      if (miss && fixedAt.length) out[fixedAt[Math.floor(rnd() * fixedAt.length)]] ^= 0x5a;
+      return { bytes: new Uint8Array(out), core: Math.max(core, 0) };
+    };
+    sigs.push({
+      name,
+      line: `${name}:0:${offText}:${hex}`,
+      offset,
+      instance: (rnd) => build(rnd, false),
+      nearMiss: (rnd) => build(rnd, true),
+    });
+  }
+  return sigs;
+}
+
+/** A generated file. */
+export interface GrammarFile {
+  name: string;
+  data: Uint8Array;
+}
+
+/** clamscan scans a file in windows of this many bytes (SCANBUFF). */
+const WINDOW = 128 * 1024;
+
+/**
+ * Files for a differential run: a few of 0-8 bytes, many of a few KiB with planted matches and
+ * near misses, one longer than two scan windows with matches across their edges, and one whose
+ * last match is one byte short.
+ */
+export function generateGrammarFiles(sigs: GrammarSig[], seed: number, count = 24): GrammarFile[] {
+  const rand = prng(seed);
+  const ri = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const files: GrammarFile[] = [];
+  const sizes = [
+    0,
+    3,
+    5,
+    6,
+    8,
+    ...Array.from({ length: count }, () => ri(512, 12 * 1024)),
+    2 * WINDOW + 4096,
+  ];
+  for (const [f, size] of sizes.entries()) {
+    const data = new Uint8Array(size);
+    for (let i = 0; i < size; i++) data[i] = filler(rand);
+    if (size >= 4) data.set([0x2e, 0x2e, 0x2e, 0x2e], 0); // no file-type magic at the start
+    const plant = (inst: { bytes: Uint8Array; core: number }, at: number) => {
+      if (at >= 4 && at + inst.bytes.length <= size) data.set(inst.bytes, at);
+    };
+    if (size > 64) {
+      for (let k = 0; k < Math.max(1, size / 400); k++) {
+        const s = sigs[Math.floor(rand() * sigs.length)];
+        const inst = rand() < 0.75 ? s.instance(rand) : s.nearMiss(rand);
+        const o = s.offset;
+        if (o.kind === "any") plant(inst, ri(4, size - 1));
+        else {
+          const start = (o.kind === "abs" ? o.base : size - o.base) + ri(0, o.range);
+          plant(inst, start - inst.core);
+        }
+      }
+      // across a scan window's edge, and at the very end (whole, and one byte short)
+      const s = sigs[Math.floor(rand() * sigs.length)];
+      const inst = s.instance(rand);
+      if (size > WINDOW) {
+        for (const edge of [WINDOW, 2 * WINDOW]) {
+          plant(s.instance(rand), edge - ri(1, Math.max(1, inst.bytes.length - 1)));
+        }
+      }
+      if (rand() < 0.5) plant(inst, size - inst.bytes.length);
+      else data.set(inst.bytes.subarray(0, inst.bytes.length - 1), size - inst.bytes.length + 1);
+    } else if (size > 0) {
+      const inst = sigs[Math.floor(rand() * sigs.length)].instance(rand).bytes;
+      data.set(inst.subarray(0, size));
+    }
+    files.push({ name: `g${String(f).padStart(3, "0")}.bin`, data });
+  }
+  return files;
+}
+
+/**
+ * Hash lines for some of the files (MD5/SHA1/SHA256, exact size or `*` with MinFL 73) and near
+ * misses (a wrong size), as `.hdb` and `.hsb` texts.
+ */
+export function grammarHashLines(files: GrammarFile[], seed: number): { hdb: string; hsb: string } {
+  const rand = prng(seed);
+  const hdb: string[] = [], hsb: string[] = [];
+  for (const [i, f] of files.entries()) {
+    if (f.data.length === 0 || rand() < 0.6) continue;
+    const algo = (["md5", "sha1", "sha256"] as const)[Math.floor(rand() * 3)];
+    const digest = createHash(algo).update(f.data).digest("hex");
+    const r = rand();
+    const size = r < 0.5 ? `${f.data.length}` : r < 0.8 ? "*" : `${f.data.length + 1}`;
+    const line = `${digest}:${size}:Gram.H${i}${size === "*" ? ":73" : ""}`;
+    (algo === "md5" ? hdb : hsb).push(line);
+  }
+  return { hdb: hdb.join("\n") + "\n", hsb: hsb.join("\n") + "\n" };
+}
