@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describeError, ToolError, UsageError } from "./errors.ts";
 import { formatSize, parseCount, parseDuration, parseSize, parseSizeList } from "./parse.ts";
 import { formatTable } from "./table.ts";
-import { openInput, readLines } from "./stream_io.ts";
+import { openInput, readLines, sameFile } from "./stream_io.ts";
 import { withRun } from "./with_run.ts";
 import { query } from "../results/query.ts";
 
@@ -137,4 +137,20 @@ Deno.test("report: a missing store says no runs yet; unknown report exits 1 nami
   assert.match(ok.stdout, /^tool,command,status/);
   const fmt = await runShim("hvkit-report", ["runs", "--db", db, "--format", "xml"]);
   assert.equal(fmt.code, 2);
+});
+
+Deno.test("sameFile: the same inode by another path (a hard link) is the same; missing is not", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const a = `${dir}/a`, b = `${dir}/b`;
+    Deno.writeTextFileSync(a, "x");
+    Deno.writeTextFileSync(b, "x");
+    Deno.linkSync(a, `${dir}/link`);
+    assert.equal(sameFile(a, `${dir}/link`), true);
+    assert.equal(sameFile(a, `${dir}/../${dir.split("/").pop()}/a`), true);
+    assert.equal(sameFile(a, b), false); // same bytes, another file
+    assert.equal(sameFile(a, `${dir}/missing`), false);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -24,6 +24,25 @@ export async function openInput(path: string): Promise<ReadableStream<Uint8Array
   return file.readable;
 }
 
+/**
+ * Whether two paths name the same existing file (device and inode); false when either is
+ * missing. For refusing an output that would overwrite an input before either is opened.
+ *
+ * @example
+ * ```ts
+ * import { sameFile } from "./stream_io.ts";
+ * sameFile("/etc/hostname", "/etc/../etc/hostname"); // true
+ * ```
+ */
+export function sameFile(a: string, b: string): boolean {
+  try {
+    const x = Deno.statSync(a), y = Deno.statSync(b);
+    return x.ino !== null && x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
 /** A file this process has open, by identity (device and inode), for the same-file check. */
 interface OpenFile {
   path: string;
@@ -40,7 +59,7 @@ function identity(path: string, file: Deno.FsFile): OpenFile | null {
   return st.isFile && st.ino !== null ? { path, dev: st.dev, ino: st.ino } : null;
 }
 
-function sameFile(a: OpenFile, list: OpenFile[]): OpenFile | undefined {
+function findSame(a: OpenFile, list: OpenFile[]): OpenFile | undefined {
   return list.find((b) => b.dev === a.dev && b.ino === a.ino);
 }
 
@@ -51,7 +70,7 @@ function sameFile(a: OpenFile, list: OpenFile[]): OpenFile | undefined {
 export function noteInput(path: string, file: Deno.FsFile): void {
   const id = identity(path, file);
   if (id === null) return;
-  const out = sameFile(id, outputs);
+  const out = findSame(id, outputs);
   if (out !== undefined) {
     file.close();
     throw new ToolError(`${path}: is also the output file ${out.path}; write to another file`);
@@ -89,7 +108,7 @@ export async function openOutput(path?: string): Promise<WritableStream<Uint8Arr
   }
   const id = identity(path, file);
   if (id !== null) {
-    const input = sameFile(id, inputs);
+    const input = findSame(id, inputs);
     if (input !== undefined) {
       file.close();
       throw new ToolError(`${path}: is also the input ${input.path}; write to another file`);

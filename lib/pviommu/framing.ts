@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ByteQueue } from "../bytes/byte_queue.ts";
 
 /** Largest frame accepted (a PROBE with a large probe_size fits easily). */
 export const MAX_FRAME = 1 << 20;
@@ -30,21 +31,19 @@ export class FrameError extends Error {
 export async function* readFrames(
   stream: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
 ): AsyncGenerator<Uint8Array> {
-  let buf = new Uint8Array(0);
+  const pending = new ByteQueue();
   for await (const chunk of stream) {
-    const joined = new Uint8Array(buf.length + chunk.length);
-    joined.set(buf);
-    joined.set(chunk, buf.length);
-    buf = joined;
-    let off = 0;
-    while (buf.length - off >= 4) {
-      const len = new DataView(buf.buffer, off).getUint32(0, true);
+    pending.push(chunk);
+    while (pending.length >= 4) {
+      const head = pending.peek();
+      const len = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true);
       if (len > MAX_FRAME) throw new FrameError(`frame of ${len} bytes (limit ${MAX_FRAME})`);
-      if (buf.length - off - 4 < len) break;
-      yield buf.slice(off + 4, off + 4 + len);
-      off += 4 + len;
+      if (pending.length - 4 < len) break;
+      pending.skip(4);
+      yield pending.take(len);
     }
-    buf = buf.slice(off);
   }
-  if (buf.length !== 0) throw new FrameError(`stream ended inside a frame (${buf.length} bytes)`);
+  if (pending.length !== 0) {
+    throw new FrameError(`stream ended inside a frame (${pending.length} bytes)`);
+  }
 }

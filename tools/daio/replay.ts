@@ -12,6 +12,7 @@ import {
   addExamples,
   parsePositive,
   readLines,
+  sameFile,
   ToolError,
   UsageError,
   withCommonOptions,
@@ -31,16 +32,6 @@ function parseDirect(text: string): boolean | "auto" {
   if (text === "0") return false;
   if (text === "auto") return "auto";
   throw new InvalidArgumentError(`expected 1, 0 or auto: ${text}`);
-}
-
-/** Whether two paths name the same existing file (device and inode). */
-function sameFile(a: string, b: string): boolean {
-  try {
-    const x = Deno.statSync(a), y = Deno.statSync(b);
-    return x.ino !== null && x.dev === y.dev && x.ino === y.ino;
-  } catch {
-    return false;
-  }
 }
 
 /** Adds `replay` to the program. */

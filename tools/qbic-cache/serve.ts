@@ -15,6 +15,7 @@ import {
   parseDuration,
   parsePositive,
   parseSize,
+  sameFile,
   ToolError,
   UsageError,
   withCommonOptions,
@@ -75,16 +76,6 @@ export interface ServeOptions {
   db?: string | boolean;
   output: "text" | "json";
   quiet: boolean;
-}
-
-/** Whether two paths name the same existing file (device and inode). */
-function sameFile(a: string, b: string): boolean {
-  try {
-    const x = Deno.statSync(a), y = Deno.statSync(b);
-    return x.ino !== null && x.dev === y.dev && x.ino === y.ino;
-  } catch {
-    return false;
-  }
 }
 
 function defaultSocket(): string {

@@ -12,6 +12,7 @@ import {
   noteInput,
   openOutput,
   runTool,
+  sameFile,
   type TableFormat,
   ToolError,
   UsageError,
@@ -62,15 +63,6 @@ async function openDoc(
 function checkDb(db: string): void {
   if (checkStore(db) !== "store" || db === ":memory:") return;
   noteInput(db, Deno.openSync(db, { read: true }));
-}
-
-function sameFile(a: string, b: string): boolean {
-  try {
-    const x = Deno.statSync(a), y = Deno.statSync(b);
-    return x.dev === y.dev && x.ino !== null && x.ino === y.ino;
-  } catch {
-    return false;
-  }
 }
 
 function parsePct(v: string): number {
