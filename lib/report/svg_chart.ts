@@ -405,8 +405,9 @@ function lineChart(
   const names = legendNames(series);
   const g = geometry({ title, legend: names });
   const { W, H, M } = g;
-  const xs = pts.map((p) => p.xn);
-  const ys = pts.map((p) => p.y);
+  // no drawable point: empty axes over a unit range rather than NaN coordinates
+  const xs = pts.length > 0 ? pts.map((p) => p.xn) : spec.logx ? [1, 10] : [0, 1];
+  const ys = pts.length > 0 ? pts.map((p) => p.y) : spec.logy ? [1, 10] : [0, 1];
   const xScale = spec.logx
     ? logScale(Math.min(...xs), Math.max(...xs), M.left, W - M.right)
     : linearScale(Math.min(...xs), Math.max(...xs), M.left, W - M.right);
@@ -454,6 +455,51 @@ function lineChart(
     }
   });
   return { title, svg: frame(g, title, unit, body, legendFor(g, names)), marks };
+}
+
+/** One named curve for {@link drawLines}. */
+export interface LineSeries {
+  name: string;
+  points: { x: number; y: number }[];
+}
+
+/**
+ * Draws one line chart from curves a tool computed itself (not from a report's rows): the same
+ * writer, palette and data attributes as the reports' charts. Points that a log axis cannot
+ * show (x or y <= 0) are left out; `marks` says how many were drawn.
+ *
+ * @example
+ * ```ts
+ * import { drawLines } from "./svg_chart.ts";
+ * const chart = drawLines({
+ *   title: "LRU miss ratio",
+ *   x: "cache size (bytes)",
+ *   y: "miss ratio",
+ *   series: [{ name: "LRU exact", points: [{ x: 4096, y: 0.9 }, { x: 65536, y: 0.4 }] }],
+ *   logx: true,
+ * });
+ * chart.marks; // 2
+ * ```
+ */
+export function drawLines(opts: {
+  title: string;
+  x: string;
+  y: string;
+  series: LineSeries[];
+  logx?: boolean;
+  logy?: boolean;
+}): Chart {
+  const points: Point[] = opts.series.flatMap((s) =>
+    s.points.map((p) => ({ x: p.x, y: p.y, series: s.name }))
+  );
+  const spec: ChartSpec = {
+    kind: "line",
+    x: opts.x,
+    y: opts.y,
+    logx: opts.logx ?? false,
+    logy: opts.logy ?? false,
+  };
+  return lineChart(opts.title, opts.y, opts.x, points, spec);
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { drawCharts, niceTicks, shortNames, toNumber } from "./svg_chart.ts";
+import { drawCharts, drawLines, niceTicks, shortNames, toNumber } from "./svg_chart.ts";
 import type { ChartSpec } from "./report_spec.ts";
 
 const bar: ChartSpec = { kind: "bar", x: "peer", y: "iops", logx: false, logy: false };
@@ -161,4 +161,31 @@ Deno.test("svg chart: a chart with more series than can be read is left to the t
   assert.match(c.skipped ?? "", /41 series, too many to draw/);
   const [d] = drawCharts(["peer", "case", "iops"], rows.slice(0, 40), { ...bar, series: "case" });
   assert.equal(d.marks, 40);
+});
+
+Deno.test("svg chart: drawLines draws a tool's own curves with the reports' writer", () => {
+  const chart = drawLines({
+    title: "LRU miss-ratio curve (exact)",
+    x: "cache size (bytes)",
+    y: "miss ratio",
+    series: [
+      { name: "LRU exact", points: [{ x: 65536, y: 0.4 }, { x: 4096, y: 0.9 }] },
+      { name: "other", points: [{ x: 0, y: 1 }, { x: 1 << 20, y: 0.1 }] },
+    ],
+    logx: true,
+  });
+  // the x = 0 point cannot sit on a log axis: left out; the rest are marks in x order
+  assert.equal(chart.marks, 3);
+  assert.deepEqual(marks(chart.svg), ["0.9", "0.4", "0.1"]);
+  assert.match(chart.svg, /data-series="LRU exact" data-x="4096"/);
+  assert.match(chart.svg, /<title>LRU miss-ratio curve \(exact\)<\/title>/);
+  assert.equal(chart.svg.match(/<polyline /g)?.length, 2);
+  assert.doesNotMatch(chart.svg, /NaN|Infinity/);
+});
+
+Deno.test("svg chart: drawLines with no drawable point gives empty axes, not NaN", () => {
+  const chart = drawLines({ title: "t", x: "x", y: "y", series: [], logx: true });
+  assert.equal(chart.marks, 0);
+  assert.match(chart.svg, /^<svg /);
+  assert.doesNotMatch(chart.svg, /NaN|Infinity/);
 });

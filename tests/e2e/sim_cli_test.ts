@@ -83,7 +83,11 @@ Deno.test("sim e2e: JSON grid, LRU equals the exact MRC at every size, OPT on to
     m.points.forEach((p: { hit_ratio: number }, i: number) => {
       assert.ok(Math.abs(p.hit_ratio - lru[i].hit_ratio) < 1e-12, `size ${i}`);
     });
-    assert.match(await Deno.readTextFile(`${dir}/m.svg`), /<svg[^]*<polyline/);
+    const svg = await Deno.readTextFile(`${dir}/m.svg`);
+    assert.match(svg, /<svg[^]*<polyline/);
+    // one mark a point, each carrying its miss ratio (lib/report/svg_chart.ts draws it)
+    const drawn = [...svg.matchAll(/class="mark"[^>]*data-value="([^"]*)"/g)].map((x) => +x[1]);
+    assert.deepEqual(drawn, m.points.map((p: { miss_ratio: number }) => p.miss_ratio));
     for (const size of [16384, 65536, 262144, 1048576]) {
       const at = res.results.filter((r: { size: number; policy: string }) =>
         r.size === size && r.policy !== "qbic"

@@ -17,14 +17,9 @@ import {
   withCommonOptions,
   withRun,
 } from "../../lib/cli/mod.ts";
-import {
-  MRC_MAX_ACCESSES,
-  MrcBuilder,
-  MrcLimitError,
-  type MrcPoint,
-  mrcSvg,
-} from "../../lib/cache/mrc.ts";
+import { MRC_MAX_ACCESSES, MrcBuilder, MrcLimitError, type MrcPoint } from "../../lib/cache/mrc.ts";
 import { Breather, untilAborted } from "../../lib/cli/event_loop.ts";
+import { drawLines } from "../../lib/report/svg_chart.ts";
 import { type ReadStats, readTraceChunks } from "../../lib/trace/read_trace.ts";
 import { DEVICE_HELP, namingTrace, traceFormat } from "./trace_options.ts";
 import { checkBlockSize, checkCacheSizes } from "./size_options.ts";
@@ -40,6 +35,19 @@ async function writeText(out: WritableStream<Uint8Array>, text: string): Promise
   const w = out.getWriter();
   await w.write(new TextEncoder().encode(text));
   await w.close();
+}
+
+/** The curve as an SVG line chart; the size axis is logarithmic past one decade. */
+function mrcChart(curve: { x: number; y: number }[], method: string, partial: boolean): string {
+  const xs = curve.map((p) => p.x).filter((x) => x > 0);
+  const logx = xs.length > 0 && Math.max(...xs) / Math.min(...xs) > 10;
+  return drawLines({
+    title: `LRU miss-ratio curve (${method})`,
+    x: "cache size (bytes)",
+    y: "miss ratio",
+    series: [{ name: `LRU ${method}${partial ? " (partial: interrupted)" : ""}`, points: curve }],
+    logx,
+  }).svg + "\n";
 }
 
 /** Adds `mrc` to the program. */
@@ -185,12 +193,10 @@ export function addMrcCommand(program: Command) {
       if (svg) {
         await writeText(
           svg,
-          mrcSvg(
-            [{
-              label: `LRU ${method}${partial ? " (partial: interrupted)" : ""}`,
-              points: points.map((p) => ({ x: p.sizeBlocks * bs, y: p.missRatio })),
-            }],
-            "cache size (bytes)",
+          mrcChart(
+            points.map((p) => ({ x: p.sizeBlocks * bs, y: p.missRatio })),
+            method,
+            partial,
           ),
         );
       }
