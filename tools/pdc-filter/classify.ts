@@ -72,5 +72,5 @@ export function addClassifyCommand(program: Command) {
     "pdc-filter classify --image guest.img trace.jsonl > tagged.jsonl",
     "qbic-cache serve --record - guest.img | pdc-filter classify | qbic-cache sim --admit pdc -",
   ]);
-  program.addCommand(cmd as unknown as Command);
+  program.addCommand(cmd);
 }

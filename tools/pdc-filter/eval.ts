@@ -92,5 +92,5 @@ export function addEvalCommand(program: Command) {
     });
   });
   addExamples(cmd, ["pdc-filter eval --image guest.img trace.jsonl"]);
-  program.addCommand(cmd as unknown as Command);
+  program.addCommand(cmd);
 }

@@ -50,5 +50,5 @@ export function addLocateCommand(program: Command) {
     "pdc-filter locate guest.img",
     "pdc-filter locate -o journal.json guest.img",
   ]);
-  program.addCommand(cmd as unknown as Command);
+  program.addCommand(cmd);
 }

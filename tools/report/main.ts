@@ -138,7 +138,7 @@ export function buildProgram() {
     .option("--db <file>", "results store (default: $HVKIT_DB or ./results.duckdb)")
     .addOption(
       new Option("--format <format>", "text, csv, json, markdown, html (page with charts), parquet")
-        .choices(FORMATS).default("text" as Format),
+        .choices(FORMATS).default("text" as const),
     )
     .option("-o, --out <file>", "write to FILE instead of standard output (needed for parquet)")
     .option("--all", "every named report in one document (text, markdown, json or html)", false)
@@ -151,7 +151,7 @@ export function buildProgram() {
     )
     .option("--absolute", "with --check-regressions: fail on absolute figures too", false)
     .action(async (report, opts) => {
-      const format = opts.format as Format;
+      const format: Format = opts.format;
       const db = resolveDbPath({ db: opts.db }) ?? "results.duckdb";
       const pct = opts.checkRegressions === undefined ? null : parsePct(opts.checkRegressions);
       const nothingElse = !report && !opts.all && !opts.export;
