@@ -48,82 +48,144 @@ function uuidString(b: Uint8Array): string {
  * ```
  */
 export async function locateExt4(img: ImageReader): Promise<JournalLocation> {
-  const sbBytes = await img.readAt(SB_OFFSET, 1024, "ext4 superblock");
-  const sb = new DataView(sbBytes.buffer, sbBytes.byteOffset, sbBytes.byteLength);
-  if (sb.getUint16(0x38, true) !== EXT4_MAGIC) {
-    throw new ImageFormatError("not an ext2/3/4 file system (no superblock magic at byte 1080)");
-  }
-  const logBs = sb.getUint32(0x18, true);
-  if (logBs > 6) throw new ImageFormatError(`ext4 superblock: bad s_log_block_size ${logBs}`);
-  const bs = 1024 << logBs;
-  const compat = sb.getUint32(0x5c, true);
-  const incompat = sb.getUint32(0x60, true);
-  const roCompat = sb.getUint32(0x64, true);
-  const is64 = (incompat & INCOMPAT_64BIT) !== 0;
-  const blocksCount = sb.getUint32(0x04, true) + (is64 ? sb.getUint32(0x150, true) * 2 ** 32 : 0);
-  if (blocksCount === 0) throw new ImageFormatError("ext4 superblock: s_blocks_count is 0");
-  const base = {
-    fs: "ext4" as const,
-    blockSize: bs,
-    fsBytes: blocksCount * bs,
-    features: {
-      "64bit": is64,
-      bigalloc: (roCompat & RO_COMPAT_BIGALLOC) !== 0,
-      meta_bg: (incompat & INCOMPAT_META_BG) !== 0,
-    },
-  };
-  // The journal superblock's block sits right after the ext4 superblock's block.
-  const sbBlockAfter = Math.floor(SB_OFFSET / bs) + 1;
-
-  if ((incompat & INCOMPAT_JOURNAL_DEV) !== 0) {
-    // This image is an external journal device: the journal runs from the block after the
-    // ext4 superblock to the end of the device.
-    const jsb = await readJbd2Super(img, sbBlockAfter * bs);
-    const off = sbBlockAfter * bs;
-    const len = Math.min(jsb.maxlen * bs, blocksCount * bs) - off;
-    if (off + len > img.size) {
-      throw new ImageFormatError(
-        `truncated image: journal device ends at byte ${off + len}, image has ${img.size}`,
-      );
-    }
-    return { ...base, journal: "device", ranges: [{ off, len }], journalBlocks: jsb.maxlen };
-  }
-  if ((compat & COMPAT_HAS_JOURNAL) === 0) {
-    return { ...base, journal: "none", ranges: [] };
-  }
-  const inum = sb.getUint32(0xe0, true);
+  const sb = await readSuperblock(img);
+  const { base, bs, blocksCount } = sb;
+  if ((sb.incompat & INCOMPAT_JOURNAL_DEV) !== 0) return await journalDevice(img, sb);
+  if ((sb.compat & COMPAT_HAS_JOURNAL) === 0) return { ...base, journal: "none", ranges: [] };
+  const inum = sb.view.getUint32(0xe0, true);
   if (inum === 0) {
     return {
       ...base,
       journal: "external",
       ranges: [],
-      external: { uuid: uuidString(sbBytes.subarray(0xd0, 0xe0)), dev: sb.getUint32(0xe4, true) },
+      external: {
+        uuid: uuidString(sb.bytes.subarray(0xd0, 0xe0)),
+        dev: sb.view.getUint32(0xe4, true),
+      },
     };
   }
+  const inode = await readJournalInode(img, sb, inum);
+  const ctx: WalkCtx = { img, bs, blocksCount, nBlocks: inode.nBlocks, inum };
+  const runs = inode.extents
+    ? await walkExtents(ctx, inode.iblock)
+    : await walkBlockMap(ctx, inode.iblock);
+  const ranges = runsToRanges(runs, inode.nBlocks, bs, inum);
+  const end = Math.max(...ranges.map((r) => r.off + r.len));
+  if (end > img.size) {
+    throw new ImageFormatError(
+      `truncated image: journal ends at byte ${end}, image has ${img.size} bytes`,
+    );
+  }
+  const jsb = await readJbd2Super(img, ranges[0].off);
+  return {
+    ...base,
+    journal: "internal",
+    inode: inum,
+    mapping: inode.extents ? "extents" : "blockmap",
+    journalBlocks: jsb.maxlen,
+    ranges,
+  };
+}
 
-  const inodesCount = sb.getUint32(0x00, true);
-  const ipg = sb.getUint32(0x28, true);
+/** The superblock fields the search needs, checked, and the location's common fields. */
+interface Superblock {
+  bytes: Uint8Array;
+  view: DataView;
+  bs: number;
+  compat: number;
+  incompat: number;
+  is64: boolean;
+  blocksCount: number;
+  /** The block right after the superblock's (the group descriptors, or a journal's super). */
+  blockAfter: number;
+  base: Pick<JournalLocation, "fs" | "blockSize" | "fsBytes" | "features">;
+}
+
+async function readSuperblock(img: ImageReader): Promise<Superblock> {
+  const bytes = await img.readAt(SB_OFFSET, 1024, "ext4 superblock");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint16(0x38, true) !== EXT4_MAGIC) {
+    throw new ImageFormatError("not an ext2/3/4 file system (no superblock magic at byte 1080)");
+  }
+  const logBs = view.getUint32(0x18, true);
+  if (logBs > 6) throw new ImageFormatError(`ext4 superblock: bad s_log_block_size ${logBs}`);
+  const bs = 1024 << logBs;
+  const compat = view.getUint32(0x5c, true);
+  const incompat = view.getUint32(0x60, true);
+  const roCompat = view.getUint32(0x64, true);
+  const is64 = (incompat & INCOMPAT_64BIT) !== 0;
+  const blocksCount = view.getUint32(0x04, true) +
+    (is64 ? view.getUint32(0x150, true) * 2 ** 32 : 0);
+  if (blocksCount === 0) throw new ImageFormatError("ext4 superblock: s_blocks_count is 0");
+  return {
+    bytes,
+    view,
+    bs,
+    compat,
+    incompat,
+    is64,
+    blocksCount,
+    // The journal superblock's block sits right after the ext4 superblock's block.
+    blockAfter: Math.floor(SB_OFFSET / bs) + 1,
+    base: {
+      fs: "ext4",
+      blockSize: bs,
+      fsBytes: blocksCount * bs,
+      features: {
+        "64bit": is64,
+        bigalloc: (roCompat & RO_COMPAT_BIGALLOC) !== 0,
+        meta_bg: (incompat & INCOMPAT_META_BG) !== 0,
+      },
+    },
+  };
+}
+
+/**
+ * This image is an external journal device: the journal runs from the block after the ext4
+ * superblock to the end of the device.
+ */
+async function journalDevice(img: ImageReader, sb: Superblock): Promise<JournalLocation> {
+  const off = sb.blockAfter * sb.bs;
+  const jsb = await readJbd2Super(img, off);
+  const len = Math.min(jsb.maxlen * sb.bs, sb.blocksCount * sb.bs) - off;
+  if (off + len > img.size) {
+    throw new ImageFormatError(
+      `truncated image: journal device ends at byte ${off + len}, image has ${img.size}`,
+    );
+  }
+  return { ...sb.base, journal: "device", ranges: [{ off, len }], journalBlocks: jsb.maxlen };
+}
+
+/** Finds inode `inum` through its group descriptor and returns what maps its blocks. */
+async function readJournalInode(
+  img: ImageReader,
+  sb: Superblock,
+  inum: number,
+): Promise<{ iblock: Uint8Array; extents: boolean; nBlocks: number }> {
+  const { view, bs, is64 } = sb;
+  const inodesCount = view.getUint32(0x00, true);
+  const ipg = view.getUint32(0x28, true);
   if (ipg === 0 || inum > inodesCount) {
     throw new ImageFormatError(`ext4 superblock: journal inode ${inum} is out of range`);
   }
-  const inodeSize = sb.getUint32(0x4c, true) >= 1 ? sb.getUint16(0x58, true) : 128;
+  const inodeSize = view.getUint32(0x4c, true) >= 1 ? view.getUint16(0x58, true) : 128;
   if (inodeSize < 128 || inodeSize > bs) {
     throw new ImageFormatError(`ext4 superblock: bad s_inode_size ${inodeSize}`);
   }
-  const descSize = is64 ? sb.getUint16(0xfe, true) : 32;
+  const descSize = is64 ? view.getUint16(0xfe, true) : 32;
   if (descSize < 32 || descSize > bs) {
     throw new ImageFormatError(`ext4 superblock: bad s_desc_size ${descSize}`);
   }
   const group = Math.floor((inum - 1) / ipg);
-  const descOff = sbBlockAfter * bs + group * descSize;
-  if ((incompat & INCOMPAT_META_BG) !== 0 && descOff + descSize > (sbBlockAfter + 1) * bs) {
+  const descOff = sb.blockAfter * bs + group * descSize;
+  if ((sb.incompat & INCOMPAT_META_BG) !== 0 && descOff + descSize > (sb.blockAfter + 1) * bs) {
     throw new ImageFormatError(`meta_bg: journal inode ${inum} outside the first descriptor block`);
   }
   const gdBytes = await img.readAt(descOff, descSize, "group descriptor");
   const gd = new DataView(gdBytes.buffer, gdBytes.byteOffset, gdBytes.byteLength);
   const itable = gd.getUint32(0x08, true) +
     (descSize >= 64 ? gd.getUint32(0x28, true) * 2 ** 32 : 0);
-  if (itable === 0 || itable >= blocksCount) {
+  if (itable === 0 || itable >= sb.blocksCount) {
     throw new ImageFormatError(
       `group descriptor ${group}: inode table block ${itable} out of range`,
     );
@@ -140,12 +202,18 @@ export async function locateExt4(img: ImageReader): Promise<JournalLocation> {
   const size = ino.getUint32(0x04, true) + ino.getUint32(0x6c, true) * 2 ** 32;
   const nBlocks = Math.ceil(size / bs);
   if (nBlocks === 0) throw new ImageFormatError(`journal inode ${inum} is empty`);
-  const flags = ino.getUint32(0x20, true);
-  const iblock = inoBytes.slice(0x28, 0x28 + 60);
-  const ctx: WalkCtx = { img, bs, blocksCount, nBlocks, inum };
-  const extents = (flags & EXTENTS_FL) !== 0;
-  const runs = extents ? await walkExtents(ctx, iblock) : await walkBlockMap(ctx, iblock);
-  // Runs are in logical order; turn them into byte ranges, merging physical neighbours.
+  return {
+    iblock: inoBytes.slice(0x28, 0x28 + 60),
+    extents: (ino.getUint32(0x20, true) & EXTENTS_FL) !== 0,
+    nBlocks,
+  };
+}
+
+/**
+ * The journal's runs (any order) as byte ranges in logical order, physical neighbours merged;
+ * a hole or a short mapping is an error.
+ */
+function runsToRanges(runs: Run[], nBlocks: number, bs: number, inum: number): ByteRange[] {
   runs.sort((a, b) => a.logical - b.logical);
   let mapped = 0;
   const ranges: ByteRange[] = [];
@@ -165,21 +233,7 @@ export async function locateExt4(img: ImageReader): Promise<JournalLocation> {
       `journal inode ${inum}: maps ${mapped} of its ${nBlocks} blocks`,
     );
   }
-  const end = Math.max(...ranges.map((r) => r.off + r.len));
-  if (end > img.size) {
-    throw new ImageFormatError(
-      `truncated image: journal ends at byte ${end}, image has ${img.size} bytes`,
-    );
-  }
-  const jsb = await readJbd2Super(img, ranges[0].off);
-  return {
-    ...base,
-    journal: "internal",
-    inode: inum,
-    mapping: extents ? "extents" : "blockmap",
-    journalBlocks: jsb.maxlen,
-    ranges,
-  };
+  return ranges;
 }
 
 interface WalkCtx {
