@@ -215,21 +215,23 @@ export function kernelCommandLine(opts: LaunchOptions, hasDisk: boolean): string
   return [...words, ...(opts.kernelArgs ?? [])].join(" ");
 }
 
-async function start(
-  qemu: string,
+/** The files of one launch: a private temporary folder and the paths QEMU writes. */
+interface LaunchFiles {
+  tmp: string;
+  qmpSocket: string;
+  serialLog: string;
+  stderrLog: string;
+}
+
+/** The QEMU arguments of a launch (everything after the binary's name). */
+export function qemuArgs(
   guest: GuestImage,
   accel: AccelChoice,
   opts: LaunchOptions,
-): Promise<GuestHandle> {
-  const tmp = await Deno.makeTempDir({ prefix: "hvkit-guest-" });
-  const qmpSocket = opts.qmpSocket ?? `${tmp}/qmp.sock`;
-  const serialLog = opts.serialLog ?? `${tmp}/serial.log`;
-  const stderrLog = `${tmp}/qemu.stderr`;
+  files: { qmpSocket: string; serialLog: string },
+): string[] {
   const memMiB = opts.memMiB ?? 256;
   const hasDisk = Boolean(opts.nbdSocket || opts.diskImage);
-  const timeoutMs = opts.timeoutMs ?? 120_000;
-  await Deno.writeTextFile(serialLog, "");
-
   const machine = [opts.machine ?? "q35"];
   const argv: string[] = [];
   if (opts.sharedMemPath) {
@@ -256,11 +258,11 @@ async function start(
     "none",
     "-no-reboot",
     "-chardev",
-    `file,id=hvkit-serial,path=${serialLog}`,
+    `file,id=hvkit-serial,path=${files.serialLog}`,
     "-serial",
     "chardev:hvkit-serial",
     "-qmp",
-    `unix:${qmpSocket},server=on,wait=off`,
+    `unix:${files.qmpSocket},server=on,wait=off`,
     "-kernel",
     guest.kernel,
     "-initrd",
@@ -268,88 +270,206 @@ async function start(
     "-append",
     kernelCommandLine(opts, hasDisk),
   );
-  if (hasDisk) {
-    const file = opts.nbdSocket
-      ? {
-        driver: "nbd",
-        server: { type: "unix", path: opts.nbdSocket },
-        ...(opts.nbdExport !== undefined ? { export: opts.nbdExport } : {}),
-      }
-      : { driver: "file", filename: opts.diskImage };
-    argv.push(
-      "-blockdev",
-      JSON.stringify({
-        driver: opts.diskFormat ?? "raw",
-        "node-name": "hvkit-disk0",
-        cache: { direct: false, "no-flush": false },
-        file,
-      }),
-      "-device",
-      ["virtio-blk-pci", "drive=hvkit-disk0", "id=hvkit-vda", opts.diskDeviceProps]
-        .filter(Boolean).join(","),
-    );
-  }
+  if (hasDisk) argv.push(...diskArgs(opts));
   argv.push(...(opts.extraQemuArgs ?? []));
+  return argv;
+}
 
+/** `-blockdev` and `-device` for the disk: an NBD Unix socket or an image file. */
+function diskArgs(opts: LaunchOptions): string[] {
+  const file = opts.nbdSocket
+    ? {
+      driver: "nbd",
+      server: { type: "unix", path: opts.nbdSocket },
+      ...(opts.nbdExport !== undefined ? { export: opts.nbdExport } : {}),
+    }
+    : { driver: "file", filename: opts.diskImage };
+  return [
+    "-blockdev",
+    JSON.stringify({
+      driver: opts.diskFormat ?? "raw",
+      "node-name": "hvkit-disk0",
+      cache: { direct: false, "no-flush": false },
+      file,
+    }),
+    "-device",
+    ["virtio-blk-pci", "drive=hvkit-disk0", "id=hvkit-vda", opts.diskDeviceProps]
+      .filter(Boolean).join(","),
+  ];
+}
+
+/** Starts QEMU and connects QMP; a failure at either step leaves nothing behind. */
+async function start(
+  qemu: string,
+  guest: GuestImage,
+  accel: AccelChoice,
+  opts: LaunchOptions,
+): Promise<GuestHandle> {
+  const tmp = await Deno.makeTempDir({ prefix: "hvkit-guest-" });
+  const files: LaunchFiles = {
+    tmp,
+    qmpSocket: opts.qmpSocket ?? `${tmp}/qmp.sock`,
+    serialLog: opts.serialLog ?? `${tmp}/serial.log`,
+    stderrLog: `${tmp}/qemu.stderr`,
+  };
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  await Deno.writeTextFile(files.serialLog, "");
+  const argv = qemuArgs(guest, accel, opts, files);
   const t0 = performance.now();
   let proc: GuardedProcess;
   try {
-    proc = await spawnGuarded(qemu, argv, { timeoutMs: timeoutMs + 5000, stderrPath: stderrLog });
+    proc = await spawnGuarded(qemu, argv, {
+      timeoutMs: timeoutMs + 5000,
+      stderrPath: files.stderrLog,
+    });
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw e;
   }
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    proc.kill().catch(() => {});
-  }, timeoutMs);
-  proc.status.finally(() => clearTimeout(timer));
+  const vm = new RunningGuest(proc, files, accel, [qemu, ...argv], opts.workload, timeoutMs, t0);
+  await vm.connect();
+  return vm;
+}
 
-  let finalSerial: string | null = null;
-  let finalStderr = "";
-  let cleaned: Promise<void> | null = null;
-  const readSerial = async () => finalSerial ?? await Deno.readTextFile(serialLog).catch(() => "");
-  const readStderr = async () =>
-    finalStderr || await Deno.readTextFile(stderrLog).catch(() => "").then((s) => s.trim());
-  let qmp: QmpClient | null = null;
-  const cleanup = () => {
-    cleaned ??= (async () => {
-      await proc.kill();
-      clearTimeout(timer);
-      qmp?.close();
-      finalSerial = await Deno.readTextFile(serialLog).catch(() => "");
-      finalStderr = await readStderr();
-      await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    })();
-    return cleaned;
-  };
+/** A started QEMU: its timeout, its serial console, and the cleanup that runs once. */
+class RunningGuest implements GuestHandle {
+  readonly qmpSocket: string;
+  readonly serialLog: string;
+  readonly pid: number;
+  #qmp: QmpClient | null = null;
+  #timedOut = false;
+  #timer: ReturnType<typeof setTimeout>;
+  #finalSerial: string | null = null;
+  #finalStderr = "";
+  #cleaned: Promise<void> | null = null;
 
-  try {
-    qmp = await Promise.race([
-      QmpClient.connect(qmpSocket, { timeoutMs: 15_000 }),
-      proc.status.then(() => null),
-    ]);
-    if (qmp === null) {
-      const err = await readStderr();
-      await cleanup();
-      throw new GuestFailedError(
-        `QEMU exited at start: ${err.split("\n")[0] || "(no message)"}`,
-        serialTail(finalSerial ?? ""),
+  constructor(
+    private readonly proc: GuardedProcess,
+    private readonly files: LaunchFiles,
+    readonly accel: AccelChoice,
+    readonly argv: string[],
+    private readonly workload: string,
+    private readonly timeoutMs: number,
+    private readonly t0: number,
+  ) {
+    this.qmpSocket = files.qmpSocket;
+    this.serialLog = files.serialLog;
+    this.pid = proc.pid;
+    this.#timer = setTimeout(() => {
+      this.#timedOut = true;
+      proc.kill().catch(() => {});
+    }, timeoutMs);
+    proc.status.finally(() => clearTimeout(this.#timer));
+  }
+
+  get qmp(): QmpClient {
+    if (this.#qmp === null) throw new Error("the guest's QMP is not connected");
+    return this.#qmp;
+  }
+
+  /** Connects QMP, or cleans up and throws when QEMU exits first. */
+  async connect(): Promise<void> {
+    try {
+      this.#qmp = await Promise.race([
+        QmpClient.connect(this.qmpSocket, { timeoutMs: 15_000 }),
+        this.proc.status.then(() => null),
+      ]);
+      if (this.#qmp === null) {
+        const err = await this.#readStderr();
+        await this.#cleanup();
+        throw new GuestFailedError(
+          `QEMU exited at start: ${err.split("\n")[0] || "(no message)"}`,
+          serialTail(this.#finalSerial ?? ""),
+        );
+      }
+    } catch (e) {
+      await this.#cleanup();
+      throw e;
+    }
+  }
+
+  async serialText(): Promise<string> {
+    return this.#finalSerial ?? await Deno.readTextFile(this.serialLog).catch(() => "");
+  }
+
+  async results(): Promise<Record<string, unknown>[]> {
+    return parseSerial(await this.serialText()).filter((l) => l.kind === "RESULT").map((l) =>
+      l.data
+    );
+  }
+
+  async waitForLine(
+    pred: (l: GuestLine) => boolean = (l) => l.kind === "RESULT",
+    waitMs = this.timeoutMs,
+  ): Promise<GuestLine> {
+    const deadline = performance.now() + waitMs;
+    while (true) {
+      const hit = parseSerial(await this.serialText()).find(pred);
+      if (hit) return hit;
+      if (this.proc.exited) {
+        throw new GuestFailedError(
+          this.#timedOut ? "guest killed by the timeout" : "QEMU exited before the line appeared",
+          serialTail(await this.serialText()),
+        );
+      }
+      if (performance.now() > deadline) {
+        throw new GuestTimeoutError(
+          `no matching guest line in ${waitMs} ms`,
+          serialTail(await this.serialText()),
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async wait(w: { check?: boolean } = {}): Promise<GuestOutcome> {
+    await this.proc.status;
+    const out = await this.#outcome();
+    await this.#cleanup();
+    const tail = serialTail(this.#finalSerial ?? "");
+    if (this.#timedOut) {
+      throw new GuestTimeoutError(
+        `guest (${this.workload}, ${this.accel.accel}) did not finish in ${this.timeoutMs} ms: ` +
+          "killed",
+        tail,
       );
     }
-  } catch (e) {
-    await cleanup();
-    throw e;
+    if (w.check ?? true) this.#checkFinished(out, tail);
+    return out;
   }
-  const theQmp = qmp;
 
-  const outcome = async (): Promise<GuestOutcome> => {
-    const st = await proc.status;
-    const ms = performance.now() - t0;
-    const lines = parseSerial(await readSerial());
+  async kill(): Promise<void> {
+    await this.#cleanup();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#cleanup();
+  }
+
+  /** Throws unless the guest printed HVKIT-DONE with status 0. */
+  #checkFinished(out: GuestOutcome, tail: string): void {
+    if (out.done === null) {
+      const err = this.#finalStderr.split("\n")[0];
+      throw new GuestFailedError(
+        `QEMU exited (code ${out.exitCode}) before the guest finished` + (err ? `: ${err}` : ""),
+        tail,
+      );
+    }
+    if (out.done.status !== 0) {
+      const why = out.errors.map((e) => JSON.stringify(e)).join("; ");
+      throw new GuestFailedError(
+        `workload ${this.workload} failed (status ${out.done.status})${why ? `: ${why}` : ""}`,
+        tail,
+      );
+    }
+  }
+
+  async #outcome(): Promise<GuestOutcome> {
+    const st = await this.proc.status;
+    const ms = performance.now() - this.t0;
+    const lines = parseSerial(await this.serialText());
     return {
-      accel: accel.accel,
+      accel: this.accel.accel,
       exitCode: st.code,
       boot: lines.find((l) => l.kind === "BOOT")?.data ?? null,
       results: lines.filter((l) => l.kind === "RESULT").map((l) => l.data),
@@ -357,75 +477,23 @@ async function start(
       done: lines.find((l) => l.kind === "DONE")?.data ?? null,
       ms,
     };
-  };
+  }
 
-  return {
-    qmp: theQmp,
-    qmpSocket,
-    serialLog,
-    pid: proc.pid,
-    accel,
-    argv: [qemu, ...argv],
-    serialText: readSerial,
-    async results() {
-      return parseSerial(await readSerial()).filter((l) => l.kind === "RESULT").map((l) => l.data);
-    },
-    async waitForLine(pred = (l) => l.kind === "RESULT", waitMs = timeoutMs) {
-      const deadline = performance.now() + waitMs;
-      while (true) {
-        const hit = parseSerial(await readSerial()).find(pred);
-        if (hit) return hit;
-        if (proc.exited) {
-          const text = await readSerial();
-          throw new GuestFailedError(
-            timedOut ? "guest killed by the timeout" : "QEMU exited before the line appeared",
-            serialTail(text),
-          );
-        }
-        if (performance.now() > deadline) {
-          throw new GuestTimeoutError(
-            `no matching guest line in ${waitMs} ms`,
-            serialTail(await readSerial()),
-          );
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
-    async wait(w = {}) {
-      await proc.status;
-      const out = await outcome();
-      await cleanup();
-      const tail = serialTail(finalSerial ?? "");
-      if (timedOut) {
-        throw new GuestTimeoutError(
-          `guest (${opts.workload}, ${accel.accel}) did not finish in ${timeoutMs} ms: killed`,
-          tail,
-        );
-      }
-      if (w.check ?? true) {
-        if (out.done === null) {
-          const err = finalStderr.split("\n")[0];
-          throw new GuestFailedError(
-            `QEMU exited (code ${out.exitCode}) before the guest finished` +
-              (err ? `: ${err}` : ""),
-            tail,
-          );
-        }
-        if (out.done.status !== 0) {
-          const why = out.errors.map((e) => JSON.stringify(e)).join("; ");
-          throw new GuestFailedError(
-            `workload ${opts.workload} failed (status ${out.done.status})${why ? `: ${why}` : ""}`,
-            tail,
-          );
-        }
-      }
-      return out;
-    },
-    async kill() {
-      await cleanup();
-    },
-    async [Symbol.asyncDispose]() {
-      await cleanup();
-    },
-  };
+  async #readStderr(): Promise<string> {
+    return this.#finalStderr ||
+      await Deno.readTextFile(this.files.stderrLog).catch(() => "").then((s) => s.trim());
+  }
+
+  /** Kills QEMU, keeps the final serial and stderr text, removes the temporary folder. */
+  #cleanup(): Promise<void> {
+    this.#cleaned ??= (async () => {
+      await this.proc.kill();
+      clearTimeout(this.#timer);
+      this.#qmp?.close();
+      this.#finalSerial = await Deno.readTextFile(this.serialLog).catch(() => "");
+      this.#finalStderr = await this.#readStderr();
+      await Deno.remove(this.files.tmp, { recursive: true }).catch(() => {});
+    })();
+    return this.#cleaned;
+  }
 }
