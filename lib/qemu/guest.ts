@@ -76,39 +76,14 @@ export async function buildGuest(opts: BuildGuestOptions = {}): Promise<GuestIma
     newestKernel(root);
   const kernelSrc = `${root}/boot/vmlinuz-${version}`;
   const modDir = `${root}/lib/modules/${version}`;
-  if (!exists(kernelSrc)) {
-    throw new GuestSetupError(
-      `no kernel at ${kernelSrc}: install the Debian package linux-image-amd64`,
-    );
-  }
-  if (!exists(`${modDir}/modules.dep`)) {
-    throw new GuestSetupError(
-      `no ${modDir}/modules.dep: install linux-image-${version} (linux-image-amd64) with its modules`,
-    );
-  }
   const busybox = opts.busybox ?? "/bin/busybox";
-  if (!exists(busybox)) {
-    throw new GuestSetupError(`no ${busybox}: install the Debian package busybox-static`);
-  }
-  await checkStatic(busybox);
+  await checkHostInputs(kernelSrc, modDir, version, busybox);
   const depText = await Deno.readTextFile(`${modDir}/modules.dep`);
   const order = resolveModules(depText, GUEST_MODULES);
   const workloads = listWorkloads();
 
-  // the cache key: every input's bytes
   const marker = buildMarkerElf();
-  const inputs: [string, Uint8Array][] = [
-    ["builder", new TextEncoder().encode(BUILDER_VERSION)],
-    ["kernel", await Deno.readFile(kernelSrc)],
-    ["busybox", await Deno.readFile(busybox)],
-    ["init", await Deno.readFile(`${FIXTURES}/init`)],
-    ["marker", marker],
-  ];
-  for (const w of workloads) {
-    inputs.push([`w:${w}`, await Deno.readFile(`${FIXTURES}/workloads/${w}.sh`)]);
-  }
-  for (const m of order) inputs.push([`m:${m}`, await Deno.readFile(`${modDir}/${m}`)]);
-  const hash = await hashInputs(inputs);
+  const hash = await guestHash({ kernelSrc, busybox, marker, workloads, modDir, order });
 
   const cacheRoot = opts.cacheDir ?? Deno.env.get("HVKIT_GUEST_CACHE") ?? `${REPO}/.cache/guest`;
   const dir = `${cacheRoot}/${hash}`;
@@ -129,24 +104,7 @@ export async function buildGuest(opts: BuildGuestOptions = {}): Promise<GuestIma
   const tmp = await Deno.makeTempDir({ dir: cacheRoot, prefix: `.build-${hash}-` });
   try {
     const stage = `${tmp}/root`;
-    for (const d of ["bin", "sbin", "etc", "dev", "proc", "sys", "tmp", "mnt", "lib/modules"]) {
-      await Deno.mkdir(`${stage}/${d}`, { recursive: true });
-    }
-    await Deno.copyFile(busybox, `${stage}/bin/busybox`);
-    await Deno.chmod(`${stage}/bin/busybox`, 0o755);
-    await Deno.copyFile(`${FIXTURES}/init`, `${stage}/init`);
-    await Deno.chmod(`${stage}/init`, 0o755);
-    await Deno.mkdir(`${stage}/workloads`);
-    for (const w of workloads) {
-      await Deno.copyFile(`${FIXTURES}/workloads/${w}.sh`, `${stage}/workloads/${w}.sh`);
-    }
-    await Deno.writeFile(`${stage}/bin/hvkit-marker`, marker, { mode: 0o755 });
-    await Deno.chmod(`${stage}/bin/hvkit-marker`, 0o755);
-    await Deno.writeTextFile(`${stage}/etc/hvkit-marker.hex`, EXEC_MARKER_HEX + "\n");
-    for (const m of order) {
-      await copyModule(`${modDir}/${m}`, `${stage}/lib/modules/${koName(m)}`);
-    }
-    await Deno.writeTextFile(`${stage}/lib/modules/load.order`, modules.join("\n") + "\n");
+    await stageRoot(stage, { busybox, marker, workloads, modDir, order, modules });
     await Deno.writeTextFile(
       `${stage}/etc/hvkit-guest.json`,
       JSON.stringify({ hash, kernelVersion: version, modules, workloads }) + "\n",
@@ -167,6 +125,80 @@ export async function buildGuest(opts: BuildGuestOptions = {}): Promise<GuestIma
     throw e;
   }
   return image(true);
+}
+
+/** The host's kernel, its modules and a static busybox: each missing one names its package. */
+async function checkHostInputs(
+  kernelSrc: string,
+  modDir: string,
+  version: string,
+  busybox: string,
+): Promise<void> {
+  if (!exists(kernelSrc)) {
+    throw new GuestSetupError(
+      `no kernel at ${kernelSrc}: install the Debian package linux-image-amd64`,
+    );
+  }
+  if (!exists(`${modDir}/modules.dep`)) {
+    throw new GuestSetupError(
+      `no ${modDir}/modules.dep: install linux-image-${version} (linux-image-amd64) with its modules`,
+    );
+  }
+  if (!exists(busybox)) {
+    throw new GuestSetupError(`no ${busybox}: install the Debian package busybox-static`);
+  }
+  await checkStatic(busybox);
+}
+
+/** What goes into the initramfs besides its generated files. */
+interface GuestParts {
+  busybox: string;
+  marker: Uint8Array;
+  workloads: string[];
+  modDir: string;
+  /** Module paths under modDir, in load order. */
+  order: string[];
+}
+
+/** The cache key: a hash of every input's bytes (and the builder's version). */
+async function guestHash(parts: GuestParts & { kernelSrc: string }): Promise<string> {
+  const inputs: [string, Uint8Array][] = [
+    ["builder", new TextEncoder().encode(BUILDER_VERSION)],
+    ["kernel", await Deno.readFile(parts.kernelSrc)],
+    ["busybox", await Deno.readFile(parts.busybox)],
+    ["init", await Deno.readFile(`${FIXTURES}/init`)],
+    ["marker", parts.marker],
+  ];
+  for (const w of parts.workloads) {
+    inputs.push([`w:${w}`, await Deno.readFile(`${FIXTURES}/workloads/${w}.sh`)]);
+  }
+  for (const m of parts.order) inputs.push([`m:${m}`, await Deno.readFile(`${parts.modDir}/${m}`)]);
+  return await hashInputs(inputs);
+}
+
+/** Lays out the initramfs root: busybox, init, workloads, the marker program, the modules. */
+async function stageRoot(
+  stage: string,
+  parts: GuestParts & { modules: string[] },
+): Promise<void> {
+  for (const d of ["bin", "sbin", "etc", "dev", "proc", "sys", "tmp", "mnt", "lib/modules"]) {
+    await Deno.mkdir(`${stage}/${d}`, { recursive: true });
+  }
+  await Deno.copyFile(parts.busybox, `${stage}/bin/busybox`);
+  await Deno.chmod(`${stage}/bin/busybox`, 0o755);
+  await Deno.copyFile(`${FIXTURES}/init`, `${stage}/init`);
+  await Deno.chmod(`${stage}/init`, 0o755);
+  await Deno.mkdir(`${stage}/workloads`);
+  for (const w of parts.workloads) {
+    await Deno.copyFile(`${FIXTURES}/workloads/${w}.sh`, `${stage}/workloads/${w}.sh`);
+  }
+  await Deno.writeFile(`${stage}/bin/hvkit-marker`, parts.marker, { mode: 0o755 });
+  await Deno.chmod(`${stage}/bin/hvkit-marker`, 0o755);
+  await Deno.writeTextFile(`${stage}/etc/hvkit-marker.hex`, EXEC_MARKER_HEX + "\n");
+  for (const m of parts.order) {
+    await copyModule(`${parts.modDir}/${m}`, `${stage}/lib/modules/${koName(m)}`);
+  }
+  await Deno.writeTextFile(`${stage}/lib/modules/load.order`, parts.modules.join("\n") + "\n");
 }
 
 /** The workloads in fixtures/guest/workloads (names without `.sh`), sorted. */

@@ -12,7 +12,8 @@
  */
 import { parseArgs } from "node:util";
 import { withRun } from "../cli/with_run.ts";
-import { buildGuest } from "./guest.ts";
+import type { RunRecorder } from "../results/run_recorder.ts";
+import { buildGuest, type GuestImage } from "./guest.ts";
 import { launchGuest } from "./launch.ts";
 import { type NbdServer, startNbdServer } from "./nbd_server.ts";
 import type { AccelRequest } from "./accel.ts";
@@ -32,7 +33,23 @@ export function parseWorkloadArgs(text: string): Record<string, string> {
   return out;
 }
 
-async function main(argv: string[]): Promise<number> {
+/** The command line, checked. */
+interface RunGuestConfig {
+  server: "qbic-cache" | "qemu-nbd" | "file" | "none";
+  image?: string;
+  record?: string;
+  serveArgs: string[];
+  workload: string;
+  workloadArgs: Record<string, string>;
+  timeoutMs: number;
+  memMiB: number;
+  accel?: AccelRequest;
+  db?: string | false;
+  json: boolean;
+}
+
+/** Parses and checks the command line; null when it asked for help (printed). */
+function parseCommandLine(argv: string[]): RunGuestConfig | null {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -53,10 +70,10 @@ async function main(argv: string[]): Promise<number> {
   });
   if (values.help) {
     console.log(USAGE);
-    return 0;
+    return null;
   }
   const server = values.server;
-  if (!["qbic-cache", "qemu-nbd", "file", "none"].includes(server)) {
+  if (server !== "qbic-cache" && server !== "qemu-nbd" && server !== "file" && server !== "none") {
     throw new Error(`--server: expected qbic-cache, qemu-nbd, file or none, got ${server}`);
   }
   if (server !== "none" && !values.image) throw new Error(`--image is required\n${USAGE}`);
@@ -67,83 +84,115 @@ async function main(argv: string[]): Promise<number> {
   if (!(timeoutMs > 0)) throw new Error(`--timeout: not a number of seconds: ${values.timeout}`);
   const memMiB = Number(values.mem);
   if (!Number.isInteger(memMiB) || memMiB < 64) throw new Error(`--mem: MiB >= 64`);
-  const workloadArgs = parseWorkloadArgs(values.args);
-  const json = values.output === "json";
+  return {
+    server,
+    image: values.image,
+    record: values.record,
+    serveArgs: values["serve-args"].split(/\s+/).filter((s) => s),
+    workload: values.workload,
+    workloadArgs: parseWorkloadArgs(values.args),
+    timeoutMs,
+    memMiB,
+    accel: values.accel as AccelRequest | undefined,
+    db: values["no-db"] ? false : values.db,
+    json: values.output === "json",
+  };
+}
 
+async function main(argv: string[]): Promise<number> {
+  const cfg = parseCommandLine(argv);
+  if (cfg === null) return 0;
   const guest = await buildGuest();
   const tmp = await Deno.makeTempDir({ prefix: "hvkit-run-guest-" });
   try {
     return await withRun(
-      { db: values["no-db"] ? false : values.db },
+      { db: cfg.db },
       { tool: "guest", command: "run", args: argv },
-      async (run) => {
-        let srv: NbdServer | null = null;
-        let serverError: string | null = null;
-        const code = await (async () => {
-          try {
-            if (server === "qbic-cache" || server === "qemu-nbd") {
-              srv = await startNbdServer({
-                kind: server,
-                image: values.image!,
-                socket: `${tmp}/nbd.sock`,
-                record: values.record,
-                extraArgs: values["serve-args"].split(/\s+/).filter((s) => s),
-                db: values["no-db"] ? undefined : (values.db ?? Deno.env.get("HVKIT_DB")),
-                stderrPath: `${tmp}/server.err`,
-                timeoutMs: timeoutMs + 60_000,
-              });
-            }
-            const vm = await launchGuest({
-              guest,
-              nbdSocket: srv?.socket,
-              nbdExport: srv?.exportName,
-              diskImage: server === "file" ? values.image : undefined,
-              workload: values.workload,
-              workloadArgs,
-              memMiB,
-              timeoutMs,
-              accel: values.accel as AccelRequest | undefined,
-            });
-            if (!json) console.error(`guest: ${vm.accel.accel} (${vm.accel.reason})`);
-            let outcome;
-            try {
-              outcome = await vm.wait();
-            } finally {
-              await vm.kill();
-            }
-            run.event("guest", { accel: outcome.accel, boot: outcome.boot, done: outcome.done });
-            for (const r of outcome.results) {
-              const labels = { workload: String(r.workload), accel: outcome.accel };
-              for (const [k, v] of Object.entries(r)) {
-                if (typeof v === "number") {
-                  run.metric(`guest.${k}`, v, k === "ms" ? "ms" : "", labels);
-                }
-              }
-            }
-            run.metric("guest.wall_ms", outcome.ms, "ms", { workload: values.workload });
-            if (json) {
-              console.log(JSON.stringify({ accel: outcome.accel, results: outcome.results }));
-            } else {
-              for (const r of outcome.results) console.log(JSON.stringify(r));
-            }
-            return 0;
-          } finally {
-            if (srv) {
-              const st = await srv.stop();
-              if (st.code !== 0) {
-                const err = await Deno.readTextFile(`${tmp}/server.err`).catch(() => "");
-                serverError = `${server} exited with ${st.code}: ${err.trim().split("\n")[0]}`;
-              }
-            }
-          }
-        })();
-        if (serverError) throw new Error(serverError);
-        return code;
-      },
+      (run) => withServer(cfg, tmp, (srv) => bootAndRecord(run, guest, cfg, srv)),
     );
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * Runs `body` with the NBD server `--server` asks for (none for `file` and `none`) and stops
+ * it after; a server that exits badly fails the run once the body has finished.
+ */
+async function withServer<T>(
+  cfg: RunGuestConfig,
+  tmp: string,
+  body: (srv: NbdServer | null) => Promise<T>,
+): Promise<T> {
+  let srv: NbdServer | null = null;
+  let serverError: string | null = null;
+  let result: T;
+  try {
+    if (cfg.server === "qbic-cache" || cfg.server === "qemu-nbd") {
+      srv = await startNbdServer({
+        kind: cfg.server,
+        image: cfg.image!,
+        socket: `${tmp}/nbd.sock`,
+        record: cfg.record,
+        extraArgs: cfg.serveArgs,
+        db: cfg.db === false ? undefined : (cfg.db ?? Deno.env.get("HVKIT_DB")),
+        stderrPath: `${tmp}/server.err`,
+        timeoutMs: cfg.timeoutMs + 60_000,
+      });
+    }
+    result = await body(srv);
+  } finally {
+    if (srv) {
+      const st = await (srv as NbdServer).stop();
+      if (st.code !== 0) {
+        const err = await Deno.readTextFile(`${tmp}/server.err`).catch(() => "");
+        serverError = `${cfg.server} exited with ${st.code}: ${err.trim().split("\n")[0]}`;
+      }
+    }
+  }
+  if (serverError) throw new Error(serverError);
+  return result;
+}
+
+/** Boots the guest on the server's export (or the image), prints and records its results. */
+async function bootAndRecord(
+  run: RunRecorder,
+  guest: GuestImage,
+  cfg: RunGuestConfig,
+  srv: NbdServer | null,
+): Promise<number> {
+  const vm = await launchGuest({
+    guest,
+    nbdSocket: srv?.socket,
+    nbdExport: srv?.exportName,
+    diskImage: cfg.server === "file" ? cfg.image : undefined,
+    workload: cfg.workload,
+    workloadArgs: cfg.workloadArgs,
+    memMiB: cfg.memMiB,
+    timeoutMs: cfg.timeoutMs,
+    accel: cfg.accel,
+  });
+  if (!cfg.json) console.error(`guest: ${vm.accel.accel} (${vm.accel.reason})`);
+  let outcome;
+  try {
+    outcome = await vm.wait();
+  } finally {
+    await vm.kill();
+  }
+  run.event("guest", { accel: outcome.accel, boot: outcome.boot, done: outcome.done });
+  for (const r of outcome.results) {
+    const labels = { workload: String(r.workload), accel: outcome.accel };
+    for (const [k, v] of Object.entries(r)) {
+      if (typeof v === "number") run.metric(`guest.${k}`, v, k === "ms" ? "ms" : "", labels);
+    }
+  }
+  run.metric("guest.wall_ms", outcome.ms, "ms", { workload: cfg.workload });
+  if (cfg.json) {
+    console.log(JSON.stringify({ accel: outcome.accel, results: outcome.results }));
+  } else {
+    for (const r of outcome.results) console.log(JSON.stringify(r));
+  }
+  return 0;
 }
 
 if (import.meta.main) {
