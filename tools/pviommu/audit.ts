@@ -100,6 +100,28 @@ export function formatReport(r: AuditReport): string {
 
 /** Adds `audit` and `import`. */
 export function addAuditCommands(program: Command): void {
+  addAuditCommand(program);
+  addImportCommand(program);
+}
+
+/** Applies every event of `file` to the auditor, writing violations to `out` as they happen. */
+async function replayEvents(file: string, a: Auditor, out: LineWriter | null): Promise<void> {
+  const pending: string[] = [];
+  a.onViolation = (v) => pending.push(violationJson(v));
+  for await (const { line, n } of readLines(await openInput(file))) {
+    if (line.trim() === "") continue;
+    try {
+      a.apply(parseAuditLine(line, n), n);
+    } catch (e) {
+      if (e instanceof AuditFormatError) throw new ToolError(`${file}: ${e.message}`);
+      throw e;
+    }
+    if (out) { for (const p of pending.splice(0)) await out.write(p); }
+    else pending.length = 0;
+  }
+}
+
+function addAuditCommand(program: Command): void {
   const audit = withCommonOptions(
     program.command("audit")
       .description(
@@ -141,19 +163,7 @@ export function addAuditCommands(program: Command): void {
         const out = opts.violations !== undefined
           ? new LineWriter(await openOutput(opts.violations))
           : null;
-        const pending: string[] = [];
-        a.onViolation = (v) => pending.push(violationJson(v));
-        for await (const { line, n } of readLines(await openInput(file))) {
-          if (line.trim() === "") continue;
-          try {
-            a.apply(parseAuditLine(line, n), n);
-          } catch (e) {
-            if (e instanceof AuditFormatError) throw new ToolError(`${file}: ${e.message}`);
-            throw e;
-          }
-          if (out) { for (const p of pending.splice(0)) await out.write(p); }
-          else pending.length = 0;
-        }
+        await replayEvents(file, a, out);
         await out?.close();
         const r = a.report();
         run.rows(VIOLATIONS_TABLE, violationRows(a.violations()));
@@ -175,7 +185,9 @@ export function addAuditCommands(program: Command): void {
       },
     );
   });
+}
 
+function addImportCommand(program: Command): void {
   const imp = program.command("import")
     .description("convert QEMU intel-iommu trace events (-trace 'vtd_*') to audit events")
     .argument("<trace>", "QEMU trace log, - for stdin")

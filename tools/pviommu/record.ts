@@ -18,9 +18,9 @@ import {
   withCommonOptions,
   withRun,
 } from "../../lib/cli/mod.ts";
-import { Auditor } from "../../lib/pviommu/audit.ts";
+import { Auditor, type AuditReport } from "../../lib/pviommu/audit.ts";
 import { formatAuditEvent } from "../../lib/pviommu/audit_event.ts";
-import { recordGuest } from "../../lib/pviommu/recorder.ts";
+import { recordGuest, type Recording } from "../../lib/pviommu/recorder.ts";
 import { virtioIommuSupport } from "../../lib/pviommu/virtio_iommu_support.ts";
 import { formatReport, violationRows, VIOLATIONS_TABLE } from "./audit.ts";
 import { toJson64 } from "../../lib/pviommu/json64.ts";
@@ -85,39 +85,7 @@ export function addRecordCommand(program: Command): void {
       opts,
       { tool: "pviommu", command: "record", args: { ...opts, workload, workloadArgs } },
       async (run) => {
-        const auditor = new Auditor({
-          guestPhysSize: opts.mem,
-          iotlb: { mode: opts.invalidation },
-        });
-        const toStdout = opts.outputFile === undefined || opts.outputFile === "-";
-        const out = new LineWriter(await openOutput(opts.outputFile));
-        const viol = opts.violations !== undefined
-          ? new LineWriter(await openOutput(opts.violations))
-          : null;
-        const pending: string[] = [];
-        auditor.onViolation = (v) => void pending.push(toJson64(v));
-        const progress = new Progress({ quiet: opts.quiet });
-        progress.update(`booting the guest (${workload}) behind ${opts.iommu}-iommu`);
-        let n = 0;
-        const rec = await recordGuest({
-          workload,
-          workloadArgs,
-          diskBytes: opts.diskSize,
-          memMiB: opts.mem / (1 << 20),
-          timeoutMs: opts.timeout,
-          accel: opts.accel,
-          traceFile: opts.trace,
-          onEvent: async (ev) => {
-            n++;
-            await out.write(formatAuditEvent(ev));
-            auditor.apply(ev, n);
-            if (viol) { for (const p of pending.splice(0)) await viol.write(p); }
-            else pending.length = 0;
-          },
-        });
-        progress.done();
-        await out.close();
-        await viol?.close();
+        const { rec, auditor } = await recordAndAudit(opts, workload, workloadArgs);
         const r = auditor.report();
         run.rows(VIOLATIONS_TABLE, violationRows(auditor.violations()));
         const labels = { iommu: opts.iommu, workload, accel: rec.guest.accel };
@@ -127,23 +95,10 @@ export function addRecordCommand(program: Command): void {
         run.metric("record.guest_ms", rec.guest.ms, "ms", labels);
         run.metric("violations", r.violations, "", labels);
         run.event("record.guest", { argv: rec.argv, results: rec.guest.results });
-        const summary = {
-          accel: rec.guest.accel,
-          guestMs: Math.round(rec.guest.ms),
-          results: rec.guest.results,
-          traceLines: rec.imported.lines,
-          traceLinesUsed: rec.imported.used,
-          events: rec.events,
-          audit: r,
-        };
-        const text = opts.output === "json" ? JSON.stringify(summary) : [
-          `guest: ${rec.guest.accel}, ${(rec.guest.ms / 1000).toFixed(1)} s, ` +
-          rec.guest.results.map((x) => JSON.stringify(x)).join(" "),
-          `trace: ${rec.imported.lines} lines (${rec.imported.used} used) -> ${rec.events} events`,
-          formatReport(r),
-        ].join("\n");
+        const text = summaryText(rec, r, opts.output);
         // The report is the result on stdout (-q silences only stderr); when the events go to
         // stdout it goes to stderr, and there -q silences it.
+        const toStdout = opts.outputFile === undefined || opts.outputFile === "-";
         if (!toStdout) console.log(text);
         else if (opts.output === "json" || !opts.quiet) console.error(text);
         if (opts.failOnViolation && r.violations > 0) {
@@ -152,4 +107,77 @@ export function addRecordCommand(program: Command): void {
       },
     );
   });
+}
+
+/**
+ * Boots the guest, writes each imported event to `-o` (and each violation to `--violations`)
+ * as it arrives, and audits them.
+ */
+async function recordAndAudit(
+  opts: {
+    iommu: string;
+    mem: number;
+    invalidation: "strict" | "deferred";
+    outputFile?: string;
+    violations?: string;
+    quiet: boolean;
+    diskSize: number;
+    timeout: number;
+    accel?: "auto" | "kvm" | "tcg";
+    trace?: string;
+  },
+  workload: string,
+  workloadArgs: Record<string, string>,
+): Promise<{ rec: Recording; auditor: Auditor }> {
+  const auditor = new Auditor({ guestPhysSize: opts.mem, iotlb: { mode: opts.invalidation } });
+  const out = new LineWriter(await openOutput(opts.outputFile));
+  const viol = opts.violations !== undefined
+    ? new LineWriter(await openOutput(opts.violations))
+    : null;
+  const pending: string[] = [];
+  auditor.onViolation = (v) => void pending.push(toJson64(v));
+  const progress = new Progress({ quiet: opts.quiet });
+  progress.update(`booting the guest (${workload}) behind ${opts.iommu}-iommu`);
+  let n = 0;
+  const rec = await recordGuest({
+    workload,
+    workloadArgs,
+    diskBytes: opts.diskSize,
+    memMiB: opts.mem / (1 << 20),
+    timeoutMs: opts.timeout,
+    accel: opts.accel,
+    traceFile: opts.trace,
+    onEvent: async (ev) => {
+      n++;
+      await out.write(formatAuditEvent(ev));
+      auditor.apply(ev, n);
+      if (viol) { for (const p of pending.splice(0)) await viol.write(p); }
+      else pending.length = 0;
+    },
+  });
+  progress.done();
+  await out.close();
+  await viol?.close();
+  return { rec, auditor };
+}
+
+/** The run's summary: one JSON object, or the guest, trace and audit lines. */
+function summaryText(rec: Recording, r: AuditReport, output: "text" | "json"): string {
+  if (output === "json") {
+    return JSON.stringify({
+      accel: rec.guest.accel,
+      guestMs: Math.round(rec.guest.ms),
+      results: rec.guest.results,
+      traceLines: rec.imported.lines,
+      traceLinesUsed: rec.imported.used,
+      events: rec.events,
+      audit: r,
+    });
+  }
+  return [
+    `guest: ${rec.guest.accel}, ${(rec.guest.ms / 1000).toFixed(1)} s, ` +
+    rec.guest.results.map((x) => JSON.stringify(x)).join(" "),
+    `trace: ${rec.imported.lines} lines (${rec.imported.used} used) -> ${rec.events} events`,
+    formatReport(r),
+  ].join("\n");
 }

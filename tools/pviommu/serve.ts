@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Command, Option } from "@commander-js/extra-typings";
+import { Argument, type Command, Option } from "@commander-js/extra-typings";
 import {
   addExamples,
   describeFsError,
@@ -17,9 +17,9 @@ import {
   withRun,
 } from "../../lib/cli/mod.ts";
 import { decodeReply, encodeRequest, type Request } from "../../lib/pviommu/codec.ts";
-import { handleRequest } from "../../lib/pviommu/device.ts";
+import { type Handled, handleRequest } from "../../lib/pviommu/device.ts";
 import { frame, readFrames } from "../../lib/pviommu/framing.ts";
-import { type IommuConfig, PvIommu, type ResvRegion } from "../../lib/pviommu/iommu.ts";
+import { PvIommu, type ResvRegion } from "../../lib/pviommu/iommu.ts";
 import { FAULTS_TABLE } from "../../lib/pviommu/fault_log.ts";
 import { toJson64 } from "../../lib/pviommu/json64.ts";
 import { ReqType, statusName } from "../../lib/pviommu/spec.ts";
@@ -34,20 +34,62 @@ function parseResv(text: string): ResvRegion {
   };
 }
 
-async function writeAll(w: { write(b: Uint8Array): Promise<number> }, b: Uint8Array) {
+async function writeAll(w: Writer, b: Uint8Array) {
   let o = 0;
   while (o < b.length) o += await w.write(b.subarray(o));
 }
 
+type Writer = { write(b: Uint8Array): Promise<number> };
+
+/** `--virt`, `--len`, `--phys`: a decimal or 0x address, as a bigint. */
+function addressParser(option: string): (text: string) => bigint {
+  return (text) => {
+    if (!/^(0x[0-9a-f]+|\d+)$/i.test(text)) {
+      throw new UsageError(`${option}: not an address: ${text}`);
+    }
+    return BigInt(text);
+  };
+}
+
+/** An address option with a bigint default (shown in --help as a number: JSON has no bigint). */
+function addressOption<F extends string>(flags: F, description: string, fallback: bigint) {
+  const name = flags.split(" ")[0];
+  return new Option(flags, description).argParser(addressParser(name)).default(
+    fallback,
+    String(fallback),
+  );
+}
+
+const REQUEST_FLAGS = ["read", "write", "mmio", "bypass"] as const;
+type RequestFlag = typeof REQUEST_FLAGS[number];
+
+/** `--flags read,write,...`: each a known flag. */
+function parseFlags(text: string): RequestFlag[] {
+  const flags = text.split(",").filter(Boolean);
+  const bad = flags.find((f) => !(REQUEST_FLAGS as readonly string[]).includes(f));
+  if (bad) throw new UsageError(`--flags: unknown flag ${bad}`);
+  return flags as RequestFlag[];
+}
+
+/** `--endpoints 1,2,8`: endpoint IDs. */
+function parseEndpoints(text: string): number[] {
+  return text.split(",").map((s) => parseOption("--endpoints", s, parseCount));
+}
+
 /** Adds `serve` and `request`. */
 export function addServeCommands(program: Command): void {
+  addServeCommand(program);
+  addRequestCommand(program);
+}
+
+function addServeCommand(program: Command): void {
   const serve = withCommonOptions(
     program.command("serve")
       .description("answer framed virtio-iommu requests on stdin/stdout or a Unix socket")
       .option("--socket <path>", "listen on this Unix socket instead of stdin/stdout")
       .option("--probe-size <n>", "probe_size (bytes of PROBE properties)", parseCount, 512)
       .option("--page-size <n>", "page granularity", parseCount, 4096)
-      .option("--endpoints <list>", "endpoint IDs that exist (default: any)")
+      .option("--endpoints <list>", "endpoint IDs that exist (default: any)", parseEndpoints)
       .option(
         "--resv <range>",
         "RESV_MEM region of every endpoint, START-END[:msi|reserved] (repeatable)",
@@ -66,83 +108,24 @@ export function addServeCommands(program: Command): void {
     "pviommu serve --socket /tmp/viommu.sock &  pviommu request --socket /tmp/viommu.sock probe --endpoint 8",
   ]);
   serve.action(async (opts) => {
-    const cfg: IommuConfig = {
+    const iommu = new PvIommu({
       probeSize: opts.probeSize,
       pageSize: opts.pageSize,
       bypass: opts.bypass,
       ...(opts.resv.length ? { defaultResv: opts.resv } : {}),
       ...(opts.endpoints
-        ? {
-          endpoints: opts.endpoints.split(",").map((s) => ({
-            id: parseOption("--endpoints", s, parseCount),
-            resv: opts.resv,
-          })),
-        }
+        ? { endpoints: opts.endpoints.map((id) => ({ id, resv: opts.resv })) }
         : {}),
-    };
-    const iommu = new PvIommu(cfg);
+    });
     await withRun(opts, { tool: "pviommu", command: "serve", args: opts }, async (run) => {
       const counts: Record<string, number> = {};
-      const serveStream = async (
-        input: ReadableStream<Uint8Array>,
-        out: { write(b: Uint8Array): Promise<number> },
-      ) => {
-        for await (const f of readFrames(input)) {
-          const h = handleRequest(iommu, f);
-          const key = `${h.req?.type ?? "invalid"}:${
-            h.status === null ? "unwritten" : statusName(h.status)
-          }`;
-          counts[key] = (counts[key] ?? 0) + 1;
-          if (opts.replyFormat === "json") {
-            const type = h.req ? ReqType[h.req.type] : f[0];
-            const reply = h.reply.length ? decodeReply(type, h.reply, iommu.probeSize) : null;
-            const o = {
-              type: h.req?.type ?? null,
-              status: h.status === null ? null : statusName(h.status),
-              used: h.reply.length,
-              ...(reply?.resv ? { resv: reply.resv } : {}),
-              ...(h.error ? { error: h.error } : {}),
-            };
-            await writeAll(out, new TextEncoder().encode(toJson64(o) + "\n"));
-          } else await writeAll(out, frame(h.reply));
-        }
-      };
+      const answer = (input: ReadableStream<Uint8Array>, out: Writer) =>
+        answerFrames(iommu, input, out, opts.replyFormat, counts);
       if (opts.socket) {
-        let listener: Deno.UnixListener;
-        try {
-          listener = Deno.listen({ transport: "unix", path: opts.socket });
-        } catch (e) {
-          const why = !(e instanceof Deno.errors.AddrInUse)
-            ? describeFsError(e)
-            : Deno.lstatSync(opts.socket).isSocket
-            ? "in use (another server, or a stale socket to remove)"
-            : "exists and is not a socket";
-          throw new ToolError(`--socket ${opts.socket}: ${why}`);
-        }
-        const stop = () => listener.close();
-        Deno.addSignalListener("SIGTERM", stop);
-        if (!opts.quiet) console.error(`pviommu: serving on ${opts.socket}`);
-        try {
-          for await (const conn of listener) {
-            // One bad client does not stop the others: its error ends only its connection.
-            serveStream(conn.readable, conn).catch((e) =>
-              run.event("client-error", { message: String(e) })
-            )
-              .finally(() => {
-                try {
-                  conn.close();
-                } catch { /* already closed */ }
-              });
-          }
-        } catch (e) {
-          if (!(e instanceof Deno.errors.BadResource)) throw e;
-        } finally {
-          Deno.removeSignalListener("SIGTERM", stop);
-          await Deno.remove(opts.socket).catch(() => {});
-        }
+        await serveSocket(opts.socket, answer, run, opts.quiet);
       } else {
         try {
-          await serveStream(Deno.stdin.readable, Deno.stdout);
+          await answer(Deno.stdin.readable, Deno.stdout);
         } catch (e) {
           throw new ToolError(`stdin: ${(e as Error).message}`);
         }
@@ -151,102 +134,193 @@ export function addServeCommands(program: Command): void {
       run.rows(FAULTS_TABLE, []);
     });
   });
+}
 
+/** Answers every frame of `input` on `out`, counting requests by type and status. */
+async function answerFrames(
+  iommu: PvIommu,
+  input: ReadableStream<Uint8Array>,
+  out: Writer,
+  replyFormat: "binary" | "json",
+  counts: Record<string, number>,
+): Promise<void> {
+  for await (const f of readFrames(input)) {
+    const h = handleRequest(iommu, f);
+    const key = `${h.req?.type ?? "invalid"}:${
+      h.status === null ? "unwritten" : statusName(h.status)
+    }`;
+    counts[key] = (counts[key] ?? 0) + 1;
+    if (replyFormat === "json") {
+      const line = toJson64(jsonReply(iommu, f, h)) + "\n";
+      await writeAll(out, new TextEncoder().encode(line));
+    } else await writeAll(out, frame(h.reply));
+  }
+}
+
+/** A reply as `--reply-format json` prints it. */
+function jsonReply(iommu: PvIommu, request: Uint8Array, h: Handled) {
+  const type = h.req ? ReqType[h.req.type] : request[0];
+  const reply = h.reply.length ? decodeReply(type, h.reply, iommu.probeSize) : null;
+  return {
+    type: h.req?.type ?? null,
+    status: h.status === null ? null : statusName(h.status),
+    used: h.reply.length,
+    ...(reply?.resv ? { resv: reply.resv } : {}),
+    ...(h.error ? { error: h.error } : {}),
+  };
+}
+
+/**
+ * Listens on a Unix socket until SIGTERM, each connection answered on its own: one bad
+ * client's error ends only its connection (recorded as an event).
+ */
+async function serveSocket(
+  path: string,
+  answer: (input: ReadableStream<Uint8Array>, out: Writer) => Promise<void>,
+  run: { event(kind: string, payload: Record<string, unknown>): void },
+  quiet: boolean,
+): Promise<void> {
+  let listener: Deno.UnixListener;
+  try {
+    listener = Deno.listen({ transport: "unix", path });
+  } catch (e) {
+    const why = !(e instanceof Deno.errors.AddrInUse)
+      ? describeFsError(e)
+      : Deno.lstatSync(path).isSocket
+      ? "in use (another server, or a stale socket to remove)"
+      : "exists and is not a socket";
+    throw new ToolError(`--socket ${path}: ${why}`);
+  }
+  const stop = () => listener.close();
+  Deno.addSignalListener("SIGTERM", stop);
+  if (!quiet) console.error(`pviommu: serving on ${path}`);
+  try {
+    for await (const conn of listener) {
+      answer(conn.readable, conn)
+        .catch((e) => run.event("client-error", { message: String(e) }))
+        .finally(() => {
+          try {
+            conn.close();
+          } catch { /* already closed */ }
+        });
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BadResource)) throw e;
+  } finally {
+    Deno.removeSignalListener("SIGTERM", stop);
+    await Deno.remove(path).catch(() => {});
+  }
+}
+
+function addRequestCommand(program: Command): void {
   const req = program.command("request")
     .description(
       "build one virtio-iommu request; send it to --socket and print the status, or write the frame to stdout",
     )
-    .argument("<type>", "attach, detach, map, unmap or probe")
+    .addArgument(
+      new Argument("<type>", "attach, detach, map, unmap or probe").choices(
+        ["attach", "detach", "map", "unmap", "probe"] as const,
+      ),
+    )
     .option("--socket <path>", "a `pviommu serve --socket` to send it to")
     .option("--domain <n>", "domain ID", parseCount, 0)
     .option("--endpoint <n>", "endpoint ID", parseCount, 0)
-    .option("--virt <addr>", "IOVA start (map, unmap)", "0")
-    .option("--len <bytes>", "length (map, unmap)", "4096")
-    .option("--phys <addr>", "guest-physical start (map)", "0")
-    .option("--flags <list>", "map: read,write,mmio; attach: bypass", "")
+    .addOption(addressOption("--virt <addr>", "IOVA start (map, unmap)", 0n))
+    .addOption(addressOption("--len <bytes>", "length (map, unmap)", 4096n))
+    .addOption(addressOption("--phys <addr>", "guest-physical start (map)", 0n))
+    .addOption(
+      new Option("--flags <list>", "map: read,write,mmio; attach: bypass").argParser(parseFlags)
+        .default([] as RequestFlag[], "none"),
+    )
     .option("--probe-size <n>", "probe_size the server uses", parseCount, 512);
   addExamples(req, [
     "pviommu request --socket /tmp/viommu.sock map --domain 1 --virt 0x1000 --len 8192 --phys 0x40000 --flags read,write",
   ]);
   req.action(async (type, o) => {
-    const big = (s: string, what: string) => {
-      if (!/^(0x[0-9a-f]+|\d+)$/i.test(s)) throw new UsageError(`--${what}: not an address: ${s}`);
-      return BigInt(s);
-    };
-    const flags = o.flags.split(",").filter(Boolean);
-    const bad = flags.find((f) => !["read", "write", "mmio", "bypass"].includes(f));
-    if (bad) throw new UsageError(`--flags: unknown flag ${bad}`);
-    const virt = big(o.virt, "virt");
-    const len = big(o.len, "len");
-    if (len === 0n && (type === "map" || type === "unmap")) {
+    if (o.len === 0n && (type === "map" || type === "unmap")) {
       throw new UsageError("--len: must be at least 1");
     }
-    let r: Request;
-    switch (type) {
-      case "attach":
-        r = {
-          type: "ATTACH",
-          domain: o.domain,
-          endpoint: o.endpoint,
-          flags: flags.includes("bypass") ? 1 : 0,
-          reserved: 0,
-        };
-        break;
-      case "detach":
-        r = { type: "DETACH", domain: o.domain, endpoint: o.endpoint, reserved: 0 };
-        break;
-      case "map":
-        r = {
-          type: "MAP",
-          domain: o.domain,
-          virtStart: virt,
-          virtEnd: virt + len - 1n,
-          physStart: big(o.phys, "phys"),
-          flags: (flags.includes("read") ? 1 : 0) | (flags.includes("write") ? 2 : 0) |
-            (flags.includes("mmio") ? 4 : 0),
-        };
-        break;
-      case "unmap":
-        r = {
-          type: "UNMAP",
-          domain: o.domain,
-          virtStart: virt,
-          virtEnd: virt + len - 1n,
-          reserved: 0,
-        };
-        break;
-      case "probe":
-        r = { type: "PROBE", endpoint: o.endpoint, reserved: 0, probeSize: o.probeSize };
-        break;
-      default:
-        throw new UsageError(`unknown request type ${type} (attach, detach, map, unmap, probe)`);
-    }
+    const r = buildRequest(type, o);
     const bytes = frame(encodeRequest(r));
-    if (!o.socket) {
-      await writeAll(Deno.stdout, bytes);
+    if (!o.socket) await writeAll(Deno.stdout, bytes);
+    else await sendRequest(o.socket, bytes, r, o.probeSize);
+  });
+}
+
+/** The request `pviommu request TYPE` describes. */
+function buildRequest(
+  type: "attach" | "detach" | "map" | "unmap" | "probe",
+  o: {
+    domain: number;
+    endpoint: number;
+    virt: bigint;
+    len: bigint;
+    phys: bigint;
+    flags: RequestFlag[];
+    probeSize: number;
+  },
+): Request {
+  const has = (f: RequestFlag) => o.flags.includes(f);
+  switch (type) {
+    case "attach":
+      return {
+        type: "ATTACH",
+        domain: o.domain,
+        endpoint: o.endpoint,
+        flags: has("bypass") ? 1 : 0,
+        reserved: 0,
+      };
+    case "detach":
+      return { type: "DETACH", domain: o.domain, endpoint: o.endpoint, reserved: 0 };
+    case "map":
+      return {
+        type: "MAP",
+        domain: o.domain,
+        virtStart: o.virt,
+        virtEnd: o.virt + o.len - 1n,
+        physStart: o.phys,
+        flags: (has("read") ? 1 : 0) | (has("write") ? 2 : 0) | (has("mmio") ? 4 : 0),
+      };
+    case "unmap":
+      return {
+        type: "UNMAP",
+        domain: o.domain,
+        virtStart: o.virt,
+        virtEnd: o.virt + o.len - 1n,
+        reserved: 0,
+      };
+    case "probe":
+      return { type: "PROBE", endpoint: o.endpoint, reserved: 0, probeSize: o.probeSize };
+  }
+}
+
+/** Sends one framed request to a `serve --socket` and prints its status; non-OK is an error. */
+async function sendRequest(
+  socket: string,
+  bytes: Uint8Array,
+  r: Request,
+  probeSize: number,
+): Promise<void> {
+  let conn: Deno.UnixConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path: socket });
+  } catch (e) {
+    throw new ToolError(`--socket ${socket}: cannot connect: ${describeFsError(e)}`);
+  }
+  try {
+    await writeAll(conn, bytes);
+    await conn.closeWrite();
+    for await (const f of readFrames(conn.readable)) {
+      const rep = decodeReply(ReqType[r.type], f, probeSize);
+      if (rep === null) throw new ToolError("the device did not write the reply (used length 0)");
+      console.log(statusName(rep.status) + (rep.resv ? " " + toJson64(rep.resv) : ""));
+      if (rep.status !== 0) throw new ToolError(`the device answered ${statusName(rep.status)}`);
       return;
     }
-    let conn: Deno.UnixConn;
+    throw new ToolError("no reply");
+  } finally {
     try {
-      conn = await Deno.connect({ transport: "unix", path: o.socket });
-    } catch (e) {
-      throw new ToolError(`--socket ${o.socket}: cannot connect: ${describeFsError(e)}`);
-    }
-    try {
-      await writeAll(conn, bytes);
-      await conn.closeWrite();
-      for await (const f of readFrames(conn.readable)) {
-        const rep = decodeReply(ReqType[r.type], f, o.probeSize);
-        if (rep === null) throw new ToolError("the device did not write the reply (used length 0)");
-        console.log(statusName(rep.status) + (rep.resv ? " " + toJson64(rep.resv) : ""));
-        if (rep.status !== 0) throw new ToolError(`the device answered ${statusName(rep.status)}`);
-        return;
-      }
-      throw new ToolError("no reply");
-    } finally {
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    }
-  });
+      conn.close();
+    } catch { /* closed */ }
+  }
 }
