@@ -97,3 +97,28 @@ export function parseOption<T>(name: string, text: string, parse: (text: string)
     throw new UsageError(`${name}: ${(e as Error).message}`);
   }
 }
+
+/**
+ * `parse` as a commander argument parser whose error names the option the way
+ * {@link parseOption} does (`--name: reason`, exit 2), so the option's value has its type
+ * where the action reads it.
+ *
+ * @example
+ * ```ts
+ * import { namedParser, parsePercent } from "./parse.ts";
+ * // new Command().option("--check-regressions <pct>", "...", namedParser("--check-regressions", parsePercent))
+ * namedParser("--check-regressions", parsePercent)("20%"); // 20
+ * ```
+ */
+export function namedParser<T>(name: string, parse: (text: string) => T): (text: string) => T {
+  return (text) => parseOption(name, text, parse);
+}
+
+/** A percentage, `20` or `20%`, not negative. */
+export function parsePercent(text: string): number {
+  const n = Number(text.replace(/%$/, ""));
+  if (text.trim() === "" || !Number.isFinite(n) || n < 0) {
+    throw new InvalidArgumentError(`not a percentage: ${text}`);
+  }
+  return n;
+}

@@ -10,8 +10,10 @@
  */
 import {
   makeTool,
+  namedParser,
   parseDuration,
   parseOption,
+  parsePercent,
   Progress,
   runTool,
   ToolError,
@@ -242,6 +244,123 @@ export async function renderReports(
   return { md, html, results };
 }
 
+/** The benchmarks `--only` names (all found without it); an unknown name is a usage error. */
+function selectBenchmarks(only: string | undefined, found: string[]): string[] {
+  if (only === undefined) return found;
+  const wanted = only.split(",").map((s) => s.trim()).filter(Boolean);
+  if (wanted.length === 0) throw new UsageError(`--only ${only}: names no benchmark`);
+  const unknown = wanted.filter((n) => !found.includes(n));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `--only: no benchmark named ${unknown.join(", ")} (benchmarks: ${found.join(", ")})`,
+    );
+  }
+  return wanted;
+}
+
+/**
+ * Runs the benchmarks one after another under a harness run (tool "hvkit-bench") that records
+ * each one's time and status; SIGINT stops after the current one.
+ */
+async function runBenchmarks(
+  wanted: string[],
+  scriptOf: (name: string) => string,
+  opts: {
+    quick: boolean;
+    only?: string;
+    quiet: boolean;
+    out: string;
+    db: string;
+    timeoutMs: number;
+  },
+): Promise<BenchOutcome[]> {
+  const { db, quiet } = opts;
+  const progress = new Progress({ quiet });
+  const size = opts.quick ? "quick" : "full";
+  const harness = await startRun({ db }, {
+    tool: "hvkit-bench",
+    command: "run",
+    args: { quick: opts.quick, only: opts.only ?? null },
+  }, "throw").catch((e) => {
+    throw new ToolError(`${db}: cannot write the results store: ${firstLine(e)}`);
+  });
+  const logDir = `${opts.out}/bench-logs`;
+  makeDirOnce(opts.out);
+  makeDirOnce(logDir);
+  const outcomes: BenchOutcome[] = [];
+  let interrupted = false;
+  const onSignal = () => interrupted = true;
+  Deno.addSignalListener("SIGINT", onSignal);
+  try {
+    for (const [i, name] of wanted.entries()) {
+      if (interrupted) break;
+      const label = `[${i + 1}/${wanted.length}]`;
+      if (!quiet) console.error(`${label} ${name} (${size})`);
+      const o = await runOne(
+        name,
+        { quick: opts.quick, db, logDir, timeoutMs: opts.timeoutMs, quiet, script: scriptOf(name) },
+        progress,
+        label,
+      );
+      outcomes.push(o);
+      harness.metric("bench_seconds", o.seconds, "s", {
+        bench: name,
+        status: o.status,
+        size,
+        reason: o.reason,
+      });
+      if (!quiet || o.status !== "ok") {
+        console.error(
+          `${label} ${name}: ${o.status} in ${o.seconds.toFixed(1)}s` +
+            (o.reason ? ` (${o.reason})` : "") +
+            (o.log && o.status !== "ok" ? `; log ${o.log}` : ""),
+        );
+      }
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    await harness.finish(interrupted ? "interrupted" : "ok");
+  }
+  if (interrupted) throw new ToolError("interrupted");
+  return outcomes;
+}
+
+/** Writes report.md and report.html and prints the suite's tables (its result) on stdout. */
+async function printReports(db: string, out: string, notes: string[], quiet: boolean) {
+  const { md, html, results } = await renderReports(db, out, notes);
+  // The suite's tables are its result on stdout: -q silences only stderr.
+  const summary = results.filter((r) => ["bench_suite", "bench_ratios"].includes(r.spec.name));
+  console.log("\n" + markdownDoc("", db, summary, "text"));
+  const withRows = results.filter((r) => r.status === "ok").length;
+  if (!quiet) {
+    console.error(`reports: ${withRows} of ${results.length} with rows; wrote ${md} and ${html}`);
+  }
+}
+
+/**
+ * What makes the run exit 1, or "": ratios regressed past `pct` (printed on stdout), and with
+ * `--strict` benchmarks that did not succeed.
+ */
+async function failures(
+  db: string,
+  outcomes: BenchOutcome[],
+  pct: number | undefined,
+  opts: { absolute: boolean; strict: boolean },
+): Promise<string> {
+  const found: string[] = [];
+  if (pct !== undefined) {
+    const check = await checkRegressions(db, pct, { absolute: opts.absolute });
+    await Deno.stdout.write(new TextEncoder().encode(describeRegressions(check, pct)));
+    const n = failingCount(check);
+    if (n > 0) found.push(`${n} figures regressed by more than ${pct}%`);
+  }
+  const bad = outcomes.filter((o) => o.status !== "ok");
+  if (opts.strict && bad.length > 0) {
+    found.push(`${bad.length} benchmarks did not succeed: ${bad.map((o) => o.bench).join(", ")}`);
+  }
+  return found.join("; ");
+}
+
 /** Builds the `bench/run` command line. */
 export function buildProgram() {
   const program = makeTool(
@@ -265,6 +384,7 @@ export function buildProgram() {
     .option(
       "--check-regressions <pct>",
       "exit 1 when a ratio to the peer got > PCT% worse than in the previous run on this host",
+      namedParser("--check-regressions", parsePercent),
     )
     .option("--absolute", "with --check-regressions: fail on absolute figures too", false)
     .option("--report-only", "run nothing; render the reports of the store", false)
@@ -284,12 +404,6 @@ export function buildProgram() {
         if (found.length === 0) console.error("bench/run: no benchmarks yet (bench/*/main.ts)");
         return;
       }
-      const pct = opts.checkRegressions === undefined
-        ? null
-        : Number(opts.checkRegressions.replace(/%$/, ""));
-      if (pct !== null && !(pct >= 0)) {
-        throw new UsageError(`--check-regressions: not a percentage: ${opts.checkRegressions}`);
-      }
       const db = resolveDbPath({ db: opts.db });
       if (db === null) {
         throw new UsageError("bench/run needs a results store (not --no-db / HVKIT_DB=none)");
@@ -298,78 +412,17 @@ export function buildProgram() {
         ? parseOption("--timeout", opts.timeout, parseDuration)
         : (opts.quick ? 600_000 : 3_600_000);
       if (!(timeoutMs > 0)) throw new UsageError(`--timeout ${opts.timeout}: must be more than 0`);
-      const wanted = opts.only ? opts.only.split(",").map((s) => s.trim()).filter(Boolean) : found;
-      if (opts.only !== undefined) {
-        if (wanted.length === 0) throw new UsageError(`--only ${opts.only}: names no benchmark`);
-        const unknown = wanted.filter((n) => !found.includes(n));
-        if (unknown.length > 0) {
-          throw new UsageError(
-            `--only: no benchmark named ${unknown.join(", ")} (benchmarks: ${found.join(", ")})`,
-          );
-        }
-      }
+      const wanted = selectBenchmarks(opts.only, found);
       // Everything is checked before anything is created: the store, then the output folder.
       if (opts.reportOnly) checkStore(db);
       else checkStoreWritable(db);
       checkDirCreatable(opts.out);
-      const logDir = `${opts.out}/bench-logs`;
       const outcomes: BenchOutcome[] = [];
       if (!opts.reportOnly) {
         if (found.length === 0) console.error("bench/run: no benchmarks yet (bench/*/main.ts)");
-        const progress = new Progress({ quiet: opts.quiet });
-        const size = opts.quick ? "quick" : "full";
-        const harness = await startRun({ db }, {
-          tool: "hvkit-bench",
-          command: "run",
-          args: { quick: opts.quick, only: opts.only ?? null },
-        }, "throw").catch((e) => {
-          throw new ToolError(`${db}: cannot write the results store: ${firstLine(e)}`);
-        });
-        makeDirOnce(opts.out);
-        makeDirOnce(logDir);
-        let interrupted = false;
-        const onSignal = () => interrupted = true;
-        Deno.addSignalListener("SIGINT", onSignal);
-        try {
-          for (const [i, name] of wanted.entries()) {
-            if (interrupted) break;
-            const label = `[${i + 1}/${wanted.length}]`;
-            if (!opts.quiet) console.error(`${label} ${name} (${size})`);
-            const o = await runOne(
-              name,
-              {
-                quick: opts.quick,
-                db,
-                logDir,
-                timeoutMs,
-                quiet: opts.quiet,
-                script: builtins.includes(name)
-                  ? BUILTIN_STEPS[name]
-                  : `${benchDir}/${name}/main.ts`,
-              },
-              progress,
-              label,
-            );
-            outcomes.push(o);
-            harness.metric("bench_seconds", o.seconds, "s", {
-              bench: name,
-              status: o.status,
-              size,
-              reason: o.reason,
-            });
-            if (!opts.quiet || o.status !== "ok") {
-              console.error(
-                `${label} ${name}: ${o.status} in ${o.seconds.toFixed(1)}s` +
-                  (o.reason ? ` (${o.reason})` : "") +
-                  (o.log && o.status !== "ok" ? `; log ${o.log}` : ""),
-              );
-            }
-          }
-        } finally {
-          Deno.removeSignalListener("SIGINT", onSignal);
-          await harness.finish(interrupted ? "interrupted" : "ok");
-        }
-        if (interrupted) throw new ToolError("interrupted");
+        const scriptOf = (name: string) =>
+          builtins.includes(name) ? BUILTIN_STEPS[name] : `${benchDir}/${name}/main.ts`;
+        outcomes.push(...await runBenchmarks(wanted, scriptOf, { ...opts, db, timeoutMs }));
       }
       const notes = outcomes.length === 0 ? [] : [
         `Benchmarks: ${outcomes.map((o) => `${o.bench} ${o.status}`).join(", ")} (${
@@ -377,31 +430,8 @@ export function buildProgram() {
         } size).`,
       ];
       makeDirOnce(opts.out);
-      const { md, html, results } = await renderReports(db, opts.out, notes);
-      // The suite's tables are its result on stdout: -q silences only stderr.
-      const summary = results.filter((r) => ["bench_suite", "bench_ratios"].includes(r.spec.name));
-      console.log("\n" + markdownDoc("", db, summary, "text"));
-      const withRows = results.filter((r) => r.status === "ok").length;
-      if (!opts.quiet) {
-        console.error(
-          `reports: ${withRows} of ${results.length} with rows; wrote ${md} and ${html}`,
-        );
-      }
-      const bad = outcomes.filter((o) => o.status !== "ok");
-      let failure = "";
-      if (pct !== null) {
-        const check = await checkRegressions(db, pct, { absolute: opts.absolute });
-        await Deno.stdout.write(new TextEncoder().encode(describeRegressions(check, pct)));
-        const n = failingCount(check);
-        if (n > 0) failure = `${n} figures regressed by more than ${pct}%`;
-      }
-      if (opts.strict && bad.length > 0) {
-        failure = [
-          failure,
-          `${bad.length} benchmarks did not succeed: ${bad.map((o) => o.bench).join(", ")}`,
-        ]
-          .filter(Boolean).join("; ");
-      }
+      await printReports(db, opts.out, notes, opts.quiet);
+      const failure = await failures(db, outcomes, opts.checkRegressions, opts);
       if (failure) throw new ToolError(failure);
     });
   return program;

@@ -9,8 +9,10 @@ import { Option } from "@commander-js/extra-typings";
 import {
   formatTable,
   makeTool,
+  namedParser,
   noteInput,
   openOutput,
+  parsePercent,
   runTool,
   sameFile,
   type TableFormat,
@@ -65,14 +67,6 @@ function checkDb(db: string): void {
   noteInput(db, Deno.openSync(db, { read: true }));
 }
 
-function parsePct(v: string): number {
-  const n = Number(v.replace(/%$/, ""));
-  if (!Number.isFinite(n) || n < 0) {
-    throw new UsageError(`--check-regressions: not a percentage: ${v}`);
-  }
-  return n;
-}
-
 /** Renders a set of report results in one of the document formats. */
 export function renderAll(
   results: ReportResult[],
@@ -116,6 +110,63 @@ export function renderOne(result: ReportResult, format: Format, store: string): 
   return formatTable(result.columns, result.rows, format as TableFormat);
 }
 
+/** `--export DIR`: the store's tables and every report as CSV or Parquet files. */
+async function exportTables(db: string, dir: string, format: Format): Promise<void> {
+  if (format !== "csv" && format !== "parquet" && format !== "text") {
+    throw new UsageError("--export writes csv or parquet files");
+  }
+  const files = await exportAll(db, dir, format === "csv" ? "csv" : "parquet");
+  for (const f of files) console.error(`wrote ${f}`);
+  if (files.length === 0) console.error(`no runs yet in ${db}: nothing exported`);
+}
+
+/** `--all`: every named report in one document; a report that fails fails the run (after it). */
+async function writeAll(
+  db: string,
+  format: Format,
+  out: string | undefined,
+  title: string,
+): Promise<void> {
+  if (!["text", "markdown", "json", "html"].includes(format)) {
+    throw new UsageError(
+      `--all takes --format text, markdown, json or html (use --export for ${format})`,
+    );
+  }
+  const write = await openDoc(out, db);
+  const results = [];
+  for (const spec of listReports()) results.push(await runReportSafe(db, spec));
+  await write(renderAll(results, format, db, title));
+  const broken = results.filter((r) => r.status === "error");
+  if (broken.length > 0) {
+    throw new ToolError(
+      `${broken.length} reports failed: ${broken.map((r) => r.reason).join("; ")}`,
+    );
+  }
+}
+
+/** One report, as a document or (`--format parquet`) a Parquet file. */
+async function writeOne(
+  db: string,
+  report: string,
+  format: Format,
+  out: string | undefined,
+): Promise<void> {
+  const spec = loadReport(report);
+  if (format !== "parquet") {
+    const write = await openDoc(out, db);
+    await write(renderOne(await runReport(db, spec), format, db));
+    return;
+  }
+  if (!out || out === "-") throw new UsageError("--format parquet needs -o FILE");
+  checkOutputFile(out);
+  if (sameFile(out, db)) {
+    throw new ToolError(`${out}: is also the results store; write to another file`);
+  }
+  if (!await exportReport(db, spec, out, "parquet")) {
+    console.error(`${report}: no runs yet; nothing written`);
+  }
+}
+
 /** Builds the `hvkit-report` command line. */
 export function buildProgram() {
   const program = makeTool(
@@ -148,12 +199,13 @@ export function buildProgram() {
       "--check-regressions <pct>",
       "exit 1 when a benchmark's ratio to its peer got worse than in its previous run on this " +
         "host by > PCT%",
+      namedParser("--check-regressions", parsePercent),
     )
     .option("--absolute", "with --check-regressions: fail on absolute figures too", false)
     .action(async (report, opts) => {
       const format: Format = opts.format;
       const db = resolveDbPath({ db: opts.db }) ?? "results.duckdb";
-      const pct = opts.checkRegressions === undefined ? null : parsePct(opts.checkRegressions);
+      const pct = opts.checkRegressions ?? null;
       const nothingElse = !report && !opts.all && !opts.export;
       if (nothingElse && pct === null) {
         for (const r of listReports()) console.log(`${r.name.padEnd(24)} ${r.summary}`);
@@ -161,45 +213,9 @@ export function buildProgram() {
       }
       if (report && opts.all) throw new UsageError("give a report name or --all, not both");
       checkDb(db);
-      if (opts.export) {
-        if (format !== "csv" && format !== "parquet" && format !== "text") {
-          throw new UsageError("--export writes csv or parquet files");
-        }
-        const files = await exportAll(db, opts.export, format === "csv" ? "csv" : "parquet");
-        for (const f of files) console.error(`wrote ${f}`);
-        if (files.length === 0) console.error(`no runs yet in ${db}: nothing exported`);
-      } else if (opts.all) {
-        if (!["text", "markdown", "json", "html"].includes(format)) {
-          throw new UsageError(
-            `--all takes --format text, markdown, json or html (use --export for ${format})`,
-          );
-        }
-        const write = await openDoc(opts.out, db);
-        const results = [];
-        for (const spec of listReports()) results.push(await runReportSafe(db, spec));
-        await write(renderAll(results, format, db, opts.title));
-        const broken = results.filter((r) => r.status === "error");
-        if (broken.length > 0) {
-          throw new ToolError(
-            `${broken.length} reports failed: ${broken.map((r) => r.reason).join("; ")}`,
-          );
-        }
-      } else if (report) {
-        const spec = loadReport(report);
-        if (format === "parquet") {
-          if (!opts.out || opts.out === "-") throw new UsageError("--format parquet needs -o FILE");
-          checkOutputFile(opts.out);
-          if (sameFile(opts.out, db)) {
-            throw new ToolError(`${opts.out}: is also the results store; write to another file`);
-          }
-          if (!await exportReport(db, spec, opts.out, "parquet")) {
-            console.error(`${report}: no runs yet; nothing written`);
-          }
-        } else {
-          const write = await openDoc(opts.out, db);
-          await write(renderOne(await runReport(db, spec), format, db));
-        }
-      }
+      if (opts.export) await exportTables(db, opts.export, format);
+      else if (opts.all) await writeAll(db, format, opts.out, opts.title);
+      else if (report) await writeOne(db, report, format, opts.out);
       if (pct !== null) {
         const check = await checkRegressions(db, pct, { absolute: opts.absolute });
         await Deno.stdout.write(new TextEncoder().encode(describeRegressions(check, pct)));

@@ -71,10 +71,23 @@ async function waitForSocket(socket: string, child: Deno.ChildProcess, what: str
   }
 }
 
+/** Where one pipeline run works and what it passes to every tool. */
+interface PipelineRun {
+  db: string;
+  env: Record<string, string>;
+  dir: string;
+  img: string;
+  trace: string;
+  socket: string;
+  size: PipelineSize;
+}
+
+const mib = (n: number) => `${n / MiB}M`;
+const bin = (t: string) => `${ROOT}bin/${t}`;
+
 /** Runs the pipeline into `db`; returns the lines it prints. */
 export async function runPipeline(db: string, quick: boolean): Promise<string[]> {
   const size = pipelineSize(quick);
-  const env = { HVKIT_DB: db };
   const out: string[] = [];
   const say = (s: string) => {
     out.push(s);
@@ -82,136 +95,28 @@ export async function runPipeline(db: string, quick: boolean): Promise<string[]>
   };
   Deno.mkdirSync(`${ROOT}.cache`, { recursive: true });
   const dir = await Deno.makeTempDir({ dir: `${ROOT}.cache`, prefix: "pipeline-" });
-  const img = `${dir}/disk.img`;
-  const trace = `${dir}/pipeline-fio-zipf.jsonl`;
-  const socket = `${dir}/s.sock`;
+  const p: PipelineRun = {
+    db,
+    env: { HVKIT_DB: db },
+    dir,
+    img: `${dir}/disk.img`,
+    trace: `${dir}/pipeline-fio-zipf.jsonl`,
+    socket: `${dir}/s.sock`,
+    size,
+  };
   const since = new Date().toISOString();
   try {
-    {
-      // a scratch image with data in it (not sparse): reads that miss the cache read the device
-      const f = await Deno.open(img, { write: true, create: true });
-      const chunk = new Uint8Array(MiB).map((_, i) => (i * 7) & 255);
-      for (let o = 0; o < size.imageBytes; o += MiB) await f.write(chunk);
-      f.close();
-    }
-    // 1. the live trace
-    const serve = new Deno.Command(`${ROOT}bin/qbic-cache`, {
-      args: [
-        "serve",
-        "--db",
-        db,
-        "-q",
-        "--socket",
-        socket,
-        "--policy",
-        "qbic",
-        "--cache-size",
-        String(size.cacheBytes),
-        "--record",
-        trace,
-        img,
-      ],
-      env,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const serveOut = serve.output();
-    try {
-      await waitForSocket(socket, serve, "qbic-cache serve");
-      await exec(
-        "fio",
-        [
-          "--name=pipeline",
-          "--ioengine=nbd",
-          `--uri=nbd+unix:///?socket=${socket}`,
-          "--rw=randrw",
-          "--rwmixread=70",
-          "--bs=4k",
-          "--random_distribution=zipf:1.1",
-          "--iodepth=8",
-          `--size=${size.imageBytes}`,
-          `--io_size=${size.ios * 4096}`,
-          `--number_ios=${size.ios}`,
-          "--randseed=11",
-        ],
-        env,
-        dir,
-      );
-    } finally {
-      try {
-        serve.kill("SIGTERM");
-      } catch { /* gone */ }
-    }
-    const so = await serveOut;
-    if (so.code !== 0) {
-      throw new Error(`qbic-cache serve exited ${so.code}: ${new TextDecoder().decode(so.stderr)}`);
-    }
-    const mib = (n: number) => `${n / MiB}M`;
-    const c = size.cacheBytes;
-    const sizes = [c / 4, c / 2, c, 2 * c].map(mib).join(",");
-    const bin = (t: string) => `${ROOT}bin/${t}`;
-    // 2. and 3. the same trace through the other tools
-    await exec(bin("pdc-filter"), ["classify", "--db", db, "-q", trace], env);
-    await exec(bin("qbic-cache"), [
-      "sim",
-      "--db",
-      db,
-      "-q",
-      "--trace",
-      trace,
-      "--policy",
-      "lru,s3fifo,arc,qbic",
-      "--size",
-      sizes,
-    ], env);
-    await exec(bin("qbic-cache"), ["mrc", "--db", db, "-q", "--no-svg", "--trace", trace], env);
-    // 4. a real ext4 guest trace with its exact journal ranges
-    const fix = `${ROOT}fixtures/pdc/ext4_guest_fsync_read.jsonl`;
-    const ranges = `${ROOT}fixtures/pdc/ext4_guest_fsync_read_journal.json`;
-    await exec(bin("pdc-filter"), ["eval", "--db", db, "-q", "--ranges", ranges, fix], env);
-    await exec(bin("pdc-filter"), ["classify", "--db", db, "-q", fix], env);
-    for (const admit of ["all", "pdc"]) {
-      await exec(bin("qbic-cache"), [
-        "sim",
-        "--db",
-        db,
-        "-q",
-        "--trace",
-        fix,
-        "--policy",
-        "lru,s3fifo,arc,qbic",
-        "--size",
-        "1M,2M,3M,4M,8M",
-        "--admit",
-        admit,
-      ], env);
-    }
-
-    // the live run against the simulator at the same policy and size
-    const r = await query(
-      db,
-      `WITH live AS (
-         SELECT max(m.value) FILTER (WHERE m.name = 'hit_ratio') AS hit_ratio,
-                max(m.value) FILTER (WHERE m.name = 'records') AS records
-         FROM runs r JOIN metrics m ON m.run = r.id
-         WHERE r.tool = 'qbic-cache' AND r.command = 'serve' AND r.started >= '${since}'
-           AND (r.args->>'record') = '${trace}'
-       ), sim AS (
-         SELECT m.value AS hit_ratio FROM runs r JOIN metrics m ON m.run = r.id
-         WHERE r.tool = 'qbic-cache' AND r.command = 'sim' AND r.started >= '${since}'
-           AND (r.args->>'trace') = '${trace}' AND m.name = 'hit_ratio'
-           AND (m.labels->>'policy') = 'qbic' AND TRY_CAST((m.labels->>'size') AS DOUBLE) = ${c}
-       )
-       SELECT (SELECT hit_ratio FROM live), (SELECT records FROM live),
-              (SELECT max(hit_ratio) FROM sim)`,
-    );
-    const [live, records, sim] = r.rows[0].map((v) => (v === null ? NaN : Number(v)));
+    await writeScratchImage(p.img, size.imageBytes);
+    await recordLiveTrace(p);
+    await toolsOnLiveTrace(p);
+    await toolsOnGuestTrace(p);
+    const { live, records, sim } = await liveAgainstSim(p, since);
     const run = await startRun({ db }, {
       tool: "bench",
       command: "pipeline",
       args: { quick, ...size },
     });
+    const c = size.cacheBytes;
     const labels = { policy: "qbic", cache_bytes: c, trace: "pipeline-fio-zipf" };
     run.metric("live_hit_ratio", live, "ratio", labels);
     run.metric("sim_hit_ratio", sim, "ratio", labels);
@@ -233,6 +138,143 @@ export async function runPipeline(db: string, quick: boolean): Promise<string[]>
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** A scratch image with data in it (not sparse): reads that miss the cache read the device. */
+async function writeScratchImage(img: string, bytes: number): Promise<void> {
+  const f = await Deno.open(img, { write: true, create: true });
+  const chunk = new Uint8Array(MiB).map((_, i) => (i * 7) & 255);
+  for (let o = 0; o < bytes; o += MiB) await f.write(chunk);
+  f.close();
+}
+
+/** Step 1: `qbic-cache serve --record` in front of the image, driven by fio's nbd engine. */
+async function recordLiveTrace(p: PipelineRun): Promise<void> {
+  const serve = new Deno.Command(bin("qbic-cache"), {
+    args: [
+      "serve",
+      "--db",
+      p.db,
+      "-q",
+      "--socket",
+      p.socket,
+      "--policy",
+      "qbic",
+      "--cache-size",
+      String(p.size.cacheBytes),
+      "--record",
+      p.trace,
+      p.img,
+    ],
+    env: p.env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const serveOut = serve.output();
+  try {
+    await waitForSocket(p.socket, serve, "qbic-cache serve");
+    await exec(
+      "fio",
+      [
+        "--name=pipeline",
+        "--ioengine=nbd",
+        `--uri=nbd+unix:///?socket=${p.socket}`,
+        "--rw=randrw",
+        "--rwmixread=70",
+        "--bs=4k",
+        "--random_distribution=zipf:1.1",
+        "--iodepth=8",
+        `--size=${p.size.imageBytes}`,
+        `--io_size=${p.size.ios * 4096}`,
+        `--number_ios=${p.size.ios}`,
+        "--randseed=11",
+      ],
+      p.env,
+      p.dir,
+    );
+  } finally {
+    try {
+      serve.kill("SIGTERM");
+    } catch { /* gone */ }
+  }
+  const so = await serveOut;
+  if (so.code !== 0) {
+    throw new Error(`qbic-cache serve exited ${so.code}: ${new TextDecoder().decode(so.stderr)}`);
+  }
+}
+
+/** Steps 2 and 3: the live trace through classify, sim (around the live size) and mrc. */
+async function toolsOnLiveTrace(p: PipelineRun): Promise<void> {
+  const { db, env, trace } = p;
+  const c = p.size.cacheBytes;
+  const sizes = [c / 4, c / 2, c, 2 * c].map(mib).join(",");
+  await exec(bin("pdc-filter"), ["classify", "--db", db, "-q", trace], env);
+  await exec(bin("qbic-cache"), [
+    "sim",
+    "--db",
+    db,
+    "-q",
+    "--trace",
+    trace,
+    "--policy",
+    "lru,s3fifo,arc,qbic",
+    "--size",
+    sizes,
+  ], env);
+  await exec(bin("qbic-cache"), ["mrc", "--db", db, "-q", "--no-svg", "--trace", trace], env);
+}
+
+/** Step 4: a real ext4 guest trace with its exact journal ranges: eval, classify, sim +/- PDC. */
+async function toolsOnGuestTrace(p: PipelineRun): Promise<void> {
+  const { db, env } = p;
+  const fix = `${ROOT}fixtures/pdc/ext4_guest_fsync_read.jsonl`;
+  const ranges = `${ROOT}fixtures/pdc/ext4_guest_fsync_read_journal.json`;
+  await exec(bin("pdc-filter"), ["eval", "--db", db, "-q", "--ranges", ranges, fix], env);
+  await exec(bin("pdc-filter"), ["classify", "--db", db, "-q", fix], env);
+  for (const admit of ["all", "pdc"]) {
+    await exec(bin("qbic-cache"), [
+      "sim",
+      "--db",
+      db,
+      "-q",
+      "--trace",
+      fix,
+      "--policy",
+      "lru,s3fifo,arc,qbic",
+      "--size",
+      "1M,2M,3M,4M,8M",
+      "--admit",
+      admit,
+    ], env);
+  }
+}
+
+/** The live run's hit ratio against the simulator's at the same policy and size (NaN: missing). */
+async function liveAgainstSim(
+  p: PipelineRun,
+  since: string,
+): Promise<{ live: number; records: number; sim: number }> {
+  const r = await query(
+    p.db,
+    `WITH live AS (
+       SELECT max(m.value) FILTER (WHERE m.name = 'hit_ratio') AS hit_ratio,
+              max(m.value) FILTER (WHERE m.name = 'records') AS records
+       FROM runs r JOIN metrics m ON m.run = r.id
+       WHERE r.tool = 'qbic-cache' AND r.command = 'serve' AND r.started >= '${since}'
+         AND (r.args->>'record') = '${p.trace}'
+     ), sim AS (
+       SELECT m.value AS hit_ratio FROM runs r JOIN metrics m ON m.run = r.id
+       WHERE r.tool = 'qbic-cache' AND r.command = 'sim' AND r.started >= '${since}'
+         AND (r.args->>'trace') = '${p.trace}' AND m.name = 'hit_ratio'
+         AND (m.labels->>'policy') = 'qbic'
+         AND TRY_CAST((m.labels->>'size') AS DOUBLE) = ${p.size.cacheBytes}
+     )
+     SELECT (SELECT hit_ratio FROM live), (SELECT records FROM live),
+            (SELECT max(hit_ratio) FROM sim)`,
+  );
+  const [live, records, sim] = r.rows[0].map((v) => (v === null ? NaN : Number(v)));
+  return { live, records, sim };
 }
 
 if (import.meta.main) {
