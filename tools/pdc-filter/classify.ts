@@ -17,27 +17,25 @@ import { formatRecord, parseRecordLine, TraceFormatError } from "../../lib/trace
 import { openTraceInput } from "../../lib/trace/decompress.ts";
 import { ExactDetector, type JournalDetector } from "../../lib/pdc/journal_detector.ts";
 import { HeuristicDetector } from "../../lib/pdc/heuristic_detector.ts";
-import { parseCount, parseOption, ToolError } from "../../lib/cli/mod.ts";
-import { exactRanges } from "./detector_options.ts";
+import { ToolError } from "../../lib/cli/mod.ts";
+import { exactRanges, withDetectorOptions } from "./detector_options.ts";
 
 /** Adds `classify` to the program. */
 export function addClassifyCommand(program: Command) {
-  const cmd = withCommonOptions(
+  const cmd = withCommonOptions(withDetectorOptions(
     new Command("classify")
       .description(
         'tag each I/O record with "class": "journal"|"other" and "classBy"; exact with ' +
           "--image/--ranges, else the online heuristic",
       )
       .argument("[trace]", "I/O records, one JSON object a line ('-' = stdin)", "-")
-      .option("-o, --out <file>", "write records to FILE instead of standard output")
-      .option("--image <file>", "raw image to locate the journal in (exact method)")
-      .option("--ranges <file>", "journal ranges saved by `pdc-filter locate -o` (exact method)")
-      .option("--confirm <n>", "heuristic: commits before a stream counts as a journal", "1"),
-  ).action(async (trace, opts) => {
+      .option("-o, --out <file>", "write records to FILE instead of standard output"),
+    "exact method",
+  )).action(async (trace, opts) => {
     const args = { trace, image: opts.image, ranges: opts.ranges, confirm: opts.confirm };
     await withRun(opts, { tool: "pdc-filter", command: "classify", args }, async (run) => {
       const ranges = await exactRanges(opts);
-      const confirm = parseOption("--confirm", opts.confirm, parseCount);
+      const confirm = opts.confirm;
       const detector: JournalDetector = ranges !== undefined
         ? new ExactDetector(ranges)
         : new HeuristicDetector({ confirmCommits: Math.max(1, confirm) });

@@ -4,12 +4,33 @@
  *
  * @module
  */
-import { ToolError, UsageError } from "../../lib/cli/mod.ts";
+import type { Command } from "@commander-js/extra-typings";
+import { namedParser, parseCount, ToolError, UsageError } from "../../lib/cli/mod.ts";
 import type { ByteRange } from "../../lib/pdc/byte_range.ts";
 import { ImageFormatError } from "../../lib/pdc/image_reader.ts";
 import { locateJournalInFile } from "../../lib/pdc/locate.ts";
 import { parseRangesJson } from "../../lib/pdc/ranges_file.ts";
 import { describeFsError, noteInput } from "../../lib/cli/stream_io.ts";
+
+/**
+ * Adds the options `classify` and `eval` share: the exact journal map (`--image` or `--ranges`,
+ * `role` saying what it is for there) and the heuristic's `--confirm`, typed as a count.
+ */
+export function withDetectorOptions<
+  A extends unknown[],
+  O extends Record<string, unknown>,
+  G extends Record<string, unknown>,
+>(cmd: Command<A, O, G>, role: string) {
+  return cmd
+    .option("--image <file>", `raw image to locate the journal in (${role})`)
+    .option("--ranges <file>", `journal ranges saved by \`pdc-filter locate -o\` (${role})`)
+    .option(
+      "--confirm <n>",
+      "heuristic: commits before a stream counts as a journal",
+      namedParser("--confirm", parseCount),
+      1,
+    );
+}
 
 /** Notes the image as an input, so `-o` naming it is refused (it would destroy the image). */
 function noteImage(path: string): void {

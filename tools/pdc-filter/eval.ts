@@ -8,8 +8,6 @@ import { Command } from "@commander-js/extra-typings";
 import {
   addExamples,
   formatTable,
-  parseCount,
-  parseOption,
   readLines,
   ToolError,
   UsageError,
@@ -21,23 +19,21 @@ import { openTraceInput } from "../../lib/trace/decompress.ts";
 import { ExactDetector } from "../../lib/pdc/journal_detector.ts";
 import { HeuristicDetector } from "../../lib/pdc/heuristic_detector.ts";
 import { Evaluator } from "../../lib/pdc/evaluate.ts";
-import { exactRanges } from "./detector_options.ts";
+import { exactRanges, withDetectorOptions } from "./detector_options.ts";
 
 /** Adds `eval` to the program. */
 export function addEvalCommand(program: Command) {
-  const cmd = withCommonOptions(
+  const cmd = withCommonOptions(withDetectorOptions(
     new Command("eval")
       .description("precision and recall of the heuristic against the exact journal ranges")
-      .argument("[trace]", "I/O records, one JSON object a line ('-' = stdin)", "-")
-      .option("--image <file>", "raw image to locate the journal in (the reference)")
-      .option("--ranges <file>", "journal ranges saved by `pdc-filter locate -o` (the reference)")
-      .option("--confirm <n>", "heuristic: commits before a stream counts as a journal", "1"),
-  ).action(async (trace, opts) => {
+      .argument("[trace]", "I/O records, one JSON object a line ('-' = stdin)", "-"),
+    "the reference",
+  )).action(async (trace, opts) => {
     const args = { trace, image: opts.image, ranges: opts.ranges, confirm: opts.confirm };
     await withRun(opts, { tool: "pdc-filter", command: "eval", args }, async (run) => {
       const ranges = await exactRanges(opts);
       if (ranges === undefined) throw new UsageError("eval needs --image or --ranges");
-      const confirm = Math.max(1, parseOption("--confirm", opts.confirm, parseCount));
+      const confirm = Math.max(1, opts.confirm);
       const ev = new Evaluator(
         new ExactDetector(ranges),
         new HeuristicDetector({ confirmCommits: confirm }),
