@@ -238,4 +238,4 @@ const program = withCommonOptions(
   });
 });
 
-if (import.meta.main) await runTool(program as unknown as Command);
+if (import.meta.main) await runTool(program);

@@ -257,4 +257,4 @@ const program = withCommonOptions(
   });
 });
 
-if (import.meta.main) await runTool(program as unknown as Command);
+if (import.meta.main) await runTool(program);

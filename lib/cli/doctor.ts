@@ -52,7 +52,7 @@ export function addDoctorCommand(
       .description("probe this machine: io_uring, O_DIRECT, KVM, VFIO, iommufd and the peer tools")
       .option("--path <dir>", "directory to test O_DIRECT in", "."),
   );
-  addExamples(cmd as unknown as Parameters<typeof addExamples>[0], [
+  addExamples(cmd, [
     `${tool} doctor`,
     `${tool} doctor --path /var/lib/images --output json`,
   ]);

@@ -1,4 +1,10 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import {
+  Command,
+  CommanderError,
+  type CommandUnknownOpts,
+  InvalidArgumentError,
+  Option,
+} from "@commander-js/extra-typings";
 import { describeError, EXIT } from "./errors.ts";
 import { removeUnfinishedOutputs } from "./stream_io.ts";
 
@@ -21,10 +27,7 @@ export function makeTool(name: string, description: string, examples: string[]) 
 }
 
 /** Adds an "Examples:" block to a command's help. */
-export function addExamples(
-  cmd: Command<unknown[], Record<string, unknown>, Record<string, unknown>>,
-  examples: string[],
-): void {
+export function addExamples(cmd: CommandUnknownOpts, examples: string[]): void {
   if (examples.length === 0) return;
   cmd.addHelpText("after", "\nExamples:\n" + examples.map((e) => `  $ ${e}`).join("\n"));
 }
@@ -46,22 +49,19 @@ export function withCommonOptions<
     .option("-q, --quiet", "no progress or summary on stderr", false);
 }
 
-type AnyCommand = Command<unknown[], Record<string, unknown>, Record<string, unknown>>;
-
-function configure(cmd: AnyCommand, tool: string): void {
+function configure(cmd: CommandUnknownOpts, tool: string): void {
   cmd.exitOverride();
   cmd.configureOutput({
     outputError: (str, write) => write(`${tool}: ${str.replace(/^error: /, "").trimEnd()}\n`),
   });
-  for (const sub of cmd.commands) configure(sub as unknown as AnyCommand, tool);
+  for (const sub of cmd.commands) configure(sub, tool);
 }
 
 /**
  * Parses the arguments and runs the tool; never returns a stack trace for a user mistake.
  * Exits the process with 0, 1 (failure), 2 (usage) or 130 (interrupted).
  */
-export async function runTool(program: AnyCommand | Command, argv = Deno.args): Promise<never> {
-  const cmd = program as unknown as AnyCommand;
+export async function runTool(cmd: CommandUnknownOpts, argv = Deno.args): Promise<never> {
   configure(cmd, cmd.name());
   try {
     await cmd.parseAsync(argv, { from: "user" });
