@@ -300,21 +300,16 @@ interface Point {
   series: string;
 }
 
-function barChart(
-  title: string,
-  unit: string,
-  xName: string,
-  points: Point[],
-  logy: boolean,
-): Chart {
-  const cats = distinct(points.map((p) => label(p.x)));
-  const catNames = shortNames(cats); // shown under the bars; tooltips and data-x keep the whole
-  const series = distinct(points.map((p) => p.series));
-  const names = legendNames(series);
+/**
+ * How a bar chart's categories fit: the plot's width (room for every bar, >= 5 px), whether
+ * their names are drawn and slanted, and the margins that needs.
+ */
+function categoryLayout(catNames: string[], nSeries: number) {
+  const n = catNames.length;
   // room for every bar (>= 5 px) and slanted names below when they do not fit side by side
   // (22 px a category leaves room for slanted names up to 1000 px, past that they go)
-  const plotW = Math.min(1000, cats.length * Math.max(series.length * 5 + 8, 22));
-  const catW = Math.max(PLOT_W, plotW) / cats.length;
+  const plotW = Math.min(1000, n * Math.max(nSeries * 5 + 8, 22));
+  const catW = Math.max(PLOT_W, plotW) / n;
   // names that do not fit side by side are slanted; slanted ones need ~22 px apart not to
   // overlap, and with less than that none are drawn (tooltips and the table have them)
   const longestName = Math.max(...catNames.map((c) => clip(c).length));
@@ -327,6 +322,41 @@ function barChart(
   const left = rotate
     ? Math.max(...catNames.map((c, i) => clip(c).length * 5.2 + 6 - (i + 0.5) * catW))
     : 0;
+  return { plotW, named, rotate, bottom, left };
+}
+
+/** The category names under the bars (slanted when `rotate`), each with its full name. */
+function categoryLabels(
+  cats: string[],
+  catNames: string[],
+  g: Geometry,
+  groupW: number,
+  rotate: boolean,
+): string[] {
+  const { H, M } = g;
+  return cats.map((c, i) => {
+    const x = M.left + i * groupW + groupW / 2;
+    const yy = H - M.bottom + 14;
+    return `<text x="${x.toFixed(1)}" y="${yy}" font-size="10" text-anchor="${
+      rotate ? "end" : "middle"
+    }"${rotate ? ` transform="rotate(-30 ${x.toFixed(1)} ${yy})"` : ""}>${
+      escapeXml(clip(catNames[i]))
+    }<title>${escapeXml(c)}</title></text>`;
+  });
+}
+
+function barChart(
+  title: string,
+  unit: string,
+  xName: string,
+  points: Point[],
+  logy: boolean,
+): Chart {
+  const cats = distinct(points.map((p) => label(p.x)));
+  const catNames = shortNames(cats); // shown under the bars; tooltips and data-x keep the whole
+  const series = distinct(points.map((p) => p.series));
+  const names = legendNames(series);
+  const { plotW, named, rotate, bottom, left } = categoryLayout(catNames, series.length);
   const g = geometry({ title, legend: names, plotW, bottom, left });
   const { W, H, M } = g;
   const values = points.map((p) => p.y);
@@ -370,17 +400,7 @@ function barChart(
         `${cats.length} ${escapeXml(xName)} values: names in the tooltips and the table</text>`,
     );
   }
-  (named ? cats : []).forEach((c, i) => {
-    const x = M.left + i * groupW + groupW / 2;
-    const yy = H - M.bottom + 14;
-    body.push(
-      `<text x="${x.toFixed(1)}" y="${yy}" font-size="10" text-anchor="${
-        rotate ? "end" : "middle"
-      }"${rotate ? ` transform="rotate(-30 ${x.toFixed(1)} ${yy})"` : ""}>${
-        escapeXml(clip(catNames[i]))
-      }<title>${escapeXml(c)}</title></text>`,
-    );
-  });
+  if (named) body.push(...categoryLabels(cats, catNames, g, groupW, rotate));
   body.push(
     `<line x1="${M.left}" x2="${W - M.right}" y1="${base.toFixed(1)}" y2="${
       base.toFixed(1)

@@ -94,66 +94,77 @@ function nowUs(): number {
   return (performance.timeOrigin + performance.now()) * 1000;
 }
 
-/** Runs one benchmark as a child process, its output into `log` and its stdout echoed. */
-async function runOne(
-  name: string,
-  opts: {
-    quick: boolean;
-    db: string;
-    logDir: string;
-    timeoutMs: number;
-    quiet: boolean;
-    script: string;
-  },
-  progress: Progress,
-  label: string,
-): Promise<BenchOutcome> {
-  const log = `${opts.logDir}/${name}.log`;
-  const started = performance.now();
-  const sinceUs = nowUs() - 1_000_000;
-  const args = [
-    "run",
-    "-A",
-    "--quiet",
-    "--config",
-    `${ROOT}deno.json`,
-    opts.script,
-  ];
+/** Options of one benchmark run. */
+interface RunOneOptions {
+  quick: boolean;
+  db: string;
+  logDir: string;
+  timeoutMs: number;
+  quiet: boolean;
+  script: string;
+}
+
+/** Starts a benchmark's script in its own process group (a timeout or ^C stops its peers too). */
+function spawnBenchmark(opts: RunOneOptions): Deno.ChildProcess {
+  const args = ["run", "-A", "--quiet", "--config", `${ROOT}deno.json`, opts.script];
   if (opts.quick) args.push("--quick");
   args.push("--db", opts.db);
-  const child = new Deno.Command(Deno.execPath(), {
+  return new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
     env: { HVKIT_DB: opts.db },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    // its own process group, so a timeout or ^C stops the peers it started too
     detached: true,
   }).spawn();
-  const file = await Deno.open(log, { write: true, create: true, truncate: true });
+}
+
+/**
+ * Copies a child's output into the log line by line, keeping the last five lines; `echo`
+ * prints each non-empty line prefixed with the benchmark's name.
+ */
+async function pumpLines(
+  stream: ReadableStream<Uint8Array>,
+  file: Deno.FsFile,
+  tail: string[],
+  echo: ((line: string) => void) | null,
+): Promise<void> {
   const enc = new TextEncoder();
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    const lines = buf.split("\n");
+    buf = lines.pop()!;
+    for (const line of lines) {
+      await file.write(enc.encode(line + "\n"));
+      tail.push(line);
+      if (tail.length > 5) tail.shift();
+      if (echo && line.trim() !== "") echo(line);
+    }
+  }
+  if (buf) {
+    await file.write(enc.encode(buf + "\n"));
+    tail.push(buf);
+  }
+}
+
+/** Runs one benchmark as a child process, its output into `log` and its stdout echoed. */
+async function runOne(
+  name: string,
+  opts: RunOneOptions,
+  progress: Progress,
+  label: string,
+): Promise<BenchOutcome> {
+  const log = `${opts.logDir}/${name}.log`;
+  const started = performance.now();
+  const sinceUs = nowUs() - 1_000_000;
+  const child = spawnBenchmark(opts);
+  const file = await Deno.open(log, { write: true, create: true, truncate: true });
   const tail: string[] = [];
-  const pump = async (stream: ReadableStream<Uint8Array>, echo: boolean) => {
-    let buf = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buf += chunk;
-      const lines = buf.split("\n");
-      buf = lines.pop()!;
-      for (const line of lines) {
-        await file.write(enc.encode(line + "\n"));
-        tail.push(line);
-        if (tail.length > 5) tail.shift();
-        if (echo && !opts.quiet && line.trim() !== "") {
-          progress.done();
-          console.log(`  ${name} | ${line}`);
-        }
-      }
-    }
-    if (buf) {
-      await file.write(enc.encode(buf + "\n"));
-      tail.push(buf);
-    }
+  const echo = opts.quiet ? null : (line: string) => {
+    progress.done();
+    console.log(`  ${name} | ${line}`);
   };
   const killGroup = (sig: Deno.Signal) => {
     try {
@@ -175,40 +186,25 @@ async function runOne(
   try {
     const [status] = await Promise.all([
       child.status,
-      pump(child.stdout, true),
-      pump(child.stderr, false),
+      pumpLines(child.stdout, file, tail, echo),
+      pumpLines(child.stderr, file, tail, null),
     ]);
     const seconds = (performance.now() - started) / 1000;
-    if (timedOut) {
-      return {
-        bench: name,
-        status: "timeout",
-        seconds,
-        reason: `killed after ${opts.timeoutMs / 1000}s`,
-        log,
-      };
-    }
+    const outcome = (status: BenchOutcome["status"], reason: string): BenchOutcome => ({
+      bench: name,
+      status,
+      seconds,
+      reason,
+      log,
+    });
+    if (timedOut) return outcome("timeout", `killed after ${opts.timeoutMs / 1000}s`);
     if (!status.success) {
       const last = tail.filter((l) => l.trim() !== "").pop() ?? "";
-      return {
-        bench: name,
-        status: "failed",
-        seconds,
-        reason: `exit ${status.code}: ${last}`.slice(0, 300),
-        log,
-      };
+      return outcome("failed", `exit ${status.code}: ${last}`.slice(0, 300));
     }
     const rec = await recordedRuns(opts.db, name, sinceUs);
-    if (rec.count === 0) {
-      return {
-        bench: name,
-        status: "no-run",
-        seconds,
-        reason: "exited 0 but recorded no run",
-        log,
-      };
-    }
-    return { bench: name, status: "ok", seconds, reason: "", log };
+    if (rec.count === 0) return outcome("no-run", "exited 0 but recorded no run");
+    return outcome("ok", "");
   } finally {
     clearTimeout(timer);
     clearInterval(ticker);
