@@ -9,16 +9,13 @@ import {
   addExamples,
   LineWriter,
   openOutput,
-  readLines,
   withCommonOptions,
   withRun,
 } from "../../lib/cli/mod.ts";
-import { formatRecord, parseRecordLine, TraceFormatError } from "../../lib/trace/jsonl.ts";
-import { openTraceInput } from "../../lib/trace/decompress.ts";
+import { formatRecord } from "../../lib/trace/jsonl.ts";
 import { ExactDetector, type JournalDetector } from "../../lib/pdc/journal_detector.ts";
 import { HeuristicDetector } from "../../lib/pdc/heuristic_detector.ts";
-import { ToolError } from "../../lib/cli/mod.ts";
-import { exactRanges, withDetectorOptions } from "./detector_options.ts";
+import { exactRanges, readRecords, withDetectorOptions } from "./detector_options.ts";
 
 /** Adds `classify` to the program. */
 export function addClassifyCommand(program: Command) {
@@ -39,18 +36,10 @@ export function addClassifyCommand(program: Command) {
       const detector: JournalDetector = ranges !== undefined
         ? new ExactDetector(ranges)
         : new HeuristicDetector({ confirmCommits: Math.max(1, confirm) });
-      const input = await openTraceInput(trace);
+      const input = await readRecords(trace);
       const out = new LineWriter(await openOutput(opts.out));
       let records = 0, journal = 0;
-      for await (const { line, n } of readLines(input)) {
-        if (line.trim() === "") continue;
-        let rec;
-        try {
-          rec = parseRecordLine(line, n);
-        } catch (e) {
-          if (e instanceof TraceFormatError) throw new ToolError(`${trace}: ${e.message}`);
-          throw e;
-        }
+      for await (const rec of input) {
         const j = detector.observe(rec.op, rec.off, rec.len, rec.fua === true, rec.dev);
         rec.class = j ? "journal" : "other";
         rec.classBy = detector.method;

@@ -5,7 +5,10 @@
  * @module
  */
 import type { Command } from "@commander-js/extra-typings";
-import { namedParser, parseCount, ToolError, UsageError } from "../../lib/cli/mod.ts";
+import { namedParser, parseCount, readLines, ToolError, UsageError } from "../../lib/cli/mod.ts";
+import type { IoRecord } from "../../lib/trace/io_record.ts";
+import { parseRecordLine, TraceFormatError } from "../../lib/trace/jsonl.ts";
+import { openTraceInput } from "../../lib/trace/decompress.ts";
 import type { ByteRange } from "../../lib/pdc/byte_range.ts";
 import { ImageFormatError } from "../../lib/pdc/image_reader.ts";
 import { locateJournalInFile } from "../../lib/pdc/locate.ts";
@@ -30,6 +33,26 @@ export function withDetectorOptions<
       namedParser("--confirm", parseCount),
       1,
     );
+}
+
+/**
+ * The I/O records of a JSON-lines trace (`-` = stdin; gzip, zstd or xz decompressed), blank
+ * lines skipped; opening it fails now, a bad line is a one-line ToolError naming the trace and
+ * the line when it is reached.
+ */
+export async function readRecords(trace: string): Promise<AsyncIterable<IoRecord>> {
+  const input = await openTraceInput(trace);
+  return (async function* () {
+    for await (const { line, n } of readLines(input)) {
+      if (line.trim() === "") continue;
+      try {
+        yield parseRecordLine(line, n);
+      } catch (e) {
+        if (e instanceof TraceFormatError) throw new ToolError(`${trace}: ${e.message}`);
+        throw e;
+      }
+    }
+  })();
 }
 
 /** Notes the image as an input, so `-o` naming it is refused (it would destroy the image). */

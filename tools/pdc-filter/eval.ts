@@ -8,18 +8,15 @@ import { Command } from "@commander-js/extra-typings";
 import {
   addExamples,
   formatTable,
-  readLines,
   ToolError,
   UsageError,
   withCommonOptions,
   withRun,
 } from "../../lib/cli/mod.ts";
-import { parseRecordLine, TraceFormatError } from "../../lib/trace/jsonl.ts";
-import { openTraceInput } from "../../lib/trace/decompress.ts";
 import { ExactDetector } from "../../lib/pdc/journal_detector.ts";
 import { HeuristicDetector } from "../../lib/pdc/heuristic_detector.ts";
 import { Evaluator } from "../../lib/pdc/evaluate.ts";
-import { exactRanges, withDetectorOptions } from "./detector_options.ts";
+import { exactRanges, readRecords, withDetectorOptions } from "./detector_options.ts";
 
 /** Adds `eval` to the program. */
 export function addEvalCommand(program: Command) {
@@ -38,15 +35,7 @@ export function addEvalCommand(program: Command) {
         new ExactDetector(ranges),
         new HeuristicDetector({ confirmCommits: confirm }),
       );
-      for await (const { line, n } of readLines(await openTraceInput(trace))) {
-        if (line.trim() === "") continue;
-        let rec;
-        try {
-          rec = parseRecordLine(line, n);
-        } catch (e) {
-          if (e instanceof TraceFormatError) throw new ToolError(`${trace}: ${e.message}`);
-          throw e;
-        }
+      for await (const rec of await readRecords(trace)) {
         ev.step(rec.op, rec.off, rec.len, rec.fua === true, rec.dev);
       }
       const r = ev.result();

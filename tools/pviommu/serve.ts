@@ -261,6 +261,7 @@ function buildRequest(
   },
 ): Request {
   const has = (f: RequestFlag) => o.flags.includes(f);
+  const range = { domain: o.domain, virtStart: o.virt, virtEnd: o.virt + o.len - 1n };
   switch (type) {
     case "attach":
       return {
@@ -275,20 +276,12 @@ function buildRequest(
     case "map":
       return {
         type: "MAP",
-        domain: o.domain,
-        virtStart: o.virt,
-        virtEnd: o.virt + o.len - 1n,
+        ...range,
         physStart: o.phys,
         flags: (has("read") ? 1 : 0) | (has("write") ? 2 : 0) | (has("mmio") ? 4 : 0),
       };
     case "unmap":
-      return {
-        type: "UNMAP",
-        domain: o.domain,
-        virtStart: o.virt,
-        virtEnd: o.virt + o.len - 1n,
-        reserved: 0,
-      };
+      return { type: "UNMAP", ...range, reserved: 0 };
     case "probe":
       return { type: "PROBE", endpoint: o.endpoint, reserved: 0, probeSize: o.probeSize };
   }

@@ -210,19 +210,26 @@ async function toolsOnLiveTrace(p: PipelineRun): Promise<void> {
   const c = p.size.cacheBytes;
   const sizes = [c / 4, c / 2, c, 2 * c].map(mib).join(",");
   await exec(bin("pdc-filter"), ["classify", "--db", db, "-q", trace], env);
+  await sim(p, trace, sizes);
+  await exec(bin("qbic-cache"), ["mrc", "--db", db, "-q", "--no-svg", "--trace", trace], env);
+}
+
+/** `qbic-cache sim` of LRU, S3-FIFO, ARC and QBic over `trace` at `sizes`, into the store. */
+async function sim(p: PipelineRun, trace: string, sizes: string, more: string[] = []) {
+  const policies = "lru,s3fifo,arc,qbic";
   await exec(bin("qbic-cache"), [
     "sim",
     "--db",
-    db,
+    p.db,
     "-q",
     "--trace",
     trace,
     "--policy",
-    "lru,s3fifo,arc,qbic",
+    policies,
     "--size",
     sizes,
-  ], env);
-  await exec(bin("qbic-cache"), ["mrc", "--db", db, "-q", "--no-svg", "--trace", trace], env);
+    ...more,
+  ], p.env);
 }
 
 /** Step 4: a real ext4 guest trace with its exact journal ranges: eval, classify, sim +/- PDC. */
@@ -233,20 +240,7 @@ async function toolsOnGuestTrace(p: PipelineRun): Promise<void> {
   await exec(bin("pdc-filter"), ["eval", "--db", db, "-q", "--ranges", ranges, fix], env);
   await exec(bin("pdc-filter"), ["classify", "--db", db, "-q", fix], env);
   for (const admit of ["all", "pdc"]) {
-    await exec(bin("qbic-cache"), [
-      "sim",
-      "--db",
-      db,
-      "-q",
-      "--trace",
-      fix,
-      "--policy",
-      "lru,s3fifo,arc,qbic",
-      "--size",
-      "1M,2M,3M,4M,8M",
-      "--admit",
-      admit,
-    ], env);
+    await sim(p, fix, "1M,2M,3M,4M,8M", ["--admit", admit]);
   }
 }
 
