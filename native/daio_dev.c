@@ -53,9 +53,13 @@ typedef struct daio_dev {
 static daio_dev *devs[DAIO_MAX_DEVS];
 static pthread_mutex_t devs_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The table's slots are published and cleared under devs_lock and read with an
+ * acquire load, so a reader never sees a torn or stale-before-init pointer (reading
+ * them unlocked was a data race). A handle's lifetime is the caller's contract:
+ * lib/block/daio_engine.ts never closes a device while a call on it is running. */
 static daio_dev *get_dev(int32_t h) {
   if (h < 0 || h >= DAIO_MAX_DEVS) return NULL;
-  return devs[h];
+  return __atomic_load_n(&devs[h], __ATOMIC_ACQUIRE);
 }
 
 static void free_dev(daio_dev *d, uint32_t rings_up) {
@@ -209,7 +213,7 @@ int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues, uint32_
   int32_t h = -1;
   for (int32_t i = 0; i < DAIO_MAX_DEVS; i++) {
     if (!devs[i]) {
-      devs[i] = d;
+      __atomic_store_n(&devs[i], d, __ATOMIC_RELEASE);
       h = i;
       break;
     }
@@ -463,7 +467,7 @@ int32_t daio_dev_wake(int32_t h) {
 int32_t daio_dev_close(int32_t h) {
   pthread_mutex_lock(&devs_lock);
   daio_dev *d = get_dev(h);
-  if (d) devs[h] = NULL;
+  if (d) __atomic_store_n(&devs[h], NULL, __ATOMIC_RELEASE);
   pthread_mutex_unlock(&devs_lock);
   if (!d) return -EBADF;
   free_dev(d, d->nq);
