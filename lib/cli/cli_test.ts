@@ -69,6 +69,22 @@ Deno.test("readLines: numbers lines, handles CRLF and a missing final newline", 
   assert.deepEqual(got, [[1, "a"], [2, "b"], [3, "c"]]);
 });
 
+Deno.test("readLines: maxChars takes a line at the limit and names the first past it", async () => {
+  const enc = new TextEncoder();
+  const lines = async (...parts: string[]) => {
+    const got: string[] = [];
+    for await (const l of readLines(ReadableStream.from(parts.map((p) => enc.encode(p))), 5)) {
+      got.push(l.line);
+    }
+    return got;
+  };
+  assert.deepEqual(await lines("abcde\r\n", "12345"), ["abcde", "12345"]);
+  await assert.rejects(() => lines("ok\n", "abcdef\n"), /^ToolError: line 2: longer than 5/);
+  // No newline at all: refused once the buffer passes the limit, not at the end of the input.
+  await assert.rejects(() => lines("ok\n", "x".repeat(4), "x".repeat(4)), /line 2: longer than 5/);
+  await assert.rejects(() => lines("abcdef"), /line 1: longer than 5/);
+});
+
 Deno.test("withRun: a failing body is recorded as failed and re-thrown", async () => {
   const db = `${Deno.makeTempDirSync()}/r.duckdb`;
   await assert.rejects(

@@ -163,23 +163,31 @@ export function describeFsError(e: unknown): string {
 
 /**
  * Reads text lines from a byte stream, with 1-based line numbers; handles a missing final
- * newline and CRLF.
+ * newline and CRLF. With `maxChars`, a longer line (or input without a newline past it) stops
+ * the read with a ToolError naming the line, so the buffer cannot grow without bound.
  */
 export async function* readLines(
   stream: ReadableStream<Uint8Array>,
+  maxChars = Infinity,
 ): AsyncGenerator<{ line: string; n: number }> {
   const decoder = stream.pipeThrough(new TextDecoderStream());
   let rest = "";
   let n = 0;
+  const tooLong = () =>
+    new ToolError(`line ${n + 1}: longer than ${maxChars} characters (the longest line)`);
   for await (const chunk of decoder) {
     rest += chunk;
     let i: number;
     while ((i = rest.indexOf("\n")) >= 0) {
       const line = rest.slice(0, i);
       rest = rest.slice(i + 1);
-      yield { line: line.endsWith("\r") ? line.slice(0, -1) : line, n: ++n };
+      const text = line.endsWith("\r") ? line.slice(0, -1) : line;
+      if (text.length > maxChars) throw tooLong();
+      yield { line: text, n: ++n };
     }
+    if (rest.length > maxChars + 1) throw tooLong();
   }
+  if (rest.length > maxChars) throw tooLong();
   if (rest !== "") yield { line: rest, n: ++n };
 }
 

@@ -20,6 +20,7 @@ import {
 } from "../../lib/cli/mod.ts";
 import { parseRecordLine } from "../../lib/trace/jsonl.ts";
 import { openTraceInput } from "../../lib/trace/decompress.ts";
+import { MAX_LINE_CHARS } from "../../lib/trace/limits.ts";
 import { BlockError } from "../../lib/block/block_device.ts";
 import { FileDeviceError, openFileDeviceSync } from "../../lib/block/file_device.ts";
 import type { IoRecord } from "../../lib/trace/io_record.ts";
@@ -151,7 +152,8 @@ export function addReplayCommand(program: Command) {
       let firstTs: number | null = null;
       let issued = 0;
       try {
-        const lines = readLines(await openTraceInput(trace))[Symbol.asyncIterator]();
+        const lines = readLines(await openTraceInput(trace), MAX_LINE_CHARS)
+          [Symbol.asyncIterator]();
         for (;;) {
           const next = await Promise.race([lines.next(), stopped]);
           if (next === null || next.done) break;

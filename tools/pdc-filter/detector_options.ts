@@ -9,6 +9,7 @@ import { namedParser, parseCount, readLines, ToolError, UsageError } from "../..
 import type { IoRecord } from "../../lib/trace/io_record.ts";
 import { parseRecordLine, TraceFormatError } from "../../lib/trace/jsonl.ts";
 import { openTraceInput } from "../../lib/trace/decompress.ts";
+import { MAX_LINE_CHARS } from "../../lib/trace/limits.ts";
 import type { ByteRange } from "../../lib/pdc/byte_range.ts";
 import { ImageFormatError } from "../../lib/pdc/image_reader.ts";
 import { locateJournalInFile } from "../../lib/pdc/locate.ts";
@@ -43,7 +44,7 @@ export function withDetectorOptions<
 export async function readRecords(trace: string): Promise<AsyncIterable<IoRecord>> {
   const input = await openTraceInput(trace);
   return (async function* () {
-    for await (const { line, n } of readLines(input)) {
+    for await (const { line, n } of readLines(input, MAX_LINE_CHARS)) {
       if (line.trim() === "") continue;
       try {
         yield parseRecordLine(line, n);
