@@ -215,5 +215,5 @@ export function addBenchCommand(program: Command) {
     "daio bench --engine psync --rw read --bs 128k --output json disk.img",
     "daio bench --nvme-passthru --rw randread --bs 4k --iodepth 32 --runtime 10s /dev/ng0n1",
   ]);
-  program.addCommand(cmd as unknown as Command);
+  program.addCommand(cmd);
 }

@@ -236,5 +236,5 @@ export function addReplayCommand(program: Command) {
     "daio replay --pace recorded --iodepth 64 guest.jsonl --target /dev/vdb",
     "pdc-filter classify trace.jsonl | daio replay - --target scratch.img --output json",
   ]);
-  program.addCommand(cmd as unknown as Command);
+  program.addCommand(cmd);
 }

@@ -681,7 +681,7 @@ export function addServeCommand(program: Command) {
         parseDuration,
       ),
   ).action(async (image, opts) => {
-    await serve(image, opts as unknown as ServeOptions);
+    await serve(image, opts);
   });
   addExamples(cmd as never, [
     "qbic-cache serve --socket /run/q.sock disk.img",
