@@ -70,9 +70,12 @@ static const cache_ops *find_policy(const char *name) {
   return NULL;
 }
 
+/* Slots are published and cleared under handles_lock and read with an acquire load
+ * (an unlocked plain read was a data race). A handle's lifetime is the caller's
+ * contract: lib/cache/native_cache.ts never closes a simulator while a call on it runs. */
 static sim *get(int32_t h) {
   if (h < 0 || h >= CACHE_MAX_HANDLES) return NULL;
-  return handles[h];
+  return __atomic_load_n(&handles[h], __ATOMIC_ACQUIRE);
 }
 
 int32_t cache_policy_known(const char *name) { return find_policy(name) != NULL; }
@@ -105,7 +108,7 @@ int32_t cache_open_with(const char *name, uint64_t capacity, uint64_t block_size
   int32_t h = -EMFILE;
   for (int32_t i = 0; i < CACHE_MAX_HANDLES; i++) {
     if (!handles[i]) {
-      handles[i] = s;
+      __atomic_store_n(&handles[i], s, __ATOMIC_RELEASE);
       h = i;
       break;
     }
@@ -121,7 +124,7 @@ int32_t cache_open_with(const char *name, uint64_t capacity, uint64_t block_size
 int32_t cache_close(int32_t h) {
   pthread_mutex_lock(&handles_lock);
   sim *s = get(h);
-  if (s) handles[h] = NULL;
+  if (s) __atomic_store_n(&handles[h], NULL, __ATOMIC_RELEASE);
   pthread_mutex_unlock(&handles_lock);
   if (!s) return -EBADF;
   s->ops->destroy(s->pol);
