@@ -11,6 +11,7 @@ import { SignatureError, UnsupportedSignature } from "./hex_signature.ts";
 import { type BodySignature, parseNdbLine } from "./ndb.ts";
 import { type HashSignature, parseHashLine } from "./hash_db.ts";
 import { readCvd } from "./cvd.ts";
+import { checkLdbLine } from "./ldb.ts";
 
 /** A malformed line: where it is and what is wrong. */
 export interface LineError {
@@ -53,7 +54,6 @@ export const EICAR_NDB =
 
 /** Extensions virtav recognises but cannot apply, with the reason reported. */
 const UNSUPPORTED_EXT: Record<string, string> = {
-  ldb: "logical signatures (.ldb)",
   ldu: "logical signatures (.ldb)",
   cbc: "bytecode (.cbc)",
   imp: "PE import hashes (.imp)",
@@ -78,7 +78,7 @@ const UNSUPPORTED_EXT: Record<string, string> = {
   ndu: "extended signatures (.ndu: PUA)",
 };
 
-const TEXT_EXT = new Set(["ndb", "hdb", "hsb", "mdb", "msb"]);
+const TEXT_EXT = new Set(["ndb", "ldb", "hdb", "hsb", "mdb", "msb"]);
 
 /** PE section hashes: parsed and checked as clamscan does, counted, not applicable to raw bytes. */
 const SECTION_HASH_EXT = new Set(["mdb", "msb"]);
@@ -111,7 +111,7 @@ function extOf(name: string): string {
   return dot < 0 ? "" : name.slice(dot + 1).toLowerCase();
 }
 
-/** Adds the lines of one `.ndb`/`.hdb`/`.hsb` text to the database. */
+/** Adds the lines of one `.ndb`/`.ldb`/`.hdb`/`.hsb` text to the database. */
 export function addSignatureText(db: Database, path: string, ext: string, text: string): void {
   const info: SourceInfo = { path, kind: ext, body: 0, hash: 0, unsupported: 0, malformed: 0 };
   db.sources.push(info);
@@ -131,6 +131,8 @@ export function addSignatureText(db: Database, path: string, ext: string, text: 
         if (!official) db.unofficialBody.push(db.body.length);
         db.body.push(sig);
         info.body++;
+      } else if (ext === "ldb") {
+        checkLdbLine(line);
       } else if (SECTION_HASH_EXT.has(ext)) {
         parseHashLine(line, true);
         throw new UnsupportedSignature(`PE section hashes (.${ext})`);

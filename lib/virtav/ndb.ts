@@ -36,7 +36,7 @@ export interface BodySignature {
 export const ENGINE_FLEVEL = 216;
 
 /** Targets whose clamscan matcher has the q-gram prefilter (with its own loading rule). */
-const PREFILTER_TARGETS = new Set([0, 1, 4, 7]);
+export const PREFILTER_TARGETS = new Set([0, 1, 4, 7]);
 
 /** ClamAV's number of body-signature target types (CLI_MTARGETS): higher ones are skipped. */
 const TARGET_COUNT = 15;
@@ -78,7 +78,7 @@ const TARGET_NAMES: Record<number, string> = {
   14: "ISO",
 };
 
-function parseOffset(text: string): SigOffset {
+export function parseOffset(text: string): SigOffset {
   if (text === "*") return { kind: "any", base: 0, range: 0 };
   let main = text, range = 0;
   const comma = text.indexOf(",");

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { checkLdbLine, checkLogic, LDB_NOT_EVALUATED } from "./ldb.ts";
+import { SignatureError, UnsupportedSignature } from "./hex_signature.ts";
+
+Deno.test("checkLogic: the highest id, clamscan's syntax errors", () => {
+  assert.equal(checkLogic("0"), 0);
+  assert.equal(checkLogic("0&1|2"), 2);
+  assert.equal(checkLogic("(0|3)>2,1&1"), 3);
+  assert.equal(checkLogic("((0))"), 0);
+  assert.equal(checkLogic("0a"), 0);
+  for (const bad of ["", "0&", "&0", "(0", "0)", "()", "(0)>1", "0>", "0=x"]) {
+    assert.throws(() => checkLogic(bad), SignatureError, bad);
+  }
+});
+
+Deno.test("checkLdbLine: refused, skipped and counted lines", () => {
+  const reason = (line: string) => {
+    try {
+      checkLdbLine(line);
+    } catch (e) {
+      if (e instanceof UnsupportedSignature) return e.reason;
+      if (e instanceof SignatureError) return "malformed";
+      throw e;
+    }
+  };
+  assert.equal(reason("A;Target:0;0&1;41424344;4546"), LDB_NOT_EVALUATED);
+  assert.equal(reason("A;Target:0;0;41424344::i"), `${LDB_NOT_EVALUATED}: subsignature modifiers`);
+  assert.equal(reason("A;Target:0;0;0/abc;d/"), `${LDB_NOT_EVALUATED}: PCRE subsignature`);
+  assert.equal(
+    reason("A;Engine:300-400,Target:0;0;zz"),
+    "functionality level outside 216 (skipped)",
+  );
+  assert.equal(reason("A;Target:0;0;41424344;4546"), "malformed");
+  assert.equal(reason("A;Target:0,Engine:51-255;0;41424344"), "malformed");
+});
