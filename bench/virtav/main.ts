@@ -282,7 +282,10 @@ await withRun({ db: values.db }, {
       for (const e of engines) {
         const vr = byEngine.get(e)!;
         const v = vr[rounds - 1];
-        if (v.code > 1) throw new Error(`virtav --engine ${e} failed: ${v.err}`);
+        // Exit 1 is "found"; a scan that read nothing (an input it could not scan) is a failure.
+        if (v.code > 1 || !/scanned [1-9]/.test(v.err)) {
+          throw new Error(`virtav --engine ${e} failed (exit ${v.code}): ${v.err.trim()}`);
+        }
         const vSecs = median(vr.map((x) => x.secs));
         const vs = virtavFound(v.out);
         const same = vs.size === cs.size && [...vs].every((x) => cs.has(x));
