@@ -10,7 +10,7 @@
 /* The ABI lib/ffi/ffi.ts speaks (its ABI_VERSION): bump both together whenever an exported
  * function's signature or a layout shared with TypeScript changes, so that a library built
  * before the change is refused at load. */
-#define HV_ABI_VERSION 2
+#define HV_ABI_VERSION 3
 
 /* probe.c */
 HV_EXPORT int32_t hv_abi_version(void);
@@ -30,5 +30,9 @@ HV_EXPORT int32_t hv_sleep_until_ns(double deadline_ns);
  * it makes the call return -EFAULT instead of killing the process. */
 int hv_guarded_call(void (*fn)(void *), void *arg);
 int hv_guarded_memcpy(void *dst, const void *src, size_t n);
+/* A mapping whose SIGBUS (its file shrank) is patched over with zero pages; returns the
+ * mapping's `shrunk` word (0, then 1 after a patch), or NULL when the 64 slots are taken. */
+int32_t *hv_sigbus_patch_register(uint64_t addr, uint64_t len);
+void hv_sigbus_patch_unregister(uint64_t addr);
 
 #endif

@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Maps the whole file MAP_SHARED; out[0] = address, out[1] = length. */
+/* Maps the whole file MAP_SHARED; out[0] = address, out[1] = length, out[2] = the address of
+ * an int32 that turns 1 when the file shrank under the mapping and a page past its new end was
+ * touched (sigbus_guard.c put a zero page there instead of letting SIGBUS kill the process). */
 int32_t hv_pviommu_mmap_file(const char *path, int32_t writable, uint64_t *out)
 {
     int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
@@ -31,13 +33,20 @@ int32_t hv_pviommu_mmap_file(const char *path, int32_t writable, uint64_t *out)
     close(fd);
     if (p == MAP_FAILED)
         return -e;
+    int32_t *shrunk = hv_sigbus_patch_register((uint64_t)(uintptr_t)p, (uint64_t)st.st_size);
+    if (!shrunk) {
+        munmap(p, (size_t)st.st_size);
+        return -EMFILE;
+    }
     out[0] = (uint64_t)(uintptr_t)p;
     out[1] = (uint64_t)st.st_size;
+    out[2] = (uint64_t)(uintptr_t)shrunk;
     return 0;
 }
 
 int32_t hv_pviommu_munmap(uint64_t addr, uint64_t len)
 {
+    hv_sigbus_patch_unregister(addr);
     if (munmap((void *)(uintptr_t)addr, (size_t)len) < 0)
         return -errno;
     return 0;

@@ -44,7 +44,7 @@ export function libraryPath(): string {
  * signature or a layout shared with TypeScript changes; a library built before the bump is
  * then refused at load instead of being called with the wrong arguments.
  */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 const MAKE_HINT =
   "run `make -C native` (or ./dev setup), or point HVKIT_NATIVE_LIB at a fresh build";

@@ -1,6 +1,6 @@
 /** FFI symbols of native/pviommu_*.c: guest RAM mapping and VFIO type1 bindings. */
 export const pviommuSymbols = {
-  /** int32_t hv_pviommu_mmap_file(const char *path, int32_t writable, uint64_t *out[2]) */
+  /** int32_t hv_pviommu_mmap_file(const char *path, int32_t writable, uint64_t *out[3]): address, length, &shrunk */
   hv_pviommu_mmap_file: {
     parameters: [
       "buffer", /* const char *path */

@@ -13,6 +13,12 @@ export interface GuestRam {
   readonly bytes: Uint8Array;
   /** Host virtual address of byte 0, when the memory is a real mapping (for VFIO). */
   readonly hostAddress: bigint | null;
+  /**
+   * True once the file shrank under the mapping and a page past its new end was touched: the
+   * native layer put a zero page there instead of letting SIGBUS kill the process, so what was
+   * read there is zeroes and what was written there is lost. A caller checks it after DMA.
+   */
+  readonly shrunk: boolean;
   close(): void;
 }
 
@@ -28,7 +34,7 @@ export interface GuestRam {
  * ```
  */
 export function openGuestRam(path: string, opts: { writable: boolean }): GuestRam {
-  const out = new BigUint64Array(2);
+  const out = new BigUint64Array(3);
   check(
     native().hv_pviommu_mmap_file(
       new TextEncoder().encode(path + "\0"),
@@ -37,14 +43,20 @@ export function openGuestRam(path: string, opts: { writable: boolean }): GuestRa
     ),
     `map guest RAM ${path}`,
   );
-  const [addr, len] = out;
+  const [addr, len, shrunkAt] = out;
   const ptr = Deno.UnsafePointer.create(addr);
-  if (ptr === null) throw new Error(`map guest RAM ${path}: null mapping`);
+  const flagPtr = Deno.UnsafePointer.create(shrunkAt);
+  if (ptr === null || flagPtr === null) throw new Error(`map guest RAM ${path}: null mapping`);
   const bytes = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, Number(len)));
+  // The native flag word, read in place: one load per check, no FFI call.
+  const flag = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(flagPtr, 4));
   let open = true;
   return {
     bytes,
     hostAddress: addr,
+    get shrunk() {
+      return open && flag[0] !== 0;
+    },
     close() {
       if (!open) return;
       open = false;
@@ -55,5 +67,5 @@ export function openGuestRam(path: string, opts: { writable: boolean }): GuestRa
 
 /** Guest RAM in process memory (tests, benchmarks, audits without a guest). */
 export function memoryGuestRam(size: number): GuestRam {
-  return { bytes: new Uint8Array(size), hostAddress: null, close() {} };
+  return { bytes: new Uint8Array(size), hostAddress: null, shrunk: false, close() {} };
 }
