@@ -419,3 +419,87 @@ export function grammarHashLines(files: GrammarFile[], seed: number): { hdb: str
   }
   return { hdb: hdb.join("\n") + "\n", hsb: hsb.join("\n") + "\n" };
 }
+
+/**
+ * `.ldb` lines for the loading differential test: well-formed ones (TDBs with Target/Engine/
+ * FileSize/EntryPoint/IconGroup, expressions with `& | ( )` and counts, subsignatures with
+ * offsets and options, hex drawn from the grammar above) and the same with one piece broken
+ * (a bad attribute, a mutated expression, a subsignature too many or too few, bad hex, offset
+ * or option). PCRE, byte-compare, macro and container-type pieces, and `w`/`f` options on
+ * anything but fixed bytes, are left out: virtav does not check those (docs/virtav.md).
+ */
+export function generateLdbLoadLines(n: number, seed: number): string[] {
+  const rand = prng(seed);
+  const ri = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const pickOf = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)];
+  const chance = (p: number) => rand() < p;
+  const hexes = generateGrammarSignatures(n * 4, seed + 7).map((s) => s.line.split(":")[3]);
+  const badHex = ["zz", "41", "4142(|c6)4344", "41(B)4243", "41[40]4243", "4142()4344", ""];
+  const targets = ["Target:0", "Target:0", "Target:", "Target:7", "Target:1", "Target:3"];
+  const badTargets = ["Target:x", "Target:20", "Target", "Tar:0", ""];
+  const engines = ["Engine:51-255", "Engine:81-216", "Engine:216-216", "Engine:0-300"];
+  const badEngines = ["Engine:300-400", "Engine:51-215", "Engine:51", "Engine:5a-255", "Engine:-"];
+  const extras = ["FileSize:1-100", "EntryPoint:1-5", "NumberOfSections:1-3", "IconGroup1:x"];
+  const badExtras = ["FileSize:100", "FileSize:a-b", "Foo:1", "FileSize"];
+  const offsets = ["*", "4", "0", "EOF-15", "4,8", "EOF-20,10"];
+  const badOffsets = ["x", "EP+0", "EOF-", "S1+0", "4,x", "-4"];
+  const opts = ["i", "iw", "fa", "a", "w", "f", "wa"];
+  const expr = (ids: number[], depth: number): string => {
+    if (ids.length === 1 || depth > 2 || chance(0.2)) {
+      const id = pickOf(ids);
+      if (!chance(0.25)) return `${id}`;
+      return `${id}${pickOf(["=", ">", "<"])}${ri(0, 3)}${chance(0.3) ? `,${ri(0, 3)}` : ""}`;
+    }
+    const cut = ri(1, ids.length - 1);
+    const l = expr(ids.slice(0, cut), depth + 1), r = expr(ids.slice(cut), depth + 1);
+    const e = `${l}${pickOf(["&", "|"])}${r}`;
+    if (!chance(0.5)) return e;
+    const count = chance(0.4)
+      ? `${pickOf(["=", ">", "<"])}${ri(0, 3)}${chance(0.4) ? `,${ri(0, 3)}` : ""}`
+      : "";
+    return `(${e})${count}`;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const broken = chance(0.6) ? ri(0, 7) : -1;
+    const k = ri(1, 4);
+    const ids = Array.from({ length: k }, (_, j) => j);
+    let logic = expr(ids, 0);
+    // every id must appear for the count to be k: add the missing ones
+    for (const id of ids) {
+      if (!new RegExp(`(^|[^0-9])${id}([^0-9]|$)`).test(logic)) logic += `|${id}`;
+    }
+    if (broken === 0) {
+      const at = ri(0, logic.length);
+      logic = chance(0.5)
+        ? logic.slice(0, at) + pickOf(["(", ")", "&", "|", ">", "=", ",", " ", "a", "9"]) +
+          logic.slice(at)
+        : logic.slice(0, at) + logic.slice(at + 1);
+    }
+    const tdb: string[] = [];
+    const engine = broken === 1 ? pickOf(badEngines) : chance(0.5) ? pickOf(engines) : "";
+    if (engine) tdb.push(engine);
+    tdb.push(broken === 2 ? pickOf(badTargets) : pickOf(targets));
+    if (broken === 3) tdb.push(pickOf(badExtras));
+    else if (engine && chance(0.2)) tdb.push(pickOf(extras));
+    if (broken === 4 && chance(0.5)) tdb.reverse();
+    const subs = ids.map(() => {
+      let s = pickOf(hexes);
+      if (chance(0.4)) s = `${pickOf(offsets)}:${s}`;
+      // virtav does not check the hex of a `w`/`f` subsignature: those get fixed bytes only
+      const o = pickOf(opts);
+      if (chance(0.3) && (!/[wf]/.test(o) || /^([0-9]+:)?[0-9a-f]+$/.test(s))) s = `${s}::${o}`;
+      return s;
+    });
+    const j = ri(0, k - 1);
+    if (broken === 5) subs[j] = pickOf(badHex);
+    if (broken === 6) subs[j] = `${pickOf(badOffsets)}:${pickOf(hexes)}`;
+    if (broken === 7) {
+      if (chance(0.5)) subs.push(pickOf(hexes));
+      else if (k > 1) subs.pop();
+      else subs[j] = `${pickOf(hexes)}::${pickOf(["q", "x", "I"])}`;
+    }
+    out.push(`Ldb.L${i};${tdb.join(",")};${logic};${subs.join(";")}`);
+  }
+  return out;
+}

@@ -199,16 +199,33 @@ function checkSubsig(text: string, target: number): string | null {
     if (!"ifwa".includes(c)) throw new SignatureError(`subsignature option "${c}"`);
   }
   let why: string | null = opts ? "subsignature modifiers" : null;
-  if (/^(EP[+-]|S[0-9]+\+|SE[0-9]|SL\+)/.test(offset) && !EXEC_TARGETS.has(target)) {
-    throw new SignatureError(`offset ${offset} is not valid for target ${target}`);
-  }
-  try {
-    parseOffset(offset);
-  } catch (e) {
-    if (!(e instanceof UnsupportedSignature)) throw e;
+  if (/^(EP[+-]|S[0-9]+\+|SE[0-9]|SL\+)/.test(offset)) {
+    if (!EXEC_TARGETS.has(target)) {
+      throw new SignatureError(`offset ${offset} is not valid for target ${target}`);
+    }
     why = "subsignature offset needs a parsed executable";
+  } else if (/^(VI|MACRO|\$)/.test(offset)) {
+    why = "subsignature offset " + offset;
+  } else if (offset !== "*") {
+    // clamscan's cli_caloff: digits or EOF-digits (either may be empty), then an optional
+    // ",digits" (may be empty too)
+    const [main, ...shift] = offset.split(",");
+    if (!/^(EOF-)?[0-9]*$/.test(main) || (shift.length && !/^[0-9]*$/.test(shift.join(",")))) {
+      throw new SignatureError(`subsignature offset "${offset}"`);
+    }
+    try {
+      parseOffset(offset);
+    } catch {
+      why = `subsignature offset "${offset}"`;
+    }
   }
-  parseHexSignature(hex, { prefilter: PREFILTER_TARGETS.has(target) });
+  // With an option, clamscan turns alternatives into generic ones and refuses to negate those
+  // (checked for i, a, w). `w` (wide) and `f` (full word) change the pattern before clamscan's
+  // length rules apply: virtav does not check the hex then.
+  if (/[iaw]/.test(opts) && /!\((?![BLW]\))/.test(hex)) {
+    throw new SignatureError("a negated alternative with a subsignature option");
+  }
+  if (!/[wf]/.test(opts)) parseHexSignature(hex, { prefilter: PREFILTER_TARGETS.has(target) });
   return why;
 }
 

@@ -4,7 +4,10 @@
  * refuses the whole database (exit 2); a skipped or not-evaluable one is counted.
  */
 import assert from "node:assert/strict";
-import { bytesOf, CLAMSCAN, clamscanSide, virtavSide } from "./virtav_oracle.ts";
+import { generateLdbLoadLines } from "../../lib/virtav/grammar_gen.ts";
+import { bytesOf, CLAMSCAN, clamscanSide, run, virtavSide } from "./virtav_oracle.ts";
+
+const BIN = new URL("../../bin/virtav", import.meta.url).pathname;
 
 if (!CLAMSCAN) console.log("virtav_ldb_test: skipped, clamscan is not installed");
 
@@ -119,5 +122,52 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+/** Lines per seed of the loading differential (each line is one clamscan run). */
+const DIFF_LINES = 100;
+
+/** Generated `.ldb` lines, each alone: clamscan and virtav refuse the same ones. */
+async function loadRound(seed: number): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: `virtav-ldb-diff-${seed}-` });
+  try {
+    await Deno.writeFile(`${dir}/target`, bytesOf("....ABCDEFGH....xyz\n"));
+    const lines = generateLdbLoadLines(DIFF_LINES, seed);
+    await Deno.writeTextFile(`${dir}/all.ldb`, lines.join("\n") + "\n");
+    const v = await run(BIN, ["sigs", "check", "--no-db", "--no-eicar", "-d", `${dir}/all.ldb`]);
+    const virtavRefused = new Set<number>();
+    for (const m of v.out.matchAll(/all\.ldb:([0-9]+): /g)) virtavRefused.add(Number(m[1]) - 1);
+    const wrong: string[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      await Deno.writeTextFile(`${dir}/one.ldb`, lines[i] + "\n");
+      const c = await clamscanSide([`${dir}/one.ldb`], [`${dir}/target`]);
+      if ((c.code === 2) !== virtavRefused.has(i)) {
+        wrong.push(`${c.code === 2 ? "only clamscan" : "only virtav"} refuses: ${lines[i]}`);
+      }
+    }
+    assert.ok(virtavRefused.size > 5 && virtavRefused.size < lines.length - 5, v.out);
+    assert.deepEqual(wrong, [], `seed ${seed}: replay with VIRTAV_LDB_SEED=${seed}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "differential: generated .ldb lines are refused by virtav iff by clamscan (fixed seed)",
+  ignore: !CLAMSCAN,
+  async fn() {
+    await loadRound(20261205);
+  },
+});
+
+Deno.test({
+  name: "differential: generated .ldb lines are refused by virtav iff by clamscan (clock seed)",
+  ignore: !CLAMSCAN,
+  async fn() {
+    const env = Deno.env.get("VIRTAV_LDB_SEED");
+    const seed = env ? Number(env) : Date.now() % 2 ** 31;
+    console.log(`virtav .ldb loading seed: ${seed} (replay: VIRTAV_LDB_SEED=${seed})`);
+    await loadRound(seed);
   },
 });
