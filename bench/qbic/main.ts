@@ -9,11 +9,12 @@
  * sequentially) and how much of the others' throughput each policy keeps.
  *
  * The peer is the same server with the cache off (`--cache-size 0`): every figure is printed
- * beside it and its ratio to it, recorded in the store (tool "bench", command "qbic"). The real
- * guest at N = 1 and 2 is not part of this bench yet (the e2e guest tests drive serve with one
- * export). Not a test.
+ * beside it and its ratio to it, recorded in the store (tool "bench", command "qbic"). With
+ * `--guest`, the real guest too: at N = 1 and 2, each VM is the test guest (QEMU, TCG here) on its
+ * own ext4 export running `read-hot` (its page cache dropped before every pass, so every pass
+ * reaches the host), with the cache off, LRU and QBic; guest-side MB/s per VM. Not a test.
  *
- *   deno run -A bench/qbic/main.ts [--quick] [--runtime SECS] [--rounds N] [--no-db]
+ *   deno run -A bench/qbic/main.ts [--quick] [--runtime SECS] [--rounds N] [--guest | --guest-only] [--no-db]
  *
  * Each configuration runs `--rounds` times (full 3, quick 1), the configurations of one N in the
  * opposite order each round, and every figure is the median over rounds: on a shared machine a
@@ -23,6 +24,8 @@
  */
 import { startRun } from "../../lib/results/mod.ts";
 import { formatTable } from "../../lib/cli/mod.ts";
+import { buildGuest } from "../../lib/qemu/guest.ts";
+import { launchGuest } from "../../lib/qemu/launch.ts";
 
 const args = Deno.args;
 const quick = args.includes("--quick");
@@ -179,112 +182,204 @@ const run = noDb ? null : await startRun({}, {
   args: { quick, runtime, rounds, disk: DISK, hot: HOT, model: MODEL, ns: NS },
 });
 
-const rows: unknown[][] = [];
-const header = [
-  "N",
-  "policy",
-  "cache",
-  "vm_iops_mean",
-  "vs_none",
-  "p50_us",
-  "p99_us",
-  "device_requests",
-  "hit_ratio",
-];
-const baseline = new Map<number, number>(); // N -> mean VM IOPS with the cache off
-for (const n of NS) {
-  const hotSet = n * HOT;
-  const configs: [string, number, string][] = [
-    ["none", 0, "0"],
-    ["lru", hotSet / 2, "0.5x"],
-    ["lru", hotSet, "1x"],
-    ["qbic", hotSet / 2, "0.5x"],
-    ["qbic", hotSet, "1x"],
+const guestOnly = args.includes("--guest-only");
+if (!guestOnly) await fioPhases();
+
+/** The fio phases: N VMs per configuration, then the noisy neighbour. */
+async function fioPhases(): Promise<void> {
+  const rows: unknown[][] = [];
+  const header = [
+    "N",
+    "policy",
+    "cache",
+    "vm_iops_mean",
+    "vs_none",
+    "p50_us",
+    "p99_us",
+    "device_requests",
+    "hit_ratio",
   ];
-  const results = new Map<string, { vms: VmFigures[]; serve: ServeFigures }[]>();
-  for (let r = 0; r < rounds; r++) {
-    for (const [policy, size, rel] of r % 2 ? [...configs].reverse() : configs) {
-      const cacheSize = Math.max(Math.floor(size / BLOCK) * BLOCK, policy === "none" ? 0 : BLOCK);
-      const got = await serveAndRun(n, policy === "none" ? "lru" : policy, cacheSize, false);
-      const key = `${policy} ${rel}`;
-      results.set(key, [...(results.get(key) ?? []), got]);
+  const baseline = new Map<number, number>(); // N -> mean VM IOPS with the cache off
+  for (const n of NS) {
+    const hotSet = n * HOT;
+    const configs: [string, number, string][] = [
+      ["none", 0, "0"],
+      ["lru", hotSet / 2, "0.5x"],
+      ["lru", hotSet, "1x"],
+      ["qbic", hotSet / 2, "0.5x"],
+      ["qbic", hotSet, "1x"],
+    ];
+    const results = new Map<string, { vms: VmFigures[]; serve: ServeFigures }[]>();
+    for (let r = 0; r < rounds; r++) {
+      for (const [policy, size, rel] of r % 2 ? [...configs].reverse() : configs) {
+        const cacheSize = Math.max(Math.floor(size / BLOCK) * BLOCK, policy === "none" ? 0 : BLOCK);
+        const got = await serveAndRun(n, policy === "none" ? "lru" : policy, cacheSize, false);
+        const key = `${policy} ${rel}`;
+        results.set(key, [...(results.get(key) ?? []), got]);
+      }
+    }
+    for (const [policy, _size, rel] of configs) {
+      const got = results.get(`${policy} ${rel}`)!;
+      const vms = medianVms(got.map((g) => g.vms));
+      const serve = got[Math.floor(got.length / 2)].serve;
+      const mean = vms.reduce((s, v) => s + v.iops, 0) / vms.length;
+      if (policy === "none") baseline.set(n, mean);
+      const ratio = mean / baseline.get(n)!;
+      const p50 = vms.reduce((s, v) => s + v.p50, 0) / vms.length;
+      const p99 = Math.max(...vms.map((v) => v.p99));
+      rows.push([
+        n,
+        policy,
+        rel,
+        Math.round(mean),
+        ratio.toFixed(2),
+        Math.round(p50),
+        Math.round(p99),
+        serve.device_requests,
+        serve.hit_ratio,
+      ]);
+      const labels = {
+        job: `n${n}`,
+        n: String(n),
+        policy,
+        cache: rel,
+        peer: policy === "none" ? "cache-off" : "qbic-cache",
+      };
+      for (const v of vms) {
+        run?.metric("vm_iops", v.iops, "1/s", { ...labels, vm: v.vm });
+        run?.metric("vm_lat_p50", v.p50, "us", { ...labels, vm: v.vm });
+        run?.metric("vm_lat_p99", v.p99, "us", { ...labels, vm: v.vm });
+      }
+      run?.metric("iops", mean, "1/s", labels);
+      run?.metric("lat_p50", p50, "us", labels);
+      run?.metric("lat_p99", p99, "us", labels);
+      run?.metric("device_requests", serve.device_requests, "count", labels);
+      run?.metric("hit_ratio", serve.hit_ratio, "ratio", labels);
+      if (policy !== "none") {
+        run?.metric("iops_ratio", ratio, `${policy}/cache-off`, {
+          job: `n${n}-${policy}-${rel}`,
+          ratio: `${policy}/cache-off`,
+          peer: "cache-off",
+          better: "higher",
+          gate: "report",
+        });
+      }
     }
   }
-  for (const [policy, _size, rel] of configs) {
-    const got = results.get(`${policy} ${rel}`)!;
-    const vms = medianVms(got.map((g) => g.vms));
-    const serve = got[Math.floor(got.length / 2)].serve;
-    const mean = vms.reduce((s, v) => s + v.iops, 0) / vms.length;
-    if (policy === "none") baseline.set(n, mean);
-    const ratio = mean / baseline.get(n)!;
-    const p50 = vms.reduce((s, v) => s + v.p50, 0) / vms.length;
-    const p99 = Math.max(...vms.map((v) => v.p99));
-    rows.push([
-      n,
-      policy,
-      rel,
-      Math.round(mean),
-      ratio.toFixed(2),
-      Math.round(p50),
-      Math.round(p99),
-      serve.device_requests,
-      serve.hit_ratio,
-    ]);
+  console.log(`bench qbic: ${MODEL} backing device, ${DISK >> 20} MiB per VM, hot set 10% of it`);
+  console.log(formatTable(header, rows, "text").trimEnd());
+
+  // The noisy neighbour: VM 1 streams; how much of the quiet VMs' throughput each policy keeps.
+  const nNoisy = quick ? 2 : 4;
+  const noisyRows: unknown[][] = [];
+  for (const policy of ["none", "lru", "qbic"]) {
+    const size = policy === "none" ? 0 : Math.floor(nNoisy * HOT / BLOCK) * BLOCK;
+    const quiet = await serveAndRun(nNoisy, policy === "none" ? "lru" : policy, size, false);
+    const loud = await serveAndRun(nNoisy, policy === "none" ? "lru" : policy, size, true);
+    const others = (r: { vms: VmFigures[] }) =>
+      r.vms.filter((v) => v.vm !== "vm1").reduce((s, v) => s + v.iops, 0) / (nNoisy - 1);
+    const kept = others(loud) / others(quiet);
+    noisyRows.push([policy, Math.round(others(quiet)), Math.round(others(loud)), kept.toFixed(2)]);
     const labels = {
-      job: `n${n}`,
-      n: String(n),
+      job: `noisy-n${nNoisy}`,
       policy,
-      cache: rel,
       peer: policy === "none" ? "cache-off" : "qbic-cache",
     };
-    for (const v of vms) {
-      run?.metric("vm_iops", v.iops, "1/s", { ...labels, vm: v.vm });
-      run?.metric("vm_lat_p50", v.p50, "us", { ...labels, vm: v.vm });
-      run?.metric("vm_lat_p99", v.p99, "us", { ...labels, vm: v.vm });
-    }
-    run?.metric("iops", mean, "1/s", labels);
-    run?.metric("lat_p50", p50, "us", labels);
-    run?.metric("lat_p99", p99, "us", labels);
-    run?.metric("device_requests", serve.device_requests, "count", labels);
-    run?.metric("hit_ratio", serve.hit_ratio, "ratio", labels);
-    if (policy !== "none") {
-      run?.metric("iops_ratio", ratio, `${policy}/cache-off`, {
-        job: `n${n}-${policy}-${rel}`,
-        ratio: `${policy}/cache-off`,
-        peer: "cache-off",
-        better: "higher",
-        gate: "report",
-      });
+    run?.metric("others_iops_quiet", others(quiet), "1/s", labels);
+    run?.metric("others_iops_noisy", others(loud), "1/s", labels);
+    run?.metric("others_kept", kept, "ratio", labels);
+  }
+  console.log(
+    `noisy neighbour: N=${nNoisy}, vm1 streams 128K sequential reads; the others' mean IOPS`,
+  );
+  console.log(formatTable(["policy", "quiet", "with_noisy", "kept"], noisyRows, "text").trimEnd());
+}
+
+if (guestOnly || args.includes("--guest")) await guestPhase();
+
+/** The real guest behind the shared cache: N = 1, 2 guests, one export each, read-hot. */
+async function guestPhase(): Promise<void> {
+  const guest = await buildGuest();
+  const size = 64 << 20;
+  const workloadArgs = { files: "64", size: "65536", passes: "4" }; // 4 MiB hot set per VM
+  const grows: unknown[][] = [];
+  for (const n of [1, 2]) {
+    for (const policy of ["none", "lru", "qbic"]) {
+      const socket = `${dir}/g${++serves}.sock`;
+      const exportArgs: string[] = [];
+      for (let i = 1; i <= n; i++) {
+        const img = `${dir}/guest${i}.img`;
+        await Deno.remove(img).catch(() => {});
+        const f = await Deno.open(img, { write: true, create: true });
+        await f.truncate(size);
+        f.close();
+        const mk = await new Deno.Command("mkfs.ext4", { args: ["-q", "-F", img] }).output();
+        if (mk.code !== 0) throw new Error(`mkfs.ext4 ${img} failed`);
+        exportArgs.push("--export", `vm${i}=${img}`);
+      }
+      const cacheSize = policy === "none" ? 0 : n * (6 << 20); // the hot set and its metadata
+      const child = new Deno.Command(`${ROOT}bin/qbic-cache`, {
+        args: [
+          ...["serve", "--no-db", "-q", "--output", "json", "--socket", socket],
+          ...["--policy", policy === "none" ? "lru" : policy, "--cache-size", String(cacheSize)],
+          ...["--backing-latency", MODEL, ...exportArgs],
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const out = child.output();
+      for (let i = 0; i < 600; i++) {
+        try {
+          if (Deno.statSync(socket).isSocket) break;
+        } catch { /* not yet */ }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const results = await Promise.all(
+        Array.from({ length: n }, async (_, i) => {
+          const vm = await launchGuest({
+            guest,
+            nbdSocket: socket,
+            nbdExport: `vm${i + 1}`,
+            workload: "read-hot",
+            workloadArgs,
+            timeoutMs: 900_000,
+          });
+          try {
+            return (await vm.wait()).results.find((r) => r.workload === "read-hot");
+          } finally {
+            await vm.kill();
+          }
+        }),
+      );
+      const serve = await stopServe(child, out);
+      for (const [i, r] of results.entries()) {
+        if (!r || r.ok !== true) throw new Error(`guest vm${i + 1}: ${JSON.stringify(r)}`);
+        const mbs = Number(r.bytes_read) / 2 ** 20 / (Number(r.ms) / 1000);
+        const labels = {
+          job: `guest-n${n}`,
+          n: String(n),
+          policy,
+          vm: `vm${i + 1}`,
+          peer: policy === "none" ? "cache-off" : "qbic-cache",
+        };
+        run?.metric("guest_read_mbs", mbs, "MiB/s", labels);
+        grows.push([
+          n,
+          policy,
+          `vm${i + 1}`,
+          mbs.toFixed(1),
+          serve.hit_ratio,
+          serve.device_requests,
+        ]);
+      }
     }
   }
+  console.log("real guests (TCG), read-hot per VM (4 MiB hot set), cache 6 MiB per VM:");
+  console.log(
+    formatTable(["N", "policy", "vm", "guest_MiB_s", "hit_ratio", "device_requests"], grows, "text")
+      .trimEnd(),
+  );
 }
-console.log(`bench qbic: ${MODEL} backing device, ${DISK >> 20} MiB per VM, hot set 10% of it`);
-console.log(formatTable(header, rows, "text").trimEnd());
-
-// The noisy neighbour: VM 1 streams; how much of the quiet VMs' throughput each policy keeps.
-const nNoisy = quick ? 2 : 4;
-const noisyRows: unknown[][] = [];
-for (const policy of ["none", "lru", "qbic"]) {
-  const size = policy === "none" ? 0 : Math.floor(nNoisy * HOT / BLOCK) * BLOCK;
-  const quiet = await serveAndRun(nNoisy, policy === "none" ? "lru" : policy, size, false);
-  const loud = await serveAndRun(nNoisy, policy === "none" ? "lru" : policy, size, true);
-  const others = (r: { vms: VmFigures[] }) =>
-    r.vms.filter((v) => v.vm !== "vm1").reduce((s, v) => s + v.iops, 0) / (nNoisy - 1);
-  const kept = others(loud) / others(quiet);
-  noisyRows.push([policy, Math.round(others(quiet)), Math.round(others(loud)), kept.toFixed(2)]);
-  const labels = {
-    job: `noisy-n${nNoisy}`,
-    policy,
-    peer: policy === "none" ? "cache-off" : "qbic-cache",
-  };
-  run?.metric("others_iops_quiet", others(quiet), "1/s", labels);
-  run?.metric("others_iops_noisy", others(loud), "1/s", labels);
-  run?.metric("others_kept", kept, "ratio", labels);
-}
-console.log(
-  `noisy neighbour: N=${nNoisy}, vm1 streams 128K sequential reads; the others' mean IOPS`,
-);
-console.log(formatTable(["policy", "quiet", "with_noisy", "kept"], noisyRows, "text").trimEnd());
 
 await run?.finish("ok");
 await Deno.remove(dir, { recursive: true });
