@@ -18,6 +18,7 @@
 import { createHash } from "node:crypto";
 import { prng } from "./generate.ts";
 import { CLASS_SETS, isAlnum } from "./hex_signature.ts";
+import { checkLogic } from "./ldb.ts";
 
 type Rand = () => number;
 
@@ -444,31 +445,12 @@ export function generateLdbLoadLines(n: number, seed: number): string[] {
   const offsets = ["*", "4", "0", "EOF-15", "4,8", "EOF-20,10"];
   const badOffsets = ["x", "EP+0", "EOF-", "S1+0", "4,x", "-4"];
   const opts = ["i", "iw", "fa", "a", "w", "f", "wa"];
-  const expr = (ids: number[], depth: number): string => {
-    if (ids.length === 1 || depth > 2 || chance(0.2)) {
-      const id = pickOf(ids);
-      if (!chance(0.25)) return `${id}`;
-      return `${id}${pickOf(["=", ">", "<"])}${ri(0, 3)}${chance(0.3) ? `,${ri(0, 3)}` : ""}`;
-    }
-    const cut = ri(1, ids.length - 1);
-    const l = expr(ids.slice(0, cut), depth + 1), r = expr(ids.slice(cut), depth + 1);
-    const e = `${l}${pickOf(["&", "|"])}${r}`;
-    if (!chance(0.5)) return e;
-    const count = chance(0.4)
-      ? `${pickOf(["=", ">", "<"])}${ri(0, 3)}${chance(0.4) ? `,${ri(0, 3)}` : ""}`
-      : "";
-    return `(${e})${count}`;
-  };
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
     const broken = chance(0.6) ? ri(0, 7) : -1;
     const k = ri(1, 4);
     const ids = Array.from({ length: k }, (_, j) => j);
-    let logic = expr(ids, 0);
-    // every id must appear for the count to be k: add the missing ones
-    for (const id of ids) {
-      if (!new RegExp(`(^|[^0-9])${id}([^0-9]|$)`).test(logic)) logic += `|${id}`;
-    }
+    let logic = ldbExpression(k, rand);
     if (broken === 0) {
       const at = ri(0, logic.length);
       logic = chance(0.5)
@@ -502,4 +484,33 @@ export function generateLdbLoadLines(n: number, seed: number): string[] {
     out.push(`Ldb.L${i};${tdb.join(",")};${logic};${subs.join(";")}`);
   }
   return out;
+}
+
+/**
+ * A random logical expression over subsignatures `0..k-1` (the highest, k-1, always named): `&`, `|`,
+ * blocks in parentheses, counts on ids and blocks (`=n`, `>n`, `<n`, `,m`).
+ */
+export function ldbExpression(k: number, rand: Rand): string {
+  const ri = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const pickOf = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)];
+  const chance = (p: number) => rand() < p;
+  const expr = (ids: number[], depth: number): string => {
+    if (ids.length === 1 || depth > 2 || chance(0.2)) {
+      const id = pickOf(ids);
+      if (!chance(0.25)) return `${id}`;
+      return `${id}${pickOf(["=", ">", "<"])}${ri(0, 3)}${chance(0.3) ? `,${ri(0, 3)}` : ""}`;
+    }
+    const cut = ri(1, ids.length - 1);
+    const l = expr(ids.slice(0, cut), depth + 1), r = expr(ids.slice(cut), depth + 1);
+    const e = `${l}${pickOf(["&", "|"])}${r}`;
+    if (!chance(0.5)) return e;
+    const count = chance(0.4)
+      ? `${pickOf(["=", ">", "<"])}${ri(0, 3)}${chance(0.4) ? `,${ri(0, 3)}` : ""}`
+      : "";
+    return `(${e})${count}`;
+  };
+  let logic = expr(Array.from({ length: k }, (_, j) => j), 0);
+  // clamscan takes the highest id it reads (the first number of each leaf) + 1 as the count
+  if (checkLogic(logic) !== k - 1) logic += `${chance(0.5) ? "|" : "&"}${k - 1}`;
+  return logic;
 }

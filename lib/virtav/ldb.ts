@@ -263,3 +263,102 @@ export function checkLdbLine(line: string): never {
   }
   throw new UnsupportedSignature(LDB_NOT_EVALUATED);
 }
+
+/** What an evaluation adds up: matches counted and the ids that took part (clamscan's cnt/ids). */
+interface LogicAcc {
+  cnt: number;
+  ids: Set<number>;
+}
+
+function evalInto(expr: string, counts: readonly number[], acc: LogicAcc): boolean {
+  let pth = 0, op = "", opoff = 0, op1 = "", op1off = 0, mod = "", modoff = 0, blkend = 0;
+  let blkmod = "", modval1 = 0, modval2 = 0;
+  let lstart = 0, rend = expr.length;
+  const len = expr.length;
+  for (let i = 0; i < len; i++) {
+    const c = expr[i];
+    if (c === "(") pth++;
+    else if (c === ")" || c === ">" || c === "<" || c === "=") {
+      if (c === ")") pth--;
+      mod = c;
+      modoff = i;
+    } else if (c === "&" || c === "|") {
+      if (!pth) {
+        op = c;
+        opoff = i;
+      } else if (pth === 1) {
+        op1 = c;
+        op1off = i;
+      }
+    }
+    if (op) break;
+    if (op1 && !pth) {
+      blkend = i;
+      const n = expr[i + 1];
+      if (n === ">" || n === "<" || n === "=") {
+        blkmod = n;
+        const m = /^[ \t\n\v\f\r]*[+-]?([0-9]+)(?:,[ \t\n\v\f\r]*[+-]?([0-9]+))?/.exec(
+          expr.slice(i + 2),
+        )!;
+        modval1 = Number(m[1]);
+        if (m[2] !== undefined) modval2 = Number(m[2]);
+        for (i += 2; i + 1 < len && /[0-9,]/.test(expr[i + 1]); i++);
+      }
+      if (i + 1 === rend) break;
+      blkmod = "";
+    }
+  }
+  if (!op && !op1) {
+    if (expr[0] === "(") return evalInto(expr.slice(1, len - 1), counts, acc);
+    const id = scanUint(expr)!;
+    const val = counts[id] ?? 0;
+    if (mod) {
+      const m = scanUint(expr.slice(modoff + 1))!;
+      if (mod === "=" ? val !== m : mod === "<" ? val >= m : mod === ">" ? val <= m : true) {
+        return false;
+      }
+      acc.cnt += val;
+      acc.ids.add(id);
+      return true;
+    }
+    if (!val) return false;
+    acc.cnt += val;
+    acc.ids.add(id);
+    return true;
+  }
+  if (!op) {
+    op = op1;
+    opoff = op1off;
+    lstart++;
+    rend = blkend;
+  }
+  const l: LogicAcc = { cnt: 0, ids: new Set() }, r: LogicAcc = { cnt: 0, ids: new Set() };
+  const lval = evalInto(expr.slice(lstart, opoff), counts, l);
+  const rval = evalInto(expr.slice(opoff + 1, rend), counts, r);
+  const ret = op === "&" ? lval && rval : lval || rval;
+  if (!blkmod) {
+    if (ret) {
+      acc.cnt += l.cnt + r.cnt;
+      for (const id of [...l.ids, ...r.ids]) acc.ids.add(id);
+    }
+    return ret;
+  }
+  const tcnt = ret ? l.cnt + r.cnt : 0;
+  const tids = ret ? new Set([...l.ids, ...r.ids]) : new Set<number>();
+  if (
+    blkmod === "=" ? tcnt !== modval1 : blkmod === "<" ? tcnt >= modval1 : tcnt <= modval1
+  ) return false;
+  if (modval2 && tids.size < modval2) return false;
+  acc.cnt += tcnt;
+  return true;
+}
+
+/**
+ * Evaluates a logical expression (already checked by {@linkcode checkLogic}) over the number of
+ * matches of each subsignature, as clamscan's `cli_ac_chklsig` does at the end of a scan, with
+ * its quirks: the first operator outside parentheses splits the expression (`0&1|2` is
+ * `0&(1|2)`), a block's `,m` counts distinct subsignatures, a leaf's only its first number.
+ */
+export function evalLogic(expr: string, counts: readonly number[]): boolean {
+  return evalInto(expr, counts, { cnt: 0, ids: new Set() });
+}

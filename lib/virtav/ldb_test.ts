@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkLdbLine, checkLogic, LDB_NOT_EVALUATED } from "./ldb.ts";
+import { checkLdbLine, checkLogic, evalLogic, LDB_NOT_EVALUATED } from "./ldb.ts";
 import { SignatureError, UnsupportedSignature } from "./hex_signature.ts";
 
 Deno.test("checkLogic: the highest id, clamscan's syntax errors", () => {
@@ -32,4 +32,17 @@ Deno.test("checkLdbLine: refused, skipped and counted lines", () => {
   );
   assert.equal(reason("A;Target:0;0;41424344;4546"), "malformed");
   assert.equal(reason("A;Target:0,Engine:51-255;0;41424344"), "malformed");
+});
+
+Deno.test("evalLogic: clamscan's reading of & | ( ) and counts", () => {
+  assert.equal(evalLogic("0&1", [1, 2]), true);
+  assert.equal(evalLogic("0&1", [1, 0]), false);
+  assert.equal(evalLogic("(0|1)>2", [2, 1]), true);
+  assert.equal(evalLogic("(0|1)>2", [2, 0]), false);
+  assert.equal(evalLogic("(0|1)=3,2", [2, 1]), true);
+  assert.equal(evalLogic("(0|1)=3,2", [3, 0]), false);
+  assert.equal(evalLogic("0=3,2", [3]), true);
+  assert.equal(evalLogic("0<1", [0]), true);
+  // no precedence: the first operator splits, 0&1|2 is 0&(1|2)
+  assert.equal(evalLogic("0&1|2", [0, 0, 1]), false);
 });
