@@ -25,6 +25,8 @@
 #include "cache.h"
 
 #define CACHE_MAX_HANDLES 4096
+/* The binary trace's op bytes (lib/trace/binary.ts OP_CODES): R 0, W 1, F 2, T 3, Z 4. */
+enum { OP_READ = 0, OP_WRITE = 1, OP_FLUSH = 2, OP_TRIM = 3, OP_ZERO = 4 };
 /* The most journal ranges cache_set_admission takes (a journal is a few ranges). */
 #define CACHE_MAX_RANGES (1u << 24)
 /* Prefetch distances, in requests: the index slot first, the node when the slot is in. */
@@ -236,11 +238,11 @@ HOT uint64_t block_at(int shift, uint64_t bs, uint64_t byte) {
 HOT int step_with(uint64_t *c, int shift, uint64_t bs, void *pol, access_fn access,
                   remove_fn remove, unsigned code, uint64_t off, uint64_t len, int admitted,
                   const atomic_int *cancel) {
-  if (code == 2) {
+  if (code == OP_FLUSH) {
     c[CACHE_FLUSHES]++;
     return 0;
   }
-  if (code == 3) {
+  if (code == OP_TRIM) {
     c[CACHE_TRIMS]++;
     if (len == 0) return 0;
     uint64_t first = block_at(shift, bs, off), last = block_at(shift, bs, off + len - 1);
@@ -251,7 +253,7 @@ HOT int step_with(uint64_t *c, int shift, uint64_t bs, void *pol, access_fn acce
     }
     return 0;
   }
-  uint64_t *k = code == 0 ? c + CACHE_R_REQUESTS : c + CACHE_W_REQUESTS;
+  uint64_t *k = code == OP_READ ? c + CACHE_R_REQUESTS : c + CACHE_W_REQUESTS;
   k[0]++;
   if (len == 0) {
     k[5]++;
@@ -277,7 +279,7 @@ HOT int step_with(uint64_t *c, int shift, uint64_t bs, void *pol, access_fn acce
     }
     return 0;
   }
-  int is_write = code != 0;
+  int is_write = code != OP_READ;
   uint64_t hits = 0;
   if (n == 1) {
     if (access(pol, first, is_write)) {
@@ -415,7 +417,7 @@ HOT int32_t run_loop(sim *s, const uint8_t *recs, uint64_t slots, access_fn acce
       i += extra;
       continue;
     }
-    if (op > 4) {
+    if (op > OP_ZERO) {
       memcpy(s->c, c, sizeof c);
       return reject(s, CACHE_ERR_BAD_OP, i + 1, op);
     }
@@ -440,7 +442,7 @@ HOT int32_t run_loop(sim *s, const uint8_t *recs, uint64_t slots, access_fn acce
       break;
     }
     c[CACHE_RECORDS]++;
-    int adm = op == 2 || op == 3 || admitted_record(s, r, offd, len);
+    int adm = op == OP_FLUSH || op == OP_TRIM || admitted_record(s, r, offd, len);
     if (step_with(c, shift, bs, pol, access, remove, op, (uint64_t)(int64_t)offd, len, adm,
                   &s->cancel)) {
       rc = -ECANCELED;

@@ -19,7 +19,7 @@
  * @module
  */
 import type { BinaryChunk } from "../trace/binary.ts";
-import { chunkRecord, isBinaryTrace } from "../trace/binary.ts";
+import { chunkRecord, isBinaryTrace, isNoAccessOp } from "../trace/binary.ts";
 import type { AdmissionFilter, CachePolicy } from "./policy.ts";
 import { createPolicy } from "./registry.ts";
 import { type FutureAware, type SimResult, Simulator } from "./simulate.ts";
@@ -120,7 +120,7 @@ function maskOf(c: BinaryChunk, admission?: AdmissionFilter): Uint8Array | undef
   const m = new Uint8Array(c.count);
   for (let i = 0; i < c.count; i++) {
     const op = c.op[i];
-    if (op === 2 || op === 3) {
+    if (isNoAccessOp(op)) {
       admission.observe?.(chunkRecord(c, i)); // flushes teach a stream-learning filter (PDC)
       m[i] = 1;
     } else m[i] = admission.admit(chunkRecord(c, i)) ? 1 : 0;
@@ -296,7 +296,7 @@ async function stream(
     held.push({ c, mask });
     for (let i = 0; i < c.count; i++) {
       const op = c.op[i];
-      if (op === 2 || op === 3 || c.len[i] === 0 || (mask && !mask[i])) continue;
+      if (isNoAccessOp(op) || c.len[i] === 0 || (mask && !mask[i])) continue;
       total += Math.floor((c.off[i] + c.len[i] - 1) / blockSize) -
         Math.floor(c.off[i] / blockSize) + 1;
     }
@@ -308,7 +308,7 @@ async function stream(
   for (const { c, mask } of held) {
     for (let i = 0; i < c.count; i++) {
       const op = c.op[i];
-      if (op === 2 || op === 3 || c.len[i] === 0 || (mask && !mask[i])) continue;
+      if (isNoAccessOp(op) || c.len[i] === 0 || (mask && !mask[i])) continue;
       const last = Math.floor((c.off[i] + c.len[i] - 1) / blockSize);
       for (let b = Math.floor(c.off[i] / blockSize); b <= last; b++) seq[k++] = b;
     }

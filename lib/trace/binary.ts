@@ -24,7 +24,12 @@ export const RECORD_SIZE = 24;
 const HEADER_SIZE = 16;
 const OP_DEV = 255;
 const OPS: IoOp[] = ["R", "W", "F", "T", "Z"];
-const OP_CODES: Record<IoOp, number> = { R: 0, W: 1, F: 2, T: 3, Z: 4 };
+/** The binary form's op byte for each I/O op (native/cache_sim.c reads the same values). */
+export const OP_CODES: Readonly<Record<IoOp, number>> = { R: 0, W: 1, F: 2, T: 3, Z: 4 };
+/** Flush and trim: ops that touch no block, so no cache access (the simulator skips them). */
+export function isNoAccessOp(code: number): boolean {
+  return code === OP_CODES.F || code === OP_CODES.T;
+}
 const CLASSES: (IoClass | undefined)[] = [undefined, "journal", "metadata", "data", "other"];
 const CLASS_CODES: Record<string, number> = { journal: 1, metadata: 2, data: 3, other: 4 };
 

@@ -21,6 +21,7 @@ import { MRC_MAX_ACCESSES, MrcBuilder, MrcLimitError, type MrcPoint } from "../.
 import { Breather, untilAborted } from "../../lib/cli/event_loop.ts";
 import { drawLines } from "../../lib/report/svg_chart.ts";
 import { type ReadStats, readTraceChunks } from "../../lib/trace/read_trace.ts";
+import { isNoAccessOp } from "../../lib/trace/binary.ts";
 import { DEVICE_HELP, namingTrace, traceFormat } from "./trace_options.ts";
 import { checkBlockSize, checkCacheSizes } from "./size_options.ts";
 
@@ -100,7 +101,7 @@ export function addMrcCommand(program: Command) {
         ) {
           for (let i = 0; i < c.count; i++) {
             const op = c.op[i];
-            if (op === 2 || op === 3 || c.len[i] === 0) continue;
+            if (isNoAccessOp(op) || c.len[i] === 0) continue;
             const last = Math.floor((c.off[i] + c.len[i] - 1) / bs);
             for (let b = Math.floor(c.off[i] / bs); b <= last; b++) {
               mrc.access(b);
@@ -215,5 +216,5 @@ export function addMrcCommand(program: Command) {
     "qbic-cache mrc --trace vm.bin -o vm-mrc.txt    # table in vm-mrc.txt, plot in vm-mrc.svg",
     "qbic-cache mrc --trace big.bin --method shards --rate 0.001",
   ]);
-  program.addCommand(cmd as unknown as Command);
+  program.addCommand(cmd);
 }

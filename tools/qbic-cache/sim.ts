@@ -239,5 +239,5 @@ export function addSimCommand(program: Command) {
     "qbic-cache sim --trace vm.bin --policy lru,arc,s3fifo,qbic,belady --size 64M,256M,1G",
     "pdc-filter classify trace.jsonl | qbic-cache sim --trace - --policy lru --admit pdc",
   ]);
-  program.addCommand(cmd as unknown as Command);
+  program.addCommand(cmd);
 }

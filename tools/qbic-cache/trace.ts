@@ -314,8 +314,8 @@ export function addTraceCommand(program: Command) {
     "qbic-cache trace stats hm_0.bin",
     "qbic-cache trace head -n 5 hm_0.bin",
   ]);
-  trace.addCommand(convert as unknown as Command);
-  trace.addCommand(statsCmd as unknown as Command);
-  trace.addCommand(head as unknown as Command);
+  trace.addCommand(convert);
+  trace.addCommand(statsCmd);
+  trace.addCommand(head);
   program.addCommand(trace);
 }
