@@ -11,7 +11,7 @@ import { SignatureError, UnsupportedSignature } from "./hex_signature.ts";
 import { type BodySignature, parseNdbLine } from "./ndb.ts";
 import { type HashSignature, parseHashLine } from "./hash_db.ts";
 import { readCvd } from "./cvd.ts";
-import { checkLdbLine } from "./ldb.ts";
+import { parseLdbLine, subsigName } from "./ldb.ts";
 
 /** A malformed line: where it is and what is wrong. */
 export interface LineError {
@@ -132,7 +132,12 @@ export function addSignatureText(db: Database, path: string, ext: string, text: 
         db.body.push(sig);
         info.body++;
       } else if (ext === "ldb") {
-        checkLdbLine(line);
+        const sig = parseLdbLine(line);
+        sig.subsigs.forEach((sub, j) => {
+          if (!official) db.unofficialBody.push(db.body.length);
+          db.body.push({ ...sub, name: subsigName(sig, j) });
+        });
+        info.body++;
       } else if (SECTION_HASH_EXT.has(ext)) {
         parseHashLine(line, true);
         throw new UnsupportedSignature(`PE section hashes (.${ext})`);

@@ -60,14 +60,14 @@ Deno.test("cvd: members are read, unusable kinds counted, truncation is a clear 
   const cvd = await buildCvd({
     "test.ndb": "Cvd.A:0:*:0011223344\nCvd.B:1:EP+0:5566778899\nCvd.C:3:*:aabbccdd\n",
     "test.hdb": "44d88612fea8a8f36de82e1278abb02f:68:Cvd.Eicar.Hash\n",
-    "test.ldb": "Logical;Target:0;0;aabbccdd\n",
+    "test.ldb": "Logical;Target:3;0;aabbccdd\n",
     "test.info": "whatever\n",
   });
   const db = emptyDatabase();
   await addDatabaseFile(db, "x.cvd", cvd);
   assert.deepEqual(db.body.map((s) => s.name), ["Cvd.A"]);
   assert.deepEqual(db.hashes.map((s) => s.name), ["Cvd.Eicar.Hash"]);
-  assert.equal(db.unsupported.get("logical signatures (.ldb)"), 1);
+  assert.equal(db.unsupported.get("logical signatures (.ldb): target type 3"), 1);
   assert.equal(
     db.unsupported.get("offset EP+0 needs a parsed executable (entry point/section)"),
     1,

@@ -490,21 +490,21 @@ export function generateLdbLoadLines(n: number, seed: number): string[] {
  * A random logical expression over subsignatures `0..k-1` (the highest, k-1, always named): `&`, `|`,
  * blocks in parentheses, counts on ids and blocks (`=n`, `>n`, `<n`, `,m`).
  */
-export function ldbExpression(k: number, rand: Rand): string {
+export function ldbExpression(k: number, rand: Rand, counts = true): string {
   const ri = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
   const pickOf = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)];
   const chance = (p: number) => rand() < p;
   const expr = (ids: number[], depth: number): string => {
     if (ids.length === 1 || depth > 2 || chance(0.2)) {
       const id = pickOf(ids);
-      if (!chance(0.25)) return `${id}`;
+      if (!counts || !chance(0.25)) return `${id}`;
       return `${id}${pickOf(["=", ">", "<"])}${ri(0, 3)}${chance(0.3) ? `,${ri(0, 3)}` : ""}`;
     }
     const cut = ri(1, ids.length - 1);
     const l = expr(ids.slice(0, cut), depth + 1), r = expr(ids.slice(cut), depth + 1);
     const e = `${l}${pickOf(["&", "|"])}${r}`;
     if (!chance(0.5)) return e;
-    const count = chance(0.4)
+    const count = counts && chance(0.4)
       ? `${pickOf(["=", ">", "<"])}${ri(0, 3)}${chance(0.4) ? `,${ri(0, 3)}` : ""}`
       : "";
     return `(${e})${count}`;
@@ -513,4 +513,53 @@ export function ldbExpression(k: number, rand: Rand): string {
   // clamscan takes the highest id it reads (the first number of each leaf) + 1 as the count
   if (checkLogic(logic) !== k - 1) logic += `${chance(0.5) ? "|" : "&"}${k - 1}`;
   return logic;
+}
+
+/** A generated logical signature and the grammar signatures its subsignatures are. */
+export interface LdbSig {
+  name: string;
+  line: string;
+  subs: GrammarSig[];
+}
+
+/**
+ * `n` logical signatures virtav evaluates (target 0, no counts), each of 1 to 4 subsignatures
+ * drawn from the body grammar above (offset `*`, all distinct bytes), for the matching
+ * differential test; files for them come from {@linkcode generateGrammarFiles} over every
+ * subsignature, plus files holding all (or all but one) of one signature's subsignatures.
+ */
+export function generateLdbSignatures(n: number, seed: number): LdbSig[] {
+  const rand = prng(seed);
+  const pool = generateGrammarSignatures(n * 8, seed + 3).filter((s) => s.offset.kind === "any");
+  const out: LdbSig[] = [];
+  for (let i = 0; i < n && pool.length; i++) {
+    const k = Math.min(pool.length, 1 + Math.floor(rand() * 4));
+    const subs = pool.splice(0, k);
+    const logic = ldbExpression(k, rand, false);
+    const name = `Ldb.M${i}`;
+    out.push({
+      name,
+      line: `${name};Target:0;${logic};${subs.map((s) => s.line.split(":")[3]).join(";")}`,
+      subs,
+    });
+  }
+  return out;
+}
+
+/** Files holding every subsignature of a signature (or all but one), between filler bytes. */
+export function generateLdbFiles(sigs: LdbSig[], seed: number): GrammarFile[] {
+  const rand = prng(seed);
+  const out: GrammarFile[] = [];
+  sigs.forEach((sig, i) => {
+    for (const drop of [-1, Math.floor(rand() * sig.subs.length)]) {
+      const parts: number[] = Array.from({ length: 8 }, () => filler(rand));
+      sig.subs.forEach((sub, j) => {
+        if (j === drop) return;
+        parts.push(...sub.instance(rand).bytes);
+        for (let f = 0; f < 4 + Math.floor(rand() * 8); f++) parts.push(filler(rand));
+      });
+      out.push({ name: `ldb${i}${drop < 0 ? "" : "-" + drop}`, data: Uint8Array.from(parts) });
+    }
+  });
+  return out;
 }

@@ -2,8 +2,9 @@
  * ClamAV logical signatures (`.ldb`): `Name;TargetDescriptionBlock;LogicalExpression;Subsig0;...`,
  * loaded as clamscan 1.4.6 loads them: the lines it refuses are refused (one refuses the whole
  * database), the lines it skips (Engine level, target type, unknown attributes) are skipped, and
- * the rest are checked subsignature by subsignature. Matching is not built yet: every loaded
- * `.ldb` signature is counted as not evaluable (see docs/virtav.md, "Not done yet").
+ * the rest are checked subsignature by subsignature. The ones virtav evaluates (target 0, plain
+ * hex subsignatures, no counts) are matched as body patterns whose hits {@linkcode evalLogic}
+ * combines (lib/virtav/matcher.ts); the rest are counted (docs/virtav.md).
  *
  * Each refusal here was checked against clamscan (tests/e2e/virtav_ldb_test.ts). Where virtav
  * cannot tell (PCRE, byte-compare, macro and fuzzy-hash subsignatures, container types), it does
@@ -12,7 +13,7 @@
  * @module
  */
 import { parseHexSignature, SignatureError, UnsupportedSignature } from "./hex_signature.ts";
-import { atoi, ENGINE_FLEVEL, parseOffset, PREFILTER_TARGETS } from "./ndb.ts";
+import { atoi, type BodySignature, ENGINE_FLEVEL, parseOffset, PREFILTER_TARGETS } from "./ndb.ts";
 
 /** clamscan's MAX_LDB_SUBSIGS. */
 export const MAX_LDB_SUBSIGS = 64;
@@ -229,17 +230,36 @@ function checkSubsig(text: string, target: number): string | null {
   return why;
 }
 
+/** A logical signature virtav evaluates: its subsignatures are body patterns matched anywhere. */
+export interface LogicalSignature {
+  name: string;
+  logic: string;
+  subsigs: BodySignature[];
+}
+
+/** Why a loaded logical signature is not evaluated by virtav, or null when it is. */
+function notEvaluable(tdb: Tdb, logic: string, subs: string[]): string | null {
+  if (tdb.others.length) return `TDB attribute ${tdb.others[0]}`;
+  if (tdb.target !== 0) return `target type ${tdb.target}`;
+  // counts need clamscan's count of a pattern's matches (distinct starts in the order its
+  // Aho-Corasick finds them), which virtav's matcher does not give
+  if (/[<>=]/.test(logic)) return "a count in the expression";
+  if (subs.some((s) => s.includes(":"))) return "subsignature offset or modifiers";
+  return null;
+}
+
 /**
- * Checks one `.ldb` line as clamscan 1.4.6 loads it. Throws {@linkcode SignatureError} for a line
- * clamscan refuses and {@linkcode UnsupportedSignature} for one it skips or virtav cannot apply
- * (today: every loaded logical signature).
+ * Parses one `.ldb` line as clamscan 1.4.6 loads it. Throws {@linkcode SignatureError} for a line
+ * clamscan refuses and {@linkcode UnsupportedSignature} for one it skips or virtav cannot
+ * evaluate (counted by reason); returns the signatures virtav evaluates: target 0, no other TDB
+ * attribute, subsignatures of plain hex (offset `*`, no modifiers), no counts in the expression.
  */
-export function checkLdbLine(line: string): never {
+export function parseLdbLine(line: string): LogicalSignature {
   const tokens = line.split(";");
   if (tokens.length < 4) {
     throw new SignatureError(`expected at least 4 fields separated by ";", got ${tokens.length}`);
   }
-  const [, tdbText, logic] = tokens;
+  const [name, tdbText, logic] = tokens;
   const subsigs = checkLogic(logic) + 1;
   // clamscan's tokenizer keeps ";" inside a PCRE's slashes: virtav does not count those.
   if (tokens.slice(3).some((s) => s.includes("/"))) {
@@ -258,10 +278,37 @@ export function checkLdbLine(line: string): never {
   let why: string | null = null;
   for (const s of tokens.slice(3)) why = checkSubsig(s, target) ?? why;
   if (why) throw new UnsupportedSignature(`logical signatures (.ldb): ${why}`);
-  if (tdb.others.length) {
-    throw new UnsupportedSignature(`logical signatures (.ldb): TDB attribute ${tdb.others[0]}`);
-  }
-  throw new UnsupportedSignature(LDB_NOT_EVALUATED);
+  const skip = notEvaluable(tdb, logic, tokens.slice(3));
+  if (skip) throw new UnsupportedSignature(`logical signatures (.ldb): ${skip}`);
+  return {
+    name,
+    logic,
+    subsigs: tokens.slice(3).map((hex) => ({
+      name,
+      target: 0,
+      offset: { kind: "any", base: 0, range: 0 },
+      variants: parseHexSignature(hex, { prefilter: true }),
+      hex,
+    })),
+  };
+}
+
+/**
+ * The name a subsignature carries in the compiled database: a NUL first (no `.ndb`/`.hdb` name
+ * holds one), then the expression, its index, the subsignature count and the signature's name
+ * last (so a suffix such as `.UNOFFICIAL` lands on the name).
+ */
+export function subsigName(sig: LogicalSignature, j: number): string {
+  return `\0${sig.logic}\0${j}\0${sig.subsigs.length}\0${sig.name}`;
+}
+
+/** A subsignature's parts from its compiled name, or null for a body signature's name. */
+export function parseSubsigName(
+  name: string,
+): { logic: string; index: number; count: number; name: string } | null {
+  if (!name.startsWith("\0")) return null;
+  const [, logic, j, k, ...rest] = name.split("\0");
+  return { logic, index: Number(j), count: Number(k), name: rest.join("\0") };
 }
 
 /** What an evaluation adds up: matches counted and the ids that took part (clamscan's cnt/ids). */

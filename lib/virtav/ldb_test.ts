@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkLdbLine, checkLogic, evalLogic, LDB_NOT_EVALUATED } from "./ldb.ts";
+import { checkLogic, evalLogic, LDB_NOT_EVALUATED, parseLdbLine } from "./ldb.ts";
 import { SignatureError, UnsupportedSignature } from "./hex_signature.ts";
 
 Deno.test("checkLogic: the highest id, clamscan's syntax errors", () => {
@@ -16,14 +16,19 @@ Deno.test("checkLogic: the highest id, clamscan's syntax errors", () => {
 Deno.test("checkLdbLine: refused, skipped and counted lines", () => {
   const reason = (line: string) => {
     try {
-      checkLdbLine(line);
+      return `evaluated: ${parseLdbLine(line).subsigs.length}`;
     } catch (e) {
       if (e instanceof UnsupportedSignature) return e.reason;
       if (e instanceof SignatureError) return "malformed";
       throw e;
     }
   };
-  assert.equal(reason("A;Target:0;0&1;41424344;4546"), LDB_NOT_EVALUATED);
+  assert.equal(reason("A;Target:0;0&1;41424344;4546"), "evaluated: 2");
+  assert.equal(
+    reason("A;Target:0;0>1;41424344"),
+    `${LDB_NOT_EVALUATED}: a count in the expression`,
+  );
+  assert.equal(reason("A;Target:1;0;41424344"), `${LDB_NOT_EVALUATED}: target type 1`);
   assert.equal(reason("A;Target:0;0;41424344::i"), `${LDB_NOT_EVALUATED}: subsignature modifiers`);
   assert.equal(reason("A;Target:0;0;0/abc;d/"), `${LDB_NOT_EVALUATED}: PCRE subsignature`);
   assert.equal(

@@ -8,6 +8,7 @@ import { native } from "../ffi/ffi.ts";
 import { check } from "../ffi/errno.ts";
 import type { CompiledDb } from "./compile.ts";
 import type { MappedFile } from "./mapped_file.ts";
+import { evalLogic, parseSubsigName } from "./ldb.ts";
 
 /** One detection inside one scanned unit. */
 export interface Hit {
@@ -46,6 +47,37 @@ export interface ScanOptions {
 }
 
 const HIT_SIZE = 16;
+
+/**
+ * Replaces the hits of `.ldb` subsignatures by the logical signatures they satisfy (evaluated
+ * over the whole unit, as clamscan does at the end of a scan; the offset is the earliest
+ * subsignature hit's), after the body signatures' hits.
+ */
+function logicalHits(hits: Hit[], names: string[]): Hit[] {
+  const body: Hit[] = [];
+  const groups = new Map<number, { matched: number[]; offset: number; sig: number }>();
+  for (const h of hits) {
+    const sub = parseSubsigName(h.name);
+    if (!sub) {
+      body.push(h);
+      continue;
+    }
+    const first = h.sig - sub.index;
+    const g = groups.get(first) ??
+      { matched: new Array(sub.count).fill(0), offset: h.offset, sig: first };
+    g.matched[sub.index] = 1;
+    g.offset = Math.min(g.offset, h.offset);
+    groups.set(first, g);
+  }
+  const logical: Hit[] = [];
+  for (const g of [...groups.values()].sort((a, b) => a.sig - b.sig)) {
+    const sub = parseSubsigName(names[g.sig])!;
+    if (evalLogic(sub.logic, g.matched)) {
+      logical.push({ sig: g.sig, name: sub.name, offset: g.offset });
+    }
+  }
+  return [...body, ...logical];
+}
 const HIT_CAP = 4096;
 
 /**
@@ -74,7 +106,9 @@ export class Matcher {
   #out = new Uint8Array(HIT_SIZE * HIT_CAP);
   #st = new BigUint64Array(8);
 
-  private constructor(readonly handle: number, readonly names: string[]) {}
+  private constructor(readonly handle: number, readonly names: string[]) {
+    this.#logical = names.some((n) => parseSubsigName(n) !== null);
+  }
 
   /**
    * Makes native scans stop within ~1 MiB of input when SIGINT or SIGTERM arrives (the signal
@@ -116,11 +150,14 @@ export class Matcher {
     };
   }
 
+  /** Whether the database holds `.ldb` subsignatures (then every match is needed). */
+  readonly #logical: boolean;
+
   #flags(o: ScanOptions): number {
-    return o.allMatch ? 1 : 0;
+    return o.allMatch || this.#logical ? 1 : 0;
   }
 
-  #collect(rc: number | bigint, what: string): Hit[] {
+  #collect(rc: number | bigint, what: string, o: ScanOptions): Hit[] {
     const n = check(rc, what);
     const dv = new DataView(this.#out.buffer);
     const hits: Hit[] = [];
@@ -141,7 +178,9 @@ export class Matcher {
     this.stats.bytesCopied += Number(s[5]);
     if (s[7]) this.stats.cancelled = true;
     s.fill(0n);
-    return hits;
+    if (!this.#logical) return hits;
+    const out = logicalHits(hits, this.names);
+    return o.allMatch ? out : out.slice(0, 1);
   }
 
   /** Scans a buffer as one unit (offsets and `EOF-n` relative to it). */
@@ -155,7 +194,7 @@ export class Matcher {
       HIT_CAP,
       this.#st,
     );
-    return this.#collect(rc, "scan");
+    return this.#collect(rc, "scan", o);
   }
 
   /** Scans `[off, off + len)` of a mapped file in place, as one unit. */
@@ -170,7 +209,7 @@ export class Matcher {
       HIT_CAP,
       this.#st,
     );
-    return this.#collect(rc, `scan of ${file.path}`);
+    return this.#collect(rc, `scan of ${file.path}`, o);
   }
 
   /**
@@ -195,7 +234,7 @@ export class Matcher {
       HIT_CAP,
       this.#st,
     );
-    return this.#collect(rc, `scan of ${file.path}`);
+    return this.#collect(rc, `scan of ${file.path}`, o);
   }
 
   /** Frees the native database. */
