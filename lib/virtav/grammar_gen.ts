@@ -524,13 +524,13 @@ export interface LdbSig {
 
 /**
  * `n` logical signatures virtav evaluates (target 0, no counts), each of 1 to 4 subsignatures
- * drawn from the body grammar above (offset `*`, all distinct bytes), for the matching
+ * drawn from the body grammar above (with its offsets; all distinct bytes), for the matching
  * differential test; files for them come from {@linkcode generateGrammarFiles} over every
  * subsignature, plus files holding all (or all but one) of one signature's subsignatures.
  */
 export function generateLdbSignatures(n: number, seed: number): LdbSig[] {
   const rand = prng(seed);
-  const pool = generateGrammarSignatures(n * 8, seed + 3).filter((s) => s.offset.kind === "any");
+  const pool = generateGrammarSignatures(n * 4, seed + 3);
   const out: LdbSig[] = [];
   for (let i = 0; i < n && pool.length; i++) {
     const k = Math.min(pool.length, 1 + Math.floor(rand() * 4));
@@ -539,11 +539,17 @@ export function generateLdbSignatures(n: number, seed: number): LdbSig[] {
     const name = `Ldb.M${i}`;
     out.push({
       name,
-      line: `${name};Target:0;${logic};${subs.map((s) => s.line.split(":")[3]).join(";")}`,
+      line: `${name};Target:0;${logic};${subs.map(subsigText).join(";")}`,
       subs,
     });
   }
   return out;
+}
+
+/** A grammar signature as a subsignature: its hex, after its offset unless that is `*`. */
+function subsigText(s: GrammarSig): string {
+  const [, , off, hex] = s.line.split(":");
+  return off === "*" ? hex : `${off}:${hex}`;
 }
 
 /** Files holding every subsignature of a signature (or all but one), between filler bytes. */

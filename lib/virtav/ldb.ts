@@ -244,7 +244,14 @@ function notEvaluable(tdb: Tdb, logic: string, subs: string[]): string | null {
   // counts need clamscan's count of a pattern's matches (distinct starts in the order its
   // Aho-Corasick finds them), which virtav's matcher does not give
   if (/[<>=]/.test(logic)) return "a count in the expression";
-  if (subs.some((s) => s.includes(":"))) return "subsignature offset or modifiers";
+  for (const sub of subs) {
+    const t = sub.split(":");
+    if (t.length > 2) return "subsignature modifiers";
+    // offsets as `.ndb` reads them (clamscan also loads empty numbers: `EOF-`, `,4`)
+    if (t.length === 2 && !/^(\*|(EOF-)?[0-9]+(,[0-9]+)?)$/.test(t[0])) {
+      return `subsignature offset "${t[0]}"`;
+    }
+  }
   return null;
 }
 
@@ -252,7 +259,7 @@ function notEvaluable(tdb: Tdb, logic: string, subs: string[]): string | null {
  * Parses one `.ldb` line as clamscan 1.4.6 loads it. Throws {@linkcode SignatureError} for a line
  * clamscan refuses and {@linkcode UnsupportedSignature} for one it skips or virtav cannot
  * evaluate (counted by reason); returns the signatures virtav evaluates: target 0, no other TDB
- * attribute, subsignatures of plain hex (offset `*`, no modifiers), no counts in the expression.
+ * attribute, subsignatures of plain hex with an optional offset (no modifiers), no counts.
  */
 export function parseLdbLine(line: string): LogicalSignature {
   const tokens = line.split(";");
@@ -283,13 +290,17 @@ export function parseLdbLine(line: string): LogicalSignature {
   return {
     name,
     logic,
-    subsigs: tokens.slice(3).map((hex) => ({
-      name,
-      target: 0,
-      offset: { kind: "any", base: 0, range: 0 },
-      variants: parseHexSignature(hex, { prefilter: true }),
-      hex,
-    })),
+    subsigs: tokens.slice(3).map((sub) => {
+      const t = sub.split(":");
+      const hex = t[t.length - 1];
+      return {
+        name,
+        target: 0,
+        offset: t.length === 2 ? parseOffset(t[0]) : { kind: "any", base: 0, range: 0 },
+        variants: parseHexSignature(hex, { prefilter: true }),
+        hex,
+      } as BodySignature;
+    }),
   };
 }
 
