@@ -535,15 +535,44 @@ export function generateLdbSignatures(n: number, seed: number): LdbSig[] {
   for (let i = 0; i < n && pool.length; i++) {
     const k = Math.min(pool.length, 1 + Math.floor(rand() * 4));
     const subs = pool.splice(0, k);
+    const texts = subs.map(subsigText);
+    // some subsignatures of fixed bytes with the modifiers virtav applies: w, wa, a
+    for (let j = 0; j < k; j++) {
+      if (rand() >= 0.25) continue;
+      const opts = ["w", "wa", "a", "aw"][Math.floor(rand() * 4)];
+      subs[j] = fixedSig(rand, opts.includes("w"), opts.includes("a") || !opts.includes("w"));
+      texts[j] = `${subs[j].line.split(":")[3]}::${opts}`;
+    }
     const logic = ldbExpression(k, rand, false);
     const name = `Ldb.M${i}`;
-    out.push({
-      name,
-      line: `${name};Target:0;${logic};${subs.map(subsigText).join(";")}`,
-      subs,
-    });
+    out.push({ name, line: `${name};Target:0;${logic};${texts.join(";")}`, subs });
   }
   return out;
+}
+
+/**
+ * A signature of 4 to 8 random fixed bytes whose instances are the bytes as they are (`ascii`)
+ * and/or widened, each byte then 00 (`wide`), as clamscan's `::a`/`::w` match them.
+ */
+function fixedSig(rand: Rand, wide: boolean, ascii: boolean): GrammarSig {
+  const bytes = Array.from({ length: 4 + Math.floor(rand() * 5) }, () => Math.floor(rand() * 256));
+  const form = (b: number[]) => {
+    const w = wide && (!ascii || rand() < 0.5);
+    return Uint8Array.from(w ? b.flatMap((x) => [x, 0]) : b);
+  };
+  return {
+    name: "fixed",
+    line: `F:0:*:${bytes.map(h2).join("")}`,
+    offset: { kind: "any" },
+    instance: () => ({ bytes: form(bytes), core: 0 }),
+    nearMiss: () => {
+      const b = [...bytes];
+      const at = Math.floor(rand() * b.length);
+      if (rand() < 0.5) b[at] ^= 1 << Math.floor(rand() * 8);
+      else b.length = Math.max(1, b.length - 1);
+      return { bytes: form(b), core: 0 };
+    },
+  };
 }
 
 /** A grammar signature as a subsignature: its hex, after its offset unless that is `*`. */

@@ -199,7 +199,7 @@ function checkSubsig(text: string, target: number): string | null {
   for (const c of opts) {
     if (!"ifwa".includes(c)) throw new SignatureError(`subsignature option "${c}"`);
   }
-  let why: string | null = opts ? "subsignature modifiers" : null;
+  let why: string | null = null;
   if (/^(EP[+-]|S[0-9]+\+|SE[0-9]|SL\+)/.test(offset)) {
     if (!EXEC_TARGETS.has(target)) {
       throw new SignatureError(`offset ${offset} is not valid for target ${target}`);
@@ -245,8 +245,16 @@ function notEvaluable(tdb: Tdb, logic: string, subs: string[]): string | null {
   // Aho-Corasick finds them), which virtav's matcher does not give
   if (/[<>=]/.test(logic)) return "a count in the expression";
   for (const sub of subs) {
-    const t = sub.split(":");
-    if (t.length > 2) return "subsignature modifiers";
+    let t = sub.split(":");
+    if (t.length === 3 || t.length === 4) {
+      const opts = t[t.length - 1], hex = t[t.length - 3];
+      // `a` (the default) and, on fixed bytes, `w` (each byte then 00, as clamscan widens)
+      if (!/^[aw]*$/.test(opts)) return "subsignature modifiers i/f";
+      if (opts.includes("w") && !/^([0-9a-fA-F]{2})+$/.test(hex)) {
+        return "subsignature modifier w on more than fixed bytes";
+      }
+      t = t.slice(0, t.length - 2);
+    }
     // offsets as `.ndb` reads them (clamscan also loads empty numbers: `EOF-`, `,4`)
     if (t.length === 2 && !/^(\*|(EOF-)?[0-9]+(,[0-9]+)?)$/.test(t[0])) {
       return `subsignature offset "${t[0]}"`;
@@ -291,13 +299,20 @@ export function parseLdbLine(line: string): LogicalSignature {
     name,
     logic,
     subsigs: tokens.slice(3).map((sub) => {
-      const t = sub.split(":");
+      let t = sub.split(":"), opts = "";
+      if (t.length >= 3) {
+        opts = t[t.length - 1];
+        t = t.slice(0, t.length - 2);
+      }
       const hex = t[t.length - 1];
+      const forms = opts.includes("w")
+        ? [...(opts.includes("a") ? [hex] : []), hex.replace(/(..)/g, "$100")]
+        : [hex];
       return {
         name,
         target: 0,
         offset: t.length === 2 ? parseOffset(t[0]) : { kind: "any", base: 0, range: 0 },
-        variants: parseHexSignature(hex, { prefilter: true }),
+        variants: forms.flatMap((h) => parseHexSignature(h, { prefilter: true })),
         hex,
       } as BodySignature;
     }),

@@ -29,7 +29,10 @@ Deno.test("checkLdbLine: refused, skipped and counted lines", () => {
     `${LDB_NOT_EVALUATED}: a count in the expression`,
   );
   assert.equal(reason("A;Target:1;0;41424344"), `${LDB_NOT_EVALUATED}: target type 1`);
-  assert.equal(reason("A;Target:0;0;41424344::i"), `${LDB_NOT_EVALUATED}: subsignature modifiers`);
+  assert.equal(
+    reason("A;Target:0;0;41424344::i"),
+    `${LDB_NOT_EVALUATED}: subsignature modifiers i/f`,
+  );
   assert.equal(reason("A;Target:0;0;0/abc;d/"), `${LDB_NOT_EVALUATED}: PCRE subsignature`);
   assert.equal(
     reason("A;Engine:300-400,Target:0;0;zz"),
