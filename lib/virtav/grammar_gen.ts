@@ -539,8 +539,9 @@ export function generateLdbSignatures(n: number, seed: number): LdbSig[] {
     // some subsignatures of fixed bytes with the modifiers virtav applies: w, wa, a
     for (let j = 0; j < k; j++) {
       if (rand() >= 0.25) continue;
-      const opts = ["w", "wa", "a", "aw"][Math.floor(rand() * 4)];
+      const opts = ["w", "wa", "a", "aw", "i", "ia"][Math.floor(rand() * 6)];
       subs[j] = fixedSig(rand, opts.includes("w"), opts.includes("a") || !opts.includes("w"));
+      if (opts.includes("i")) subs[j] = nocaseSig(rand);
       texts[j] = `${subs[j].line.split(":")[3]}::${opts}`;
     }
     const logic = ldbExpression(k, rand, false);
@@ -570,6 +571,30 @@ function fixedSig(rand: Rand, wide: boolean, ascii: boolean): GrammarSig {
       const at = Math.floor(rand() * b.length);
       if (rand() < 0.5) b[at] ^= 1 << Math.floor(rand() * 8);
       else b.length = Math.max(1, b.length - 1);
+      return { bytes: form(b), core: 0 };
+    },
+  };
+}
+
+/** Fixed bytes, half of them ASCII letters, whose instances change the letters' case at random. */
+function nocaseSig(rand: Rand): GrammarSig {
+  const bytes = Array.from(
+    { length: 4 + Math.floor(rand() * 5) },
+    () => rand() < 0.5 ? 0x41 + Math.floor(rand() * 26) : Math.floor(rand() * 256),
+  );
+  const form = (b: number[]) =>
+    Uint8Array.from(b.map((x) => {
+      const l = x | 0x20;
+      return l >= 0x61 && l <= 0x7a && rand() < 0.5 ? x ^ 0x20 : x;
+    }));
+  return {
+    name: "nocase",
+    line: `F:0:*:${bytes.map(h2).join("")}`,
+    offset: { kind: "any" },
+    instance: () => ({ bytes: form(bytes), core: 0 }),
+    nearMiss: () => {
+      const b = [...bytes];
+      b[Math.floor(rand() * b.length)] ^= 1 << Math.floor(rand() * 8);
       return { bytes: form(b), core: 0 };
     },
   };

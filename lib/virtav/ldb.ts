@@ -237,6 +237,26 @@ export interface LogicalSignature {
   subsigs: BodySignature[];
 }
 
+/** Most spellings of an `::i` subsignature virtav matches (2^letters of its fixed bytes). */
+const MAX_NOCASE_FORMS = 256;
+
+/**
+ * Every upper/lower-case spelling of fixed bytes (clamscan's `::i` folds ASCII letters only),
+ * or more than {@linkcode MAX_NOCASE_FORMS} entries when there are too many letters.
+ */
+function caseForms(hex: string): string[] {
+  let forms = [""];
+  for (const pair of hex.match(/../g) ?? []) {
+    const b = parseInt(pair, 16);
+    const lower = b | 0x20;
+    const letter = lower >= 0x61 && lower <= 0x7a;
+    const spell = letter ? [lower, lower & ~0x20] : [b];
+    forms = forms.flatMap((f) => spell.map((x) => f + x.toString(16).padStart(2, "0")));
+    if (forms.length > MAX_NOCASE_FORMS) break;
+  }
+  return forms;
+}
+
 /** Why a loaded logical signature is not evaluated by virtav, or null when it is. */
 function notEvaluable(tdb: Tdb, logic: string, subs: string[]): string | null {
   if (tdb.others.length) return `TDB attribute ${tdb.others[0]}`;
@@ -249,9 +269,13 @@ function notEvaluable(tdb: Tdb, logic: string, subs: string[]): string | null {
     if (t.length === 3 || t.length === 4) {
       const opts = t[t.length - 1], hex = t[t.length - 3];
       // `a` (the default) and, on fixed bytes, `w` (each byte then 00, as clamscan widens)
-      if (!/^[aw]*$/.test(opts)) return "subsignature modifiers i/f";
-      if (opts.includes("w") && !/^([0-9a-fA-F]{2})+$/.test(hex)) {
-        return "subsignature modifier w on more than fixed bytes";
+      if (!/^[aiw]*$/.test(opts)) return "subsignature modifier f";
+      if (/[iw]/.test(opts) && !/^([0-9a-fA-F]{2})+$/.test(hex)) {
+        return "subsignature modifier i or w on more than fixed bytes";
+      }
+      if (opts.includes("i") && opts.includes("w")) return "subsignature modifiers i and w";
+      if (opts.includes("i") && caseForms(hex).length > MAX_NOCASE_FORMS) {
+        return `subsignature modifier i on more than ${Math.log2(MAX_NOCASE_FORMS)} letters`;
       }
       t = t.slice(0, t.length - 2);
     }
@@ -307,6 +331,8 @@ export function parseLdbLine(line: string): LogicalSignature {
       const hex = t[t.length - 1];
       const forms = opts.includes("w")
         ? [...(opts.includes("a") ? [hex] : []), hex.replace(/(..)/g, "$100")]
+        : opts.includes("i")
+        ? caseForms(hex)
         : [hex];
       return {
         name,

@@ -29,9 +29,15 @@ Deno.test("checkLdbLine: refused, skipped and counted lines", () => {
     `${LDB_NOT_EVALUATED}: a count in the expression`,
   );
   assert.equal(reason("A;Target:1;0;41424344"), `${LDB_NOT_EVALUATED}: target type 1`);
+  assert.equal(reason("A;Target:0;0;41424344::i"), "evaluated: 1");
+  assert.equal(reason("A;Target:0;0;41424344::f"), `${LDB_NOT_EVALUATED}: subsignature modifier f`);
   assert.equal(
-    reason("A;Target:0;0;41424344::i"),
-    `${LDB_NOT_EVALUATED}: subsignature modifiers i/f`,
+    reason("A;Target:0;0;41??4344::i"),
+    `${LDB_NOT_EVALUATED}: subsignature modifier i or w on more than fixed bytes`,
+  );
+  assert.equal(
+    reason("A;Target:0;0;414243444546474849::i"),
+    `${LDB_NOT_EVALUATED}: subsignature modifier i on more than 8 letters`,
   );
   assert.equal(reason("A;Target:0;0;0/abc;d/"), `${LDB_NOT_EVALUATED}: PCRE subsignature`);
   assert.equal(
