@@ -28,7 +28,7 @@ const MAGIC = 0x31564156;
 /** The blob layout's version (native/virtav_match.c refuses any other). */
 const BLOB_VERSION = 4;
 /** Bump when the blob layout or the compiler's choices change (part of the cache key). */
-export const COMPILER_VERSION = 5;
+export const COMPILER_VERSION = 6;
 const INF = 0xffffffff;
 
 /**

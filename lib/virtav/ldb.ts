@@ -235,6 +235,8 @@ export interface LogicalSignature {
   name: string;
   logic: string;
   subsigs: BodySignature[];
+  /** With counts in the expression: each subsignature's spellings (fixed bytes, hex) to count. */
+  countForms?: string[][];
 }
 
 /** Most spellings of an `::i` subsignature virtav matches (2^letters of its fixed bytes). */
@@ -262,8 +264,11 @@ function notEvaluable(tdb: Tdb, logic: string, subs: string[]): string | null {
   if (tdb.others.length) return `TDB attribute ${tdb.others[0]}`;
   if (tdb.target !== 0) return `target type ${tdb.target}`;
   // counts need clamscan's count of a pattern's matches (distinct starts in the order its
-  // Aho-Corasick finds them), which virtav's matcher does not give
-  if (/[<>=]/.test(logic)) return "a count in the expression";
+  // Aho-Corasick finds them): virtav counts them only for fixed bytes at any offset, where that
+  // is the number of places they occur
+  if (/[<>=]/.test(logic) && !subs.every((x) => /^([0-9a-fA-F]{2})+(::[aiw]*)?$/.test(x))) {
+    return "a count in the expression over a subsignature that is not fixed bytes at any offset";
+  }
   for (const sub of subs) {
     let t = sub.split(":");
     if (t.length === 3 || t.length === 4) {
@@ -319,7 +324,8 @@ export function parseLdbLine(line: string): LogicalSignature {
   if (why) throw new UnsupportedSignature(`logical signatures (.ldb): ${why}`);
   const skip = notEvaluable(tdb, logic, tokens.slice(3));
   if (skip) throw new UnsupportedSignature(`logical signatures (.ldb): ${skip}`);
-  return {
+  const formsOf: string[][] = [];
+  const sig: LogicalSignature = {
     name,
     logic,
     subsigs: tokens.slice(3).map((sub) => {
@@ -334,6 +340,7 @@ export function parseLdbLine(line: string): LogicalSignature {
         : opts.includes("i")
         ? caseForms(hex)
         : [hex];
+      formsOf.push(forms);
       return {
         name,
         target: 0,
@@ -343,24 +350,33 @@ export function parseLdbLine(line: string): LogicalSignature {
       } as BodySignature;
     }),
   };
+  if (/[<>=]/.test(logic)) sig.countForms = formsOf;
+  return sig;
 }
 
 /**
  * The name a subsignature carries in the compiled database: a NUL first (no `.ndb`/`.hdb` name
- * holds one), then the expression, its index, the subsignature count and the signature's name
- * last (so a suffix such as `.UNOFFICIAL` lands on the name).
+ * holds one), then the expression, its index, the subsignature count, the spellings to count
+ * (expressions with counts) and the signature's name last (so a suffix such as `.UNOFFICIAL` lands on the name).
  */
 export function subsigName(sig: LogicalSignature, j: number): string {
-  return `\0${sig.logic}\0${j}\0${sig.subsigs.length}\0${sig.name}`;
+  const forms = sig.countForms?.[j].join(",") ?? "";
+  return `\0${sig.logic}\0${j}\0${sig.subsigs.length}\0${forms}\0${sig.name}`;
 }
 
 /** A subsignature's parts from its compiled name, or null for a body signature's name. */
 export function parseSubsigName(
   name: string,
-): { logic: string; index: number; count: number; name: string } | null {
+): { logic: string; index: number; count: number; forms: string[]; name: string } | null {
   if (!name.startsWith("\0")) return null;
-  const [, logic, j, k, ...rest] = name.split("\0");
-  return { logic, index: Number(j), count: Number(k), name: rest.join("\0") };
+  const [, logic, j, k, forms, ...rest] = name.split("\0");
+  return {
+    logic,
+    index: Number(j),
+    count: Number(k),
+    forms: forms ? forms.split(",") : [],
+    name: rest.join("\0"),
+  };
 }
 
 /** What an evaluation adds up: matches counted and the ids that took part (clamscan's cnt/ids). */

@@ -24,9 +24,10 @@ Deno.test("checkLdbLine: refused, skipped and counted lines", () => {
     }
   };
   assert.equal(reason("A;Target:0;0&1;41424344;4546"), "evaluated: 2");
+  assert.equal(reason("A;Target:0;0>1;41424344"), "evaluated: 1");
   assert.equal(
-    reason("A;Target:0;0>1;41424344"),
-    `${LDB_NOT_EVALUATED}: a count in the expression`,
+    reason("A;Target:0;0>1;41??4344"),
+    `${LDB_NOT_EVALUATED}: a count in the expression over a subsignature that is not fixed bytes at any offset`,
   );
   assert.equal(reason("A;Target:1;0;41424344"), `${LDB_NOT_EVALUATED}: target type 1`);
   assert.equal(reason("A;Target:0;0;41424344::i"), "evaluated: 1");

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { native } from "../ffi/ffi.ts";
 import { check } from "../ffi/errno.ts";
 import type { CompiledDb } from "./compile.ts";
@@ -48,12 +49,37 @@ export interface ScanOptions {
 
 const HIT_SIZE = 16;
 
+/** A logical signature with counts: its first subsignature's id, and what to count. */
+interface CountedLogical {
+  sig: number;
+  logic: string;
+  name: string;
+  forms: Uint8Array[][];
+}
+
+/** Where `forms` occur in `bytes`: the number of distinct start offsets, and the first. */
+function occurrences(bytes: Uint8Array, forms: Uint8Array[]): { n: number; first: number } {
+  const starts = new Set<number>();
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  for (const f of forms) {
+    for (let at = buf.indexOf(f); at >= 0; at = buf.indexOf(f, at + 1)) starts.add(at);
+  }
+  return { n: starts.size, first: starts.size ? Math.min(...starts) : 0 };
+}
+
 /**
  * Replaces the hits of `.ldb` subsignatures by the logical signatures they satisfy (evaluated
  * over the whole unit, as clamscan does at the end of a scan; the offset is the earliest
- * subsignature hit's), after the body signatures' hits.
+ * subsignature hit's), after the body signatures' hits. Signatures with counts are evaluated
+ * from the unit's bytes (every unit: `0<1` holds where nothing matched, as in clamscan); where
+ * the bytes are not at hand (`bytes` null: gathered guest pages) they are not reported.
  */
-function logicalHits(hits: Hit[], names: string[]): Hit[] {
+function logicalHits(
+  hits: Hit[],
+  names: string[],
+  counted: CountedLogical[],
+  bytes: (() => Uint8Array) | null,
+): Hit[] {
   const body: Hit[] = [];
   const groups = new Map<number, { matched: number[]; offset: number; sig: number }>();
   for (const h of hits) {
@@ -62,6 +88,7 @@ function logicalHits(hits: Hit[], names: string[]): Hit[] {
       body.push(h);
       continue;
     }
+    if (sub.forms.length) continue;
     const first = h.sig - sub.index;
     const g = groups.get(first) ??
       { matched: new Array(sub.count).fill(0), offset: h.offset, sig: first };
@@ -70,14 +97,26 @@ function logicalHits(hits: Hit[], names: string[]): Hit[] {
     groups.set(first, g);
   }
   const logical: Hit[] = [];
-  for (const g of [...groups.values()].sort((a, b) => a.sig - b.sig)) {
+  for (const g of groups.values()) {
     const sub = parseSubsigName(names[g.sig])!;
     if (evalLogic(sub.logic, g.matched)) {
       logical.push({ sig: g.sig, name: sub.name, offset: g.offset });
     }
   }
+  if (counted.length && bytes) {
+    const b = bytes();
+    for (const c of counted) {
+      const occ = c.forms.map((f) => occurrences(b, f));
+      if (evalLogic(c.logic, occ.map((o) => o.n))) {
+        const found = occ.filter((o) => o.n).map((o) => o.first);
+        logical.push({ sig: c.sig, name: c.name, offset: found.length ? Math.min(...found) : 0 });
+      }
+    }
+  }
+  logical.sort((a, b) => a.sig - b.sig);
   return [...body, ...logical];
 }
+
 const HIT_CAP = 4096;
 
 /**
@@ -108,6 +147,17 @@ export class Matcher {
 
   private constructor(readonly handle: number, readonly names: string[]) {
     this.#logical = names.some((n) => parseSubsigName(n) !== null);
+    if (!this.#logical) return;
+    const hex = (h: string) => Uint8Array.from(h.match(/../g)!.map((x) => parseInt(x, 16)));
+    names.forEach((n, id) => {
+      const sub = parseSubsigName(n);
+      if (!sub || sub.index !== 0 || !sub.forms.length) return;
+      const forms = Array.from(
+        { length: sub.count },
+        (_, j) => parseSubsigName(names[id + j])!.forms.map(hex),
+      );
+      this.#counted.push({ sig: id, logic: sub.logic, name: sub.name, forms });
+    });
   }
 
   /**
@@ -152,12 +202,19 @@ export class Matcher {
 
   /** Whether the database holds `.ldb` subsignatures (then every match is needed). */
   readonly #logical: boolean;
+  /** `.ldb` signatures with counts, evaluated from a unit's bytes. */
+  readonly #counted: CountedLogical[] = [];
 
   #flags(o: ScanOptions): number {
     return o.allMatch || this.#logical ? 1 : 0;
   }
 
-  #collect(rc: number | bigint, what: string, o: ScanOptions): Hit[] {
+  #collect(
+    rc: number | bigint,
+    what: string,
+    o: ScanOptions,
+    bytes: (() => Uint8Array) | null,
+  ): Hit[] {
     const n = check(rc, what);
     const dv = new DataView(this.#out.buffer);
     const hits: Hit[] = [];
@@ -179,7 +236,7 @@ export class Matcher {
     if (s[7]) this.stats.cancelled = true;
     s.fill(0n);
     if (!this.#logical) return hits;
-    const out = logicalHits(hits, this.names);
+    const out = logicalHits(hits, this.names, this.#counted, bytes);
     return o.allMatch ? out : out.slice(0, 1);
   }
 
@@ -194,7 +251,7 @@ export class Matcher {
       HIT_CAP,
       this.#st,
     );
-    return this.#collect(rc, "scan", o);
+    return this.#collect(rc, "scan", o, () => buf);
   }
 
   /** Scans `[off, off + len)` of a mapped file in place, as one unit. */
@@ -209,7 +266,7 @@ export class Matcher {
       HIT_CAP,
       this.#st,
     );
-    return this.#collect(rc, `scan of ${file.path}`, o);
+    return this.#collect(rc, `scan of ${file.path}`, o, () => file.read(off, len));
   }
 
   /**
@@ -234,7 +291,7 @@ export class Matcher {
       HIT_CAP,
       this.#st,
     );
-    return this.#collect(rc, `scan of ${file.path}`, o);
+    return this.#collect(rc, `scan of ${file.path}`, o, null);
   }
 
   /** Frees the native database. */
