@@ -108,27 +108,7 @@ async function serveAndRun(
     (_, i) => [`--export`, `vm${i + 1}=${dir}/vm${i + 1}.img`],
   )
     .flat();
-  const child = new Deno.Command(`${ROOT}bin/qbic-cache`, {
-    args: [
-      ...["serve", "--no-db", "-q", "--output", "json", "--socket", socket],
-      ...["--policy", policy, "--cache-size", String(cacheSize), "--backing-latency", MODEL],
-      ...exports,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const out = child.output();
-  let exited = false;
-  out.then(() => exited = true, () => exited = true);
-  for (let i = 0; i < 600 && !exited; i++) {
-    try {
-      if (Deno.statSync(socket).isSocket) break;
-    } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  if (exited) {
-    throw new Error(`serve did not start: ${new TextDecoder().decode((await out).stderr)}`);
-  }
+  const { child, out } = await startServe(socket, policy, cacheSize, exports);
   try {
     const jobs: string[] = [];
     for (let i = 1; i <= n; i++) {
@@ -163,6 +143,37 @@ async function serveAndRun(
     await out;
     throw e;
   }
+}
+
+/** Starts serve on `socket` with the exports and the one modelled device; waits for it. */
+async function startServe(
+  socket: string,
+  policy: string,
+  cacheSize: number,
+  exportArgs: string[],
+): Promise<{ child: Deno.ChildProcess; out: Promise<Deno.CommandOutput> }> {
+  const child = new Deno.Command(`${ROOT}bin/qbic-cache`, {
+    args: [
+      ...["serve", "--no-db", "-q", "--output", "json", "--socket", socket],
+      ...["--policy", policy, "--cache-size", String(cacheSize), "--backing-latency", MODEL],
+      ...exportArgs,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = child.output();
+  let exited = false;
+  out.then(() => exited = true, () => exited = true);
+  for (let i = 0; i < 600 && !exited; i++) {
+    try {
+      if (Deno.statSync(socket).isSocket) break;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (exited) {
+    throw new Error(`serve did not start: ${new TextDecoder().decode((await out).stderr)}`);
+  }
+  return { child, out };
 }
 
 async function stopServe(
@@ -318,22 +329,12 @@ async function guestPhase(): Promise<void> {
         exportArgs.push("--export", `vm${i}=${img}`);
       }
       const cacheSize = policy === "none" ? 0 : n * (6 << 20); // the hot set and its metadata
-      const child = new Deno.Command(`${ROOT}bin/qbic-cache`, {
-        args: [
-          ...["serve", "--no-db", "-q", "--output", "json", "--socket", socket],
-          ...["--policy", policy === "none" ? "lru" : policy, "--cache-size", String(cacheSize)],
-          ...["--backing-latency", MODEL, ...exportArgs],
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const out = child.output();
-      for (let i = 0; i < 600; i++) {
-        try {
-          if (Deno.statSync(socket).isSocket) break;
-        } catch { /* not yet */ }
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const { child, out } = await startServe(
+        socket,
+        policy === "none" ? "lru" : policy,
+        cacheSize,
+        exportArgs,
+      );
       const results = await Promise.all(
         Array.from({ length: n }, async (_, i) => {
           const vm = await launchGuest({
