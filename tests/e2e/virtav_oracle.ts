@@ -4,6 +4,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { findOnPath } from "../../lib/cli/doctor.ts";
 import { clamscanOracleArgs, parseClamscanFound } from "../../lib/virtav/clamscan_oracle.ts";
 
@@ -71,6 +72,28 @@ export function pairDiff(want: Set<string>, got: Set<string>, n = 20) {
     onlyClamscan: [...want].filter((x) => !got.has(x)).sort().slice(0, n),
     onlyVirtav: [...got].filter((x) => !want.has(x)).sort().slice(0, n),
   };
+}
+
+/**
+ * Asserts both sides found the same (file, signature) pairs; a difference is shown as the file
+ * name and the signature's database line (from `sigs`), so it can be made a fixed case.
+ */
+export function assertSamePairs(
+  c: Side,
+  v: Side,
+  sigs: { name: string; line: string }[],
+  message: string,
+): void {
+  const d = pairDiff(c.pairs, v.pairs);
+  const lineOf = (pair: string) => {
+    const name = pair.split("\t")[1];
+    return `${pair.split("/").pop()}  ${sigs.find((s) => s.name === name)?.line ?? name}`;
+  };
+  assert.deepEqual(
+    { onlyClamscan: d.onlyClamscan.map(lineOf), onlyVirtav: d.onlyVirtav.map(lineOf) },
+    { onlyClamscan: [], onlyVirtav: [] },
+    message,
+  );
 }
 
 /** Hex of a string's bytes (Latin-1). */
