@@ -94,7 +94,7 @@ async function openImage(image: string, o: ServeOptions): Promise<BlockDevice> {
     } catch {
       throw new UsageError(`${image}: not a size after memory:`);
     }
-    return withLatency(new MemoryDevice(size, { name: "memory", readOnly: o.readOnly }), o);
+    return new MemoryDevice(size, { name: "memory", readOnly: o.readOnly });
   }
   let dev: BlockDevice;
   try {
@@ -109,7 +109,6 @@ async function openImage(image: string, o: ServeOptions): Promise<BlockDevice> {
     throw new ToolError(m.startsWith(`${image}: `) ? m : `${image}: ${m}`);
   }
   if (dev instanceof FileDevice) engineFeatures ??= dev.engine.info.features;
-  dev = withLatency(dev, o);
   // Holes and data for NBD block status (qemu-img map, nbdinfo --map, sparse copies).
   try {
     return new FileExtentsLayer(dev, image);
@@ -119,10 +118,10 @@ async function openImage(image: string, o: ServeOptions): Promise<BlockDevice> {
   }
 }
 
-/** Puts the `--backing-latency` model (if any) directly over the image, under the cache. */
-function withLatency(dev: BlockDevice, o: ServeOptions): BlockDevice {
+/** The `--backing-latency` model (if any), directly over the image and under the cache. */
+function withLatency(dev: BlockDevice, o: ServeOptions): LatencyDevice | null {
   return o.backingLatency === undefined
-    ? dev
+    ? null
     : new LatencyDevice(dev, modelOf(o.backingLatency, dev.size));
 }
 
@@ -132,14 +131,6 @@ function modelOf(spec: string, size: number): LatencyModel {
   } catch (e) {
     throw new UsageError(`--backing-latency: ${(e as Error).message}`);
   }
-}
-
-/** The latency layer in a stack, found by walking `inner` links down from the top. */
-function latencyLayerOf(dev: BlockDevice): LatencyDevice | null {
-  for (let d: unknown = dev; d && typeof d === "object"; d = (d as { inner?: unknown }).inner) {
-    if (d instanceof LatencyDevice) return d;
-  }
-  return null;
 }
 
 async function openAdmission(name: string, image: string): Promise<AdmissionFilter> {
@@ -232,7 +223,9 @@ interface ServedStack {
 
 /** The single-image stack: recorder → cache → (latency model) → image. */
 async function openSingleStack(image: string, o: ServeOptions): Promise<ServedStack> {
-  const base = await openImage(image, o);
+  const opened = await openImage(image, o);
+  const latency = withLatency(opened, o);
+  const base: BlockDevice = latency ?? opened;
   const exportName = exportNameOf(image, o.exportName);
   let dev: BlockDevice = base;
   let cache: CacheLayer | null = null;
@@ -264,7 +257,7 @@ async function openSingleStack(image: string, o: ServeOptions): Promise<ServedSt
     exports: [{ name: exportName, description: image, device: top, readOnly: o.readOnly }],
     caches: cache ? [cache] : [],
     recorder,
-    latency: latencyLayerOf(base),
+    latency,
     many: null,
     close: () => top.close(),
   };
@@ -331,11 +324,7 @@ async function openManyStack(specs: ExportSpec[], o: ServeOptions): Promise<Serv
   try {
     for (const s of specs) {
       images.push(
-        await openImage(s.image, {
-          ...o,
-          readOnly: o.readOnly || s.readOnly,
-          backingLatency: undefined,
-        }),
+        await openImage(s.image, { ...o, readOnly: o.readOnly || s.readOnly }),
       );
     }
     const many = buildExportStack(
