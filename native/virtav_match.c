@@ -490,7 +490,14 @@ static int verify_truncated(const struct vav_db *d, const part_rec *p, const uin
       for (uint32_t k = 0; k < w; k++)
         if ((buf[pos + k] & m[k]) != v[k]) return 0;
     } else {
-      if (pos + w > len) return 0;
+      /* A negated alternative cut by the end matches, and clamscan then moves on by one byte, not
+       * its width (ac_findmatch_special keeps its "negative" answer of 1 when the members do not
+       * fit); a plain one fails. */
+      if (pos + w > len) {
+        if (t->kind != 2) return 0;
+        pos++;
+        continue;
+      }
       int any = 0;
       for (uint32_t alt = 0; alt < t->nalts && !any; alt++) {
         const uint8_t *v = pool + (uint64_t)alt * 2 * w, *m = v + w;
@@ -502,7 +509,7 @@ static int verify_truncated(const struct vav_db *d, const part_rec *p, const uin
     }
     pos += w;
   }
-  return !p->edges || edges_ok(p->edges, buf, len, s + p->lead, len);
+  return !p->edges || edges_ok(p->edges, buf, len, s + p->lead, pos < len ? pos : len);
 }
 
 /* Drops the ends of `t` that no start at or after `cs` can use: ends too old for the gap's

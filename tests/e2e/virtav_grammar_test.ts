@@ -362,6 +362,11 @@ Deno.test({
         "c1c2c3c4(c6|)c5c6",
         "d1d2d3d4(c6c7|)d5d6",
         "f1??f2f3f4(c6|)f5f6",
+        // a negated alternative cut by the end matches; clamscan then moves on by one byte
+        "110916be37{7-7}c98bf4(L)93(00??(11|86)0d|a6a6|6?60)!(819a|7910|1f20)",
+        "a1b1c1(L)(L)!(112233|445566)dd",
+        "a2b2c2(L)(L)!(112233|445566)",
+        "a3b3c3(L)(L)!(112233|445566)ee",
       ];
       await Deno.writeTextFile(
         `${dir}/e.ndb`,
@@ -387,6 +392,10 @@ Deno.test({
         `c1c2c3c4c5c6${pad}`,
         `d1d2d3d4d5d6${pad}`,
         `f100f2f3f4f5f6${pad}`,
+        "110916be37752e2c716c78e8c98bf40d0a936360",
+        "a1b1c10d0a0d0a11dd",
+        "a2b2c20d0a0d0a11",
+        "a3b3c30d0a0d0a11dd",
       ];
       await Deno.mkdir(`${dir}/f`);
       for (const [i, h] of files.entries()) {
