@@ -1,7 +1,7 @@
 -- Miss-ratio curves per trace: each policy's simulated miss ratio by cache size (qbic-cache sim),
 -- and LRU's exact curve from stack distances (qbic-cache mrc), latest run per trace and policy.
 -- Miss ratio = 1 - hit ratio, counted per block access; the admission filter is in the series name.
--- The latest bench pdc run adds its curves (trace "bench pdc: NAME": each policy with no PDC,
+-- The latest bench pdc-sim run adds its curves (trace "bench pdc-sim: NAME": each policy with no PDC,
 -- and "+pdc" with the exact journal ranges; the heuristic's figures are in pdc_effect).
 -- chart: line x=cache_mib y=miss_ratio series=series facet=trace logx title="Miss ratio by cache size"
 WITH sim AS (
@@ -21,16 +21,16 @@ WITH sim AS (
   WHERE r.tool = 'qbic-cache' AND r.command = 'mrc' AND r.status = 'ok'
     AND m.name = 'lru_miss_ratio'
 ), pdc AS (
-  SELECT 'bench pdc: ' || (m.labels->>'trace') AS trace,
+  SELECT 'bench pdc-sim: ' || (m.labels->>'trace') AS trace,
          (m.labels->>'policy') || CASE (m.labels->>'pdc') WHEN 'exact' THEN '+pdc' ELSE '' END
            AS series,
          TRY_CAST((m.labels->>'cache_blocks') AS DOUBLE) * 4096 / 1048576 AS cache_mib,
          1 - m.value AS miss_ratio, r.id AS run, r.started
   FROM runs r JOIN metrics m ON m.run = r.id
-  WHERE r.tool = 'bench' AND r.command = 'pdc' AND r.status = 'ok' AND m.name = 'hit_ratio'
+  WHERE r.tool = 'bench' AND r.command = 'pdc-sim' AND r.status = 'ok' AND m.name = 'hit_ratio'
     AND (m.labels->>'pdc') IN ('none', 'exact')
     AND r.id = (SELECT arg_max(id, started) FROM runs
-                WHERE tool = 'bench' AND command = 'pdc' AND status = 'ok')
+                WHERE tool = 'bench' AND command = 'pdc-sim' AND status = 'ok')
 ), points AS (SELECT * FROM sim UNION ALL SELECT * FROM mrc UNION ALL SELECT * FROM pdc),
 latest AS (
   SELECT trace, series, arg_max(run, started) AS run FROM points GROUP BY trace, series

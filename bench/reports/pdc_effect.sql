@@ -1,10 +1,10 @@
--- PDC's effect, from the latest bench pdc run: hit ratio and device writes per trace, policy and
+-- PDC's effect, from the latest bench pdc-sim run: hit ratio and device writes per trace, policy and
 -- cache size, with no journal bypass (none), the exact journal ranges (exact) and the heuristic.
 -- gain = hit ratio with exact PDC over without; writes_saved = 1 - device writes with exact / none.
 -- chart: bar x=cache y=hit_ratio series=pdc facet=trace title="Hit ratio with and without PDC" unit=ratio
 WITH latest AS (
   SELECT arg_max(id, started) AS run FROM runs
-  WHERE tool = 'bench' AND command = 'pdc' AND status = 'ok'
+  WHERE tool = 'bench' AND command = 'pdc-sim' AND status = 'ok'
 ), f AS (
   SELECT (m.labels->>'trace') AS trace, (m.labels->>'policy') AS policy,
          TRY_CAST((m.labels->>'cache_blocks') AS BIGINT) AS cache_blocks,

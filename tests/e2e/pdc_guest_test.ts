@@ -1,5 +1,5 @@
 /**
- * PDC end to end in a real guest (bench/pdc-guest's set-up, small): the test guest runs the
+ * PDC end to end in a real guest (bench/pdc's set-up, small): the test guest runs the
  * varmail workload on ext4 on a disk served by `qbic-cache serve --admit pdc --direct on
  * --backing-latency 100us` with a cache smaller than the working set. Checks the guest's own
  * data verification, the RESULT line's shape, that serve found the journal in the image (exact

@@ -1,5 +1,5 @@
 /**
- * The host side of bench/pdc-guest over every policy and size at once: replays the streams the
+ * The host side of bench/pdc over every policy and size at once: replays the streams the
  * admit-all legs recorded (`main.ts --out DIR` keeps them) through each policy at 0.5x, 1x and
  * 2x the working set, without PDC, with the exact journal ranges and with the online
  * heuristic, and prints the read hit ratios (median over the streams, range beside) and what the
@@ -7,7 +7,7 @@
  * PDC helps or not. The guest's request stream hardly depends on the host cache (only its
  * timing does), so one stream serves every cell.
  *
- *   deno run -A bench/pdc-guest/replay.ts DIR [--policies lru,arc,s3fifo,qbic] [--sizes 0.5,1,2]
+ *   deno run -A bench/pdc/replay.ts DIR [--policies lru,arc,s3fifo,qbic] [--sizes 0.5,1,2]
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * The guest workloads bench/pdc-guest runs (fixtures/guest/workloads/*.sh), their parameters at
+ * The guest workloads bench/pdc runs (fixtures/guest/workloads/*.sh), their parameters at
  * each size, and each one's working set: the bytes its operations touch on the disk, which the
  * host cache sizes are multiples of.
  *

@@ -1,10 +1,10 @@
 /**
- * Records real ext4 guest traces for bench/pdc (and the test fixture): a fresh ext4 image,
+ * Records real ext4 guest traces for bench/pdc-sim (and the test fixture): a fresh ext4 image,
  * served by nbdkit with its log filter on a Unix socket, the test guest (lib/qemu) running a
  * workload on it, the log converted to I/O records (JSON lines). Each workload is a separate
  * boot on the same image, as a guest that reboots between jobs would be.
  *
- *   deno run -A bench/pdc/record_guest.ts OUT_DIR [--image-size 256M] \
+ *   deno run -A bench/pdc-sim/record_guest.ts OUT_DIR [--image-size 256M] \
  *     [fsync-small:files=400 read-hot mixed:ops=800,seed=3 fsync-read ...]
  *
  * Writes OUT_DIR/disk.img, OUT_DIR/journal.json (pdc-filter locate's output) and
