@@ -119,8 +119,8 @@ export const engineOption = new Option(
   "default: virtav's matcher; clamav: libclamav (clamscan's library, raw-only options)",
 ).choices(["default", "clamav"] as const).default("default" as const);
 
-/** Adds `virtav scan`. */
-export function addScanCommand(program: Command) {
+/** Declares `virtav scan`: its arguments, options and examples (the action is added apart). */
+function declareScanCommand(program: Command) {
   const cmd = withCommonOptions(
     program.command("scan")
       .description(
@@ -172,198 +172,55 @@ export function addScanCommand(program: Command) {
     "virtav scan --memory --exec-only --qmp /run/vm.qmp -d sigs.ndb /dev/shm/guest.ram",
     "virtav scan --engine clamav -d main.cvd --memory vm.dump",
   ]);
+  return cmd;
+}
+
+/** `virtav scan`'s options as the action reads them (the signature options are added in a loop). */
+type ScanOptions = ReturnType<ReturnType<typeof declareScanCommand>["opts"]> & SigOptions;
+
+/** What the options ask for, checked and parsed before anything is opened. */
+interface ScanPlan {
+  allMatch: boolean;
+  cr3s: bigint[];
+  lowmem?: number;
+  json: boolean;
+  /** How detections are recorded: `file`, `memory` or `exec`. */
+  mode: string;
+}
+
+/** Refuses option combinations that make no sense; parses addresses and sizes. */
+function scanPlan(paths: string[], opts: ScanOptions): ScanPlan {
+  if (opts.execOnly && !opts.memory) throw new UsageError("--exec-only needs --memory");
+  if (opts.execOnly && opts.cr3.length === 0 && opts.qmp === undefined) {
+    throw new UsageError("--exec-only needs --cr3 ADDR or --qmp SOCKET");
+  }
+  if (!opts.execOnly && opts.qmp !== undefined) throw new UsageError("--qmp needs --exec-only");
+  if (!opts.execOnly && opts.cr3.length > 0) throw new UsageError("--cr3 needs --exec-only");
+  if (opts.memory && paths.includes("-")) {
+    throw new UsageError("--memory reads a file, not standard input (-)");
+  }
+  return {
+    allMatch: opts.allMatches || opts.allmatch,
+    cr3s: opts.cr3.map((c) => parseAddress(c, "--cr3")),
+    lowmem: opts.lowmem !== undefined ? parseOption("--lowmem", opts.lowmem, parseSize) : undefined,
+    json: opts.output === "json",
+    mode: opts.execOnly ? "exec" : opts.memory ? "memory" : "file",
+  };
+}
+
+/** Adds `virtav scan`. */
+export function addScanCommand(program: Command) {
+  const cmd = declareScanCommand(program);
   cmd.action(async (paths, cliOpts) => {
-    const opts = cliOpts as typeof cliOpts & SigOptions;
-    const allMatch = opts.allMatches || opts.allmatch;
-    if (opts.execOnly && !opts.memory) throw new UsageError("--exec-only needs --memory");
-    if (opts.execOnly && opts.cr3.length === 0 && opts.qmp === undefined) {
-      throw new UsageError("--exec-only needs --cr3 ADDR or --qmp SOCKET");
-    }
-    if (!opts.execOnly && opts.qmp !== undefined) throw new UsageError("--qmp needs --exec-only");
-    if (!opts.execOnly && opts.cr3.length > 0) throw new UsageError("--cr3 needs --exec-only");
-    if (opts.memory && paths.includes("-")) {
-      throw new UsageError("--memory reads a file, not standard input (-)");
-    }
-    const cr3s = opts.cr3.map((c) => parseAddress(c, "--cr3"));
-    const lowmem = opts.lowmem !== undefined
-      ? parseOption("--lowmem", opts.lowmem, parseSize)
-      : undefined;
-    const json = opts.output === "json";
-    const mode = opts.execOnly ? "exec" : opts.memory ? "memory" : "file";
+    const opts = cliOpts as ScanOptions;
+    const plan = scanPlan(paths, opts);
     let found = 0;
     await withClamscanExit(() =>
       withRun(
         opts,
         { tool: "virtav", command: "scan", args: { paths, ...opts } },
         async (run) => {
-          const vcpus = opts.qmp !== undefined
-            ? await walksFromQmp(opts.qmp, cr3s, opts, run)
-            : undefined;
-          const t0 = performance.now();
-          const engine = await loadEngine(opts, run);
-          const scanner = new Scanner(engine.matcher, engine.hashes, { allMatch });
-          if (engine.sigs) Matcher.interruptible();
-          const tLoad = performance.now();
-          const out: string[] = [];
-          const flush = () => {
-            if (out.length) console.log(out.join("\n"));
-            out.length = 0;
-          };
-          const report = (path: string, dets: Detection[], status = "OK") => {
-            found += dets.length;
-            recordDetections(run, dets, mode);
-            for (const d of dets) {
-              out.push(json ? JSON.stringify(detectionJson(d)) : detectionLine(d));
-            }
-            if (dets.length === 0 && !opts.infected) {
-              out.push(json ? JSON.stringify({ path, status }) : `${path}: ${status}`);
-            }
-            if (out.length > 256) flush();
-          };
-          // SIGINT/SIGTERM stop the native scan within ~1 MiB: print what was found, say the
-          // result is partial, then let withRun's own handler record `interrupted`, exit 130.
-          const stopIfCancelled = async () => {
-            const st = engine.sigs?.matcher.stats;
-            if (!st?.cancelled) return;
-            if (json) out.push(JSON.stringify({ status: "INTERRUPTED", partial: true, found }));
-            flush();
-            console.error(
-              `virtav: interrupted: partial result (${found} detections in ` +
-                `${(st.bytes / 2 ** 20).toFixed(1)} MiB scanned)`,
-            );
-            run.event("interrupted", { found });
-            await new Promise((r) => setTimeout(r, 2000));
-            Deno.exit(130);
-          };
-          let problems = 0;
-          if (!opts.memory) {
-            // `-` is standard input, scanned from a temporary copy and named `stdin` (clamscan).
-            const stdin = paths.includes("-") ? await copyStdin() : undefined;
-            const named = (p: string) => p === stdin ? "stdin" : p;
-            try {
-              const list = paths.map((p) => p === "-" ? stdin! : p);
-              for await (const r of scanner.scanPaths(list)) {
-                if ("problem" in r) {
-                  problems++;
-                  console.error(`virtav: ${named(r.problem.path)}: ${r.problem.message}`);
-                  run.event("problem", r.problem);
-                } else if ("note" in r) {
-                  if (!opts.infected) report(r.path, [], r.note);
-                } else {
-                  for (const d of r.detections) d.path = named(d.path);
-                  report(named(r.path), r.detections, r.empty ? "Empty file" : "OK");
-                  await stopIfCancelled();
-                }
-              }
-            } finally {
-              if (stdin !== undefined) await Deno.remove(stdin).catch(() => {});
-            }
-          } else {
-            for (const p of paths) {
-              const mem = openGuestMemory(p, { format: opts.format, lowmem });
-              try {
-                if (!opts.execOnly) {
-                  report(p, scanner.scanMemory(mem, p));
-                  await stopIfCancelled();
-                } else {
-                  const walks = vcpus ??
-                    cr3s.map((cr3) => ({ cr3, la57: opts.la57, ignoreNx: opts.ignoreNx }));
-                  for (const w of walks) {
-                    const cr3 = w.cr3;
-                    const la57 = w.la57 ?? detectedDepth(mem, p, cr3, w.ignoreNx, opts.quiet, run);
-                    const r = scanner.scanExecutable(mem, p, cr3, { la57, ignoreNx: w.ignoreNx });
-                    const s = r.stats;
-                    const where = { cr3: hexAddr(cr3), levels: la57 ? 5 : 4 };
-                    run.metric("exec_bytes", r.execBytes, "B", where);
-                    run.metric("supervisor_exec_bytes", s.supervisorBytes, "B", where);
-                    run.metric("kernel_text_bytes", r.kernelBytes, "B", where);
-                    run.metric("page_tables", s.tables, "", where);
-                    const warn: string[] = [];
-                    if (r.kernelBytes === 0) {
-                      // A live Linux CR3 always maps kernel text there (with page-table isolation
-                      // at least the entry code); a walk at the wrong depth finds strays elsewhere.
-                      warn.push(
-                        `no executable kernel text at the kernel's addresses ` +
-                          `(0xffffffff80000000-0xffffffffc0000000; ${s.supervisorBytes} ` +
-                          `supervisor bytes elsewhere), which no live Linux CR3 lacks: a wrong ` +
-                          `CR3 or paging depth (${la57 ? 5 : 4}-level)? a clean result from this ` +
-                          `walk means nothing`,
-                      );
-                    }
-                    if (s.outsideRam) warn.push(`${s.outsideRam} entries point outside RAM`);
-                    if (s.loops) warn.push(`${s.loops} page-table loops skipped`);
-                    if (s.budgetExceeded) warn.push("walk stopped after 2^20 tables");
-                    if (s.truncated) warn.push(`${s.truncated} runs beyond the run list`);
-                    if (warn.length) {
-                      console.error(
-                        `virtav: ${p} cr3=${hexAddr(cr3)}: warning: ${warn.join(", ")}`,
-                      );
-                      run.event("walk_warning", { cr3: hexAddr(cr3), ...s });
-                    }
-                    if (!opts.quiet) {
-                      console.error(
-                        `virtav: ${p} cr3=${hexAddr(cr3)}: ${la57 ? 5 : 4}-level, ${r.units} ` +
-                          `executable runs, ${(r.execBytes / 2 ** 20).toFixed(1)} MiB (kernel ` +
-                          `${
-                            (s.supervisorBytes / 2 ** 20).toFixed(1)
-                          } MiB), ${s.tables} page tables`,
-                      );
-                    }
-                    report(`${p}`, r.detections);
-                    await stopIfCancelled();
-                  }
-                }
-              } finally {
-                mem.file.close();
-              }
-            }
-          }
-          flush();
-          const secs = (performance.now() - tLoad) / 1000;
-          const eng = { engine: opts.engine };
-          run.metric("bytes_scanned", scanner.bytes, "B", eng);
-          run.metric("scan_seconds", secs, "s", eng);
-          run.metric("throughput", scanner.bytes / 2 ** 20 / Math.max(secs, 1e-9), "MiB/s", eng);
-          run.metric("detections", found, "", eng);
-          run.metric("signatures", engine.signatures, "", eng);
-          run.metric("load_seconds", (tLoad - t0) / 1000, "s", { ...eng, cached: engine.cached });
-          const rate = (scanner.bytes / 2 ** 20 / Math.max(secs, 1e-9)).toFixed(0);
-          const scanned = `scanned ${(scanner.bytes / 2 ** 20).toFixed(1)} MiB in ${
-            secs.toFixed(3)
-          } s (${rate} MiB/s); ${found} detections`;
-          if (!engine.sigs) {
-            if (!opts.quiet) {
-              console.error(`virtav: libclamav: ${engine.signatures} signatures; ${scanned}`);
-            }
-            engine.close();
-            if (problems && found === 0) {
-              throw new ToolError(`${problems} inputs could not be scanned`);
-            }
-            return;
-          }
-          const sigs = engine.sigs;
-          const st = sigs.matcher.stats;
-          run.metric("unsupported_signatures", sigs.unsupportedTotal);
-          if (st.exactFallbacks) run.metric("exact_fallbacks", st.exactFallbacks);
-          if (st.exactFallbacks && !opts.quiet) {
-            console.error(
-              `virtav: ${st.exactFallbacks} signature variants had more partial matches than the ` +
-                `tracker holds and were decided by the exact (slower) scan`,
-            );
-          }
-          if (st.hitsLost) {
-            console.error(`virtav: warning: ${st.hitsLost} hits beyond the buffer`);
-          }
-          if (!opts.quiet) {
-            console.error(
-              `virtav: ${sigs.db.bodyCount} body + ${sigs.db.hashes.length} hash signatures` +
-                (sigs.cached ? " (compiled, from cache)" : "") + `; ${scanned}`,
-            );
-          }
-          engine.close();
-          if (problems && found === 0) {
-            throw new ToolError(`${problems} inputs could not be scanned`);
-          }
+          found = await runScan(paths, opts, plan, run);
         },
       )
     );
@@ -371,6 +228,261 @@ export function addScanCommand(program: Command) {
     if (found > 0) Deno.exit(1);
   });
   return cmd;
+}
+
+/**
+ * Prints and records results as they come (clamscan's lines or JSON, batched), counts the
+ * detections, and ends the process with the partial result when the scan was interrupted.
+ */
+class ScanOutput {
+  found = 0;
+  #lines: string[] = [];
+
+  constructor(
+    private readonly run: RunRecorder,
+    private readonly engine: LoadedEngine,
+    private readonly how: { json: boolean; infected: boolean; mode: string },
+  ) {}
+
+  /** One input's detections, or its status line when it has none (unless `--infected`). */
+  report(path: string, dets: Detection[], status = "OK"): void {
+    const json = this.how.json;
+    this.found += dets.length;
+    recordDetections(this.run, dets, this.how.mode);
+    for (const d of dets) {
+      this.#lines.push(json ? JSON.stringify(detectionJson(d)) : detectionLine(d));
+    }
+    if (dets.length === 0 && !this.how.infected) {
+      this.#lines.push(json ? JSON.stringify({ path, status }) : `${path}: ${status}`);
+    }
+    if (this.#lines.length > 256) this.flush();
+  }
+
+  flush(): void {
+    if (this.#lines.length) console.log(this.#lines.join("\n"));
+    this.#lines.length = 0;
+  }
+
+  /**
+   * SIGINT/SIGTERM stop the native scan within ~1 MiB: print what was found, say the result is
+   * partial, then let withRun's own handler record `interrupted`, exit 130.
+   */
+  async stopIfCancelled(): Promise<void> {
+    const st = this.engine.sigs?.matcher.stats;
+    if (!st?.cancelled) return;
+    const found = this.found;
+    if (this.how.json) {
+      this.#lines.push(JSON.stringify({ status: "INTERRUPTED", partial: true, found }));
+    }
+    this.flush();
+    console.error(
+      `virtav: interrupted: partial result (${found} detections in ` +
+        `${(st.bytes / 2 ** 20).toFixed(1)} MiB scanned)`,
+    );
+    this.run.event("interrupted", { found });
+    await new Promise((r) => setTimeout(r, 2000));
+    Deno.exit(130);
+  }
+}
+
+/** The scan inside its run: load the engine, scan every input, report; the detections found. */
+async function runScan(
+  paths: string[],
+  opts: ScanOptions,
+  plan: ScanPlan,
+  run: RunRecorder,
+): Promise<number> {
+  const vcpus = opts.qmp !== undefined
+    ? await walksFromQmp(opts.qmp, plan.cr3s, opts, run)
+    : undefined;
+  const t0 = performance.now();
+  const engine = await loadEngine(opts, run);
+  const scanner = new Scanner(engine.matcher, engine.hashes, { allMatch: plan.allMatch });
+  if (engine.sigs) Matcher.interruptible();
+  const tLoad = performance.now();
+  const out = new ScanOutput(run, engine, { ...plan, infected: opts.infected });
+  let problems = 0;
+  if (!opts.memory) problems = await scanFiles(paths, scanner, out, run, opts.infected);
+  else {
+    const walks = vcpus ??
+      plan.cr3s.map((cr3) => ({ cr3, la57: opts.la57, ignoreNx: opts.ignoreNx }));
+    for (const p of paths) {
+      await scanMemoryFile(p, scanner, out, run, { ...opts, lowmem: plan.lowmem, walks });
+    }
+  }
+  out.flush();
+  const secs = (performance.now() - tLoad) / 1000;
+  reportScan(run, scanner, engine, out.found, { secs, loadSecs: (tLoad - t0) / 1000 }, opts);
+  engine.close();
+  if (problems && out.found === 0) {
+    throw new ToolError(`${problems} inputs could not be scanned`);
+  }
+  return out.found;
+}
+
+/** Scans files and directories (`-` is standard input); the number that could not be scanned. */
+async function scanFiles(
+  paths: string[],
+  scanner: Scanner,
+  out: ScanOutput,
+  run: RunRecorder,
+  infected: boolean,
+): Promise<number> {
+  let problems = 0;
+  // `-` is standard input, scanned from a temporary copy and named `stdin` (clamscan).
+  const stdin = paths.includes("-") ? await copyStdin() : undefined;
+  const named = (p: string) => p === stdin ? "stdin" : p;
+  try {
+    const list = paths.map((p) => p === "-" ? stdin! : p);
+    for await (const r of scanner.scanPaths(list)) {
+      if ("problem" in r) {
+        problems++;
+        console.error(`virtav: ${named(r.problem.path)}: ${r.problem.message}`);
+        run.event("problem", r.problem);
+      } else if ("note" in r) {
+        if (!infected) out.report(r.path, [], r.note);
+      } else {
+        for (const d of r.detections) d.path = named(d.path);
+        out.report(named(r.path), r.detections, r.empty ? "Empty file" : "OK");
+        await out.stopIfCancelled();
+      }
+    }
+  } finally {
+    if (stdin !== undefined) await Deno.remove(stdin).catch(() => {});
+  }
+  return problems;
+}
+
+/** Scans one guest memory file: all of it, or (`--exec-only`) what each walk finds executable. */
+async function scanMemoryFile(
+  path: string,
+  scanner: Scanner,
+  out: ScanOutput,
+  run: RunRecorder,
+  o: {
+    format: "auto" | "raw" | "elf";
+    lowmem?: number;
+    execOnly: boolean;
+    walks: Walk[];
+    quiet?: boolean;
+  },
+): Promise<void> {
+  const mem = openGuestMemory(path, { format: o.format, lowmem: o.lowmem });
+  try {
+    if (!o.execOnly) {
+      out.report(path, scanner.scanMemory(mem, path));
+      await out.stopIfCancelled();
+      return;
+    }
+    for (const w of o.walks) {
+      const la57 = w.la57 ?? detectedDepth(mem, path, w.cr3, w.ignoreNx, o.quiet, run);
+      const r = scanner.scanExecutable(mem, path, w.cr3, { la57, ignoreNx: w.ignoreNx });
+      reportWalk(path, w.cr3, la57, r, run, o.quiet);
+      out.report(path, r.detections);
+      await out.stopIfCancelled();
+    }
+  } finally {
+    mem.file.close();
+  }
+}
+
+/** What one page-table walk found: metrics, the warnings that say it is doubtful, a summary. */
+function reportWalk(
+  path: string,
+  cr3: bigint,
+  la57: boolean,
+  r: ReturnType<Scanner["scanExecutable"]>,
+  run: RunRecorder,
+  quiet: boolean | undefined,
+): void {
+  const s = r.stats;
+  const where = { cr3: hexAddr(cr3), levels: la57 ? 5 : 4 };
+  run.metric("exec_bytes", r.execBytes, "B", where);
+  run.metric("supervisor_exec_bytes", s.supervisorBytes, "B", where);
+  run.metric("kernel_text_bytes", r.kernelBytes, "B", where);
+  run.metric("page_tables", s.tables, "", where);
+  const warn = walkWarnings(r, la57);
+  if (warn.length) {
+    console.error(`virtav: ${path} cr3=${hexAddr(cr3)}: warning: ${warn.join(", ")}`);
+    run.event("walk_warning", { cr3: hexAddr(cr3), ...s });
+  }
+  if (!quiet) {
+    console.error(
+      `virtav: ${path} cr3=${hexAddr(cr3)}: ${la57 ? 5 : 4}-level, ${r.units} ` +
+        `executable runs, ${(r.execBytes / 2 ** 20).toFixed(1)} MiB (kernel ` +
+        `${(s.supervisorBytes / 2 ** 20).toFixed(1)} MiB), ${s.tables} page tables`,
+    );
+  }
+}
+
+/** Why a walk's result is doubtful (none: it looks like a live Linux address space). */
+function walkWarnings(r: ReturnType<Scanner["scanExecutable"]>, la57: boolean): string[] {
+  const s = r.stats;
+  const warn: string[] = [];
+  if (r.kernelBytes === 0) {
+    // A live Linux CR3 always maps kernel text there (with page-table isolation at least the
+    // entry code); a walk at the wrong depth finds strays elsewhere.
+    warn.push(
+      `no executable kernel text at the kernel's addresses ` +
+        `(0xffffffff80000000-0xffffffffc0000000; ${s.supervisorBytes} ` +
+        `supervisor bytes elsewhere), which no live Linux CR3 lacks: a wrong ` +
+        `CR3 or paging depth (${la57 ? 5 : 4}-level)? a clean result from this ` +
+        `walk means nothing`,
+    );
+  }
+  if (s.outsideRam) warn.push(`${s.outsideRam} entries point outside RAM`);
+  if (s.loops) warn.push(`${s.loops} page-table loops skipped`);
+  if (s.budgetExceeded) warn.push("walk stopped after 2^20 tables");
+  if (s.truncated) warn.push(`${s.truncated} runs beyond the run list`);
+  return warn;
+}
+
+/** The scan's figures in the store and its summary on stderr (with what the matcher gave up). */
+function reportScan(
+  run: RunRecorder,
+  scanner: Scanner,
+  engine: LoadedEngine,
+  found: number,
+  t: { secs: number; loadSecs: number },
+  opts: { engine: string; quiet?: boolean },
+): void {
+  const eng = { engine: opts.engine };
+  const mib = scanner.bytes / 2 ** 20;
+  run.metric("bytes_scanned", scanner.bytes, "B", eng);
+  run.metric("scan_seconds", t.secs, "s", eng);
+  run.metric("throughput", mib / Math.max(t.secs, 1e-9), "MiB/s", eng);
+  run.metric("detections", found, "", eng);
+  run.metric("signatures", engine.signatures, "", eng);
+  run.metric("load_seconds", t.loadSecs, "s", { ...eng, cached: engine.cached });
+  const rate = (mib / Math.max(t.secs, 1e-9)).toFixed(0);
+  const scanned = `scanned ${mib.toFixed(1)} MiB in ${
+    t.secs.toFixed(3)
+  } s (${rate} MiB/s); ${found} detections`;
+  const sigs = engine.sigs;
+  if (!sigs) {
+    if (!opts.quiet) {
+      console.error(`virtav: libclamav: ${engine.signatures} signatures; ${scanned}`);
+    }
+    return;
+  }
+  const st = sigs.matcher.stats;
+  run.metric("unsupported_signatures", sigs.unsupportedTotal);
+  if (st.exactFallbacks) run.metric("exact_fallbacks", st.exactFallbacks);
+  if (st.exactFallbacks && !opts.quiet) {
+    console.error(
+      `virtav: ${st.exactFallbacks} signature variants had more partial matches than the ` +
+        `tracker holds and were decided by the exact (slower) scan`,
+    );
+  }
+  if (st.hitsLost) {
+    console.error(`virtav: warning: ${st.hitsLost} hits beyond the buffer`);
+  }
+  if (!opts.quiet) {
+    console.error(
+      `virtav: ${sigs.db.bodyCount} body + ${sigs.db.hashes.length} hash signatures` +
+        (sigs.cached ? " (compiled, from cache)" : "") + `; ${scanned}`,
+    );
+  }
 }
 
 /** The engine a scan uses: virtav's matcher (with its database summary) or libclamav. */
