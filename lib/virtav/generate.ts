@@ -19,6 +19,68 @@ export function prng(seed: number): () => number {
   };
 }
 
+/** Random draws from one seeded stream, shared by the signature generators. */
+export interface Draws {
+  rand: () => number;
+  /** A whole number from `lo` to `hi`, both included. */
+  ri(lo: number, hi: number): number;
+  /** A random byte. */
+  rb(): number;
+  chance(p: number): boolean;
+  pick<T>(a: readonly T[]): T;
+  /** `lo` to `hi` random bytes. */
+  bytes(lo: number, hi: number): number[];
+  /** `count` different runs of `w` random bytes each. */
+  distinct(count: number, w: number): number[][];
+}
+
+/** The draws over `rand` (each call takes from the stream in the order it is made). */
+export function draws(rand: () => number): Draws {
+  const ri = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const rb = () => Math.floor(rand() * 256);
+  return {
+    rand,
+    ri,
+    rb,
+    chance: (p) => rand() < p,
+    pick: (a) => a[Math.floor(rand() * a.length)],
+    bytes: (lo, hi) => Array.from({ length: ri(lo, hi) }, rb),
+    distinct: (count, w) => {
+      const seen = new Set<string>();
+      const out: number[][] = [];
+      while (out.length < count) {
+        const a = Array.from({ length: w }, rb);
+        if (!seen.has(a.join())) {
+          seen.add(a.join());
+          out.push(a);
+        }
+      }
+      return out;
+    },
+  };
+}
+
+/** An offset form of a signature. */
+export type SigOffset = { kind: "any" } | { kind: "abs" | "eof"; base: number; range: number };
+
+/**
+ * One in five signatures gets an offset other than `*`: `n`, `n,m`, `EOF-n`, `EOF-n,m` in equal
+ * parts, `n` from `abs`, `EOF-n` from `eof`, each range `m` from 1 to its bound.
+ */
+export function drawOffset(
+  d: Draws,
+  bounds: { abs: [number, number, number]; eof: [number, number, number] },
+): { offset: SigOffset; text: string } {
+  const r = d.rand();
+  if (r >= 0.2) return { offset: { kind: "any" }, text: "*" };
+  const kind = r < 0.1 ? "abs" : "eof";
+  const [lo, hi, rangeMax] = bounds[kind];
+  const base = d.ri(lo, hi);
+  const range = (r >= 0.05 && r < 0.1) || r >= 0.15 ? d.ri(1, rangeMax) : 0;
+  const at = kind === "abs" ? `${base}` : `EOF-${base}`;
+  return { offset: { kind, base, range }, text: range ? `${at},${range}` : at };
+}
+
 type Piece =
   | { k: "fixed"; bytes: number[] }
   | { k: "any" }
@@ -33,11 +95,7 @@ export interface GeneratedSig {
   name: string;
   line: string;
   /** Offset form: where an instance must be planted. */
-  offset: { kind: "any" } | { kind: "abs"; base: number; range: number } | {
-    kind: "eof";
-    base: number;
-    range: number;
-  };
+  offset: SigOffset;
   instance(rand: () => number): Uint8Array;
   /** An instance with one fixed byte changed (must not match this signature). */
   nearMiss(rand: () => number): Uint8Array;
@@ -114,6 +172,112 @@ function makeBytes(pieces: Piece[], rand: () => number, miss: boolean): Uint8Arr
 }
 
 /**
+ * The signature forms, one per wildcard form (and a few mixes), each drawing its pieces; the
+ * n-th signature takes form n modulo their number.
+ */
+const FORMS: ((d: Draws) => Piece[])[] = [
+  (d) => [fixed(d, 6, 16)],
+  (d) => [fixed(d), { k: "any" }, { k: "any" }, fixed(d)],
+  (d) => [fixed(d), { k: "hi", v: d.rb() }, fixed(d), { k: "lo", v: d.rb() }, fixed(d, 2, 2)],
+  (d) => [fixed(d), { k: "gap", min: 0, max: -1, text: "*" }, fixed(d)],
+  (d) => {
+    const m = d.ri(1, 12);
+    return [fixed(d), { k: "gap", min: m, max: m, text: `{${m}}` }, fixed(d)];
+  },
+  (d) => {
+    const m = d.ri(1, 30);
+    return [fixed(d), { k: "gap", min: 0, max: m, text: `{-${m}}` }, fixed(d)];
+  },
+  (d) => {
+    const m = d.ri(1, 30);
+    return [fixed(d), { k: "gap", min: m, max: -1, text: `{${m}-}` }, fixed(d)];
+  },
+  (d) => {
+    const a = d.ri(0, 20), b = a + d.ri(1, 40);
+    return [fixed(d), { k: "gap", min: a, max: b, text: `{${a}-${b}}` }, fixed(d)];
+  },
+  (d) => [fixed(d), { k: "alt", alts: d.distinct(d.ri(2, 4), 1) }, fixed(d)],
+  (d) => [fixed(d), { k: "alt", alts: d.distinct(d.ri(2, 3), 2) }, fixed(d)],
+  (
+    d,
+  ) => [
+    fixed(d),
+    { k: "alt", alts: [[d.rb()], [d.rb(), d.rb()], [d.rb(), d.rb(), d.rb()]] },
+    fixed(d),
+  ],
+  (d) => [fixed(d), { k: "nalt", alts: d.distinct(d.ri(1, 3), 1) }, fixed(d)],
+  (d) => [fixed(d), { k: "nalt", alts: d.distinct(2, 2) }, fixed(d)],
+  (d) => {
+    const a = d.ri(0, 8), b = a + d.ri(1, 8);
+    return [fixed(d), { k: "gap", min: a, max: b, text: `[${a}-${b}]` }, {
+      k: "fixed",
+      bytes: [d.rb()],
+    }];
+  },
+  (d) => {
+    const a = d.ri(0, 8), b = a + d.ri(1, 8);
+    return [
+      { k: "fixed", bytes: [d.rb()] },
+      { k: "gap", min: a, max: b, text: `[${a}-${b}]` },
+      fixed(d),
+    ];
+  },
+  // `[x-y]` after a bounded gap, before one, and on both sides of a part: ClamAV measures
+  // offsets and gaps from the part's core, not from the side byte.
+  (d) => {
+    const a = d.ri(0, 6), b = a + d.ri(0, 6), x = d.ri(0, 4), y = x + d.ri(0, 4);
+    return [
+      fixed(d),
+      { k: "gap", min: a, max: b, text: `{${a}-${b}}` },
+      { k: "fixed", bytes: [d.rb()] },
+      { k: "gap", min: x, max: y, text: `[${x}-${y}]` },
+      fixed(d),
+    ];
+  },
+  (d) => {
+    const a = d.ri(0, 6), b = a + d.ri(0, 6), x = d.ri(0, 4), y = x + d.ri(0, 4);
+    return [
+      fixed(d),
+      { k: "gap", min: x, max: y, text: `[${x}-${y}]` },
+      { k: "fixed", bytes: [d.rb()] },
+      { k: "gap", min: a, max: b, text: `{${a}-${b}}` },
+      fixed(d),
+    ];
+  },
+  (d) => {
+    const x = d.ri(0, 4), y = x + d.ri(0, 4);
+    return [
+      { k: "fixed", bytes: [d.rb()] },
+      { k: "gap", min: x, max: y, text: `[${x}-${y}]` },
+      fixed(d),
+      { k: "gap", min: y, max: y + 2, text: `[${y}-${y + 2}]` },
+      { k: "fixed", bytes: [d.rb()] },
+    ];
+  },
+  // A gap whose maximum is 0 is `*` to ClamAV.
+  (d) => {
+    const text = ["{0}", "{0-0}", "{-0}"][d.ri(0, 2)];
+    return [fixed(d), { k: "gap", min: 0, max: 0, text }, fixed(d)];
+  },
+  (d) => [
+    fixed(d),
+    { k: "any" },
+    fixed(d),
+    { k: "gap", min: 2, max: 9, text: "{2-9}" },
+    fixed(d),
+    { k: "alt", alts: d.distinct(2, 1) },
+    fixed(d),
+    { k: "gap", min: 0, max: -1, text: "*" },
+    fixed(d),
+  ],
+];
+
+/** A piece of `lo` to `hi` random fixed bytes. */
+function fixed(d: Draws, lo = 4, hi = 8): Piece {
+  return { k: "fixed", bytes: d.bytes(lo, hi) };
+}
+
+/**
  * Generates `n` signatures cycling through every wildcard and offset form.
  *
  * @example
@@ -124,144 +288,17 @@ function makeBytes(pieces: Piece[], rand: () => number, miss: boolean): Uint8Arr
  * ```
  */
 export function generateSignatures(n: number, seed: number): GeneratedSig[] {
-  const rand = prng(seed);
-  const rb = () => Math.floor(rand() * 256);
-  const ri = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
-  const fixed = (lo = 4, hi = 8): Piece => ({
-    k: "fixed",
-    bytes: Array.from({ length: ri(lo, hi) }, rb),
-  });
-  const distinct = (k: number, w: number) => {
-    const seen = new Set<string>();
-    const alts: number[][] = [];
-    while (alts.length < k) {
-      const a = Array.from({ length: w }, rb);
-      if (!seen.has(a.join())) {
-        seen.add(a.join());
-        alts.push(a);
-      }
-    }
-    return alts;
-  };
-  const forms: (() => Piece[])[] = [
-    () => [fixed(6, 16)],
-    () => [fixed(), { k: "any" }, { k: "any" }, fixed()],
-    () => [fixed(), { k: "hi", v: rb() }, fixed(), { k: "lo", v: rb() }, fixed(2, 2)],
-    () => [fixed(), { k: "gap", min: 0, max: -1, text: "*" }, fixed()],
-    () => {
-      const m = ri(1, 12);
-      return [fixed(), { k: "gap", min: m, max: m, text: `{${m}}` }, fixed()];
-    },
-    () => {
-      const m = ri(1, 30);
-      return [fixed(), { k: "gap", min: 0, max: m, text: `{-${m}}` }, fixed()];
-    },
-    () => {
-      const m = ri(1, 30);
-      return [fixed(), { k: "gap", min: m, max: -1, text: `{${m}-}` }, fixed()];
-    },
-    () => {
-      const a = ri(0, 20), b = a + ri(1, 40);
-      return [fixed(), { k: "gap", min: a, max: b, text: `{${a}-${b}}` }, fixed()];
-    },
-    () => [fixed(), { k: "alt", alts: distinct(ri(2, 4), 1) }, fixed()],
-    () => [fixed(), { k: "alt", alts: distinct(ri(2, 3), 2) }, fixed()],
-    () => [fixed(), { k: "alt", alts: [[rb()], [rb(), rb()], [rb(), rb(), rb()]] }, fixed()],
-    () => [fixed(), { k: "nalt", alts: distinct(ri(1, 3), 1) }, fixed()],
-    () => [fixed(), { k: "nalt", alts: distinct(2, 2) }, fixed()],
-    () => {
-      const a = ri(0, 8), b = a + ri(1, 8);
-      return [fixed(), { k: "gap", min: a, max: b, text: `[${a}-${b}]` }, {
-        k: "fixed",
-        bytes: [rb()],
-      }];
-    },
-    () => {
-      const a = ri(0, 8), b = a + ri(1, 8);
-      return [
-        { k: "fixed", bytes: [rb()] },
-        { k: "gap", min: a, max: b, text: `[${a}-${b}]` },
-        fixed(),
-      ];
-    },
-    // `[x-y]` after a bounded gap, before one, and on both sides of a part: ClamAV measures
-    // offsets and gaps from the part's core, not from the side byte.
-    () => {
-      const a = ri(0, 6), b = a + ri(0, 6), x = ri(0, 4), y = x + ri(0, 4);
-      return [
-        fixed(),
-        { k: "gap", min: a, max: b, text: `{${a}-${b}}` },
-        { k: "fixed", bytes: [rb()] },
-        { k: "gap", min: x, max: y, text: `[${x}-${y}]` },
-        fixed(),
-      ];
-    },
-    () => {
-      const a = ri(0, 6), b = a + ri(0, 6), x = ri(0, 4), y = x + ri(0, 4);
-      return [
-        fixed(),
-        { k: "gap", min: x, max: y, text: `[${x}-${y}]` },
-        { k: "fixed", bytes: [rb()] },
-        { k: "gap", min: a, max: b, text: `{${a}-${b}}` },
-        fixed(),
-      ];
-    },
-    () => {
-      const x = ri(0, 4), y = x + ri(0, 4);
-      return [
-        { k: "fixed", bytes: [rb()] },
-        { k: "gap", min: x, max: y, text: `[${x}-${y}]` },
-        fixed(),
-        { k: "gap", min: y, max: y + 2, text: `[${y}-${y + 2}]` },
-        { k: "fixed", bytes: [rb()] },
-      ];
-    },
-    // A gap whose maximum is 0 is `*` to ClamAV.
-    () => {
-      const text = ["{0}", "{0-0}", "{-0}"][ri(0, 2)];
-      return [fixed(), { k: "gap", min: 0, max: 0, text }, fixed()];
-    },
-    () => [
-      fixed(),
-      { k: "any" },
-      fixed(),
-      { k: "gap", min: 2, max: 9, text: "{2-9}" },
-      fixed(),
-      { k: "alt", alts: distinct(2, 1) },
-      fixed(),
-      { k: "gap", min: 0, max: -1, text: "*" },
-      fixed(),
-    ],
-  ];
+  const d = draws(prng(seed));
   const sigs: GeneratedSig[] = [];
   for (let i = 0; i < n; i++) {
-    const pieces = forms[i % forms.length]();
+    const pieces = FORMS[i % FORMS.length](d);
     const hex = pieces.map(pieceText).join("");
-    const name = `Gen.F${i % forms.length}.S${i}`;
-    // One in five signatures gets an offset other than "*"; instances fit in 64 bytes+gaps.
-    let offset: GeneratedSig["offset"] = { kind: "any" };
-    let offText = "*";
-    const r = rand();
-    if (r < 0.05) {
-      const base = ri(0, 4000);
-      offset = { kind: "abs", base, range: 0 };
-      offText = `${base}`;
-    } else if (r < 0.1) {
-      const base = ri(0, 4000), range = ri(1, 300);
-      offset = { kind: "abs", base, range };
-      offText = `${base},${range}`;
-    } else if (r < 0.15) {
-      const base = ri(400, 1200);
-      offset = { kind: "eof", base, range: 0 };
-      offText = `EOF-${base}`;
-    } else if (r < 0.2) {
-      const base = ri(400, 1200), range = ri(1, 200);
-      offset = { kind: "eof", base, range };
-      offText = `EOF-${base},${range}`;
-    }
+    const name = `Gen.F${i % FORMS.length}.S${i}`;
+    // Instances fit in 64 bytes+gaps.
+    const { offset, text } = drawOffset(d, { abs: [0, 4000, 300], eof: [400, 1200, 200] });
     sigs.push({
       name,
-      line: `${name}:0:${offText}:${hex}`,
+      line: `${name}:0:${text}:${hex}`,
       offset,
       instance: (rnd) => makeBytes(pieces, rnd, false),
       nearMiss: (rnd) => makeBytes(pieces, rnd, true),

@@ -16,7 +16,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { prng } from "./generate.ts";
+import { drawOffset, type Draws, draws, prng, type SigOffset } from "./generate.ts";
 import { CLASS_SETS, isAlnum } from "./hex_signature.ts";
 import { checkLogic } from "./ldb.ts";
 
@@ -145,7 +145,7 @@ function make(e: El, rand: Rand, out: number[]): void {
 export interface GrammarSig {
   name: string;
   line: string;
-  offset: { kind: "any" } | { kind: "abs" | "eof"; base: number; range: number };
+  offset: SigOffset;
   /** Bytes of one match; `core` is where the first part's core starts in them. */
   instance(rand: Rand): { bytes: Uint8Array; core: number };
   /** A match with one fixed byte changed (usually no longer a match). */
@@ -162,180 +162,182 @@ export interface GrammarSig {
  * ```
  */
 export function generateGrammarSignatures(n: number, seed: number): GrammarSig[] {
-  const rand = prng(seed);
-  const ri = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
-  const rb = () => Math.floor(rand() * 256);
-  const chance = (p: number) => rand() < p;
-  const fixed = (lo: number, hi: number): El => ({
-    k: "fixed",
-    bytes: Array.from({ length: ri(lo, hi) }, rb),
-  });
-  const distinct = (count: number, w: number): number[][] => {
-    const seen = new Set<string>(), out: number[][] = [];
-    while (out.length < count) {
-      const a = Array.from({ length: w }, rb);
-      if (!seen.has(a.join())) {
-        seen.add(a.join());
-        out.push(a);
-      }
-    }
-    return out;
-  };
+  const d = draws(prng(seed));
   const sigs: GrammarSig[] = [];
   for (let i = 0; i < n; i++) {
-    let inlineBraces = true;
-    const els: El[] = [];
-    const nparts = chance(0.55) ? 1 : ri(2, 3);
-    for (let p = 0; p < nparts; p++) {
-      if (p > 0) {
-        const g = ri(0, 9);
-        let gap: El;
-        if (g === 0) gap = { k: "gap", text: "*", min: 0, max: -1 };
-        else if (g === 1) {
-          const m = ri(1, 30);
-          gap = { k: "gap", text: `{-${m}}`, min: 0, max: m };
-        } else if (g === 2) {
-          const m = ri(1, 20);
-          gap = { k: "gap", text: `{${m}-}`, min: m, max: -1 };
-        } else if (g === 3 || g === 4) {
-          const a = ri(0, 12), b = a + ri(0, 20);
-          gap = { k: "gap", text: `{${a}-${b}}`, min: a, max: b === 0 ? -1 : b };
-        } else if (g === 5) {
-          gap = { k: "gap", text: ["{0}", "{0-0}", "{-0}"][ri(0, 2)], min: 0, max: -1 };
-        } else if (g === 6) {
-          const a = ri(6, 20), b = ri(1, a - 1);
-          gap = { k: "gap", text: `{${a}-${b}}`, min: a, max: b }; // reversed: never matches
-        } else if (g === 7) {
-          const m = ri(128, 160);
-          gap = { k: "gap", text: `{${m}}`, min: m, max: m };
-        } else {
-          // `{n}` separates parts only once a ranged `{...}` came before (else it is n `??`)
-          const m = ri(1, 12);
-          const t = inlineBraces ? `{${m}-${m}}` : `{${m}}`;
-          gap = { k: "gap", text: t, min: m, max: m };
-        }
-        // any `{...}` between parts ends clamscan's rewriting of `{n}` as `??` (readdb.c)
-        if (gap.text !== "*") inlineBraces = false;
-        els.push(gap);
-      }
-      const lead = chance(0.12);
-      if (lead) {
-        const a = ri(0, 6), single = chance(0.3);
-        els.push({ k: "fixed", bytes: [rb()] }, {
-          k: "range",
-          min: a,
-          max: single ? a : a + ri(0, 6),
-          single,
-        });
-      }
-      if (chance(0.15)) {
-        els.push({ k: "cls", c: (["B", "W", "L"] as const)[ri(0, 2)], negate: false, edge: true });
-      }
-      const mids = ri(0, 3);
-      // a class within a part's first three bytes is judged differently by clamscan (its
-      // Aho-Corasick depth): keep them further in (docs/virtav.md)
-      els.push(fixed(mids ? 3 : 2, 5));
-      for (let m = 0; m < mids; m++) {
-        const kind = ri(0, 15);
-        if (kind === 0) els.push({ k: "any" });
-        else if (kind === 1) els.push({ k: "hi", v: rb() });
-        else if (kind === 2) els.push({ k: "lo", v: rb() });
-        else if (kind === 3 && inlineBraces) els.push({ k: "skip", n: ri(1, 8) });
-        else if (kind === 4) {
-          const ms = distinct(ri(2, 5), 1).map((b): El[] => [{ k: "fixed", bytes: b }]);
-          els.push({ k: "alt", members: ms, negate: chance(0.3), emptyLast: false });
-        } else if (kind === 5) {
-          const ms = distinct(ri(2, 4), ri(2, 3)).map((b): El[] => [{ k: "fixed", bytes: b }]);
-          els.push({ k: "alt", members: ms, negate: chance(0.3), emptyLast: false });
-        } else if (kind === 6) {
-          const ms: El[][] = [[fixed(1, 1)], [fixed(2, 2)], [fixed(3, 3)]];
-          els.push({ k: "alt", members: ms, negate: false, emptyLast: chance(0.4) });
-        } else if (kind === 7) {
-          // nested, with ?? and a nibble inside members
-          const inner: El = {
-            k: "alt",
-            members: distinct(2, 1).map((b): El[] => [{ k: "fixed", bytes: b }]),
-            negate: false,
-            emptyLast: false,
-          };
-          const ms: El[][] = [[fixed(1, 1), { k: "any" }, inner, fixed(1, 1)], [fixed(1, 2)], [
-            { k: "hi", v: rb() },
-            fixed(1, 1),
-          ]];
-          els.push({ k: "alt", members: ms, negate: false, emptyLast: false });
-        } else if (kind === 8 && inlineBraces) {
-          els.push({
-            k: "alt",
-            members: [[fixed(1, 1), { k: "skip", n: ri(1, 3) }, fixed(1, 1)], [fixed(2, 2)]],
-            negate: false,
-            emptyLast: false,
-          });
-        } else if (kind === 9) {
-          els.push({ k: "alt", members: [[fixed(1, 2)]], negate: false, emptyLast: false });
-        } else if (kind === 10) {
-          const c = (["B", "W", "L"] as const)[ri(0, 2)];
-          // (`!(L)` inside a part is left out: one case differs, docs/virtav.md)
-          els.push({ k: "cls", c, negate: c !== "L" && chance(0.4), edge: false });
-        } else els.push(fixed(1, 3));
-        if (chance(0.5)) els.push(fixed(1, 3));
-      }
-      if (chance(0.15)) {
-        const c = (["B", "W", "L"] as const)[ri(0, 2)];
-        els.push({ k: "cls", c, negate: chance(0.4), edge: true });
-      }
-      if (!lead && chance(0.1)) {
-        const a = ri(0, 6), single = chance(0.3);
-        els.push({ k: "range", min: a, max: single ? a : a + ri(0, 6), single }, {
-          k: "fixed",
-          bytes: [rb()],
-        });
-      }
-    }
-    // clamscan's Boyer-Moore matcher takes all-fixed signatures and refuses those under 3 bytes
-    if (els.length === 1) (els[0] as { bytes: number[] }).bytes.push(rb());
+    const els = drawElements(d);
     const hex = els.map(text).join("");
     const name = `Gram.S${i}`;
-    let offset: GrammarSig["offset"] = { kind: "any" };
-    let offText = "*";
-    const r = rand();
-    if (r < 0.05) {
-      offset = { kind: "abs", base: ri(0, 3000), range: 0 };
-      offText = `${offset.base}`;
-    } else if (r < 0.1) {
-      offset = { kind: "abs", base: ri(0, 3000), range: ri(1, 200) };
-      offText = `${offset.base},${offset.range}`;
-    } else if (r < 0.15) {
-      offset = { kind: "eof", base: ri(300, 1000), range: 0 };
-      offText = `EOF-${offset.base}`;
-    } else if (r < 0.2) {
-      offset = { kind: "eof", base: ri(300, 1000), range: ri(1, 100) };
-      offText = `EOF-${offset.base},${offset.range}`;
-    }
-    const build = (rnd: Rand, miss: boolean) => {
-      const out: number[] = [];
-      let core = -1;
-      const fixedAt: number[] = [];
-      for (const [j, e] of els.entries()) {
-        // the first part's core starts after its side byte and range
-        if (core < 0 && e.k !== "range" && !(j === 0 && els[1]?.k === "range")) core = out.length;
-        const before = out.length;
-        make(e, rnd, out);
-        if (e.k === "fixed" && e.bytes.length >= 2) {
-          for (let b = before; b < out.length; b++) fixedAt.push(b);
-        }
-      }
-      if (miss && fixedAt.length) out[fixedAt[Math.floor(rnd() * fixedAt.length)]] ^= 0x5a;
-      return { bytes: new Uint8Array(out), core: Math.max(core, 0) };
-    };
+    const { offset, text: offText } = drawOffset(d, {
+      abs: [0, 3000, 200],
+      eof: [300, 1000, 100],
+    });
     sigs.push({
       name,
       line: `${name}:0:${offText}:${hex}`,
       offset,
-      instance: (rnd) => build(rnd, false),
-      nearMiss: (rnd) => build(rnd, true),
+      instance: (rnd) => buildMatch(els, rnd, false),
+      nearMiss: (rnd) => buildMatch(els, rnd, true),
     });
   }
   return sigs;
+}
+
+/** A piece of `lo` to `hi` random fixed bytes. */
+function fixed(d: Draws, lo: number, hi: number): El {
+  return { k: "fixed", bytes: d.bytes(lo, hi) };
+}
+
+/** One signature's elements: one to three parts, gaps between them. */
+function drawElements(d: Draws): El[] {
+  // `{n}` separates parts only once a ranged `{...}` came before (else it is n `??`)
+  const state = { inlineBraces: true };
+  const els: El[] = [];
+  const nparts = d.chance(0.55) ? 1 : d.ri(2, 3);
+  for (let p = 0; p < nparts; p++) {
+    if (p > 0) {
+      const gap = drawGap(d, state.inlineBraces);
+      // any `{...}` between parts ends clamscan's rewriting of `{n}` as `??` (readdb.c)
+      if (gap.text !== "*") state.inlineBraces = false;
+      els.push(gap);
+    }
+    drawPart(d, state.inlineBraces, els);
+  }
+  // clamscan's Boyer-Moore matcher takes all-fixed signatures and refuses those under 3 bytes
+  if (els.length === 1) (els[0] as { bytes: number[] }).bytes.push(d.rb());
+  return els;
+}
+
+/** A gap between two parts: `*`, `{-n}`, `{n-}`, `{n-m}`, `{0}`, reversed, long or `{n}`. */
+function drawGap(d: Draws, inlineBraces: boolean): El & { k: "gap" } {
+  const g = d.ri(0, 9);
+  if (g === 0) return { k: "gap", text: "*", min: 0, max: -1 };
+  if (g === 1) {
+    const m = d.ri(1, 30);
+    return { k: "gap", text: `{-${m}}`, min: 0, max: m };
+  }
+  if (g === 2) {
+    const m = d.ri(1, 20);
+    return { k: "gap", text: `{${m}-}`, min: m, max: -1 };
+  }
+  if (g === 3 || g === 4) {
+    const a = d.ri(0, 12), b = a + d.ri(0, 20);
+    return { k: "gap", text: `{${a}-${b}}`, min: a, max: b === 0 ? -1 : b };
+  }
+  if (g === 5) return { k: "gap", text: ["{0}", "{0-0}", "{-0}"][d.ri(0, 2)], min: 0, max: -1 };
+  if (g === 6) {
+    const a = d.ri(6, 20), b = d.ri(1, a - 1);
+    return { k: "gap", text: `{${a}-${b}}`, min: a, max: b }; // reversed: never matches
+  }
+  if (g === 7) {
+    const m = d.ri(128, 160);
+    return { k: "gap", text: `{${m}}`, min: m, max: m };
+  }
+  const m = d.ri(1, 12);
+  return { k: "gap", text: inlineBraces ? `{${m}-${m}}` : `{${m}}`, min: m, max: m };
+}
+
+/**
+ * One part: an optional side byte and range before, an optional edge class, its fixed core,
+ * up to three middle elements, an optional edge class and an optional range and side byte after.
+ */
+function drawPart(d: Draws, inlineBraces: boolean, els: El[]): void {
+  const lead = d.chance(0.12);
+  if (lead) {
+    const a = d.ri(0, 6), single = d.chance(0.3);
+    els.push({ k: "fixed", bytes: [d.rb()] }, {
+      k: "range",
+      min: a,
+      max: single ? a : a + d.ri(0, 6),
+      single,
+    });
+  }
+  if (d.chance(0.15)) {
+    els.push({ k: "cls", c: (["B", "W", "L"] as const)[d.ri(0, 2)], negate: false, edge: true });
+  }
+  const mids = d.ri(0, 3);
+  // a class within a part's first three bytes is judged differently by clamscan (its
+  // Aho-Corasick depth): keep them further in (docs/virtav.md)
+  els.push(fixed(d, mids ? 3 : 2, 5));
+  for (let m = 0; m < mids; m++) {
+    els.push(drawMiddle(d, inlineBraces));
+    if (d.chance(0.5)) els.push(fixed(d, 1, 3));
+  }
+  if (d.chance(0.15)) {
+    const c = (["B", "W", "L"] as const)[d.ri(0, 2)];
+    els.push({ k: "cls", c, negate: d.chance(0.4), edge: true });
+  }
+  if (!lead && d.chance(0.1)) {
+    const a = d.ri(0, 6), single = d.chance(0.3);
+    els.push({ k: "range", min: a, max: single ? a : a + d.ri(0, 6), single }, {
+      k: "fixed",
+      bytes: [d.rb()],
+    });
+  }
+}
+
+/** An element inside a part: a wildcard, a skip, an alternative (of every kind) or a class. */
+function drawMiddle(d: Draws, inlineBraces: boolean): El {
+  const kind = d.ri(0, 15);
+  const alt = (members: El[][], negate = false, emptyLast = false): El => ({
+    k: "alt",
+    members,
+    negate,
+    emptyLast,
+  });
+  const ofBytes = (runs: number[][]) => runs.map((b): El[] => [{ k: "fixed", bytes: b }]);
+  if (kind === 0) return { k: "any" };
+  if (kind === 1) return { k: "hi", v: d.rb() };
+  if (kind === 2) return { k: "lo", v: d.rb() };
+  if (kind === 3 && inlineBraces) return { k: "skip", n: d.ri(1, 8) };
+  if (kind === 4) {
+    const ms = ofBytes(d.distinct(d.ri(2, 5), 1));
+    return alt(ms, d.chance(0.3));
+  }
+  if (kind === 5) {
+    const ms = ofBytes(d.distinct(d.ri(2, 4), d.ri(2, 3)));
+    return alt(ms, d.chance(0.3));
+  }
+  if (kind === 6) {
+    const ms: El[][] = [[fixed(d, 1, 1)], [fixed(d, 2, 2)], [fixed(d, 3, 3)]];
+    return alt(ms, false, d.chance(0.4));
+  }
+  if (kind === 7) {
+    // nested, with ?? and a nibble inside members
+    const inner = alt(ofBytes(d.distinct(2, 1)));
+    return alt([[fixed(d, 1, 1), { k: "any" }, inner, fixed(d, 1, 1)], [fixed(d, 1, 2)], [
+      { k: "hi", v: d.rb() },
+      fixed(d, 1, 1),
+    ]]);
+  }
+  if (kind === 8 && inlineBraces) {
+    return alt([[fixed(d, 1, 1), { k: "skip", n: d.ri(1, 3) }, fixed(d, 1, 1)], [fixed(d, 2, 2)]]);
+  }
+  if (kind === 9) return alt([[fixed(d, 1, 2)]]);
+  if (kind === 10) {
+    const c = (["B", "W", "L"] as const)[d.ri(0, 2)];
+    // (`!(L)` inside a part is left out: one case differs, docs/virtav.md)
+    return { k: "cls", c, negate: c !== "L" && d.chance(0.4), edge: false };
+  }
+  return fixed(d, 1, 3);
+}
+
+/** Bytes that match the elements (with one fixed byte changed: `miss`); where the core starts. */
+function buildMatch(els: El[], rnd: Rand, miss: boolean): { bytes: Uint8Array; core: number } {
+  const out: number[] = [];
+  let core = -1;
+  const fixedAt: number[] = [];
+  for (const [j, e] of els.entries()) {
+    // the first part's core starts after its side byte and range
+    if (core < 0 && e.k !== "range" && !(j === 0 && els[1]?.k === "range")) core = out.length;
+    const before = out.length;
+    make(e, rnd, out);
+    if (e.k === "fixed" && e.bytes.length >= 2) {
+      for (let b = before; b < out.length; b++) fixedAt.push(b);
+    }
+  }
+  if (miss && fixedAt.length) out[fixedAt[Math.floor(rnd() * fixedAt.length)]] ^= 0x5a;
+  return { bytes: new Uint8Array(out), core: Math.max(core, 0) };
 }
 
 /** A generated file. */
@@ -431,9 +433,7 @@ export function grammarHashLines(files: GrammarFile[], seed: number): { hdb: str
  */
 export function generateLdbLoadLines(n: number, seed: number): string[] {
   const rand = prng(seed);
-  const ri = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
-  const pickOf = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)];
-  const chance = (p: number) => rand() < p;
+  const { ri, pick: pickOf, chance } = draws(rand);
   const hexes = generateGrammarSignatures(n * 4, seed + 7).map((s) => s.line.split(":")[3]);
   const badHex = ["zz", "41", "4142(|c6)4344", "41(B)4243", "41[40]4243", "4142()4344", ""];
   const targets = ["Target:0", "Target:0", "Target:", "Target:7", "Target:1", "Target:3"];
@@ -491,9 +491,7 @@ export function generateLdbLoadLines(n: number, seed: number): string[] {
  * blocks in parentheses, counts on ids and blocks (`=n`, `>n`, `<n`, `,m`).
  */
 export function ldbExpression(k: number, rand: Rand, counts = true): string {
-  const ri = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
-  const pickOf = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)];
-  const chance = (p: number) => rand() < p;
+  const { ri, pick: pickOf, chance } = draws(rand);
   const expr = (ids: number[], depth: number): string => {
     if (ids.length === 1 || depth > 2 || chance(0.2)) {
       const id = pickOf(ids);
