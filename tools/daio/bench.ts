@@ -27,19 +27,14 @@ import { figuresJson, figuresText, recordFigures } from "./report.ts";
 import type { Figures } from "./report.ts";
 import { layOut } from "./lay_out.ts";
 import { isNvmeGenericPath } from "../../lib/block/daio_nvme.ts";
+import { parseDirect } from "./parse_direct.ts";
 import { MAX_BS, MAX_QUEUE_DEPTH, MAX_QUEUES } from "./limits.ts";
+import type { RunRecorder } from "../../lib/results/mod.ts";
 
 function parsePercent(text: string): number {
   const v = parseCount(text);
   if (v > 100) throw new InvalidArgumentError(`not a percentage: ${text}`);
   return v;
-}
-
-function parseDirect(text: string): boolean | "auto" {
-  if (text === "1" || text === "true") return true;
-  if (text === "0" || text === "false") return false;
-  if (text === "auto") return "auto";
-  throw new InvalidArgumentError(`expected 1, 0 or auto: ${text}`);
 }
 
 /** Turns a job's result into the printable figures. */
@@ -54,8 +49,8 @@ export function jobFigures(label: string, r: DaioJobResult): Figures {
   };
 }
 
-/** Adds `bench` to the program. */
-export function addBenchCommand(program: Command) {
+/** Declares `daio bench`: its argument, options (fio's names) and examples (the action apart). */
+function declareBenchCommand() {
   const cmd = withCommonOptions(
     new Command("bench")
       .description(
@@ -109,111 +104,145 @@ export function addBenchCommand(program: Command) {
       )
       .option("--verify", "write an offset pattern and check every block read back", false)
       .option("--seed <n>", "random seed for offsets", parseCount, 1),
-  ).action(async (file, opts) => {
-    const path = file ?? opts.filename;
-    if (!path) throw new UsageError("bench: name the target: daio bench FILE (or --filename)");
-    const queues = opts.numjobs ?? opts.queues;
-    const engine = opts.engine;
-    if (opts.bs === 0 || opts.bs > MAX_BS) {
-      throw new UsageError(`--bs ${opts.bs}: must be 1 byte to ${MAX_BS >> 20}MiB`);
-    }
-    if (opts.iodepth > MAX_QUEUE_DEPTH) {
-      throw new UsageError(`--iodepth ${opts.iodepth}: at most ${MAX_QUEUE_DEPTH}`);
-    }
-    if (queues > MAX_QUEUES) {
-      throw new UsageError(
-        `--${opts.numjobs ? "numjobs" : "queues"} ${queues}: at most ${MAX_QUEUES}`,
-      );
-    }
-    if (opts.hipri && engine !== "daio") throw new UsageError("--hipri needs --engine daio");
-    const nvmePassthru = opts.nvmePassthru || isNvmeGenericPath(path);
-    if (nvmePassthru && engine !== "daio") {
-      throw new UsageError(
-        "--nvme-passthru needs --engine daio (NVMe commands go through io_uring)",
-      );
-    }
-    if (opts.bs % 8 !== 0 && opts.verify) throw new UsageError("--verify needs --bs in 8s");
-    let direct = opts.direct;
-    if (engine === "buffered") direct = false;
-    if (direct !== false && opts.bs % 512 !== 0) {
-      throw new UsageError(
-        `--bs ${opts.bs} is not a multiple of 512, which O_DIRECT needs (use --direct 0)`,
-      );
-    }
-    if (opts.size !== undefined && opts.size < opts.bs) {
-      throw new UsageError(`--size ${opts.size} is smaller than --bs ${opts.bs}`);
-    }
-    const args = { ...opts, path, queues };
-    await withRun(opts, { tool: "daio", command: "bench", args }, async (run) => {
-      await layOut(path, opts.size, opts.quiet || opts.output === "json");
-      const job: DaioJob = {
-        rw: opts.rw,
-        rwmixread: opts.rwmixread,
-        bs: opts.bs,
-        iodepth: engine === "daio" ? opts.iodepth : 1,
-        queues,
-        engine,
-        direct: direct !== false,
-        size: opts.size ?? 0,
-        runtime: opts.runtime === undefined ? 0 : opts.runtime / 1000,
-        register: opts.register,
-        sqpoll: opts.sqthreadPoll,
-        hipri: opts.hipri,
-        verify: opts.verify,
-        seed: opts.seed,
-        batch: opts.iodepthBatch,
-        nvmePassthru,
-      };
-      let r: DaioJobResult;
-      try {
-        r = await runDaioJob(path, job);
-      } catch (e) {
-        const code = (e as { code?: string }).code;
-        if (code === "EINVAL" && direct === "auto") {
-          if (!opts.quiet) {
-            console.error(`daio: warning: ${path}: O_DIRECT refused, running buffered`);
-          }
-          run.event("direct_fallback", { path });
-          r = await runDaioJob(path, { ...job, direct: false });
-        } else {
-          throw new ToolError((e as Error).message);
-        }
-      }
-      if (r.mismatches > 0) {
-        throw new ToolError(`${path}: verify failed: ${r.mismatches} block(s) read back wrong`);
-      }
-      const label = `${opts.rw} bs=${opts.bs} iodepth=${job.iodepth} queues=${queues} ` +
-        `engine=${engine}${nvmePassthru ? " nvme-passthru" : ""}`;
-      const f = jobFigures(label, r);
-      recordFigures(run, f, {
-        rw: opts.rw,
-        bs: opts.bs,
-        iodepth: job.iodepth,
-        queues,
-        engine,
-        direct: r.direct,
-        nvme_passthru: nvmePassthru,
-        features: r.features.join(","),
-      });
-      run.event("engine", { engine, features: r.features });
-      if (opts.output === "json") {
-        console.log(JSON.stringify({
-          ...figuresJson(f),
-          direct: r.direct,
-          verify: opts.verify,
-          features: r.features,
-        }));
-      } else {
-        console.log(figuresText(f)); // the result: -q silences only stderr
-        if (r.features.length) console.log(`  engine: io_uring (${r.features.join(", ")})`);
-      }
-    });
-  });
+  );
   addExamples(cmd, [
     "daio bench --rw randread --bs 4k --iodepth 32 --runtime 10s disk.img",
     "daio bench --rw randrw --rwmixread 70 --queues 2 --iodepth 16 --size 1G --runtime 5 /dev/vdb",
     "daio bench --engine psync --rw read --bs 128k --output json disk.img",
     "daio bench --nvme-passthru --rw randread --bs 4k --iodepth 32 --runtime 10s /dev/ng0n1",
   ]);
+  return cmd;
+}
+
+type BenchOptions = ReturnType<ReturnType<typeof declareBenchCommand>["opts"]>;
+
+/** What the options ask for, checked against the engine's limits: the target and the job. */
+interface BenchPlan {
+  path: string;
+  queues: number;
+  /** `--direct` as asked (auto: fall back to buffered when O_DIRECT is refused). */
+  direct: boolean | "auto";
+  nvmePassthru: boolean;
+  job: DaioJob;
+}
+
+/** Adds `bench` to the program. */
+export function addBenchCommand(program: Command) {
+  const cmd = declareBenchCommand().action(async (file, opts) => {
+    const plan = benchPlan(file, opts);
+    const args = { ...opts, path: plan.path, queues: plan.queues };
+    await withRun(opts, { tool: "daio", command: "bench", args }, async (run) => {
+      await layOut(plan.path, opts.size, opts.quiet || opts.output === "json");
+      const r = await runJob(plan, run, opts.quiet);
+      if (r.mismatches > 0) {
+        throw new ToolError(
+          `${plan.path}: verify failed: ${r.mismatches} block(s) read back wrong`,
+        );
+      }
+      reportBench(run, plan, r, opts);
+    });
+  });
   program.addCommand(cmd);
+}
+
+/** Refuses what the engine cannot do (as usage errors, not an EINVAL later); builds the job. */
+function benchPlan(file: string | undefined, opts: BenchOptions): BenchPlan {
+  const path = file ?? opts.filename;
+  if (!path) throw new UsageError("bench: name the target: daio bench FILE (or --filename)");
+  const queues = opts.numjobs ?? opts.queues;
+  const engine = opts.engine;
+  if (opts.bs === 0 || opts.bs > MAX_BS) {
+    throw new UsageError(`--bs ${opts.bs}: must be 1 byte to ${MAX_BS >> 20}MiB`);
+  }
+  if (opts.iodepth > MAX_QUEUE_DEPTH) {
+    throw new UsageError(`--iodepth ${opts.iodepth}: at most ${MAX_QUEUE_DEPTH}`);
+  }
+  if (queues > MAX_QUEUES) {
+    throw new UsageError(
+      `--${opts.numjobs ? "numjobs" : "queues"} ${queues}: at most ${MAX_QUEUES}`,
+    );
+  }
+  if (opts.hipri && engine !== "daio") throw new UsageError("--hipri needs --engine daio");
+  const nvmePassthru = opts.nvmePassthru || isNvmeGenericPath(path);
+  if (nvmePassthru && engine !== "daio") {
+    throw new UsageError(
+      "--nvme-passthru needs --engine daio (NVMe commands go through io_uring)",
+    );
+  }
+  if (opts.bs % 8 !== 0 && opts.verify) throw new UsageError("--verify needs --bs in 8s");
+  const direct = engine === "buffered" ? false : opts.direct;
+  if (direct !== false && opts.bs % 512 !== 0) {
+    throw new UsageError(
+      `--bs ${opts.bs} is not a multiple of 512, which O_DIRECT needs (use --direct 0)`,
+    );
+  }
+  if (opts.size !== undefined && opts.size < opts.bs) {
+    throw new UsageError(`--size ${opts.size} is smaller than --bs ${opts.bs}`);
+  }
+  const job: DaioJob = {
+    rw: opts.rw,
+    rwmixread: opts.rwmixread,
+    bs: opts.bs,
+    iodepth: engine === "daio" ? opts.iodepth : 1,
+    queues,
+    engine,
+    direct: direct !== false,
+    size: opts.size ?? 0,
+    runtime: opts.runtime === undefined ? 0 : opts.runtime / 1000,
+    register: opts.register,
+    sqpoll: opts.sqthreadPoll,
+    hipri: opts.hipri,
+    verify: opts.verify,
+    seed: opts.seed,
+    batch: opts.iodepthBatch,
+    nvmePassthru,
+  };
+  return { path, queues, direct, nvmePassthru, job };
+}
+
+/** Runs the job; with `--direct auto`, again buffered when O_DIRECT is refused (EINVAL). */
+async function runJob(
+  plan: BenchPlan,
+  run: RunRecorder,
+  quiet: boolean | undefined,
+): Promise<DaioJobResult> {
+  try {
+    return await runDaioJob(plan.path, plan.job);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== "EINVAL" || plan.direct !== "auto") throw new ToolError((e as Error).message);
+    if (!quiet) console.error(`daio: warning: ${plan.path}: O_DIRECT refused, running buffered`);
+    run.event("direct_fallback", { path: plan.path });
+    return await runDaioJob(plan.path, { ...plan.job, direct: false });
+  }
+}
+
+/** The job's figures in the store and on stdout (text or JSON), with the engine's features. */
+function reportBench(run: RunRecorder, plan: BenchPlan, r: DaioJobResult, opts: BenchOptions) {
+  const { job, queues, nvmePassthru } = plan;
+  const label = `${opts.rw} bs=${opts.bs} iodepth=${job.iodepth} queues=${queues} ` +
+    `engine=${job.engine}${nvmePassthru ? " nvme-passthru" : ""}`;
+  const f = jobFigures(label, r);
+  recordFigures(run, f, {
+    rw: opts.rw,
+    bs: opts.bs,
+    iodepth: job.iodepth,
+    queues,
+    engine: job.engine,
+    direct: r.direct,
+    nvme_passthru: nvmePassthru,
+    features: r.features.join(","),
+  });
+  run.event("engine", { engine: job.engine, features: r.features });
+  if (opts.output === "json") {
+    console.log(JSON.stringify({
+      ...figuresJson(f),
+      direct: r.direct,
+      verify: opts.verify,
+      features: r.features,
+    }));
+  } else {
+    console.log(figuresText(f)); // the result: -q silences only stderr
+    if (r.features.length) console.log(`  engine: io_uring (${r.features.join(", ")})`);
+  }
 }
