@@ -4,9 +4,10 @@
  * reader hands out batches of 32 pipelined 4K READ requests (fio's QD32) and the writer's
  * socket accepts every write at once. Stages are timed as tight loops of the same work:
  *   parse  — ConnReader + request decoding (Transmission's loop, on a device that does nothing)
- *   cache  — CacheLayer.read on a resident block: policy access, stats, the 4 KiB copy
+ *   cache  — the cache stack serve builds (tools/qbic-cache/cache_stack.ts) reading a resident
+ *            block: statistics and block-status layers, policy access, the 4 KiB copy
  *   reply  — header, ReplyWriter batching and the gather copy into the write buffer
- *   total  — the whole Transmission over CacheLayer, request to reply bytes
+ *   total  — the whole Transmission over that stack, request to reply bytes
  * What the server spends beyond `total` per request (bench/nbd/profile.ts measures it) is the
  * kernel and the event loop: socket syscalls, epoll, wake-ups. Not a test; prints ns/request.
  *
@@ -19,7 +20,7 @@ import { ReplyWriter } from "../../lib/nbd/reply_writer.ts";
 import { Transmission } from "../../lib/nbd/transmission.ts";
 import type { Negotiated } from "../../lib/nbd/handshake.ts";
 import { MemoryDevice } from "../../lib/block/memory_device.ts";
-import { CacheLayer } from "../../lib/block/cache_layer.ts";
+import { stackCache } from "../../tools/qbic-cache/cache_stack.ts";
 import type { BlockDevice } from "../../lib/block/block_device.ts";
 import { DONE } from "../../lib/block/sync_done.ts";
 import { createPolicy } from "../../lib/cache/registry.ts";
@@ -71,10 +72,10 @@ function fakeConn(input: Uint8Array) {
   };
 }
 
-async function warmCache(): Promise<CacheLayer> {
+async function warmCache(): Promise<BlockDevice> {
   const mem = new MemoryDevice(WS);
   await mem.write(0, new Uint8Array(WS).fill(7));
-  const cache = new CacheLayer(mem, { policy: createPolicy("lru", 2 * WS / BS), blockSize: BS });
+  const cache = stackCache(mem, { policy: createPolicy("lru", 2 * WS / BS), blockSize: BS });
   const buf = new Uint8Array(1 << 20);
   for (let o = 0; o < WS; o += buf.length) await cache.read(o, buf);
   return cache;
@@ -127,7 +128,7 @@ for (let i = 0; i < N; i++) offs[i] = new DataView(input.buffer).getUint32(i * 2
 const results: Record<string, number[]> = { parse_reply: [], cache: [], reply: [], total: [] };
 for (let round = 0; round < 5; round++) {
   results.parse_reply.push(await transmit(nullDevice, input));
-  // cache: CacheLayer.read of a resident 4K block into a reply-sized frame.
+  // cache: the cache stack's read of a resident 4K block into a reply-sized frame.
   const frame = new Uint8Array(16 + BS);
   const dst = frame.subarray(16);
   let t0 = performance.now();

@@ -51,7 +51,10 @@ export function stageOf(fn: string, url: string): string {
     return "parse";
   }
   if (file === "reply_writer.ts") return "reply";
-  if (file === "cache_layer.ts") return /copyOut|readSlow/.test(fn) ? "copy" : "cache";
+  if (file === "block_map.ts") return /copyOut|readThrough/.test(fn) ? "copy" : "cache";
+  if (/^(cache_layer|cache_stats|dirty_extents|block_locks|write_back)\.ts$/.test(file)) {
+    return "cache";
+  }
   if (url.includes("/lib/cache/")) return "cache";
   if (/\/lib\/block\/(file_device|daio_)|node_pool/.test(url)) return "image I/O";
   if (fn === "set" || fn === "subarray" || fn === "TypedArrayPrototypeSet") return "copy";

@@ -3,8 +3,9 @@
  * export's requests, block accesses and hits, bytes cached, evictions it caused and suffered,
  * device I/O and request latency percentiles. An {@linkcode ExportMeter} layer sits on top of
  * each export's stack and tells the shared {@linkcode ExportLedger} which export is issuing the
- * request; the cache's eviction hook (CacheLayer's `onEvicted`) and block counters are read
- * synchronously inside that call, so attributions are exact, not sampled.
+ * request; the cache's eviction hook (CacheLayer's `onEvicted`) and the statistics layer's
+ * counters (cache_stats.ts) are read synchronously inside that call, so attributions are exact,
+ * not sampled.
  *
  * @module
  */
@@ -14,7 +15,7 @@ import { type BlockExtent, extentsOf, type ExtentSource } from "./extents.ts";
 import { type HitSource, isHitSource } from "./hit_source.ts";
 import { Histogram } from "../stats/histogram.ts";
 
-/** The block counters of a cache, as CacheLayer's `stats` has them. */
+/** The block counters of a cache, as the statistics layer (cache_stats.ts) has them. */
 export interface BlockCounters {
   readBlocks: number;
   writeBlocks: number;

@@ -1,6 +1,6 @@
 /**
  * Many exports behind one cache (issue 20's fairness and isolation rules), on the real layers:
- * windows (SliceDevice) over one CacheLayer over the images end to end (ConcatDevice).
+ * windows (SliceDevice) over one cache stack over the images end to end (ConcatDevice).
  * - one export's FLUSH never waits on another export's dirty blocks;
  * - one export's write-back errors do not fail another's requests;
  * - a read-only export cannot be written through the shared cache;
@@ -12,6 +12,8 @@ import { MemoryDevice } from "./memory_device.ts";
 import { CONCAT_ALIGN, ConcatDevice } from "./concat_device.ts";
 import { SliceDevice } from "./slice_device.ts";
 import { CacheLayer } from "./cache_layer.ts";
+import { CacheStatsLayer } from "./cache_stats.ts";
+import { DirtyExtentsLayer } from "./dirty_extents.ts";
 import { createPolicy } from "../cache/registry.ts";
 
 /** A memory device whose writes can be held at a gate, or made to fail. */
@@ -29,12 +31,14 @@ class GatedDevice extends MemoryDevice {
 
 function sharedStack(devices: BlockDevice[], cacheBlocks = 64, readOnly: boolean[] = []) {
   const concat = new ConcatDevice(devices);
-  const cache = new CacheLayer(concat, {
+  const core = new CacheLayer(concat, {
     policy: createPolicy("lru", cacheBlocks),
     blockSize: 4096,
     mode: "writeback",
     log: () => {},
   });
+  // The stack serve builds (tools/qbic-cache/cache_stack.ts): cache, block status, statistics.
+  const cache = new CacheStatsLayer(new DirtyExtentsLayer(core), core);
   const windows = concat.parts.map((p, i) =>
     new SliceDevice(cache, {
       name: `vm${i + 1}`,

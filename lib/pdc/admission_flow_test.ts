@@ -10,6 +10,7 @@ import { runGrid } from "../cache/sim_grid.ts";
 import { createPolicy } from "../cache/registry.ts";
 import { createAdmission } from "../cache/admission.ts";
 import { CacheLayer } from "../block/cache_layer.ts";
+import { CacheStatsLayer } from "../block/cache_stats.ts";
 import { MemoryDevice } from "../block/memory_device.ts";
 
 const B = 4096;
@@ -79,11 +80,12 @@ Deno.test("sim grid: one shared filter equals a fresh filter per cell", async ()
 Deno.test("live cache layer: flushes reach the heuristic; counts agree with the simulator", async () => {
   const trace = guestLike(50);
   const sim = new Simulator(createPolicy("lru", 24), B, await pdc());
-  const live = new CacheLayer(new MemoryDevice(16 << 20), {
+  const cache = new CacheLayer(new MemoryDevice(16 << 20), {
     policy: createPolicy("lru", 24),
     blockSize: B,
     admission: await pdc(),
   });
+  const live = new CacheStatsLayer(cache, cache); // the figures are the statistics layer's
   try {
     for (const r of trace) {
       sim.step(r);

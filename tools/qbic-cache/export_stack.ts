@@ -15,7 +15,9 @@
 import type { BlockDevice } from "../../lib/block/block_device.ts";
 import { ConcatDevice, type PartIo } from "../../lib/block/concat_device.ts";
 import { SliceDevice } from "../../lib/block/slice_device.ts";
-import { CacheLayer, type CacheMode } from "../../lib/block/cache_layer.ts";
+import type { CacheMode } from "../../lib/block/cache_layer.ts";
+import type { CacheStatsLayer } from "../../lib/block/cache_stats.ts";
+import { stackCache } from "./cache_stack.ts";
 import { LatencyDevice } from "../../lib/block/latency_device.ts";
 import type { LatencyModel } from "../../lib/block/latency_model.ts";
 import { ExportLedger, ExportMeter } from "../../lib/block/export_meter.ts";
@@ -134,7 +136,7 @@ export interface ExportStackOptions {
 export interface ExportStack {
   exports: NbdExport[];
   ledger: ExportLedger;
-  caches: CacheLayer[];
+  caches: CacheStatsLayer[];
   latency: LatencyDevice | null;
   /** Bytes each export holds in the cache now. */
   bytesCached(): number[];
@@ -155,7 +157,7 @@ export function buildExportStack(
   const latency = o.model ? new LatencyDevice(concat, o.model(concat.size)) : null;
   const backing: BlockDevice = latency ?? concat;
   const bs = o.blockSize;
-  const caches: CacheLayer[] = [];
+  const caches: CacheStatsLayer[] = [];
   const ledger = new ExportLedger(
     specs.map((s) => s.name),
     o.allocation === "shared" ? (_c, block) => concat.partAt(block * bs) : (c) => c,
@@ -168,7 +170,7 @@ export function buildExportStack(
     return new OwnerQuotaPolicy(p, (b) => concat.partAt(b * bs), max);
   };
   const newCache = (inner: BlockDevice, blocks: number, index: number) => {
-    const cache = new CacheLayer(inner, {
+    const cache = stackCache(inner, {
       policy: policyFor(blocks),
       blockSize: bs,
       mode: o.mode,
@@ -215,8 +217,8 @@ export function buildExportStack(
     bytesCached() {
       const out = specs.map(() => 0);
       if (shared) {
-        for (const b of shared.residentBlockNumbers()) out[concat.partAt(b * bs)] += bs;
-      } else caches.forEach((c, i) => out[i] = c.residentBlocks * bs);
+        for (const b of shared.cache.residentBlockNumbers()) out[concat.partAt(b * bs)] += bs;
+      } else caches.forEach((c, i) => out[i] = c.cache.residentBlocks * bs);
       return out;
     },
     deviceIo: () => concat.parts.map((p) => p.io),

@@ -25,7 +25,9 @@ import type { BlockDevice } from "../../lib/block/block_device.ts";
 import { MemoryDevice } from "../../lib/block/memory_device.ts";
 import { FileDevice, openFileDevice } from "../../lib/block/file_device.ts";
 import { FileExtentsLayer } from "../../lib/block/file_extents.ts";
-import { CACHE_MODES, CacheLayer, type CacheMode } from "../../lib/block/cache_layer.ts";
+import { CACHE_MODES, type CacheMode } from "../../lib/block/cache_layer.ts";
+import type { CacheStatsLayer } from "../../lib/block/cache_stats.ts";
+import { stackCache } from "./cache_stack.ts";
 import { RecorderLayer, type RecordSink, RecordWriter } from "../../lib/block/recorder.ts";
 import { LatencyDevice } from "../../lib/block/latency_device.ts";
 import { type LatencyModel, parseLatencyModel } from "../../lib/block/latency_model.ts";
@@ -152,7 +154,7 @@ function exportNameOf(image: string, given?: string): string {
 }
 
 /** The figures of a serve run so far, as one row (summed over the caches of all exports). */
-function summaryRow(caches: CacheLayer[], server: NbdServer, secs: number) {
+function summaryRow(caches: CacheStatsLayer[], server: NbdServer, secs: number) {
   let accesses = 0, hits = 0, reqs = 0, whole = 0, evictions = 0, writebacks = 0, dirty = 0;
   for (const c of caches) {
     const s = c.stats;
@@ -213,7 +215,7 @@ interface ServedStack {
   /** For the start-up line and the run's labels: the image, or `N exports`. */
   label: string;
   exports: NbdExport[];
-  caches: CacheLayer[];
+  caches: CacheStatsLayer[];
   /** The trace being recorded (`--record`): records so far, and the sink's error. */
   recorder: { readonly records: number; readonly error: Error | null } | null;
   latency: LatencyDevice | null;
@@ -228,12 +230,12 @@ async function openSingleStack(image: string, o: ServeOptions): Promise<ServedSt
   const base: BlockDevice = latency ?? opened;
   const exportName = exportNameOf(image, o.exportName);
   let dev: BlockDevice = base;
-  let cache: CacheLayer | null = null;
+  let cache: CacheStatsLayer | null = null;
   let recorder: RecorderLayer | null = null;
   try {
     if (o.cacheSize > 0) {
       const blocks = Math.floor(o.cacheSize / o.blockSize);
-      cache = new CacheLayer(base, {
+      cache = stackCache(base, {
         policy: createPolicy(o.policy, blocks),
         blockSize: o.blockSize,
         mode: o.mode,
