@@ -60,7 +60,43 @@ VAV_EXPORT int64_t vav_walk(int32_t map, const uint64_t *segs, uint32_t nsegs, u
 VAV_EXPORT int64_t vav_map_hash_pages(int32_t map, const uint64_t *segs, uint32_t nsegs,
                                       const uint64_t *pages, uint32_t n, uint64_t *out);
 
-/* shared between the two files */
+/* virtav_prefilter.c: the Hyperscan literal prefilter. vav_db_load_pf with VAV_PF_ON loads a
+ * database with it: `pf` (from vav_pf_serialize, e.g. a cache) is attached when it fits this
+ * database and this Hyperscan, else refused (-EINVAL damaged, -ENOEXEC another Hyperscan version
+ * or platform); without `pf` the literals are compiled. Where Hyperscan cannot compile them the
+ * database loads without it and `msg` says why. vav_db_load is vav_db_load_pf with no flags. */
+#define VAV_PF_ON 1u
+#define VAV_PF_MIN_LIT 4 /* the shortest literal worth prefiltering (docs/limits.md) */
+VAV_EXPORT int32_t vav_db_load_pf(const uint8_t *blob, uint64_t len, const uint8_t *pf, uint64_t pf_len,
+                                  uint32_t pf_flags, char *msg, uint32_t msg_cap);
+VAV_EXPORT int64_t vav_pf_serialize(int32_t db, uint8_t *out, uint64_t cap);
+/* info[8]: state (0 off, 1 compiled, 2 attached), programs prefiltered, programs on the key loop,
+ * signatures prefiltered, signatures with a program on the key loop, literals, Hyperscan
+ * database bytes, scratch bytes */
+VAV_EXPORT int64_t vav_pf_info(int32_t db, uint64_t *info);
+VAV_EXPORT int32_t vav_pf_window(uint64_t bytes); /* tests: the window of one Hyperscan call, 0 default */
+
+/* shared between the files */
+struct vav_db;
+struct vav_pf;
+typedef struct {
+  uint32_t prog, sig, index, nparts, width, key_off;
+} vav_part_shape_t;
+int vav_pf_setup(struct vav_db *d, struct vav_pf **out, const uint8_t *ser, uint64_t len, uint32_t flags,
+                 char *msg, uint32_t msg_cap);
+int vav_pf_claims(const struct vav_pf *pf, uint32_t part);
+void vav_pf_free(struct vav_pf *pf);
+int vav_pf_scan(struct vav_pf *pf, void *ctx, const uint8_t *buf, uint64_t len, uint32_t flags, uint64_t *limit,
+                vav_hit *first);
+uint32_t vav_db_nparts(const struct vav_db *d);
+int vav_part_shape(const struct vav_db *d, uint32_t part, vav_part_shape_t *out);
+void vav_part_bytes(const struct vav_db *d, uint32_t part, uint8_t *vals, uint8_t *exact);
+int vav_candidate(void *ctx, uint32_t part, uint64_t s);
+int vav_ctx_cancel(void *ctx);
+void vav_ctx_fail(void *ctx, int err);
+void vav_ctx_take_hit(void *ctx);
+uint32_t vav_ctx_hits(void *ctx, vav_hit **out);
+struct vav_pf *vav_db_pf(struct vav_db *d);
 struct vav_db;
 struct vav_db *vav_db_get(int32_t db);
 int64_t vav_scan_db(struct vav_db *d, const uint8_t *buf, uint64_t len, uint32_t flags,

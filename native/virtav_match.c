@@ -83,6 +83,7 @@ struct vav_db {
   uint32_t *fb_epoch; /* per program: the scan (epoch) that sent it to the exact scan */
   uint32_t epoch;
   pthread_mutex_t lock;
+  struct vav_pf *pf; /* the Hyperscan prefilter (virtav_prefilter.c), NULL when off */
 };
 
 /* Interruptible scans: SIGINT/SIGTERM arriving during a native scan set a flag the scan loop
@@ -135,6 +136,7 @@ static inline uint32_t hash4(uint32_t k) { return (k * 0x9E3779B1u) >> (32 - HB)
 
 static void db_destroy(struct vav_db *d) {
   if (!d) return;
+  vav_pf_free(d->pf);
   if (d->trk)
     for (uint32_t i = 0; i < d->ntrk; i++) free(d->trk[i].ents);
   free(d->trk);
@@ -229,7 +231,10 @@ static int part_exact_byte(const struct vav_db *d, const part_rec *p, uint32_t o
   return -1;
 }
 
-int32_t vav_db_load(const uint8_t *blob, uint64_t len) {
+int32_t vav_db_load(const uint8_t *blob, uint64_t len) { return vav_db_load_pf(blob, len, NULL, 0, 0, NULL, 0); }
+
+int32_t vav_db_load_pf(const uint8_t *blob, uint64_t len, const uint8_t *pf, uint64_t pf_len, uint32_t pf_flags,
+                       char *msg, uint32_t msg_cap) {
   if (!blob || len < 32) return -EINVAL;
   pthread_once(&class_once, class_init);
   const uint32_t *h = (const uint32_t *)blob;
@@ -255,6 +260,8 @@ int32_t vav_db_load(const uint8_t *blob, uint64_t len) {
   d->pool = (const uint8_t *)(d->atoms + d->natoms);
   rc = db_validate(d);
   if (rc < 0) goto fail;
+  rc = vav_pf_setup(d, &d->pf, pf, pf_len, pf_flags, msg, msg_cap); /* parts it claims leave the index */
+  if (rc < 0) goto fail;
   rc = -ENOMEM;
   d->tbase = calloc(d->nprogs + 1, sizeof(uint32_t));
   d->sig_epoch = calloc(d->nsigs + 1, sizeof(uint32_t));
@@ -274,6 +281,7 @@ int32_t vav_db_load(const uint8_t *blob, uint64_t len) {
   rc = -EINVAL;
   for (uint32_t i = 0; i < d->nparts; i++) {
     const part_rec *p = &d->parts[i];
+    if (vav_pf_claims(d->pf, i)) continue;
     uint32_t key = 0;
     for (uint32_t k = 0; k < p->key_len; k++) {
       int b = part_exact_byte(d, p, p->key_off + k);
@@ -753,7 +761,12 @@ int64_t vav_scan_db(struct vav_db *d, const uint8_t *buf, uint64_t len, uint32_t
   scan_ctx c = {d, buf, len, flags, out, cap, 0, stats, 0, 0, NULL, 0, 0};
   const uint8_t *bm4 = d->bm4, *bm2 = d->bm2;
   const int has2 = d->n2 > 0, has4 = d->n4 > 0;
-  uint64_t n4 = len >= 4 ? len - 3 : 0;
+  /* The prefilter's programs first; first-match: the key positions left to look at (see there). */
+  vav_hit pf_hit;
+  uint64_t limit = len;
+  int pf_found = d->pf ? vav_pf_scan(d->pf, &c, buf, len, flags, &limit, &pf_hit) : 0;
+  uint64_t n4 = has4 || has2 ? (len >= 4 ? len - 3 : 0) : 0;
+  if (n4 > limit) n4 = limit;
   uint64_t i = 0;
   for (; i < n4 && !c.stop; i++) {
     if ((i & (VAV_POLL - 1)) == 0 && cancel_flag) {
@@ -772,9 +785,13 @@ int64_t vav_scan_db(struct vav_db *d, const uint8_t *buf, uint64_t len, uint32_t
       if ((bm2[k2 >> 3] >> (k2 & 7)) & 1) candidates(&c, d->a2, d->start2[k2], d->start2[k2 + 1], k2, i);
     }
   }
-  for (; has2 && i + 2 <= len && !c.stop && !stats[VAV_ST_CANCELLED]; i++) {
+  for (; has2 && i + 2 <= len && i < limit && !c.stop && !stats[VAV_ST_CANCELLED]; i++) {
     uint32_t k2 = buf[i] | (uint32_t)buf[i + 1] << 8;
     if ((bm2[k2 >> 3] >> (k2 & 7)) & 1) candidates(&c, d->a2, d->start2[k2], d->start2[k2 + 1], k2, i);
+  }
+  if (pf_found && !c.err) { /* first-match: the prefilter's hit unless one came before it */
+    if (!c.nhits && c.cap) c.out[c.nhits++] = pf_hit;
+    c.stop = 1;
   }
   /* last parts that run past the end of the buffer (clamscan reports those, docs/virtav.md) */
   if (d->ntail && !c.stop && !stats[VAV_ST_CANCELLED]) {
@@ -816,3 +833,74 @@ int64_t vav_scan_buf(int32_t db, const uint8_t *buf, uint64_t len, uint32_t flag
   if (!out && cap) return -EINVAL;
   return vav_scan_db(d, buf, len, flags, out, cap, stats);
 }
+
+/* For the prefilter (virtav_prefilter.c): the database's parts, and one candidate at a time. */
+uint32_t vav_db_nparts(const struct vav_db *d) { return d->nparts; }
+
+int vav_part_shape(const struct vav_db *d, uint32_t part, vav_part_shape_t *out) {
+  if (part >= d->nparts) return -EINVAL;
+  const part_rec *p = &d->parts[part];
+  const prog_rec *pr = &d->progs[p->prog];
+  *out = (vav_part_shape_t){p->prog, pr->sig, part - pr->first_part, pr->nparts, p->width, p->key_off};
+  return 0;
+}
+
+/* The part's bytes: vals[k] and exact[k] = 1 where byte k is exact (mask 0xff, a plain atom). */
+void vav_part_bytes(const struct vav_db *d, uint32_t part, uint8_t *vals, uint8_t *exact) {
+  const part_rec *p = &d->parts[part];
+  uint32_t pos = 0;
+  for (uint32_t a = 0; a < p->natoms; a++) {
+    const atom_rec *t = &d->atoms[p->first_atom + a];
+    const uint8_t *v = d->pool + t->pool_off, *m = v + t->width;
+    for (uint32_t k = 0; k < t->width; k++) {
+      int ex = t->kind == 0 || t->kind == 3 ? m[k] == 0xff : 0;
+      vals[pos + k] = ex ? v[k] : 0;
+      exact[pos + k] = (uint8_t)ex;
+    }
+    pos += t->width;
+  }
+}
+
+/* Part `part` found at `s` by the prefilter: verified and chained as the key loop does
+ * (candidates()); returns 1 once the scan must stop. */
+int vav_candidate(void *ctx, uint32_t part, uint64_t s) {
+  scan_ctx *c = ctx;
+  struct vav_db *d = c->d;
+  const part_rec *p = &d->parts[part];
+  c->stats[VAV_ST_CANDIDATES]++;
+  if (s + p->width > c->len || d->sig_epoch[d->progs[p->prog].sig] == d->epoch) return c->stop;
+  if (!verify_part(d, p, c->buf, s, c->len)) return c->stop;
+  c->stats[VAV_ST_PARTS]++;
+  on_part(c, part, s);
+  return c->stop || c->err;
+}
+
+int vav_ctx_cancel(void *ctx) {
+  scan_ctx *c = ctx;
+  if (!cancel_flag) return 0;
+  c->stats[VAV_ST_CANCELLED] = 1;
+  c->stop = 1;
+  return 1;
+}
+
+void vav_ctx_fail(void *ctx, int err) {
+  scan_ctx *c = ctx;
+  c->err = err;
+  c->stop = 1;
+}
+
+/* First-match: forgets the hit the prefilter pass reported (kept by the caller) so that the key
+ * loop can look for one before it. */
+void vav_ctx_take_hit(void *ctx) {
+  scan_ctx *c = ctx;
+  c->nhits = 0;
+  c->stop = 0;
+}
+
+uint32_t vav_ctx_hits(void *ctx, vav_hit **out) {
+  scan_ctx *c = ctx;
+  *out = c->out;
+  return c->nhits;
+}
+
+struct vav_pf *vav_db_pf(struct vav_db *d) { return d->pf; }

@@ -8,6 +8,7 @@
 import { probeSymbols } from "./probe_symbols.ts";
 import { daioSymbols } from "./daio_symbols.ts";
 import { virtavSymbols } from "./virtav_symbols.ts";
+import { virtavPrefilterSymbols } from "./virtav_prefilter_symbols.ts";
 import { pviommuSymbols } from "./pviommu_symbols.ts";
 import { cacheSymbols } from "./cache_symbols.ts";
 import { nbdSymbols } from "./nbd_symbols.ts";
@@ -19,6 +20,7 @@ export const symbols = {
   ...probeSymbols,
   ...daioSymbols,
   ...virtavSymbols,
+  ...virtavPrefilterSymbols,
   ...pviommuSymbols,
   ...cacheSymbols,
   ...nbdSymbols,

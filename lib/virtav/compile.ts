@@ -22,6 +22,12 @@ import type { BodySignature } from "./ndb.ts";
 export interface CompiledDb {
   blob: Uint8Array;
   names: string[];
+  /**
+   * The Hyperscan prefilter serialised for this blob (native/virtav_prefilter.c, kept by
+   * db_cache.ts); null: none can be built (`prefilterNote` says why); absent: compiled at load.
+   */
+  prefilter?: Uint8Array | null;
+  prefilterNote?: string | null;
 }
 
 const MAGIC = 0x31564156;

@@ -119,6 +119,32 @@ function logicalHits(
 
 const HIT_CAP = 4096;
 
+/** What the Hyperscan prefilter took over (native/virtav_prefilter.c). */
+export interface PrefilterInfo {
+  /** "compiled" now, "attached" from a serialised copy (the cache), or "off". */
+  state: "off" | "compiled" | "attached";
+  /** Signature variants found through the prefilter, and those left on the key loop. */
+  programsPrefiltered: number;
+  programsKeyLoop: number;
+  /** Signatures all of whose variants are prefiltered, and those with one on the key loop. */
+  sigsPrefiltered: number;
+  sigsKeyLoop: number;
+  literals: number;
+  /** Hyperscan's database and scratch sizes. */
+  databaseBytes: number;
+  scratchBytes: number;
+}
+
+/**
+ * Whether the Hyperscan prefilter is used: yes unless `HVKIT_VIRTAV_PREFILTER=off` (for
+ * comparisons: every signature then runs on the key loop alone).
+ */
+export function prefilterEnabled(): boolean {
+  return Deno.env.get("HVKIT_VIRTAV_PREFILTER") !== "off";
+}
+
+const MSG_CAP = 512;
+
 /**
  * A loaded signature set in the native matcher.
  *
@@ -145,6 +171,9 @@ export class Matcher {
   #out = new Uint8Array(HIT_SIZE * HIT_CAP);
   #st = new BigUint64Array(8);
 
+  /** Why the prefilter is not in use or was rebuilt (one line), or null. */
+  prefilterNote: string | null = null;
+
   private constructor(readonly handle: number, readonly names: string[]) {
     this.#logical = names.some((n) => parseSubsigName(n) !== null);
     if (!this.#logical) return;
@@ -169,13 +198,63 @@ export class Matcher {
     native().vav_cancel_reset();
   }
 
-  /** Loads a compiled database into the native matcher. */
-  static load(c: CompiledDb): Matcher {
+  /**
+   * Loads a compiled database into the native matcher, with the Hyperscan prefilter unless
+   * {@linkcode prefilterEnabled} says no: `c.prefilter` attached (refused with an error when it
+   * is not this database's or does not fit this Hyperscan), null to go without, absent to
+   * compile it now. `o.prefilter` false: without it (every signature on the key loop).
+   */
+  static load(c: CompiledDb, o: { prefilter?: boolean } = {}): Matcher {
+    const on = (o.prefilter ?? prefilterEnabled()) && c.prefilter !== null;
+    const pf = on && c.prefilter ? c.prefilter : null;
+    const msg = new Uint8Array(MSG_CAP);
     const h = check(
-      native().vav_db_load(c.blob, BigInt(c.blob.length)),
-      "loading the compiled database",
+      native().vav_db_load_pf(
+        c.blob as Uint8Array<ArrayBuffer>,
+        BigInt(c.blob.length),
+        pf as Uint8Array<ArrayBuffer> | null,
+        BigInt(pf?.length ?? 0),
+        on ? 1 : 0,
+        msg,
+        MSG_CAP,
+      ),
+      pf
+        ? "loading the compiled database with its cached prefilter"
+        : "loading the compiled database",
     );
-    return new Matcher(h, c.names);
+    const m = new Matcher(h, c.names);
+    const n = msg.indexOf(0);
+    const note = new TextDecoder().decode(msg.subarray(0, n < 0 ? MSG_CAP : n));
+    m.prefilterNote = note || (c.prefilter === null ? c.prefilterNote ?? null : null);
+    return m;
+  }
+
+  /** What the prefilter took over, and its memory. */
+  prefilterInfo(): PrefilterInfo {
+    const info = new BigUint64Array(8);
+    check(native().vav_pf_info(this.handle, info), "prefilter info");
+    const n = [...info].map(Number);
+    const idx = this.info();
+    const state = (["off", "compiled", "attached"] as const)[n[0]] ?? "off";
+    return {
+      state,
+      programsPrefiltered: n[1],
+      programsKeyLoop: state === "off" ? idx.programs : n[2],
+      sigsPrefiltered: n[3],
+      sigsKeyLoop: state === "off" ? idx.sigs : n[4],
+      literals: n[5],
+      databaseBytes: n[6],
+      scratchBytes: n[7],
+    };
+  }
+
+  /** The prefilter serialised (for the cache), or null when there is none. */
+  serializePrefilter(): Uint8Array | null {
+    const n = check(native().vav_pf_serialize(this.handle, null, 0n), "prefilter size");
+    if (n === 0) return null;
+    const out = new Uint8Array(n);
+    check(native().vav_pf_serialize(this.handle, out, BigInt(n)), "prefilter serialisation");
+    return out;
   }
 
   /** Sizes of the loaded index: signatures, programs (variants), parts, anchors. */

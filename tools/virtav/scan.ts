@@ -524,6 +524,10 @@ export async function loadEngine(
     };
   }
   const sigs = await loadSignatures(opts);
+  const pf = sigs.matcher.prefilterInfo();
+  run.metric("prefiltered_signatures", pf.sigsPrefiltered, "", { prefilter: pf.state });
+  run.metric("key_loop_signatures", pf.sigsKeyLoop, "", { prefilter: pf.state });
+  run.metric("prefilter_memory", pf.databaseBytes + pf.scratchBytes, "B");
   const summary = unsupportedSummary(sigs.db);
   if (summary && !opts.quiet) console.error(`virtav: ${summary}`);
   if (opts.memory) noteHashesNotApplied(sigs.db, opts.quiet ?? false, run);

@@ -88,6 +88,8 @@ export async function loadSignatures(o: SigOptions & { quiet?: boolean }): Promi
     if (o.clamscanNames) ({ db, compiled } = clamscanNames(db, compiled));
     matcher = Matcher.load(compiled);
   }
+  // why the Hyperscan prefilter is off or was rebuilt, said once
+  if (matcher.prefilterNote && !o.quiet) console.error(`virtav: ${matcher.prefilterNote}`);
   const unsupportedTotal = [...db.unsupported.values()].reduce((a, b) => a + b, 0);
   return { db, matcher, cached, unsupportedTotal };
 }

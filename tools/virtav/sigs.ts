@@ -63,7 +63,11 @@ export function addSigsCommand(program: Command) {
         });
         const m = Matcher.load(compiled);
         const idx = m.info();
+        const pf = m.prefilterInfo();
+        const pfNote = m.prefilterNote;
         m.close();
+        run.metric("prefiltered_signatures", pf.sigsPrefiltered, "", { prefilter: pf.state });
+        run.metric("key_loop_signatures", pf.sigsKeyLoop, "", { prefilter: pf.state });
         const variants = db.body.reduce((a, s) => a + s.variants.length, 0);
         const wild = db.body.filter((s) => /[?*{[(]/.test(s.hex)).length;
         const info = {
@@ -75,6 +79,7 @@ export function addSigsCommand(program: Command) {
           anchors4: idx.anchors4,
           anchors2: idx.anchors2,
           indexBytes: idx.indexBytes,
+          prefilter: { ...pf, note: pfNote },
           hash: db.hashes.length,
           unsupported: Object.fromEntries(db.unsupported),
           malformed: db.errors.length,
@@ -93,6 +98,9 @@ export function addSigsCommand(program: Command) {
           `anchors      ${idx.anchors4} four-byte keys, ${idx.anchors2} two-byte keys; index ${
             (idx.indexBytes / 2 ** 20).toFixed(1)
           } MiB`,
+          `prefilter    ${pf.state}: ${pf.sigsPrefiltered} signatures through Hyperscan (${pf.literals} literals, ${
+            ((pf.databaseBytes + pf.scratchBytes) / 2 ** 20).toFixed(1)
+          } MiB), ${pf.sigsKeyLoop} on the key loop${pfNote ? ` (${pfNote})` : ""}`,
           ...[...db.unsupported].map(([r, n]) => `unusable     ${n} ${r}`),
           `malformed    ${db.errors.length}`,
           `compiled     ${cached ? "from cache" : "now"}`,

@@ -1,0 +1,144 @@
+/**
+ * The Hyperscan prefilter (native/virtav_prefilter.c) against the key loop alone: the same
+ * detections (signature and offset) on generated signatures of the whole grammar and planted
+ * inputs, with every window size down to one byte (matches across Hyperscan calls), at the
+ * buffer's start and end, in first-match mode, and the serialised form's round trip and refusals.
+ */
+import assert from "node:assert/strict";
+import { Matcher } from "./matcher.ts";
+import { compileSignatures } from "./compile.ts";
+import { parseNdbLine } from "./ndb.ts";
+import type { BodySignature } from "./ndb.ts";
+import { generateGrammarFiles, generateGrammarSignatures } from "./grammar_gen.ts";
+import { generateCorpus, generateSignatures, prng } from "./generate.ts";
+import { native } from "../ffi/ffi.ts";
+
+const enc = new TextEncoder();
+const hex = (s: string) => [...enc.encode(s)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+function parsed(lines: string[]): BodySignature[] {
+  const out: BodySignature[] = [];
+  for (const l of lines) {
+    try {
+      out.push(parseNdbLine(l));
+    } catch { /* a line the body parser leaves out is not this test's business */ }
+  }
+  return out;
+}
+
+const hits = (m: Matcher, buf: Uint8Array, allMatch: boolean) =>
+  m.scanBuffer(buf, { allMatch }).map((h) => `${h.name}@${h.offset}`).sort();
+
+/** Scans every buffer with and without the prefilter at each window; asserts equal answers. */
+function assertSame(sigs: BodySignature[], bufs: Uint8Array[], windows: number[], what: string) {
+  const c = compileSignatures(sigs);
+  const on = Matcher.load(c, { prefilter: true }), off = Matcher.load(c, { prefilter: false });
+  try {
+    assert.equal(on.prefilterInfo().state, "compiled", on.prefilterNote ?? "");
+    assert.equal(off.prefilterInfo().state, "off");
+    let found = 0;
+    for (const w of windows) {
+      native().vav_pf_window(BigInt(w));
+      bufs.forEach((buf, i) => {
+        const want = hits(off, buf, true);
+        found += want.length;
+        assert.deepEqual(hits(on, buf, true), want, `${what}: buffer ${i}, window ${w}`);
+        assert.deepEqual(hits(on, buf, false), hits(off, buf, false), `${what}: first match, ${i}`);
+      });
+    }
+    assert.ok(found > 0, `${what}: the inputs must hold detections`);
+  } finally {
+    native().vav_pf_window(0n);
+    on.close();
+    off.close();
+  }
+}
+
+Deno.test("prefilter: same detections as the key loop on generated signatures of the whole grammar", () => {
+  const seed = 20261205;
+  console.log(`seed ${seed}`);
+  const gs = generateGrammarSignatures(300, seed);
+  const sigs = parsed(gs.map((s) => s.line));
+  const files = generateGrammarFiles(gs, seed + 1, 24).map((f) => f.data);
+  const c = compileSignatures(sigs);
+  const m = Matcher.load(c);
+  const info = m.prefilterInfo();
+  m.close();
+  // the grammar has parts with only two or three fixed bytes: both paths are exercised
+  assert.ok(info.sigsPrefiltered > 0 && info.sigsKeyLoop > 0, JSON.stringify(info));
+  assertSame(sigs, files, [0, 1, 7, 4096], "grammar");
+});
+
+Deno.test("prefilter: same detections on planted instances, at the buffer's start and end", () => {
+  const gen = generateSignatures(400, 77);
+  const sigs = parsed(gen.map((s) => s.line));
+  const corpus = generateCorpus(gen, { files: 6, size: 96 * 1024, seed: 78 }).map((f) => f.data);
+  const rand = prng(79);
+  const anywhere = gen.filter((s) => s.offset.kind === "any");
+  for (let k = 0; k < 8; k++) {
+    const a = anywhere[k].instance(rand), b = anywhere[k + 8].instance(rand);
+    const buf = new Uint8Array(a.length + 300 + b.length).fill(0x2e);
+    buf.set(a, 0); // at the very start
+    buf.set(b, buf.length - b.length); // ending at the very end
+    corpus.push(buf);
+  }
+  assertSame(sigs, corpus, [0, 1, 33, 1 << 16], "planted");
+});
+
+Deno.test("prefilter: signatures without a four-byte literal stay on the key loop and still match", () => {
+  const lines = [
+    `Short:0:*:4142??4344`, // two-byte runs only
+    `Three:0:*:58595a{2}575657`, // three-byte runs
+    `Long:0:*:${hex("LONGLITERAL")}`,
+  ];
+  const c = compileSignatures(parsed(lines));
+  const m = Matcher.load(c);
+  try {
+    const info = m.prefilterInfo();
+    assert.equal(info.state, "compiled");
+    assert.equal(info.sigsPrefiltered, 1);
+    assert.equal(info.sigsKeyLoop, 2);
+    assert.equal(info.programsKeyLoop, 2);
+    const buf = enc.encode("..AB.CD..XYZ..WVW..LONGLITERAL..");
+    assert.deepEqual(hits(m, buf, true), ["Long@19", "Short@2", "Three@9"]);
+    // first-match: the earliest detection, whichever path finds it
+    assert.deepEqual(hits(m, buf, false), ["Short@2"]);
+    assert.deepEqual(hits(m, enc.encode("LONGLITERAL..AB.CD"), false), ["Long@0"]);
+  } finally {
+    m.close();
+  }
+});
+
+Deno.test("prefilter: the serialised form attaches to its own database only, and is checked", () => {
+  const gen = generateSignatures(200, 5);
+  const c = compileSignatures(parsed(gen.map((s) => s.line)));
+  const m = Matcher.load(c);
+  const ser = m.serializePrefilter();
+  assert.ok(ser && ser.length > 32);
+  const corpus = generateCorpus(gen, { files: 2, size: 64 * 1024, seed: 6 }).map((f) => f.data);
+  const back = Matcher.load({ ...c, prefilter: ser });
+  try {
+    assert.equal(back.prefilterInfo().state, "attached");
+    for (const buf of corpus) assert.deepEqual(hits(back, buf, true), hits(m, buf, true));
+  } finally {
+    back.close();
+    m.close();
+  }
+  const refused = (pf: Uint8Array, blob = c.blob) =>
+    assert.throws(() => Matcher.load({ ...c, blob, prefilter: pf }), /cached prefilter/);
+  refused(ser.slice(0, ser.length - 1)); // truncated
+  refused(ser.slice(0, 20));
+  for (const at of [0, 4, 8, 12, 16, 24]) {
+    const bad = ser.slice();
+    bad[at] ^= 1; // header, literal count, checksum, length
+    refused(bad);
+  }
+  // another database's prefilter
+  const other = compileSignatures(parsed(generateSignatures(200, 6).map((s) => s.line)));
+  refused(ser, other.blob);
+  // null: a database known to have none loads without it
+  const none = Matcher.load({ ...c, prefilter: null, prefilterNote: "why" });
+  assert.equal(none.prefilterInfo().state, "off");
+  assert.equal(none.prefilterNote, "why");
+  none.close();
+});
