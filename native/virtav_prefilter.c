@@ -18,8 +18,8 @@
  * would report.
  *
  * Serialised form (vav_pf_serialize, kept by lib/virtav/db_cache.ts): "VAVP", format, literal
- * count, minimum literal, FNV-1a 64 of the literal choice, Hyperscan bytes length, then
- * Hyperscan's own serialisation. Attaching one recomputes the literal choice from the loaded
+ * count, minimum literal, FNV-1a 64 of the literal choice, Hyperscan bytes length, a 64-bit
+ * hash of them, then Hyperscan's own serialisation. Attaching one recomputes the literal choice from the loaded
  * database and refuses any mismatch, and asks Hyperscan whether the bytes fit this library
  * (version and platform). */
 #include "virtav.h"
@@ -31,7 +31,7 @@
 
 #define PF_MAGIC 0x50564156u /* "VAVP" */
 #define PF_FORMAT 1u
-#define PF_HEAD 32
+#define PF_HEAD 40
 #define PF_WINDOW (1u << 20) /* key positions per Hyperscan call (and between two cancel checks) */
 
 struct vav_pf {
@@ -88,6 +88,19 @@ static void choose(const uint8_t *v, const uint8_t *ex, uint32_t w, uint32_t *of
   }
 }
 
+/* A fast 64-bit hash of Hyperscan's bytes (damage there must be refused before Hyperscan sees it). */
+static uint64_t bytes_hash(const uint8_t *p, uint64_t n) {
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w;
+  uint64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    memcpy(&w, p + i, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  for (; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h ^ (h >> 29);
+}
+
 static void fnv(uint64_t *h, const void *p, size_t n) {
   const uint8_t *b = p;
   for (size_t i = 0; i < n; i++) *h = (*h ^ b[i]) * 0x100000001b3ull;
@@ -117,12 +130,13 @@ static void say(char *msg, uint32_t cap, const char *fmt, const char *arg) {
 static int attach(struct vav_pf *pf, const uint8_t *ser, uint64_t len, char *msg, uint32_t cap) {
   if (len < PF_HEAD) return -EINVAL;
   uint32_t h[4];
-  uint64_t sum, hs_len;
+  uint64_t sum, hs_len, hs_sum;
   memcpy(h, ser, 16);
   memcpy(&sum, ser + 16, 8);
   memcpy(&hs_len, ser + 24, 8);
+  memcpy(&hs_sum, ser + 32, 8);
   if (h[0] != PF_MAGIC || h[1] != PF_FORMAT || h[2] != pf->nlits || h[3] != VAV_PF_MIN_LIT ||
-      sum != pf->checksum || hs_len != len - PF_HEAD)
+      sum != pf->checksum || hs_len != len - PF_HEAD || hs_sum != bytes_hash(ser + PF_HEAD, hs_len))
     return -EINVAL;
   const char *bytes = (const char *)ser + PF_HEAD;
   char *info = NULL;
@@ -384,10 +398,11 @@ int64_t vav_pf_serialize(int32_t db, uint8_t *out, uint64_t cap) {
   uint64_t total = PF_HEAD + (uint64_t)n;
   if (out && cap >= total) {
     uint32_t h[4] = {PF_MAGIC, PF_FORMAT, pf->nlits, VAV_PF_MIN_LIT};
-    uint64_t hs_len = n;
+    uint64_t hs_len = n, hs_sum = bytes_hash((const uint8_t *)bytes, n);
     memcpy(out, h, 16);
     memcpy(out + 16, &pf->checksum, 8);
     memcpy(out + 24, &hs_len, 8);
+    memcpy(out + 32, &hs_sum, 8);
     memcpy(out + PF_HEAD, bytes, n);
   }
   free(bytes);

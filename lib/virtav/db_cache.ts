@@ -4,12 +4,15 @@
  * what the tools print about it (names, hash signatures, counts), without parsing any text.
  *
  * This is virtav's one compiled-signature cache (`sigs`, `scan` and `watch` all use it). File
- * `<cache>/<key>.vdb`: "VAVC", uint32 format version, the 32-byte key, uint32 JSON length, JSON
- * {@linkcode CachedMeta}, blob, then the SHA-256 of everything before it. The key is computed from the source databases' bytes (never
- * read from the file): a file whose stored key, format, metadata or blob is off in any way
- * (checked field by field in TypeScript, then every structure of the blob natively, see
- * native/virtav_match.c `db_validate`) is not used: the database is compiled again and the
- * file replaced. The SHA-256 at the end of the file only catches accidental damage to names
+ * `<cache>/<key>.vdb`: "VAVC", uint32 format version, the 32-byte key, uint32 lengths of the
+ * JSON, the blob and the prefilter, JSON {@linkcode CachedMeta}, blob, the serialised Hyperscan
+ * prefilter (native/virtav_prefilter.c; empty when none can be built, the metadata says why),
+ * then the SHA-256 of everything before it. The key is computed from the source databases'
+ * bytes (never read from the file): a file whose stored key, format, metadata, blob or
+ * prefilter is off in any way (checked field by field in TypeScript, then every structure of the
+ * blob natively, see native/virtav_match.c `db_validate`, and the prefilter against the literals
+ * the blob gives and against this Hyperscan's version and platform) is not used: the database
+ * is compiled again and the file replaced. The SHA-256 at the end of the file only catches accidental damage to names
  * and signature bytes that are structurally valid; the cache directory must be as trusted as the
  * databases themselves.
  *
@@ -18,6 +21,7 @@
 import { createHash } from "node:crypto";
 import { type CompiledDb, COMPILER_VERSION, compileSignatures } from "./compile.ts";
 import { native } from "../ffi/ffi.ts";
+import { Matcher } from "./matcher.ts";
 import {
   type DatabaseFile,
   type LineError,
@@ -44,12 +48,15 @@ interface CachedMeta {
   unsupported: [string, number][];
   errors: LineError[];
   unofficialBody: number[];
+  /** Why there is no prefilter (Hyperscan refused the literals), null when there is one. */
+  prefilterNote: string | null;
 }
 
 const MAGIC = 0x43564156; // "VAVC"
 /** The cache file's layout version. */
-const FORMAT = 4;
-const HEAD = 4 + 4 + 32 + 4;
+const FORMAT = 5;
+const HEAD = 4 + 4 + 32 + 4 + 4 + 4;
+const MSG_CAP = 512;
 
 /** Where compiled databases are cached: `$HVKIT_CACHE/virtav`, else `$XDG_CACHE_HOME` or ~/.cache. */
 export function defaultCacheDir(): string {
@@ -77,7 +84,7 @@ const isStr = (v: unknown) => typeof v === "string";
 const HASH_LEN: Record<string, number> = { md5: 32, sha1: 40, sha256: 64 };
 
 /** Whether the metadata has exactly the shape and ranges the tools rely on. */
-function metaOk(m: CachedMeta, blob: Uint8Array): boolean {
+function metaOk(m: CachedMeta, blob: Uint8Array, pf: Uint8Array): boolean {
   if (typeof m !== "object" || m === null) return false;
   if (!Array.isArray(m.names) || !m.names.every(isStr)) return false;
   if (!isInt(m.bodyCount, 0, 2 ** 24) || m.names.length !== m.bodyCount) return false;
@@ -100,23 +107,44 @@ function metaOk(m: CachedMeta, blob: Uint8Array): boolean {
   }
   if (!Array.isArray(m.unofficialBody)) return false;
   if (!m.unofficialBody.every((i) => isInt(i, 0, m.bodyCount - 1))) return false;
+  if (m.prefilterNote !== null && !isStr(m.prefilterNote)) return false;
+  if ((m.prefilterNote === null) !== (pf.length > 0)) return false;
   // the blob's own count of signatures must be the names'
   if (blob.length < 32) return false;
   const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   if (dv.getUint32(8, true) !== m.bodyCount) return false;
-  return native().vav_db_check(blob as Uint8Array<ArrayBuffer>, BigInt(blob.length)) === 0;
+  if (!pf.length) {
+    return native().vav_db_check(blob as Uint8Array<ArrayBuffer>, BigInt(blob.length)) === 0;
+  }
+  // the blob and the prefilter together: refused when it is not this blob's, or was built by
+  // another Hyperscan version or for another platform (then compiled again)
+  const h = native().vav_db_load_pf(
+    blob as Uint8Array<ArrayBuffer>,
+    BigInt(blob.length),
+    pf as Uint8Array<ArrayBuffer>,
+    BigInt(pf.length),
+    1,
+    new Uint8Array(MSG_CAP),
+    MSG_CAP,
+  );
+  if (h < 0) return false;
+  native().vav_db_free(h);
+  return true;
 }
 
 /** The cache file's content if every part of it checks out for `key`, else null. */
-function decode(file: Uint8Array, key: string): { meta: CachedMeta; blob: Uint8Array } | null {
+function decode(
+  file: Uint8Array,
+  key: string,
+): { meta: CachedMeta; blob: Uint8Array; pf: Uint8Array } | null {
   if (file.length < HEAD + 32) return null;
   const bytes = file.subarray(0, file.length - 32);
   if (sha256(bytes) !== toHex(file.subarray(file.length - 32))) return null;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint32(0, true) !== MAGIC || dv.getUint32(4, true) !== FORMAT) return null;
   if (toHex(bytes.subarray(8, 40)) !== key) return null;
-  const n = dv.getUint32(40, true);
-  if (HEAD + n > bytes.length) return null;
+  const n = dv.getUint32(40, true), nb = dv.getUint32(44, true), np = dv.getUint32(48, true);
+  if (HEAD + n + nb + np !== bytes.length) return null;
   let meta: CachedMeta;
   try {
     meta = JSON.parse(
@@ -125,25 +153,28 @@ function decode(file: Uint8Array, key: string): { meta: CachedMeta; blob: Uint8A
   } catch {
     return null;
   }
-  const blob = bytes.slice(HEAD + n);
-  return metaOk(meta, blob) ? { meta, blob } : null;
+  const blob = bytes.slice(HEAD + n, HEAD + n + nb), pf = bytes.slice(HEAD + n + nb);
+  return metaOk(meta, blob, pf) ? { meta, blob, pf } : null;
 }
 
 function toHex(b: Uint8Array): string {
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-function encode(key: string, meta: CachedMeta, blob: Uint8Array): Uint8Array {
+function encode(key: string, meta: CachedMeta, blob: Uint8Array, pf: Uint8Array): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(meta));
-  const out = new Uint8Array(HEAD + json.length + blob.length + 32);
+  const out = new Uint8Array(HEAD + json.length + blob.length + pf.length + 32);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, MAGIC, true);
   dv.setUint32(4, FORMAT, true);
   for (let i = 0; i < 32; i++) out[8 + i] = parseInt(key.slice(2 * i, 2 * i + 2), 16);
   dv.setUint32(40, json.length, true);
+  dv.setUint32(44, blob.length, true);
+  dv.setUint32(48, pf.length, true);
   out.set(json, HEAD);
   out.set(blob, HEAD + json.length);
-  const end = HEAD + json.length + blob.length;
+  out.set(pf, HEAD + json.length + blob.length);
+  const end = HEAD + json.length + blob.length + pf.length;
   out.set(createHash("sha256").update(out.subarray(0, end)).digest(), end);
   return out;
 }
@@ -181,7 +212,12 @@ export async function loadCompiled(
             errors: m.errors,
             unofficialBody: m.unofficialBody ?? [],
           },
-          compiled: { blob: hit.blob, names: m.names },
+          compiled: {
+            blob: hit.blob,
+            names: m.names,
+            prefilter: hit.pf.length ? hit.pf : null,
+            prefilterNote: m.prefilterNote,
+          },
           cached: true,
         };
       }
@@ -197,6 +233,11 @@ export async function loadCompiled(
     unofficialBody: db.unofficialBody,
   };
   if (file) {
+    // the Hyperscan prefilter, compiled once here and kept with the blob
+    const m = Matcher.load(compiled, { prefilter: true });
+    compiled.prefilter = m.serializePrefilter();
+    compiled.prefilterNote = compiled.prefilter ? null : m.prefilterNote ?? "no prefilter";
+    m.close();
     try {
       await Deno.mkdir(o.cacheDir!, { recursive: true });
       const meta: CachedMeta = {
@@ -206,9 +247,13 @@ export async function loadCompiled(
         unsupported: [...db.unsupported],
         errors: db.errors,
         unofficialBody: db.unofficialBody,
+        prefilterNote: compiled.prefilterNote ?? null,
       };
       const tmp = `${file}.${Deno.pid}.tmp`;
-      await Deno.writeFile(tmp, encode(key, meta, compiled.blob));
+      await Deno.writeFile(
+        tmp,
+        encode(key, meta, compiled.blob, compiled.prefilter ?? new Uint8Array()),
+      );
       await Deno.rename(tmp, file);
     } catch { /* a read-only cache is not an error */ }
   }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { loadCompiled } from "./db_cache.ts";
+import { Matcher } from "./matcher.ts";
 
 Deno.test("db cache: a hit gives the same compiled database and summary; changes and damage recompile", async () => {
   const dir = await Deno.makeTempDir({ prefix: "virtav-cache-" });
@@ -40,6 +42,53 @@ Deno.test("db cache: a hit gives the same compiled database and summary; changes
     const third = await loadCompiled([ndb], o);
     assert.equal(third.cached, false);
     assert.deepEqual(third.compiled.blob, again.compiled.blob);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("db cache: the Hyperscan prefilter is kept with the blob, attached on a hit, and damage to it rebuilds", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "virtav-cache-pf-" });
+  try {
+    const ndb = `${dir}/a.ndb`, cache = `${dir}/cache`;
+    await Deno.writeTextFile(ndb, "A:0:*:4142434445\nB:0:*:45464748{2-4}494a4b4c\nS:0:*:6162??6364\n");
+    const o = { eicar: false, cacheDir: cache };
+    const first = await loadCompiled([ndb], o);
+    assert.ok(first.compiled.prefilter && first.compiled.prefilter.length > 0);
+    const second = await loadCompiled([ndb], o);
+    assert.equal(second.cached, true);
+    assert.deepEqual(second.compiled.prefilter, first.compiled.prefilter);
+    const m = Matcher.load(second.compiled);
+    const info = m.prefilterInfo();
+    const found = m.scanBuffer(new TextEncoder().encode("..ABCDE..EFGHxxxIJKL..ab.cd"), {
+      allMatch: true,
+    }).map((h) => h.name).sort();
+    m.close();
+    assert.equal(info.state, "attached");
+    assert.equal(info.sigsPrefiltered, 2);
+    assert.equal(info.sigsKeyLoop, 1);
+    assert.deepEqual(found, ["A", "B", "S"]);
+    // damage inside the prefilter's bytes, the file's checksum made to match: refused, rebuilt
+    const [name] = [...Deno.readDirSync(cache)].map((e) => e.name);
+    const file = `${cache}/${name}`;
+    const good = await Deno.readFile(file);
+    const pfStart = good.length - 32 - first.compiled.prefilter.length;
+    for (const at of [pfStart, pfStart + 36, pfStart + 200, good.length - 40]) {
+      const bad = good.slice();
+      bad[at] ^= 0x10;
+      bad.set(
+        createHash("sha256").update(bad.subarray(0, bad.length - 32)).digest(),
+        bad.length - 32,
+      );
+      await Deno.writeFile(file, bad);
+      const r = await loadCompiled([ndb], o);
+      assert.equal(r.cached, false, `damage at ${at - pfStart} of the prefilter`);
+      assert.deepEqual(r.compiled.prefilter, first.compiled.prefilter);
+    }
+    // a truncated file
+    await Deno.writeFile(file, good.subarray(0, good.length - 100));
+    assert.equal((await loadCompiled([ndb], o)).cached, false);
+    assert.equal((await loadCompiled([ndb], o)).cached, true);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

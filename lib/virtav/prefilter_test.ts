@@ -114,7 +114,7 @@ Deno.test("prefilter: the serialised form attaches to its own database only, and
   const c = compileSignatures(parsed(gen.map((s) => s.line)));
   const m = Matcher.load(c);
   const ser = m.serializePrefilter();
-  assert.ok(ser && ser.length > 32);
+  assert.ok(ser && ser.length > 100);
   const corpus = generateCorpus(gen, { files: 2, size: 64 * 1024, seed: 6 }).map((f) => f.data);
   const back = Matcher.load({ ...c, prefilter: ser });
   try {
@@ -128,9 +128,9 @@ Deno.test("prefilter: the serialised form attaches to its own database only, and
     assert.throws(() => Matcher.load({ ...c, blob, prefilter: pf }), /cached prefilter/);
   refused(ser.slice(0, ser.length - 1)); // truncated
   refused(ser.slice(0, 20));
-  for (const at of [0, 4, 8, 12, 16, 24]) {
+  for (const at of [0, 4, 8, 12, 16, 24, 32, 40, 100, ser.length - 1]) {
     const bad = ser.slice();
-    bad[at] ^= 1; // header, literal count, checksum, length
+    bad[at] ^= 1; // header, literal count, checksums, length, Hyperscan's bytes
     refused(bad);
   }
   // another database's prefilter
