@@ -51,7 +51,10 @@ Deno.test("db cache: the Hyperscan prefilter is kept with the blob, attached on 
   const dir = await Deno.makeTempDir({ prefix: "virtav-cache-pf-" });
   try {
     const ndb = `${dir}/a.ndb`, cache = `${dir}/cache`;
-    await Deno.writeTextFile(ndb, "A:0:*:4142434445\nB:0:*:45464748{2-4}494a4b4c\nS:0:*:6162??6364\n");
+    await Deno.writeTextFile(
+      ndb,
+      "A:0:*:4142434445\nB:0:*:45464748{2-4}494a4b4c\nS:0:*:6162??6364\n",
+    );
     const o = { eicar: false, cacheDir: cache };
     const first = await loadCompiled([ndb], o);
     assert.ok(first.compiled.prefilter && first.compiled.prefilter.length > 0);
