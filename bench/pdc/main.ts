@@ -30,20 +30,13 @@ import { parseArgs } from "node:util";
 import { buildGuest, type GuestImage } from "../../lib/qemu/guest.ts";
 import { launchGuest } from "../../lib/qemu/launch.ts";
 import { startNbdServer } from "../../lib/qemu/nbd_server.ts";
-import { parseRecordLine } from "../../lib/trace/jsonl.ts";
-import type { IoRecord } from "../../lib/trace/io_record.ts";
-import { Simulator } from "../../lib/cache/simulate.ts";
-import { createPolicy } from "../../lib/cache/registry.ts";
-import { pdcAdmission } from "../../lib/cache/pdc_admission.ts";
-import { admitAll } from "../../lib/cache/policy.ts";
-import { ExactDetector } from "../../lib/pdc/journal_detector.ts";
-import { HeuristicDetector } from "../../lib/pdc/heuristic_detector.ts";
 import { locateJournalInFile } from "../../lib/pdc/locate.ts";
 import type { ByteRange } from "../../lib/pdc/byte_range.ts";
 import { formatTable } from "../../lib/cli/table.ts";
 import { withRun } from "../../lib/cli/with_run.ts";
 import { median } from "../thread_cpu.ts";
 import { argsText, type GuestWorkload, guestWorkloads } from "./workloads.ts";
+import { readHit, readTrace } from "./replay.ts";
 
 const BS = 4096;
 const ADMITS = ["all", "pdc"] as const;
@@ -120,33 +113,6 @@ async function makeTemplate(path: string): Promise<ByteRange[]> {
     path,
   ]);
   return (await locateJournalInFile(path)).ranges;
-}
-
-function readTrace(text: string): IoRecord[] {
-  const out: IoRecord[] = [];
-  let n = 0;
-  for (const line of text.split("\n")) {
-    n++;
-    if (line.trim() !== "") out.push(parseRecordLine(line, n));
-  }
-  return out;
-}
-
-/** The read hit ratio of `policy` at `blocks` over `records`, as serve's cache would count it. */
-function replayReadHit(
-  records: IoRecord[],
-  policy: string,
-  blocks: number,
-  mode: "none" | "exact" | "heuristic",
-  ranges: ByteRange[],
-): number {
-  const admission = mode === "none"
-    ? admitAll
-    : pdcAdmission(mode === "exact" ? new ExactDetector(ranges) : new HeuristicDetector());
-  const sim = new Simulator(createPolicy(policy, blocks), BS, admission);
-  for (const r of records) sim.step(r);
-  const res = sim.result();
-  return res.reads.blocks ? res.reads.hits / res.reads.blocks : 0;
 }
 
 async function runLeg(
@@ -227,9 +193,9 @@ async function runLeg(
     deviceRequests: Number(row.device_requests ?? 0),
     deviceMeanUs: Number(row.device_mean_latency_us ?? 0),
     readHit: {
-      none: replayReadHit(records, policy, blocks, "none", ranges),
-      exact: replayReadHit(records, policy, blocks, "exact", ranges),
-      heuristic: replayReadHit(records, policy, blocks, "heuristic", ranges),
+      none: readHit(records, policy, blocks, "none", ranges),
+      exact: readHit(records, policy, blocks, "exact", ranges),
+      heuristic: readHit(records, policy, blocks, "heuristic", ranges),
     },
     pdcMethod: admit === "all"
       ? "none"

@@ -28,11 +28,23 @@ import { guestWorkloads } from "./workloads.ts";
 
 const BS = 4096;
 
-function readHit(
+/** The records of a JSON-lines trace (blank lines skipped). */
+export function readTrace(text: string): IoRecord[] {
+  const out: IoRecord[] = [];
+  let n = 0;
+  for (const line of text.split("\n")) {
+    n++;
+    if (line.trim() !== "") out.push(parseRecordLine(line, n));
+  }
+  return out;
+}
+
+/** The read hit ratio of `policy` at `blocks` over `records`, as serve's cache would count it. */
+export function readHit(
   records: IoRecord[],
   policy: string,
   blocks: number,
-  mode: string,
+  mode: "none" | "exact" | "heuristic",
   ranges: ByteRange[],
 ): number {
   const admission = mode === "none"
@@ -89,15 +101,9 @@ if (import.meta.main) {
     const ranges = (await locateJournalInFile(template)).ranges;
     const traces = [...Deno.readDirSync(dir)].map((e) => e.name)
       .filter((n) => n.startsWith(`${w.name}-`) && /-all-\d+\.jsonl$/.test(n)).sort();
-    const streams = await Promise.all(traces.map(async (t) => {
-      const out: IoRecord[] = [];
-      let n = 0;
-      for (const line of (await Deno.readTextFile(`${dir}/${t}`)).split("\n")) {
-        n++;
-        if (line.trim() !== "") out.push(parseRecordLine(line, n));
-      }
-      return out;
-    }));
+    const streams = await Promise.all(
+      traces.map(async (t) => readTrace(await Deno.readTextFile(`${dir}/${t}`))),
+    );
     if (streams.length === 0) continue;
     const ps = streams.map((s) => profile(s, ranges));
     const m = (f: (p: ReturnType<typeof profile>) => number) => median(ps.map(f));
@@ -115,7 +121,8 @@ if (import.meta.main) {
     for (const policy of policies) {
       for (const f of factors) {
         const blocks = Math.max(1, Math.round(w.workingSetBytes * f / BS));
-        const cell = (mode: string) => streams.map((s) => readHit(s, policy, blocks, mode, ranges));
+        const cell = (mode: "none" | "exact" | "heuristic") =>
+          streams.map((s) => readHit(s, policy, blocks, mode, ranges));
         const none = cell("none"), exact = cell("exact"), heur = cell("heuristic");
         const gains = none.map((v, i) => v > 0 ? exact[i] / v - 1 : 0);
         const show = (xs: number[]) =>
