@@ -34,6 +34,7 @@ import { Auditor } from "../../lib/pviommu/audit.ts";
 import { MapFlag, Status } from "../../lib/pviommu/spec.ts";
 import { dmaContext } from "../../lib/pviommu/native_dma.ts";
 import { native } from "../../lib/ffi/ffi.ts";
+import type { RunRecorder } from "../../lib/results/mod.ts";
 
 const PAGE = 4096;
 const IOVA0 = 0x100000;
@@ -118,329 +119,18 @@ const program = withCommonOptions(
       opts,
       { tool: "bench", command: "pviommu", args: { ...opts, ms, rounds } },
       (run) => {
-        const iommu = new PvIommu({ iotlb: { entries: 4096 } });
-        iommu.attach(1, 8);
-        const pages = Math.min(16384, Math.floor(ram.bytes.length / PAGE) - 1);
-        if (
-          iommu.map(1, IOVA0, IOVA0 + pages * PAGE - 1, PAGE, MapFlag.READ | MapFlag.WRITE) !==
-            Status.OK
-        ) {
-          throw new Error("setup map failed");
-        }
-        const nat = native();
-        const dmaNative = new CheckedDma(iommu, ram.bytes, undefined, { engine: "native" });
-        const dmaTs = new CheckedDma(iommu, ram.bytes, undefined, { engine: "ts" });
-        const ctx = dmaContext(iommu.iotlb, ram.bytes, iommu.pageShift);
-        const buf = new Uint8Array(PAGE).fill(0x5a);
-        // Hit working set: 1024 pages in a scattered order, inside the 4096-entry IOTLB.
-        const hot = opts.hot ?? 1024;
-        if (hot < 1 || hot > 4096 || (hot & (hot - 1)) !== 0) {
-          throw new UsageError(`--hot ${hot}: a power of two from 1 to 4096`);
-        }
-        const order = Array.from({ length: hot }, (_, i) => (i * 617) % hot);
-        const iovas = order.map((p) => IOVA0 + p * PAGE);
-        const gpas = order.map((p) => PAGE + p * PAGE);
-        // Each side walks every page of the working set with its own cursor. With one shared
-        // cursor, slices of 256 copies over 1024 pages gave each side its own fixed half of
-        // the pages (a different 2 MiB of physical memory per side). The checked cursor runs
-        // (half the set + half a slice) ahead, so each side copies pages the other side copied
-        // equally long ago (4 slices of 256 in between, either way).
-        const SLICE = 256;
-        const CHAIN = 16;
-        let kp = 0; // the unchecked peers' cursor
-        let kc = ((hot >> 1) + (SLICE >> 1)) & (hot - 1); // the checked side's cursor
-        const bytes = ram.bytes;
-        // One loop function per case (not one closure factory), so that each call site's
-        // type feedback is its own and no case slows another down.
-        const checkedNativeRead = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            if (dmaNative.read(8, iovas[kc], buf) !== null) throw new Error("unexpected fault");
-            kc = (kc + 1) & (hot - 1);
-          }
+        const f = setUp(ram, opts.hot ?? 1024);
+        const cases = [...singleCopyCases(f), ...chainCases(f)]
+          .filter((c) => opts.engine === "both" || opts.engine === c[0]);
+        const rows = measureDma(cases, ms * rounds);
+        const other = {
+          ...measureTranslations(f, ms),
+          mapNs: measureMapUnmap(f, ms),
+          tibNs: measureAudit(ms),
         };
-        const checkedNativeWrite = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            if (dmaNative.write(8, iovas[kc], buf) !== null) throw new Error("unexpected fault");
-            kc = (kc + 1) & (hot - 1);
-          }
-        };
-        const checkedTsRead = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            if (dmaTs.read(8, iovas[kc], buf) !== null) throw new Error("unexpected fault");
-            kc = (kc + 1) & (hot - 1);
-          }
-        };
-        const checkedTsWrite = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            if (dmaTs.write(8, iovas[kc], buf) !== null) throw new Error("unexpected fault");
-            kc = (kc + 1) & (hot - 1);
-          }
-        };
-        // The peers: the same copy mechanism without the IOMMU (TS: subarray + set; native:
-        // one FFI call doing a bounds check and memcpy).
-        const uncheckedTsRead = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            const g = gpas[kp];
-            buf.set(bytes.subarray(g, g + PAGE));
-            kp = (kp + 1) & (hot - 1);
-          }
-        };
-        const uncheckedTsWrite = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            bytes.set(buf, gpas[kp]);
-            kp = (kp + 1) & (hot - 1);
-          }
-        };
-        const uncheckedNativeRead = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            if (nat.hv_pviommu_copy_read(ctx, gpas[kp], buf, PAGE) !== 0) throw new Error("copy");
-            kp = (kp + 1) & (hot - 1);
-          }
-        };
-        const uncheckedNativeWrite = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            if (nat.hv_pviommu_copy_write(ctx, gpas[kp], buf, PAGE) !== 0) throw new Error("copy");
-            kp = (kp + 1) & (hot - 1);
-          }
-        };
-        // Descriptor chains: CHAIN segments of 4 KiB each (a 64 KiB virtio-blk request's data),
-        // scattered pages as above; one call per chain on both sides (checked: readv/writev,
-        // one FFI call on the native engine; peers: one FFI call doing bounds check + memcpy
-        // per segment, or subarray + set per segment in TS). Same cursors, same pages.
-        const nChains = Math.max(1, hot / CHAIN);
-        const iChains: Float64Array[] = [], gChains: Float64Array[] = [];
-        for (let c = 0; c < nChains; c++) {
-          const ic = new Float64Array(2 * CHAIN), gc = new Float64Array(2 * CHAIN);
-          for (let s = 0; s < CHAIN; s++) {
-            const o = (c * CHAIN + s) % hot;
-            ic[2 * s] = iovas[o];
-            gc[2 * s] = gpas[o];
-            ic[2 * s + 1] = gc[2 * s + 1] = PAGE;
-          }
-          iChains.push(ic);
-          gChains.push(gc);
-        }
-        const cbuf = new Uint8Array(CHAIN * PAGE).fill(0x5a);
-        let cp = 0;
-        let cc = Math.floor(kc / CHAIN) & (nChains - 1);
-        const chainStep = (c: number) => (c + 1) & (nChains - 1);
-        const checkedNativeReadv = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            if (dmaNative.readv(8, iChains[cc], cbuf) !== null) throw new Error("fault");
-            cc = chainStep(cc);
-          }
-        };
-        const checkedNativeWritev = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            if (dmaNative.writev(8, iChains[cc], cbuf) !== null) throw new Error("fault");
-            cc = chainStep(cc);
-          }
-        };
-        const checkedTsReadv = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            if (dmaTs.readv(8, iChains[cc], cbuf) !== null) throw new Error("fault");
-            cc = chainStep(cc);
-          }
-        };
-        const checkedTsWritev = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            if (dmaTs.writev(8, iChains[cc], cbuf) !== null) throw new Error("fault");
-            cc = chainStep(cc);
-          }
-        };
-        const uncheckedNativeReadv = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            const r = nat.hv_pviommu_copy_readv(ctx, gChains[cp], CHAIN, cbuf, cbuf.length);
-            if (r !== CHAIN) throw new Error("copy");
-            cp = chainStep(cp);
-          }
-        };
-        const uncheckedNativeWritev = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            const r = nat.hv_pviommu_copy_writev(ctx, gChains[cp], CHAIN, cbuf, cbuf.length);
-            if (r !== CHAIN) throw new Error("copy");
-            cp = chainStep(cp);
-          }
-        };
-        const uncheckedTsReadv = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            const gc = gChains[cp];
-            for (let s = 0; s < CHAIN; s++) {
-              const g = gc[2 * s];
-              cbuf.set(bytes.subarray(g, g + gc[2 * s + 1]), s * PAGE);
-            }
-            cp = chainStep(cp);
-          }
-        };
-        const uncheckedTsWritev = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            const gc = gChains[cp];
-            for (let s = 0; s < CHAIN; s++) {
-              bytes.set(cbuf.subarray(s * PAGE, (s + 1) * PAGE), gc[2 * s]);
-            }
-            cp = chainStep(cp);
-          }
-        };
-        const cases = [
-          ["native", "read", 1, uncheckedNativeRead, checkedNativeRead],
-          ["native", "write", 1, uncheckedNativeWrite, checkedNativeWrite],
-          ["ts", "read", 1, uncheckedTsRead, checkedTsRead],
-          ["ts", "write", 1, uncheckedTsWrite, checkedTsWrite],
-          ["native", "read", CHAIN, uncheckedNativeReadv, checkedNativeReadv],
-          ["native", "write", CHAIN, uncheckedNativeWritev, checkedNativeWritev],
-          ["ts", "read", CHAIN, uncheckedTsReadv, checkedTsReadv],
-          ["ts", "write", CHAIN, uncheckedTsWritev, checkedTsWritev],
-        ] as const;
-        const rows: {
-          measure: string;
-          engine: string;
-          dir: string;
-          segments: number;
-          checked_ns: number;
-          unchecked_ns: number;
-          overhead_pct: number;
-          slices: number;
-        }[] = [];
-        for (const [engine, dir, segments, peer, checked] of cases) {
-          if (opts.engine !== "both" && opts.engine !== engine) continue;
-          // A slice is SLICE pages either way: SLICE single copies or SLICE / CHAIN chains.
-          const p = paired(ms * rounds, Math.max(1, SLICE / segments), peer, checked);
-          rows.push({
-            measure: segments === 1
-              ? `4K DMA ${dir} (${engine})`
-              : `chain ${segments}x4K ${dir} (${engine}), per chain`,
-            engine,
-            dir,
-            segments,
-            checked_ns: p.bNs,
-            unchecked_ns: p.aNs,
-            overhead_pct: (p.ratio - 1) * 100,
-            slices: p.slices,
-          });
-        }
-
-        // Translations: hits (hot set) and misses (16x the IOTLB, strided).
-        let j = 0;
-        const hitNs = timeIt(ms, 4096, (n) => {
-          for (let i = 0; i < n; i++) {
-            iommu.translate(8, iovas[j], "read");
-            j = (j + 1) & (hot - 1);
-          }
-        });
-        const tlb = iommu.iotlb;
-        const h0 = tlb.hits, m0 = tlb.misses;
-        let q = 0;
-        const missNs = timeIt(ms, 4096, (n) => {
-          for (let i = 0; i < n; i++) {
-            iommu.translate(8, IOVA0 + q * PAGE, "read");
-            q = (q + 4099) % pages;
-          }
-        });
-        const missRatio = (tlb.misses - m0) / Math.max(1, tlb.hits - h0 + tlb.misses - m0);
-
-        // MAP + UNMAP pairs (strict: each UNMAP invalidates the IOTLB range).
-        let v = 0;
-        const base = IOVA0 + (pages + 16) * PAGE;
-        const mapNs = timeIt(ms, 1024, (n) => {
-          for (let i = 0; i < n; i++) {
-            const a = base + (v & 255) * PAGE;
-            iommu.map(1, a, a + PAGE - 1, PAGE, MapFlag.READ);
-            iommu.unmap(1, a, a + PAGE - 1);
-            v++;
-          }
-        });
-
-        // One DMA over a whole 1 TiB mapping, through the audit (no copy: 1 TiB of RAM).
-        const TIB = 1n << 40n;
-        const auditor = new Auditor({ iotlb: { entries: 4096 } });
-        auditor.apply({ op: "attach", endpoint: 8, domain: 1 }, 1);
-        auditor.apply({ op: "map", domain: 1, iova: TIB, len: TIB, gpa: 0n }, 2);
-        const bigDma = { op: "dma", endpoint: 8, iova: TIB, len: TIB, dir: "read" } as const;
-        const tibNs = timeIt(ms, 16, (n) => {
-          for (let i = 0; i < n; i++) auditor.apply(bigDma, 3);
-        });
-        if (auditor.report().violations !== 0) throw new Error("1 TiB DMA: unexpected violation");
-
-        const ram_kind = opts.memory ? "memory" : "mapped-file";
-        for (const r of rows) {
-          const labels = {
-            dir: r.dir,
-            engine: r.engine,
-            bs: PAGE,
-            segments: r.segments,
-            ram: ram_kind,
-            peer: `unchecked-copy-${r.engine}`,
-          };
-          run.metric("dma.checked_ns", r.checked_ns, "ns", labels);
-          run.metric("dma.unchecked_ns", r.unchecked_ns, "ns", labels);
-          const b = PAGE * r.segments;
-          run.metric("dma.checked_gibps", b / r.checked_ns / 1.073741824, "GiB/s", labels);
-          run.metric("dma.unchecked_gibps", b / r.unchecked_ns / 1.073741824, "GiB/s", labels);
-          run.metric("dma.overhead", r.overhead_pct, "%", labels);
-          run.metric("dma.ratio_checked_to_unchecked", 1 + r.overhead_pct / 100, "x", {
-            ...labels,
-            ratio: "checked/unchecked",
-            better: "lower",
-          });
-        }
-        run.metric("iotlb.translations_per_s", 1e9 / hitNs, "1/s", { path: "hit" });
-        run.metric("iotlb.translations_per_s", 1e9 / missNs, "1/s", {
-          path: "miss",
-          miss_ratio: missRatio,
-        });
-        run.metric("iotlb.miss_to_hit_time", missNs / hitNs, "x", {});
-        run.metric("map_unmap.pairs_per_s", 1e9 / mapNs, "1/s", { invalidation: "strict" });
-        run.metric("audit.dma_1tib_ns", tibNs, "ns", { mapping: "1 TiB", check: "per-mapping" });
-        const table = [
-          ...rows.map((r) => ({
-            measure: r.measure,
-            checked: `${r.checked_ns.toFixed(0)} ns (${
-              (PAGE * r.segments / r.checked_ns / 1.073741824).toFixed(2)
-            } GiB/s)`,
-            "unchecked (peer)": `${r.unchecked_ns.toFixed(0)} ns (${
-              (PAGE * r.segments / r.unchecked_ns / 1.073741824).toFixed(2)
-            } GiB/s)`,
-            ratio: `${(1 + r.overhead_pct / 100).toFixed(3)}x (${r.overhead_pct >= 0 ? "+" : ""}${
-              r.overhead_pct.toFixed(1)
-            }%)`,
-          })),
-          {
-            measure: "translate, IOTLB hit",
-            checked: `${(1e9 / hitNs / 1e6).toFixed(1)} M/s`,
-            "unchecked (peer)": "",
-            ratio: "",
-          },
-          {
-            measure: `translate, IOTLB miss (${(missRatio * 100).toFixed(0)}% misses)`,
-            checked: `${(1e9 / missNs / 1e6).toFixed(1)} M/s`,
-            "unchecked (peer)": "",
-            ratio: `${(missNs / hitNs).toFixed(1)}x hit time`,
-          },
-          {
-            measure: "MAP+UNMAP pair (strict)",
-            checked: `${(1e9 / mapNs / 1e3).toFixed(0)} k/s`,
-            "unchecked (peer)": "",
-            ratio: "",
-          },
-          {
-            measure: "audit: one DMA over a 1 TiB mapping",
-            checked: `${(tibNs / 1e3).toFixed(1)} us`,
-            "unchecked (peer)": "",
-            ratio: "",
-          },
-        ];
-        if (opts.output === "json") {
-          console.log(JSON.stringify({ rows, hitNs, missNs, missRatio, mapNs, tibNs }));
-        } else {
-          const cols = ["measure", "checked", "unchecked (peer)", "ratio"];
-          console.log(
-            formatTable(
-              cols,
-              table.map((t) => cols.map((c) => (t as Record<string, string>)[c])),
-              "text",
-            ),
-          );
-        }
+        recordMetrics(run, rows, other, opts.memory ? "memory" : "mapped-file");
+        if (opts.output === "json") console.log(JSON.stringify({ rows, ...other }));
+        else printTable(rows, other);
       },
     );
   } finally {
@@ -448,5 +138,390 @@ const program = withCommonOptions(
     if (tmp) await Deno.remove(tmp).catch(() => {});
   }
 });
+
+/** What every measurement works on: the IOMMU with one big mapping, the DMA engines, the pages. */
+interface Fixture {
+  iommu: PvIommu;
+  /** Pages mapped from IOVA0 on. */
+  pages: number;
+  dmaNative: CheckedDma;
+  dmaTs: CheckedDma;
+  /** The native unchecked copy's context (the peer). */
+  ctx: ReturnType<typeof dmaContext>;
+  nat: ReturnType<typeof native>;
+  bytes: Uint8Array;
+  /** The DMA working set in pages (a power of two), visited in a scattered order. */
+  hot: number;
+  iovas: number[];
+  gpas: number[];
+}
+
+function setUp(ram: GuestRam, hot: number): Fixture {
+  const iommu = new PvIommu({ iotlb: { entries: 4096 } });
+  iommu.attach(1, 8);
+  const pages = Math.min(16384, Math.floor(ram.bytes.length / PAGE) - 1);
+  if (
+    iommu.map(1, IOVA0, IOVA0 + pages * PAGE - 1, PAGE, MapFlag.READ | MapFlag.WRITE) !==
+      Status.OK
+  ) {
+    throw new Error("setup map failed");
+  }
+  // Hit working set: 1024 pages in a scattered order, inside the 4096-entry IOTLB.
+  if (hot < 1 || hot > 4096 || (hot & (hot - 1)) !== 0) {
+    throw new UsageError(`--hot ${hot}: a power of two from 1 to 4096`);
+  }
+  const order = Array.from({ length: hot }, (_, i) => (i * 617) % hot);
+  return {
+    iommu,
+    pages,
+    dmaNative: new CheckedDma(iommu, ram.bytes, undefined, { engine: "native" }),
+    dmaTs: new CheckedDma(iommu, ram.bytes, undefined, { engine: "ts" }),
+    ctx: dmaContext(iommu.iotlb, ram.bytes, iommu.pageShift),
+    nat: native(),
+    bytes: ram.bytes,
+    hot,
+    iovas: order.map((p) => IOVA0 + p * PAGE),
+    gpas: order.map((p) => PAGE + p * PAGE),
+  };
+}
+
+/** One DMA case: engine, direction, segments per call, the unchecked peer, the checked side. */
+type DmaCase = readonly [
+  "native" | "ts",
+  "read" | "write",
+  number,
+  (n: number) => void,
+  (n: number) => void,
+];
+
+// Each side walks every page of the working set with its own cursor. With one shared cursor,
+// slices of 256 copies over 1024 pages gave each side its own fixed half of the pages (a
+// different 2 MiB of physical memory per side). The checked cursor runs (half the set + half a
+// slice) ahead, so each side copies pages the other side copied equally long ago (4 slices of
+// 256 in between, either way).
+const SLICE = 256;
+const CHAIN = 16;
+const checkedStart = (hot: number) => ((hot >> 1) + (SLICE >> 1)) & (hot - 1);
+
+/**
+ * Single 4 KiB copies, checked and unchecked, on both engines. One loop function per case (not
+ * one closure factory), so that each call site's type feedback is its own and no case slows
+ * another down.
+ */
+function singleCopyCases(f: Fixture): DmaCase[] {
+  const { dmaNative, dmaTs, iovas, gpas, hot, bytes, nat, ctx } = f;
+  const buf = new Uint8Array(PAGE).fill(0x5a);
+  let kp = 0; // the unchecked peers' cursor
+  let kc = checkedStart(hot); // the checked side's cursor
+  const checkedNativeRead = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      if (dmaNative.read(8, iovas[kc], buf) !== null) throw new Error("unexpected fault");
+      kc = (kc + 1) & (hot - 1);
+    }
+  };
+  const checkedNativeWrite = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      if (dmaNative.write(8, iovas[kc], buf) !== null) throw new Error("unexpected fault");
+      kc = (kc + 1) & (hot - 1);
+    }
+  };
+  const checkedTsRead = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      if (dmaTs.read(8, iovas[kc], buf) !== null) throw new Error("unexpected fault");
+      kc = (kc + 1) & (hot - 1);
+    }
+  };
+  const checkedTsWrite = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      if (dmaTs.write(8, iovas[kc], buf) !== null) throw new Error("unexpected fault");
+      kc = (kc + 1) & (hot - 1);
+    }
+  };
+  // The peers: the same copy mechanism without the IOMMU (TS: subarray + set; native: one FFI
+  // call doing a bounds check and memcpy).
+  const uncheckedTsRead = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const g = gpas[kp];
+      buf.set(bytes.subarray(g, g + PAGE));
+      kp = (kp + 1) & (hot - 1);
+    }
+  };
+  const uncheckedTsWrite = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      bytes.set(buf, gpas[kp]);
+      kp = (kp + 1) & (hot - 1);
+    }
+  };
+  const uncheckedNativeRead = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      if (nat.hv_pviommu_copy_read(ctx, gpas[kp], buf, PAGE) !== 0) throw new Error("copy");
+      kp = (kp + 1) & (hot - 1);
+    }
+  };
+  const uncheckedNativeWrite = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      if (nat.hv_pviommu_copy_write(ctx, gpas[kp], buf, PAGE) !== 0) throw new Error("copy");
+      kp = (kp + 1) & (hot - 1);
+    }
+  };
+  return [
+    ["native", "read", 1, uncheckedNativeRead, checkedNativeRead],
+    ["native", "write", 1, uncheckedNativeWrite, checkedNativeWrite],
+    ["ts", "read", 1, uncheckedTsRead, checkedTsRead],
+    ["ts", "write", 1, uncheckedTsWrite, checkedTsWrite],
+  ];
+}
+
+/**
+ * Descriptor chains: CHAIN segments of 4 KiB each (a 64 KiB virtio-blk request's data), the
+ * working set's pages in order, as (address, length) pairs: by IOVA for the checked side, by
+ * guest-physical address for the peers.
+ */
+function buildChains(f: Fixture) {
+  const nChains = Math.max(1, f.hot / CHAIN);
+  const iChains: Float64Array[] = [], gChains: Float64Array[] = [];
+  for (let c = 0; c < nChains; c++) {
+    const ic = new Float64Array(2 * CHAIN), gc = new Float64Array(2 * CHAIN);
+    for (let s = 0; s < CHAIN; s++) {
+      const o = (c * CHAIN + s) % f.hot;
+      ic[2 * s] = f.iovas[o];
+      gc[2 * s] = f.gpas[o];
+      ic[2 * s + 1] = gc[2 * s + 1] = PAGE;
+    }
+    iChains.push(ic);
+    gChains.push(gc);
+  }
+  return { nChains, iChains, gChains };
+}
+
+/**
+ * Chains, one call per chain on both sides (checked: readv/writev, one FFI call on the native
+ * engine; peers: one FFI call doing bounds check + memcpy per segment, or subarray + set per
+ * segment in TS). The same pages as the single copies; one loop function per case, as there.
+ */
+function chainCases(f: Fixture): DmaCase[] {
+  const { dmaNative, dmaTs, bytes, nat, ctx } = f;
+  const { nChains, iChains, gChains } = buildChains(f);
+  const cbuf = new Uint8Array(CHAIN * PAGE).fill(0x5a);
+  let cp = 0;
+  let cc = Math.floor(checkedStart(f.hot) / CHAIN) & (nChains - 1);
+  const chainStep = (c: number) => (c + 1) & (nChains - 1);
+  const checkedNativeReadv = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      if (dmaNative.readv(8, iChains[cc], cbuf) !== null) throw new Error("fault");
+      cc = chainStep(cc);
+    }
+  };
+  const checkedNativeWritev = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      if (dmaNative.writev(8, iChains[cc], cbuf) !== null) throw new Error("fault");
+      cc = chainStep(cc);
+    }
+  };
+  const checkedTsReadv = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      if (dmaTs.readv(8, iChains[cc], cbuf) !== null) throw new Error("fault");
+      cc = chainStep(cc);
+    }
+  };
+  const checkedTsWritev = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      if (dmaTs.writev(8, iChains[cc], cbuf) !== null) throw new Error("fault");
+      cc = chainStep(cc);
+    }
+  };
+  const uncheckedNativeReadv = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const r = nat.hv_pviommu_copy_readv(ctx, gChains[cp], CHAIN, cbuf, cbuf.length);
+      if (r !== CHAIN) throw new Error("copy");
+      cp = chainStep(cp);
+    }
+  };
+  const uncheckedNativeWritev = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const r = nat.hv_pviommu_copy_writev(ctx, gChains[cp], CHAIN, cbuf, cbuf.length);
+      if (r !== CHAIN) throw new Error("copy");
+      cp = chainStep(cp);
+    }
+  };
+  const uncheckedTsReadv = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const gc = gChains[cp];
+      for (let s = 0; s < CHAIN; s++) {
+        const g = gc[2 * s];
+        cbuf.set(bytes.subarray(g, g + gc[2 * s + 1]), s * PAGE);
+      }
+      cp = chainStep(cp);
+    }
+  };
+  const uncheckedTsWritev = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const gc = gChains[cp];
+      for (let s = 0; s < CHAIN; s++) {
+        bytes.set(cbuf.subarray(s * PAGE, (s + 1) * PAGE), gc[2 * s]);
+      }
+      cp = chainStep(cp);
+    }
+  };
+  return [
+    ["native", "read", CHAIN, uncheckedNativeReadv, checkedNativeReadv],
+    ["native", "write", CHAIN, uncheckedNativeWritev, checkedNativeWritev],
+    ["ts", "read", CHAIN, uncheckedTsReadv, checkedTsReadv],
+    ["ts", "write", CHAIN, uncheckedTsWritev, checkedTsWritev],
+  ];
+}
+
+/** One measured DMA case. */
+interface DmaRow {
+  measure: string;
+  engine: string;
+  dir: string;
+  segments: number;
+  checked_ns: number;
+  unchecked_ns: number;
+  overhead_pct: number;
+  slices: number;
+}
+
+/** Each case checked against its peer in alternating slices for `ms`. */
+function measureDma(cases: DmaCase[], ms: number): DmaRow[] {
+  const rows: DmaRow[] = [];
+  for (const [engine, dir, segments, peer, checked] of cases) {
+    // A slice is SLICE pages either way: SLICE single copies or SLICE / CHAIN chains.
+    const p = paired(ms, Math.max(1, SLICE / segments), peer, checked);
+    rows.push({
+      measure: segments === 1
+        ? `4K DMA ${dir} (${engine})`
+        : `chain ${segments}x4K ${dir} (${engine}), per chain`,
+      engine,
+      dir,
+      segments,
+      checked_ns: p.bNs,
+      unchecked_ns: p.aNs,
+      overhead_pct: (p.ratio - 1) * 100,
+      slices: p.slices,
+    });
+  }
+  return rows;
+}
+
+/** Translations: hits (hot set) and misses (16x the IOTLB, strided); ns each, the miss ratio. */
+function measureTranslations(f: Fixture, ms: number) {
+  const { iommu, iovas, hot, pages } = f;
+  let j = 0;
+  const hitNs = timeIt(ms, 4096, (n) => {
+    for (let i = 0; i < n; i++) {
+      iommu.translate(8, iovas[j], "read");
+      j = (j + 1) & (hot - 1);
+    }
+  });
+  const tlb = iommu.iotlb;
+  const h0 = tlb.hits, m0 = tlb.misses;
+  let q = 0;
+  const missNs = timeIt(ms, 4096, (n) => {
+    for (let i = 0; i < n; i++) {
+      iommu.translate(8, IOVA0 + q * PAGE, "read");
+      q = (q + 4099) % pages;
+    }
+  });
+  const missRatio = (tlb.misses - m0) / Math.max(1, tlb.hits - h0 + tlb.misses - m0);
+  return { hitNs, missNs, missRatio };
+}
+
+/** MAP + UNMAP pairs (strict: each UNMAP invalidates the IOTLB range); ns per pair. */
+function measureMapUnmap(f: Fixture, ms: number): number {
+  let v = 0;
+  const base = IOVA0 + (f.pages + 16) * PAGE;
+  return timeIt(ms, 1024, (n) => {
+    for (let i = 0; i < n; i++) {
+      const a = base + (v & 255) * PAGE;
+      f.iommu.map(1, a, a + PAGE - 1, PAGE, MapFlag.READ);
+      f.iommu.unmap(1, a, a + PAGE - 1);
+      v++;
+    }
+  });
+}
+
+/** One DMA over a whole 1 TiB mapping, through the audit (no copy: 1 TiB of RAM); ns. */
+function measureAudit(ms: number): number {
+  const TIB = 1n << 40n;
+  const auditor = new Auditor({ iotlb: { entries: 4096 } });
+  auditor.apply({ op: "attach", endpoint: 8, domain: 1 }, 1);
+  auditor.apply({ op: "map", domain: 1, iova: TIB, len: TIB, gpa: 0n }, 2);
+  const bigDma = { op: "dma", endpoint: 8, iova: TIB, len: TIB, dir: "read" } as const;
+  const tibNs = timeIt(ms, 16, (n) => {
+    for (let i = 0; i < n; i++) auditor.apply(bigDma, 3);
+  });
+  if (auditor.report().violations !== 0) throw new Error("1 TiB DMA: unexpected violation");
+  return tibNs;
+}
+
+/** The figures besides the DMA rows. */
+interface OtherFigures {
+  hitNs: number;
+  missNs: number;
+  missRatio: number;
+  mapNs: number;
+  tibNs: number;
+}
+
+const gibps = (bytes: number, ns: number) => bytes / ns / 1.073741824;
+
+function recordMetrics(run: RunRecorder, rows: DmaRow[], o: OtherFigures, ramKind: string) {
+  for (const r of rows) {
+    const labels = {
+      dir: r.dir,
+      engine: r.engine,
+      bs: PAGE,
+      segments: r.segments,
+      ram: ramKind,
+      peer: `unchecked-copy-${r.engine}`,
+    };
+    run.metric("dma.checked_ns", r.checked_ns, "ns", labels);
+    run.metric("dma.unchecked_ns", r.unchecked_ns, "ns", labels);
+    const b = PAGE * r.segments;
+    run.metric("dma.checked_gibps", gibps(b, r.checked_ns), "GiB/s", labels);
+    run.metric("dma.unchecked_gibps", gibps(b, r.unchecked_ns), "GiB/s", labels);
+    run.metric("dma.overhead", r.overhead_pct, "%", labels);
+    run.metric("dma.ratio_checked_to_unchecked", 1 + r.overhead_pct / 100, "x", {
+      ...labels,
+      ratio: "checked/unchecked",
+      better: "lower",
+    });
+  }
+  run.metric("iotlb.translations_per_s", 1e9 / o.hitNs, "1/s", { path: "hit" });
+  run.metric("iotlb.translations_per_s", 1e9 / o.missNs, "1/s", {
+    path: "miss",
+    miss_ratio: o.missRatio,
+  });
+  run.metric("iotlb.miss_to_hit_time", o.missNs / o.hitNs, "x", {});
+  run.metric("map_unmap.pairs_per_s", 1e9 / o.mapNs, "1/s", { invalidation: "strict" });
+  run.metric("audit.dma_1tib_ns", o.tibNs, "ns", { mapping: "1 TiB", check: "per-mapping" });
+}
+
+function printTable(rows: DmaRow[], o: OtherFigures): void {
+  const only = (measure: string, checked: string, ratio = "") => [measure, checked, "", ratio];
+  const table = [
+    ...rows.map((r) => [
+      r.measure,
+      `${r.checked_ns.toFixed(0)} ns (${gibps(PAGE * r.segments, r.checked_ns).toFixed(2)} GiB/s)`,
+      `${r.unchecked_ns.toFixed(0)} ns (${
+        gibps(PAGE * r.segments, r.unchecked_ns).toFixed(2)
+      } GiB/s)`,
+      `${(1 + r.overhead_pct / 100).toFixed(3)}x (${r.overhead_pct >= 0 ? "+" : ""}${
+        r.overhead_pct.toFixed(1)
+      }%)`,
+    ]),
+    only("translate, IOTLB hit", `${(1e9 / o.hitNs / 1e6).toFixed(1)} M/s`),
+    only(
+      `translate, IOTLB miss (${(o.missRatio * 100).toFixed(0)}% misses)`,
+      `${(1e9 / o.missNs / 1e6).toFixed(1)} M/s`,
+      `${(o.missNs / o.hitNs).toFixed(1)}x hit time`,
+    ),
+    only("MAP+UNMAP pair (strict)", `${(1e9 / o.mapNs / 1e3).toFixed(0)} k/s`),
+    only("audit: one DMA over a 1 TiB mapping", `${(o.tibNs / 1e3).toFixed(1)} us`),
+  ];
+  console.log(formatTable(["measure", "checked", "unchecked (peer)", "ratio"], table, "text"));
+}
 
 if (import.meta.main) await runTool(program);
