@@ -20,6 +20,7 @@
  * @module
  */
 import { startRun } from "../../lib/results/mod.ts";
+import { cpuTicks, runScriptJson, waitForSocket, writePatternImage } from "./common.ts";
 
 const args = Deno.args;
 const quick = args.includes("--quick");
@@ -33,12 +34,7 @@ const WS = quick ? 32 << 20 : 128 << 20; // working set, fits every cache below
 
 const dir = await Deno.makeTempDir({ prefix: "bench-nbd-" });
 const img = `${dir}/disk.img`;
-{
-  const f = await Deno.open(img, { write: true, create: true });
-  const chunk = new Uint8Array(1 << 20).map((_, i) => i & 255);
-  for (let o = 0; o < WS; o += chunk.length) await f.write(chunk);
-  f.close();
-}
+await writePatternImage(img, WS);
 
 interface Server {
   name: string;
@@ -108,16 +104,6 @@ async function fio(uri: string, secs: number, prefill: boolean) {
   return { iops: j.jobs[0].read.iops as number, latMeanUs: j.jobs[0].read.lat_ns.mean / 1000 };
 }
 
-/** utime and stime of a process, in clock ticks (100/s). */
-function cpuTicks(pid: number): [number, number] {
-  try {
-    const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-    return [Number(f[11]), Number(f[12])];
-  } catch {
-    return [NaN, NaN];
-  }
-}
-
 interface Sample {
   iops: number;
   latMeanUs: number;
@@ -125,36 +111,12 @@ interface Sample {
   userUsPerReq: number;
 }
 
-/**
- * Waits until the server accepts a connection on its socket: the socket file appears at bind(),
- * before listen(), and a loaded machine can take seconds to get there. Throws when the server
- * exits or does not accept within 60 s, so fio never runs against a server that is not up.
- */
-async function waitForServer(s: Server, child: Deno.ChildProcess): Promise<void> {
-  let exited = false;
-  child.status.then(() => exited = true);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const c = await Deno.connect({ transport: "unix", path: s.socket });
-      c.close();
-      return;
-    } catch (e) {
-      if (exited) throw new Error(`${s.cmd} exited before accepting connections`);
-      if (Date.now() > deadline) {
-        throw new Error(`not accepting on ${s.socket} after 60 s: ${(e as Error).message}`);
-      }
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Starts one server, warms it with a sequential pass, measures random reads, stops it. */
 async function measure(s: Server): Promise<Sample> {
   const child = new Deno.Command(s.cmd, { args: fullArgs(s), stdout: "null", stderr: "piped" })
     .spawn();
   try {
-    await waitForServer(s, child);
+    await waitForSocket(s.cmd, s.socket, child);
     const uri = `nbd+unix:///?socket=${s.socket}`;
     await fio(uri, 0, true); // warm the cache with a sequential pass
     const [u0, s0] = cpuTicks(child.pid);
@@ -229,24 +191,14 @@ console.log(
 // Where qbic-cache's user-space time per hit goes, without sockets (bench/nbd/hit_path.ts).
 let hitPath: Record<string, number> | null = null;
 {
-  const o = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--quiet",
-      "--config",
-      `${ROOT}deno.json`,
-      `${ROOT}bench/nbd/hit_path.ts`,
-      "--json",
-      "--requests",
-      quick ? "200000" : "400000",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (o.code === 0) {
-    hitPath = JSON.parse(new TextDecoder().decode(o.stdout));
-    const h = hitPath!;
+  const o = await runScriptJson<Record<string, number>>(
+    "bench/nbd/hit_path.ts",
+    ["--json", "--requests", quick ? "200000" : "400000"],
+    "piped",
+  );
+  if (o.ok) {
+    hitPath = o.value;
+    const h = o.value;
     const parse = h.parse_reply - h.reply;
     console.log(
       `qbic-cache hit path in-process (ns/request): parse ${parse.toFixed(0)}, cache lookup+copy ${
@@ -254,7 +206,7 @@ let hitPath: Record<string, number> | null = null;
       }, reply build+batch ${h.reply.toFixed(0)}, whole server loop ${h.total.toFixed(0)}; ` +
         `the rest of the server CPU above is the kernel and the event loop (socket I/O)`,
     );
-  } else console.log(`hit path breakdown failed: ${new TextDecoder().decode(o.stderr)}`);
+  } else console.log(`hit path breakdown failed: ${o.why}`);
 }
 
 // The miss path: O_DIRECT, a cache smaller than the working set, against qemu-nbd --cache=none
@@ -268,24 +220,13 @@ interface MissRow {
 }
 let missRows: MissRow[] = [];
 {
-  const o = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--quiet",
-      "--config",
-      `${ROOT}deno.json`,
-      `${ROOT}bench/nbd/miss_path.ts`,
-      "--json",
-      ...(quick ? ["--quick"] : []),
-      "--rounds",
-      String(rounds),
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  if (o.code === 0) missRows = JSON.parse(new TextDecoder().decode(o.stdout)).rows;
-  else failures.push(["miss-path", `bench/nbd/miss_path.ts exited ${o.code}`]);
+  const o = await runScriptJson<{ rows: MissRow[] }>(
+    "bench/nbd/miss_path.ts",
+    ["--json", ...(quick ? ["--quick"] : []), "--rounds", String(rounds)],
+    "inherit",
+  );
+  if (o.ok) missRows = o.value.rows;
+  else failures.push(["miss-path", o.why]);
 }
 
 const run = await startRun({ db: noDb ? false : undefined }, {

@@ -10,6 +10,8 @@
  *
  * @module
  */
+import { waitForSocket } from "./common.ts";
+
 const args = Deno.args;
 const quick = args.includes("--quick");
 const num = (flag: string, dflt: number) => {
@@ -92,22 +94,6 @@ const img = `${dir}/disk.img`;
   f.close();
 }
 
-async function waitForSocket(path: string, child: Deno.ChildProcess): Promise<void> {
-  let exited = false;
-  child.status.then(() => exited = true);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      (await Deno.connect({ transport: "unix", path })).close();
-      return;
-    } catch (e) {
-      if (exited) throw new Error(`server exited before accepting on ${path}`);
-      if (Date.now() > deadline) throw new Error(`${path}: ${(e as Error).message}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function fio(uri: string, cell: Cell, warm: boolean): Promise<number> {
   const a = [
     "--name=m",
@@ -178,7 +164,7 @@ async function measure(server: "qbic-cache" | "qemu-nbd", cell: Cell): Promise<S
   const out = child.output();
   let iops = 0;
   try {
-    await waitForSocket(sock, child);
+    await waitForSocket(cmd, sock, child);
     const uri = `nbd+unix:///?socket=${sock}`;
     if (cell.warm) await fio(uri, cell, true);
     iops = await fio(uri, cell, false);

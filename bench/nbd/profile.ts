@@ -16,6 +16,8 @@
  *
  * @module
  */
+import { cpuTicks, writePatternImage } from "./common.ts";
+
 const args = Deno.args;
 const opt = (name: string, dflt: number) => {
   const i = args.indexOf(name);
@@ -67,12 +69,7 @@ export function stageOf(fn: string, url: string): string {
 
 const dir = await Deno.makeTempDir({ prefix: "nbd-prof-" });
 const img = `${dir}/disk.img`;
-{
-  const f = await Deno.open(img, { write: true, create: true });
-  const chunk = new Uint8Array(1 << 20).map((_, i) => i & 255);
-  for (let o = 0; o < WS; o += chunk.length) await f.write(chunk);
-  f.close();
-}
+await writePatternImage(img, WS);
 const sock = `${dir}/q.sock`;
 const deno = Deno.execPath();
 const child = new Deno.Command(deno, {
@@ -98,12 +95,6 @@ const child = new Deno.Command(deno, {
   stdout: "null",
   stderr: "piped",
 }).spawn();
-
-/** utime and stime of a process, in clock ticks (100/s). */
-function cpuTicks(pid: number): [number, number] {
-  const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-  return [Number(f[11]), Number(f[12])];
-}
 
 async function fio(rw: string, bs: string, secs: number): Promise<number> {
   const a = [
