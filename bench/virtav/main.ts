@@ -17,6 +17,7 @@
  */
 import { parseArgs } from "node:util";
 import { withRun } from "../../lib/cli/mod.ts";
+import type { RunRecorder } from "../../lib/results/mod.ts";
 import { generateSignatures, prng } from "../../lib/virtav/generate.ts";
 import { clamscanOracleArgs, parseClamscanFound } from "../../lib/virtav/clamscan_oracle.ts";
 
@@ -231,6 +232,186 @@ async function guestRescan(ndb: string): Promise<
 
 const fmt = (x: number, d = 1) => Number.isFinite(x) ? x.toFixed(d) : "-";
 
+/** What the prefilter took over (from the cached database), recorded. */
+async function prefilterInfo(run: RunRecorder, n: number, ndb: string, cache: string) {
+  const info = await timed(VIRTAV, [
+    "sigs",
+    "info",
+    "--no-db",
+    "--cache-dir",
+    cache,
+    "--output",
+    "json",
+    "-d",
+    ndb,
+  ]);
+  const pf = JSON.parse(info.out).prefilter;
+  run.metric("prefiltered_signatures", pf.sigsPrefiltered, "count", { sigs: n });
+  run.metric("key_loop_signatures", pf.sigsKeyLoop, "count", { sigs: n });
+  run.metric("prefilter_bytes", pf.databaseBytes + pf.scratchBytes, "bytes", { sigs: n });
+  return pf as {
+    sigsPrefiltered: number;
+    sigsKeyLoop: number;
+    databaseBytes: number;
+    scratchBytes: number;
+  };
+}
+
+/** Start-up: a 4 KiB file, cached database (median of 3 each; clamscan: its own load). */
+async function startupTimes(
+  run: RunRecorder,
+  n: number,
+  ndb: string,
+  cache: string,
+  tiny: string,
+): Promise<Map<string, number>> {
+  const startup = new Map<string, number>();
+  for (const side of [...engines, "clamscan"]) {
+    const secs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t = side === "clamscan"
+        ? await timed("clamscan", clamscanOracleArgs([ndb], [tiny]))
+        : await (({ args, env }) => timed(VIRTAV, args, env))(
+          virtavRun(side as Engine, cache, ndb, tiny),
+        );
+      secs.push(t.secs);
+    }
+    startup.set(side, median(secs));
+    run.metric("startup_seconds", median(secs), "s", {
+      sigs: n,
+      peer: side === "clamscan" ? "clamscan" : "hvkit",
+      engine: side,
+      cache: side === "clamav" || side === "clamscan" ? "none" : "warm",
+    });
+  }
+  return startup;
+}
+
+/** Rounds: each engine and clamscan over the image, order reversed every round. */
+async function scanRounds(ndb: string, cache: string, image: string) {
+  const byEngine = new Map<Engine, Timed[]>(engines.map((e) => [e, []]));
+  const cr: Timed[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const legs: (() => Promise<unknown>)[] = [
+      ...engines.map((e) => async () => {
+        const { args, env } = virtavRun(e, cache, ndb, image);
+        byEngine.get(e)!.push(await timed(VIRTAV, args, env));
+      }),
+      async () => cr.push(await timed("clamscan", clamscanOracleArgs([ndb], [image]))),
+    ];
+    for (const leg of r % 2 ? legs.reverse() : legs) await leg();
+  }
+  return { byEngine, cr };
+}
+
+type Labels = { size_mib: number; sigs: number };
+
+/** clamscan's figures over the rounds; the signatures it found. */
+function reportClamscan(
+  run: RunRecorder,
+  labels: Labels,
+  cr: Timed[],
+  startupSecs: number,
+): Set<string> {
+  const mib = labels.size_mib;
+  const c = cr[rounds - 1];
+  if (c.code > 1) throw new Error(`clamscan failed: ${c.err.split("\n")[0]}`);
+  const cSecs = median(cr.map((x) => x.secs));
+  const cs = new Set(parseClamscanFound(c.out).map((f) => f.signature));
+  const cRss = Math.max(...cr.map((x) => x.rssKiB)) / 1024;
+  const cAnon = Math.max(...cr.map((x) => x.anonKiB)) / 1024;
+  const cCpu = median(cr.map((x) => x.cpuSecs));
+  run.metric("clamscan_throughput", mib / cSecs, "MiB/s", labels);
+  run.metric("clamscan_cpu_throughput", mib / cCpu, "MiB/s", labels);
+  run.metric("rss_peak", cRss, "MiB", { ...labels, peer: "clamscan" });
+  run.metric("rss_anon_peak", cAnon, "MiB", { ...labels, peer: "clamscan" });
+  console.log(`\n${labels.sigs} signatures`);
+  console.log(
+    `  clamscan         ${fmt(cSecs, 2)} s  ${fmt(mib / cSecs)} MiB/s (cpu ${
+      fmt(mib / cCpu)
+    })  start-up ${fmt(startupSecs, 3)} s  RSS ${fmt(cRss, 0)} MiB (anon ${
+      fmt(cAnon, 0)
+    })  ${cs.size} signatures found`,
+  );
+  return cs;
+}
+
+/** One engine's figures over the rounds, its ratios to clamscan, whether it found the same. */
+function reportEngine(
+  run: RunRecorder,
+  e: Engine,
+  labels: Labels,
+  r: { vr: Timed[]; cr: Timed[]; cs: Set<string>; startupSecs: number },
+): void {
+  const { vr, cr, cs } = r;
+  const mib = labels.size_mib;
+  const v = vr[rounds - 1];
+  // Exit 1 is "found"; a scan that read nothing (an input it could not scan) is a failure.
+  if (v.code > 1 || !/scanned [1-9]/.test(v.err)) {
+    throw new Error(`virtav --engine ${e} failed (exit ${v.code}): ${v.err.trim()}`);
+  }
+  const vSecs = median(vr.map((x) => x.secs));
+  const vs = virtavFound(v.out);
+  const same = vs.size === cs.size && [...vs].every((x) => cs.has(x));
+  const ratio = median(vr.map((x, i) => cr[i].secs / x.secs));
+  const cpuRatio = median(vr.map((x, i) => cr[i].cpuSecs / Math.max(x.cpuSecs, 0.01)));
+  const vCpu = median(vr.map((x) => x.cpuSecs));
+  const scanRate = median(vr.map((x) => virtavScanRate(x.err)));
+  const rss = Math.max(...vr.map((x) => x.rssKiB)) / 1024;
+  const anon = Math.max(...vr.map((x) => x.anonKiB)) / 1024;
+  // The default engine keeps the metric names of earlier runs (the regression check
+  // compares rows of the same name and labels).
+  const prefix = e === "default" ? "virtav" : `virtav_${e}`;
+  const ratioLabel = e === "default" ? "virtav/clamscan" : `virtav-${e}/clamscan`;
+  run.metric(`${prefix}_throughput`, mib / vSecs, "MiB/s", labels);
+  run.metric(`${prefix}_scan_throughput`, scanRate, "MiB/s", labels);
+  run.metric(`${prefix}_cpu_throughput`, mib / vCpu, "MiB/s", labels);
+  run.metric("cpu_speedup_vs_clamscan", cpuRatio, "x", {
+    ...labels,
+    ratio: `${ratioLabel} (cpu)`,
+    peer: "clamscan",
+    better: "higher",
+  });
+  run.metric("rss_peak", rss, "MiB", { ...labels, peer: "hvkit", engine: e });
+  run.metric("rss_anon_peak", anon, "MiB", { ...labels, peer: "hvkit", engine: e });
+  run.metric("speedup_vs_clamscan", ratio, "x", {
+    ...labels,
+    ratio: ratioLabel,
+    peer: "clamscan",
+    better: "higher",
+  });
+  run.metric("detections_identical", same ? 1 : 0, "", {
+    ...labels,
+    engine: e,
+    virtav: vs.size,
+    clamscan: cs.size,
+  });
+  console.log(
+    `  virtav ${e.padEnd(9)} ${fmt(vSecs, 2)} s  ${fmt(mib / vSecs)} MiB/s (cpu ${
+      fmt(mib / vCpu)
+    }; scan alone ${fmt(scanRate)} MiB/s)  start-up ${fmt(r.startupSecs, 3)} s  RSS ${
+      fmt(rss, 0)
+    } MiB (anon ${fmt(anon, 0)})  ${fmt(ratio)}x clamscan (cpu ${fmt(cpuRatio)}x); detections ${
+      same ? "identical" : "DIFFER"
+    } (${vs.size})`,
+  );
+}
+
+/** The guest's executable pages: the first pass and the idle rescans. */
+async function reportGuest(run: RunRecorder, ndb: string): Promise<void> {
+  const g = await guestRescan(ndb);
+  const worst = Math.max(...g.idleMs);
+  run.metric("guest_first_pass_ms", g.firstMs, "ms", { pages: g.pages });
+  run.metric("guest_idle_rescan_ms", worst, "ms", { pages: g.pages, stat: "max of 5" });
+  console.log(
+    `guest    first pass ${
+      g.firstMs.toFixed(1)
+    } ms over ${g.pages} executable pages; idle rescans ${
+      g.idleMs.map((x) => x.toFixed(1)).join(", ")
+    } ms (max ${worst.toFixed(1)}, target < 100)`,
+  );
+}
+
 await withRun({ db: values.db }, {
   tool: "bench",
   command: "virtav",
@@ -251,126 +432,13 @@ await withRun({ db: values.db }, {
       const compile = await timed(VIRTAV, virtavArgs("default", cache, ndb, tiny));
       if (compile.code > 1) throw new Error(`virtav failed at ${n} signatures: ${compile.err}`);
       run.metric("virtav_first_load_seconds", compile.secs, "s", { sigs: n });
-      // What the prefilter took over (from the cached database).
-      const info = await timed(VIRTAV, [
-        "sigs",
-        "info",
-        "--no-db",
-        "--cache-dir",
-        cache,
-        "--output",
-        "json",
-        "-d",
-        ndb,
-      ]);
-      const pf = JSON.parse(info.out).prefilter;
-      run.metric("prefiltered_signatures", pf.sigsPrefiltered, "count", { sigs: n });
-      run.metric("key_loop_signatures", pf.sigsKeyLoop, "count", { sigs: n });
-      run.metric("prefilter_bytes", pf.databaseBytes + pf.scratchBytes, "bytes", { sigs: n });
-      // Start-up: a 4 KiB file, cached database (median of 3; clamscan: its own load).
-      const startup = new Map<string, number>();
-      for (const side of [...engines, "clamscan"]) {
-        const secs: number[] = [];
-        for (let i = 0; i < 3; i++) {
-          const t = side === "clamscan"
-            ? await timed("clamscan", clamscanOracleArgs([ndb], [tiny]))
-            : await (({ args, env }) => timed(VIRTAV, args, env))(
-              virtavRun(side as Engine, cache, ndb, tiny),
-            );
-          secs.push(t.secs);
-        }
-        startup.set(side, median(secs));
-        run.metric("startup_seconds", median(secs), "s", {
-          sigs: n,
-          peer: side === "clamscan" ? "clamscan" : "hvkit",
-          engine: side,
-          cache: side === "clamav" || side === "clamscan" ? "none" : "warm",
-        });
-      }
-      // Rounds: each engine and clamscan over the image, order reversed every round.
-      const byEngine = new Map<Engine, Timed[]>(engines.map((e) => [e, []]));
-      const cr: Timed[] = [];
-      for (let r = 0; r < rounds; r++) {
-        const legs: (() => Promise<unknown>)[] = [
-          ...engines.map((e) => async () => {
-            const { args, env } = virtavRun(e, cache, ndb, image);
-            byEngine.get(e)!.push(await timed(VIRTAV, args, env));
-          }),
-          async () => cr.push(await timed("clamscan", clamscanOracleArgs([ndb], [image]))),
-        ];
-        for (const leg of r % 2 ? legs.reverse() : legs) await leg();
-      }
-      const c = cr[rounds - 1];
-      if (c.code > 1) throw new Error(`clamscan failed: ${c.err.split("\n")[0]}`);
-      const cSecs = median(cr.map((x) => x.secs));
-      const cs = new Set(parseClamscanFound(c.out).map((f) => f.signature));
-      const cRss = Math.max(...cr.map((x) => x.rssKiB)) / 1024;
-      const cAnon = Math.max(...cr.map((x) => x.anonKiB)) / 1024;
-      const cCpu = median(cr.map((x) => x.cpuSecs));
-      run.metric("clamscan_throughput", mib / cSecs, "MiB/s", labels);
-      run.metric("clamscan_cpu_throughput", mib / cCpu, "MiB/s", labels);
-      run.metric("rss_peak", cRss, "MiB", { ...labels, peer: "clamscan" });
-      run.metric("rss_anon_peak", cAnon, "MiB", { ...labels, peer: "clamscan" });
-      console.log(`\n${n} signatures`);
-      console.log(
-        `  clamscan         ${fmt(cSecs, 2)} s  ${fmt(mib / cSecs)} MiB/s (cpu ${
-          fmt(mib / cCpu)
-        })  start-up ${fmt(startup.get("clamscan")!, 3)} s  RSS ${fmt(cRss, 0)} MiB (anon ${
-          fmt(cAnon, 0)
-        })  ${cs.size} signatures found`,
-      );
+      const pf = await prefilterInfo(run, n, ndb, cache);
+      const startup = await startupTimes(run, n, ndb, cache, tiny);
+      const { byEngine, cr } = await scanRounds(ndb, cache, image);
+      const cs = reportClamscan(run, labels, cr, startup.get("clamscan")!);
       for (const e of engines) {
         const vr = byEngine.get(e)!;
-        const v = vr[rounds - 1];
-        // Exit 1 is "found"; a scan that read nothing (an input it could not scan) is a failure.
-        if (v.code > 1 || !/scanned [1-9]/.test(v.err)) {
-          throw new Error(`virtav --engine ${e} failed (exit ${v.code}): ${v.err.trim()}`);
-        }
-        const vSecs = median(vr.map((x) => x.secs));
-        const vs = virtavFound(v.out);
-        const same = vs.size === cs.size && [...vs].every((x) => cs.has(x));
-        const ratio = median(vr.map((x, i) => cr[i].secs / x.secs));
-        const cpuRatio = median(vr.map((x, i) => cr[i].cpuSecs / Math.max(x.cpuSecs, 0.01)));
-        const vCpu = median(vr.map((x) => x.cpuSecs));
-        const scanRate = median(vr.map((x) => virtavScanRate(x.err)));
-        const rss = Math.max(...vr.map((x) => x.rssKiB)) / 1024;
-        const anon = Math.max(...vr.map((x) => x.anonKiB)) / 1024;
-        // The default engine keeps the metric names of earlier runs (the regression check
-        // compares rows of the same name and labels).
-        const prefix = e === "default" ? "virtav" : `virtav_${e}`;
-        const ratioLabel = e === "default" ? "virtav/clamscan" : `virtav-${e}/clamscan`;
-        run.metric(`${prefix}_throughput`, mib / vSecs, "MiB/s", labels);
-        run.metric(`${prefix}_scan_throughput`, scanRate, "MiB/s", labels);
-        run.metric(`${prefix}_cpu_throughput`, mib / vCpu, "MiB/s", labels);
-        run.metric("cpu_speedup_vs_clamscan", cpuRatio, "x", {
-          ...labels,
-          ratio: `${ratioLabel} (cpu)`,
-          peer: "clamscan",
-          better: "higher",
-        });
-        run.metric("rss_peak", rss, "MiB", { ...labels, peer: "hvkit", engine: e });
-        run.metric("rss_anon_peak", anon, "MiB", { ...labels, peer: "hvkit", engine: e });
-        run.metric("speedup_vs_clamscan", ratio, "x", {
-          ...labels,
-          ratio: ratioLabel,
-          peer: "clamscan",
-          better: "higher",
-        });
-        run.metric("detections_identical", same ? 1 : 0, "", {
-          ...labels,
-          engine: e,
-          virtav: vs.size,
-          clamscan: cs.size,
-        });
-        console.log(
-          `  virtav ${e.padEnd(9)} ${fmt(vSecs, 2)} s  ${fmt(mib / vSecs)} MiB/s (cpu ${
-            fmt(mib / vCpu)
-          }; scan alone ${fmt(scanRate)} MiB/s)  start-up ${fmt(startup.get(e)!, 3)} s  RSS ${
-            fmt(rss, 0)
-          } MiB (anon ${fmt(anon, 0)})  ${fmt(ratio)}x clamscan (cpu ${
-            fmt(cpuRatio)
-          }x); detections ${same ? "identical" : "DIFFER"} (${vs.size})`,
-        );
+        reportEngine(run, e, labels, { vr, cr, cs, startupSecs: startup.get(e)! });
       }
       console.log(
         `  first run (compiles the database and the prefilter) ${fmt(compile.secs, 2)} s; ` +
@@ -381,17 +449,5 @@ await withRun({ db: values.db }, {
   } finally {
     await Deno.remove(cache, { recursive: true });
   }
-  if (values.guest) {
-    const g = await guestRescan(ndbs.get(sigSizes[0])!);
-    const worst = Math.max(...g.idleMs);
-    run.metric("guest_first_pass_ms", g.firstMs, "ms", { pages: g.pages });
-    run.metric("guest_idle_rescan_ms", worst, "ms", { pages: g.pages, stat: "max of 5" });
-    console.log(
-      `guest    first pass ${
-        g.firstMs.toFixed(1)
-      } ms over ${g.pages} executable pages; idle rescans ${
-        g.idleMs.map((x) => x.toFixed(1)).join(", ")
-      } ms (max ${worst.toFixed(1)}, target < 100)`,
-    );
-  }
+  if (values.guest) await reportGuest(run, ndbs.get(sigSizes[0])!);
 });
