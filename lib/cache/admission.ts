@@ -33,7 +33,7 @@ import { ExactDetector } from "../pdc/journal_detector.ts";
 import { HeuristicDetector, type HeuristicOptions } from "../pdc/heuristic_detector.ts";
 import { locateJournalInFile } from "../pdc/locate.ts";
 import type { ByteRange } from "../pdc/byte_range.ts";
-import { UsageError } from "../cli/errors.ts";
+import { UnknownAdmissionError } from "./errors.ts";
 
 /** The names `--admit` accepts. */
 export const ADMISSION_NAMES = ["all", "pdc"] as const;
@@ -53,10 +53,7 @@ export interface AdmissionOptions {
   heuristicOptions?: HeuristicOptions;
 }
 
-/** An unknown admission name (a usage error: the CLI exits 2); the message lists the known ones. */
-export class UnknownAdmissionError extends UsageError {
-  override name = "UnknownAdmissionError";
-}
+export { UnknownAdmissionError };
 
 /**
  * Builds the admission filter `name`. Throws {@linkcode UnknownAdmissionError} for an unknown
@@ -84,8 +81,6 @@ export function createAdmission(
       });
     }
     default:
-      throw new UnknownAdmissionError(
-        `unknown admission filter "${name}" (known: ${ADMISSION_NAMES.join(", ")})`,
-      );
+      throw new UnknownAdmissionError(name, ADMISSION_NAMES);
   }
 }

@@ -18,7 +18,9 @@
  *
  * @module
  */
-import { UsageError } from "../cli/errors.ts";
+import { PolicySpecError } from "./errors.ts";
+
+export { PolicySpecError };
 
 interface ParamSpec {
   key: string;
@@ -68,10 +70,10 @@ export interface PolicySpec {
   label: string;
 }
 
-/** Parses `name` or `name(key=value,...)`; throws UsageError naming what is wrong. */
+/** Parses `name` or `name(key=value,...)`; throws {@linkcode PolicySpecError} naming what is wrong. */
 export function parsePolicySpec(spec: string): PolicySpec {
   const m = /^([A-Za-z0-9_-]+)(?:\((.*)\))?$/.exec(spec.trim());
-  if (!m) throw new UsageError(`--policy ${spec}: expected NAME or NAME(key=value,...)`);
+  if (!m) throw new PolicySpecError(spec, "expected NAME or NAME(key=value,...)");
   const name = m[1].toLowerCase();
   const defs = POLICY_PARAMS[name] ?? [];
   const params = defs.map((d) => d.dflt);
@@ -84,12 +86,13 @@ export function parsePolicySpec(spec: string): PolicySpec {
       );
       if (i < 0) {
         const known = defs.map((d) => d.key).join(", ") || "none";
-        throw new UsageError(`--policy ${spec}: ${name} has no parameter '${k}' (known: ${known})`);
+        throw new PolicySpecError(spec, `${name} has no parameter '${k}' (known: ${known})`);
       }
       const x = Number(v);
       if (v === undefined || v === "" || rest.length || !Number.isFinite(x) || !defs[i].ok(x)) {
-        throw new UsageError(
-          `--policy ${spec}: ${defs[i].key} must be in ${defs[i].range}, got '${v ?? ""}'`,
+        throw new PolicySpecError(
+          spec,
+          `${defs[i].key} must be in ${defs[i].range}, got '${v ?? ""}'`,
         );
       }
       params[i] = x;

@@ -3,7 +3,8 @@ import fc from "fast-check";
 import { parsePolicySpec, splitPolicyList } from "./policy_params.ts";
 import { createPolicy } from "./registry.ts";
 import { NativeCache } from "./native_cache.ts";
-import { UsageError } from "../cli/errors.ts";
+import { PolicySpecError } from "./errors.ts";
+import { describeError, EXIT } from "../cli/errors.ts";
 
 const seed = Number(Deno.env.get("HVKIT_FUZZ_SEED") ?? Math.floor(Math.random() * 2 ** 31));
 console.log(`policy params: seed ${seed} (HVKIT_FUZZ_SEED=${seed} replays it)`);
@@ -30,7 +31,15 @@ Deno.test("policy params: libCacheSim's names, defaults printed, bad ones named"
       "2q((",
     ]
   ) {
-    assert.throws(() => parsePolicySpec(bad), UsageError, bad);
+    assert.throws(() => parsePolicySpec(bad), PolicySpecError, bad);
+    // The library's own type; lib/cli still makes it a usage error (exit 2) naming the text.
+    try {
+      parsePolicySpec(bad);
+    } catch (e) {
+      assert.equal((e as PolicySpecError).spec, bad);
+      assert.equal(describeError("qbic-cache", e).code, EXIT.usage);
+      assert.ok(describeError("qbic-cache", e).line.startsWith(`qbic-cache: --policy ${bad}: `));
+    }
   }
   assert.deepEqual(splitPolicyList("lru, s3fifo(fifo-size-ratio=0.2,ghost-size-ratio=0.5),2q"), [
     "lru",

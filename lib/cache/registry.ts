@@ -15,7 +15,7 @@ import { QbicPolicy } from "./qbic.ts";
 import { S3FifoPolicy } from "./s3fifo.ts";
 import { SievePolicy } from "./sieve.ts";
 import { TwoQPolicy } from "./two_q.ts";
-import { UsageError } from "../cli/errors.ts";
+import { PolicyCapacityError, UnknownPolicyError } from "./errors.ts";
 import { parsePolicySpec } from "./policy_params.ts";
 
 /** A policy from its parameters (POLICY_PARAMS order). */
@@ -50,15 +50,12 @@ export const ONLINE_POLICY_NAMES: readonly string[] = Object.freeze(
   POLICY_NAMES.filter((n) => n !== "belady"),
 );
 
-/** An unknown policy name (a usage error: the CLI exits 2). */
-export class UnknownPolicyError extends UsageError {
-  constructor(readonly policy: string) {
-    super(`unknown policy '${policy}' (known: ${POLICY_NAMES.join(", ")})`);
-  }
-}
+export { PolicyCapacityError, UnknownPolicyError };
 
 /**
- * Builds the policy `name` with room for `capacityBlocks` blocks.
+ * Builds the policy `name` with room for `capacityBlocks` blocks. Throws
+ * {@linkcode UnknownPolicyError}, {@linkcode PolicyCapacityError}, or (for a bad
+ * `NAME(key=value,...)`) a PolicySpecError.
  *
  * @example
  * ```ts
@@ -74,11 +71,9 @@ export function createPolicy(spec: string, capacityBlocks: number): CachePolicy 
   const parsed = bare ? undefined : parsePolicySpec(spec);
   const name = parsed?.name ?? spec;
   const f = Object.hasOwn(FACTORIES, name) ? FACTORIES[name] : undefined;
-  if (!f) throw new UnknownPolicyError(name);
+  if (!f) throw new UnknownPolicyError(name, POLICY_NAMES);
   if (!Number.isSafeInteger(capacityBlocks) || capacityBlocks < 0) {
-    throw new UsageError(
-      `capacity must be a non-negative whole number of blocks: ${capacityBlocks}`,
-    );
+    throw new PolicyCapacityError(capacityBlocks);
   }
   if (parsed && Object.hasOwn(WITH_PARAMS, name)) {
     return WITH_PARAMS[name](capacityBlocks, parsed.params);

@@ -1,3 +1,16 @@
+/**
+ * Errors and exit codes: the CLI's own {@linkcode UsageError} and {@linkcode ToolError}, and the
+ * one place where library errors become exit codes ({@linkcode describeError}).
+ *
+ * @module
+ */
+import {
+  PolicyCapacityError,
+  PolicySpecError,
+  UnknownAdmissionError,
+  UnknownPolicyError,
+} from "../cache/errors.ts";
+
 /** A mistake in how the tool was called: exit code 2, one line, no stack trace. */
 export class UsageError extends Error {
   override name = "UsageError";
@@ -12,8 +25,26 @@ export class ToolError extends Error {
 export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
 
 /**
- * The one-line message and exit code for anything thrown out of a tool. Usage errors exit 2,
- * everything else 1; a stack trace only with `HVKIT_DEBUG=1`.
+ * Library errors that say the caller named something that does not exist or wrote it wrong:
+ * the tools exit with them as with a {@linkcode UsageError} (2). The library throws its own
+ * types (lib/cache/errors.ts); only this table decides their exit code.
+ */
+const USAGE_ERRORS: readonly (abstract new (...args: never[]) => Error)[] = [
+  PolicySpecError,
+  UnknownPolicyError,
+  PolicyCapacityError,
+  UnknownAdmissionError,
+];
+
+/** True for a {@linkcode UsageError} or a library error that means the same (exit 2). */
+export function isUsageError(e: unknown): e is Error {
+  return e instanceof UsageError || USAGE_ERRORS.some((t) => e instanceof t);
+}
+
+/**
+ * The one-line message and exit code for anything thrown out of a tool. Usage errors (and the
+ * library errors mapped to them above) exit 2, everything else 1; a stack trace only with
+ * `HVKIT_DEBUG=1`.
  *
  * @example
  * ```ts
@@ -23,7 +54,7 @@ export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
  */
 export function describeError(tool: string, e: unknown): { line: string; code: number } {
   const debug = Deno.env.get("HVKIT_DEBUG") === "1";
-  if (e instanceof UsageError) return { line: `${tool}: ${e.message}`, code: EXIT.usage };
+  if (isUsageError(e)) return { line: `${tool}: ${e.message}`, code: EXIT.usage };
   if (e instanceof Error) {
     const first = (e.message || e.name).split("\n")[0];
     const line = `${tool}: ${first}` + (debug && e.stack ? `\n${e.stack}` : "");
