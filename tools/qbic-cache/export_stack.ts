@@ -22,6 +22,7 @@ import { LatencyDevice } from "../../lib/block/latency_device.ts";
 import type { LatencyModel } from "../../lib/block/latency_model.ts";
 import { ExportLedger, ExportMeter } from "../../lib/block/export_meter.ts";
 import { createPolicy } from "../../lib/cache/registry.ts";
+import type { CachePolicy } from "../../lib/cache/policy.ts";
 import { OwnerQuotaPolicy } from "../../lib/cache/owner_quota.ts";
 import type { NbdExport } from "../../lib/nbd/types.ts";
 
@@ -146,6 +147,33 @@ export interface ExportStack {
   close(): Promise<void>;
 }
 
+/** The policy of a cache of `blocks` blocks; in a shared pool, `max=` caps become quotas. */
+function policyFor(
+  specs: ExportSpec[],
+  o: ExportStackOptions,
+  concat: ConcatDevice,
+  blocks: number,
+): CachePolicy {
+  const p = createPolicy(o.policy, blocks);
+  if (o.allocation !== "shared" || !specs.some((s) => s.max !== undefined)) return p;
+  const max = specs.map((s) => s.max === undefined ? Infinity : Math.floor(blocks * s.max));
+  return new OwnerQuotaPolicy(p, (b) => concat.partAt(b * o.blockSize), max);
+}
+
+/** Bytes each export holds: a shared cache's blocks by owner, or each static cache's. */
+function bytesCached(
+  concat: ConcatDevice,
+  caches: CacheStatsLayer[],
+  shared: boolean,
+  bs: number,
+): number[] {
+  const out = concat.parts.map(() => 0);
+  if (shared) {
+    for (const b of caches[0].cache.residentBlockNumbers()) out[concat.partAt(b * bs)] += bs;
+  } else caches.forEach((c, i) => out[i] = c.cache.residentBlocks * bs);
+  return out;
+}
+
 /** Builds the stack over already opened images (one per spec, in order). */
 export function buildExportStack(
   specs: ExportSpec[],
@@ -162,16 +190,9 @@ export function buildExportStack(
     specs.map((s) => s.name),
     o.allocation === "shared" ? (_c, block) => concat.partAt(block * bs) : (c) => c,
   );
-  const capped = specs.some((s) => s.max !== undefined);
-  const policyFor = (blocks: number) => {
-    const p = createPolicy(o.policy, blocks);
-    if (!capped || o.allocation !== "shared") return p;
-    const max = specs.map((s) => s.max === undefined ? Infinity : Math.floor(blocks * s.max));
-    return new OwnerQuotaPolicy(p, (b) => concat.partAt(b * bs), max);
-  };
   const newCache = (inner: BlockDevice, blocks: number, index: number) => {
     const cache = stackCache(inner, {
-      policy: policyFor(blocks),
+      policy: policyFor(specs, o, concat, blocks),
       blockSize: bs,
       mode: o.mode,
       cacheOnRead: o.cacheOnRead,
@@ -214,13 +235,7 @@ export function buildExportStack(
     ledger,
     caches,
     latency,
-    bytesCached() {
-      const out = specs.map(() => 0);
-      if (shared) {
-        for (const b of shared.cache.residentBlockNumbers()) out[concat.partAt(b * bs)] += bs;
-      } else caches.forEach((c, i) => out[i] = c.cache.residentBlocks * bs);
-      return out;
-    },
+    bytesCached: () => bytesCached(concat, caches, shared !== null, bs),
     deviceIo: () => concat.parts.map((p) => p.io),
     async close() {
       const results = await Promise.allSettled(caches.map((c) => c.close()));

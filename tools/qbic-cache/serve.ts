@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type Command, Option } from "@commander-js/extra-typings";
+import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
 import {
   addExamples,
   describeFsError,
@@ -20,7 +20,7 @@ import {
   UsageError,
   withCommonOptions,
 } from "../../lib/cli/mod.ts";
-import { startRun } from "../../lib/results/mod.ts";
+import { type RunRecorder as Run, startRun } from "../../lib/results/mod.ts";
 import type { BlockDevice } from "../../lib/block/block_device.ts";
 import { MemoryDevice } from "../../lib/block/memory_device.ts";
 import { FileDevice, openFileDevice } from "../../lib/block/file_device.ts";
@@ -421,16 +421,67 @@ export async function serve(image: string | undefined, o: ServeOptions): Promise
   checkServeOptions(o);
   const specs = exportSpecsOf(image, o);
   const stack = specs ? await openManyStack(specs, o) : await openSingleStack(image!, o);
-  const { caches, recorder, latency, many } = stack;
-  const listen = o.port !== undefined ? { port: o.port } : { socket: o.socket ?? defaultSocket() };
   const run = await startRun({ db: o.db }, {
     tool: "qbic-cache",
     command: "serve",
-    args: { image: stack.label, ...o, db: undefined, backingLatency: latency?.model.spec },
+    args: { image: stack.label, ...o, db: undefined, backingLatency: stack.latency?.model.spec },
   });
-  let server: NbdServer;
+  const server = await startServer(stack, o, run);
+  if (!o.quiet) announce(stack, server, o);
+  if (engineFeatures) run.event("engine", { engine: "io_uring", features: engineFeatures });
+  const figures: Figures = {
+    stack,
+    server,
+    run,
+    t0: performance.now(),
+    labels: {
+      image: stack.label,
+      policy: stack.caches.length ? o.policy : "none",
+      mode: o.mode,
+    },
+  };
+  const stopLive = startLiveFigures(figures, o);
+  const stop = stopSignals();
+  const sig = await stop.signal;
+  stopLive();
+  if (!o.quiet) console.error(`qbic-cache serve: ${sig}: finishing requests and flushing`);
+  await server.shutdown();
+  const cachedAtStop = stack.many?.bytesCached(); // what each VM held; closing empties the cache
+  let failure: Error | null = null;
   try {
-    server = NbdServer.start({
+    await stack.close();
+  } catch (e) {
+    failure = e as Error;
+  }
+  if (stack.recorder?.error) failure ??= new ToolError(`--record: ${stack.recorder.error.message}`);
+  stop.remove();
+  await reportShutdown(figures, o, sig, failure, cachedAtStop);
+  if (failure) throw new ToolError(`shutdown: ${failure.message}`);
+}
+
+/** What the figures of a run are read from and written to. */
+interface Figures {
+  stack: ServedStack;
+  server: NbdServer;
+  run: Run;
+  /** When serving started (performance.now()). */
+  t0: number;
+  labels: Record<string, string>;
+}
+
+/** The listen address `--port`/`--socket` give. */
+function listenOf(o: ServeOptions): { port: number } | { socket: string } {
+  return o.port !== undefined ? { port: o.port } : { socket: o.socket ?? defaultSocket() };
+}
+
+/**
+ * Starts the NBD server over the stack. On failure closes the stack and fails the run; a limit
+ * that cannot work is a usage error naming the option it came from.
+ */
+async function startServer(stack: ServedStack, o: ServeOptions, run: Run): Promise<NbdServer> {
+  const listen = listenOf(o);
+  try {
+    return NbdServer.start({
       exports: stack.exports,
       listen,
       limits: {
@@ -463,38 +514,46 @@ export async function serve(image: string | undefined, o: ServeOptions): Promise
     const where = "socket" in listen ? `--socket ${listen.socket}` : `--port ${listen.port}`;
     throw new ToolError(`${where}: cannot listen: ${describeFsError(e).replace(/^.*: /, "")}`);
   }
-  if (!o.quiet) {
-    const what = caches.length > 0
-      ? `${o.policy} cache ${formatSize(o.cacheSize)} (${o.mode}, ${o.blockSize}-byte blocks${
-        many ? `, ${o.allocation}` : ""
-      })`
-      : "no cache";
-    const slow = latency ? `; backing device modelled as ${latency.model.spec}` : "";
-    console.error(`qbic-cache serve: ${stack.label} on ${server.uri} — ${what}${slow}`);
-    if (engineFeatures) {
-      console.error(`qbic-cache serve: engine: io_uring (${engineFeatures.join(", ")})`);
-    }
-    const l = server.limits;
-    const secs = (ms: number) => ms > 0 ? `${ms / 1000}s` : "off";
-    console.error(
-      `qbic-cache serve: limits: ${l.maxConnections} connections, in flight ` +
-        `${formatSize(l.connectionBudget)} per connection and ${formatSize(l.serverBudget)} ` +
-        `in all, handshake ${secs(l.handshakeLimit)}, idle ${secs(l.idleTimeout)}`,
-    );
-  }
-  if (engineFeatures) run.event("engine", { engine: "io_uring", features: engineFeatures });
-  const t0 = performance.now();
-  const labels = { image: stack.label, policy: caches.length ? o.policy : "none", mode: o.mode };
+}
 
-  // Live stats on a terminal, figures to the store every --stats-interval.
-  const tty = !o.quiet && Deno.stderr.isTerminal();
+/** The start-up lines on stderr: what is served where, the engine, the limits. */
+function announce(stack: ServedStack, server: NbdServer, o: ServeOptions): void {
+  const what = stack.caches.length > 0
+    ? `${o.policy} cache ${formatSize(o.cacheSize)} (${o.mode}, ${o.blockSize}-byte blocks${
+      stack.many ? `, ${o.allocation}` : ""
+    })`
+    : "no cache";
+  const slow = stack.latency ? `; backing device modelled as ${stack.latency.model.spec}` : "";
+  console.error(`qbic-cache serve: ${stack.label} on ${server.uri} — ${what}${slow}`);
+  if (engineFeatures) {
+    console.error(`qbic-cache serve: engine: io_uring (${engineFeatures.join(", ")})`);
+  }
+  const l = server.limits;
+  const secs = (ms: number) => ms > 0 ? `${ms / 1000}s` : "off";
+  console.error(
+    `qbic-cache serve: limits: ${l.maxConnections} connections, in flight ` +
+      `${formatSize(l.connectionBudget)} per connection and ${formatSize(l.serverBudget)} ` +
+      `in all, handshake ${secs(l.handshakeLimit)}, idle ${secs(l.idleTimeout)}`,
+  );
+}
+
+/** The summary row of the run so far. */
+function rowNow(f: Figures) {
+  return summaryRow(f.stack.caches, f.server, (performance.now() - f.t0) / 1000);
+}
+
+/**
+ * Figures while serving: a status line on a terminal every second, the store every
+ * `--stats-interval`, the table on SIGUSR1 (as `dd` answers it). Returns what stops them.
+ */
+function startLiveFigures(f: Figures, o: ServeOptions): () => void {
   const enc = new TextEncoder();
   let lastReq = 0;
-  let lastT = t0;
-  const ticker = tty
+  let lastT = f.t0;
+  const ticker = !o.quiet && Deno.stderr.isTerminal()
     ? setInterval(() => {
       const now = performance.now();
-      const row = summaryRow(caches, server, (now - t0) / 1000);
+      const row = rowNow(f);
       const iops = Math.round((row.requests - lastReq) / ((now - lastT) / 1000));
       lastReq = row.requests;
       lastT = now;
@@ -506,171 +565,88 @@ export async function serve(image: string | undefined, o: ServeOptions): Promise
     : undefined;
   const storeTicker = o.statsInterval
     ? setInterval(() => {
-      const row = summaryRow(caches, server, (performance.now() - t0) / 1000);
-      for (const [k, v] of Object.entries(row)) run.metric(`live_${k}`, v, "", labels);
-      if (many) recordExportFigures(run, many, labels, "live_");
-      run.flush().catch(() => {});
+      for (const [k, v] of Object.entries(rowNow(f))) f.run.metric(`live_${k}`, v, "", f.labels);
+      if (f.stack.many) recordExportFigures(f.run, f.stack.many, f.labels, "live_");
+      f.run.flush().catch(() => {});
     }, o.statsInterval)
     : undefined;
-  // SIGUSR1: the per-export table now, on stderr (as `dd` answers SIGUSR1 with its figures).
   const onUsr1 = () => {
-    if (many) console.error(formatTable(...exportTable(many), "text").trimEnd());
-    else {console.error(
-        formatTable(
-          ...oneRowTable(summaryRow(caches, server, (performance.now() - t0) / 1000)),
-          "text",
-        ).trimEnd(),
-      );}
+    const many = f.stack.many;
+    const table = many ? exportTable(many) : oneRowTable(rowNow(f));
+    console.error(formatTable(...table, "text").trimEnd());
   };
   Deno.addSignalListener("SIGUSR1", onUsr1);
+  return () => {
+    if (ticker !== undefined) {
+      clearInterval(ticker);
+      Deno.stderr.writeSync(enc.encode("\r\x1b[2K"));
+    }
+    if (storeTicker !== undefined) clearInterval(storeTicker);
+    Deno.removeSignalListener("SIGUSR1", onUsr1);
+  };
+}
 
-  // Stop on SIGINT/SIGTERM: stop accepting, finish requests, flush dirty data, record.
+/**
+ * SIGINT/SIGTERM: `signal` resolves with the first one's name. The listeners stay until
+ * `remove()` (after the flush), so a second signal cannot kill the process mid-flush.
+ */
+function stopSignals(): { signal: Promise<string>; remove(): void } {
   let stop!: (sig: string) => void;
-  const stopped = new Promise<string>((r) => stop = r);
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  const handlers = signals.map((s) => {
+  const signal = new Promise<string>((r) => stop = r);
+  const handlers = (["SIGINT", "SIGTERM"] as Deno.Signal[]).map((s) => {
     const h = () => stop(s);
     Deno.addSignalListener(s, h);
     return [s, h] as const;
   });
-  const sig = await stopped;
-  if (ticker !== undefined) {
-    clearInterval(ticker);
-    Deno.stderr.writeSync(enc.encode("\r\x1b[2K"));
-  }
-  if (storeTicker !== undefined) clearInterval(storeTicker);
-  Deno.removeSignalListener("SIGUSR1", onUsr1);
-  if (!o.quiet) console.error(`qbic-cache serve: ${sig}: finishing requests and flushing`);
-  let failure: Error | null = null;
-  await server.shutdown();
-  const cachedAtStop = many?.bytesCached(); // what each VM held; closing empties the cache
-  try {
-    await stack.close();
-  } catch (e) {
-    failure = e as Error;
-  }
-  if (recorder?.error) failure ??= new ToolError(`--record: ${recorder.error.message}`);
-  for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
-
-  const row = {
-    ...summaryRow(caches, server, (performance.now() - t0) / 1000),
-    ...(latency ? deviceRow(latency) : {}),
+  return {
+    signal,
+    remove: () => {
+      for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+    },
   };
+}
+
+/** The figures at shutdown: to the store (metrics, the shutdown event), then printed. */
+async function reportShutdown(
+  f: Figures,
+  o: ServeOptions,
+  sig: string,
+  failure: Error | null,
+  cachedAtStop: number[] | undefined,
+): Promise<void> {
+  const { run, labels, stack: { recorder, latency, many } } = f;
+  const row = { ...rowNow(f), ...(latency ? deviceRow(latency) : {}) };
   for (const [k, v] of Object.entries(row)) run.metric(k, v, "", labels);
   if (recorder) run.metric("records", recorder.records, "", labels);
   if (latency) recordDeviceFigures(run, latency, labels);
   if (many) recordExportFigures(run, many, labels, "", cachedAtStop);
   run.event("shutdown", { signal: sig, ...row });
   await run.finish(failure ? "failed" : "ok").catch(() => {});
-  if (!o.quiet || o.output === "json") {
-    if (o.output === "json") {
-      const out = many ? { ...row, exports: exportRows(many, cachedAtStop) } : row;
-      await Deno.stdout.write(enc.encode(JSON.stringify(out) + "\n"));
-    } else {
-      console.error(formatTable(...oneRowTable(row), "text").trimEnd());
-      if (many) console.error(formatTable(...exportTable(many, cachedAtStop), "text").trimEnd());
-    }
+  if (o.quiet && o.output !== "json") return;
+  if (o.output === "json") {
+    const out = many ? { ...row, exports: exportRows(many, cachedAtStop) } : row;
+    await Deno.stdout.write(new TextEncoder().encode(JSON.stringify(out) + "\n"));
+  } else {
+    console.error(formatTable(...oneRowTable(row), "text").trimEnd());
+    if (many) console.error(formatTable(...exportTable(many, cachedAtStop), "text").trimEnd());
   }
-  if (failure) throw new ToolError(`shutdown: ${failure.message}`);
 }
 
 function oneRowTable(row: Record<string, unknown>): [string[], unknown[][]] {
   return [Object.keys(row), [Object.values(row)]];
 }
 
-/** Adds `serve` to the `qbic-cache` program. */
+/** Adds `serve` to the `qbic-cache` program: the options in groups (below), then examples. */
 export function addServeCommand(program: Command) {
   const cmd = withCommonOptions(
-    program.command("serve")
-      .description(
-        "export IMAGE (or memory:SIZE) over NBD with QBic's block cache in front; " +
-          "SIGINT/SIGTERM finishes requests, writes dirty blocks back and exits",
-      )
-      .argument("[image]", "image file or block device, or memory:SIZE for a RAM disk")
-      .option("--socket <path>", `Unix socket to listen on (default ${defaultSocket()})`)
-      .option("-p, --port <port>", "listen on TCP 127.0.0.1:PORT instead of a socket", (v) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 0 || n > 65535) {
-          throw new UsageError(`--port: bad port ${v}`);
-        }
-        return n;
-      })
-      .option("-r, --read-only", "export read-only (writes get EPERM)", false)
-      .option("-x, --export-name <name>", "export name (default: the image's file name)")
-      .option("--cache-size <size>", "cache size; 0 serves without a cache", parseSize, 64 << 20)
-      .option("--block-size <size>", "cache block size", parseSize, 4096)
-      .addOption(
-        new Option("--policy <name>", "eviction/admission policy").choices(ONLINE_POLICY_NAMES)
-          .default("qbic"),
-      )
-      .addOption(
-        new Option("--admit <name>", "admission filter").choices(ADMISSION_NAMES).default("all"),
-      )
-      .addOption(
-        new Option("--mode <mode>", "durability mode").choices(CACHE_MODES).default(
-          "writeback" as CacheMode,
-        ),
-      )
-      .option("--cache-on-read", "keep blocks read misses bring in (default)", true)
-      .option("--no-cache-on-read", "cache written blocks only")
-      .option("--record <file>", "write every request as an I/O record (JSON lines; - = stdout)")
-      .addOption(
-        new Option("--direct <mode>", "O_DIRECT on the image").choices(
-          ["auto", "on", "off"] as const,
+    exportOptions(limitOptions(engineOptions(cacheOptions(listenOptions(
+      program.command("serve")
+        .description(
+          "export IMAGE (or memory:SIZE) over NBD with QBic's block cache in front; " +
+            "SIGINT/SIGTERM finishes requests, writes dirty blocks back and exits",
         )
-          .default("auto" as const),
-      )
-      .option("--queues <n>", "daio engine queues (io_uring instances)", parsePositive, 1)
-      .option("--queue-depth <n>", "daio engine requests in flight per queue", parsePositive, 64)
-      .addOption(
-        new Option(
-          "-e, --shared <n>",
-          "most connections at once (qemu-nbd's word); more are closed",
-        )
-          .argParser(parsePositive).default(DEFAULT_LIMITS.maxConnections),
-      )
-      .addOption(
-        new Option(
-          "--conn-budget <size>",
-          "bytes one connection may have in flight (request data and replies not yet sent)",
-        ).argParser(parseSize).default(DEFAULT_LIMITS.connectionBudget, "64M"),
-      )
-      .addOption(
-        new Option("--server-budget <size>", "bytes all connections may have in flight together")
-          .argParser(parseSize).default(DEFAULT_LIMITS.serverBudget, "512M"),
-      )
-      .addOption(
-        new Option(
-          "--handshake-limit <duration>",
-          "time a client has to finish the handshake; 0 = no limit (qemu-nbd's word)",
-        ).argParser(parseDuration).default(DEFAULT_LIMITS.handshakeLimit, "10s"),
-      )
-      .addOption(
-        new Option(
-          "--idle-timeout <duration>",
-          "close a connection after this long with no byte either way; 0 = never",
-        ).argParser(parseDuration).default(DEFAULT_LIMITS.idleTimeout, "0, never"),
-      )
-      .option(
-        "--export <name=image>",
-        "export IMAGE as NAME (repeat for many VMs behind one cache); options after a comma: " +
-          "read-only, share=P% (static allocation), max=P% (most of the shared pool)",
-        (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
-      )
-      .addOption(
-        new Option("--allocation <how>", "how exports share the cache memory").choices(ALLOCATIONS)
-          .default("shared" as Allocation),
-      )
-      .option(
-        "--backing-latency <model>",
-        "make the image as slow as a disk: 100us (fixed), fixed(latency=,queues=,bandwidth=,flush=), " +
-          "hdd(rpm=,seek=,track=,bandwidth=,seed=); only cache misses and write-backs pay it",
-      )
-      .option(
-        "--stats-interval <duration>",
-        "write live figures to the store this often",
-        parseDuration,
-      ),
+        .argument("[image]", "image file or block device, or memory:SIZE for a RAM disk"),
+    ))))),
   ).action(async (image, opts) => {
     await serve(image, opts);
   });
@@ -683,4 +659,123 @@ export function addServeCommand(program: Command) {
     "qbic-cache serve --export vm1=vm1.img --export vm2=vm2.img,read-only --cache-size 256M",
   ]);
   return cmd;
+}
+
+/** Where to listen and what to export: socket or port, read-only, the export's name. */
+function listenOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  cmd: Command<A, O, G>,
+) {
+  return cmd
+    .option("--socket <path>", `Unix socket to listen on (default ${defaultSocket()})`)
+    .option("-p, --port <port>", "listen on TCP 127.0.0.1:PORT instead of a socket", (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) {
+        throw new UsageError(`--port: bad port ${v}`);
+      }
+      return n;
+    })
+    .option("-r, --read-only", "export read-only (writes get EPERM)", false)
+    .option("-x, --export-name <name>", "export name (default: the image's file name)");
+}
+
+/** The cache's layers: size, blocks, policy, admission, mode; and the recorder above it. */
+function cacheOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  cmd: Command<A, O, G>,
+) {
+  return cmd
+    .option("--cache-size <size>", "cache size; 0 serves without a cache", parseSize, 64 << 20)
+    .option("--block-size <size>", "cache block size", parseSize, 4096)
+    .addOption(
+      new Option("--policy <name>", "eviction/admission policy").choices(ONLINE_POLICY_NAMES)
+        .default("qbic"),
+    )
+    .addOption(
+      new Option("--admit <name>", "admission filter").choices(ADMISSION_NAMES).default("all"),
+    )
+    .addOption(
+      new Option("--mode <mode>", "durability mode").choices(CACHE_MODES).default(
+        "writeback" as CacheMode,
+      ),
+    )
+    .option("--cache-on-read", "keep blocks read misses bring in (default)", true)
+    .option("--no-cache-on-read", "cache written blocks only")
+    .option("--record <file>", "write every request as an I/O record (JSON lines; - = stdout)");
+}
+
+/** The image's engine: O_DIRECT, io_uring queues and their depth. */
+function engineOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  cmd: Command<A, O, G>,
+) {
+  return cmd
+    .addOption(
+      new Option("--direct <mode>", "O_DIRECT on the image").choices(
+        ["auto", "on", "off"] as const,
+      )
+        .default("auto" as const),
+    )
+    .option("--queues <n>", "daio engine queues (io_uring instances)", parsePositive, 1)
+    .option("--queue-depth <n>", "daio engine requests in flight per queue", parsePositive, 64);
+}
+
+/** Many exports behind one cache, the modelled backing device, live figures to the store. */
+function exportOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  cmd: Command<A, O, G>,
+) {
+  return cmd
+    .option(
+      "--export <name=image>",
+      "export IMAGE as NAME (repeat for many VMs behind one cache); options after a comma: " +
+        "read-only, share=P% (static allocation), max=P% (most of the shared pool)",
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
+    .addOption(
+      new Option("--allocation <how>", "how exports share the cache memory").choices(ALLOCATIONS)
+        .default("shared" as Allocation),
+    )
+    .option(
+      "--backing-latency <model>",
+      "make the image as slow as a disk: 100us (fixed), fixed(latency=,queues=,bandwidth=,flush=), " +
+        "hdd(rpm=,seek=,track=,bandwidth=,seed=); only cache misses and write-backs pay it",
+    )
+    .option(
+      "--stats-interval <duration>",
+      "write live figures to the store this often",
+      parseDuration,
+    );
+}
+
+/** What clients may hold: connections, bytes in flight, handshake and idle time. */
+function limitOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  cmd: Command<A, O, G>,
+) {
+  return cmd
+    .addOption(
+      new Option(
+        "-e, --shared <n>",
+        "most connections at once (qemu-nbd's word); more are closed",
+      )
+        .argParser(parsePositive).default(DEFAULT_LIMITS.maxConnections),
+    )
+    .addOption(
+      new Option(
+        "--conn-budget <size>",
+        "bytes one connection may have in flight (request data and replies not yet sent)",
+      ).argParser(parseSize).default(DEFAULT_LIMITS.connectionBudget, "64M"),
+    )
+    .addOption(
+      new Option("--server-budget <size>", "bytes all connections may have in flight together")
+        .argParser(parseSize).default(DEFAULT_LIMITS.serverBudget, "512M"),
+    )
+    .addOption(
+      new Option(
+        "--handshake-limit <duration>",
+        "time a client has to finish the handshake; 0 = no limit (qemu-nbd's word)",
+      ).argParser(parseDuration).default(DEFAULT_LIMITS.handshakeLimit, "10s"),
+    )
+    .addOption(
+      new Option(
+        "--idle-timeout <duration>",
+        "close a connection after this long with no byte either way; 0 = never",
+      ).argParser(parseDuration).default(DEFAULT_LIMITS.idleTimeout, "0, never"),
+    );
 }
