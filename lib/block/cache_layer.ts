@@ -37,6 +37,7 @@ import {
 import type { HitSource } from "./hit_source.ts";
 import { DONE } from "./sync_done.ts";
 import type { CachePolicy } from "../cache/policy.ts";
+import type { IoOp } from "../trace/io_record.ts";
 import { BlockLocks } from "./block_locks.ts";
 import { BlockMap, type BlockMapOptions, type MapEvents } from "./block_map.ts";
 import { type FlushScope, WriteBack, type WriteBackEvents } from "./write_back.ts";
@@ -158,10 +159,7 @@ export class CacheLayer implements BlockDevice, HitSource {
   }
 
   /** Looks up a R, W or Z request's blocks (block_map.ts); sets lastHit/lastBlocks/lastHits. */
-  #lookup(op: "R" | "W" | "Z", offset: number, length: number, fua: boolean): number {
-    const bs = this.blockSize;
-    const first = Math.floor(offset / bs);
-    const last = Math.floor((offset + length - 1) / bs);
+  #lookup(op: IoOp, offset: number, length: number, first: number, last: number, fua: boolean) {
     const hits = this.#map.lookup(op, offset, length, first, last, fua);
     this.lastBlocks = last - first + 1;
     this.lastHits = hits;
@@ -195,7 +193,7 @@ export class CacheLayer implements BlockDevice, HitSource {
     const bs = this.blockSize;
     const first = Math.floor(offset / bs);
     const last = Math.floor((offset + length - 1) / bs);
-    this.#lookup("R", offset, length, false);
+    this.#lookup("R", offset, length, first, last, false);
     if (this.lastHit && this.#map.tryRead(first, last, offset, buf)) return DONE;
     return this.#locked(first, last, () => this.#map.readThrough(first, last, offset, buf));
   }
@@ -209,7 +207,7 @@ export class CacheLayer implements BlockDevice, HitSource {
     const bs = this.blockSize;
     const first = Math.floor(offset / bs);
     const last = Math.floor((offset + length - 1) / bs);
-    this.#lookup("W", offset, length, flags?.fua === true);
+    this.#lookup("W", offset, length, first, last, flags?.fua === true);
     const fua = flags?.fua === true && this.mode !== "unsafe";
     if (this.#wb.tryWrite(first, last, offset, data, fua)) return Promise.resolve();
     return this.#locked(first, last, () => this.#wb.write(first, last, offset, data, fua));
@@ -223,7 +221,7 @@ export class CacheLayer implements BlockDevice, HitSource {
     const bs = this.blockSize;
     const first = Math.floor(offset / bs);
     const last = Math.floor((offset + length - 1) / bs);
-    this.#lookup("Z", offset, length, flags?.fua === true);
+    this.#lookup("Z", offset, length, first, last, flags?.fua === true);
     const fua = flags?.fua === true && this.mode !== "unsafe";
     return this.#locked(
       first,
