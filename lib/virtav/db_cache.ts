@@ -9,10 +9,11 @@
  * prefilter (native/virtav_prefilter.c; empty when none can be built, the metadata says why),
  * then the SHA-256 of everything before it. The key is computed from the source databases'
  * bytes (never read from the file): a file whose stored key, format, metadata, blob or
- * prefilter is off in any way (checked field by field in TypeScript, then every structure of the
- * blob natively, see native/virtav_match.c `db_validate`, and the prefilter against the literals
- * the blob gives and against this Hyperscan's version and platform) is not used: the database
- * is compiled again and the file replaced. The SHA-256 at the end of the file only catches accidental damage to names
+ * prefilter is off in any way is not used: the database is compiled again and the file replaced.
+ * The metadata is checked field by field here; every structure of the blob (native/virtav_match.c
+ * `db_validate`) and the prefilter (against the literals the blob gives, its own hash, and this
+ * Hyperscan's version and platform) are checked by the native loader when the matcher is opened,
+ * once ({@linkcode openCompiled}: a refusal there compiles again). The SHA-256 at the end of the file only catches accidental damage to names
  * and signature bytes that are structurally valid; the cache directory must be as trusted as the
  * databases themselves.
  *
@@ -20,7 +21,6 @@
  */
 import { createHash } from "node:crypto";
 import { type CompiledDb, COMPILER_VERSION, compileSignatures } from "./compile.ts";
-import { native } from "../ffi/ffi.ts";
 import { Matcher } from "./matcher.ts";
 import {
   type DatabaseFile,
@@ -56,7 +56,6 @@ const MAGIC = 0x43564156; // "VAVC"
 /** The cache file's layout version. */
 const FORMAT = 5;
 const HEAD = 4 + 4 + 32 + 4 + 4 + 4;
-const MSG_CAP = 512;
 
 /** Where compiled databases are cached: `$HVKIT_CACHE/virtav`, else `$XDG_CACHE_HOME` or ~/.cache. */
 export function defaultCacheDir(): string {
@@ -112,24 +111,7 @@ function metaOk(m: CachedMeta, blob: Uint8Array, pf: Uint8Array): boolean {
   // the blob's own count of signatures must be the names'
   if (blob.length < 32) return false;
   const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
-  if (dv.getUint32(8, true) !== m.bodyCount) return false;
-  if (!pf.length) {
-    return native().vav_db_check(blob as Uint8Array<ArrayBuffer>, BigInt(blob.length)) === 0;
-  }
-  // the blob and the prefilter together: refused when it is not this blob's, or was built by
-  // another Hyperscan version or for another platform (then compiled again)
-  const h = native().vav_db_load_pf(
-    blob as Uint8Array<ArrayBuffer>,
-    BigInt(blob.length),
-    pf as Uint8Array<ArrayBuffer>,
-    BigInt(pf.length),
-    1,
-    new Uint8Array(MSG_CAP),
-    MSG_CAP,
-  );
-  if (h < 0) return false;
-  native().vav_db_free(h);
-  return true;
+  return dv.getUint32(8, true) === m.bodyCount;
 }
 
 /** The cache file's content if every part of it checks out for `key`, else null. */
@@ -153,8 +135,23 @@ function decode(
   } catch {
     return null;
   }
-  const blob = bytes.slice(HEAD + n, HEAD + n + nb), pf = bytes.slice(HEAD + n + nb);
+  // views, not copies (tens of MiB at 100,000 signatures; the native loader copies the blob)
+  const blob = bytes.subarray(HEAD + n, HEAD + n + nb), pf = bytes.subarray(HEAD + n + nb);
   return metaOk(meta, blob, pf) ? { meta, blob, pf } : null;
+}
+
+/** A file's bytes read into one buffer of its size (Deno.readFile grows its buffer as it reads:
+ * several times the CPU on a cache file of tens of MiB). */
+async function readWhole(path: string): Promise<Uint8Array> {
+  using f = await Deno.open(path);
+  const out = new Uint8Array((await f.stat()).size);
+  let at = 0;
+  while (at < out.length) {
+    const n = await f.read(out.subarray(at));
+    if (n === null) return out.subarray(0, at);
+    at += n;
+  }
+  return out;
 }
 
 function toHex(b: Uint8Array): string {
@@ -179,6 +176,48 @@ function encode(key: string, meta: CachedMeta, blob: Uint8Array, pf: Uint8Array)
   return out;
 }
 
+/** What {@linkcode openCompiled} gives: the database, its summary and its opened matcher. */
+export interface Opened {
+  summary: DbSummary;
+  compiled: CompiledDb;
+  cached: boolean;
+  matcher: Matcher;
+}
+
+/**
+ * {@linkcode loadCompiled} and the matcher opened on it (`adapt` may rename first, e.g. clamscan's
+ * names). A cached entry the native loader refuses (a blob or prefilter that does not check out,
+ * or a prefilter another Hyperscan built) is compiled again and the cache file replaced.
+ *
+ * @example
+ * ```ts
+ * import { openCompiled } from "./db_cache.ts";
+ * const r = await openCompiled(["fixtures/virtav/test.ndb"], { eicar: false, cacheDir: null });
+ * console.log(r.matcher.prefilterInfo().state); // "compiled"
+ * r.matcher.close();
+ * ```
+ */
+export async function openCompiled(
+  paths: string[],
+  o: { eicar: boolean; cacheDir: string | null; refresh?: boolean },
+  adapt: (
+    r: { summary: DbSummary; compiled: CompiledDb },
+  ) => { summary: DbSummary; compiled: CompiledDb } = (r) => r,
+): Promise<Opened> {
+  let r = await loadCompiled(paths, o);
+  let a = adapt(r);
+  let matcher: Matcher;
+  try {
+    matcher = Matcher.load(a.compiled);
+  } catch (e) {
+    if (!r.cached) throw e;
+    r = await loadCompiled(paths, { ...o, refresh: true });
+    a = adapt(r);
+    matcher = Matcher.load(a.compiled);
+  }
+  return { summary: a.summary, compiled: a.compiled, cached: r.cached, matcher };
+}
+
 /**
  * Loads databases compiled: from the cache when their bytes are unchanged (no parsing), else
  * parsed, compiled and cached (`cacheDir` null: never cached; `refresh`: compile and replace
@@ -201,7 +240,7 @@ export async function loadCompiled(
   const file = o.cacheDir ? `${o.cacheDir}/${key.slice(0, 32)}.vdb` : null;
   if (file && !o.refresh) {
     try {
-      const hit = decode(await Deno.readFile(file), key);
+      const hit = decode(await readWhole(file), key);
       if (hit) {
         const m = hit.meta;
         return {

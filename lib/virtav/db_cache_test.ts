@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { loadCompiled } from "./db_cache.ts";
+import { loadCompiled, openCompiled } from "./db_cache.ts";
 import { Matcher } from "./matcher.ts";
 
 Deno.test("db cache: a hit gives the same compiled database and summary; changes and damage recompile", async () => {
@@ -84,9 +84,13 @@ Deno.test("db cache: the Hyperscan prefilter is kept with the blob, attached on 
         bad.length - 32,
       );
       await Deno.writeFile(file, bad);
-      const r = await loadCompiled([ndb], o);
+      // the metadata checks out; the native loader refuses the prefilter when it is opened
+      const r = await openCompiled([ndb], o);
       assert.equal(r.cached, false, `damage at ${at - pfStart} of the prefilter`);
       assert.deepEqual(r.compiled.prefilter, first.compiled.prefilter);
+      assert.equal(r.matcher.prefilterInfo().state, "attached");
+      r.matcher.close();
+      assert.equal((await loadCompiled([ndb], o)).cached, true); // the file was replaced
     }
     // a truncated file
     await Deno.writeFile(file, good.subarray(0, good.length - 100));

@@ -8,8 +8,8 @@ import { Option } from "@commander-js/extra-typings";
 import { describeError, ToolError, UsageError } from "../../lib/cli/errors.ts";
 import { firstError } from "../../lib/virtav/database.ts";
 import type { CompiledDb } from "../../lib/virtav/compile.ts";
-import { type DbSummary, defaultCacheDir, loadCompiled } from "../../lib/virtav/db_cache.ts";
-import { Matcher } from "../../lib/virtav/matcher.ts";
+import { type DbSummary, defaultCacheDir, openCompiled } from "../../lib/virtav/db_cache.ts";
+import type { Matcher } from "../../lib/virtav/matcher.ts";
 
 /** Options every command that loads signatures takes. */
 export interface SigOptions {
@@ -70,24 +70,18 @@ export interface Loaded {
 export async function loadSignatures(o: SigOptions & { quiet?: boolean }): Promise<Loaded> {
   const cacheDir = o.cache ? (o.cacheDir ?? defaultCacheDir()) : null;
   const eicar = builtinEicar(o);
-  let { summary: db, compiled, cached } = await loadCompiled(o.database, { eicar, cacheDir });
-  const err = firstError(db);
-  if (err && !o.skipMalformed) throw new ToolError(err);
-  let matcher: Matcher;
-  if (o.clamscanNames) ({ db, compiled } = clamscanNames(db, compiled));
-  try {
-    matcher = Matcher.load(compiled);
-  } catch (e) {
-    if (!cached) throw e;
-    // A cached blob the native loader refuses (damaged on disk): compile it again.
-    ({ summary: db, compiled, cached } = await loadCompiled(o.database, {
-      eicar,
-      cacheDir,
-      refresh: true,
-    }));
-    if (o.clamscanNames) ({ db, compiled } = clamscanNames(db, compiled));
-    matcher = Matcher.load(compiled);
-  }
+  // a cached entry the native loader refuses (damaged on disk) is compiled again
+  const { summary: db, matcher, cached } = await openCompiled(
+    o.database,
+    { eicar, cacheDir },
+    (r) => {
+      const err = firstError(r.summary);
+      if (err && !o.skipMalformed) throw new ToolError(err);
+      if (!o.clamscanNames) return r;
+      const named = clamscanNames(r.summary, r.compiled);
+      return { summary: named.db, compiled: named.compiled };
+    },
+  );
   // why the Hyperscan prefilter is off or was rebuilt, said once
   if (matcher.prefilterNote && !o.quiet) console.error(`virtav: ${matcher.prefilterNote}`);
   const unsupportedTotal = [...db.unsupported.values()].reduce((a, b) => a + b, 0);

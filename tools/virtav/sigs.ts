@@ -8,8 +8,7 @@ import { addExamples, withCommonOptions } from "../../lib/cli/program.ts";
 import { ToolError } from "../../lib/cli/errors.ts";
 import { withRun } from "../../lib/cli/with_run.ts";
 import { loadDatabase } from "../../lib/virtav/database.ts";
-import { defaultCacheDir, loadCompiled } from "../../lib/virtav/db_cache.ts";
-import { Matcher } from "../../lib/virtav/matcher.ts";
+import { defaultCacheDir, openCompiled } from "../../lib/virtav/db_cache.ts";
 import { type SigOptions, sigOptions } from "./signatures.ts";
 
 /** Adds `virtav sigs info` and `virtav sigs check`. */
@@ -57,11 +56,10 @@ export function addSigsCommand(program: Command) {
         }
         const cacheDir = o.cache ? (o.cacheDir ?? defaultCacheDir()) : null;
         // the same compiled-signature cache as scan and watch (one format, lib/virtav/db_cache.ts)
-        const { compiled, cached } = await loadCompiled(o.database, {
+        const { matcher: m, cached } = await openCompiled(o.database, {
           eicar: o.database.length === 0 && o.eicar,
           cacheDir,
         });
-        const m = Matcher.load(compiled);
         const idx = m.info();
         const pf = m.prefilterInfo();
         const pfNote = m.prefilterNote;
