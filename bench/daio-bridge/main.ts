@@ -27,6 +27,8 @@ import { runDaioJob } from "../../lib/block/daio_job.ts";
 import { openFileDeviceSync } from "../../lib/block/file_device.ts";
 import { Histogram } from "../../lib/stats/histogram.ts";
 import { layOut } from "../../tools/daio/lay_out.ts";
+import type { RunRecorder } from "../../lib/results/mod.ts";
+import { benchJob, benchTarget, medianFields, roundRatio } from "../daio_common.ts";
 
 type Wakeup = "socket" | "ffi";
 
@@ -40,23 +42,10 @@ interface Sample {
 }
 
 async function runC(file: string, qd: number, bs: number, size: number, sec: number) {
-  const r = await runDaioJob(file, {
-    rw: "randread",
-    rwmixread: 100,
-    bs,
-    iodepth: qd,
-    queues: 1,
-    engine: "daio",
-    direct: true,
-    size,
-    runtime: sec,
-    register: true,
-    sqpoll: false,
-    hipri: false,
-    verify: false,
-    seed: Date.now() % 1_000_000,
-    batch: 0,
-  });
+  const r = await runDaioJob(
+    file,
+    benchJob({ rw: "randread", rwmixread: 100, bs, iodepth: qd, queues: 1, size, runtime: sec }),
+  );
   return {
     iops: r.read.iops,
     p50: r.read.lat.percentile(50),
@@ -112,17 +101,6 @@ async function runBridge(
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function med(samples: Sample[]): Sample {
-  const k = (f: keyof Sample) => median(samples.map((s) => s[f]));
-  return { iops: k("iops"), p50: k("p50"), p99: k("p99"), cpu: k("cpu") };
-}
-
 const program = withCommonOptions(
   new Command("daio-bridge")
     .description("the BlockDevice bridge (openFileDevice) vs the C job runner, 4K random reads")
@@ -146,8 +124,7 @@ const program = withCommonOptions(
   for (const w of wakeups) {
     if (w !== "socket" && w !== "ffi") throw new UsageError(`--wakeup: not socket or ffi: ${w}`);
   }
-  const file = opts.file ?? new URL("../../.cache/daio-bridge.img", import.meta.url).pathname;
-  if (!opts.file) await Deno.mkdir(new URL("../../.cache/", import.meta.url), { recursive: true });
+  const file = await benchTarget("daio-bridge", opts.file);
   // quick: the regression check compares runs of the same size (args.quick) only.
   const args = {
     quick: opts.quick,
@@ -164,67 +141,16 @@ const program = withCommonOptions(
     const rows: unknown[][] = [];
     const out: Record<string, unknown>[] = [];
     for (const qd of opts.iodepth) {
-      const c: Sample[] = [];
-      const b = new Map<Wakeup, Sample[]>(wakeups.map((w) => [w, []]));
-      for (let r = 0; r < rounds; r++) {
-        // Rotate the order each round, so no side always meets a warmer (or busier) machine.
-        const sides: (Wakeup | "c")[] = ["c", ...wakeups];
-        for (let k = 0; k < r % sides.length; k++) sides.push(sides.shift()!);
-        for (const side of sides) {
-          if (side === "c") c.push(await runC(file, qd, opts.bs, size, sec));
-          else b.get(side)!.push(await runBridge(file, qd, opts.bs, size, sec, side));
-        }
-        if (!opts.quiet) console.error(`daio-bridge: qd${qd} round ${r + 1}/${rounds} done`);
-      }
-      const cm = med(c);
-      const job = `${opts.bs / 1024}k-randread-qd${qd}`;
-      const us = (ns: number) => (ns / 1000).toFixed(1);
-      const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
-      const record = (side: string, s: Sample) => {
-        const l = { job, side, bs: opts.bs, iodepth: qd };
-        run.metric("iops", s.iops, "1/s", l);
-        run.metric("lat_p50", s.p50, "ns", l);
-        run.metric("lat_p99", s.p99, "ns", l);
-        run.metric("cpu_total", s.cpu, "cores", l);
-      };
-      record("c", cm);
-      rows.push([
-        job,
-        "C job runner",
-        Math.round(cm.iops),
-        "1.000",
-        us(cm.p50),
-        us(cm.p99),
-        pct(cm.cpu),
-      ]);
-      for (const w of wakeups) {
-        const bSamples = b.get(w)!;
-        const bm = med(bSamples);
-        const side = `bridge-${w}`;
-        record(side, bm);
-        // Median of the per-round ratios: both sides of a round ran back to back, so a burst of
-        // other work that hits one side of one round moves one ratio, not the median.
-        const iopsRatio = median(bSamples.map((x, i) => x.iops / c[i].iops));
-        const p99Ratio = median(bSamples.map((x, i) => x.p99 / c[i].p99));
-        const peer = { job, side, ratio: "bridge/c", peer: "c" };
-        run.metric("iops_ratio", iopsRatio, "bridge/c", { ...peer, better: "higher" });
-        // gate "report": a tail ratio of short runs on a shared machine is listed, never fails the check
-        run.metric("p99_ratio", p99Ratio, "bridge/c", {
-          ...peer,
-          better: "lower",
-          gate: "report",
-        });
-        rows.push([
-          job,
-          `bridge (${w} wakeup)`,
-          Math.round(bm.iops),
-          iopsRatio.toFixed(3),
-          us(bm.p50),
-          us(bm.p99),
-          pct(bm.cpu),
-        ]);
-        out.push({ job, side, c: cm, bridge: bm, iops_ratio: iopsRatio, p99_ratio: p99Ratio });
-      }
+      const m = await measureDepth(
+        file,
+        qd,
+        wakeups,
+        { bs: opts.bs, size, sec, rounds },
+        opts.quiet,
+      );
+      const r = reportDepth(run, qd, opts.bs, m);
+      rows.push(...r.rows);
+      out.push(...r.out);
     }
     if (opts.output === "json") {
       console.log(JSON.stringify({ size, runtimeSec: sec, rounds, file, results: out }));
@@ -237,5 +163,88 @@ const program = withCommonOptions(
     }
   });
 });
+
+/** The C runner and the bridge (each wakeup) at one depth, `rounds` times, order rotated. */
+async function measureDepth(
+  file: string,
+  qd: number,
+  wakeups: Wakeup[],
+  o: { bs: number; size: number; sec: number; rounds: number },
+  quiet: boolean | undefined,
+): Promise<{ c: Sample[]; b: Map<Wakeup, Sample[]> }> {
+  const c: Sample[] = [];
+  const b = new Map<Wakeup, Sample[]>(wakeups.map((w) => [w, []]));
+  for (let r = 0; r < o.rounds; r++) {
+    // Rotate the order each round, so no side always meets a warmer (or busier) machine.
+    const sides: (Wakeup | "c")[] = ["c", ...wakeups];
+    for (let k = 0; k < r % sides.length; k++) sides.push(sides.shift()!);
+    for (const side of sides) {
+      if (side === "c") c.push(await runC(file, qd, o.bs, o.size, o.sec));
+      else b.get(side)!.push(await runBridge(file, qd, o.bs, o.size, o.sec, side));
+    }
+    if (!quiet) console.error(`daio-bridge: qd${qd} round ${r + 1}/${o.rounds} done`);
+  }
+  return { c, b };
+}
+
+/** One depth's figures and bridge/C ratios, recorded; its table rows and JSON results. */
+function reportDepth(
+  run: RunRecorder,
+  qd: number,
+  bs: number,
+  m: { c: Sample[]; b: Map<Wakeup, Sample[]> },
+): { rows: unknown[][]; out: Record<string, unknown>[] } {
+  const rows: unknown[][] = [];
+  const out: Record<string, unknown>[] = [];
+  const cm = medianFields(m.c);
+  const job = `${bs / 1024}k-randread-qd${qd}`;
+  const us = (ns: number) => (ns / 1000).toFixed(1);
+  const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+  const record = (side: string, s: Sample) => {
+    const l = { job, side, bs, iodepth: qd };
+    run.metric("iops", s.iops, "1/s", l);
+    run.metric("lat_p50", s.p50, "ns", l);
+    run.metric("lat_p99", s.p99, "ns", l);
+    run.metric("cpu_total", s.cpu, "cores", l);
+  };
+  record("c", cm);
+  rows.push([
+    job,
+    "C job runner",
+    Math.round(cm.iops),
+    "1.000",
+    us(cm.p50),
+    us(cm.p99),
+    pct(cm.cpu),
+  ]);
+  for (const [w, bSamples] of m.b) {
+    const bm = medianFields(bSamples);
+    const side = `bridge-${w}`;
+    record(side, bm);
+    // Median of the per-round ratios: both sides of a round ran back to back, so a burst of
+    // other work that hits one side of one round moves one ratio, not the median.
+    const iopsRatio = roundRatio(bSamples, m.c, (x) => x.iops);
+    const p99Ratio = roundRatio(bSamples, m.c, (x) => x.p99);
+    const peer = { job, side, ratio: "bridge/c", peer: "c" };
+    run.metric("iops_ratio", iopsRatio, "bridge/c", { ...peer, better: "higher" });
+    // gate "report": a tail ratio of short runs on a shared machine is listed, never fails the check
+    run.metric("p99_ratio", p99Ratio, "bridge/c", {
+      ...peer,
+      better: "lower",
+      gate: "report",
+    });
+    rows.push([
+      job,
+      `bridge (${w} wakeup)`,
+      Math.round(bm.iops),
+      iopsRatio.toFixed(3),
+      us(bm.p50),
+      us(bm.p99),
+      pct(bm.cpu),
+    ]);
+    out.push({ job, side, c: cm, bridge: bm, iops_ratio: iopsRatio, p99_ratio: p99Ratio });
+  }
+  return { rows, out };
+}
 
 if (import.meta.main) await runTool(program);

@@ -21,8 +21,10 @@ import {
   withCommonOptions,
   withRun,
 } from "../../lib/cli/mod.ts";
-import { type DaioJob, runDaioJob, type RwPattern } from "../../lib/block/daio_job.ts";
+import { runDaioJob, type RwPattern } from "../../lib/block/daio_job.ts";
+import type { RunRecorder } from "../../lib/results/mod.ts";
 import { layOut } from "../../tools/daio/lay_out.ts";
+import { benchJob, benchTarget, medianFields, roundRatio } from "../daio_common.ts";
 
 /** One comparison job. */
 interface Job {
@@ -100,24 +102,18 @@ async function runFio(file: string, job: Job, size: number, runtimeSec: number):
 }
 
 async function runDaio(file: string, job: Job, size: number, runtimeSec: number): Promise<Sample> {
-  const spec: DaioJob = {
-    rw: job.rw,
-    rwmixread: 50,
-    bs: job.bs,
-    iodepth: job.iodepth,
-    queues: job.queues ?? 1,
-    engine: "daio",
-    direct: true,
-    size,
-    runtime: runtimeSec,
-    register: true,
-    sqpoll: false,
-    hipri: false,
-    verify: false,
-    seed: Date.now() % 1_000_000,
-    batch: 0,
-  };
-  const r = await runDaioJob(file, spec);
+  const r = await runDaioJob(
+    file,
+    benchJob({
+      rw: job.rw,
+      rwmixread: 50,
+      bs: job.bs,
+      iodepth: job.iodepth,
+      queues: job.queues ?? 1,
+      size,
+      runtime: runtimeSec,
+    }),
+  );
   const d = job.rw.includes("write") ? r.write : r.read;
   return {
     iops: d.iops,
@@ -127,25 +123,6 @@ async function runDaio(file: string, job: Job, size: number, runtimeSec: number)
     p999: d.lat.percentile(99.9),
     usr: r.cpuUsr,
     sys: r.cpuSys,
-  };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function med(samples: Sample[]): Sample {
-  const k = (f: keyof Sample) => median(samples.map((s) => s[f]));
-  return {
-    iops: k("iops"),
-    bw: k("bw"),
-    p50: k("p50"),
-    p99: k("p99"),
-    p999: k("p999"),
-    usr: k("usr"),
-    sys: k("sys"),
   };
 }
 
@@ -162,99 +139,125 @@ const program = withCommonOptions(
   const size = opts.size ?? (opts.quick ? 256 << 20 : 1 << 30);
   const runtimeSec = (opts.runtime ?? (opts.quick ? 300 : 5000)) / 1000;
   const rounds = opts.rounds ?? (opts.quick ? 5 : 3);
-  const file = opts.file ?? new URL("../../.cache/daio-vs-fio.img", import.meta.url).pathname;
-  if (!opts.file) await Deno.mkdir(new URL("../../.cache/", import.meta.url), { recursive: true });
+  const file = await benchTarget("daio-vs-fio", opts.file);
   const jobs = opts.jobs ? JOBS.filter((j) => opts.jobs!.split(",").includes(j.name)) : JOBS;
   // quick: the regression check compares runs of the same size (args.quick) only.
   const args = { quick: opts.quick, size, runtimeSec, rounds, file, jobs: jobs.map((j) => j.name) };
   await withRun(opts, { tool: "bench", command: "daio-vs-fio", args }, async (run) => {
     await layOut(file, size, opts.quiet);
-    const rows: unknown[][] = [];
-    const out: Record<string, unknown>[] = [];
+    const results: JobResult[] = [];
     for (const job of jobs) {
-      const fio: Sample[] = [];
-      const daio: Sample[] = [];
-      for (let r = 0; r < rounds; r++) {
-        // Alternate which engine goes first, so neither always meets a warmer device.
-        if (r % 2 === 0) {
-          fio.push(await runFio(file, job, size, runtimeSec));
-          daio.push(await runDaio(file, job, size, runtimeSec));
-        } else {
-          daio.push(await runDaio(file, job, size, runtimeSec));
-          fio.push(await runFio(file, job, size, runtimeSec));
-        }
-        if (!opts.quiet) console.error(`daio-vs-fio: ${job.name} round ${r + 1}/${rounds} done`);
-      }
-      const f = med(fio);
-      const d = med(daio);
-      // The ratios are medians of the per-round ratios (both sides of a round ran back to back).
-      const iopsRatio = median(daio.map((x, i) => x.iops / fio[i].iops));
-      const p99Ratio = median(daio.map((x, i) => x.p99 / fio[i].p99));
-      for (const [engine, s] of [["fio", f], ["daio", d]] as const) {
-        const l = { job: job.name, engine, rw: job.rw, bs: job.bs, iodepth: job.iodepth };
-        run.metric("iops", s.iops, "1/s", l);
-        run.metric("bw", s.bw, "B/s", l);
-        run.metric("lat_p50", s.p50, "ns", l);
-        run.metric("lat_p99", s.p99, "ns", l);
-        run.metric("lat_p99_9", s.p999, "ns", l);
-        run.metric("cpu_usr", s.usr, "cores", l);
-        run.metric("cpu_sys", s.sys, "cores", l);
-      }
-      const peer = { job: job.name, ratio: "daio/fio", peer: "fio" };
-      run.metric("iops_ratio", iopsRatio, "daio/fio", {
-        ...peer,
-        better: "higher",
-        // a new row (queues scaling) is listed until its spread over quick runs is known
-        ...(job.queues ? { gate: "report" } : {}),
-      });
-      // gate "report": a tail ratio of short runs on a shared machine is listed, never fails the check
-      run.metric("p99_ratio", p99Ratio, "daio/fio", {
-        ...peer,
-        better: "lower",
-        gate: "report",
-      });
-      const us = (ns: number) => (ns / 1000).toFixed(1);
-      rows.push([
-        job.name,
-        Math.round(f.iops),
-        Math.round(d.iops),
-        iopsRatio.toFixed(3),
-        us(f.p50),
-        us(d.p50),
-        us(f.p99),
-        us(d.p99),
-        p99Ratio.toFixed(3),
-      ]);
-      out.push({
-        job: job.name,
-        fio: f,
-        daio: d,
-        iops_ratio: iopsRatio,
-        p99_ratio: p99Ratio,
-      });
+      const { fio, daio } = await measureJob(file, job, { size, runtimeSec, rounds }, opts.quiet);
+      results.push(recordJob(run, job, fio, daio));
     }
     if (opts.output === "json") {
+      const out = results.map((r) => ({
+        job: r.job.name,
+        fio: r.fio,
+        daio: r.daio,
+        iops_ratio: r.iopsRatio,
+        p99_ratio: r.p99Ratio,
+      }));
       console.log(JSON.stringify({ size, runtimeSec, rounds, file, results: out }));
-    } else {
-      console.log(
-        formatTable(
-          [
-            "job",
-            "fio IOPS",
-            "daio IOPS",
-            "IOPS daio/fio",
-            "fio p50 us",
-            "daio p50 us",
-            "fio p99 us",
-            "daio p99 us",
-            "p99 daio/fio",
-          ],
-          rows,
-          "text",
-        ),
-      );
-    }
+    } else printTable(results);
   });
 });
+
+/** Both engines on one job, `rounds` times, alternating which goes first. */
+async function measureJob(
+  file: string,
+  job: Job,
+  o: { size: number; runtimeSec: number; rounds: number },
+  quiet: boolean | undefined,
+): Promise<{ fio: Sample[]; daio: Sample[] }> {
+  const fio: Sample[] = [];
+  const daio: Sample[] = [];
+  for (let r = 0; r < o.rounds; r++) {
+    // Alternate which engine goes first, so neither always meets a warmer device.
+    if (r % 2 === 0) {
+      fio.push(await runFio(file, job, o.size, o.runtimeSec));
+      daio.push(await runDaio(file, job, o.size, o.runtimeSec));
+    } else {
+      daio.push(await runDaio(file, job, o.size, o.runtimeSec));
+      fio.push(await runFio(file, job, o.size, o.runtimeSec));
+    }
+    if (!quiet) console.error(`daio-vs-fio: ${job.name} round ${r + 1}/${o.rounds} done`);
+  }
+  return { fio, daio };
+}
+
+/** One job's medians and ratios. */
+interface JobResult {
+  job: Job;
+  fio: Sample;
+  daio: Sample;
+  iopsRatio: number;
+  p99Ratio: number;
+}
+
+/** Records one job's figures (medians over rounds) and its daio/fio ratios. */
+function recordJob(run: RunRecorder, job: Job, fio: Sample[], daio: Sample[]): JobResult {
+  const f = medianFields(fio);
+  const d = medianFields(daio);
+  // The ratios are medians of the per-round ratios (both sides of a round ran back to back).
+  const iopsRatio = roundRatio(daio, fio, (x) => x.iops);
+  const p99Ratio = roundRatio(daio, fio, (x) => x.p99);
+  for (const [engine, s] of [["fio", f], ["daio", d]] as const) {
+    const l = { job: job.name, engine, rw: job.rw, bs: job.bs, iodepth: job.iodepth };
+    run.metric("iops", s.iops, "1/s", l);
+    run.metric("bw", s.bw, "B/s", l);
+    run.metric("lat_p50", s.p50, "ns", l);
+    run.metric("lat_p99", s.p99, "ns", l);
+    run.metric("lat_p99_9", s.p999, "ns", l);
+    run.metric("cpu_usr", s.usr, "cores", l);
+    run.metric("cpu_sys", s.sys, "cores", l);
+  }
+  const peer = { job: job.name, ratio: "daio/fio", peer: "fio" };
+  run.metric("iops_ratio", iopsRatio, "daio/fio", {
+    ...peer,
+    better: "higher",
+    // a new row (queues scaling) is listed until its spread over quick runs is known
+    ...(job.queues ? { gate: "report" } : {}),
+  });
+  // gate "report": a tail ratio of short runs on a shared machine is listed, never fails the check
+  run.metric("p99_ratio", p99Ratio, "daio/fio", {
+    ...peer,
+    better: "lower",
+    gate: "report",
+  });
+  return { job, fio: f, daio: d, iopsRatio, p99Ratio };
+}
+
+function printTable(results: JobResult[]): void {
+  const us = (ns: number) => (ns / 1000).toFixed(1);
+  const rows = results.map(({ job, fio: f, daio: d, iopsRatio, p99Ratio }) => [
+    job.name,
+    Math.round(f.iops),
+    Math.round(d.iops),
+    iopsRatio.toFixed(3),
+    us(f.p50),
+    us(d.p50),
+    us(f.p99),
+    us(d.p99),
+    p99Ratio.toFixed(3),
+  ]);
+  console.log(
+    formatTable(
+      [
+        "job",
+        "fio IOPS",
+        "daio IOPS",
+        "IOPS daio/fio",
+        "fio p50 us",
+        "daio p50 us",
+        "fio p99 us",
+        "daio p99 us",
+        "p99 daio/fio",
+      ],
+      rows,
+      "text",
+    ),
+  );
+}
 
 if (import.meta.main) await runTool(program);
