@@ -1,12 +1,7 @@
 /**
  * Miss-ratio curves for LRU. Exact: one pass of stack distances (Mattson) gives the miss ratio at
- * every size. Approximate, for large traces: SHARDS (Waldspurger et al., FAST '15) with a fixed
- * sampling rate — only blocks whose hash falls under `rate * 2^32` are tracked, and each sampled
- * distance is scaled by 1/rate — with the paper's adjustment (SHARDS_adj): the sampled set holds
- * more or fewer references than the expected `rate * N` (a few hot blocks sampled or not swing
- * it), and the difference is added to the first histogram bucket, so the miss ratio is the
- * sampled misses over `rate * N` rather than over the sampled references. Without it the curve
- * is off by the sampling luck of the hottest blocks at every size (issue 18: +0.11 at 0.01).
+ * every size. Approximate, for large traces: SHARDS (Waldspurger et al., FAST '15), at a fixed rate
+ * or fixed-size, with hot blocks tracked exactly (lib/cache/shards.ts says why and how).
  *
  * @module
  */
@@ -16,6 +11,8 @@ import {
   stackDistances,
   type StackHistogram,
 } from "./stack_distance.ts";
+import { type ShardsOptions, ShardsSampler } from "./shards.ts";
+export { shardsHash } from "./shards.ts";
 
 /** One point of a miss-ratio curve. */
 export interface MrcPoint {
@@ -35,64 +32,18 @@ export function exactPoints(h: StackHistogram, sizes: number[]): MrcPoint[] {
 }
 
 /**
- * SHARDS' spatial hash: MurmurHash3's 32-bit finalizer over the key's two halves, so whether a
- * block is sampled does not follow its number (a multiplicative hash maps block 0 to 0, always
- * sampled, and block 0 is often the hottest: at rate 0.1 the bench's Zipf trace put 1.5x the
- * expected references in the sample).
+ * Approximate LRU miss ratios by SHARDS (lib/cache/shards.ts) at `rate` (0 < rate <= 1), or
+ * fixed-size SHARDS from that rate with `maxSamples`.
  */
-export function shardsHash(block: number): number {
-  let h = (block | 0) ^ Math.imul((block / 4294967296) | 0, 0x85ebca6b) ^ 0x5bd1e995;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-/** True when SHARDS samples `block` at `rate` (spatial sampling by a hash of the block). */
-export function shardsSampled(block: number, rate: number): boolean {
-  return shardsHash(block) < rate * 4294967296;
-}
-
-/**
- * Approximate LRU miss ratios by SHARDS_adj at a fixed `rate` (0 < rate <= 1): the sampled
- * sub-sequence's stack distances, scaled by 1/rate, adjusted to `rate * seq.length` references.
- */
-export function shardsMrc(seq: Float64Array, sizes: number[], rate: number): MrcPoint[] {
-  let n = 0;
-  for (let i = 0; i < seq.length; i++) if (shardsSampled(seq[i], rate)) n++;
-  const sub = new Float64Array(n);
-  let k = 0;
-  for (let i = 0; i < seq.length; i++) if (shardsSampled(seq[i], rate)) sub[k++] = seq[i];
-  return shardsPoints(stackDistances(sub), sizes, rate, seq.length);
-}
-
-/**
- * SHARDS miss ratios at `sizes` (blocks) from the histogram of the sampled accesses. With
- * `accesses` (every access, sampled or not) the curve is SHARDS_adj's: the first bucket takes
- * the difference between the expected `rate * accesses` and the sampled count, i.e. the miss
- * ratio is sampled misses / (rate * accesses); without it, sampled misses / sampled accesses.
- */
-export function shardsPoints(
-  h: StackHistogram,
+export function shardsMrc(
+  seq: Float64Array,
   sizes: number[],
   rate: number,
-  accesses?: number,
+  opts: Omit<ShardsOptions, "rate"> = {},
 ): MrcPoint[] {
-  // A sampled distance d stands for about d / rate blocks: hits(c) = sampled distances up to
-  // c * rate, the bucket that straddles it counted in proportion (a sampled distance of 1 says
-  // only that fewer than 1 / rate blocks came between).
-  const hits = sizes.map((c) => {
-    const x = c * rate, k = Math.floor(x);
-    const [whole, next] = lruHits(h, [k, k + 1]);
-    return whole + (x - k) * (next - whole);
-  });
-  const expected = accesses === undefined ? h.total : rate * accesses;
-  return sizes.map((c, i) => ({
-    sizeBlocks: c,
-    missRatio: expected > 0 ? Math.min(1, Math.max(0, (h.total - hits[i]) / expected)) : 0,
-  }));
+  const s = new ShardsSampler({ ...opts, rate });
+  for (let i = 0; i < seq.length; i++) s.access(seq[i]);
+  return s.points(sizes);
 }
 
 /**
@@ -111,12 +62,12 @@ export class MrcLimitError extends Error {
 
 /**
  * Stack distances of a block access stream, online (nothing but the distance state is held):
- * `exact` counts every access, `shards` the sampled ones, `auto` both until the exact count
- * reaches `maxAccesses` and then only the sampled ones.
+ * `exact` counts every access, `shards` samples them (lib/cache/shards.ts), `auto` does both until
+ * the exact count reaches `maxAccesses` and then only SHARDS.
  */
 export class MrcBuilder {
   #exact?: StackDistanceCounter;
-  readonly #sampled?: StackDistanceCounter;
+  readonly #shards?: ShardsSampler;
   /** Every access seen, sampled or not. */
   accesses = 0;
 
@@ -124,14 +75,21 @@ export class MrcBuilder {
     readonly method: MrcMethod,
     readonly rate: number,
     readonly maxAccesses = MRC_MAX_ACCESSES,
+    /** Fixed-size SHARDS: the most sampled blocks (undefined: a fixed rate). */
+    readonly maxSamples?: number,
   ) {
     if (method !== "shards") this.#exact = new StackDistanceCounter();
-    if (method !== "exact") this.#sampled = new StackDistanceCounter();
+    if (method !== "exact") this.#shards = new ShardsSampler({ rate, maxSamples });
   }
 
   /** True once the curve is SHARDS' (asked for, or `auto` past the limit). */
   get sampleOnly(): boolean {
     return this.#exact === undefined;
+  }
+
+  /** SHARDS' current sampling rate (lower than `rate` once a fixed-size sample has filled). */
+  get shardsRate(): number {
+    return this.#shards?.rate ?? this.rate;
   }
 
   /** One block access. Throws MrcLimitError past the limit (`auto` switches instead). */
@@ -147,34 +105,25 @@ export class MrcBuilder {
         );
       } else this.#exact = undefined; // auto: SHARDS from here on
     }
-    const sampled = this.#sampled;
-    if (sampled && shardsSampled(block, this.rate)) {
-      if (sampled.fed >= this.maxAccesses) {
+    const shards = this.#shards;
+    if (shards) {
+      shards.access(block);
+      if (shards.tracked > this.maxAccesses) {
         throw new MrcLimitError(
-          `more than ${this.maxAccesses} sampled block accesses (the limit): lower --rate`,
+          `more than ${this.maxAccesses} sampled blocks (the limit): lower --rate or set --shards-max`,
         );
       }
-      sampled.add(block);
     }
-  }
-
-  /** The histogram so far (of every access, or of the sampled ones when `sampleOnly`). */
-  histogram(): StackHistogram {
-    return (this.#exact ?? this.#sampled!).histogram();
   }
 
   /** Miss ratios at `sizes` (blocks) from what was seen so far. */
   points(sizes: number[]): MrcPoint[] {
-    const h = this.histogram();
-    return this.sampleOnly
-      ? shardsPoints(h, sizes, this.rate, this.accesses)
-      : exactPoints(h, sizes);
+    return this.#exact ? exactPoints(this.#exact.histogram(), sizes) : this.#shards!.points(sizes);
   }
 
-  /** Distinct blocks seen (sampled ones scaled by 1/rate under SHARDS). */
+  /** Distinct blocks seen (estimated under SHARDS). */
   footprint(): number {
-    const h = this.histogram();
-    return this.sampleOnly ? Math.round(h.cold / this.rate) : h.cold;
+    return this.#exact ? this.#exact.histogram().cold : this.#shards!.footprint();
   }
 }
 

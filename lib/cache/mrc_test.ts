@@ -13,7 +13,7 @@ function skewed(n: number, blocks: number, seed: number): Float64Array {
   return seq;
 }
 
-Deno.test("mrc: SHARDS_adj follows the exact curve where the sample resolves it", () => {
+Deno.test("mrc: SHARDS follows the exact curve where the sample resolves it", () => {
   // The hottest blocks make the sampled share of references far from the rate; without the
   // adjustment the curve was 0.1-0.2 below the exact one at every size.
   const seq = skewed(300_000, 50_000, 12345);

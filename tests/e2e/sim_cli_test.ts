@@ -210,3 +210,53 @@ Deno.test("sim e2e: --engine native and --engine ts give the same grid (jsonl, b
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("mrc e2e: --shards-max is fixed-size SHARDS; rate 1 with room for all is exact", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const trace = `${dir}/t.jsonl`;
+    await Deno.writeTextFile(trace, zipfTrace(4000));
+    const args = ["mrc", "--no-db", "--no-svg", "--trace", trace, "--sizes", "16K,64K,256K,1M"];
+    const exact = await qc([...args, "--method", "exact", "--output", "json"]);
+    assert.equal(exact.code, 0, exact.err);
+    const fixed = await qc([
+      ...args,
+      "--method",
+      "shards",
+      "--rate",
+      "1",
+      "--shards-max",
+      "1000000",
+      "--output",
+      "json",
+    ]);
+    assert.equal(fixed.code, 0, fixed.err);
+    const e = JSON.parse(exact.out), f = JSON.parse(fixed.out);
+    assert.equal(f.method, "shards(max=1000000,rate=1)");
+    f.points.forEach((p: { miss_ratio: number }, i: number) => {
+      assert.ok(Math.abs(p.miss_ratio - e.points[i].miss_ratio) < 1e-9, `size ${i}`);
+    });
+    // A small sample: the rate drops below 1 and the method says so.
+    const small = await qc([
+      ...args,
+      "--method",
+      "shards",
+      "--rate",
+      "1",
+      "--shards-max",
+      "50",
+      "--output",
+      "json",
+    ]);
+    assert.equal(small.code, 0, small.err);
+    assert.match(JSON.parse(small.out).method, /^shards\(max=50,rate=0\.\d+\)$/);
+    const bad = await qc([...args, "--shards-max", "0"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--shards-max: must be at least 1/);
+    const exactToo = await qc([...args, "--method", "exact", "--shards-max", "10"]);
+    assert.equal(exactToo.code, 2);
+    assert.match(exactToo.err, /--shards-max: only with --method shards or auto/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
