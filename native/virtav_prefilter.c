@@ -140,7 +140,12 @@ static int attach(struct vav_pf *pf, const uint8_t *ser, uint64_t len, char *msg
     return -EINVAL;
   const char *bytes = (const char *)ser + PF_HEAD;
   char *info = NULL;
-  if (hs_serialized_database_info(bytes, hs_len, &info) != HS_SUCCESS) return -EINVAL;
+  hs_error_t ie = hs_serialized_database_info(bytes, hs_len, &info);
+  if (ie == HS_DB_VERSION_ERROR) {
+    say(msg, cap, "the cached prefilter was built by another Hyperscan version (this one is %s)", hs_version());
+    return -ENOEXEC;
+  }
+  if (ie != HS_SUCCESS) return -EINVAL;
   int rc = strstr(info, "Mode: BLOCK") ? 0 : -EINVAL;
   if (!rc) {
     hs_error_t e = hs_deserialize_database(bytes, hs_len, &pf->db);

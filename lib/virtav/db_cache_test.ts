@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { loadCompiled, openCompiled } from "./db_cache.ts";
 import { Matcher } from "./matcher.ts";
+import { fromOtherHyperscan } from "./prefilter_fixtures.ts";
 
 Deno.test("db cache: a hit gives the same compiled database and summary; changes and damage recompile", async () => {
   const dir = await Deno.makeTempDir({ prefix: "virtav-cache-" });
@@ -91,6 +92,21 @@ Deno.test("db cache: the Hyperscan prefilter is kept with the blob, attached on 
       assert.equal(r.matcher.prefilterInfo().state, "attached");
       r.matcher.close();
       assert.equal((await loadCompiled([ndb], o)).cached, true); // the file was replaced
+    }
+    // a prefilter built by another Hyperscan (version or platform): compiled again
+    {
+      const other = good.slice();
+      other.set(fromOtherHyperscan(first.compiled.prefilter, "version"), pfStart);
+      other.set(
+        createHash("sha256").update(other.subarray(0, other.length - 32)).digest(),
+        other.length - 32,
+      );
+      await Deno.writeFile(file, other);
+      const r = await openCompiled([ndb], o);
+      assert.equal(r.cached, false);
+      assert.equal(r.matcher.prefilterInfo().state, "attached");
+      r.matcher.close();
+      assert.deepEqual(await Deno.readFile(file), good);
     }
     // a truncated file
     await Deno.writeFile(file, good.subarray(0, good.length - 100));

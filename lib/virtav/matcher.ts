@@ -208,23 +208,24 @@ export class Matcher {
     const on = (o.prefilter ?? prefilterEnabled()) && c.prefilter !== null;
     const pf = on && c.prefilter ? c.prefilter : null;
     const msg = new Uint8Array(MSG_CAP);
+    const rc = native().vav_db_load_pf(
+      c.blob as Uint8Array<ArrayBuffer>,
+      BigInt(c.blob.length),
+      pf as Uint8Array<ArrayBuffer> | null,
+      BigInt(pf?.length ?? 0),
+      on ? 1 : 0,
+      msg,
+      MSG_CAP,
+    );
+    const n = msg.indexOf(0);
+    const note = new TextDecoder().decode(msg.subarray(0, n < 0 ? MSG_CAP : n));
     const h = check(
-      native().vav_db_load_pf(
-        c.blob as Uint8Array<ArrayBuffer>,
-        BigInt(c.blob.length),
-        pf as Uint8Array<ArrayBuffer> | null,
-        BigInt(pf?.length ?? 0),
-        on ? 1 : 0,
-        msg,
-        MSG_CAP,
-      ),
+      rc,
       pf
-        ? "loading the compiled database with its cached prefilter"
+        ? `loading the compiled database with its cached prefilter${note ? ` (${note})` : ""}`
         : "loading the compiled database",
     );
     const m = new Matcher(h, c.names);
-    const n = msg.indexOf(0);
-    const note = new TextDecoder().decode(msg.subarray(0, n < 0 ? MSG_CAP : n));
     m.prefilterNote = note || (c.prefilter === null ? c.prefilterNote ?? null : null);
     return m;
   }

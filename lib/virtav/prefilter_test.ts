@@ -12,6 +12,7 @@ import type { BodySignature } from "./ndb.ts";
 import { generateGrammarFiles, generateGrammarSignatures } from "./grammar_gen.ts";
 import { generateCorpus, generateSignatures, prng } from "./generate.ts";
 import { native } from "../ffi/ffi.ts";
+import { fromOtherHyperscan } from "./prefilter_fixtures.ts";
 
 const enc = new TextEncoder();
 const hex = (s: string) => [...enc.encode(s)].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -141,4 +142,23 @@ Deno.test("prefilter: the serialised form attaches to its own database only, and
   assert.equal(none.prefilterInfo().state, "off");
   assert.equal(none.prefilterNote, "why");
   none.close();
+});
+
+Deno.test("prefilter: one built by another Hyperscan version or for another platform is refused, saying why", () => {
+  const c = compileSignatures(parsed(generateSignatures(50, 9).map((s) => s.line)));
+  const m = Matcher.load(c);
+  const ser = m.serializePrefilter()!;
+  m.close();
+  assert.throws(
+    () => Matcher.load({ ...c, prefilter: fromOtherHyperscan(ser, "version") }),
+    /built by another Hyperscan version \(this one is 5\.4/,
+  );
+  assert.throws(
+    () => Matcher.load({ ...c, prefilter: fromOtherHyperscan(ser, "platform") }),
+    /does not fit this Hyperscan \(Version: 5\.4\.0/,
+  );
+  // the untouched copy still attaches (the change above is the only difference)
+  const ok = Matcher.load({ ...c, prefilter: ser });
+  assert.equal(ok.prefilterInfo().state, "attached");
+  ok.close();
 });
