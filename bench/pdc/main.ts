@@ -3,21 +3,29 @@
  * file and I/O workloads (fixtures/guest/workloads: varmail, fileserver, oltp, webserver) on ext4
  * on a disk served by `qbic-cache serve --direct on --backing-latency MODEL`, with the host cache
  * smaller than, equal to and twice the workload's working set, once with `--admit all` (the peer:
- * no PDC) and once with `--admit pdc` (serve locates the journal in the image: exact ranges).
+ * no PDC) and once per PDC variant (`--admits`, default `pdc`):
+ *
+ * - `pdc`: the journal located in the image (exact ranges, `--pdc-journal exact`);
+ * - `pdc-heuristic`: the journal learnt online (`--pdc-journal heuristic`);
+ * - `pdc-checkpoint`: exact, and the checkpoint writes kept out too (`--pdc-checkpoint`);
+ * - `pdc-demote`: exact, refused requests cached at the eviction end (`--pdc-demote`);
+ * - `pdc-checkpoint-demote`: both refinements.
+ *
  * Per workload x policy x cache size and repetition it prints the guest's own figures (ops/s,
- * MB/s, mean and max op latency, from the guest clock), the pdc/all ratios (the median of the
- * per-repetition ratios, the two legs of a repetition run back to back in alternating order)
- * and, beside them, the host side: serve's hit ratio and modelled device requests, and the read
- * hit ratio of the same policy and size replayed over each recorded stream (`--record`) without
- * PDC, with the exact ranges and with the online heuristic (serve has no switch to force the
- * heuristic on an image whose journal it can locate, so the heuristic is host-side only).
+ * MB/s, mean and max op latency, from the guest clock), the variant/all ratios (the median of
+ * the per-repetition ratios; the legs of a repetition run back to back, their order rotated
+ * from one repetition to the next) and, beside them, the host side: serve's hit ratio and
+ * modelled device requests, and the read hit ratio of the same policy and size replayed over
+ * each leg's recorded stream (`--record`) without PDC and with every variant.
  *
  *   deno run -A bench/pdc/main.ts --quick       # webserver x lru,qbic x 1x, 1 repetition
  *   deno run -A bench/pdc/main.ts               # 4 workloads x 4 policies x 3 sizes x 3 reps
- *   deno run -A bench/pdc/main.ts --workloads oltp --policies lru --sizes 0.5,1 --reps 3
+ *   deno run -A bench/pdc/main.ts --workloads oltp --policies lru --sizes 0.5,1 --reps 3 \
+ *     --admits pdc,pdc-heuristic,pdc-demote
  *
  * Options: --model SPEC (default `hdd(rpm=7200)`), --workloads, --policies, --sizes (multiples
- * of the working set), --reps N, --out DIR (keep the traces there), --db FILE, --no-db.
+ * of the working set), --reps N, --admits LIST, --out DIR (keep the traces there), --db FILE,
+ * --no-db.
  *
  * Under TCG (no KVM here) the guest runs tens of times slower than on hardware while the
  * modelled device keeps real-time latencies: a miss costs less relative to the guest's own CPU
@@ -30,17 +38,20 @@ import { parseArgs } from "node:util";
 import { buildGuest, type GuestImage } from "../../lib/qemu/guest.ts";
 import { launchGuest } from "../../lib/qemu/launch.ts";
 import { startNbdServer } from "../../lib/qemu/nbd_server.ts";
-import { locateJournalInFile } from "../../lib/pdc/locate.ts";
-import type { ByteRange } from "../../lib/pdc/byte_range.ts";
 import { formatTable } from "../../lib/cli/table.ts";
 import { withRun } from "../../lib/cli/with_run.ts";
 import { median } from "../thread_cpu.ts";
 import { argsText, type GuestWorkload, guestWorkloads } from "./workloads.ts";
-import { readHit, readTrace } from "./replay.ts";
-
-const BS = 4096;
-const ADMITS = ["all", "pdc"] as const;
-type Admit = typeof ADMITS[number];
+import {
+  BS,
+  type ImageMaps,
+  imageMaps,
+  readTrace,
+  REPLAY_MODES,
+  type ReplayMode,
+  replayReadHit,
+  VARIANTS,
+} from "./host_side.ts";
 
 /** What one guest boot gave: the guest's figures and the host's. */
 interface Leg {
@@ -52,9 +63,10 @@ interface Leg {
   deviceRequests: number;
   /** The modelled device's mean service time (serve's shutdown row). */
   deviceMeanUs: number;
-  /** Read hit ratio of the same policy and size replayed over this leg's stream. */
-  readHit: { none: number; exact: number; heuristic: number };
-  pdcMethod: string;
+  /** Read hit ratio of the same policy and size replayed over this leg's stream, per mode. */
+  readHit: Record<ReplayMode, number>;
+  /** The admission as serve named it in its result row, e.g. `pdc(exact,demote)`. */
+  serveAdmit: string;
 }
 
 function opt(name: string, fallback: string): string {
@@ -70,6 +82,7 @@ const { values } = parseArgs({
     policies: { type: "string" },
     sizes: { type: "string" },
     reps: { type: "string" },
+    admits: { type: "string" },
     out: { type: "string" },
     db: { type: "string" },
     "no-db": { type: "boolean", default: false },
@@ -91,6 +104,15 @@ if (factors.some((f) => !(f > 0))) {
 }
 const reps = Number(opt("reps", quick ? "1" : "3"));
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: a whole number >= 1`);
+const variants = opt("admits", "pdc").split(",");
+for (const v of variants) {
+  if (v === "all" || !Object.hasOwn(VARIANTS, v)) {
+    throw new Error(
+      `--admits: unknown ${v} (${Object.keys(VARIANTS).filter((k) => k !== "all").join(", ")})`,
+    );
+  }
+}
+const admits = ["all", ...variants];
 
 async function sh(cmd: string, args: string[]): Promise<void> {
   const o = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
@@ -100,7 +122,7 @@ async function sh(cmd: string, args: string[]): Promise<void> {
 }
 
 /** A fresh ext4 image (no lazy init: no background writes mixed into the stream). */
-async function makeTemplate(path: string): Promise<ByteRange[]> {
+async function makeTemplate(path: string): Promise<ImageMaps> {
   await sh("truncate", ["-s", "0", path]);
   await sh("truncate", ["-s", "256M", path]);
   await sh("mkfs.ext4", [
@@ -112,18 +134,18 @@ async function makeTemplate(path: string): Promise<ByteRange[]> {
     "lazy_itable_init=0,lazy_journal_init=0",
     path,
   ]);
-  return (await locateJournalInFile(path)).ranges;
+  return await imageMaps(path);
 }
 
 async function runLeg(
   guest: GuestImage,
   dir: string,
   template: string,
-  ranges: ByteRange[],
+  maps: ImageMaps,
   w: GuestWorkload,
   policy: string,
   cacheBytes: number,
-  admit: Admit,
+  admit: string,
   tracePath: string,
 ): Promise<Leg> {
   const img = `${dir}/run.img`;
@@ -144,8 +166,7 @@ async function runLeg(
       String(cacheBytes),
       "--policy",
       policy,
-      "--admit",
-      admit,
+      ...VARIANTS[admit].args,
       "--output",
       "json",
     ],
@@ -181,9 +202,11 @@ async function runLeg(
     throw new Error(`${w.name}: the guest's data check failed: ${JSON.stringify(result)}`);
   }
   const row = JSON.parse((await Deno.readTextFile(out)).trim().split("\n").at(-1)!);
-  const stderr = await Deno.readTextFile(err).catch(() => "");
   const blocks = Math.floor(cacheBytes / BS);
   const records = readTrace(await Deno.readTextFile(tracePath));
+  const readHit = Object.fromEntries(
+    REPLAY_MODES.map((m) => [m, replayReadHit(records, policy, blocks, m, maps)]),
+  ) as Record<ReplayMode, number>;
   return {
     opsS: Number(result.ops_s),
     mbS: Number(result.mb_s),
@@ -192,21 +215,13 @@ async function runLeg(
     hitRatio: Number(row.hit_ratio),
     deviceRequests: Number(row.device_requests ?? 0),
     deviceMeanUs: Number(row.device_mean_latency_us ?? 0),
-    readHit: {
-      none: readHit(records, policy, blocks, "none", ranges),
-      exact: readHit(records, policy, blocks, "exact", ranges),
-      heuristic: readHit(records, policy, blocks, "heuristic", ranges),
-    },
-    pdcMethod: admit === "all"
-      ? "none"
-      : /learning the journal online/.test(stderr)
-      ? "heuristic"
-      : "exact",
+    readHit,
+    serveAdmit: String(row.admit),
   };
 }
 
 const f2 = (x: number) => x.toFixed(2);
-const f4 = (x: number) => x.toFixed(4);
+const f3 = (x: number) => x.toFixed(3);
 const spread = (xs: number[]) =>
   xs.length > 1 ? `${f2(Math.min(...xs))}-${f2(Math.max(...xs))}` : "";
 
@@ -215,48 +230,53 @@ const work = values.out ?? await Deno.makeTempDir({ prefix: "hvkit-pdc-guest-" }
 await Deno.mkdir(work, { recursive: true });
 console.error(
   `pdc: model ${model}; ${workloads.length} workload(s) x ${policies.length} ` +
-    `policies x ${factors.length} size(s) x ${reps} rep(s) x 2 (all, pdc); traces in ${work}`,
+    `policies x ${factors.length} size(s) x ${reps} rep(s) x ${admits.length} ` +
+    `(${admits.join(", ")}); traces in ${work}`,
 );
 const header = [
   "workload",
   "policy",
   "cache",
+  "admit",
   "ops/s all",
-  "ops/s pdc",
-  "pdc/all",
+  "ops/s admit",
+  "admit/all",
   "lat ms all",
-  "lat ms pdc",
+  "lat ms admit",
   "read hit all",
-  "read hit pdc",
-  "heur",
+  "read hit admit",
   "dev req all",
-  "dev req pdc",
+  "dev req admit",
 ];
 const rows: string[][] = [];
+const hostHeader = ["workload", "policy", "cache", ...REPLAY_MODES];
+const hostRows: string[][] = [];
 try {
   await withRun(
     { db: values["no-db"] ? false : values.db },
-    { tool: "bench", command: "pdc", args: { quick, model, reps } },
+    { tool: "bench", command: "pdc", args: { quick, model, reps, admits } },
     async (run) => {
       for (const w of workloads) {
         const template = `${work}/${w.name}.template.img`;
-        const ranges = await makeTemplate(template);
+        const maps = await makeTemplate(template);
         for (const policy of policies) {
           for (const factor of factors) {
             const cacheBytes = Math.max(BS, Math.round(w.workingSetBytes * factor / BS) * BS);
             const job = { job: w.name, policy, cache: `${factor}x`, backing_latency: model };
-            const legs: Record<Admit, Leg[]> = { all: [], pdc: [] };
-            const ratios: number[] = [], latRatios: number[] = [];
+            const legs: Record<string, Leg[]> = Object.fromEntries(admits.map((a) => [a, []]));
+            const ratios: Record<string, number[]> = {}, latRatios: Record<string, number[]> = {};
+            for (const v of variants) ratios[v] = [], latRatios[v] = [];
             for (let rep = 0; rep < reps; rep++) {
-              const order: Admit[] = rep % 2 === 0 ? ["all", "pdc"] : ["pdc", "all"];
-              const got: Partial<Record<Admit, Leg>> = {};
+              // Rotated each repetition: every admission runs first, second, ... in turn.
+              const order = admits.map((_, i) => admits[(i + rep) % admits.length]);
+              const got: Record<string, Leg> = {};
               for (const admit of order) {
                 const trace = `${work}/${w.name}-${policy}-${factor}x-${admit}-${rep}.jsonl`;
                 const leg = await runLeg(
                   guest,
                   work,
                   template,
-                  ranges,
+                  maps,
                   w,
                   policy,
                   cacheBytes,
@@ -276,43 +296,69 @@ try {
                 for (const [m, v] of Object.entries(leg.readHit)) {
                   run.metric("read_hit_ratio", v, "ratio", { ...l, replay: m });
                 }
-                run.event("leg", { ...l, cacheBytes, pdcMethod: leg.pdcMethod, trace });
+                run.event("leg", { ...l, cacheBytes, serveAdmit: leg.serveAdmit, trace });
                 console.error(
                   `${w.name} ${policy} ${factor}x ${admit} rep ${rep}: ${leg.opsS} ops/s, ` +
-                    `host hit ${leg.hitRatio}, read hit ${f4(leg.readHit.none)} none / ` +
-                    `${f4(leg.readHit.exact)} exact, ${leg.deviceRequests} device requests ` +
-                    `(mean ${leg.deviceMeanUs} us)` +
-                    (admit === "pdc" ? ` (pdc: ${leg.pdcMethod})` : ""),
+                    `host hit ${leg.hitRatio}, read hit ${f3(leg.readHit.none)} none / ` +
+                    `${f3(leg.readHit[VARIANTS[admit].replay])} ${VARIANTS[admit].replay}, ` +
+                    `${leg.deviceRequests} device requests (mean ${leg.deviceMeanUs} us), ` +
+                    `serve: ${leg.serveAdmit}`,
                 );
               }
-              ratios.push(got.pdc!.opsS / got.all!.opsS);
-              latRatios.push(got.pdc!.latMeanMs / got.all!.latMeanMs);
+              for (const v of variants) {
+                ratios[v].push(got[v].opsS / got.all.opsS);
+                latRatios[v].push(got[v].latMeanMs / got.all.latMeanMs);
+              }
             }
-            const med = (a: Admit, f: (l: Leg) => number) => median(legs[a].map(f));
-            const ratio = median(ratios);
-            const peer = { ...job, ratio: "pdc/all", peer: "admit-all", gate: "report" };
-            run.metric("ops_s_ratio", ratio, "x", { ...peer, better: "higher" });
-            run.metric("lat_mean_ratio", median(latRatios), "x", { ...peer, better: "lower" });
-            for (const a of ADMITS) {
+            const med = (a: string, f: (l: Leg) => number) => median(legs[a].map(f));
+            for (const a of admits) {
               const l = { ...job, admit: a, rep: "median", peer: "hvkit" };
               run.metric("ops_s", med(a, (x) => x.opsS), "1/s", l);
               run.metric("ops_s_min", Math.min(...legs[a].map((x) => x.opsS)), "1/s", l);
               run.metric("ops_s_max", Math.max(...legs[a].map((x) => x.opsS)), "1/s", l);
             }
-            rows.push([
+            const size = `${factor}x (${cacheBytes / 1024}K)`;
+            for (const v of variants) {
+              const ratio = median(ratios[v]);
+              const peer = {
+                ...job,
+                admit: v,
+                ratio: `${v}/all`,
+                peer: "admit-all",
+                gate: "report",
+              };
+              run.metric("ops_s_ratio", ratio, "x", { ...peer, better: "higher" });
+              run.metric("lat_mean_ratio", median(latRatios[v]), "x", { ...peer, better: "lower" });
+              const mode = VARIANTS[v].replay;
+              rows.push([
+                w.name,
+                policy,
+                size,
+                legs[v][0].serveAdmit,
+                `${f2(med("all", (x) => x.opsS))} ${spread(legs.all.map((x) => x.opsS))}`,
+                `${f2(med(v, (x) => x.opsS))} ${spread(legs[v].map((x) => x.opsS))}`,
+                `${f2(ratio)} ${spread(ratios[v])}`,
+                f2(med("all", (x) => x.latMeanMs)),
+                f2(med(v, (x) => x.latMeanMs)),
+                f3(med("all", (x) => x.readHit.none)),
+                f3(med(v, (x) => x.readHit[mode])),
+                String(med("all", (x) => x.deviceRequests)),
+                String(med(v, (x) => x.deviceRequests)),
+              ]);
+            }
+            // Every mode over the admit-all streams (the stream hardly depends on the cache).
+            hostRows.push([
               w.name,
               policy,
-              `${factor}x (${cacheBytes / 1024}K)`,
-              `${f2(med("all", (x) => x.opsS))} ${spread(legs.all.map((x) => x.opsS))}`,
-              `${f2(med("pdc", (x) => x.opsS))} ${spread(legs.pdc.map((x) => x.opsS))}`,
-              `${f2(ratio)} ${spread(ratios)}`,
-              f2(med("all", (x) => x.latMeanMs)),
-              f2(med("pdc", (x) => x.latMeanMs)),
-              f4(med("all", (x) => x.readHit.none)),
-              f4(med("pdc", (x) => x.readHit.exact)),
-              f4(med("all", (x) => x.readHit.heuristic)),
-              String(med("all", (x) => x.deviceRequests)),
-              String(med("pdc", (x) => x.deviceRequests)),
+              size,
+              ...REPLAY_MODES.map((m) => {
+                const xs = legs.all.map((x) => x.readHit[m]);
+                const mid = median(xs);
+                run.metric("read_hit_ratio_replay", mid, "ratio", { ...job, replay: m });
+                return xs.length > 1 && Math.max(...xs) - Math.min(...xs) >= 0.0005
+                  ? `${f3(mid)} (${f3(Math.min(...xs))}-${f3(Math.max(...xs))})`
+                  : f3(mid);
+              }),
             ]);
           }
         }
@@ -326,6 +372,12 @@ for (const w of workloads) console.log(`${w.name} (${argsText(w.args)}): ${w.abo
 console.log(formatTable(header, rows, "text").trimEnd());
 console.log(
   `(model ${model}; cache = multiple of the working set; ops/s: median over ${reps} ` +
-    `repetition(s), range beside; pdc/all: median of per-repetition ratios; read hit: replayed ` +
-    `over the legs' own streams, "heur" = the online heuristic over the admit-all stream)`,
+    `repetition(s), range beside; admit/all: median of per-repetition ratios; read hit: ` +
+    `replayed over the legs' own streams)`,
+);
+console.log();
+console.log(formatTable(hostHeader, hostRows, "text").trimEnd());
+console.log(
+  `(read hit ratio, same policy and size, replayed over the admit-all streams: median, range ` +
+    `beside when the streams differ)`,
 );

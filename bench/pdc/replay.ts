@@ -1,8 +1,9 @@
 /**
  * The host side of bench/pdc over every policy and size at once: replays the streams the
  * admit-all legs recorded (`main.ts --out DIR` keeps them) through each policy at 0.5x, 1x and
- * 2x the working set, without PDC, with the exact journal ranges and with the online
- * heuristic, and prints the read hit ratios (median over the streams, range beside) and what the
+ * 2x the working set, without PDC, with the exact journal ranges, with the online heuristic
+ * and with the refinements (checkpoint writes kept out too, demotion instead of refusal, both),
+ * and prints the read hit ratios (median over the streams, range beside) and what the
  * streams hold (journal share of written blocks, reads, distinct blocks read): the reasons
  * PDC helps or not. The guest's request stream hardly depends on the host cache (only its
  * timing does), so one stream serves every cell.
@@ -12,55 +13,19 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { parseRecordLine } from "../../lib/trace/jsonl.ts";
 import type { IoRecord } from "../../lib/trace/io_record.ts";
-import { Simulator } from "../../lib/cache/simulate.ts";
-import { createPolicy } from "../../lib/cache/registry.ts";
-import { pdcAdmission } from "../../lib/cache/pdc_admission.ts";
-import { admitAll } from "../../lib/cache/policy.ts";
-import { ExactDetector } from "../../lib/pdc/journal_detector.ts";
-import { HeuristicDetector } from "../../lib/pdc/heuristic_detector.ts";
-import { locateJournalInFile } from "../../lib/pdc/locate.ts";
 import type { ByteRange } from "../../lib/pdc/byte_range.ts";
 import { formatTable } from "../../lib/cli/table.ts";
 import { median } from "../thread_cpu.ts";
 import { guestWorkloads } from "./workloads.ts";
-
-const BS = 4096;
-
-/** The records of a JSON-lines trace (blank lines skipped). */
-export function readTrace(text: string): IoRecord[] {
-  const out: IoRecord[] = [];
-  let n = 0;
-  for (const line of text.split("\n")) {
-    n++;
-    if (line.trim() !== "") out.push(parseRecordLine(line, n));
-  }
-  return out;
-}
-
-/** The read hit ratio of `policy` at `blocks` over `records`, as serve's cache would count it. */
-export function readHit(
-  records: IoRecord[],
-  policy: string,
-  blocks: number,
-  mode: "none" | "exact" | "heuristic",
-  ranges: ByteRange[],
-): number {
-  const admission = mode === "none"
-    ? admitAll
-    : pdcAdmission(mode === "exact" ? new ExactDetector(ranges) : new HeuristicDetector());
-  const sim = new Simulator(createPolicy(policy, blocks), BS, admission);
-  for (const r of records) sim.step(r);
-  const res = sim.result();
-  return res.reads.blocks ? res.reads.hits / res.reads.blocks : 0;
-}
+import { BS, imageMaps, readTrace, REPLAY_MODES, replayReadHit } from "./host_side.ts";
 
 /** What a stream holds: journal and other written blocks, read blocks, distinct blocks read. */
-function profile(records: IoRecord[], ranges: ByteRange[]) {
-  let journalW = 0, otherW = 0, reads = 0, flushes = 0;
+function profile(records: IoRecord[], ranges: ByteRange[], metadata: ByteRange[]) {
+  let journalW = 0, otherW = 0, metaW = 0, reads = 0, flushes = 0;
   const readSet = new Set<number>();
   const inJournal = (off: number) => ranges.some((j) => off >= j.off && off < j.off + j.len);
+  const inMeta = (off: number) => metadata.some((j) => off >= j.off && off < j.off + j.len);
   for (const r of records) {
     if (r.op === "F") flushes++;
     if (r.len === 0) continue;
@@ -68,12 +33,13 @@ function profile(records: IoRecord[], ranges: ByteRange[]) {
     if (r.op === "W" || r.op === "Z") {
       if (inJournal(r.off)) journalW += n;
       else otherW += n;
+      if (inMeta(r.off)) metaW += n;
     } else if (r.op === "R") {
       reads += n;
       for (let b = Math.floor(r.off / BS); b < Math.ceil((r.off + r.len) / BS); b++) readSet.add(b);
     }
   }
-  return { journalW, otherW, reads, distinctRead: readSet.size, flushes };
+  return { journalW, otherW, metaW, reads, distinctRead: readSet.size, flushes };
 }
 
 if (import.meta.main) {
@@ -98,20 +64,22 @@ if (import.meta.main) {
     } catch {
       continue;
     }
-    const ranges = (await locateJournalInFile(template)).ranges;
+    const maps = await imageMaps(template);
+    const ranges = maps.journal;
     const traces = [...Deno.readDirSync(dir)].map((e) => e.name)
       .filter((n) => n.startsWith(`${w.name}-`) && /-all-\d+\.jsonl$/.test(n)).sort();
     const streams = await Promise.all(
       traces.map(async (t) => readTrace(await Deno.readTextFile(`${dir}/${t}`))),
     );
     if (streams.length === 0) continue;
-    const ps = streams.map((s) => profile(s, ranges));
+    const ps = streams.map((s) => profile(s, ranges, maps.metadata));
     const m = (f: (p: ReturnType<typeof profile>) => number) => median(ps.map(f));
     prof.push([
       w.name,
       String(streams.length),
       String(m((p) => p.journalW)),
       String(m((p) => p.otherW)),
+      String(m((p) => p.metaW)),
       (m((p) => p.journalW / Math.max(1, p.journalW + p.otherW))).toFixed(3),
       String(m((p) => p.flushes)),
       String(m((p) => p.reads)),
@@ -121,9 +89,10 @@ if (import.meta.main) {
     for (const policy of policies) {
       for (const f of factors) {
         const blocks = Math.max(1, Math.round(w.workingSetBytes * f / BS));
-        const cell = (mode: "none" | "exact" | "heuristic") =>
-          streams.map((s) => readHit(s, policy, blocks, mode, ranges));
-        const none = cell("none"), exact = cell("exact"), heur = cell("heuristic");
+        const cells = REPLAY_MODES.map((m) =>
+          streams.map((s) => replayReadHit(s, policy, blocks, m, maps))
+        );
+        const none = cells[0], exact = cells[1];
         const gains = none.map((v, i) => v > 0 ? exact[i] / v - 1 : 0);
         const show = (xs: number[]) =>
           xs.length > 1
@@ -135,9 +104,7 @@ if (import.meta.main) {
           w.name,
           policy,
           `${f}x (${blocks})`,
-          show(none),
-          show(exact),
-          show(heur),
+          ...cells.map(show),
           `${(median(gains) * 100).toFixed(1)}%`,
         ]);
       }
@@ -150,6 +117,7 @@ if (import.meta.main) {
         "streams",
         "journal W blocks",
         "other W blocks",
+        "of which metadata",
         "journal share",
         "flushes",
         "R blocks",
@@ -163,7 +131,7 @@ if (import.meta.main) {
   console.log();
   console.log(
     formatTable(
-      ["workload", "policy", "cache (blocks)", "read hit none", "exact", "heuristic", "exact gain"],
+      ["workload", "policy", "cache (blocks)", ...REPLAY_MODES, "exact gain"],
       rows,
       "text",
     ).trimEnd(),

@@ -5,14 +5,15 @@
  * the simulator reproduces the live hit counts:
  * - a request's blocks `floor(off/bs)..floor((off+len-1)/bs)` are accessed in ascending order
  *   with `policy.access(block, isWrite)`; a miss the policy keeps gets an (empty) entry;
- * - a request the admission filter refuses, and a trim, remove their blocks.
+ * - a request the admission filter refuses, and a trim, remove their blocks (a demoting
+ *   filter's refusal is looked up as usual, then its blocks move to the policy's eviction end).
  * A block that leaves while dirty, or while requests queued before its eviction still need it,
  * stays reachable to them ("evicting") until a task queued behind them settles it (the
  * write-back's job: lib/block/write_back.ts) and lets it go.
  *
  * @module
  */
-import type { AdmissionFilter, CachePolicy } from "../cache/policy.ts";
+import { type AdmissionFilter, type CachePolicy, checkDemote, demotes } from "../cache/policy.ts";
 import type { IoOp, IoRecord } from "../trace/io_record.ts";
 import type { BlockLocks } from "./block_locks.ts";
 import type { BlockDevice } from "./block_device.ts";
@@ -60,6 +61,8 @@ export class BlockMap {
   /** Entries evicted but still owed to requests queued before their eviction, oldest first. */
   #evicting = new Map<number, Entry[]>();
   #admission: AdmissionFilter | null;
+  /** A refusal caches the blocks at the policy's eviction end (`refusal: "demote"`). */
+  #demote: boolean;
   #cacheOnRead: boolean;
   #onEvicted: ((block: number) => void) | undefined;
 
@@ -75,6 +78,8 @@ export class BlockMap {
     this.size = inner.size;
     this.#cacheOnRead = o.cacheOnRead ?? true;
     this.#admission = o.admission && o.admission.name !== "all" ? o.admission : null;
+    checkDemote(this.#admission, this.policy);
+    this.#demote = demotes(this.#admission);
     this.#onEvicted = o.onEvicted;
     this.policy.onEvict = (b) => this.#onEvict(b);
   }
@@ -250,7 +255,8 @@ export class BlockMap {
    * returns how many hit (0 when the filter refuses it: its blocks are then removed).
    */
   lookup(op: IoOp, offset: number, length: number, first: number, last: number, fua: boolean) {
-    if (!this.admit(op, offset, length, fua)) {
+    const admitted = this.admit(op, offset, length, fua);
+    if (!admitted && !this.#demote) {
       this.#bypass(first, last);
       return 0;
     }
@@ -265,6 +271,7 @@ export class BlockMap {
         else policy.remove(b);
       }
     }
+    if (!admitted) { for (let b = first; b <= last; b++) policy.demote!(b); }
     return hits;
   }
 

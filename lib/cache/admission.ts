@@ -11,7 +11,10 @@
  *   (byte ranges, e.g. from `pdc-filter locate -o`), the journal is known exactly; with
  *   neither, the online heuristic learns it from the request stream (`heuristic: true` forces
  *   the heuristic even when an image is given). Requests tagged `"class": "journal"` are refused
- *   in every mode.
+ *   in every mode. `checkpoint: true` refuses the checkpoint writes too (writes into the ext4
+ *   image's fixed metadata, located in `image`, or given as `checkpointRanges`); `demote: true`
+ *   caches refused requests at the eviction end instead of keeping them out
+ *   (lib/cache/pdc_admission.ts).
  *
  * Callers: pass every request to `admit` in trace order, flushes included — the heuristic
  * learns from where flushes fall. `createAdmission` returns a Promise when it must read an
@@ -32,6 +35,7 @@ import { pdcAdmission } from "./pdc_admission.ts";
 import { ExactDetector } from "../pdc/journal_detector.ts";
 import { HeuristicDetector, type HeuristicOptions } from "../pdc/heuristic_detector.ts";
 import { locateJournalInFile } from "../pdc/locate.ts";
+import { locateExt4MetadataInFile } from "../pdc/ext4_metadata.ts";
 import type { ByteRange } from "../pdc/byte_range.ts";
 import { UnknownAdmissionError } from "./errors.ts";
 
@@ -51,6 +55,16 @@ export interface AdmissionOptions {
   heuristic?: boolean;
   /** Tunables of the heuristic. */
   heuristicOptions?: HeuristicOptions;
+  /** Also refuse checkpoint writes: writes into the fixed metadata of `image` (ext2/3/4). */
+  checkpoint?: boolean;
+  /** The checkpoint ranges given directly (wins over locating them in `image`). */
+  checkpointRanges?: ByteRange[];
+  /** Cache refused requests at the policy's eviction end rather than keep them out. */
+  demote?: boolean;
+}
+
+function refinements(opts: AdmissionOptions, checkpoint: ByteRange[] | undefined) {
+  return { checkpoint: opts.checkpoint ? checkpoint : undefined, demote: opts.demote === true };
 }
 
 export { UnknownAdmissionError };
@@ -67,18 +81,36 @@ export function createAdmission(
     case "all":
       return admitAll;
     case "pdc": {
-      if (opts.heuristic || (opts.ranges === undefined && opts.image === undefined)) {
-        return pdcAdmission(new HeuristicDetector(opts.heuristicOptions));
+      const heuristic = opts.heuristic || (opts.ranges === undefined && opts.image === undefined);
+      const needImage = (!heuristic && opts.ranges === undefined) ||
+        (opts.checkpoint === true && opts.checkpointRanges === undefined);
+      if (!needImage) {
+        const detector = heuristic
+          ? new HeuristicDetector(opts.heuristicOptions)
+          : new ExactDetector(opts.ranges!);
+        return pdcAdmission(detector, refinements(opts, opts.checkpointRanges));
       }
-      if (opts.ranges !== undefined) return pdcAdmission(new ExactDetector(opts.ranges));
-      return locateJournalInFile(opts.image!).then((loc) => {
-        if (loc.journal !== "internal" && loc.journal !== "device") {
-          throw new Error(
-            `${opts.image}: no journal in the image (${loc.journal}); use the heuristic instead`,
-          );
+      if (opts.image === undefined) {
+        return Promise.reject(new Error("pdc: checkpoint ranges need the image (or the ranges)"));
+      }
+      return (async () => {
+        let detector: HeuristicDetector | ExactDetector;
+        if (heuristic) detector = new HeuristicDetector(opts.heuristicOptions);
+        else if (opts.ranges !== undefined) detector = new ExactDetector(opts.ranges);
+        else {
+          const loc = await locateJournalInFile(opts.image!);
+          if (loc.journal !== "internal" && loc.journal !== "device") {
+            throw new Error(
+              `${opts.image}: no journal in the image (${loc.journal}); use the heuristic instead`,
+            );
+          }
+          detector = new ExactDetector(loc.ranges);
         }
-        return pdcAdmission(new ExactDetector(loc.ranges));
-      });
+        const cp = opts.checkpoint
+          ? opts.checkpointRanges ?? (await locateExt4MetadataInFile(opts.image!)).ranges
+          : undefined;
+        return pdcAdmission(detector, refinements(opts, cp));
+      })();
     }
     default:
       throw new UnknownAdmissionError(name, ADMISSION_NAMES);

@@ -122,6 +122,24 @@ export class ArcPolicy implements CachePolicy {
     return s >= 0 && this.pool.aux[s] <= T2;
   }
 
+  /**
+   * Moves a resident block to the LRU end of T1, the list of blocks seen once: the next evicted
+   * whenever REPLACE takes from T1 (|T1| > p). A T2 block goes back to T1, since a demoted block
+   * is not one worth keeping for its frequency; B1's oldest ghost is dropped if that would put
+   * |T1| + |B1| over the cache size (ARC's directory bound).
+   */
+  demote(block: number): void {
+    const pool = this.pool, n = this.n;
+    const s = pool.index.get(block);
+    if (s < 0 || pool.aux[s] > T2) return;
+    n[pool.aux[s]]--;
+    pool.unlink(s);
+    pool.aux[s] = T1;
+    pool.pushHead(this.lists[T1], s);
+    n[T1]++;
+    if (n[T1] + n[B1] > this.capacity && n[B1] > 0) this.dropLru(B1);
+  }
+
   remove(block: number): void {
     const pool = this.pool;
     const s = pool.index.get(block);

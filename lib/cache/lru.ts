@@ -51,6 +51,14 @@ export class LruPolicy implements CachePolicy {
     return this.pool.index.get(block) >= 0;
   }
 
+  /** Moves a resident block to the LRU end: the next block evicted. */
+  demote(block: number): void {
+    const s = this.pool.index.get(block);
+    if (s < 0) return;
+    this.pool.unlink(s);
+    this.pool.pushHead(this.list, s);
+  }
+
   remove(block: number): void {
     const s = this.pool.index.get(block);
     if (s < 0) return;

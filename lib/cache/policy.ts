@@ -28,6 +28,13 @@ export interface CachePolicy {
   remove(block: number): void;
   /** Called with each block the policy evicts; the live cache writes dirty ones back. */
   onEvict: (block: number) => void;
+  /**
+   * Optional: moves a resident block to the eviction end, so that it is the next block evicted
+   * (where the policy has one queue) or the next of its queue (ARC, S3-FIFO: see each policy).
+   * No effect when the block is not resident. An admission filter that demotes
+   * ({@linkcode AdmissionFilter.refusal}) needs it.
+   */
+  demote?(block: number): void;
 }
 
 /** Builds a policy for a capacity in blocks. */
@@ -48,6 +55,27 @@ export interface AdmissionFilter {
    * The simulator and the live cache layer both call it, identically.
    */
   observe?(req: IoRecord): void;
+  /**
+   * Optional: what becomes of a request `admit` refused. `"bypass"` (the default): it goes to the
+   * device and any cached copy of its blocks is dropped. `"demote"`: its blocks enter the cache
+   * as an admitted request's would, then move to the policy's eviction end
+   * ({@linkcode CachePolicy.demote}): cached, but the first to go.
+   */
+  readonly refusal?: "bypass" | "demote";
+  /** Optional: how results name the filter with its options, e.g. `pdc(exact,demote)`. */
+  readonly label?: string;
+}
+
+/** The filter's refusal is a demotion. */
+export function demotes(admission: AdmissionFilter | null | undefined): boolean {
+  return admission?.refusal === "demote";
+}
+
+/** Throws when `admission` demotes and `policy` cannot (the caller's set-up is wrong). */
+export function checkDemote(admission: AdmissionFilter | null | undefined, policy: CachePolicy) {
+  if (demotes(admission) && typeof policy.demote !== "function") {
+    throw new RangeError(`policy ${policy.name} cannot demote (${admission!.label ?? "pdc"})`);
+  }
 }
 
 /** Admits everything: the default when no `--admit` is given. */

@@ -105,6 +105,18 @@ export class QbicPolicy implements CachePolicy {
     return s >= 0 && this.heap.contains(s);
   }
 
+  /**
+   * Makes a resident block the coldest: its count drops to 0 and its last access to the oldest
+   * possible, so it is the next evicted (the count is forgotten, as a demoted block's should be).
+   */
+  demote(block: number): void {
+    const s = this.index.get(block);
+    if (s < 0 || !this.heap.contains(s)) return;
+    this.heap.freq[s] = 0;
+    this.heap.seq[s] = 0;
+    this.heap.decreased(s);
+  }
+
   remove(block: number): void {
     const s = this.index.get(block);
     if (s < 0 || !this.heap.contains(s)) return;

@@ -147,6 +147,26 @@ export class S3FifoPolicy implements CachePolicy {
     return s >= 0 && this.pool.aux[s] !== GHOST;
   }
 
+  /**
+   * Makes a resident block the next one evicted: frequency 0, moved to the oldest end of the
+   * small FIFO (from main too: small is where S3-FIFO drops blocks not worth keeping, and a
+   * block leaving main shrinks main below its share, so the next eviction takes from small).
+   * Evicted, it is remembered in the ghost like any block that was not re-used.
+   */
+  demote(block: number): void {
+    const pool = this.pool;
+    const s = pool.index.get(block);
+    if (s < 0 || pool.aux[s] === GHOST) return;
+    this.freq[s] = 0;
+    pool.unlink(s);
+    if (pool.aux[s] === MAIN) {
+      this.nMain--;
+      this.nSmall++;
+      pool.aux[s] = SMALL;
+    }
+    pool.pushHead(this.small, s);
+  }
+
   remove(block: number): void {
     const pool = this.pool;
     const s = pool.index.get(block);

@@ -20,7 +20,7 @@
  */
 import type { BinaryChunk } from "../trace/binary.ts";
 import { chunkRecord, isBinaryTrace, isNoAccessOp } from "../trace/binary.ts";
-import type { AdmissionFilter, CachePolicy } from "./policy.ts";
+import { type AdmissionFilter, type CachePolicy, demotes } from "./policy.ts";
 import { createPolicy } from "./registry.ts";
 import { type FutureAware, type SimResult, Simulator } from "./simulate.ts";
 import { hasNativeTwin, NativeCache, nativeUnavailable } from "./native_cache.ts";
@@ -112,11 +112,16 @@ function exactPdcRanges(
   admission?: AdmissionFilter,
 ): readonly { off: number; len: number }[] | undefined {
   const d = (admission as Partial<PdcAdmission> | undefined)?.detector;
-  return admission?.name === "pdc" && d instanceof ExactDetector ? d.set.ranges : undefined;
+  const plain = (admission as Partial<PdcAdmission> | undefined)?.checkpoint == null &&
+    !demotes(admission);
+  return admission?.name === "pdc" && d instanceof ExactDetector && plain
+    ? d.set.ranges
+    : undefined;
 }
 
 function maskOf(c: BinaryChunk, admission?: AdmissionFilter): Uint8Array | undefined {
   if (!admission || admission.name === "all") return undefined;
+  if (demotes(admission)) throw new RangeError(`${admission.label}: the grid cannot demote`);
   const m = new Uint8Array(c.count);
   for (let i = 0; i < c.count; i++) {
     const op = c.op[i];

@@ -7,7 +7,10 @@
  *   are that many accesses, in ascending block order: `policy.access(block, isWrite)`.
  * - A request the admission filter refuses does not touch the policy's state except that every
  *   cached copy of its blocks is dropped (`policy.remove`); its blocks count as accesses that
- *   missed ("bypassed").
+ *   missed ("bypassed"). A filter that demotes (`refusal: "demote"`) has a refused request's
+ *   blocks accessed as usual, then moved to the eviction end (`policy.demote`): counted as
+ *   "demoted", hits and misses as any access. Only `Simulator.step` demotes (the column paths,
+ *   which take a yes/no mask, refuse such a filter).
  * - F (flush) is not an access; it is only counted. T (trim) removes its blocks from the cache
  *   (`policy.remove`) and is not an access. Zero-length requests touch nothing.
  *
@@ -19,7 +22,7 @@
  * @module
  */
 import type { IoOp, IoRecord } from "../trace/io_record.ts";
-import type { AdmissionFilter, CachePolicy } from "./policy.ts";
+import { type AdmissionFilter, type CachePolicy, checkDemote, demotes } from "./policy.ts";
 
 /** Counters for one kind of request (reads, or writes + zeroes). */
 export interface OpCounts {
@@ -87,6 +90,9 @@ export class Simulator {
   trims = 0;
   bypassedRequests = 0;
   bypassedBlocks = 0;
+  /** Refused requests a demoting filter cached at the eviction end (not in bypassed). */
+  demotedRequests = 0;
+  readonly #demote: boolean;
 
   constructor(
     readonly policy: CachePolicy,
@@ -96,6 +102,8 @@ export class Simulator {
     if (!(blockSize > 0) || !Number.isInteger(blockSize)) {
       throw new RangeError(`block size must be a positive integer, got ${blockSize}`);
     }
+    checkDemote(admission, policy);
+    this.#demote = demotes(admission);
   }
 
   /** One record. */
@@ -109,7 +117,10 @@ export class Simulator {
     this.stepRaw(code, rec.off, rec.len, admitted);
   }
 
-  /** One request in column form; `admitted` is the admission filter's answer. */
+  /**
+   * One request in column form; `admitted` is the admission filter's answer (a refusal is a
+   * demotion when the Simulator was built with a demoting filter).
+   */
   stepRaw(code: number, off: number, len: number, admitted: boolean): void {
     if (code === 2) {
       this.flushes++;
@@ -134,7 +145,7 @@ export class Simulator {
     const n = last - first + 1;
     c.blocks += n;
     c.bytes += len;
-    if (!admitted) {
+    if (!admitted && !this.#demote) {
       this.bypassedRequests++;
       this.bypassedBlocks += n;
       for (let b = first; b <= last; b++) policy.remove(b);
@@ -158,6 +169,10 @@ export class Simulator {
     }
     c.hits += hits;
     if (hits === n) c.wholeHits++;
+    if (!admitted) {
+      this.demotedRequests++;
+      for (let b = first; b <= last; b++) policy.demote!(b);
+    }
   }
 
   /** The figures so far. */
@@ -242,8 +257,16 @@ export function accessSequence(
   return seq;
 }
 
+/** The yes/no mask paths cannot demote: a demoting filter there is a set-up error. */
+function noDemote(admission: AdmissionFilter | undefined): void {
+  if (demotes(admission)) {
+    throw new RangeError(`${admission!.label ?? admission!.name}: demotion needs Simulator.step`);
+  }
+}
+
 /** Asks the admission filter about every R/W/Z request of the columns (F/T: `observe`). */
 export function admissionMask(cols: TraceColumns, admission: AdmissionFilter): Uint8Array {
+  noDemote(admission);
   const mask = new Uint8Array(cols.count);
   for (let i = 0; i < cols.count; i++) {
     const c = cols.op[i];
@@ -301,6 +324,7 @@ export function simulate(
   admission?: AdmissionFilter,
 ): SimResult {
   if (isFutureAware(policy)) {
+    noDemote(admission);
     // Belady looks ahead: hold the records, ask the filter once per record, in order.
     const list = Array.isArray(records) ? records as IoRecord[] : [...records];
     const cols = toColumns(list);

@@ -87,8 +87,11 @@ export async function locateExt4(img: ImageReader): Promise<JournalLocation> {
   };
 }
 
-/** The superblock fields the search needs, checked, and the location's common fields. */
-interface Superblock {
+/**
+ * The superblock fields the search needs, checked, and the location's common fields (also read
+ * by ext4_metadata.ts).
+ */
+export interface Superblock {
   bytes: Uint8Array;
   view: DataView;
   bs: number;
@@ -101,7 +104,8 @@ interface Superblock {
   base: Pick<JournalLocation, "fs" | "blockSize" | "fsBytes" | "features">;
 }
 
-async function readSuperblock(img: ImageReader): Promise<Superblock> {
+/** Reads the primary superblock at byte 1024 and checks its magic, block size and size. */
+export async function readSuperblock(img: ImageReader): Promise<Superblock> {
   const bytes = await img.readAt(SB_OFFSET, 1024, "ext4 superblock");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint16(0x38, true) !== EXT4_MAGIC) {

@@ -58,6 +58,12 @@ export interface ServeOptions {
   blockSize: number;
   policy: string;
   admit: string;
+  /** `--admit pdc`: how the journal is found (`auto`: located in the image, else online). */
+  pdcJournal: "auto" | "exact" | "heuristic";
+  /** `--admit pdc`: also keep the checkpoint writes out (the image's fixed ext4 metadata). */
+  pdcCheckpoint: boolean;
+  /** `--admit pdc`: demote refused requests to the eviction end instead of keeping them out. */
+  pdcDemote: boolean;
   mode: CacheMode;
   cacheOnRead: boolean;
   record?: string;
@@ -135,15 +141,28 @@ function modelOf(spec: string, size: number): LatencyModel {
   }
 }
 
-async function openAdmission(name: string, image: string): Promise<AdmissionFilter> {
-  if (name !== "pdc" || image.startsWith("memory:")) return await createAdmission(name);
-  try {
-    return await createAdmission("pdc", { image });
-  } catch (e) {
-    console.error(
-      `qbic-cache serve: --admit pdc: ${(e as Error).message}; learning the journal online`,
+/** The admission filter of `--admit` and the `--pdc-*` options (their wiring only). */
+async function openAdmission(o: ServeOptions, image: string): Promise<AdmissionFilter> {
+  if (o.admit !== "pdc") return await createAdmission(o.admit);
+  const refine = { checkpoint: o.pdcCheckpoint, demote: o.pdcDemote };
+  const memory = image.startsWith("memory:");
+  if (memory && (o.pdcCheckpoint || o.pdcJournal === "exact")) {
+    throw new UsageError(
+      `--admit pdc: ${
+        o.pdcCheckpoint ? "--pdc-checkpoint" : "--pdc-journal exact"
+      } needs an image file, not ${image}`,
     );
-    return await createAdmission("pdc", { heuristic: true });
+  }
+  if (o.pdcJournal === "heuristic" || memory) {
+    return await createAdmission("pdc", { ...refine, heuristic: true, image });
+  }
+  try {
+    return await createAdmission("pdc", { ...refine, image });
+  } catch (e) {
+    const m = `--admit pdc: ${(e as Error).message}`;
+    if (o.pdcJournal === "exact" || o.pdcCheckpoint) throw new ToolError(m);
+    console.error(`qbic-cache serve: ${m}; learning the journal online`);
+    return await createAdmission("pdc", { ...refine, heuristic: true });
   }
 }
 
@@ -214,6 +233,8 @@ function recordDeviceFigures(
 interface ServedStack {
   /** For the start-up line and the run's labels: the image, or `N exports`. */
   label: string;
+  /** The admission filter as results name it, e.g. `all`, `pdc(exact,demote)`. */
+  admit: string;
   exports: NbdExport[];
   caches: CacheStatsLayer[];
   /** The trace being recorded (`--record`): records so far, and the sink's error. */
@@ -232,15 +253,18 @@ async function openSingleStack(image: string, o: ServeOptions): Promise<ServedSt
   let dev: BlockDevice = base;
   let cache: CacheStatsLayer | null = null;
   let recorder: RecorderLayer | null = null;
+  let admit = o.admit;
   try {
     if (o.cacheSize > 0) {
+      const admission = await openAdmission(o, image);
+      admit = admission.label ?? admission.name;
       const blocks = Math.floor(o.cacheSize / o.blockSize);
       cache = stackCache(base, {
         policy: createPolicy(o.policy, blocks),
         blockSize: o.blockSize,
         mode: o.mode,
         cacheOnRead: o.cacheOnRead,
-        admission: await openAdmission(o.admit, image),
+        admission,
         log: (m) => console.error(`qbic-cache serve: ${m}`),
       });
       dev = cache;
@@ -256,6 +280,7 @@ async function openSingleStack(image: string, o: ServeOptions): Promise<ServedSt
   const top = dev;
   return {
     label: image,
+    admit,
     exports: [{ name: exportName, description: image, device: top, readOnly: o.readOnly }],
     caches: cache ? [cache] : [],
     recorder,
@@ -350,6 +375,7 @@ async function openManyStack(specs: ExportSpec[], o: ServeOptions): Promise<Serv
       : await recordExports(many.exports, o.record, specs.map((s) => s.image));
     return {
       label: `${specs.length} exports`,
+      admit: o.admit,
       exports: many.exports,
       caches: many.caches,
       recorder: rec && {
@@ -397,6 +423,13 @@ function checkServeOptions(o: ServeOptions): void {
     );
   }
   if (o.backingLatency !== undefined) modelOf(o.backingLatency, 0);
+  const pdcOpts = o.pdcJournal !== "auto" || o.pdcCheckpoint || o.pdcDemote;
+  if (pdcOpts && o.admit !== "pdc") {
+    throw new UsageError("--pdc-journal, --pdc-checkpoint and --pdc-demote need --admit pdc");
+  }
+  if (o.pdcDemote && typeof createPolicy(o.policy, 1).demote !== "function") {
+    throw new UsageError(`--pdc-demote: policy ${o.policy} cannot demote (lru, arc, s3fifo, qbic)`);
+  }
 }
 
 /** The export specs of `--export`, or null for the one-image form; a usage error if both/none. */
@@ -437,6 +470,7 @@ export async function serve(image: string | undefined, o: ServeOptions): Promise
     labels: {
       image: stack.label,
       policy: stack.caches.length ? o.policy : "none",
+      admit: stack.admit,
       mode: o.mode,
     },
   };
@@ -524,7 +558,8 @@ function announce(stack: ServedStack, server: NbdServer, o: ServeOptions): void 
     })`
     : "no cache";
   const slow = stack.latency ? `; backing device modelled as ${stack.latency.model.spec}` : "";
-  console.error(`qbic-cache serve: ${stack.label} on ${server.uri} — ${what}${slow}`);
+  const adm = stack.admit !== "all" ? `; admission ${stack.admit}` : "";
+  console.error(`qbic-cache serve: ${stack.label} on ${server.uri} — ${what}${adm}${slow}`);
   if (engineFeatures) {
     console.error(`qbic-cache serve: engine: io_uring (${engineFeatures.join(", ")})`);
   }
@@ -614,20 +649,21 @@ async function reportShutdown(
   failure: Error | null,
   cachedAtStop: number[] | undefined,
 ): Promise<void> {
-  const { run, labels, stack: { recorder, latency, many } } = f;
+  const { run, labels, stack: { recorder, latency, many, admit } } = f;
   const row = { ...rowNow(f), ...(latency ? deviceRow(latency) : {}) };
   for (const [k, v] of Object.entries(row)) run.metric(k, v, "", labels);
   if (recorder) run.metric("records", recorder.records, "", labels);
   if (latency) recordDeviceFigures(run, latency, labels);
   if (many) recordExportFigures(run, many, labels, "", cachedAtStop);
-  run.event("shutdown", { signal: sig, ...row });
+  run.event("shutdown", { signal: sig, admit, ...row });
   await run.finish(failure ? "failed" : "ok").catch(() => {});
   if (o.quiet && o.output !== "json") return;
   if (o.output === "json") {
-    const out = many ? { ...row, exports: exportRows(many, cachedAtStop) } : row;
+    const one = { admit, ...row };
+    const out = many ? { ...one, exports: exportRows(many, cachedAtStop) } : one;
     await Deno.stdout.write(new TextEncoder().encode(JSON.stringify(out) + "\n"));
   } else {
-    console.error(formatTable(...oneRowTable(row), "text").trimEnd());
+    console.error(formatTable(...oneRowTable({ admit, ...row }), "text").trimEnd());
     if (many) console.error(formatTable(...exportTable(many, cachedAtStop), "text").trimEnd());
   }
 }

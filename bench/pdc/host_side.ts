@@ -1,0 +1,95 @@
+/**
+ * The host side of bench/pdc: the journal and fixed-metadata maps of the guest's image, and the
+ * read hit ratio of a policy at a size replayed over a recorded stream without PDC or with one
+ * of its variants (the same Simulator and filters `qbic-cache serve` drives live).
+ *
+ * @module
+ */
+import { parseRecordLine } from "../../lib/trace/jsonl.ts";
+import type { IoRecord } from "../../lib/trace/io_record.ts";
+import { Simulator } from "../../lib/cache/simulate.ts";
+import { createPolicy } from "../../lib/cache/registry.ts";
+import { pdcAdmission } from "../../lib/cache/pdc_admission.ts";
+import { admitAll } from "../../lib/cache/policy.ts";
+import { ExactDetector } from "../../lib/pdc/journal_detector.ts";
+import { HeuristicDetector } from "../../lib/pdc/heuristic_detector.ts";
+import { locateJournalInFile } from "../../lib/pdc/locate.ts";
+import { locateExt4MetadataInFile } from "../../lib/pdc/ext4_metadata.ts";
+import type { ByteRange } from "../../lib/pdc/byte_range.ts";
+
+/** Block size of serve's cache in the bench. */
+export const BS = 4096;
+
+/** Replay modes: no PDC, then PDC's variants (the live variant `pdc-X` replays as `X`). */
+export const REPLAY_MODES = [
+  "none",
+  "exact",
+  "heuristic",
+  "checkpoint",
+  "demote",
+  "checkpoint-demote",
+] as const;
+export type ReplayMode = typeof REPLAY_MODES[number];
+
+/** The admission variants a live leg can run, and the serve options of each. */
+export const VARIANTS: Record<string, { args: string[]; replay: ReplayMode }> = {
+  all: { args: ["--admit", "all"], replay: "none" },
+  pdc: { args: ["--admit", "pdc", "--pdc-journal", "exact"], replay: "exact" },
+  "pdc-heuristic": { args: ["--admit", "pdc", "--pdc-journal", "heuristic"], replay: "heuristic" },
+  "pdc-checkpoint": {
+    args: ["--admit", "pdc", "--pdc-journal", "exact", "--pdc-checkpoint"],
+    replay: "checkpoint",
+  },
+  "pdc-demote": {
+    args: ["--admit", "pdc", "--pdc-journal", "exact", "--pdc-demote"],
+    replay: "demote",
+  },
+  "pdc-checkpoint-demote": {
+    args: ["--admit", "pdc", "--pdc-journal", "exact", "--pdc-checkpoint", "--pdc-demote"],
+    replay: "checkpoint-demote",
+  },
+};
+
+/** Where the journal and the fixed metadata are in an image. */
+export interface ImageMaps {
+  journal: ByteRange[];
+  metadata: ByteRange[];
+}
+
+/** Locates both maps in an ext4 image. */
+export async function imageMaps(path: string): Promise<ImageMaps> {
+  return {
+    journal: (await locateJournalInFile(path)).ranges,
+    metadata: (await locateExt4MetadataInFile(path)).ranges,
+  };
+}
+
+/** Parses a recorded stream (JSON lines). */
+export function readTrace(text: string): IoRecord[] {
+  const out: IoRecord[] = [];
+  let n = 0;
+  for (const line of text.split("\n")) {
+    n++;
+    if (line.trim() !== "") out.push(parseRecordLine(line, n));
+  }
+  return out;
+}
+
+/** The read hit ratio of `policy` at `blocks` over `records` with admission `mode`. */
+export function replayReadHit(
+  records: IoRecord[],
+  policy: string,
+  blocks: number,
+  mode: ReplayMode,
+  maps: ImageMaps,
+): number {
+  const cp = mode === "checkpoint" || mode === "checkpoint-demote";
+  const admission = mode === "none" ? admitAll : pdcAdmission(
+    mode === "heuristic" ? new HeuristicDetector() : new ExactDetector(maps.journal),
+    { checkpoint: cp ? maps.metadata : undefined, demote: mode.endsWith("demote") },
+  );
+  const sim = new Simulator(createPolicy(policy, blocks), BS, admission);
+  for (const r of records) sim.step(r);
+  const res = sim.result();
+  return res.reads.blocks ? res.reads.hits / res.reads.blocks : 0;
+}
