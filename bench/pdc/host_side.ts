@@ -93,3 +93,55 @@ export function replayReadHit(
   const res = sim.result();
   return res.reads.blocks ? res.reads.hits / res.reads.blocks : 0;
 }
+
+/** What the journal does inside a policy without PDC: the reasons PDC helps it or not. */
+export interface JournalFootprint {
+  /** Journal block writes. */
+  journalWrites: number;
+  /** Of them, the share the policy made resident (QBic's first touch only counts a block). */
+  admittedShare: number;
+  /** Share of all evictions that evicted a journal block (it went first, as PDC would want). */
+  journalEvictionShare: number;
+  /** Evictions of other blocks per journal block write: the pollution PDC removes. */
+  otherEvictionsPerJournalWrite: number;
+}
+
+/** Replays `records` through `policy` at `blocks` with no PDC and watches the journal blocks. */
+export function journalFootprint(
+  records: IoRecord[],
+  policy: string,
+  blocks: number,
+  maps: ImageMaps,
+): JournalFootprint {
+  const p = createPolicy(policy, blocks);
+  const jFirst = maps.journal.map((r) => [r.off / BS, (r.off + r.len) / BS]);
+  const isJ = (b: number) => jFirst.some(([a, z]) => b >= a && b < z);
+  let jEvict = 0, otherEvict = 0, jWrites = 0, jAdmitted = 0;
+  p.onEvict = (b) => isJ(b) ? jEvict++ : otherEvict++;
+  let otherEvictDuringJ = 0;
+  for (const r of records) {
+    if (r.op === "F" || r.len === 0) continue;
+    const first = Math.floor(r.off / BS), last = Math.floor((r.off + r.len - 1) / BS);
+    for (let b = first; b <= last; b++) {
+      if (r.op === "T") {
+        p.remove(b);
+        continue;
+      }
+      const journal = isJ(b);
+      const before = otherEvict;
+      p.access(b, r.op !== "R");
+      if (journal && r.op !== "R") {
+        jWrites++;
+        if (p.has(b)) jAdmitted++;
+        otherEvictDuringJ += otherEvict - before;
+      }
+    }
+  }
+  const ev = jEvict + otherEvict;
+  return {
+    journalWrites: jWrites,
+    admittedShare: jWrites ? jAdmitted / jWrites : 0,
+    journalEvictionShare: ev ? jEvict / ev : 0,
+    otherEvictionsPerJournalWrite: jWrites ? otherEvictDuringJ / jWrites : 0,
+  };
+}

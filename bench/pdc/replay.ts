@@ -18,7 +18,14 @@ import type { ByteRange } from "../../lib/pdc/byte_range.ts";
 import { formatTable } from "../../lib/cli/table.ts";
 import { median } from "../thread_cpu.ts";
 import { guestWorkloads } from "./workloads.ts";
-import { BS, imageMaps, readTrace, REPLAY_MODES, replayReadHit } from "./host_side.ts";
+import {
+  BS,
+  imageMaps,
+  journalFootprint,
+  readTrace,
+  REPLAY_MODES,
+  replayReadHit,
+} from "./host_side.ts";
 
 /** What a stream holds: journal and other written blocks, read blocks, distinct blocks read. */
 function profile(records: IoRecord[], ranges: ByteRange[], metadata: ByteRange[]) {
@@ -57,6 +64,7 @@ if (import.meta.main) {
   const factors = (values.sizes ?? "0.5,1,2").split(",").map(Number);
   const rows: string[][] = [];
   const prof: string[][] = [];
+  const foot: string[][] = [];
   for (const w of guestWorkloads()) {
     const template = `${dir}/${w.name}.template.img`;
     try {
@@ -100,6 +108,16 @@ if (import.meta.main) {
               Math.max(...xs).toFixed(4)
             })`
             : xs[0].toFixed(4);
+        const fp = streams.map((s) => journalFootprint(s, policy, blocks, maps));
+        const fm = (f: (x: (typeof fp)[0]) => number) => median(fp.map(f)).toFixed(3);
+        foot.push([
+          w.name,
+          policy,
+          `${f}x (${blocks})`,
+          fm((x) => x.admittedShare),
+          fm((x) => x.journalEvictionShare),
+          fm((x) => x.otherEvictionsPerJournalWrite),
+        ]);
         rows.push([
           w.name,
           policy,
@@ -133,6 +151,21 @@ if (import.meta.main) {
     formatTable(
       ["workload", "policy", "cache (blocks)", ...REPLAY_MODES, "exact gain"],
       rows,
+      "text",
+    ).trimEnd(),
+  );
+  console.log();
+  console.log(
+    formatTable(
+      [
+        "workload",
+        "policy",
+        "cache (blocks)",
+        "journal writes admitted",
+        "evictions of journal",
+        "other evictions per journal write",
+      ],
+      foot,
       "text",
     ).trimEnd(),
   );
