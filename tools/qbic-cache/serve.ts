@@ -729,6 +729,18 @@ function cacheOptions<A extends unknown[], O extends OptionValues, G extends Opt
       new Option("--admit <name>", "admission filter").choices(ADMISSION_NAMES).default("all"),
     )
     .addOption(
+      new Option(
+        "--pdc-journal <how>",
+        "pdc: find the journal in the image (exact), online (heuristic), or exact else online",
+      ).choices(["auto", "exact", "heuristic"] as const).default("auto" as const),
+    )
+    .option(
+      "--pdc-checkpoint",
+      "pdc: keep checkpoint writes (to the ext4 image's fixed metadata) out too",
+      false,
+    )
+    .option("--pdc-demote", "pdc: cache refused requests at the eviction end instead", false)
+    .addOption(
       new Option("--mode <mode>", "durability mode").choices(CACHE_MODES).default(
         "writeback" as CacheMode,
       ),
