@@ -42,6 +42,9 @@ enum {
   DAIO_FEAT_FIXED_FILES = 16,   /* registered files */
   DAIO_FEAT_FIXED_BUFS = 32,    /* registered buffers */
   DAIO_FEAT_NVME = 64,          /* NVMe passthrough: io_uring_cmd on /dev/ngXnY (SQE128/CQE32) */
+  DAIO_FEAT_MIN_WAIT = 128,     /* batched waits bounded by a min timeout (IORING_FEAT_MIN_TIMEOUT) */
+  DAIO_FEAT_REG_RING = 256,     /* the ring fd registered (IORING_REGISTER_RING_FDS): no fdget per enter */
+  DAIO_FEAT_HUGE_BUFS = 512,    /* I/O buffers in transparent huge pages (daio_buf_alloc) */
 };
 
 typedef struct daio_ring {
@@ -78,6 +81,10 @@ typedef struct daio_engine_ops {
   unsigned (*commit)(daio_ring *r);
   /* Commits and waits for `min` completions: one system call (fio's commit + getevents). */
   int (*commit_wait)(daio_ring *r, unsigned min);
+  /* Commits and waits for `want` completions, but once min_wait_us has passed
+   * for at least one only (MIN_WAIT; without it, for `want`, as fio's
+   * iodepth_batch_complete_min): one system call. */
+  int (*commit_wait_min)(daio_ring *r, unsigned want, unsigned min_wait_us);
   /* Up to `max` completions, not consumed until seen(). */
   unsigned (*reap)(daio_ring *r, struct io_uring_cqe **cqes, unsigned max);
   void (*seen)(daio_ring *r, unsigned n);
@@ -87,6 +94,10 @@ typedef struct daio_engine_ops {
 } daio_engine_ops;
 
 extern const daio_engine_ops daio_uring;
+/* I/O buffer memory: zeroed, 2 MiB-aligned, in transparent huge pages where the
+ * kernel grants them (*huge set then). Free with daio_buf_free(p, len). */
+void *daio_buf_alloc(size_t len, int *huge);
+void daio_buf_free(void *p, size_t len);
 /* The DAIO_FEAT_* bits this kernel grants (each tried on a small ring). */
 HV_EXPORT int32_t daio_ring_features(void);
 
@@ -163,7 +174,9 @@ HV_EXPORT int32_t daio_dev_close(int32_t h);
 enum {
   DAIO_JOB_RW, DAIO_JOB_RWMIXREAD, DAIO_JOB_BS, DAIO_JOB_IODEPTH, DAIO_JOB_QUEUES,
   DAIO_JOB_ENGINE, DAIO_JOB_DIRECT, DAIO_JOB_FLAGS, DAIO_JOB_SIZE, DAIO_JOB_RUNTIME_NS,
-  DAIO_JOB_SEED, DAIO_JOB_BATCH, DAIO_JOB_WORDS = 16
+  DAIO_JOB_SEED, DAIO_JOB_BATCH,
+  DAIO_JOB_BATCH_COMPLETE, /* completions to wait for per round (fio's iodepth_batch_complete_min); 0 = iodepth/2 */
+  DAIO_JOB_WORDS = 16
 };
 enum { DAIO_RW_READ, DAIO_RW_WRITE, DAIO_RW_RANDREAD, DAIO_RW_RANDWRITE, DAIO_RW_RANDRW };
 enum { DAIO_ENGINE_URING, DAIO_ENGINE_PSYNC, DAIO_ENGINE_BUFFERED };

@@ -42,6 +42,7 @@ typedef struct daio_dev {
   int registered_files, registered_bufs;
   void *pool;
   uint64_t pool_bytes;
+  int huge; /* the pool is in transparent huge pages */
   volatile int closing;
   int sqpoll;
   /* Test-only fault injection (daio_dev_inject), off (0) by default. */
@@ -68,7 +69,7 @@ static void free_dev(daio_dev *d, uint32_t rings_up) {
   if (d->bfd >= 0) close(d->bfd);
   if (d->efd >= 0) close(d->efd);
   if (d->nfd >= 0) close(d->nfd);
-  free(d->pool);
+  daio_buf_free(d->pool, d->pool_bytes);
   free(d);
 }
 
@@ -155,12 +156,13 @@ int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues, uint32_
   d->nvme = nvme;
   d->qdepth = qdepth;
   d->pool_bytes = pool_bytes;
-  if (posix_memalign(&d->pool, 4096, pool_bytes) != 0) {
-    d->pool = NULL;
+  /* Zeroed, in huge pages where granted: a request's data then lies in few
+   * physically contiguous segments (daio_buf_alloc). */
+  d->pool = daio_buf_alloc(pool_bytes, &d->huge);
+  if (!d->pool) {
     free_dev(d, 0);
     return -ENOMEM;
   }
-  memset(d->pool, 0, pool_bytes);
   d->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (d->efd < 0) {
     int e = errno;
@@ -229,7 +231,7 @@ int32_t daio_dev_open(const char *path, uint32_t flags, uint32_t queues, uint32_
   info[3] = pool_bytes;
   info[4] = (uint64_t)d->registered_bufs;
   info[5] = (uint64_t)isblk;
-  info[7] = d->rings[0].feats;
+  info[7] = d->rings[0].feats | (d->huge ? DAIO_FEAT_HUGE_BUFS : 0);
   info[8] = (uint64_t)nvme;
   return h;
 }

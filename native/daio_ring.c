@@ -15,7 +15,17 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <liburing.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+/* Newer than Debian 12's headers (liburing 2.3, Linux 6.1 uapi). */
+#define DAIO_IORING_FEAT_MIN_TIMEOUT (1U << 15) /* Linux 6.12 */
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25 /* Linux 6.1 */
+#endif
+#define HUGE_SZ (2u << 20)
 
 static int ring_init(daio_ring *r, uint32_t entries, uint32_t want, uint32_t sq_idle_ms) {
   memset(r, 0, sizeof *r);
@@ -52,6 +62,11 @@ static int ring_init(daio_ring *r, uint32_t entries, uint32_t want, uint32_t sq_
   if (p.flags & IORING_SETUP_COOP_TASKRUN) got |= DAIO_FEAT_COOP_TASKRUN;
   if (p.flags & IORING_SETUP_DEFER_TASKRUN) got |= DAIO_FEAT_DEFER_TASKRUN;
   if (p.flags & IORING_SETUP_SQE128) got |= DAIO_FEAT_NVME;
+  if ((want & DAIO_FEAT_MIN_WAIT) && (r->ring.features & DAIO_IORING_FEAT_MIN_TIMEOUT))
+    got |= DAIO_FEAT_MIN_WAIT;
+  /* Per thread: only for a ring that one thread sets up and drives (bench). */
+  if ((want & DAIO_FEAT_REG_RING) && io_uring_register_ring_fd(&r->ring) == 1)
+    got |= DAIO_FEAT_REG_RING;
   r->feats = got;
   return 0;
 }
@@ -110,6 +125,41 @@ static int ring_commit_wait(daio_ring *r, unsigned min) {
   return io_uring_submit_and_wait(&r->ring, min);
 }
 
+/* liburing 2.3 has no submit with a min timeout: the prepared SQEs are handed
+ * to the kernel ring here as its io_uring_submit does, so that submitting and
+ * waiting stay one system call. Returns how many are waiting to be submitted. */
+static unsigned sq_flush(struct io_uring *ring) {
+  struct io_uring_sq *sq = &ring->sq;
+  unsigned tail = sq->sqe_tail;
+  if (sq->sqe_head != tail) {
+    sq->sqe_head = tail;
+    io_uring_smp_store_release(sq->ktail, tail);
+  }
+  return tail - IO_URING_READ_ONCE(*sq->khead);
+}
+
+static int ring_commit_wait_min(daio_ring *r, unsigned want, unsigned min_wait_us) {
+  if (want <= 1 || !(r->feats & DAIO_FEAT_MIN_WAIT) || !min_wait_us)
+    return ring_commit_wait(r, want ? want : 1);
+  struct io_uring *ring = &r->ring;
+  unsigned submit = sq_flush(ring);
+  if (submit == 0 && io_uring_cq_ready(ring) >= want) return 0;
+  /* The kernel returns once `want` completions are there, or at min_wait_us
+   * with at least one; the 1 s timeout only bounds a wait for the first. */
+  struct __kernel_timespec ts = {.tv_sec = 1, .tv_nsec = 0};
+  struct io_uring_getevents_arg arg = {
+      .sigmask = 0, .sigmask_sz = _NSIG / 8, .pad = min_wait_us, .ts = (uint64_t)(uintptr_t)&ts};
+  unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+  int fd = ring->ring_fd;
+  if (r->feats & DAIO_FEAT_REG_RING) {
+    flags |= IORING_ENTER_REGISTERED_RING;
+    fd = ring->enter_ring_fd;
+  }
+  long rc = syscall(__NR_io_uring_enter, fd, submit, want, flags, &arg, sizeof arg);
+  if (rc < 0) return errno == ETIME ? 0 : -errno;
+  return (int)rc;
+}
+
 static unsigned ring_reap(daio_ring *r, struct io_uring_cqe **cqes, unsigned max) {
   return io_uring_peek_batch_cqe(&r->ring, cqes, max);
 }
@@ -134,17 +184,44 @@ const daio_engine_ops daio_uring = {
     .queue = ring_queue,
     .commit = ring_commit,
     .commit_wait = ring_commit_wait,
+    .commit_wait_min = ring_commit_wait_min,
     .reap = ring_reap,
     .seen = ring_seen,
     .cancel = ring_cancel,
     .exit = ring_exit,
 };
 
+/* Buffers in transparent huge pages: a 128 KiB request then lies in one
+ * physically contiguous piece, one segment for the device, where malloc'd
+ * memory gives 32 scattered 4 KiB pages (32 descriptors for virtio or NVMe).
+ * fio reaches that only with hugetlbfs pages reserved (iomem=mmaphuge).
+ * MADV_COLLAPSE (Linux 6.1) says whether the pages really are huge. */
+void *daio_buf_alloc(size_t len, int *huge) {
+  *huge = 0;
+  size_t want = (len + HUGE_SZ - 1) & ~(size_t)(HUGE_SZ - 1);
+  size_t span = want + HUGE_SZ;
+  uint8_t *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  /* Keep the 2 MiB-aligned part only. */
+  uint8_t *a = (uint8_t *)(((uintptr_t)p + HUGE_SZ - 1) & ~(uintptr_t)(HUGE_SZ - 1));
+  if (a > p) munmap(p, (size_t)(a - p));
+  if (a + want < p + span) munmap(a + want, (size_t)(p + span - (a + want)));
+  (void)madvise(a, want, MADV_HUGEPAGE);
+  memset(a, 0, want); /* fault it in now (huge where granted), not during the run */
+  if (madvise(a, want, MADV_COLLAPSE) == 0) *huge = 1;
+  return a;
+}
+
+void daio_buf_free(void *p, size_t len) {
+  if (p) munmap(p, (len + HUGE_SZ - 1) & ~(size_t)(HUGE_SZ - 1));
+}
+
 /* Which set-up features this kernel grants, each tried alone on a small ring
  * (registered files and buffers on a ring of their own). */
 int32_t daio_ring_features(void) {
   static const uint32_t each[] = {DAIO_FEAT_SQPOLL, DAIO_FEAT_COOP_TASKRUN,
-                                  DAIO_FEAT_DEFER_TASKRUN, DAIO_FEAT_IOPOLL, DAIO_FEAT_NVME};
+                                  DAIO_FEAT_DEFER_TASKRUN, DAIO_FEAT_IOPOLL, DAIO_FEAT_NVME,
+                                  DAIO_FEAT_MIN_WAIT, DAIO_FEAT_REG_RING};
   uint32_t ok = 0;
   daio_ring r;
   for (unsigned i = 0; i < sizeof each / sizeof *each; i++) {
@@ -163,5 +240,9 @@ int32_t daio_ring_features(void) {
     }
     ring_exit(&r);
   }
+  int huge;
+  void *b = daio_buf_alloc(HUGE_SZ, &huge);
+  if (b && huge) ok |= DAIO_FEAT_HUGE_BUFS;
+  daio_buf_free(b, HUGE_SZ);
   return (int32_t)ok;
 }

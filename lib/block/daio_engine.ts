@@ -70,6 +70,9 @@ export const DAIO_FEATURES = [
   "fixed_files",
   "fixed_buffers",
   "nvme_passthrough",
+  "min_wait",
+  "registered_ring",
+  "huge_buffers",
 ] as const;
 
 /** The names of the feature bits set in `bits`. */

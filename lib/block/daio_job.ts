@@ -44,6 +44,11 @@ export interface DaioJob {
   /** Most requests per submit call (fio's iodepth_batch_submit); 0 = iodepth. */
   batch: number;
   /**
+   * Completions each round waits for (fio's iodepth_batch_complete_min), at most 100 us once one
+   * is there; 0 or absent = iodepth/2.
+   */
+  batchComplete?: number;
+  /**
    * NVMe passthrough: NVMe read/write commands through io_uring_cmd on an NVMe generic character
    * device (/dev/ngXnY), no block layer (fio's io_uring_cmd engine). Needs engine "daio".
    */
@@ -125,6 +130,7 @@ export async function runDaioJob(path: string, job: DaioJob): Promise<DaioJobRes
   words[9] = BigInt(Math.round(job.runtime * 1e9));
   words[10] = BigInt(job.seed);
   words[11] = BigInt(job.batch);
+  words[12] = BigInt(job.batchComplete ?? 0);
   const out = new BigUint64Array(OUT_WORDS + 2 * HIST_WORDS);
   const rc = await native().daio_bench_run(
     new TextEncoder().encode(path + "\0"),

@@ -115,6 +115,9 @@ Deno.test("daio doctor: lists the io_uring features this kernel grants the engin
       "fixed_files",
       "fixed_buffers",
       "nvme_passthrough",
+      "min_wait",
+      "registered_ring",
+      "huge_buffers",
     ]
   ) {
     assert.ok(names.includes(`uring.${f}`), names.join(" "));

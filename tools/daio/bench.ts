@@ -97,6 +97,12 @@ function declareBenchCommand() {
       .option("--hipri", "polled completions (IOPOLL); needs a device with poll queues", false)
       .option("--iodepth-batch <n>", "most requests per submit (default: iodepth)", parseCount, 0)
       .option(
+        "--iodepth-batch-complete <n>",
+        "completions to wait for per round, fio's iodepth_batch_complete_min (default: iodepth/2)",
+        parseCount,
+        0,
+      )
+      .option(
         "--nvme-passthru",
         "NVMe commands via io_uring_cmd on an NVMe generic char device /dev/ngXnY " +
           "(fio's io_uring_cmd engine; the default for /dev/ng* paths)",
@@ -195,6 +201,7 @@ function benchPlan(file: string | undefined, opts: BenchOptions): BenchPlan {
     verify: opts.verify,
     seed: opts.seed,
     batch: opts.iodepthBatch,
+    batchComplete: opts.iodepthBatchComplete,
     nvmePassthru,
   };
   return { path, queues, direct, nvmePassthru, job };

@@ -17,6 +17,9 @@ const WHAT: Record<(typeof DAIO_FEATURES)[number], string> = {
   fixed_files: "registered files",
   fixed_buffers: "registered buffers",
   nvme_passthrough: "SQE128/CQE32 rings for io_uring_cmd NVMe passthrough (/dev/ngXnY)",
+  min_wait: "IORING_FEAT_MIN_TIMEOUT: a wait for a batch of completions ends early once one is in",
+  registered_ring: "IORING_REGISTER_RING_FDS: the ring fd registered, no fd lookup per enter",
+  huge_buffers: "I/O buffers in transparent huge pages (MADV_HUGEPAGE, checked by MADV_COLLAPSE)",
 };
 
 /** One capability row per engine feature: granted by this kernel or not. */
