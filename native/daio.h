@@ -176,6 +176,7 @@ enum {
   DAIO_JOB_ENGINE, DAIO_JOB_DIRECT, DAIO_JOB_FLAGS, DAIO_JOB_SIZE, DAIO_JOB_RUNTIME_NS,
   DAIO_JOB_SEED, DAIO_JOB_BATCH,
   DAIO_JOB_BATCH_COMPLETE, /* completions to wait for per round (fio's iodepth_batch_complete_min); 0 = iodepth/2 */
+  DAIO_JOB_MIN_WAIT_US,    /* with it, a round's wait ends this long after one completion is in (0: off) */
   DAIO_JOB_WORDS = 16
 };
 enum { DAIO_RW_READ, DAIO_RW_WRITE, DAIO_RW_RANDREAD, DAIO_RW_RANDWRITE, DAIO_RW_RANDRW };

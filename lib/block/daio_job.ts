@@ -43,11 +43,13 @@ export interface DaioJob {
   seed: number;
   /** Most requests per submit call (fio's iodepth_batch_submit); 0 = iodepth. */
   batch: number;
-  /**
-   * Completions each round waits for (fio's iodepth_batch_complete_min), at most 100 us once one
-   * is there; 0 or absent = iodepth/2.
-   */
+  /** Completions each round waits for (fio's iodepth_batch_complete_min); 0 or absent = iodepth/2. */
   batchComplete?: number;
+  /**
+   * With it, a round's wait ends this many microseconds after its first completion even if the
+   * batch is not full (IORING_FEAT_MIN_TIMEOUT, Linux 6.12; ignored before). 0 or absent: off.
+   */
+  minWaitUs?: number;
   /**
    * NVMe passthrough: NVMe read/write commands through io_uring_cmd on an NVMe generic character
    * device (/dev/ngXnY), no block layer (fio's io_uring_cmd engine). Needs engine "daio".
@@ -131,6 +133,7 @@ export async function runDaioJob(path: string, job: DaioJob): Promise<DaioJobRes
   words[10] = BigInt(job.seed);
   words[11] = BigInt(job.batch);
   words[12] = BigInt(job.batchComplete ?? 0);
+  words[13] = BigInt(job.minWaitUs ?? 0);
   const out = new BigUint64Array(OUT_WORDS + 2 * HIST_WORDS);
   const rc = await native().daio_bench_run(
     new TextEncoder().encode(path + "\0"),

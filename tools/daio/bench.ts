@@ -103,6 +103,11 @@ function declareBenchCommand() {
         0,
       )
       .option(
+        "--batch-min-wait <duration>",
+        "end a round's wait this long after its first completion (e.g. 0.1ms; kernel 6.12)",
+        parseDuration,
+      )
+      .option(
         "--nvme-passthru",
         "NVMe commands via io_uring_cmd on an NVMe generic char device /dev/ngXnY " +
           "(fio's io_uring_cmd engine; the default for /dev/ng* paths)",
@@ -202,6 +207,7 @@ function benchPlan(file: string | undefined, opts: BenchOptions): BenchPlan {
     seed: opts.seed,
     batch: opts.iodepthBatch,
     batchComplete: opts.iodepthBatchComplete,
+    minWaitUs: Math.round((opts.batchMinWait ?? 0) * 1000),
     nvmePassthru,
   };
   return { path, queues, direct, nvmePassthru, job };
