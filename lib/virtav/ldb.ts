@@ -53,13 +53,16 @@ function scanUint(s: string): number | null {
 }
 
 /**
- * Checks a logical expression as clamscan's `cli_ac_chklsig` does in its parse-only mode and
- * returns the highest subsignature id it names; throws {@linkcode SignatureError} where clamscan
- * reports a syntax error. (Its quirks are kept: a number may be followed by anything, `)` acts
- * as a count modifier, and `0&1|2` is read without precedence.)
+ * Where a logical expression splits, as clamscan's `cli_ac_chklsig` scans it: the first `&`/`|`
+ * outside parentheses; else the last one inside the outermost block that ends the expression
+ * (then the block's own modifier `>n`, `<n`, `=n[,m]` applies to it); else none (a leaf, whose
+ * last modifier character is `mod` at `modoff`). `check` is the loader's parse-only mode: an
+ * unbalanced parenthesis or a block modifier without a number is a {@linkcode SignatureError};
+ * otherwise (evaluation of a checked expression) the block modifier's numbers are read.
  */
-export function checkLogic(expr: string): number {
+function splitLogic(expr: string, check: boolean) {
   let pth = 0, op = "", opoff = 0, op1 = "", op1off = 0, mod = "", modoff = 0, blkend = 0;
+  let blkmod = "", modval1 = 0, modval2 = 0;
   let lstart = 0, rend = expr.length;
   const len = expr.length;
   for (let i = 0; i < len; i++) {
@@ -67,7 +70,9 @@ export function checkLogic(expr: string): number {
     if (c === "(") pth++;
     else if (c === ")" || c === ">" || c === "<" || c === "=") {
       if (c === ")") {
-        if (!pth) throw new SignatureError("logical expression: missing opening parenthesis");
+        if (check && !pth) {
+          throw new SignatureError("logical expression: missing opening parenthesis");
+        }
         pth--;
       }
       mod = c;
@@ -86,30 +91,54 @@ export function checkLogic(expr: string): number {
       blkend = i;
       const n = expr[i + 1];
       if (n === ">" || n === "<" || n === "=") {
-        if (scanUint(expr.slice(i + 2)) === null) {
-          throw new SignatureError(`logical expression: missing number after '${n}'`);
+        if (check) {
+          if (scanUint(expr.slice(i + 2)) === null) {
+            throw new SignatureError(`logical expression: missing number after '${n}'`);
+          }
+        } else {
+          blkmod = n;
+          const m = /^[ \t\n\v\f\r]*[+-]?([0-9]+)(?:,[ \t\n\v\f\r]*[+-]?([0-9]+))?/.exec(
+            expr.slice(i + 2),
+          )!;
+          modval1 = Number(m[1]);
+          if (m[2] !== undefined) modval2 = Number(m[2]);
         }
         for (i += 2; i + 1 < len && /[0-9,]/.test(expr[i + 1]); i++);
       }
       if (i + 1 === rend) break;
+      blkmod = "";
     }
   }
-  if (pth) throw new SignatureError("logical expression: missing closing parenthesis");
-  if (!op && !op1) {
-    if (expr[0] === "(") return checkLogic(expr.slice(1, len - 1));
-    const id = scanUint(expr);
-    if (id === null) throw new SignatureError(`logical expression: cannot parse "${expr}"`);
-    if (mod && scanUint(expr.slice(modoff + 1)) === null) {
-      throw new SignatureError(`logical expression: missing number after '${mod}'`);
-    }
-    return id;
-  }
-  if (!op) {
+  if (check && pth) throw new SignatureError("logical expression: missing closing parenthesis");
+  const leaf = !op && !op1;
+  if (!leaf && !op) {
     op = op1;
     opoff = op1off;
     lstart++;
     rend = blkend;
   }
+  return { leaf, op, opoff, mod, modoff, lstart, rend, blkmod, modval1, modval2 };
+}
+
+/**
+ * Checks a logical expression as clamscan's `cli_ac_chklsig` does in its parse-only mode and
+ * returns the highest subsignature id it names; throws {@linkcode SignatureError} where clamscan
+ * reports a syntax error. (Its quirks are kept: a number may be followed by anything, `)` acts
+ * as a count modifier, and `0&1|2` is read without precedence.)
+ */
+export function checkLogic(expr: string): number {
+  const sp = splitLogic(expr, true);
+  if (sp.leaf) {
+    if (expr[0] === "(") return checkLogic(expr.slice(1, expr.length - 1));
+    const id = scanUint(expr);
+    if (id === null) throw new SignatureError(`logical expression: cannot parse "${expr}"`);
+    if (sp.mod && scanUint(expr.slice(sp.modoff + 1)) === null) {
+      throw new SignatureError(`logical expression: missing number after '${sp.mod}'`);
+    }
+    return id;
+  }
+  const { opoff, lstart, rend } = sp;
+  const len = expr.length;
   if (!opoff) throw new SignatureError("logical expression: missing left argument");
   if (opoff + 1 === len) throw new SignatureError("logical expression: missing right argument");
   const l = checkLogic(expr.slice(lstart, opoff));
@@ -386,49 +415,14 @@ interface LogicAcc {
 }
 
 function evalInto(expr: string, counts: readonly number[], acc: LogicAcc): boolean {
-  let pth = 0, op = "", opoff = 0, op1 = "", op1off = 0, mod = "", modoff = 0, blkend = 0;
-  let blkmod = "", modval1 = 0, modval2 = 0;
-  let lstart = 0, rend = expr.length;
-  const len = expr.length;
-  for (let i = 0; i < len; i++) {
-    const c = expr[i];
-    if (c === "(") pth++;
-    else if (c === ")" || c === ">" || c === "<" || c === "=") {
-      if (c === ")") pth--;
-      mod = c;
-      modoff = i;
-    } else if (c === "&" || c === "|") {
-      if (!pth) {
-        op = c;
-        opoff = i;
-      } else if (pth === 1) {
-        op1 = c;
-        op1off = i;
-      }
-    }
-    if (op) break;
-    if (op1 && !pth) {
-      blkend = i;
-      const n = expr[i + 1];
-      if (n === ">" || n === "<" || n === "=") {
-        blkmod = n;
-        const m = /^[ \t\n\v\f\r]*[+-]?([0-9]+)(?:,[ \t\n\v\f\r]*[+-]?([0-9]+))?/.exec(
-          expr.slice(i + 2),
-        )!;
-        modval1 = Number(m[1]);
-        if (m[2] !== undefined) modval2 = Number(m[2]);
-        for (i += 2; i + 1 < len && /[0-9,]/.test(expr[i + 1]); i++);
-      }
-      if (i + 1 === rend) break;
-      blkmod = "";
-    }
-  }
-  if (!op && !op1) {
-    if (expr[0] === "(") return evalInto(expr.slice(1, len - 1), counts, acc);
+  const sp = splitLogic(expr, false);
+  if (sp.leaf) {
+    if (expr[0] === "(") return evalInto(expr.slice(1, expr.length - 1), counts, acc);
     const id = scanUint(expr)!;
     const val = counts[id] ?? 0;
+    const { mod } = sp;
     if (mod) {
-      const m = scanUint(expr.slice(modoff + 1))!;
+      const m = scanUint(expr.slice(sp.modoff + 1))!;
       if (mod === "=" ? val !== m : mod === "<" ? val >= m : mod === ">" ? val <= m : true) {
         return false;
       }
@@ -441,12 +435,7 @@ function evalInto(expr: string, counts: readonly number[], acc: LogicAcc): boole
     acc.ids.add(id);
     return true;
   }
-  if (!op) {
-    op = op1;
-    opoff = op1off;
-    lstart++;
-    rend = blkend;
-  }
+  const { op, opoff, lstart, rend, blkmod, modval1, modval2 } = sp;
   const l: LogicAcc = { cnt: 0, ids: new Set() }, r: LogicAcc = { cnt: 0, ids: new Set() };
   const lval = evalInto(expr.slice(lstart, opoff), counts, l);
   const rval = evalInto(expr.slice(opoff + 1, rend), counts, r);
