@@ -18,7 +18,8 @@
 #include <string.h>
 
 #define MAGIC 0x31564156u /* "VAV1" */
-#define BLOB_VERSION 4
+#define BLOB_VERSION 5
+#define HDR_WORDS 12
 #define VAV_MAX_SIGS (1u << 24) /* signatures in one compiled database (docs/limits.md) */
 #define HB 20             /* bits of the 4-byte key hash */
 #define INF32 0xffffffffu
@@ -38,7 +39,25 @@ typedef struct {
   uint32_t head;        /* last parts: bytes that must be in the buffer for a match running past
                            its end (clamscan's entry point, see Part.head); 0: never */
   uint32_t min_end;     /* with head: bytes from the part's start that must be in the buffer */
+  uint32_t cpart;       /* the clamscan part this one is a variant of (~0: none, see cm_findmatch) */
+  uint32_t trig_off;    /* with cpart: offset of clamscan's entry point from the part's start */
 } part_rec;
+
+/* The un-expanded part clamscan searches from its Aho-Corasick entry (hex_signature.ts ClamPart). */
+typedef struct {
+  uint32_t first_unit, nunits, ppos, depth, len1, plen1, edges;
+  uint32_t lch, lch_min, lch_max, rch, rch_min, rch_max; /* side bytes: val | mask << 8 | 1 << 16 */
+} cpart_rec;
+
+enum { CU_BYTE, CU_ALT, CU_GEN, CU_LINE, CU_BOUND, CU_WORD };
+
+typedef struct {
+  uint32_t kind, arg, first_member, nmembers; /* arg: val | mask << 8 (byte), else negated */
+} cunit_rec;
+
+typedef struct {
+  uint32_t len, unique, pool_off;
+} cmember_rec;
 
 typedef struct {
   uint32_t kind, width, nalts, pool_off;
@@ -62,8 +81,11 @@ struct vav_db {
   const prog_rec *progs;
   const part_rec *parts;
   const atom_rec *atoms;
+  const cpart_rec *cparts;
+  const cunit_rec *cunits;
+  const cmember_rec *cmembers;
   const uint8_t *pool;
-  uint32_t nsigs, nprogs, nparts, natoms, pool_len;
+  uint32_t nsigs, nprogs, nparts, natoms, pool_len, ncparts, ncunits, ncmembers;
   uint32_t *tbase; /* per program: index of its first tracker */
   uint32_t ntrk;
   uint8_t *bm4;
@@ -211,8 +233,44 @@ static int db_validate(const struct vav_db *d) {
       w += t->width;
     }
     if (w != p->width) return -EINVAL;
+    if (p->cpart != INF32 && (p->cpart >= d->ncparts || p->trig_off >= p->width)) return -EINVAL;
   }
   if (next_atom != d->natoms) return -EINVAL;
+  for (uint32_t i = 0; i < d->ncparts; i++) {
+    const cpart_rec *c = &d->cparts[i];
+    if ((uint64_t)c->first_unit + c->nunits > d->ncunits || c->nunits == 0) return -EINVAL;
+    if (c->depth == 0 || (uint64_t)c->ppos + c->depth > c->nunits) return -EINVAL;
+    for (uint32_t k = c->ppos; k < c->ppos + c->depth; k++)
+      if (d->cunits[c->first_unit + k].kind != CU_BYTE) return -EINVAL;
+    if (c->edges >> 8 || (c->edges & 0xc) != 0) return -EINVAL;
+    uint32_t r = c->edges >> 4;
+    if (r && ((r & 3) == 0 || (r & 8))) return -EINVAL;
+    if (c->lch >> 17 || c->lch_min > c->lch_max || c->lch_max > 32) return -EINVAL;
+    if (c->rch >> 17 || c->rch_min > c->rch_max || c->rch_max > 32) return -EINVAL;
+  }
+  for (uint32_t i = 0; i < d->ncunits; i++) {
+    const cunit_rec *u = &d->cunits[i];
+    if (u->kind > CU_WORD) return -EINVAL;
+    if (u->kind == CU_BYTE) {
+      if (u->arg >> 16 || u->nmembers) return -EINVAL;
+      continue;
+    }
+    if (u->arg > 1) return -EINVAL;
+    if (u->kind != CU_ALT && u->kind != CU_GEN) {
+      if (u->nmembers) return -EINVAL;
+      continue;
+    }
+    if (u->nmembers == 0 || (uint64_t)u->first_member + u->nmembers > d->ncmembers) return -EINVAL;
+    for (uint32_t j = 0; j < u->nmembers; j++) {
+      const cmember_rec *m = &d->cmembers[u->first_member + j];
+      if (u->kind == CU_ALT && (m->len == 0 || m->len != d->cmembers[u->first_member].len)) return -EINVAL;
+    }
+    if (u->kind == CU_GEN && u->arg) return -EINVAL;
+  }
+  for (uint32_t i = 0; i < d->ncmembers; i++) {
+    const cmember_rec *m = &d->cmembers[i];
+    if (m->len > (1u << 16) || m->unique > 1 || (uint64_t)m->pool_off + 2ull * m->len > d->pool_len) return -EINVAL;
+  }
   return 0;
 }
 
@@ -235,7 +293,7 @@ int32_t vav_db_load(const uint8_t *blob, uint64_t len) { return vav_db_load_pf(b
 
 int32_t vav_db_load_pf(const uint8_t *blob, uint64_t len, const uint8_t *pf, uint64_t pf_len, uint32_t pf_flags,
                        char *msg, uint32_t msg_cap) {
-  if (!blob || len < 32) return -EINVAL;
+  if (!blob || len < HDR_WORDS * 4) return -EINVAL;
   pthread_once(&class_once, class_init);
   const uint32_t *h = (const uint32_t *)blob;
   if (h[0] != MAGIC || h[1] != BLOB_VERSION) return -EINVAL;
@@ -246,18 +304,26 @@ int32_t vav_db_load_pf(const uint8_t *blob, uint64_t len, const uint8_t *pf, uin
   d->nparts = h[4];
   d->natoms = h[5];
   d->pool_len = h[6];
-  uint64_t need = 32 + (uint64_t)d->nprogs * sizeof(prog_rec) + (uint64_t)d->nparts * sizeof(part_rec) +
-                  (uint64_t)d->natoms * sizeof(atom_rec) + d->pool_len;
+  d->ncparts = h[7];
+  d->ncunits = h[8];
+  d->ncmembers = h[9];
+  uint64_t need = HDR_WORDS * 4 + (uint64_t)d->nprogs * sizeof(prog_rec) + (uint64_t)d->nparts * sizeof(part_rec) +
+                  (uint64_t)d->natoms * sizeof(atom_rec) + (uint64_t)d->ncparts * sizeof(cpart_rec) +
+                  (uint64_t)d->ncunits * sizeof(cunit_rec) + (uint64_t)d->ncmembers * sizeof(cmember_rec) +
+                  d->pool_len;
   int rc = -EINVAL;
-  if (need != len || h[7] != 0 || d->nsigs > VAV_MAX_SIGS) goto fail;
+  if (need != len || h[10] != 0 || h[11] != 0 || d->nsigs > VAV_MAX_SIGS) goto fail;
   rc = -ENOMEM;
   d->blob = malloc(len);
   if (!d->blob) goto fail;
   memcpy(d->blob, blob, len);
-  d->progs = (const prog_rec *)(d->blob + 32);
+  d->progs = (const prog_rec *)(d->blob + HDR_WORDS * 4);
   d->parts = (const part_rec *)(d->progs + d->nprogs);
   d->atoms = (const atom_rec *)(d->parts + d->nparts);
-  d->pool = (const uint8_t *)(d->atoms + d->natoms);
+  d->cparts = (const cpart_rec *)(d->atoms + d->natoms);
+  d->cunits = (const cunit_rec *)(d->cparts + d->ncparts);
+  d->cmembers = (const cmember_rec *)(d->cunits + d->ncunits);
+  d->pool = (const uint8_t *)(d->cmembers + d->ncmembers);
   rc = db_validate(d);
   if (rc < 0) goto fail;
   rc = vav_pf_setup(d, &d->pf, pf, pf_len, pf_flags, msg, msg_cap); /* parts it claims leave the index */
@@ -405,7 +471,7 @@ int64_t vav_db_info(int32_t db, uint64_t *info) {
 
 /* What (B) and !(W) accept at a core's edges, measured on clamscan 1.4.6 byte by byte (the
  * same tables as CLASS_SETS in lib/virtav/hex_signature.ts). */
-enum { CL_LEFT_B = 1, CL_RIGHT_B = 2, CL_OLD_RIGHT_B = 4, CL_PUNCT_W = 8 };
+enum { CL_LEFT_B = 1, CL_RIGHT_B = 2, CL_OLD_RIGHT_B = 4, CL_PUNCT_W = 8, CL_MID_B = 16 };
 static uint8_t class_tab[256];
 
 static void class_init(void) {
@@ -416,6 +482,8 @@ static void class_init(void) {
   for (size_t i = 0; i < sizeof left; i++) class_tab[left[i]] |= CL_LEFT_B;
   for (size_t i = 0; i < sizeof right; i++) class_tab[right[i]] |= CL_RIGHT_B;
   for (size_t i = 0; i < sizeof old_right; i++) class_tab[old_right[i]] |= CL_OLD_RIGHT_B;
+  const uint8_t mid[] = {10, 13, 32, 34, 39, 45, 46, 47, 60, 61, 62, 64, 95};
+  for (size_t i = 0; i < sizeof mid; i++) class_tab[mid[i]] |= CL_MID_B;
   for (int b = 32; b <= 47; b++) class_tab[b] |= CL_PUNCT_W;
   for (int b = 58; b <= 64; b++) class_tab[b] |= CL_PUNCT_W;
   for (int b = 91; b <= 96; b++) class_tab[b] |= CL_PUNCT_W;
@@ -518,6 +586,171 @@ static int verify_truncated(const struct vav_db *d, const part_rec *p, const uin
     pos += w;
   }
   return !p->edges || edges_ok(p->edges, buf, len, s + p->lead, pos < len ? pos : len);
+}
+
+/* clamscan's own search for one part from one Aho-Corasick entry (matcher-ac.c: ac_findmatch,
+ * ac_forward_match_branch, ac_backward_match_branch, ac_findmatch_special), on the un-expanded
+ * part (hex_signature.ts ClamPart). clamscan keeps, per entry, the first way through the part its
+ * depth-first search finds: alternatives forwards from the entry in member order, then backwards
+ * from it; a member unique in its alternative is taken as soon as its bytes match, with no
+ * backtracking; the match may stop at the buffer's end. A variant's match of such a part counts
+ * only where this search ends at the same core start and end (parts_ok). */
+typedef struct {
+  const struct vav_db *d;
+  const cpart_rec *cp;
+  const uint8_t *buf;
+  uint64_t len, trig, start, end;
+} cm_ctx;
+
+static int cm_forward(cm_ctx *x, uint64_t bp, int64_t pp);
+static int cm_backward(cm_ctx *x, uint64_t bp, int64_t pp);
+
+static inline const cunit_rec *cm_unit(const cm_ctx *x, int64_t i) { return &x->d->cunits[x->cp->first_unit + i]; }
+
+static inline int cm_byte(uint32_t arg, uint8_t b) { return (b & (uint8_t)(arg >> 8)) == (uint8_t)arg; }
+
+/* A member's bytes at buf[at .. at + len) (the caller checked they lie in the buffer). */
+static int cm_member(const cm_ctx *x, const cmember_rec *m, uint64_t at) {
+  const uint8_t *v = x->d->pool + m->pool_off, *k = v + m->len;
+  for (uint32_t j = 0; j < m->len; j++)
+    if ((x->buf[at + j] & k[j]) != v[j]) return 0;
+  return 1;
+}
+
+/* ac_findmatch_special at unit i: > 0 the bytes it takes, 0 no match, -1 matched by a branch. */
+static int cm_special(cm_ctx *x, const cunit_rec *u, uint64_t bp, int64_t i, int rev) {
+  uint8_t b = x->buf[bp];
+  int neg = (int)u->arg, match = neg;
+  switch (u->kind) {
+  case CU_ALT: {
+    uint32_t w = x->d->cmembers[u->first_member].len;
+    uint64_t sub;
+    if (!rev) {
+      if (bp + w > x->len) break; /* a negated one cut by the end matches (1 byte) */
+      sub = bp;
+    } else {
+      if (bp < (uint64_t)w - 1) break;
+      sub = bp - (w - 1);
+    }
+    match *= (int)w;
+    for (uint32_t j = 0; j < u->nmembers; j++)
+      if (cm_member(x, &x->d->cmembers[u->first_member + j], sub)) {
+        match = (!neg) * (int)w;
+        break;
+      }
+    break;
+  }
+  case CU_GEN:
+    for (uint32_t j = 0; j < u->nmembers; j++) {
+      const cmember_rec *m = &x->d->cmembers[u->first_member + j];
+      uint64_t sub;
+      if (!rev) {
+        if (bp + m->len > x->len) continue;
+        sub = bp;
+      } else {
+        if (m->len == 0 || bp < (uint64_t)m->len - 1) continue; /* empty: never backwards */
+        sub = bp - (m->len - 1);
+      }
+      if (!cm_member(x, m, sub)) continue;
+      if (m->unique) return (int)m->len;
+      /* Backwards from the prefix's first unit clamscan reads before its pattern (undefined
+       * behaviour; it finds no match there, checked with clamscan 1.4.6): a miss. */
+      int r = !rev ? cm_forward(x, sub + m->len, i + 1) : (i > 0 && sub > 0 ? cm_backward(x, sub - 1, i - 1) : 0);
+      if (r) return -1;
+    }
+    return 0;
+  case CU_LINE:
+    if (b == '\n') match = !neg;
+    else if (b == '\r' && bp + 1 < x->len && x->buf[bp + 1] == '\n') match = (!neg) * 2;
+    break;
+  case CU_BOUND:
+    if (class_tab[b] & CL_MID_B) match = !neg;
+    break;
+  default: /* CU_WORD */
+    if (!is_alnum(b)) match = !neg;
+    break;
+  }
+  return match;
+}
+
+/* ac_backward_match_branch: the units before the entry, from unit pp down, then the left edge
+ * and the left side byte. */
+static int cm_backward(cm_ctx *x, uint64_t bp, int64_t pp) {
+  const cpart_rec *cp = x->cp;
+  if (cp->ppos) {
+    for (int64_t i = pp;; i--) {
+      const cunit_rec *u = cm_unit(x, i);
+      if (u->kind == CU_BYTE) {
+        if (!cm_byte(u->arg, x->buf[bp])) return 0;
+      } else {
+        int m = cm_special(x, u, bp, i, 1);
+        if (m <= 0) return m;
+        if ((uint64_t)m > bp + 1) return 0; /* clamscan would read before the buffer */
+        bp = bp + 1 - (uint64_t)m;
+      }
+      if (i == 0 || bp == 0) break;
+      bp--;
+    }
+    x->start = bp;
+  } else {
+    x->start = bp = x->trig;
+  }
+  if ((cp->edges & 0xf) && !edges_ok(cp->edges & 0xf, x->buf, x->len, bp, 0)) return 0;
+  if (cp->lch) {
+    if ((uint64_t)cp->lch_min + 1 > bp) return 0;
+    bp -= cp->lch_min + 1;
+    int match = 0;
+    for (uint32_t i = cp->lch_min; i <= cp->lch_max; i++) {
+      if ((match = cm_byte(cp->lch, x->buf[bp]))) break;
+      if (!bp) return 0;
+      bp--;
+    }
+    if (!match) return 0;
+  }
+  return 1;
+}
+
+/* ac_forward_match_branch: units from pp while bytes remain, the right edge and side byte, then
+ * the units before the entry. */
+static int cm_forward(cm_ctx *x, uint64_t bp, int64_t pp) {
+  const cpart_rec *cp = x->cp;
+  for (int64_t i = pp; i < cp->nunits && bp < x->len; i++) {
+    const cunit_rec *u = cm_unit(x, i);
+    if (u->kind == CU_BYTE) {
+      if (!cm_byte(u->arg, x->buf[bp])) return 0;
+    } else {
+      int m = cm_special(x, u, bp, i, 0);
+      if (m <= 0) return m;
+      bp += (uint64_t)m - 1;
+    }
+    bp++;
+  }
+  x->end = bp;
+  if ((cp->edges >> 4) && !edges_ok(cp->edges & 0xf0, x->buf, x->len, 0, bp)) return 0;
+  if (cp->rch) {
+    bp += cp->rch_min;
+    int match = 0;
+    for (uint32_t i = cp->rch_min; i <= cp->rch_max; i++) {
+      if (bp >= x->len) return 0;
+      if ((match = cm_byte(cp->rch, x->buf[bp]))) break;
+      bp++;
+    }
+    if (!match) return 0;
+  }
+  if (cp->ppos && x->trig == 0) return 0; /* clamscan would read before the buffer */
+  return cm_backward(x, x->trig - 1, (int64_t)cp->ppos - 1);
+}
+
+/* Does clamscan's search from the entry of part p, matched at s, find this very match (the same
+ * core start, and the same core end unless the match runs past the buffer's end)? */
+static int clam_agrees(const struct vav_db *d, const part_rec *p, const uint8_t *buf, uint64_t len, uint64_t s) {
+  if (p->cpart == INF32) return 1;
+  const cpart_rec *cp = &d->cparts[p->cpart];
+  cm_ctx x = {d, cp, buf, len, s + p->trig_off, 0, 0};
+  if (x.trig >= len || x.trig + cp->len1 > len || cp->plen1 > x.trig) return 0;
+  if (!cm_forward(&x, x.trig + cp->depth, (int64_t)cp->ppos + cp->depth)) return 0;
+  if (x.start != s + p->lead) return 0;
+  return s + p->width > len || x.end == s + p->width - p->trail;
 }
 
 /* Drops the ends of `t` that no start at or after `cs` can use: ends too old for the gap's
@@ -685,7 +918,9 @@ static uint64_t *chain_ends(scan_ctx *c, const prog_rec *pr, uint32_t k, uint64_
       } else if (!offset_ok(pr, c->len, cs)) {
         continue;
       }
-      if (memcmp(c->buf + s + p->key_off, key, p->key_len) || !verify_part(d, p, c->buf, s, c->len)) continue;
+      if (memcmp(c->buf + s + p->key_off, key, p->key_len) || !verify_part(d, p, c->buf, s, c->len) ||
+          !clam_agrees(d, p, c->buf, c->len, s))
+        continue;
       uint64_t ce = s + p->width - p->trail;
       out[ce >> 6] |= 1ull << (ce & 63);
     }
@@ -740,7 +975,7 @@ static inline void candidates(scan_ctx *c, const anchor *a, uint32_t from, uint3
     uint64_t s = i - p->key_off;
     if (s + p->width > c->len) continue;
     if (d->sig_epoch[d->progs[p->prog].sig] == d->epoch) continue;
-    if (!verify_part(d, p, c->buf, s, c->len)) continue;
+    if (!verify_part(d, p, c->buf, s, c->len) || !clam_agrees(d, p, c->buf, c->len, s)) continue;
     c->stats[VAV_ST_PARTS]++;
     on_part(c, a[j].part, s);
   }
@@ -806,7 +1041,7 @@ int64_t vav_scan_db(struct vav_db *d, const uint8_t *buf, uint64_t len, uint32_t
         uint64_t s = k + 2 - p->head;
         if (s + p->width <= len || s + p->min_end > len) continue; /* whole, or too short */
         if (d->sig_epoch[d->progs[p->prog].sig] == d->epoch) continue;
-        if (!verify_truncated(d, p, buf, s, len)) continue;
+        if (!verify_truncated(d, p, buf, s, len) || !clam_agrees(d, p, buf, len, s)) continue;
         c.stats[VAV_ST_PARTS]++;
         on_part(&c, pi, s);
       }
@@ -869,7 +1104,7 @@ int vav_candidate(void *ctx, uint32_t part, uint64_t s) {
   const part_rec *p = &d->parts[part];
   c->stats[VAV_ST_CANDIDATES]++;
   if (s + p->width > c->len || d->sig_epoch[d->progs[p->prog].sig] == d->epoch) return c->stop;
-  if (!verify_part(d, p, c->buf, s, c->len)) return c->stop;
+  if (!verify_part(d, p, c->buf, s, c->len) || !clam_agrees(d, p, c->buf, c->len, s)) return c->stop;
   c->stats[VAV_ST_PARTS]++;
   on_part(c, part, s);
   return c->stop || c->err;

@@ -11,7 +11,7 @@
  * Only signatures clamscan loads are generated (each part starts with two fixed bytes, no
  * class at a part's start other than a left edge), and each part's fixed bytes are random, so
  * no two signatures share a pattern (clamscan merges equal patterns and applies one's edge
- * checks to all: docs/virtav.md). `!(L)` inside a part is left out (one case differs there).
+ * checks to all: docs/virtav.md).
  *
  * @module
  */
@@ -124,7 +124,15 @@ function make(e: El, rand: Rand, out: number[]): void {
     }
     case "cls":
       if (e.edge) return; // zero width: the bytes around decide
-      if (e.c === "L") out.push(...(rand() < 0.5 ? [0x0a] : [0x0d, 0x0a]));
+      if (e.c === "L" && e.negate) {
+        for (;;) {
+          const b = rb();
+          if (b !== 0x0a && b !== 0x0d) {
+            out.push(b);
+            return;
+          }
+        }
+      } else if (e.c === "L") out.push(...(rand() < 0.5 ? [0x0a] : [0x0d, 0x0a]));
       else if (e.c === "B") {
         out.push(
           e.negate ? pick(CLASS_SETS.OLD_B, false, rand) : pick(CLASS_SETS.MID_B, true, rand),
@@ -316,8 +324,7 @@ function drawMiddle(d: Draws, inlineBraces: boolean): El {
   if (kind === 9) return alt([[fixed(d, 1, 2)]]);
   if (kind === 10) {
     const c = (["B", "W", "L"] as const)[d.ri(0, 2)];
-    // (`!(L)` inside a part is left out: one case differs, docs/virtav.md)
-    return { k: "cls", c, negate: c !== "L" && d.chance(0.4), edge: false };
+    return { k: "cls", c, negate: d.chance(0.4), edge: false };
   }
   return fixed(d, 1, 3);
 }

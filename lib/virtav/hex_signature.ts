@@ -79,6 +79,45 @@ export interface Part {
   head: number;
   /** With `head`: the bytes from the part's start clamscan needs in the buffer (its shortest). */
   minEnd: number;
+  /**
+   * The un-expanded part, for clamscan's own search at its Aho-Corasick entry (shared by every
+   * variant of this part), when its variants can end or start at different places; see
+   * {@linkcode ClamPart}.
+   */
+  clam?: ClamPart;
+  /** Offset from the part's start (side bytes included) of clamscan's entry point. */
+  trigOff: number;
+}
+
+/**
+ * One element of a part as clamscan's matcher holds it: a byte (with mask) or a "special":
+ * an alternative of fixed members of one length (`alt`, may be negated), of generic members
+ * (`gen`, in clamscan's order, each flagged unique when no other member is a prefix of it or
+ * it of another, matcher-ac.c ac_uicmp), or a class inside the part.
+ */
+export type ClamUnit =
+  | { k: "byte"; val: number; mask: number }
+  | { k: "alt"; negate: boolean; members: Member[] }
+  | { k: "gen"; members: (Member & { unique: boolean })[] }
+  | { k: "cls"; cls: CharClass; negate: boolean };
+
+/**
+ * A part as clamscan matches it from an Aho-Corasick entry (matcher-ac.c `ac_findmatch`): the
+ * core's units, the entry unit `ppos` and the trie depth, the shortest lengths it checks fit
+ * (`len1` from the entry, `plen1` before it), the edge classes and the `[x-y]` side bytes.
+ * clamscan keeps only the first way through a part its depth-first search finds at an entry;
+ * the native matcher runs that search where a part's variants can differ in extent.
+ */
+export interface ClamPart {
+  units: ClamUnit[];
+  ppos: number;
+  depth: number;
+  len1: number;
+  plen1: number;
+  /** As {@linkcode Part.edges}. */
+  edges: number;
+  lch: { val: number; mask: number; min: number; max: number } | null;
+  rch: { val: number; mask: number; min: number; max: number } | null;
 }
 
 /** One way the signature can match: parts in order. */
@@ -102,18 +141,26 @@ const MAX_SIDE_RANGE = 32;
 const MAX_ALT_NEST = 15;
 
 /** One member of an alternative: bytes with masks (`??` and nibbles allowed). */
-type Member = { vals: number[]; masks: number[] };
+export type Member = { vals: number[]; masks: number[] };
 
 /** `(B)`, `(L)`, `(W)`: word boundary, line boundary, non-alphanumeric. */
 export type CharClass = "B" | "L" | "W";
 
 type Tok =
-  | { t: "byte"; val: number; mask: number; grp?: number }
+  | { t: "byte"; val: number; mask: number; grp?: number; entry?: boolean }
   | { t: "gap"; min: number; max: number }
   | { t: "skip"; n: number; fromRange?: boolean }
-  | { t: "alt"; negate: boolean; alts: Member[]; fixed?: boolean; hasEmpty?: boolean }
+  | {
+    t: "alt";
+    negate: boolean;
+    alts: Member[];
+    fixed?: boolean;
+    hasEmpty?: boolean;
+    /** Every member in the signature's order, empty ones in place (clamscan's list). */
+    ordered?: Member[];
+  }
   | { t: "range"; min: number; max: number }
-  | { t: "cls"; cls: CharClass; negate: boolean };
+  | { t: "cls"; cls: CharClass; negate: boolean; back?: boolean };
 
 /** The bytes of a set given as numbers and inclusive `[lo, hi]` ranges. */
 function byteSet(...items: (number | [number, number])[]): Set<number> {
@@ -245,7 +292,7 @@ function parseAltBody(
   body: string,
   where: string,
   inlineBraces: () => boolean,
-): { members: Member[]; fixed: boolean; hasEmpty: boolean } {
+): { members: Member[]; fixed: boolean; hasEmpty: boolean; ordered: Member[] } {
   const texts: string[] = [];
   let depth = 0, from = 0;
   for (let i = 0; i <= body.length; i++) {
@@ -265,7 +312,10 @@ function parseAltBody(
   const members = used.flatMap((t) => parseMember(t, where, inlineBraces));
   const fixed = used.length === texts.length && !/[?({]/.test(body) &&
     used.every((t) => t.length === used[0].length);
-  return { members, fixed, hasEmpty: used.length !== texts.length };
+  const ordered = texts.flatMap((t) =>
+    t === "" ? [{ vals: [], masks: [] }] : parseMember(t, where, inlineBraces)
+  );
+  return { members, fixed, hasEmpty: used.length !== texts.length, ordered };
 }
 
 /** ClamAV's `{...}` between parts: `{n}`, `{n-}`, `{-n}`, `{n-m}`; a maximum of 0 is none. */
@@ -287,7 +337,7 @@ function parseGap(body: string, what: string): { min: number; max: number } {
 function tokenize(
   sig: string,
   prefilter: boolean,
-): { toks: Tok[]; heads: ({ trieEnd: number; minEnd: number } | null)[] } {
+): { toks: Tok[]; heads: PartInfo[] } {
   const toks: Tok[] = [];
   // ClamAV rewrites `{n}` (0 < n < 128) as n `??` only until it meets the first other `{`:
   // from there every `{...}` separates parts (the same match, a different per-part rule).
@@ -344,13 +394,13 @@ function tokenize(
       if (body === "B" || body === "L" || body === "W") {
         toks.push({ t: "cls", cls: body, negate });
       } else {
-        const { members, fixed, hasEmpty } = parseAltBody(body, where, inlineBraces);
+        const { members, fixed, hasEmpty, ordered } = parseAltBody(body, where, inlineBraces);
         if (negate && !fixed) {
           throw new SignatureError(
             `!(...) at ${i}: only alternatives of one length without ?, nesting or empty members can be negated`,
           );
         }
-        toks.push({ t: "alt", negate, alts: members, fixed, hasEmpty });
+        toks.push({ t: "alt", negate, alts: members, fixed, hasEmpty, ordered });
       }
       i = end + 1;
     } else {
@@ -408,11 +458,8 @@ function edgeSplit(core: Tok[]): { left: number; right: number } {
  * "fixed" ones or classes, two units must come before the next such alternative or class
  * (filtering.c: "Don't know how to create filter", and the database is refused).
  */
-function checkParts(
-  toks: Tok[],
-  prefilter: boolean,
-): ({ trieEnd: number; minEnd: number } | null)[] {
-  const heads: ({ trieEnd: number; minEnd: number } | null)[] = [];
+function checkParts(toks: Tok[], prefilter: boolean): PartInfo[] {
+  const heads: PartInfo[] = [];
   for (const ptoks of splitParts(toks)) {
     const { lead, trail } = sideSplit(ptoks);
     const core0 = ptoks.slice(lead, ptoks.length - trail);
@@ -441,6 +488,7 @@ function checkParts(
     for (const [t, at] of altAt) {
       if (t.t === "alt" && t.hasEmpty && at >= entry) t.alts.push({ vals: [], masks: [] });
     }
+    const clam = clamPart(ptoks, lead, trail, left, right, entry, units);
     // clamscan's check before a match runs past the buffer's end (ac_findmatch): from its entry
     // point, the pattern's shortest length must fit. Per part: the bytes up to the entry point's
     // end (`trieEnd`) and that shortest end (`minEnd`), or null where they are not one number.
@@ -466,7 +514,7 @@ function checkParts(
         }
       }
     }
-    heads.push(head);
+    heads.push({ head, clam });
     if (prefilter && units.some((u) => u !== "x")) {
       let i = 0;
       while (units[i] === "s") i++;
@@ -480,6 +528,111 @@ function checkParts(
     }
   }
   return heads;
+}
+
+/** Per part: clamscan's past-the-end rule (see `Part.head`) and its search (see `ClamPart`). */
+type PartInfo = { head: { trieEnd: number; minEnd: number } | null; clam: ClamPart | null };
+
+/**
+ * clamscan's ac_uicmp on two members: 0 when neither rules the other out on their common
+ * length (`wild`: which side had wildcards there), non-zero otherwise (also when each side has
+ * a wildcard the other lacks).
+ */
+function uicmp(a: Member, b: Member): { cmp: number; wild: number } {
+  let side = 0;
+  for (let i = 0; i < Math.min(a.vals.length, b.vals.length); i++) {
+    const am = a.masks[i], bm = b.masks[i], av = a.vals[i], bv = b.vals[i];
+    if (am === bm) {
+      if ((av & am) !== (bv & am)) return { cmp: 1, wild: 0 };
+    } else if (am === 0xff || bm === 0xff) {
+      const m = am === 0xff ? bm : am;
+      if (m !== 0 && (av & m) !== (bv & m)) return { cmp: 1, wild: 0 };
+      side |= am === 0xff ? 2 : 1;
+    } else if (am === 0 || bm === 0) side |= am === 0 ? 1 : 2;
+    else side |= 3;
+    if (side === 3) return { cmp: 1, wild: side };
+  }
+  return { cmp: 0, wild: side };
+}
+
+/**
+ * A generic alternative's members as clamscan lists them (ac_addspecial_add_alt_node): in the
+ * signature's order, a duplicate of an earlier member dropped, and a member unique unless it is
+ * a prefix of another or another of it (one of different length that ac_uicmp does not tell
+ * apart).
+ */
+function genMembers(ordered: Member[]): (Member & { unique: boolean })[] {
+  const out: (Member & { unique: boolean })[] = [];
+  next: for (const m of ordered) {
+    const n = { ...m, unique: true };
+    for (const ins of out) {
+      const { cmp, wild } = uicmp(ins, n);
+      if (cmp !== 0) continue;
+      if (n.vals.length !== ins.vals.length) n.unique = ins.unique = false;
+      else if (wild === 0) continue next;
+    }
+    out.push(n);
+  }
+  return out;
+}
+
+/**
+ * The part as clamscan holds it ({@linkcode ClamPart}), when its variants can differ in where
+ * they start or end (an alternative of members of different lengths, or `(L)` inside it) and
+ * clamscan's choice among them matters; null otherwise.
+ */
+function clamPart(
+  ptoks: Tok[],
+  lead: number,
+  trail: number,
+  left: number,
+  right: number,
+  entry: number,
+  kinds: string[],
+): ClamPart | null {
+  const core0 = ptoks.slice(lead, ptoks.length - trail);
+  const core = core0.slice(left, core0.length - right);
+  const units: ClamUnit[] = [];
+  const mins: number[] = [];
+  let varies = false;
+  for (const t of core) {
+    if (t.t === "byte" && units.length === entry) t.entry = true;
+    if (t.t === "cls" && units.length < entry) t.back = true;
+    if (t.t === "byte") units.push({ k: "byte", val: t.val, mask: t.mask }), mins.push(1);
+    else if (t.t === "skip") {
+      for (let k = 0; k < t.n; k++) units.push({ k: "byte", val: 0, mask: 0 }), mins.push(1);
+    } else if (t.t === "alt" && t.fixed) {
+      units.push({ k: "alt", negate: t.negate, members: t.alts });
+      mins.push(t.alts[0].vals.length);
+    } else if (t.t === "alt") {
+      const members = genMembers(t.ordered ?? t.alts);
+      const ls = members.map((m) => m.vals.length);
+      if (ls.some((l) => l !== ls[0])) varies = true;
+      units.push({ k: "gen", members });
+      mins.push(Math.min(...ls));
+    } else if (t.t === "cls") {
+      if (t.cls === "L") varies = true;
+      units.push({ k: "cls", cls: t.cls, negate: t.negate });
+      mins.push(0);
+    } else throw new SignatureError("unexpected element in a part");
+  }
+  if (!varies) return null;
+  let depth = 0;
+  while (depth < 3 && kinds[entry + depth] === "x") depth++;
+  const side = (b: Tok, r: Tok) =>
+    b.t === "byte" && r.t === "range" ? { val: b.val, mask: b.mask, min: r.min, max: r.max } : null;
+  const n = ptoks.length;
+  const edge = (t: Tok, shift: number) => t.t === "cls" ? edgeCode(t.cls, t.negate) << shift : 0;
+  return {
+    units,
+    ppos: entry,
+    depth,
+    len1: mins.slice(entry).reduce((a, b) => a + b, 0),
+    plen1: mins.slice(0, entry).reduce((a, b) => a + b, 0),
+    edges: (left ? edge(core0[0], 0) : 0) | (right ? edge(core0[core0.length - 1], 4) : 0),
+    lch: lead ? side(ptoks[0], ptoks[1]) : null,
+    rch: trail ? side(ptoks[n - 1], ptoks[n - 2]) : null,
+  };
 }
 
 /**
@@ -591,11 +744,15 @@ function expand(toks: VTok[]): VTok[][] {
         return a.vals.map((v, k) => ({ t: "byte" as const, val: v, mask: a.masks[k], grp }));
       });
     } else if (tok.t === "cls" && tok.cls === "L") {
-      // `!(L)`: clamscan 1.4.6 takes any one byte; `(L)`: "\n" or "\r\n".
+      // `!(L)`: one byte (clamscan's search, ClamPart, tells which); `(L)`: "\n" or "\r\n", and
+      // before the entry, where clamscan checks it backwards, also any byte then a "\r"
       choices = tok.negate ? [[{ t: "byte", val: 0, mask: 0 }]] : [
         [{ t: "byte", val: 0x0a, mask: 0xff }],
         [{ t: "byte", val: 0x0d, mask: 0xff }, { t: "byte", val: 0x0a, mask: 0xff }],
       ];
+      if (!tok.negate && tok.back) {
+        choices.push([{ t: "byte", val: 0, mask: 0 }, { t: "byte", val: 0x0d, mask: 0xff }]);
+      }
     } else if (tok.t === "cls") {
       choices = [[{ t: "alt", negate: false, alts: classSet(tok.cls as "B" | "W", tok.negate) }]];
     } else {
@@ -687,6 +844,7 @@ function finishPart(
     edges,
     head: 0,
     minEnd: 0,
+    trigOff: 0,
   };
 }
 
@@ -719,19 +877,20 @@ function sideBytes(ptoks: VTok[]): { lead: number; trail: number } {
   return { lead, trail };
 }
 
-function buildVariant(
-  toks: VTok[],
-  heads: ({ trieEnd: number; minEnd: number } | null)[],
-): Variant {
+function buildVariant(toks: VTok[], heads: PartInfo[]): Variant {
   const parts: Part[] = [];
   let atoms: Atom[] = [];
   let ptoks: VTok[] = [];
-  let gapMin = 0, gapMax = 0, edges = 0;
+  let gapMin = 0, gapMax = 0, edges = 0, width = 0, trigOff = 0;
   const closePart = (where: string) => {
     if (atoms.length === 0) throw new SignatureError(`empty part ${where}`);
     const { lead, trail } = sideBytes(ptoks);
     const part = finishPart(atoms, gapMin, gapMax, lead, trail, edges);
-    const h = heads[parts.length];
+    const { head: h, clam } = heads[parts.length];
+    if (clam) {
+      part.clam = clam;
+      part.trigOff = trigOff;
+    }
     // a match may run past the buffer's end only after the entry point, and not into `[x-y]bb`
     if (h && h.trieEnd >= 2 && trail === 0 && lead + h.minEnd < part.width) {
       part.head = lead + h.trieEnd;
@@ -740,10 +899,18 @@ function buildVariant(
     parts.push(part);
     atoms = [];
     ptoks = [];
-    edges = 0;
+    edges = width = trigOff = 0;
   };
   for (const tok of toks) {
     if (tok.t !== "gap") ptoks.push(tok);
+    if (tok.t === "byte" && tok.entry) trigOff = width;
+    width += tok.t === "byte"
+      ? 1
+      : tok.t === "skip"
+      ? tok.n
+      : tok.t === "alt"
+      ? tok.alts[0].vals.length
+      : 0;
     if (tok.t === "byte" && tok.grp !== undefined) {
       // a member of an alternative of several lengths: clamscan never cuts one at the end
       const last = atoms[atoms.length - 1];

@@ -341,6 +341,68 @@ Deno.test({
 });
 
 Deno.test({
+  name: "virtav takes, per entry point, the way through a part clamscan's search takes first",
+  ignore: !CLAMSCAN,
+  async fn() {
+    await withDir(async (dir) => {
+      // each a difference the differential tests once found, or a neighbour of one
+      const sigs = [
+        // the first member that completes the part wins, so the {1-1} gap after it fails
+        "dc[4-7]14382aa2c?(52|5246|66f68c){1-1}15405f71{1}b3a14a(63|45|65)",
+        "14382aa2c?(52|5246|66f68c){1-1}15405f71",
+        "24382aa2c?(5246|52|66f68c){1-1}25405f71",
+        "34382aa2c?(52|5246|66f68c){0-1}35405f71",
+        // before the entry point: a unique member is taken as soon as its bytes match
+        "(a0|e0a0)b1b2b3b4",
+        "c0c9(a1|e1a1)c1c2c3c4",
+        // a non-unique member at the part's very start never matches backwards
+        "(d0|d0e0)d1d2d3d4",
+        "f0f1(a5|a5e5)f2f3f4f5",
+        // !(L) inside a part: any byte but \n and the \r of \r\n
+        "717273!(L)74",
+        // (L) before the entry, checked backwards: on "\r\n" it takes the "\r" and the byte before
+        "a1a2(L)0ab1b2b3",
+      ];
+      await Deno.writeTextFile(
+        `${dir}/o.ndb`,
+        sigs.map((s, i) => `Order.${i}:0:*:${s}`).join("\n") + "\n",
+      );
+      const files = [
+        "dc472f5f202f14382aa2c75246641540 5f717db3a14a63",
+        "14382aa2c75246641540 5f71",
+        "24382aa2c75246642540 5f71",
+        "34382aa2c752463540 5f71",
+        "e0a0b1b2b3b4",
+        "a0b1b2b3b4",
+        "c0c9e1a1c1c2c3c4",
+        "c0c9a1c1c2c3c4",
+        "d0e0d1d2d3d4",
+        "d0d1d2d3d4",
+        "f0f1a5e5f2f3f4f5",
+        "f0f1a5f2f3f4f5",
+        "7172730a74",
+        "7172730d74",
+        "7172730d0a74",
+        "7172732074",
+        "a1a2770d0ab1b2b3",
+        "a1a20d0a0ab1b2b3",
+        "a1a20a0ab1b2b3",
+      ];
+      await Deno.mkdir(`${dir}/f`);
+      const pad = "2e".repeat(8);
+      for (const [i, h] of files.entries()) {
+        const bytes = (pad + h.replaceAll(" ", "") + pad).match(/../g)!.map((x) => parseInt(x, 16));
+        await Deno.writeFile(`${dir}/f/o${i}`, Uint8Array.from(bytes));
+      }
+      const c = await clamscanSide([`${dir}/o.ndb`], [`${dir}/f`]);
+      const v = await virtavSide([`${dir}/o.ndb`], [`${dir}/f`]);
+      assert.ok(c.pairs.size >= 6, `clamscan found only ${c.pairs.size}: ${c.err}`);
+      assert.deepEqual(pairDiff(c.pairs, v.pairs), { onlyClamscan: [], onlyVirtav: [] });
+    });
+  },
+});
+
+Deno.test({
   name: "virtav answers as clamscan where a match runs past the file's end, and for empty members",
   ignore: !CLAMSCAN,
   async fn() {
