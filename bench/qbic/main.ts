@@ -198,6 +198,15 @@ if (!guestOnly) await fioPhases();
 
 /** The fio phases: N VMs per configuration, then the noisy neighbour. */
 async function fioPhases(): Promise<void> {
+  await scalingPhase();
+  await noisyPhase();
+}
+
+/** One configuration of the scaling phase: policy, cache size, its size relative to the hot set. */
+type Config = [policy: string, size: number, rel: string];
+
+/** N VMs (each N of NS) against the cache off and each policy at 0.5x and 1x their hot set. */
+async function scalingPhase(): Promise<void> {
   const rows: unknown[][] = [];
   const header = [
     "N",
@@ -210,77 +219,97 @@ async function fioPhases(): Promise<void> {
     "device_requests",
     "hit_ratio",
   ];
-  const baseline = new Map<number, number>(); // N -> mean VM IOPS with the cache off
   for (const n of NS) {
     const hotSet = n * HOT;
-    const configs: [string, number, string][] = [
+    const configs: Config[] = [
       ["none", 0, "0"],
       ["lru", hotSet / 2, "0.5x"],
       ["lru", hotSet, "1x"],
       ["qbic", hotSet / 2, "0.5x"],
       ["qbic", hotSet, "1x"],
     ];
-    const results = new Map<string, { vms: VmFigures[]; serve: ServeFigures }[]>();
-    for (let r = 0; r < rounds; r++) {
-      for (const [policy, size, rel] of r % 2 ? [...configs].reverse() : configs) {
-        const cacheSize = Math.max(Math.floor(size / BLOCK) * BLOCK, policy === "none" ? 0 : BLOCK);
-        const got = await serveAndRun(n, policy === "none" ? "lru" : policy, cacheSize, false);
-        const key = `${policy} ${rel}`;
-        results.set(key, [...(results.get(key) ?? []), got]);
-      }
-    }
+    const results = await runConfigs(n, configs);
+    let baseline = NaN; // mean VM IOPS with the cache off ("none" comes first)
     for (const [policy, _size, rel] of configs) {
-      const got = results.get(`${policy} ${rel}`)!;
-      const vms = medianVms(got.map((g) => g.vms));
-      const serve = got[Math.floor(got.length / 2)].serve;
-      const mean = vms.reduce((s, v) => s + v.iops, 0) / vms.length;
-      if (policy === "none") baseline.set(n, mean);
-      const ratio = mean / baseline.get(n)!;
-      const p50 = vms.reduce((s, v) => s + v.p50, 0) / vms.length;
-      const p99 = Math.max(...vms.map((v) => v.p99));
-      rows.push([
-        n,
-        policy,
-        rel,
-        Math.round(mean),
-        ratio.toFixed(2),
-        Math.round(p50),
-        Math.round(p99),
-        serve.device_requests,
-        serve.hit_ratio,
-      ]);
-      const labels = {
-        job: `n${n}`,
-        n: String(n),
-        policy,
-        cache: rel,
-        peer: policy === "none" ? "cache-off" : "qbic-cache",
-      };
-      for (const v of vms) {
-        run?.metric("vm_iops", v.iops, "1/s", { ...labels, vm: v.vm });
-        run?.metric("vm_lat_p50", v.p50, "us", { ...labels, vm: v.vm });
-        run?.metric("vm_lat_p99", v.p99, "us", { ...labels, vm: v.vm });
-      }
-      run?.metric("iops", mean, "1/s", labels);
-      run?.metric("lat_p50", p50, "us", labels);
-      run?.metric("lat_p99", p99, "us", labels);
-      run?.metric("device_requests", serve.device_requests, "count", labels);
-      run?.metric("hit_ratio", serve.hit_ratio, "ratio", labels);
-      if (policy !== "none") {
-        run?.metric("iops_ratio", ratio, `${policy}/cache-off`, {
-          job: `n${n}-${policy}-${rel}`,
-          ratio: `${policy}/cache-off`,
-          peer: "cache-off",
-          better: "higher",
-          gate: "report",
-        });
-      }
+      const r = reportConfig(n, policy, rel, results.get(`${policy} ${rel}`)!, baseline);
+      if (policy === "none") baseline = r.mean;
+      rows.push(r.row);
     }
   }
   console.log(`bench qbic: ${MODEL} backing device, ${DISK >> 20} MiB per VM, hot set 10% of it`);
   console.log(formatTable(header, rows, "text").trimEnd());
+}
 
-  // The noisy neighbour: VM 1 streams; how much of the quiet VMs' throughput each policy keeps.
+/** Every configuration with n VMs, `rounds` times, the order reversed every other round. */
+async function runConfigs(n: number, configs: Config[]) {
+  const results = new Map<string, { vms: VmFigures[]; serve: ServeFigures }[]>();
+  for (let r = 0; r < rounds; r++) {
+    for (const [policy, size, rel] of r % 2 ? [...configs].reverse() : configs) {
+      const cacheSize = Math.max(Math.floor(size / BLOCK) * BLOCK, policy === "none" ? 0 : BLOCK);
+      const got = await serveAndRun(n, policy === "none" ? "lru" : policy, cacheSize, false);
+      const key = `${policy} ${rel}`;
+      results.set(key, [...(results.get(key) ?? []), got]);
+    }
+  }
+  return results;
+}
+
+/** One configuration's medians over its rounds, recorded; its table row and mean VM IOPS. */
+function reportConfig(
+  n: number,
+  policy: string,
+  rel: string,
+  got: { vms: VmFigures[]; serve: ServeFigures }[],
+  baseline: number,
+): { row: unknown[]; mean: number } {
+  const vms = medianVms(got.map((g) => g.vms));
+  const serve = got[Math.floor(got.length / 2)].serve;
+  const mean = vms.reduce((s, v) => s + v.iops, 0) / vms.length;
+  const ratio = mean / (policy === "none" ? mean : baseline);
+  const p50 = vms.reduce((s, v) => s + v.p50, 0) / vms.length;
+  const p99 = Math.max(...vms.map((v) => v.p99));
+  const labels = {
+    job: `n${n}`,
+    n: String(n),
+    policy,
+    cache: rel,
+    peer: policy === "none" ? "cache-off" : "qbic-cache",
+  };
+  for (const v of vms) {
+    run?.metric("vm_iops", v.iops, "1/s", { ...labels, vm: v.vm });
+    run?.metric("vm_lat_p50", v.p50, "us", { ...labels, vm: v.vm });
+    run?.metric("vm_lat_p99", v.p99, "us", { ...labels, vm: v.vm });
+  }
+  run?.metric("iops", mean, "1/s", labels);
+  run?.metric("lat_p50", p50, "us", labels);
+  run?.metric("lat_p99", p99, "us", labels);
+  run?.metric("device_requests", serve.device_requests, "count", labels);
+  run?.metric("hit_ratio", serve.hit_ratio, "ratio", labels);
+  if (policy !== "none") {
+    run?.metric("iops_ratio", ratio, `${policy}/cache-off`, {
+      job: `n${n}-${policy}-${rel}`,
+      ratio: `${policy}/cache-off`,
+      peer: "cache-off",
+      better: "higher",
+      gate: "report",
+    });
+  }
+  const row = [
+    n,
+    policy,
+    rel,
+    Math.round(mean),
+    ratio.toFixed(2),
+    Math.round(p50),
+    Math.round(p99),
+    serve.device_requests,
+    serve.hit_ratio,
+  ];
+  return { row, mean };
+}
+
+/** The noisy neighbour: VM 1 streams; how much of the quiet VMs' throughput each policy keeps. */
+async function noisyPhase(): Promise<void> {
   const nNoisy = quick ? 2 : 4;
   const noisyRows: unknown[][] = [];
   for (const policy of ["none", "lru", "qbic"]) {
