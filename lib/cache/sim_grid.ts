@@ -1,10 +1,11 @@
 /**
  * Runs a grid of (policy, cache size) simulations over one trace. Two engines make the same
  * decisions: `native` (the default) runs each policy that has a native twin in C
- * (lib/cache/native_cache.ts) — over the mmapped file in one call per cell when the trace is a
- * binary file and the admission filter is none or PDC's exact one (a range check the native
- * loop makes itself), else over the same column chunks the TS engine reads, with the filter's
- * answers; `ts` runs every policy in TypeScript. A policy without a twin (Belady's
+ * (lib/cache/native_cache.ts) — over the mmapped file in one call when the grid has one native
+ * cell, the trace is a binary file and the admission filter is none or PDC's exact one (a range
+ * check the native loop makes itself), else over the same column chunks the TS engine reads,
+ * with the filter's answers, all native cells in parallel off the JS thread; `ts` runs every
+ * policy in TypeScript. A policy without a twin (Belady's
  * OPT) runs in TypeScript under either engine; each cell says which engine ran it.
  *
  * Chunks are read once and every streaming simulator sees each in turn, so a large trace is
@@ -72,6 +73,8 @@ export interface GridOptions {
   binaryFile?: string;
   /** Stops the run early (SIGINT/SIGTERM); the partial figures are returned. */
   signal?: AbortSignal;
+  /** Called after each chunk every cell has replayed, with the requests so far (streaming). */
+  onProgress?: (requests: number) => void;
 }
 
 /**
@@ -190,10 +193,28 @@ async function feedCell(
  * Runs every (policy, size) pair over the chunks (or, for native cells, the binary file).
  * Throws when the native engine is asked for and the native library does not load.
  */
-export async function runGrid(
+export function runGrid(
   chunks: AsyncIterable<BinaryChunk>,
   policies: string[],
   sizesBytes: number[],
+  blockSize: number,
+  admission?: AdmissionFilter,
+  opts: GridOptions = {},
+): Promise<GridResult> {
+  const pairs = policies.flatMap((policy) =>
+    sizesBytes.map((sizeBytes) => ({ policy, sizeBytes }))
+  );
+  return runCells(chunks, pairs, blockSize, admission, opts);
+}
+
+/**
+ * Runs the given (policy, size) cells over the chunks, in one pass (a part of a grid, as
+ * `sim --shard` gives each process). Throws when the native engine is asked for and the native
+ * library does not load.
+ */
+export async function runCells(
+  chunks: AsyncIterable<BinaryChunk>,
+  pairs: readonly { policy: string; sizeBytes: number }[],
   blockSize: number,
   admission?: AdmissionFilter,
   opts: GridOptions = {},
@@ -210,20 +231,23 @@ export async function runGrid(
   };
   signal?.addEventListener("abort", cancelNative);
   try {
-    for (const p of policies) {
-      for (const s of sizesBytes) {
-        const blocks = Math.floor(s / blockSize);
-        if (engine === "native" && hasNativeTwin(p)) {
-          cells.push({ policy: p, sizeBytes: s, nat: new NativeCache(p, blocks, blockSize) });
-        } else {
-          const policy: CachePolicy = createPolicy(p, blocks);
-          cells.push({ policy: p, sizeBytes: s, sim: new Simulator(policy, blockSize) });
-        }
+    for (const { policy: p, sizeBytes: s } of pairs) {
+      const blocks = Math.floor(s / blockSize);
+      if (engine === "native" && hasNativeTwin(p)) {
+        cells.push({ policy: p, sizeBytes: s, nat: new NativeCache(p, blocks, blockSize) });
+      } else {
+        const policy: CachePolicy = createPolicy(p, blocks);
+        cells.push({ policy: p, sizeBytes: s, sim: new Simulator(policy, blockSize) });
       }
     }
     const needMask = admission !== undefined && admission.name !== "all";
     const ranges = exactPdcRanges(admission);
-    const fromFile = opts.binaryFile !== undefined && (!needMask || ranges !== undefined);
+    // One native cell replays the mapped file itself; several share one streaming pass over it
+    // (each chunk read once, the native cells fed it in parallel), so the file is read once
+    // whatever the grid and memory is the caches plus one chunk.
+    const nativeCells = cells.filter((c) => c.nat).length;
+    const fromFile = opts.binaryFile !== undefined && nativeCells === 1 &&
+      (!needMask || ranges !== undefined);
     let requests = -1, simMs = 0;
     if (fromFile) {
       for (const cell of cells) {
@@ -238,7 +262,7 @@ export async function runGrid(
     }
     const streaming = cells.filter((c) => !(fromFile && c.nat));
     if (streaming.length > 0 && !signal?.aborted) {
-      const r = await stream(chunks, streaming, blockSize, admission, signal);
+      const r = await stream(chunks, streaming, blockSize, admission, signal, opts.onProgress);
       requests = r.requests;
       simMs += r.simMs;
     }
@@ -262,12 +286,51 @@ export async function runGrid(
   }
 }
 
+/**
+ * Feeds one chunk to every cell: the native cells off the JS thread, in parallel with each other
+ * and with the TypeScript cells (which run on this thread meanwhile). False when the run was
+ * interrupted before the chunk was done. Every native feed is settled before this returns, even
+ * when one fails, so no native call outlives the cells it uses.
+ */
+async function feedCells(
+  cells: Cell[],
+  c: BinaryChunk,
+  blockSize: number,
+  breather: Breather,
+  mask?: Uint8Array,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const natives = cells.filter((x) => x.nat);
+  if (natives.length <= 1) {
+    for (const cell of cells) {
+      if (!await feedCell(cell, c, blockSize, breather, mask, signal)) return false;
+    }
+    return true;
+  }
+  const running = Promise.allSettled(natives.map((x) => x.nat!.feedAsync(c, mask)));
+  let whole = true;
+  try {
+    for (const cell of cells) {
+      if (!cell.nat && !await feedCell(cell, c, blockSize, breather, mask, signal)) {
+        whole = false;
+        break;
+      }
+    }
+  } finally {
+    const settled = await running;
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+  return whole && !natives.some((x) => x.nat!.interrupted);
+}
+
 async function stream(
   chunks: AsyncIterable<BinaryChunk>,
   cells: Cell[],
   blockSize: number,
   admission?: AdmissionFilter,
   signal?: AbortSignal,
+  onProgress?: (requests: number) => void,
 ): Promise<{ requests: number; simMs: number }> {
   const future = cells.some((c) =>
     c.sim && typeof (c.sim.policy as Partial<FutureAware>).prepare === "function"
@@ -275,12 +338,8 @@ async function stream(
   const breather = new Breather();
   // Requests every cell has seen whole (an interrupted run counts the complete chunks only).
   let requests = 0, simMs = 0;
-  const feedAll = async (c: BinaryChunk, mask?: Uint8Array): Promise<boolean> => {
-    for (const cell of cells) {
-      if (!await feedCell(cell, c, blockSize, breather, mask, signal)) return false;
-    }
-    return true;
-  };
+  const feedAll = (c: BinaryChunk, mask?: Uint8Array): Promise<boolean> =>
+    feedCells(cells, c, blockSize, breather, mask, signal);
   if (!future) {
     for await (const c of untilAborted(chunks, signal)) {
       const mask = maskOf(c, admission);
@@ -289,6 +348,7 @@ async function stream(
       simMs += performance.now() - t;
       if (!whole) break;
       requests += c.count;
+      onProgress?.(requests);
       await breather.maybe();
       if (signal?.aborted) break;
     }
@@ -326,6 +386,7 @@ async function stream(
   for (const { c, mask } of held) {
     if (!await feedAll(c, mask)) break;
     requests += c.count;
+    onProgress?.(requests);
   }
   simMs += performance.now() - t;
   return { requests, simMs };

@@ -103,15 +103,30 @@ export interface ReadStats {
   compression?: Compression;
   /** Records left out by the `device` filter. */
   filtered?: number;
+  /** Bytes read from the file so far (compressed bytes when compressed), for progress. */
+  bytesRead?: number;
+  /** The file's size when it is a regular file (not stdin), for progress. */
+  bytesTotal?: number;
 }
 
-/** Opens a path (`-` = stdin) as a byte stream read in large blocks. */
-export async function openTraceStream(path: string): Promise<ReadableStream<Uint8Array>> {
+/**
+ * Opens a path (`-` = stdin) as a byte stream read in large blocks; `progress` (optional) counts
+ * the bytes read and takes the file's size.
+ */
+export async function openTraceStream(
+  path: string,
+  progress?: { bytesRead?: number; bytesTotal?: number },
+): Promise<ReadableStream<Uint8Array>> {
   if (path === "-") return Deno.stdin.readable;
   const file = await Deno.open(path, { read: true });
-  if ((await file.stat()).isDirectory) {
+  const st = await file.stat();
+  if (st.isDirectory) {
     file.close();
     throw new Deno.errors.IsADirectory(`${path}: is a directory`);
+  }
+  if (progress) {
+    progress.bytesRead = 0;
+    if (st.isFile) progress.bytesTotal = st.size;
   }
   noteInput(path, file); // refuses a file that is also this run's output
   const block = 4 << 20;
@@ -128,7 +143,10 @@ export async function openTraceStream(path: string): Promise<ReadableStream<Uint
       if (n === null) {
         file.close();
         ctl.close();
-      } else ctl.enqueue(buf.subarray(0, n));
+      } else {
+        if (progress) progress.bytesRead! += n;
+        ctl.enqueue(buf.subarray(0, n));
+      }
     },
     cancel() {
       file.close();
@@ -205,7 +223,7 @@ async function resolve(
   opts: ReadTraceOptions,
   stats: ReadStats,
 ): Promise<{ format: TraceFormat | undefined; stream: ReadableStream<Uint8Array> }> {
-  const raw = typeof input === "string" ? await openTraceStream(input) : input;
+  const raw = typeof input === "string" ? await openTraceStream(input, stats) : input;
   let { head, stream } = await peek(raw);
   const compression = detectCompression(head);
   if (compression) {

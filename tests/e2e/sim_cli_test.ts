@@ -260,3 +260,53 @@ Deno.test("mrc e2e: --shards-max is fixed-size SHARDS; rate 1 with room for all 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sim e2e: --shard K/N parts of a sweep over two traces are the whole sweep", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/a.jsonl`, zipfTrace(3000));
+    await Deno.writeTextFile(`${dir}/b.jsonl`, zipfTrace(1000));
+    const sweep = [
+      "sim",
+      "--no-db",
+      "--trace",
+      `${dir}/a.jsonl`,
+      `${dir}/b.jsonl`,
+      "--policy",
+      "lru,arc,s3fifo",
+      "--size",
+      "16K,64K,256K",
+      "--output",
+      "json",
+    ];
+    const full = await qc(sweep);
+    assert.equal(full.code, 0, full.err);
+    const all = JSON.parse(full.out).results;
+    assert.equal(all.length, 18);
+    const key = (r: { trace: string; policy: string; size: number }) =>
+      `${r.trace} ${r.policy} ${r.size}`;
+    type Row = { trace: string; policy: string; size: number; hits: number };
+    const parts: Row[] = [];
+    for (const k of [1, 2, 3, 4]) {
+      const p = await qc([...sweep, "--shard", `${k}/4`]);
+      assert.equal(p.code, 0, p.err);
+      const out = JSON.parse(p.out);
+      assert.equal(out.shard, `${k}/4`);
+      parts.push(...out.results);
+    }
+    // No overlap, nothing missing, and each cell's figures as in the whole run.
+    assert.deepEqual(parts.map(key).sort(), all.map(key).sort());
+    assert.equal(new Set(parts.map(key)).size, parts.length);
+    const byKey = new Map(
+      all.map((r: { trace: string; policy: string; size: number }) => [key(r), r]),
+    );
+    for (const r of parts as { trace: string; policy: string; size: number; hits: number }[]) {
+      assert.equal(r.hits, (byKey.get(key(r)) as { hits: number }).hits, key(r));
+    }
+    const bad = await qc([...sweep, "--shard", "5/4"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--shard: K must be 1\.\.N: 5\/4/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
