@@ -308,7 +308,7 @@ async function feedCells(
     return true;
   }
   const running = Promise.allSettled(natives.map((x) => x.nat!.feedAsync(c, mask)));
-  let whole = true;
+  let whole = true, tsError: unknown = undefined;
   try {
     for (const cell of cells) {
       if (!cell.nat && !await feedCell(cell, c, blockSize, breather, mask, signal)) {
@@ -316,11 +316,13 @@ async function feedCells(
         break;
       }
     }
-  } finally {
-    const settled = await running;
-    const failed = settled.find((r) => r.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+  } catch (e) {
+    tsError = e ?? new Error("TypeScript cell failed");
   }
+  const settled = await running;
+  if (tsError !== undefined) throw tsError;
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
   return whole && !natives.some((x) => x.nat!.interrupted);
 }
 
