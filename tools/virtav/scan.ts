@@ -18,13 +18,12 @@ import { ClamavMatcher } from "../../lib/virtav/clamav_matcher.ts";
 import { detectPagingDepth, hexAddr } from "../../lib/virtav/page_walker.ts";
 import type { GuestMemory } from "../../lib/virtav/guest_memory.ts";
 import {
-  clamscanNamesOption,
+  addSignatureOptions,
   collect,
   type Loaded,
   loadSignatures,
   noteHashesNotApplied,
   type SigOptions,
-  sigOptions,
   unsupportedSummary,
   withClamscanExit,
 } from "./signatures.ts";
@@ -163,8 +162,7 @@ function declareScanCommand(program: Command) {
         false,
       ),
   );
-  for (const o of sigOptions) cmd.addOption(o);
-  cmd.addOption(clamscanNamesOption);
+  addSignatureOptions(cmd, { clamscanNames: true });
   addExamples(cmd, [
     "virtav scan -d sigs.ndb /usr/bin",
     "virtav scan --memory -d sigs.ndb --all-matches vm.dump",

@@ -55,6 +55,18 @@ export const clamscanNamesOption = new Option(
   "print signature names as clamscan does (NAME.UNOFFICIAL for unsigned databases)",
 );
 
+/**
+ * Adds the signature options to a command: `-d`, `--no-eicar`, `--cache-dir`, `--no-cache`,
+ * `--skip-malformed`, and `--clamscan-names` for the commands that print detections.
+ */
+export function addSignatureOptions(
+  cmd: { addOption(o: Option): unknown },
+  o: { clamscanNames: boolean },
+): void {
+  for (const opt of sigOptions) cmd.addOption(opt);
+  if (o.clamscanNames) cmd.addOption(clamscanNamesOption);
+}
+
 /** A loaded database (what scans need to know of it) and its matcher. */
 export interface Loaded {
   db: DbSummary;

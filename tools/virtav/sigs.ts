@@ -9,7 +9,7 @@ import { ToolError } from "../../lib/cli/errors.ts";
 import { withRun } from "../../lib/cli/with_run.ts";
 import { loadDatabase } from "../../lib/virtav/database.ts";
 import { defaultCacheDir, openCompiled } from "../../lib/virtav/db_cache.ts";
-import { type SigOptions, sigOptions } from "./signatures.ts";
+import { addSignatureOptions, type SigOptions } from "./signatures.ts";
 import type { RunRecorder } from "../../lib/results/mod.ts";
 
 type Database = Awaited<ReturnType<typeof loadDatabase>>;
@@ -40,7 +40,7 @@ export function addSigsCommand(program: Command) {
   ]);
   for (const { name, description, action } of SUBCOMMANDS) {
     const cmd = withCommonOptions(sigs.command(name).description(description));
-    for (const o of sigOptions) cmd.addOption(o);
+    addSignatureOptions(cmd, { clamscanNames: false });
     addExamples(cmd, [`virtav sigs ${name} -d fixtures/virtav/test.ndb`]);
     cmd.action(async (opts) => {
       const o = opts as typeof opts & SigsOptions;

@@ -24,7 +24,7 @@ import {
   loadEngine,
   recordDetections,
 } from "./scan.ts";
-import { clamscanNamesOption, type SigOptions, sigOptions } from "./signatures.ts";
+import { addSignatureOptions, type SigOptions } from "./signatures.ts";
 
 /** CR3s remembered (a process's page tables are walked while it is off-CPU too). */
 const MAX_CR3 = 16;
@@ -52,8 +52,7 @@ function declareWatchCommand(program: Command) {
       .option("--all-matches", "report every matching signature in a run", false)
       .addOption(engineOption),
   );
-  for (const o of sigOptions) cmd.addOption(o);
-  cmd.addOption(clamscanNamesOption);
+  addSignatureOptions(cmd, { clamscanNames: true });
   addExamples(cmd, [
     "virtav watch --qmp /run/vm.qmp --ram /dev/shm/vm.ram -d sigs.ndb --action pause",
     "virtav watch --engine clamav --qmp /run/vm.qmp --ram /dev/shm/vm.ram -d main.cvd",
