@@ -9,9 +9,10 @@
 import { join } from "node:path";
 import { SignatureError, UnsupportedSignature } from "./hex_signature.ts";
 import { type BodySignature, parseNdbLine } from "./ndb.ts";
-import { type HashSignature, parseHashLine } from "./hash_db.ts";
+import { type HashSignature, IGNORED_REASON, parseHashLine } from "./hash_db.ts";
 import { readCvd } from "./cvd.ts";
 import { parseLdbLine, subsigName } from "./ldb.ts";
+import { IgnoreList } from "./allow_list.ts";
 
 /** A malformed line: where it is and what is wrong. */
 export interface LineError {
@@ -46,6 +47,8 @@ export interface Database {
    * `.cvd`/`.cld` members or the built-in EICAR): clamscan prints these `NAME.UNOFFICIAL`.
    */
   unofficialBody: number[];
+  /** Names `.ign`/`.ign2` files loaded so far leave out of later databases (as clamscan). */
+  ignore: IgnoreList;
 }
 
 /** The EICAR test string's signature, built in (clamscan ships it in its databases). */
@@ -66,10 +69,6 @@ const UNSUPPORTED_EXT: Record<string, string> = {
   wdb: "phishing (.pdb/.gdb/.wdb)",
   yar: "YARA rules",
   yara: "YARA rules",
-  fp: "allow-lists (.fp/.sfp/.ign/.ign2)",
-  sfp: "allow-lists (.fp/.sfp/.ign/.ign2)",
-  ign: "allow-lists (.fp/.sfp/.ign/.ign2)",
-  ign2: "allow-lists (.fp/.sfp/.ign/.ign2)",
   db: "old .db format",
   zmd: "archive metadata (.zmd/.rmd)",
   rmd: "archive metadata (.zmd/.rmd)",
@@ -78,7 +77,13 @@ const UNSUPPORTED_EXT: Record<string, string> = {
   ndu: "extended signatures (.ndu: PUA)",
 };
 
-const TEXT_EXT = new Set(["ndb", "ldb", "hdb", "hsb", "mdb", "msb"]);
+const TEXT_EXT = new Set(["ndb", "ldb", "hdb", "hsb", "mdb", "msb", "fp", "sfp", "ign", "ign2"]);
+
+/** Allow-lists of whole-file hashes (`.hdb`/`.hsb` lines): a listed file has no detection. */
+const FP_EXT = new Set(["fp", "sfp"]);
+
+/** Lists of signature names to leave out of the databases loaded after them. */
+const IGN_EXT = new Set(["ign", "ign2"]);
 
 /** PE section hashes: parsed and checked as clamscan does, counted, not applicable to raw bytes. */
 const SECTION_HASH_EXT = new Set(["mdb", "msb"]);
@@ -99,6 +104,7 @@ export function emptyDatabase(): Database {
     sources: [],
     digestInput: [],
     unofficialBody: [],
+    ignore: new IgnoreList(),
   };
 }
 
@@ -111,11 +117,39 @@ function extOf(name: string): string {
   return dot < 0 ? "" : name.slice(dot + 1).toLowerCase();
 }
 
-/** Adds the lines of one `.ndb`/`.ldb`/`.hdb`/`.hsb` text to the database. */
+/**
+ * Whether an `.ign`/`.ign2` loaded earlier leaves out this line, checked where clamscan checks
+ * it: `.ndb` once it has 4-6 fields, `.ldb` once it has 4 (`.hdb`-style lines in parseHashLine).
+ */
+function ignoredLine(db: Database, ext: string, line: string): boolean {
+  if (db.ignore.size === 0) return false;
+  if (ext === "ndb") {
+    const f = line.split(":");
+    return f.length >= 4 && f.length <= 6 && db.ignore.ignores(f[0], line);
+  }
+  if (ext === "ldb") {
+    const f = line.split(";");
+    return f.length >= 4 && db.ignore.ignores(f[0], line);
+  }
+  return false;
+}
+
+/** Adds the lines of one signature text (`.ndb`, `.ldb`, hash lists, allow-lists) to the database. */
 export function addSignatureText(db: Database, path: string, ext: string, text: string): void {
   const info: SourceInfo = { path, kind: ext, body: 0, hash: 0, unsupported: 0, malformed: 0 };
   db.sources.push(info);
   db.digestInput.push(`${path}\n${text}`);
+  if (IGN_EXT.has(ext)) {
+    const before = db.ignore.size;
+    db.ignore.addText(text, (line, message) => {
+      db.errors.push({ file: path, line, message });
+      info.malformed++;
+    });
+    info.hash = db.ignore.size - before;
+    return;
+  }
+  const ignore = (name: string, line: string) =>
+    db.ignore.size > 0 && db.ignore.ignores(name, line);
   // clamscan's official databases are the signed containers (and EICAR ships in one).
   const official = path === "(built-in)" || /\.(cvd|cld)\//i.test(path);
   const lines = text.split("\n");
@@ -126,6 +160,7 @@ export function addSignatureText(db: Database, path: string, ext: string, text: 
     if (line.startsWith("#")) continue;
     try {
       if (line === "") throw new SignatureError("empty line");
+      if (ignoredLine(db, ext, line)) throw new UnsupportedSignature(IGNORED_REASON);
       if (ext === "ndb") {
         const sig = parseNdbLine(line);
         if (!official) db.unofficialBody.push(db.body.length);
@@ -139,10 +174,11 @@ export function addSignatureText(db: Database, path: string, ext: string, text: 
         });
         info.body++;
       } else if (SECTION_HASH_EXT.has(ext)) {
-        parseHashLine(line, true);
+        parseHashLine(line, true, ignore);
         throw new UnsupportedSignature(`PE section hashes (.${ext})`);
       } else {
-        const h = parseHashLine(line);
+        const h = parseHashLine(line, false, ignore);
+        if (FP_EXT.has(ext)) h.allow = true;
         db.hashes.push(official ? h : { ...h, unofficial: true });
         info.hash++;
       }
@@ -219,7 +255,11 @@ export async function readDatabaseFiles(paths: string[]): Promise<DatabaseFile[]
         names.push(ent.name);
       }
       if (names.length === 0) throw new Error(`database ${p}: no database files in the directory`);
-      names.sort();
+      // clamscan loads a directory's .ign/.ign2 files first, the others by name
+      names.sort((a, b) =>
+        Number(!IGN_EXT.has(extOf(a))) - Number(!IGN_EXT.has(extOf(b))) ||
+        (a < b ? -1 : a > b ? 1 : 0)
+      );
       for (const n of names) out.push({ path: join(p, n), bytes: await Deno.readFile(join(p, n)) });
     } else {
       out.push({ path: p, bytes: await Deno.readFile(p) });

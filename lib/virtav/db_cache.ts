@@ -95,6 +95,7 @@ function metaOk(m: CachedMeta, blob: Uint8Array, pf: Uint8Array): boolean {
     if (!isStr(h.hash) || !new RegExp(`^[0-9a-f]{${HASH_LEN[h.algo]}}$`).test(h.hash)) return false;
     if (h.size !== null && !isInt(h.size, 1, 0xfffffffe)) return false;
     if (h.unofficial !== undefined && typeof h.unofficial !== "boolean") return false;
+    if (h.allow !== undefined && typeof h.allow !== "boolean") return false;
   }
   if (!Array.isArray(m.unsupported)) return false;
   if (!m.unsupported.every((u) => Array.isArray(u) && isStr(u[0]) && isInt(u[1], 0, 2 ** 31))) {

@@ -20,7 +20,12 @@ export interface HashSignature {
   size: number | null;
   /** From an unsigned database (clamscan prints `NAME.UNOFFICIAL`). */
   unofficial?: boolean;
+  /** From an allow-list (`.fp`/`.sfp`): a file it matches has no detection at all. */
+  allow?: boolean;
 }
+
+/** Why a line an `.ign`/`.ign2` list leaves out is not loaded (counted with the unusable ones). */
+export const IGNORED_REASON = "left out by .ign/.ign2";
 
 const ALGO_BY_LEN: Record<number, HashAlgo> = { 32: "md5", 40: "sha1", 64: "sha256" };
 
@@ -28,7 +33,7 @@ const ALGO_BY_LEN: Record<number, HashAlgo> = { 32: "md5", 40: "sha1", 64: "sha2
  * Parses one `.hdb`/`.hsb` line (`.mdb`/`.msb` with `sizeFirst`: `FileSize:HashString:Name`),
  * as clamscan's cli_loadhash: MinFL (field 4) and MaxFL (field 5) decide loading before
  * anything else is checked (then {@linkcode UnsupportedSignature}); a size of 0 is refused;
- * `*` needs a MinFL of at least 73.
+ * `*` needs a MinFL of at least 73; then `ignored` (an `.ign`/`.ign2` list) may leave it out.
  *
  * @example
  * ```ts
@@ -36,7 +41,11 @@ const ALGO_BY_LEN: Record<number, HashAlgo> = { 32: "md5", 40: "sha1", 64: "sha2
  * parseHashLine("44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature");
  * ```
  */
-export function parseHashLine(line: string, sizeFirst = false): HashSignature {
+export function parseHashLine(
+  line: string,
+  sizeFirst = false,
+  ignored: (name: string, line: string) => boolean = () => false,
+): HashSignature {
   const f = line.split(":");
   if (f.length < 3 || f.length > 5) {
     throw new SignatureError(`expected HashString:FileSize:MalwareName, got ${f.length} fields`);
@@ -59,6 +68,8 @@ export function parseHashLine(line: string, sizeFirst = false): HashSignature {
   } else if (f.length < 4 || reqFl < 73) {
     throw new SignatureError("file size * needs a minimum functionality level of 73 or more");
   }
+  // where clamscan's cli_loadhash asks its .ign/.ign2 lists
+  if (ignored(name, line)) throw new UnsupportedSignature(IGNORED_REASON);
   const hash = hashText.toLowerCase();
   const algo = ALGO_BY_LEN[hash.length];
   if (!algo || !/^[0-9a-f]+$/.test(hash)) {

@@ -8,6 +8,7 @@ import { Option } from "@commander-js/extra-typings";
 import { describeError, ToolError, UsageError } from "../../lib/cli/errors.ts";
 import { firstError } from "../../lib/virtav/database.ts";
 import type { CompiledDb } from "../../lib/virtav/compile.ts";
+import { IGNORED_REASON } from "../../lib/virtav/hash_db.ts";
 import { type DbSummary, defaultCacheDir, openCompiled } from "../../lib/virtav/db_cache.ts";
 import type { Matcher } from "../../lib/virtav/matcher.ts";
 
@@ -141,8 +142,10 @@ function clamscanNames(
 
 /** One line on stderr saying what could not be used, by reason. */
 export function unsupportedSummary(db: Pick<DbSummary, "unsupported">): string | null {
-  if (db.unsupported.size === 0) return null;
-  const parts = [...db.unsupported].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${n} ${r}`);
+  // lines an .ign/.ign2 list left out are as clamscan loads them: not worth a warning
+  const left = [...db.unsupported].filter(([r]) => r !== IGNORED_REASON);
+  if (left.length === 0) return null;
+  const parts = left.sort((a, b) => b[1] - a[1]).map(([r, n]) => `${n} ${r}`);
   return `signatures not usable on raw memory: ${parts.join(", ")}`;
 }
 
@@ -155,7 +158,7 @@ export function noteHashesNotApplied(
   quiet: boolean,
   run: { metric(name: string, value: number, unit?: string): void },
 ): void {
-  const n = db.hashes.length;
+  const n = db.hashes.filter((h) => !h.allow).length;
   if (n === 0) return;
   run.metric("hash_signatures_not_applied", n);
   if (!quiet) {

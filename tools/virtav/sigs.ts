@@ -98,7 +98,9 @@ async function sigsInfo(db: Database, o: SigsOptions, run: RunRecorder): Promise
     anchors2: idx.anchors2,
     indexBytes: idx.indexBytes,
     prefilter: { ...pf, note: pfNote },
-    hash: db.hashes.length,
+    hash: db.hashes.filter((h) => !h.allow).length,
+    allowHashes: db.hashes.filter((h) => h.allow).length,
+    ignoreNames: db.ignore.size,
     unsupported: Object.fromEntries(db.unsupported),
     malformed: db.errors.length,
     compiledFromCache: cached,
@@ -113,6 +115,7 @@ async function sigsInfo(db: Database, o: SigsOptions, run: RunRecorder): Promise
     ),
     `body         ${info.body} (${wild} with wildcards; ${variants} variants, ${idx.parts} parts)`,
     `hash         ${info.hash}`,
+    `allow-lists  ${info.allowHashes} file hashes (.fp/.sfp), ${info.ignoreNames} names (.ign/.ign2)`,
     `anchors      ${idx.anchors4} four-byte keys, ${idx.anchors2} two-byte keys; index ${
       (idx.indexBytes / 2 ** 20).toFixed(1)
     } MiB`,
