@@ -328,6 +328,15 @@ try {
                 gate: "report",
               };
               run.metric("ops_s_ratio", ratio, "x", { ...peer, better: "higher" });
+              // the spread of the per-repetition ratios (listed, never gating)
+              run.metric("ops_s_ratio_min", Math.min(...ratios[v]), "x", {
+                ...peer,
+                better: "higher",
+              });
+              run.metric("ops_s_ratio_max", Math.max(...ratios[v]), "x", {
+                ...peer,
+                better: "higher",
+              });
               run.metric("lat_mean_ratio", median(latRatios[v]), "x", { ...peer, better: "lower" });
               const mode = VARIANTS[v].replay;
               rows.push([
