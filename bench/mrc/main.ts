@@ -22,7 +22,7 @@ import { exactPoints, type MrcPoint, shardsMrc } from "../../lib/cache/mrc.ts";
 import { ShardsSampler } from "../../lib/cache/shards.ts";
 import { stackDistances } from "../../lib/cache/stack_distance.ts";
 import { readTraceChunks } from "../../lib/trace/read_trace.ts";
-import { GEN_DEFAULTS, generateTrace } from "../sim/gen_trace.ts";
+import { cachedTrace } from "../sim/gen_trace.ts";
 
 const quick = Deno.args.includes("--quick");
 const requests = quick ? 2_000_000 : 20_000_000;
@@ -33,25 +33,10 @@ function flag(name: string): string | undefined {
   return i >= 0 ? Deno.args[i + 1] : undefined;
 }
 const RATES = (flag("--rates") ?? "0.1,0.01,0.001").split(",").map(Number);
-const root = new URL("../../", import.meta.url).pathname;
 
-async function tracePath(kind: "zipf" | "mix"): Promise<string> {
-  const path = kind === "mix"
-    ? `${root}.cache/sim-bench-${requests}.bin`
-    : `${root}.cache/sim-bench-${kind}-${requests}.bin`;
-  try {
-    await Deno.stat(path);
-  } catch {
-    await Deno.mkdir(`${root}.cache`, { recursive: true });
-    console.error(`generating ${path} (${requests} requests)...`);
-    await generateTrace(path, {
-      ...GEN_DEFAULTS,
-      requests,
-      blocks,
-      ...(kind === "mix" ? {} : { scanEvery: 0 }),
-    });
-  }
-  return path;
+/** The generated trace of this size (made once, kept in .cache/). */
+function tracePath(kind: string): Promise<string> {
+  return cachedTrace(kind, requests, blocks);
 }
 
 /** Reads the trace's block accesses into memory once (every method then runs over them). */

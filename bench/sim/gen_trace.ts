@@ -133,3 +133,28 @@ if (import.meta.main) {
   }
   await generateTrace(out, o);
 }
+
+/**
+ * The path of a generated trace of `requests` over `blocks` under the repository's .cache/,
+ * generated when it is not there yet: `mix` (GEN_DEFAULTS, with scans; the name earlier runs
+ * cached it under) or `zipf` (no scans). Shared by bench/sim and bench/mrc.
+ */
+export async function cachedTrace(
+  kind: string,
+  requests: number,
+  blocks: number,
+): Promise<string> {
+  const root = new URL("../../", import.meta.url).pathname;
+  const path = kind === "mix"
+    ? `${root}.cache/sim-bench-${requests}.bin`
+    : `${root}.cache/sim-bench-${kind}-${requests}.bin`;
+  try {
+    await Deno.stat(path);
+  } catch {
+    await Deno.mkdir(`${root}.cache`, { recursive: true });
+    console.error(`generating ${path} (${requests} requests)...`);
+    const scan = kind === "mix" ? {} : { scanEvery: 0 };
+    await generateTrace(path, { ...GEN_DEFAULTS, requests, blocks, ...scan });
+  }
+  return path;
+}

@@ -20,7 +20,7 @@ import { findOnPath } from "../../lib/cli/doctor.ts";
 import { createPolicy } from "../../lib/cache/registry.ts";
 import { runGrid, type SimEngine } from "../../lib/cache/sim_grid.ts";
 import { readTraceChunks } from "../../lib/trace/read_trace.ts";
-import { GEN_DEFAULTS, generateTrace } from "./gen_trace.ts";
+import { cachedTrace, GEN_DEFAULTS } from "./gen_trace.ts";
 import { median, threadCpuSeconds } from "../thread_cpu.ts";
 
 const args = [...Deno.args];
@@ -37,25 +37,13 @@ const traces = opt("--traces", "mix,zipf");
 const requests = quick ? 2_000_000 : GEN_DEFAULTS.requests;
 const blocks = quick ? 400_000 : GEN_DEFAULTS.blocks;
 const cacheBlocks = Math.floor(blocks / 10);
-const root = new URL("../../", import.meta.url).pathname;
 const TARGETS: Record<string, number> = { lru: 20e6, arc: 5e6, s3fifo: 5e6 };
 /** Bytes per cached block the issue allows. */
 const MEM_TARGET = 40;
 
-async function tracePath(kind: string): Promise<string> {
-  // The mix trace keeps the name earlier runs cached it under.
-  const path = kind === "mix"
-    ? `${root}.cache/sim-bench-${requests}.bin`
-    : `${root}.cache/sim-bench-${kind}-${requests}.bin`;
-  try {
-    await Deno.stat(path);
-  } catch {
-    await Deno.mkdir(`${root}.cache`, { recursive: true });
-    console.error(`generating ${path} (${requests} requests)...`);
-    const scan = kind === "mix" ? {} : { scanEvery: 0 };
-    await generateTrace(path, { ...GEN_DEFAULTS, requests, blocks, ...scan });
-  }
-  return path;
+/** The generated trace of this size (made once, kept in .cache/). */
+function tracePath(kind: string): Promise<string> {
+  return cachedTrace(kind, requests, blocks);
 }
 
 /** Bytes of the typed arrays reachable from `o` (each buffer counted once). */
