@@ -1,11 +1,10 @@
 /**
- * Compressed traces, detected from their first bytes (never from the name): gzip through the
- * platform's `DecompressionStream`, zstd and xz through libzstd and liblzma in the native layer
- * (native/trace_decompress.c). Streaming: memory is a few MiB whatever the file's size.
- * Concatenated zstd frames and xz streams read as one, as `zstd -d` and `xz -d` do; gzip is
- * read one member long (the platform's decoder), so a file of several members (rare: `cat
- * a.gz b.gz`) is refused with a hint to pipe it through `zcat`. Corrupt or truncated data fails with a {@linkcode CompressedTraceError} naming the
- * format.
+ * Compressed traces, detected from their first bytes (never from the name): gzip, zstd and xz
+ * through zlib, libzstd and liblzma in the native layer (native/trace_decompress.c), off the JS
+ * thread. Streaming: memory is a few MiB whatever the file's size. Concatenated gzip members,
+ * zstd frames and xz streams read as one, as `zcat`, `zstd -d` and `xz -d` do (`cat a.gz b.gz`
+ * makes such a gzip file; the platform's `DecompressionStream` stops after the first member).
+ * Corrupt or truncated data fails with a {@linkcode CompressedTraceError} naming the format.
  *
  * @module
  */
@@ -37,10 +36,10 @@ export function detectCompression(head: Uint8Array): Compression | undefined {
 
 /** Output bytes per native call. */
 const OUT_CHUNK = 1 << 20;
-const KIND = { zstd: 1, xz: 2 } as const;
+const KIND = { zstd: 1, xz: 2, gzip: 3 } as const;
 
-/** A TransformStream that decompresses zstd or xz with the native decoder. */
-function nativeDecoder(kind: "zstd" | "xz"): TransformStream<Uint8Array, Uint8Array> {
+/** A TransformStream that decompresses with the native decoder. */
+function nativeDecoder(kind: Compression): TransformStream<Uint8Array, Uint8Array> {
   const lib = native();
   const h = lib.tz_open(KIND[kind]);
   if (h < 0) throw new Error(`${kind}: cannot start the decoder (errno ${-h})`);
@@ -113,12 +112,8 @@ export function decompress(
   stream: ReadableStream<Uint8Array>,
   kind: Compression,
 ): ReadableStream<Uint8Array> {
-  const plain = kind === "gzip"
-    ? stream.pipeThrough(
-      new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
-    )
-    : stream.pipeThrough(nativeDecoder(kind));
-  // The platform's errors (TypeError) become one named error a tool reports in one line.
+  const plain = stream.pipeThrough(nativeDecoder(kind));
+  // Any other error on the way becomes one named error a tool reports in one line.
   const reader = plain.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(ctl) {
@@ -127,12 +122,7 @@ export function decompress(
         r = await reader.read();
       } catch (e) {
         if (e instanceof CompressedTraceError) throw e;
-        // DecompressionStream reads one gzip member: say so, since zcat reads several.
-        const hint = kind === "gzip"
-          ? " (damaged, cut short, or several gzip members one after another, which only " +
-            "zcat reads: zcat FILE | ... --trace -)"
-          : "";
-        throw new CompressedTraceError(`${kind}: ${(e as Error).message ?? e}${hint}`);
+        throw new CompressedTraceError(`${kind}: ${(e as Error).message ?? e}`);
       }
       if (r.done) ctl.close();
       else ctl.enqueue(r.value);
