@@ -8,7 +8,7 @@
  * @module
  */
 import { ConnReader, TruncatedError } from "./conn_reader.ts";
-import { negotiate, ProtocolError } from "./handshake.ts";
+import { negotiate, type Negotiated, ProtocolError } from "./handshake.ts";
 import { ReplyWriter } from "./reply_writer.ts";
 import { Transmission } from "./transmission.ts";
 import type { NbdExport, NbdLogger, NbdServerStats } from "./types.ts";
@@ -172,60 +172,18 @@ export class NbdServer {
     }
   }
 
+  /** One connection: handshake, then transmission; a violation drops it (counted, logged). */
   async #handle(live: Live, id: number): Promise<void> {
     const { conn } = live;
     this.stats.connections++;
     this.stats.activeConnections++;
     const log = (msg: string) => this.#log("warn", `connection ${id}: ${msg}`);
-    // With an idle timeout, every read and write marks the connection alive.
-    const io = this.limits.idleTimeout > 0
-      ? {
-        read: async (p: Uint8Array) => {
-          const n = await conn.read(p);
-          live.last = performance.now();
-          return n;
-        },
-        write: async (p: Uint8Array) => {
-          const n = await conn.write(p);
-          live.last = performance.now();
-          return n;
-        },
-      }
-      : conn;
+    const io = this.#connIo(live);
     const budget = this.budget.connection();
     const reader = new ConnReader(io);
     const writer = new ReplyWriter(io, (n) => budget.release(n));
-    let handshakeTimer: ReturnType<typeof setTimeout> | undefined;
-    let timedOut = false;
     try {
-      const limit = this.limits.handshakeLimit;
-      if (limit > 0) {
-        handshakeTimer = setTimeout(() => {
-          timedOut = true;
-          try {
-            conn.close();
-          } catch { /* closed */ }
-        }, limit);
-      }
-      let neg;
-      try {
-        neg = await negotiate(
-          conn,
-          reader,
-          this.opts.exports,
-          () => this.#shuttingDown,
-          log,
-        );
-      } catch (e) {
-        if (timedOut) {
-          throw new ProtocolError(
-            `handshake not finished within ${limit / 1000} s (handshake limit)`,
-          );
-        }
-        throw e;
-      } finally {
-        clearTimeout(handshakeTimer);
-      }
+      const neg = await this.#handshake(conn, reader, log);
       if (neg) {
         const tx = new Transmission(reader, writer, neg, {
           stats: this.stats,
@@ -256,6 +214,55 @@ export class NbdServer {
       budget.close();
       this.stats.activeConnections--;
       this.#live.delete(live);
+    }
+  }
+
+  /** The connection's reads and writes; with an idle timeout, each marks it alive. */
+  #connIo(live: Live) {
+    const { conn } = live;
+    if (!(this.limits.idleTimeout > 0)) return conn;
+    return {
+      read: async (p: Uint8Array) => {
+        const n = await conn.read(p);
+        live.last = performance.now();
+        return n;
+      },
+      write: async (p: Uint8Array) => {
+        const n = await conn.write(p);
+        live.last = performance.now();
+        return n;
+      },
+    };
+  }
+
+  /** The handshake, closed (a ProtocolError) when it outlasts the handshake limit. */
+  async #handshake(
+    conn: Deno.Conn,
+    reader: ConnReader,
+    log: (msg: string) => void,
+  ): Promise<Negotiated | null> {
+    let handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+    let timedOut = false;
+    const limit = this.limits.handshakeLimit;
+    if (limit > 0) {
+      handshakeTimer = setTimeout(() => {
+        timedOut = true;
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      }, limit);
+    }
+    try {
+      return await negotiate(conn, reader, this.opts.exports, () => this.#shuttingDown, log);
+    } catch (e) {
+      if (timedOut) {
+        throw new ProtocolError(
+          `handshake not finished within ${limit / 1000} s (handshake limit)`,
+        );
+      }
+      throw e;
+    } finally {
+      clearTimeout(handshakeTimer);
     }
   }
 

@@ -121,9 +121,7 @@ export class Transmission {
       if (type === CMD.DISC) return;
 
       // Charged before any buffer for it exists; credited when its one reply has been written.
-      let cost = REPLY_CHARGE;
-      if ((type === CMD.READ || type === CMD.WRITE) && length <= this.#maxLen) cost += length;
-      else if (type === CMD.BLOCK_STATUS) cost += 8 * MAX_DESCRIPTORS;
+      const cost = this.#cost(type, length);
       const budget = this.ctx.budget;
       if (budget !== undefined) {
         const admitted = budget.acquire(cost);
@@ -136,27 +134,10 @@ export class Transmission {
         throw new ProtocolError(`replies cannot be written: ${this.writer.failed.message}`);
       }
 
-      // A write's payload follows its header whatever we answer: read it first. A connection
-      // that ends inside it gives the request's charge back (it will never have a reply).
+      // A write's payload follows its header whatever we answer: read it first.
       let payload: Uint8Array | null = null;
       if (type === CMD.WRITE) {
-        try {
-          if (length > this.#maxLen) {
-            if (length > DISCARD_LIMIT) {
-              throw new ProtocolError(
-                `write of ${length} bytes: payload over ${DISCARD_LIMIT}, disconnecting`,
-              );
-            }
-            await r.discard(length);
-          } else {
-            payload = new Uint8Array(length);
-            const got = r.copyBuffered(payload);
-            if (got < length) await r.readRest(payload, got);
-          }
-        } catch (e) {
-          budget?.release(cost);
-          throw e;
-        }
+        payload = await this.#takePayload(length, cost);
         if (payload === null) {
           this.#fail(cookieHi, cookieLo, type, "EINVAL", `length ${length} over the maximum`, cost);
           continue;
@@ -172,29 +153,82 @@ export class Transmission {
         this.#fail(cookieHi, cookieLo, type, "ESHUTDOWN", "server is shutting down", cost);
         continue;
       }
-      // A read the device completes at once (a cache hit returns DONE) is answered right here:
-      // no promise, no microtask, no in-flight slot.
+      // A read the device completes at once is answered inside #startRead (null).
       if (type === CMD.READ && length > 0) {
-        const hdr = this.#structured ? STRUCTURED_HEADER_SIZE + 8 : SIMPLE_REPLY_SIZE;
-        const frame = this.writer.acquire(hdr + length);
-        let done: Promise<void>;
-        try {
-          done = this.#dev.read(offset, frame.subarray(hdr));
-        } catch (e) {
-          done = Promise.reject(e); // a layer that throws instead of rejecting
-        }
-        if (done === DONE) {
-          this.#readHeader(frame, cookieHi, cookieLo, offset, length);
-          this.writer.send(frame, true, cost);
-          continue;
-        }
+        const pending = this.#startRead(cookieHi, cookieLo, offset, length, cost);
+        if (pending === null) continue;
         if (this.#inflight >= MAX_INFLIGHT) await new Promise<void>((res) => this.#slot = res);
+        const { done, frame } = pending;
         this.#track(this.#finishRead(done, frame, type, cookieHi, cookieLo, offset, length, cost));
         continue;
       }
       if (this.#inflight >= MAX_INFLIGHT) await new Promise<void>((res) => this.#slot = res);
       this.#track(this.#serve(type, flags, cookieHi, cookieLo, offset, length, payload, cost));
     }
+  }
+
+  /** What a request is charged against the connection's budget: its reply and its buffers. */
+  #cost(type: number, length: number): number {
+    if ((type === CMD.READ || type === CMD.WRITE) && length <= this.#maxLen) {
+      return REPLY_CHARGE + length;
+    }
+    if (type === CMD.BLOCK_STATUS) return REPLY_CHARGE + 8 * MAX_DESCRIPTORS;
+    return REPLY_CHARGE;
+  }
+
+  /**
+   * Reads a write's payload; null when it is over the maximum length (then discarded, and
+   * answered EINVAL by the caller; past DISCARD_LIMIT the client is dropped). A connection that
+   * ends inside it gives the request's charge back (it will never have a reply).
+   */
+  async #takePayload(length: number, cost: number): Promise<Uint8Array | null> {
+    const r = this.reader;
+    try {
+      if (length > this.#maxLen) {
+        if (length > DISCARD_LIMIT) {
+          throw new ProtocolError(
+            `write of ${length} bytes: payload over ${DISCARD_LIMIT}, disconnecting`,
+          );
+        }
+        await r.discard(length);
+        return null;
+      }
+      const payload = new Uint8Array(length);
+      const got = r.copyBuffered(payload);
+      if (got < length) await r.readRest(payload, got);
+      return payload;
+    } catch (e) {
+      this.ctx.budget?.release(cost);
+      throw e;
+    }
+  }
+
+  /**
+   * Starts a read into its reply frame. A read the device completes at once (a cache hit
+   * returns DONE) is answered right here, with no promise, microtask or in-flight slot (null);
+   * otherwise the read under way and its frame.
+   */
+  #startRead(
+    cookieHi: number,
+    cookieLo: number,
+    offset: number,
+    length: number,
+    cost: number,
+  ): { done: Promise<void>; frame: Uint8Array } | null {
+    const hdr = this.#structured ? STRUCTURED_HEADER_SIZE + 8 : SIMPLE_REPLY_SIZE;
+    const frame = this.writer.acquire(hdr + length);
+    let done: Promise<void>;
+    try {
+      done = this.#dev.read(offset, frame.subarray(hdr));
+    } catch (e) {
+      done = Promise.reject(e); // a layer that throws instead of rejecting
+    }
+    if (done === DONE) {
+      this.#readHeader(frame, cookieHi, cookieLo, offset, length);
+      this.writer.send(frame, true, cost);
+      return null;
+    }
+    return { done, frame };
   }
 
   /** Counts a request in flight until `p` settles (it never rejects: errors are answered). */
