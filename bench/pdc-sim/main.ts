@@ -31,6 +31,7 @@ import type { ByteRange } from "../../lib/pdc/byte_range.ts";
 import { BinaryTraceWriter, readBinaryChunks } from "../../lib/trace/binary.ts";
 import { formatTable } from "../../lib/cli/table.ts";
 import { withRun } from "../../lib/cli/with_run.ts";
+import type { RunRecorder } from "../../lib/results/mod.ts";
 import { recordGuestTraces } from "./record_guest.ts";
 import { median, threadCpuSeconds } from "../thread_cpu.ts";
 
@@ -224,74 +225,11 @@ async function main() {
     const rows: unknown[][] = [];
     const summary: string[] = [];
     for (const t of traces) {
-      const ev = new Evaluator(new ExactDetector(t.ranges), new HeuristicDetector());
-      for (const r of t.records) ev.step(r.op, r.off, r.len, r.fua === true, r.dev);
-      const e = ev.result();
-      const footprint = new Set<number>(), readSet = new Set<number>();
-      for (const r of t.records) {
-        blocksOf(r, footprint);
-        if (r.op === "R") blocksOf(r, readSet);
-      }
-      console.log(
-        `${t.name}: ${t.records.length} records, ${e.journalWrites} journal writes, footprint ` +
-          `${footprint.size} blocks, read working set ${readSet.size} blocks; heuristic write ` +
-          `precision ${e.writePrecision.toFixed(4)} recall ${e.writeRecall.toFixed(4)} ` +
-          `(${e.falsePositiveWrites} false+, ${e.journalWrites - e.truePositiveWrites} missed)`,
-      );
-      run.metric("heuristic_write_precision", e.writePrecision, "ratio", { trace: t.name });
-      run.metric("heuristic_write_recall", e.writeRecall, "ratio", { trace: t.name });
-      if (readSet.size === 0) continue;
-      const gains: number[] = [];
-      for (const policy of POLICIES) {
-        for (const f of SIZE_FACTORS) {
-          const blocks = Math.max(16, Math.round(readSet.size * f));
-          const none = simulate(t.records, policy, blocks, "none", t.ranges);
-          const exact = simulate(t.records, policy, blocks, "exact", t.ranges);
-          const heur = simulate(t.records, policy, blocks, "heuristic", t.ranges);
-          const labels = { trace: t.name, policy, cache_blocks: blocks, read_set_factor: f };
-          for (
-            const [mode, o] of [["none", none], ["exact", exact], ["heuristic", heur]] as const
-          ) {
-            run.metric("hit_ratio", o.hitRatio, "ratio", { ...labels, pdc: mode });
-            run.metric("read_hit_ratio", o.readHitRatio, "ratio", { ...labels, pdc: mode });
-            run.metric("device_writes", o.deviceWrites, "blocks", { ...labels, pdc: mode });
-          }
-          const gain = none.readHitRatio > 0 ? exact.readHitRatio / none.readHitRatio - 1 : 0;
-          gains.push(gain);
-          run.metric("read_hit_gain", gain, "ratio", labels);
-          const rel = (a: number, b: number) => (b === 0 ? "-" : (a / b).toFixed(3));
-          rows.push([
-            t.name,
-            policy,
-            `${blocks} (${f}x)`,
-            none.readHitRatio.toFixed(4),
-            exact.readHitRatio.toFixed(4),
-            heur.readHitRatio.toFixed(4),
-            `${gain >= 0 ? "+" : ""}${(gain * 100).toFixed(1)}%`,
-            none.hitRatio.toFixed(4),
-            exact.hitRatio.toFixed(4),
-            none.deviceWrites,
-            exact.deviceWrites,
-            rel(exact.deviceWrites, none.deviceWrites),
-          ]);
-        }
-      }
-      gains.sort((a, b) => a - b);
-      // The ratio to the peer (no PDC) in this run: the median cell's read hit ratio over none's.
-      run.metric("read_hit_ratio_vs_none", 1 + gains[gains.length >> 1], "x", {
-        trace: t.name,
-        stat: "median", // over the policies and sizes
-        ratio: "exact-pdc/none",
-        peer: "none",
-        better: "higher",
-      });
-      const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-      summary.push(
-        `${t.name}: read-hit gain with exact PDC over ${gains.length} (policy, size) cells: ` +
-          `min ${pct(gains[0])}, median ${pct(gains[gains.length >> 1])}, max ${
-            pct(gains[gains.length - 1])
-          }; cells with a gain >= 3%: ${gains.filter((g) => g >= 0.03).length}`,
-      );
+      const readSet = reportTrace(run, t);
+      if (readSet === 0) continue;
+      const cells = simulateCells(run, t, readSet);
+      rows.push(...cells.rows);
+      summary.push(reportGains(run, t.name, cells.gains));
     }
     console.log(formatTable(
       [
@@ -312,25 +250,116 @@ async function main() {
       "markdown",
     ));
     for (const line of summary) console.log(line);
-    const all = traces[traces.length - 1];
-    const tp = quick
-      ? await classifyThroughput(all.records, all.ranges, 1_000_000, 5)
-      : await classifyThroughput(all.records, all.ranges, 6_000_000, 3);
-    console.log(
-      `classify on the binary form, ${tp.records} records, median of ${tp.rounds} rounds, per CPU` +
-        ` second of the main thread: heuristic ${(tp.heuristic / 1e6).toFixed(2)} M records/s, ` +
-        `exact ${(tp.image / 1e6).toFixed(2)} M records/s (target 5 M/s; heuristic/exact ${
-          tp.ratio.toFixed(2)
-        })`,
-    );
-    run.metric("classify_rate", tp.heuristic, "records/s", { method: "heuristic", form: "binary" });
-    run.metric("classify_rate", tp.image, "records/s", { method: "image", form: "binary" });
-    run.metric("classify_rate_ratio", tp.ratio, "x", {
-      form: "binary",
-      ratio: "heuristic/exact",
-      peer: "exact",
-      better: "higher",
-    });
+    await reportClassify(run, quick, traces[traces.length - 1]);
+  });
+}
+
+/**
+ * What a trace holds (footprint, read working set) and how well the heuristic finds its journal
+ * writes, printed and recorded; the size of its read working set in blocks.
+ */
+function reportTrace(run: RunRecorder, t: Trace): number {
+  const ev = new Evaluator(new ExactDetector(t.ranges), new HeuristicDetector());
+  for (const r of t.records) ev.step(r.op, r.off, r.len, r.fua === true, r.dev);
+  const e = ev.result();
+  const footprint = new Set<number>(), readSet = new Set<number>();
+  for (const r of t.records) {
+    blocksOf(r, footprint);
+    if (r.op === "R") blocksOf(r, readSet);
+  }
+  console.log(
+    `${t.name}: ${t.records.length} records, ${e.journalWrites} journal writes, footprint ` +
+      `${footprint.size} blocks, read working set ${readSet.size} blocks; heuristic write ` +
+      `precision ${e.writePrecision.toFixed(4)} recall ${e.writeRecall.toFixed(4)} ` +
+      `(${e.falsePositiveWrites} false+, ${e.journalWrites - e.truePositiveWrites} missed)`,
+  );
+  run.metric("heuristic_write_precision", e.writePrecision, "ratio", { trace: t.name });
+  run.metric("heuristic_write_recall", e.writeRecall, "ratio", { trace: t.name });
+  return readSet.size;
+}
+
+/**
+ * Every policy at every size (a factor of the read working set) without PDC, with exact and
+ * with heuristic PDC, recorded; the table rows and each cell's read-hit gain of exact PDC.
+ */
+function simulateCells(
+  run: RunRecorder,
+  t: Trace,
+  readSet: number,
+): { rows: unknown[][]; gains: number[] } {
+  const rows: unknown[][] = [];
+  const gains: number[] = [];
+  for (const policy of POLICIES) {
+    for (const f of SIZE_FACTORS) {
+      const blocks = Math.max(16, Math.round(readSet * f));
+      const none = simulate(t.records, policy, blocks, "none", t.ranges);
+      const exact = simulate(t.records, policy, blocks, "exact", t.ranges);
+      const heur = simulate(t.records, policy, blocks, "heuristic", t.ranges);
+      const labels = { trace: t.name, policy, cache_blocks: blocks, read_set_factor: f };
+      for (const [mode, o] of [["none", none], ["exact", exact], ["heuristic", heur]] as const) {
+        run.metric("hit_ratio", o.hitRatio, "ratio", { ...labels, pdc: mode });
+        run.metric("read_hit_ratio", o.readHitRatio, "ratio", { ...labels, pdc: mode });
+        run.metric("device_writes", o.deviceWrites, "blocks", { ...labels, pdc: mode });
+      }
+      const gain = none.readHitRatio > 0 ? exact.readHitRatio / none.readHitRatio - 1 : 0;
+      gains.push(gain);
+      run.metric("read_hit_gain", gain, "ratio", labels);
+      const rel = (a: number, b: number) => (b === 0 ? "-" : (a / b).toFixed(3));
+      rows.push([
+        t.name,
+        policy,
+        `${blocks} (${f}x)`,
+        none.readHitRatio.toFixed(4),
+        exact.readHitRatio.toFixed(4),
+        heur.readHitRatio.toFixed(4),
+        `${gain >= 0 ? "+" : ""}${(gain * 100).toFixed(1)}%`,
+        none.hitRatio.toFixed(4),
+        exact.hitRatio.toFixed(4),
+        none.deviceWrites,
+        exact.deviceWrites,
+        rel(exact.deviceWrites, none.deviceWrites),
+      ]);
+    }
+  }
+  return { rows, gains };
+}
+
+/** The ratio to the peer (no PDC): the median cell's read hit ratio over none's; a summary line. */
+function reportGains(run: RunRecorder, trace: string, gains: number[]): string {
+  gains.sort((a, b) => a - b);
+  run.metric("read_hit_ratio_vs_none", 1 + gains[gains.length >> 1], "x", {
+    trace,
+    stat: "median", // over the policies and sizes
+    ratio: "exact-pdc/none",
+    peer: "none",
+    better: "higher",
+  });
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  return `${trace}: read-hit gain with exact PDC over ${gains.length} (policy, size) cells: ` +
+    `min ${pct(gains[0])}, median ${pct(gains[gains.length >> 1])}, max ${
+      pct(gains[gains.length - 1])
+    }; cells with a gain >= 3%: ${gains.filter((g) => g >= 0.03).length}`;
+}
+
+/** How fast the binary form is classified, heuristic against exact, printed and recorded. */
+async function reportClassify(run: RunRecorder, quick: boolean, all: Trace): Promise<void> {
+  const tp = quick
+    ? await classifyThroughput(all.records, all.ranges, 1_000_000, 5)
+    : await classifyThroughput(all.records, all.ranges, 6_000_000, 3);
+  console.log(
+    `classify on the binary form, ${tp.records} records, median of ${tp.rounds} rounds, per CPU` +
+      ` second of the main thread: heuristic ${(tp.heuristic / 1e6).toFixed(2)} M records/s, ` +
+      `exact ${(tp.image / 1e6).toFixed(2)} M records/s (target 5 M/s; heuristic/exact ${
+        tp.ratio.toFixed(2)
+      })`,
+  );
+  run.metric("classify_rate", tp.heuristic, "records/s", { method: "heuristic", form: "binary" });
+  run.metric("classify_rate", tp.image, "records/s", { method: "image", form: "binary" });
+  run.metric("classify_rate_ratio", tp.ratio, "x", {
+    form: "binary",
+    ratio: "heuristic/exact",
+    peer: "exact",
+    better: "higher",
   });
 }
 
