@@ -8,6 +8,7 @@ import { query } from "../results/mod.ts";
 import type { ReportSpec } from "./report_spec.ts";
 import { listReports, REPORTS_DIR, runReport } from "./report_runner.ts";
 import { makeDirOnce } from "./output_path.ts";
+import { checkStore } from "./store_check.ts";
 
 /** The file formats `export` writes. */
 export type ExportFormat = "csv" | "parquet";
@@ -45,7 +46,8 @@ export async function exportReport(
 }
 
 /**
- * Exports the raw tables (runs, metrics, events) and every named report into a folder as
+ * Exports the raw tables (runs, metrics, events and the tools' own tables, as `table_<name>`)
+ * and every named report into a folder as
  * `<name>.<format>`; returns the files written. The folder is created if its parent exists
  * (only the folder itself, like `mkdir` without `-p`).
  */
@@ -57,12 +59,24 @@ export async function exportAll(
 ): Promise<string[]> {
   makeDirOnce(outDir);
   const written: string[] = [];
-  const tables: ReportSpec[] = ["runs", "metrics", "events"].map((t) => ({
+  if (checkStore(db) === "missing") return written;
+  // Every table of the store (the tools' own ones too, e.g. qbic_sim), not its bookkeeping.
+  const names = (await query(
+    db,
+    "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' " +
+      "AND table_name NOT IN ('schema_version', 'spool_merged') ORDER BY table_name",
+  )).rows.map((r) => String(r[0]));
+  const core = ["runs", "metrics", "events"];
+  const ordered = [
+    ...core.filter((t) => names.includes(t)),
+    ...names.filter((t) => !core.includes(t)),
+  ];
+  const tables: ReportSpec[] = ordered.map((t) => ({
     name: `table_${t}`,
     summary: `the ${t} table`,
     description: [],
     charts: [],
-    sql: `SELECT * FROM ${t}`,
+    sql: `SELECT * FROM "${t}"`,
   }));
   for (const spec of [...tables, ...listReports(dir)]) {
     const file = `${outDir}/${spec.name}.${format}`;

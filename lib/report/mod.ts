@@ -13,3 +13,4 @@ export * from "./regressions.ts";
 export * from "./export.ts";
 export * from "./store_check.ts";
 export * from "./output_path.ts";
+export * from "./parquet_stores.ts";

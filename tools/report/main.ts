@@ -32,6 +32,8 @@ import {
   listReports,
   loadReport,
   markdownDoc,
+  openParquetStores,
+  ParquetStoresError,
   type ReportResult,
   runReport,
   runReportSafe,
@@ -167,6 +169,36 @@ async function writeOne(
   }
 }
 
+/** The export, document or report the command line asks for, over `db`. */
+async function runOutputs(
+  db: string,
+  report: string | undefined,
+  format: Format,
+  opts: { export?: string; all: boolean; out?: string; title: string },
+): Promise<void> {
+  if (opts.export) await exportTables(db, opts.export, format);
+  else if (opts.all) await writeAll(db, format, opts.out, opts.title);
+  else if (report) await writeOne(db, report, format, opts.out);
+}
+
+/** Runs `body` over a scratch store made of the Parquet exports under `paths` (`--from`). */
+async function fromExports(paths: string[], body: (db: string) => Promise<void>): Promise<void> {
+  let stores;
+  try {
+    stores = await openParquetStores(paths);
+  } catch (e) {
+    if (e instanceof ParquetStoresError) throw new ToolError(`--from ${e.message}`);
+    throw e;
+  }
+  try {
+    const files = [...stores.tables.values()].reduce((a, l) => a + l.length, 0);
+    console.error(`hvkit-report: ${stores.tables.size} tables from ${files} Parquet files`);
+    await body(stores.path);
+  } finally {
+    stores.close();
+  }
+}
+
 /** Builds the `hvkit-report` command line. */
 export function buildProgram() {
   const program = makeTool(
@@ -182,6 +214,7 @@ export function buildProgram() {
       "hvkit-report --check-regressions 20 --db out/bench.duckdb",
       "hvkit-report --check-regressions 20 --absolute --db out/bench.duckdb",
       "hvkit-report my-query.sql --format csv > out.csv",
+      "hvkit-report cache_curves --from sweep/shard-*     # many stores' Parquet exports at once",
     ],
   );
   program
@@ -194,7 +227,11 @@ export function buildProgram() {
     .option("-o, --out <file>", "write to FILE instead of standard output (needed for parquet)")
     .option("--all", "every named report in one document (text, markdown, json or html)", false)
     .option("--title <text>", "the document's title with --all", "hvkit results")
-    .option("--export <dir>", "write the runs/metrics/events tables and every report to DIR")
+    .option("--export <dir>", "write the store's tables and every report to DIR")
+    .option(
+      "--from <paths...>",
+      "read many stores' Parquet exports at once (folders searched for table_*.parquet, or files)",
+    )
     .option(
       "--check-regressions <pct>",
       "exit 1 when a benchmark's ratio to its peer got worse than in its previous run on this " +
@@ -212,10 +249,14 @@ export function buildProgram() {
         return;
       }
       if (report && opts.all) throw new UsageError("give a report name or --all, not both");
+      if (opts.from) {
+        if (opts.db) throw new UsageError("give --db or --from, not both");
+        if (pct !== null) throw new UsageError("--check-regressions reads one store (--db)");
+        await fromExports(opts.from, (store) => runOutputs(store, report, format, opts));
+        return;
+      }
       checkDb(db);
-      if (opts.export) await exportTables(db, opts.export, format);
-      else if (opts.all) await writeAll(db, format, opts.out, opts.title);
-      else if (report) await writeOne(db, report, format, opts.out);
+      await runOutputs(db, report, format, opts);
       if (pct !== null) {
         const check = await checkRegressions(db, pct, { absolute: opts.absolute });
         await Deno.stdout.write(new TextEncoder().encode(describeRegressions(check, pct)));
