@@ -1,15 +1,14 @@
 /**
- * The real tools on NVMe passthrough: `daio bench` (write, then random reads verified) and
- * `daio replay` (write, read, flush) run by Deno on `/dev/ng0n1` inside a QEMU guest (TCG,
+ * The real tools on NVMe passthrough: `daio bench` (write, then random reads verified), `daio
+ * replay` (write, read, flush) and `qbic-cache serve` (read, write, flush through a minimal NBD
+ * client, NBD_CMD_* over its Unix socket) run by Deno on `/dev/ng0n1` inside a QEMU guest (TCG,
  * Debian's kernel, busybox) whose `-device nvme` is the target. daio_nvme_test.ts drives the same
  * engine through a small static C driver; this one runs the TypeScript tools themselves: the deno
  * binary, its libraries, libhvkit.so and the repository's lib/, tools/ and node_modules go in on
  * an ext4 data disk (mkfs.ext4 -d), and the guest runs them in a chroot. Under TCG each tool start
- * takes ~30 s (module loading), so the whole test takes 2-3 minutes.
- *
- * `serve` is not run here: the guest has no NBD client (busybox has none, Debian's nbd-client and
- * libnbd tools are dynamically linked programs this guest would need with their libraries); the
- * device engine under serve is the one `replay` runs, and daio_nvme_test.ts drives it directly.
+ * takes ~30 s (module loading), so the whole test takes 3-4 minutes. The guest has no NBD client
+ * of its own (busybox has none), so the test brings a minimal one (NBD_CLIENT below, oldstyle
+ * export-name negotiation and simple replies: all this check needs).
  */
 import assert from "node:assert/strict";
 import { exists } from "./guest_fixture.ts";
@@ -64,6 +63,72 @@ async function libsOf(path: string): Promise<string[]> {
   return [...text.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)].map((m) => m[1]);
 }
 
+/**
+ * A minimal NBD client run by Deno in the guest: Unix socket, fixed newstyle, NBD_OPT_EXPORT_NAME,
+ * simple replies. Reads bench's pattern back, writes a block at 48 MiB, flushes, reads it back,
+ * disconnects; prints `HV-NBD ok size=N` or fails.
+ */
+const NBD_CLIENT = `
+const [path, seedText] = Deno.args;
+const seed = BigInt(seedText);
+const c = await Deno.connect({ transport: "unix", path });
+async function readN(n) {
+  const b = new Uint8Array(n);
+  for (let o = 0; o < n;) {
+    const r = await c.read(b.subarray(o));
+    if (r === null) throw new Error("server closed the connection");
+    o += r;
+  }
+  return b;
+}
+async function writeAll(b) {
+  for (let o = 0; o < b.length;) o += await c.write(b.subarray(o));
+}
+const hello = new DataView((await readN(18)).buffer);
+if (hello.getBigUint64(0) !== 0x4e42444d41474943n) throw new Error("no NBDMAGIC");
+if (hello.getBigUint64(8) !== 0x49484156454f5054n) throw new Error("not newstyle");
+const noZeroes = (hello.getUint16(16) & 2) !== 0;
+const cf = new DataView(new ArrayBuffer(4));
+cf.setUint32(0, 1 | (noZeroes ? 2 : 0));
+await writeAll(new Uint8Array(cf.buffer));
+const name = new TextEncoder().encode("ng0n1");
+const opt = new DataView(new ArrayBuffer(16 + name.length));
+opt.setBigUint64(0, 0x49484156454f5054n);
+opt.setUint32(8, 1);
+opt.setUint32(12, name.length);
+new Uint8Array(opt.buffer).set(name, 16);
+await writeAll(new Uint8Array(opt.buffer));
+const size = new DataView((await readN(noZeroes ? 10 : 134)).buffer).getBigUint64(0);
+let handle = 1n;
+async function cmd(type, off, len, data) {
+  const h = new DataView(new ArrayBuffer(28));
+  h.setUint32(0, 0x25609513);
+  h.setUint16(6, type);
+  h.setBigUint64(8, handle);
+  h.setBigUint64(16, BigInt(off));
+  h.setUint32(24, len);
+  await writeAll(new Uint8Array(h.buffer));
+  if (data) await writeAll(data);
+  if (type === 2) return null;
+  const r = new DataView((await readN(16)).buffer);
+  if (r.getUint32(0) !== 0x67446698) throw new Error("not a simple reply");
+  if (r.getUint32(4) !== 0) throw new Error("NBD error " + r.getUint32(4) + " on command " + type);
+  if (r.getBigUint64(8) !== handle++) throw new Error("reply to another handle");
+  return type === 0 ? await readN(len) : null;
+}
+const got = new DataView((await cmd(0, 0, 65536)).buffer);
+for (let off = 0; off < 65536; off += 8) {
+  if (got.getBigUint64(off, true) !== (BigInt(off) ^ seed)) throw new Error("pattern at " + off);
+}
+const block = new Uint8Array(4096).fill(0xa5);
+await cmd(1, 48 << 20, 4096, block);
+await cmd(3, 0, 0);
+const back = await cmd(0, 48 << 20, 4096);
+if (!back.every((b) => b === 0xa5)) throw new Error("block written at 48 MiB did not read back");
+await cmd(2, 0, 0);
+console.log("HV-NBD ok size=" + size);
+`;
+
 /** The guest's script (in the chroot): each tool run prints one `HV-RUN name rc json` line. */
 const RUN_SH = [
   "#!/bin/busybox sh",
@@ -79,6 +144,13 @@ const RUN_SH = [
   'echo \'{"ts":1,"op":"R","off":33554432,"len":65536,"dev":"n"}\' >> /tmp/t.jsonl',
   'echo \'{"ts":2,"op":"F","off":0,"len":0,"dev":"n"}\' >> /tmp/t.jsonl',
   "step replay replay /tmp/t.jsonl --target /dev/ng0n1",
+  "Q='/deno run --quiet --no-prompt --config /repo/deno.json -A /repo/tools/qbic-cache/main.ts'",
+  "$Q serve --no-db --socket /tmp/s.sock --cache-size 1M /dev/ng0n1 > /tmp/serve.txt 2>&1 &",
+  "pid=$!",
+  "i=0; while [ ! -S /tmp/s.sock ] && [ $i -lt 600 ]; do /bin/busybox sleep 0.5; i=$((i+1)); done",
+  `/deno run --quiet --no-prompt -A /nbd_client.js /tmp/s.sock ${SEED} 2>&1 | /bin/busybox head -c 400`,
+  'kill $pid; wait $pid; echo "HV-SERVE-EXIT $?"',
+  "/bin/busybox head -c 400 /tmp/serve.txt",
   "",
 ].join("\n");
 
@@ -116,6 +188,7 @@ Deno.test({
         `${data}/repo/`,
       ]);
       await Deno.writeTextFile(`${data}/run.sh`, RUN_SH, { mode: 0o755 });
+      await Deno.writeTextFile(`${data}/nbd_client.js`, NBD_CLIENT);
       await sh("truncate", ["-s", "1G", `${tmp}/data.img`]);
       await sh(MKFS, ["-q", "-F", "-d", data, `${tmp}/data.img`]);
       await Deno.remove(data, { recursive: true });
@@ -215,6 +288,11 @@ Deno.test({
       assert.equal(replay.write.ios, 1);
       assert.equal(replay.read.ios, 1);
       assert.equal(replay.other.ios, 1, "the flush");
+      // serve: the client read bench's pattern, wrote, flushed and read back through NBD.
+      const nbd = text.match(/HV-NBD ok size=(\d+)/);
+      assert.ok(nbd, `no NBD result from the guest; serial tail: ${text.slice(-1500)}`);
+      assert.equal(Number(nbd[1]), 64 << 20, "serve exports the namespace's capacity");
+      assert.match(text, /HV-SERVE-EXIT 0\b/, `serve did not exit cleanly: ${text.slice(-1500)}`);
       // The independent check, on the host: the image holds bench's pattern (each 8-byte word
       // its offset XOR the seed) and replay's write landed where its record said.
       const img = await Deno.readFile(`${tmp}/nvme.img`);
@@ -225,6 +303,8 @@ Deno.test({
         }
       }
       assert.ok(img.subarray(32 << 20, (32 << 20) + 65536).some((b) => b !== 0), "replay's write");
+      const nbdBlock = img.subarray(48 << 20, (48 << 20) + 4096);
+      assert.ok(nbdBlock.every((b) => b === 0xa5), "the block written through serve, on the image");
     } finally {
       try {
         child?.kill("SIGKILL");
