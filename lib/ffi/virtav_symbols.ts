@@ -21,6 +21,18 @@ export const virtavSymbols = {
     parameters: ["i32", /* int32_t db */ "buffer" /* uint64_t *info */],
     result: "i64",
   },
+  /** int64_t vav_pcre_count(const uint8_t *pat, uint64_t pat_len, uint32_t flags, const uint8_t *buf, uint64_t len, uint64_t *first) */
+  vav_pcre_count: {
+    parameters: [
+      "buffer", /* const uint8_t *pat */
+      "u64", /* uint64_t pat_len */
+      "u32", /* uint32_t flags */
+      "buffer", /* const uint8_t *buf */
+      "u64", /* uint64_t len */
+      "buffer", /* uint64_t *first */
+    ],
+    result: "i64",
+  },
   /** int64_t vav_scan_buf(int32_t db, const uint8_t *buf, uint64_t len, uint32_t flags, vav_hit *out, uint32_t cap, uint64_t *stats) */
   vav_scan_buf: {
     parameters: [

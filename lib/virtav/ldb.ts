@@ -13,6 +13,7 @@
  * @module
  */
 import { parseHexSignature, SignatureError, UnsupportedSignature } from "./hex_signature.ts";
+import { native } from "../ffi/ffi.ts";
 import { atoi, type BodySignature, ENGINE_FLEVEL, parseOffset, PREFILTER_TARGETS } from "./ndb.ts";
 
 /** clamscan's MAX_LDB_SUBSIGS. */
@@ -288,6 +289,89 @@ function caseForms(hex: string): string[] {
   return forms;
 }
 
+/** A PCRE subsignature `Trigger/Pcre/Flags` virtav evaluates (through libpcre2, natively). */
+export interface PcreSub {
+  trigger: string;
+  pattern: string;
+  flags: string;
+}
+
+/** The flags clamscan takes (cli_pcre_addoptions, then g r e); r and e change nothing at `*`. */
+const PCRE_FLAGS = /^[ismxAEUgre]*$/;
+
+/**
+ * PCRE subsignature `index` split as clamscan's readdb_load_regex_subsignature splits it (trigger
+ * up to the first `/`, pattern to the last, flags after) and checked as cli_pcre_addpatt and
+ * cli_pcre_build check it ({@linkcode SignatureError}, which refuses the database: one `/`, an
+ * empty trigger or pattern, a trigger that is no logical expression or names this subsignature
+ * or a later one, a flag it does not know, a pattern libpcre2 does not compile); a string when
+ * virtav does not evaluate it (an offset before it: `n:Trigger/...`).
+ */
+export function parsePcreSub(text: string, index: number): PcreSub | string {
+  const start = text.indexOf("/"), end = text.lastIndexOf("/");
+  if (text.slice(0, start).includes(":")) return "PCRE subsignature with an offset";
+  if (start === end) throw new SignatureError(`subsignature ${index}: PCRE with one "/"`);
+  const sub = {
+    trigger: text.slice(0, start),
+    pattern: text.slice(start + 1, end),
+    flags: text.slice(end + 1),
+  };
+  if (!sub.trigger || !sub.pattern) {
+    throw new SignatureError(`subsignature ${index}: PCRE with an empty trigger or pattern`);
+  }
+  let highest: number;
+  try {
+    highest = checkLogic(sub.trigger);
+  } catch {
+    throw new SignatureError(
+      `subsignature ${index}: PCRE trigger "${sub.trigger}" is no expression`,
+    );
+  }
+  if (highest >= index) {
+    throw new SignatureError(`subsignature ${index}: PCRE trigger names subsignature ${highest}`);
+  }
+  if (!PCRE_FLAGS.test(sub.flags)) throw new SignatureError(`subsignature ${index}: PCRE flag`);
+  const pat = new TextEncoder().encode(sub.pattern);
+  const flags = [...sub.flags].reduce((f, c) => f | (PCRE_FLAG_BITS[c] ?? 0), 0);
+  const rc = native().vav_pcre_count(pat, BigInt(pat.length), flags, new Uint8Array(0), 0n, null);
+  if (rc < 0) {
+    throw new SignatureError(`subsignature ${index}: PCRE /${sub.pattern}/ does not compile`);
+  }
+  return sub;
+}
+
+/** The flags as native/virtav_pcre.c takes them (r and e change nothing at any offset). */
+export const PCRE_FLAG_BITS: Record<string, number> = {
+  i: 1,
+  s: 2,
+  m: 4,
+  x: 8,
+  A: 16,
+  E: 32,
+  U: 64,
+  g: 128,
+};
+
+const toHex = (s: string) =>
+  [...new TextEncoder().encode(s)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/** A PCRE subsignature as one "form" in a compiled name: `/` then its parts in hex (no `,`). */
+export function pcreForm(p: PcreSub): string {
+  return `/${toHex(p.trigger)}/${toHex(p.pattern)}/${p.flags}`;
+}
+
+/** The PCRE subsignature a form holds, or null for a form of fixed bytes. */
+export function parsePcreForm(form: string): PcreSub | null {
+  if (!form.startsWith("/")) return null;
+  const [, t, p, flags] = form.split("/");
+  const text = (h: string) =>
+    new TextDecoder().decode(Uint8Array.from((h.match(/../g) ?? []).map((x) => parseInt(x, 16))));
+  return { trigger: text(t), pattern: text(p), flags };
+}
+
+/** A subsignature of fixed bytes at any offset (with the modifiers a, i, w). */
+const FIXED_SUB = /^([0-9a-fA-F]{2})+(::[aiw]*)?$/;
+
 /** Why a loaded logical signature is not evaluated by virtav, or null when it is. */
 function notEvaluable(tdb: Tdb, logic: string, subs: string[]): string | null {
   if (tdb.others.length) return `TDB attribute ${tdb.others[0]}`;
@@ -295,7 +379,7 @@ function notEvaluable(tdb: Tdb, logic: string, subs: string[]): string | null {
   // counts need clamscan's count of a pattern's matches (distinct starts in the order its
   // Aho-Corasick finds them): virtav counts them only for fixed bytes at any offset, where that
   // is the number of places they occur
-  if (/[<>=]/.test(logic) && !subs.every((x) => /^([0-9a-fA-F]{2})+(::[aiw]*)?$/.test(x))) {
+  if (/[<>=]/.test(logic) && !subs.every((x) => FIXED_SUB.test(x))) {
     return "a count in the expression over a subsignature that is not fixed bytes at any offset";
   }
   for (const sub of subs) {
@@ -335,7 +419,8 @@ export function parseLdbLine(line: string): LogicalSignature {
   const [name, tdbText, logic] = tokens;
   const subsigs = checkLogic(logic) + 1;
   // clamscan's tokenizer keeps ";" inside a PCRE's slashes: virtav does not count those.
-  if (tokens.slice(3).some((s) => s.includes("/"))) {
+  const hasPcre = tokens.slice(3).some((s) => s.includes("/"));
+  if (hasPcre && subsigs !== tokens.length - 3) {
     throw new UnsupportedSignature("logical signatures (.ldb): PCRE subsignature");
   }
   if (subsigs !== tokens.length - 3) {
@@ -348,16 +433,41 @@ export function parseLdbLine(line: string): LogicalSignature {
   }
   const tdb = parseTdb(tdbText);
   const target = tdb.target!;
+  // PCRE subsignatures are evaluated from the unit's bytes, with the others counted there too:
+  // so only beside fixed-byte subsignatures at any offset
+  const pcres = tokens.slice(3).map((t, j) => t.includes("/") ? parsePcreSub(t, j) : null);
+  if (hasPcre) {
+    const why = pcres.find((p) => typeof p === "string") as string | undefined;
+    if (why) throw new UnsupportedSignature(`logical signatures (.ldb): ${why}`);
+    if (tokens.slice(3).some((t, j) => !pcres[j] && !FIXED_SUB.test(t))) {
+      throw new UnsupportedSignature(
+        "logical signatures (.ldb): a PCRE subsignature beside one that is not fixed bytes at any offset",
+      );
+    }
+  }
   let why: string | null = null;
-  for (const s of tokens.slice(3)) why = checkSubsig(s, target) ?? why;
+  tokens.slice(3).forEach((s, j) => {
+    if (!pcres[j]) why = checkSubsig(s, target) ?? why;
+  });
   if (why) throw new UnsupportedSignature(`logical signatures (.ldb): ${why}`);
-  const skip = notEvaluable(tdb, logic, tokens.slice(3));
+  const skip = notEvaluable(tdb, logic, tokens.slice(3).map((t, j) => pcres[j] ? "00" : t));
   if (skip) throw new UnsupportedSignature(`logical signatures (.ldb): ${skip}`);
   const formsOf: string[][] = [];
   const sig: LogicalSignature = {
     name,
     logic,
-    subsigs: tokens.slice(3).map((sub) => {
+    subsigs: tokens.slice(3).map((sub, j) => {
+      const p = pcres[j];
+      if (p && typeof p !== "string") {
+        formsOf.push([pcreForm(p)]);
+        return {
+          name,
+          target: 0,
+          offset: { kind: "any", base: 0, range: 0 },
+          variants: [],
+          hex: sub,
+        };
+      }
       let t = sub.split(":"), opts = "";
       if (t.length >= 3) {
         opts = t[t.length - 1];
@@ -379,7 +489,7 @@ export function parseLdbLine(line: string): LogicalSignature {
       } as BodySignature;
     }),
   };
-  if (/[<>=]/.test(logic)) sig.countForms = formsOf;
+  if (/[<>=]/.test(logic) || pcres.some((p) => p)) sig.countForms = formsOf;
   return sig;
 }
 

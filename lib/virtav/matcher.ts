@@ -9,7 +9,7 @@ import { native } from "../ffi/ffi.ts";
 import { check } from "../ffi/errno.ts";
 import type { CompiledDb } from "./compile.ts";
 import type { MappedFile } from "./mapped_file.ts";
-import { evalLogic, parseSubsigName } from "./ldb.ts";
+import { evalLogic, parsePcreForm, parseSubsigName, PCRE_FLAG_BITS, type PcreSub } from "./ldb.ts";
 
 /** One detection inside one scanned unit. */
 export interface Hit {
@@ -54,7 +54,39 @@ interface CountedLogical {
   sig: number;
   logic: string;
   name: string;
-  forms: Uint8Array[][];
+  /** Per subsignature: its spellings of fixed bytes, or a PCRE subsignature. */
+  forms: (Uint8Array[] | PcreSub)[];
+}
+
+/** clamscan's PCRE flags as native/virtav_pcre.c takes them. */
+function pcreFlags(flags: string): number {
+  return [...flags].reduce((f, c) => f | (PCRE_FLAG_BITS[c] ?? 0), 0);
+}
+
+/**
+ * A PCRE subsignature's matches in `bytes` (libpcre2, as clamscan counts them) and the first's
+ * start; none unless its trigger holds over the counts so far (clamscan runs it after the
+ * other subsignatures are counted, PCREs in order). A pattern libpcre2 refuses matches nothing.
+ */
+function pcreOccurrences(
+  bytes: Uint8Array,
+  p: PcreSub,
+  counts: number[],
+): { n: number; first: number } {
+  if (!evalLogic(p.trigger, counts)) return { n: 0, first: 0 };
+  const pat = new TextEncoder().encode(p.pattern);
+  const first = new BigUint64Array(1);
+  const n = Number(
+    native().vav_pcre_count(
+      pat,
+      BigInt(pat.length),
+      pcreFlags(p.flags),
+      bytes,
+      BigInt(bytes.length),
+      first,
+    ),
+  );
+  return n > 0 ? { n, first: Number(first[0]) } : { n: 0, first: 0 };
 }
 
 /** Where `forms` occur in `bytes`: the number of distinct start offsets, and the first. */
@@ -106,7 +138,11 @@ function logicalHits(
   if (counted.length && bytes) {
     const b = bytes();
     for (const c of counted) {
-      const occ = c.forms.map((f) => occurrences(b, f));
+      const occ = c.forms.map((f) => Array.isArray(f) ? occurrences(b, f) : { n: 0, first: 0 });
+      const counts = occ.map((o) => o.n);
+      c.forms.forEach((f, j) => {
+        if (!Array.isArray(f)) counts[j] = (occ[j] = pcreOccurrences(b, f, counts)).n;
+      });
       if (evalLogic(c.logic, occ.map((o) => o.n))) {
         const found = occ.filter((o) => o.n).map((o) => o.first);
         logical.push({ sig: c.sig, name: c.name, offset: found.length ? Math.min(...found) : 0 });
@@ -183,7 +219,10 @@ export class Matcher {
       if (!sub || sub.index !== 0 || !sub.forms.length) return;
       const forms = Array.from(
         { length: sub.count },
-        (_, j) => parseSubsigName(names[id + j])!.forms.map(hex),
+        (_, j) => {
+          const fs = parseSubsigName(names[id + j])!.forms;
+          return parsePcreForm(fs[0]) ?? fs.map(hex);
+        },
       );
       this.#counted.push({ sig: id, logic: sub.logic, name: sub.name, forms });
     });
