@@ -3,7 +3,7 @@
 #include "cache.h"
 
 typedef struct {
-  cpool p;
+  kpool p;
   cheap h;
   uint64_t cap, used, clock;
 } lfu_t;
@@ -11,12 +11,12 @@ typedef struct {
 static void *lfu_create(uint64_t cap) {
   lfu_t *l = calloc(1, sizeof *l);
   if (!l) return NULL;
-  if (cpool_init(&l->p, cap, 0) < 0) {
+  if (kpool_init(&l->p, cap) < 0) {
     free(l);
     return NULL;
   }
   if (cheap_init(&l->h, cap) < 0) {
-    cpool_fini(&l->p);
+    kpool_fini(&l->p);
     free(l);
     return NULL;
   }
@@ -26,7 +26,7 @@ static void *lfu_create(uint64_t cap) {
 
 static void lfu_destroy(void *self) {
   lfu_t *l = self;
-  cpool_fini(&l->p);
+  kpool_fini(&l->p);
   cheap_fini(&l->h);
   free(l);
 }
@@ -36,7 +36,7 @@ static int lfu_access(void *self, uint64_t key, int is_write) {
   lfu_t *l = self;
   cheap *h = &l->h;
   uint64_t now = ++l->clock;
-  int32_t s = cpool_get(&l->p, key);
+  int32_t s = kpool_get(&l->p, key);
   if (s >= 0) {
     h->freq[s]++;
     h->seq[s] = now;
@@ -47,10 +47,10 @@ static int lfu_access(void *self, uint64_t key, int is_write) {
   if (l->used == l->cap) {
     int32_t v = cheap_peek(h);
     cheap_delete(h, v);
-    cpool_release(&l->p, v);
+    kpool_release(&l->p, v);
     l->used--;
   }
-  int32_t n = cpool_alloc(&l->p, key);
+  int32_t n = kpool_alloc(&l->p, key);
   h->freq[n] = 1;
   h->seq[n] = now;
   cheap_push(h, n);
@@ -58,18 +58,18 @@ static int lfu_access(void *self, uint64_t key, int is_write) {
   return 0;
 }
 
-static int lfu_has(void *self, uint64_t key) { return cpool_get(&((lfu_t *)self)->p, key) >= 0; }
+static int lfu_has(void *self, uint64_t key) { return kpool_get(&((lfu_t *)self)->p, key) >= 0; }
 
 static void lfu_remove(void *self, uint64_t key) {
   lfu_t *l = self;
-  int32_t s = cpool_get(&l->p, key);
+  int32_t s = kpool_get(&l->p, key);
   if (s < 0) return;
   cheap_delete(&l->h, s);
-  cpool_release(&l->p, s);
+  kpool_release(&l->p, s);
   l->used--;
 }
 
-static void lfu_prefetch(void *self, uint64_t key, int stage) { cpool_prefetch(&((lfu_t *)self)->p, key, stage); }
+static void lfu_prefetch(void *self, uint64_t key, int stage) { kpool_prefetch(&((lfu_t *)self)->p, key, stage); }
 static uint64_t lfu_used(void *self) { return ((lfu_t *)self)->used; }
 static uint64_t lfu_bytes(void *self) {
   lfu_t *l = self;

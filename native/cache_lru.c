@@ -1,6 +1,6 @@
 /* cache: LRU, the twin of lib/cache/lru.ts (libCacheSim's LRU: insert on every miss at the
- * MRU end, move to the MRU end on a hit, evict from the LRU end). Per cached block: 8 bytes of
- * key, 8 of links, 8..16 of index. */
+ * MRU end, move to the MRU end on a hit, evict from the LRU end). Per cached block: one 16-byte
+ * node of the node table (key and links; the table is the index), 18.8 bytes at its load. */
 #include "cache.h"
 
 typedef cache_lru lru_t;

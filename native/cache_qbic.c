@@ -9,7 +9,7 @@
 #define QBIC_THRESHOLD 2
 
 typedef struct {
-  cpool p; /* keys + index; p.next is the free chain */
+  kpool p; /* keys + index */
   cheap h;
   uint64_t cap, used, clock, since_aging, history, aging_period;
 } qbic_t;
@@ -22,12 +22,12 @@ static void *qbic_create(uint64_t cap) {
   q->cap = cap;
   q->history = h;
   q->aging_period = h;
-  if (cpool_init(&q->p, h, 0) < 0) {
+  if (kpool_init(&q->p, h) < 0) {
     free(q);
     return NULL;
   }
   if (cheap_init(&q->h, h) < 0) {
-    cpool_fini(&q->p);
+    kpool_fini(&q->p);
     free(q);
     return NULL;
   }
@@ -36,7 +36,7 @@ static void *qbic_create(uint64_t cap) {
 
 static void qbic_destroy(void *self) {
   qbic_t *q = self;
-  cpool_fini(&q->p);
+  kpool_fini(&q->p);
   cheap_fini(&q->h);
   free(q);
 }
@@ -44,17 +44,14 @@ static void qbic_destroy(void *self) {
 static void qbic_age(qbic_t *q) {
   q->since_aging = 0;
   cheap *h = &q->h;
-  cpool *p = &q->p;
+  kpool *p = &q->p;
   for (uint64_t i = 0; i < q->history; i++) {
     int32_t s = (int32_t)i;
-    if (cpool_key(p, s) == CACHE_NOKEY) continue;
+    if (kpool_is_free(p, s)) continue;
     uint64_t f = h->freq[s] / 2;
     h->freq[s] = f;
     if (f == 0 && !cheap_contains(h, s)) {
-      cpool_unindex(p, cpool_key(p, s));
-      p->nodes[s].ka = CACHE_NOKEY;
-      p->nodes[s].next = p->free;
-      p->free = s;
+      kpool_release(p, s);
     }
   }
   cheap_heapify(h);
@@ -62,12 +59,8 @@ static void qbic_age(qbic_t *q) {
 
 static int32_t qbic_remember(qbic_t *q, uint64_t key) {
   for (int i = 0; i < 17 && q->p.free < 0; i++) qbic_age(q);
-  int32_t s = q->p.free;
-  if (s < 0) return -1;
-  q->p.free = q->p.nodes[s].next;
-  q->p.nodes[s].ka = key;
-  q->h.freq[s] = 0;
-  cpool_index(&q->p, s);
+  int32_t s = kpool_alloc(&q->p, key);
+  if (s >= 0) q->h.freq[s] = 0;
   return s;
 }
 
@@ -76,7 +69,7 @@ static int qbic_access(void *self, uint64_t key, int is_write) {
   qbic_t *q = self;
   cheap *h = &q->h;
   uint64_t now = ++q->clock;
-  int32_t s = cpool_get(&q->p, key);
+  int32_t s = kpool_get(&q->p, key);
   int hit = 0;
   if (s >= 0 && cheap_contains(h, s)) {
     if (h->freq[s] < QBIC_MAX_COUNT) h->freq[s]++;
@@ -104,19 +97,19 @@ static int qbic_access(void *self, uint64_t key, int is_write) {
 
 static int qbic_has(void *self, uint64_t key) {
   qbic_t *q = self;
-  int32_t s = cpool_get(&q->p, key);
+  int32_t s = kpool_get(&q->p, key);
   return s >= 0 && cheap_contains(&q->h, s);
 }
 
 static void qbic_remove(void *self, uint64_t key) {
   qbic_t *q = self;
-  int32_t s = cpool_get(&q->p, key);
+  int32_t s = kpool_get(&q->p, key);
   if (s < 0 || !cheap_contains(&q->h, s)) return;
   cheap_delete(&q->h, s);
   q->used--;
 }
 
-static void qbic_prefetch(void *self, uint64_t key, int stage) { cpool_prefetch(&((qbic_t *)self)->p, key, stage); }
+static void qbic_prefetch(void *self, uint64_t key, int stage) { kpool_prefetch(&((qbic_t *)self)->p, key, stage); }
 static uint64_t qbic_used(void *self) { return ((qbic_t *)self)->used; }
 static uint64_t qbic_bytes(void *self) {
   qbic_t *q = self;

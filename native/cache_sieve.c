@@ -19,6 +19,7 @@ static void *sieve_create(uint64_t cap) {
   s->cap = cap;
   s->list = cpool_list(&s->p, 0);
   s->hand = -1;
+  s->p.watch = &s->hand; /* a move of the hand's node moves the hand */
   return s;
 }
 

@@ -5,12 +5,16 @@
  * core, each engine reading the trace file as it goes (native: mmapped, one FFI call; ts: the
  * chunked reader). Prints requests per second of both engines and their ratio, the ratio to the
  * issue's targets (LRU >= 20M/s, ARC and S3-FIFO >= 5M/s), bytes of policy memory per cached
- * block (ghosts and index included), and checks that both engines found the same hits. The
- * peer, libCacheSim, is used when a `cachesim` binary is on PATH; it is not packaged by Debian
- * and PyPI is unreachable here, so the peer column says so. Writes a run (tool "bench",
- * command "sim").
+ * block (ghosts and index included) against the issue's bounds (20 for the one-list policies,
+ * 40 with ghosts), and checks that both engines found the same hits. With `--baseline LIB` (an
+ * earlier build of libhvkit.so) each policy also replays under that library and under the
+ * current one, each in its own process (bench/sim/replay_native.ts), in alternating rounds:
+ * the CPU-time ratio current/baseline and the bytes per block of both. The peer, libCacheSim,
+ * is used when a `cachesim` binary is on PATH; it is not packaged by Debian and PyPI is
+ * unreachable here, so the peer column says so. Writes a run (tool "bench", command "sim").
  *
  * Usage: deno run -A bench/sim/main.ts [--quick] [--policies lru,arc,...] [--traces mix,zipf]
+ *   [--baseline path/to/old/libhvkit.so]
  *   quick: 2M requests over 400k blocks, cache 40k blocks; full: 50M over 4M, cache 400k.
  *
  * @module
@@ -38,8 +42,20 @@ const requests = quick ? 2_000_000 : GEN_DEFAULTS.requests;
 const blocks = quick ? 400_000 : GEN_DEFAULTS.blocks;
 const cacheBlocks = Math.floor(blocks / 10);
 const TARGETS: Record<string, number> = { lru: 20e6, arc: 5e6, s3fifo: 5e6 };
-/** Bytes per cached block the issue allows. */
-const MEM_TARGET = 40;
+/** Bytes per cached block issue 16 allows: 20 for one list, 40 with ghosts (none for LFU, QBic). */
+const MEM_TARGETS: Record<string, number> = {
+  fifo: 20,
+  lru: 20,
+  clock: 20,
+  sieve: 20,
+  arc: 40,
+  s3fifo: 40,
+  "2q": 40,
+};
+const baselineLib = (() => {
+  const i = args.indexOf("--baseline");
+  return i >= 0 ? args[i + 1] : undefined;
+})();
 
 /** The generated trace of this size (made once, kept in .cache/). */
 function tracePath(kind: string): Promise<string> {
@@ -63,6 +79,47 @@ function typedBytes(o: unknown, seen = new Set<unknown>()): number {
 /** Bytes of typed arrays a TS policy of `c` blocks holds, per block. */
 function tsBytesPerBlock(name: string, c: number): number {
   return typedBytes(createPolicy(name, c)) / c;
+}
+
+/** One native replay in a child process under `lib` (bench/sim/replay_native.ts). */
+async function replayChild(lib: string, trace: string, name: string) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}bench/sim/replay_native.ts`, name, trace, String(cacheBlocks)],
+    env: { HVKIT_NATIVE_LIB: lib },
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`replay_native ${name} under ${lib}: exit ${out.code}`);
+  return JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    cpu: number;
+    hits: number;
+    bytes: number;
+  };
+}
+
+/**
+ * The current library against `baselineLib`, `rounds` alternating rounds of one child process
+ * each: the median of the per-round CPU-time ratios current/baseline, both bytes per block, and
+ * whether the hits agree.
+ */
+async function measureBaseline(trace: string, name: string, rounds: number) {
+  const current = `${root}native/build/libhvkit.so`;
+  const ratios: number[] = [];
+  let cur, base;
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 ? [baselineLib!, current] : [current, baselineLib!];
+    for (const lib of order) {
+      const x = await replayChild(lib, trace, name);
+      if (lib === current) cur = x;
+      else base = x;
+    }
+    ratios.push(cur!.cpu / base!.cpu);
+  }
+  return {
+    cpuRatio: median(ratios),
+    bytes: cur!.bytes / cacheBlocks,
+    baseBytes: base!.bytes / cacheBlocks,
+    sameHits: cur!.hits === base!.hits,
+  };
 }
 
 interface Measured {
@@ -135,7 +192,7 @@ const peer = findOnPath("cachesim");
 const run = await startRun({}, {
   tool: "bench",
   command: "sim",
-  args: { quick, requests, cacheBlocks, policies, traces },
+  args: { quick, requests, cacheBlocks, policies, traces, baseline: baselineLib ?? null },
 });
 const rows: string[][] = [];
 const m = (v: number) => (v / 1e6).toFixed(2) + "M/s";
@@ -162,6 +219,31 @@ for (const kind of traces) {
       peer: "ts",
       better: "higher",
     });
+    const memTarget = MEM_TARGETS[name];
+    if (memTarget) {
+      run.metric("bytes_per_block_vs_target", nat.memPerBlock / memTarget, "ratio", {
+        ...labels,
+        engine: "native",
+        target: memTarget,
+        better: "lower",
+      });
+    }
+    let vsBase = "-";
+    if (baselineLib) {
+      const b = await measureBaseline(trace, name, 3);
+      if (!b.sameHits) mismatches++;
+      run.metric("bytes_per_block", b.baseBytes, "B", { ...labels, engine: "baseline" });
+      run.metric("native_vs_baseline", b.cpuRatio, "ratio", {
+        ...labels,
+        time: "cpu",
+        ratio: "current/baseline",
+        peer: "baseline",
+        better: "lower",
+      });
+      vsBase =
+        `${b.cpuRatio.toFixed(2)}x cpu, ${b.baseBytes.toFixed(1)} -> ${b.bytes.toFixed(1)} B` +
+        (b.sameHits ? "" : " DIFFERENT HITS");
+    }
     rows.push([
       kind,
       name,
@@ -176,10 +258,15 @@ for (const kind of traces) {
       m(ts.rate),
       m(ts.cpuRate),
       cpuRatio.toFixed(2) + "x",
-      `${nat.memPerBlock.toFixed(1)} (${(nat.memPerBlock / MEM_TARGET).toFixed(2)} of 40)`,
+      memTarget
+        ? `${nat.memPerBlock.toFixed(1)} (${
+          (nat.memPerBlock / memTarget).toFixed(2)
+        } of ${memTarget})`
+        : nat.memPerBlock.toFixed(1),
       ts.memPerBlock.toFixed(1),
       nat.hitRatio.toFixed(4),
       same ? "same" : `DIFFER (${nat.hits} vs ${ts.hits})`,
+      vsBase,
       peer ? "see cachesim" : "libCacheSim not installed",
     ]);
   }
@@ -198,6 +285,7 @@ const head = [
   "B/block ts",
   "hit_ratio",
   "engines",
+  "vs baseline",
   "peer",
 ];
 const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

@@ -164,7 +164,7 @@ async function simTrace(
 
 /** The result rows of one trace's grid. */
 function rowsOf(r: TraceResult) {
-  return r.grid.cells.map(({ policy, label, sizeBytes, result: x, engine }) => ({
+  return r.grid.cells.map(({ policy, label, sizeBytes, result: x, engine, memoryBytes }) => ({
     trace: r.trace,
     policy,
     policy_params: label,
@@ -179,6 +179,10 @@ function rowsOf(r: TraceResult) {
     read_hit_ratio: ratio(x.reads.hits, x.reads.blocks),
     write_hit_ratio: ratio(x.writes.hits, x.writes.blocks),
     bypassed_requests: x.bypassedRequests,
+    // Policy memory per cached block (native cells: what the C policy allocated; ts: null).
+    bytes_per_block: memoryBytes !== undefined && x.capacityBlocks > 0
+      ? memoryBytes / x.capacityBlocks
+      : null,
   }));
 }
 
@@ -214,6 +218,7 @@ function recordRows(run: RunRecorder, opts: SimOptions, rows: SimRow[], results:
     };
     run.metric("hit_ratio", x.hit_ratio, "ratio", labels);
     run.metric("byte_hit_ratio", x.byte_hit_ratio, "ratio", labels);
+    if (x.bytes_per_block !== null) run.metric("bytes_per_block", x.bytes_per_block, "B", labels);
   }
   const requests = results.reduce((a, r) => a + r.grid.requests, 0);
   const cellRequests = results.reduce((a, r) => a + r.grid.requests * r.grid.cells.length, 0);
