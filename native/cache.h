@@ -406,7 +406,8 @@ typedef struct cheap {
   uint64_t bytes;
 } cheap;
 
-int cheap_init(cheap *h, uint64_t n);
+/* A heap over slots 0..n-1 holding at most `most` of them at once. */
+int cheap_init(cheap *h, uint64_t n, uint64_t most);
 void cheap_fini(cheap *h);
 void cheap_up(cheap *h, int32_t i);
 void cheap_down(cheap *h, int32_t i);

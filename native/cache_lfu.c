@@ -15,7 +15,7 @@ static void *lfu_create(uint64_t cap) {
     free(l);
     return NULL;
   }
-  if (cheap_init(&l->h, cap) < 0) {
+  if (cheap_init(&l->h, cap, cap) < 0) {
     kpool_fini(&l->p);
     free(l);
     return NULL;

@@ -252,20 +252,20 @@ void kpool_fini(kpool *p) {
   memset(p, 0, sizeof *p);
 }
 
-int cheap_init(cheap *h, uint64_t n) {
+int cheap_init(cheap *h, uint64_t n, uint64_t most) {
   memset(h, 0, sizeof *h);
-  if (n > CPOOL_MAX_SLOTS) return -E2BIG;
+  if (n > CPOOL_MAX_SLOTS || most > n) return -E2BIG;
   h->n = (int32_t)n;
   h->freq = big_alloc((n + 1) * sizeof *h->freq, 1);
   h->seq = big_alloc((n + 1) * sizeof *h->seq, 1);
-  h->heap = big_alloc((n + 1) * sizeof *h->heap, 1);
+  h->heap = big_alloc((most + 1) * sizeof *h->heap, 1);
   h->pos = big_alloc((n + 1) * sizeof *h->pos, 0);
   if (!h->freq || !h->seq || !h->heap || !h->pos) {
     cheap_fini(h);
     return -ENOMEM;
   }
   for (uint64_t i = 0; i < n; i++) h->pos[i] = -1;
-  h->bytes = n * (2 * sizeof(uint64_t) + 2 * sizeof(int32_t));
+  h->bytes = n * (2 * sizeof(uint64_t) + sizeof(int32_t)) + most * sizeof(int32_t);
   return 0;
 }
 

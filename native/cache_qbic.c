@@ -26,7 +26,7 @@ static void *qbic_create(uint64_t cap) {
     free(q);
     return NULL;
   }
-  if (cheap_init(&q->h, h) < 0) {
+  if (cheap_init(&q->h, h, cap) < 0) { /* the heap holds the residents only */
     kpool_fini(&q->p);
     free(q);
     return NULL;
