@@ -39,6 +39,7 @@ const policies = opt(
 );
 const traces = opt("--traces", "mix,zipf");
 const requests = quick ? 2_000_000 : GEN_DEFAULTS.requests;
+const root = new URL("../../", import.meta.url).pathname;
 const blocks = quick ? 400_000 : GEN_DEFAULTS.blocks;
 const cacheBlocks = Math.floor(blocks / 10);
 const TARGETS: Record<string, number> = { lru: 20e6, arc: 5e6, s3fifo: 5e6 };
@@ -84,8 +85,7 @@ function tsBytesPerBlock(name: string, c: number): number {
 /** One native replay in a child process under `lib` (bench/sim/replay_native.ts). */
 async function replayChild(lib: string, trace: string, name: string) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}bench/sim/replay_native.ts`, name, trace, String(cacheBlocks)],
-    env: { HVKIT_NATIVE_LIB: lib },
+    args: ["run", "-A", `${root}bench/sim/replay_native.ts`, lib, name, trace, String(cacheBlocks)],
     stderr: "inherit",
   }).output();
   if (!out.success) throw new Error(`replay_native ${name} under ${lib}: exit ${out.code}`);

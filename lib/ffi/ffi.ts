@@ -89,6 +89,21 @@ export function openLibrary(path: string): Deno.DynamicLibrary<typeof symbols> {
   }
 }
 
+/**
+ * Opens a build of libhvkit.so with the simulator's symbols only (lib/ffi/cache_symbols.ts), so
+ * that an earlier build (bench/sim --baseline) loads even when this checkout's other symbols are
+ * newer than it. No ABI check: the caller compares like with like. Close it when done.
+ */
+export function openCacheLibrary(path: string): Deno.DynamicLibrary<typeof cacheSymbols> {
+  try {
+    return Deno.dlopen(path, cacheSymbols);
+  } catch (cause) {
+    throw new Error(`cannot load the simulator's symbols from ${path}: ${firstLine(cause)}`, {
+      cause,
+    });
+  }
+}
+
 function firstLine(e: unknown): string {
   return ((e as Error).message ?? String(e)).split("\n")[0];
 }
