@@ -560,12 +560,52 @@ export function generateLdbSignatures(n: number, seed: number): LdbSig[] {
         subs[j] = opts === "i" ? nocaseSig(rand) : fixedSig(rand, opts.includes("w"), opts !== "w");
         texts[j] = subs[j].line.split(":")[3] + (opts ? `::${opts}` : "");
       }
+      // half of them end in a PCRE subsignature triggered by the ones before it
+      if (k >= 2 && rand() < 0.5) ({ text: texts[k - 1], sig: subs[k - 1] } = pcreSig(rand, k - 1));
     }
     const logic = ldbExpression(k, rand, counted);
     const name = `Ldb.M${i}`;
     out.push({ name, line: `${name};Target:0;${logic};${texts.join(";")}`, subs });
   }
   return out;
+}
+
+/**
+ * A PCRE subsignature `j` (at any offset, triggered by an earlier subsignature): three random
+ * lower-case letters and a tail (digits, an alternative, an optional byte, any byte), with
+ * flags among `g i s m`; instances match it (letters' case changed under `i`), near misses
+ * change a letter.
+ */
+function pcreSig(rand: Rand, j: number): { text: string; sig: GrammarSig } {
+  const letter = () => 0x61 + Math.floor(rand() * 26);
+  const lit = [letter(), letter(), letter()];
+  const kind = Math.floor(rand() * 4);
+  const flags = ["", "g", "i", "gi", "s", "m"][Math.floor(rand() * 6)];
+  const t = Math.floor(rand() * j);
+  const trigger = rand() < 0.3 && j >= 2 ? `${t}|${(t + 1) % j}` : `${t}`;
+  const tail = () =>
+    kind === 0
+      ? [...String(Math.floor(rand() * 1000))].map((c) => c.charCodeAt(0))
+      : kind === 1
+      ? (rand() < 0.5 ? [0x61, 0x62] : [0x63, 0x64])
+      : kind === 2
+      ? (rand() < 0.5 ? [0x79] : [0x78, 0x79])
+      : [0x21 + Math.floor(rand() * 90)];
+  const make = (l: number[]) => {
+    const head = flags.includes("i") ? l.map((c) => rand() < 0.5 ? c ^ 0x20 : c) : l;
+    return { bytes: Uint8Array.from([...head, ...tail()]), core: 0 };
+  };
+  const pattern = String.fromCharCode(...lit) + ["[0-9]+", "(ab|cd)", "x?y", "[^\\n]"][kind];
+  return {
+    text: `${trigger}/${pattern}/${flags}`,
+    sig: {
+      name: "pcre",
+      line: `F:0:*:${lit.map(h2).join("")}`,
+      offset: { kind: "any" },
+      instance: () => make(lit),
+      nearMiss: () => make([lit[0] ^ 0x01, lit[1], lit[2]]),
+    },
+  };
 }
 
 /**
