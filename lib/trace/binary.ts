@@ -15,6 +15,7 @@
  */
 import type { IoClass, IoOp, IoRecord } from "./io_record.ts";
 import { TraceFormatError } from "./jsonl.ts";
+import { queuedReads } from "./queued_reads.ts";
 import { checkExtent, MAX_DEV_NAME_BYTES } from "./limits.ts";
 
 /** The first 8 bytes of a binary trace. */
@@ -74,105 +75,88 @@ export async function* readBinaryChunks(
   maxRecords = 1 << 16,
 ): AsyncGenerator<BinaryChunk> {
   const devNames: string[] = [""];
-  let buf = new Uint8Array(0);
   let headerSeen = false;
   let recNo = 0;
   const dec = new TextDecoder();
-  const reader = stream.getReader();
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (value && value.length) {
-        const nb = new Uint8Array(buf.length + value.length);
-        nb.set(buf);
-        nb.set(value, buf.length);
-        buf = nb;
+  for await (const { queue, done } of queuedReads(stream)) {
+    if (!headerSeen) {
+      const head = queue.peek();
+      if (head.length < HEADER_SIZE) {
+        if (done && head.length > 0) throw new TraceFormatError(0, "truncated binary trace header");
+        continue;
       }
-      if (!headerSeen) {
-        if (buf.length < HEADER_SIZE) {
-          if (done) {
-            if (buf.length === 0) return;
-            throw new TraceFormatError(0, "truncated binary trace header");
+      if (!isBinaryTrace(head)) throw new TraceFormatError(0, "not an hvkit binary trace");
+      const rs = new DataView(head.buffer, head.byteOffset).getUint32(8, true);
+      if (rs !== RECORD_SIZE) throw new TraceFormatError(0, `unsupported record size ${rs}`);
+      queue.skip(HEADER_SIZE);
+      headerSeen = true;
+    }
+    const buf = queue.peek();
+    let pos = 0;
+    while (buf.length - pos >= RECORD_SIZE) {
+      const n = Math.min(maxRecords, Math.floor((buf.length - pos) / RECORD_SIZE));
+      const chunk: BinaryChunk = {
+        count: 0,
+        ts: new Float64Array(n),
+        op: new Uint8Array(n),
+        off: new Float64Array(n),
+        len: new Float64Array(n),
+        flags: new Uint8Array(n),
+        dev: new Uint16Array(n),
+        devNames,
+      };
+      const dv = new DataView(buf.buffer, buf.byteOffset + pos, n * RECORD_SIZE);
+      let k = 0, p = 0;
+      let stalled = false;
+      while (p + RECORD_SIZE <= n * RECORD_SIZE) {
+        const op = dv.getUint8(p + 20);
+        recNo++;
+        if (op === OP_DEV) {
+          const nameLen = dv.getUint32(p + 16, true);
+          if (nameLen > MAX_DEV_NAME_BYTES) {
+            throw new TraceFormatError(
+              recNo,
+              `device name of ${nameLen} bytes, above ${MAX_DEV_NAME_BYTES}`,
+            );
           }
+          const slots = Math.ceil(nameLen / RECORD_SIZE);
+          const need = RECORD_SIZE * (1 + slots);
+          if (pos + p + need > buf.length) {
+            recNo--;
+            stalled = true;
+            break;
+          }
+          const id = dv.getUint16(p + 22, true);
+          const start = pos + p + RECORD_SIZE;
+          devNames[id] = dec.decode(buf.subarray(start, start + nameLen));
+          p += need;
+          recNo += slots;
+          if (p > n * RECORD_SIZE) break;
           continue;
         }
-        if (!isBinaryTrace(buf)) throw new TraceFormatError(0, "not an hvkit binary trace");
-        const rs = new DataView(buf.buffer, buf.byteOffset).getUint32(8, true);
-        if (rs !== RECORD_SIZE) throw new TraceFormatError(0, `unsupported record size ${rs}`);
-        buf = buf.subarray(HEADER_SIZE);
-        headerSeen = true;
+        if (op > 4) throw new TraceFormatError(recNo, `bad op code ${op} in binary record`);
+        const ts = dv.getFloat64(p, true), off = dv.getFloat64(p + 8, true);
+        const len = dv.getUint32(p + 16, true);
+        if (!Number.isFinite(ts)) throw new TraceFormatError(recNo, `ts is not finite: ${ts}`);
+        checkExtent(off, len, recNo);
+        chunk.ts[k] = ts;
+        chunk.off[k] = off;
+        chunk.len[k] = len;
+        chunk.op[k] = op;
+        chunk.flags[k] = dv.getUint8(p + 21);
+        chunk.dev[k] = dv.getUint16(p + 22, true);
+        k++;
+        p += RECORD_SIZE;
       }
-      let pos = 0;
-      while (buf.length - pos >= RECORD_SIZE) {
-        const n = Math.min(maxRecords, Math.floor((buf.length - pos) / RECORD_SIZE));
-        const chunk: BinaryChunk = {
-          count: 0,
-          ts: new Float64Array(n),
-          op: new Uint8Array(n),
-          off: new Float64Array(n),
-          len: new Float64Array(n),
-          flags: new Uint8Array(n),
-          dev: new Uint16Array(n),
-          devNames,
-        };
-        const dv = new DataView(buf.buffer, buf.byteOffset + pos, n * RECORD_SIZE);
-        let k = 0, p = 0;
-        let stalled = false;
-        while (p + RECORD_SIZE <= n * RECORD_SIZE) {
-          const op = dv.getUint8(p + 20);
-          recNo++;
-          if (op === OP_DEV) {
-            const nameLen = dv.getUint32(p + 16, true);
-            if (nameLen > MAX_DEV_NAME_BYTES) {
-              throw new TraceFormatError(
-                recNo,
-                `device name of ${nameLen} bytes, above ${MAX_DEV_NAME_BYTES}`,
-              );
-            }
-            const slots = Math.ceil(nameLen / RECORD_SIZE);
-            const need = RECORD_SIZE * (1 + slots);
-            if (pos + p + need > buf.length) {
-              recNo--;
-              stalled = true;
-              break;
-            }
-            const id = dv.getUint16(p + 22, true);
-            const start = pos + p + RECORD_SIZE;
-            devNames[id] = dec.decode(buf.subarray(start, start + nameLen));
-            p += need;
-            recNo += slots;
-            if (p > n * RECORD_SIZE) break;
-            continue;
-          }
-          if (op > 4) throw new TraceFormatError(recNo, `bad op code ${op} in binary record`);
-          const ts = dv.getFloat64(p, true), off = dv.getFloat64(p + 8, true);
-          const len = dv.getUint32(p + 16, true);
-          if (!Number.isFinite(ts)) throw new TraceFormatError(recNo, `ts is not finite: ${ts}`);
-          checkExtent(off, len, recNo);
-          chunk.ts[k] = ts;
-          chunk.off[k] = off;
-          chunk.len[k] = len;
-          chunk.op[k] = op;
-          chunk.flags[k] = dv.getUint8(p + 21);
-          chunk.dev[k] = dv.getUint16(p + 22, true);
-          k++;
-          p += RECORD_SIZE;
-        }
-        chunk.count = k;
-        pos += p;
-        if (k > 0) yield chunk;
-        if (stalled) break;
-      }
-      buf = buf.subarray(pos);
-      if (done) {
-        if (buf.length !== 0) {
-          throw new TraceFormatError(recNo + 1, "truncated binary record at the end");
-        }
-        return;
-      }
+      chunk.count = k;
+      pos += p;
+      if (k > 0) yield chunk;
+      if (stalled) break;
     }
-  } finally {
-    reader.releaseLock();
+    queue.skip(pos);
+    if (done && queue.length !== 0) {
+      throw new TraceFormatError(recNo + 1, "truncated binary record at the end");
+    }
   }
 }
 

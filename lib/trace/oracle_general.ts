@@ -21,6 +21,7 @@ import type { BinaryChunk } from "./binary.ts";
 import type { IoRecord } from "./io_record.ts";
 import { TraceFormatError } from "./jsonl.ts";
 import { checkExtent } from "./limits.ts";
+import { queuedReads } from "./queued_reads.ts";
 
 /** Bytes per oracleGeneral record. */
 export const ORACLE_RECORD_SIZE = 24;
@@ -31,61 +32,46 @@ export async function* readOracleChunks(
   maxRecords = 1 << 16,
 ): AsyncGenerator<BinaryChunk> {
   const devNames = [""];
-  let buf = new Uint8Array(0);
   let recNo = 0;
-  const reader = stream.getReader();
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (value && value.length) {
-        const nb = new Uint8Array(buf.length + value.length);
-        nb.set(buf);
-        nb.set(value, buf.length);
-        buf = nb;
-      }
-      let pos = 0;
-      while (buf.length - pos >= ORACLE_RECORD_SIZE) {
-        const n = Math.min(maxRecords, Math.floor((buf.length - pos) / ORACLE_RECORD_SIZE));
-        const c: BinaryChunk = {
-          count: n,
-          ts: new Float64Array(n),
-          op: new Uint8Array(n),
-          off: new Float64Array(n),
-          len: new Float64Array(n),
-          flags: new Uint8Array(n),
-          dev: new Uint16Array(n),
-          devNames,
-        };
-        const dv = new DataView(buf.buffer, buf.byteOffset + pos, n * ORACLE_RECORD_SIZE);
-        for (let k = 0; k < n; k++) {
-          const p = k * ORACLE_RECORD_SIZE;
-          recNo++;
-          const lo = dv.getUint32(p + 4, true), hi = dv.getUint32(p + 8, true);
-          const size = dv.getUint32(p + 12, true);
-          // obj_id * obj_size must stay below 2^53 (and obj_id itself, for size 0).
-          const id = hi * 4294967296 + lo;
-          if (hi >= 2 ** 21) {
-            throw new TraceFormatError(recNo, `obj_id ${id} is past 2^53`);
-          }
-          const off = id * size;
-          checkExtent(off, size, recNo, { off: "obj_id * obj_size", len: "obj_size" });
-          c.ts[k] = dv.getUint32(p, true) * 1e9;
-          c.off[k] = off;
-          c.len[k] = size;
+  for await (const { queue, done } of queuedReads(stream)) {
+    const buf = queue.peek();
+    let pos = 0;
+    while (buf.length - pos >= ORACLE_RECORD_SIZE) {
+      const n = Math.min(maxRecords, Math.floor((buf.length - pos) / ORACLE_RECORD_SIZE));
+      const c: BinaryChunk = {
+        count: n,
+        ts: new Float64Array(n),
+        op: new Uint8Array(n),
+        off: new Float64Array(n),
+        len: new Float64Array(n),
+        flags: new Uint8Array(n),
+        dev: new Uint16Array(n),
+        devNames,
+      };
+      const dv = new DataView(buf.buffer, buf.byteOffset + pos, n * ORACLE_RECORD_SIZE);
+      for (let k = 0; k < n; k++) {
+        const p = k * ORACLE_RECORD_SIZE;
+        recNo++;
+        const lo = dv.getUint32(p + 4, true), hi = dv.getUint32(p + 8, true);
+        const size = dv.getUint32(p + 12, true);
+        // obj_id * obj_size must stay below 2^53 (and obj_id itself, for size 0).
+        const id = hi * 4294967296 + lo;
+        if (hi >= 2 ** 21) {
+          throw new TraceFormatError(recNo, `obj_id ${id} is past 2^53`);
         }
-        pos += n * ORACLE_RECORD_SIZE;
-        yield c;
+        const off = id * size;
+        checkExtent(off, size, recNo, { off: "obj_id * obj_size", len: "obj_size" });
+        c.ts[k] = dv.getUint32(p, true) * 1e9;
+        c.off[k] = off;
+        c.len[k] = size;
       }
-      buf = buf.subarray(pos);
-      if (done) {
-        if (buf.length !== 0) {
-          throw new TraceFormatError(recNo + 1, "truncated oracleGeneral record at the end");
-        }
-        return;
-      }
+      pos += n * ORACLE_RECORD_SIZE;
+      yield c;
     }
-  } finally {
-    reader.releaseLock();
+    queue.skip(pos);
+    if (done && queue.length !== 0) {
+      throw new TraceFormatError(recNo + 1, "truncated oracleGeneral record at the end");
+    }
   }
 }
 
