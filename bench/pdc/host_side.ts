@@ -145,3 +145,30 @@ export function journalFootprint(
     otherEvictionsPerJournalWrite: jWrites ? otherEvictDuringJ / jWrites : 0,
   };
 }
+
+/**
+ * How long the guest waited after its writes and flushes, read from a recorded stream's arrival
+ * times: the gap from each W or F to the next request's arrival (the request's own service time
+ * plus the guest's time before its next request). A synchronous guest (fsync) sends nothing
+ * until its FLUSH completes, so these gaps show where its time went.
+ */
+export function waitsAfter(records: IoRecord[]) {
+  const gaps: Record<"F" | "W", number[]> = { F: [], W: [] };
+  for (let i = 0; i + 1 < records.length; i++) {
+    const op = records[i].op;
+    if (op === "F" || op === "W") gaps[op].push((records[i + 1].ts - records[i].ts) / 1e6);
+  }
+  const med = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length ? s[Math.floor(s.length / 2)] : 0;
+  };
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / 1e3;
+  return {
+    flushes: gaps.F.length,
+    flushMedianMs: med(gaps.F),
+    flushTotalS: sum(gaps.F),
+    writeMedianMs: med(gaps.W),
+    writeTotalS: sum(gaps.W),
+    spanS: records.length > 1 ? (records[records.length - 1].ts - records[0].ts) / 1e9 : 0,
+  };
+}

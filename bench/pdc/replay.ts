@@ -25,6 +25,7 @@ import {
   readTrace,
   REPLAY_MODES,
   replayReadHit,
+  waitsAfter,
 } from "./host_side.ts";
 
 /** What a stream holds: journal and other written blocks, read blocks, distinct blocks read. */
@@ -65,6 +66,7 @@ if (import.meta.main) {
   const rows: string[][] = [];
   const prof: string[][] = [];
   const foot: string[][] = [];
+  const waits: string[][] = [];
   for (const w of guestWorkloads()) {
     const template = `${dir}/${w.name}.template.img`;
     try {
@@ -74,6 +76,22 @@ if (import.meta.main) {
     }
     const maps = await imageMaps(template);
     const ranges = maps.journal;
+    // Every leg's stream (every admission): where the guest waited.
+    for (
+      const t of [...Deno.readDirSync(dir)].map((e) => e.name)
+        .filter((n) => n.startsWith(`${w.name}-`) && n.endsWith(".jsonl")).sort()
+    ) {
+      const x = waitsAfter(readTrace(await Deno.readTextFile(`${dir}/${t}`)));
+      waits.push([
+        t.replace(/\.jsonl$/, ""),
+        x.spanS.toFixed(0),
+        String(x.flushes),
+        x.flushMedianMs.toFixed(1),
+        x.flushTotalS.toFixed(1),
+        x.writeMedianMs.toFixed(1),
+        x.writeTotalS.toFixed(1),
+      ]);
+    }
     const traces = [...Deno.readDirSync(dir)].map((e) => e.name)
       .filter((n) => n.startsWith(`${w.name}-`) && /-all-\d+\.jsonl$/.test(n)).sort();
     const streams = await Promise.all(
@@ -166,6 +184,22 @@ if (import.meta.main) {
         "other evictions per journal write",
       ],
       foot,
+      "text",
+    ).trimEnd(),
+  );
+  console.log();
+  console.log(
+    formatTable(
+      [
+        "leg",
+        "span s",
+        "flushes",
+        "after F median ms",
+        "after F total s",
+        "after W median ms",
+        "after W total s",
+      ],
+      waits,
       "text",
     ).trimEnd(),
   );
