@@ -1,9 +1,9 @@
 /* virtav prefilter: one Hyperscan literal database in front of the exact matcher.
  *
  * Each part of the compiled database gets one literal: its best run of exact bytes (the
- * longest, weighed by how rare its bytes are in code and memory). A program (one signature
- * variant) whose every part has a literal of at least VAV_PF_MIN_LIT bytes is *claimed*: its
- * parts leave the key loop's index (virtav_match.c) and are found by Hyperscan instead, all
+ * longest, weighed by how rare its bytes are in code and memory). A signature whose every part
+ * of every variant has a literal of at least VAV_PF_MIN_LIT bytes is *claimed*: its parts leave
+ * the key loop's index (virtav_match.c) and are found by Hyperscan instead, all
  * literals in one block-mode database (every occurrence reported, no SINGLEMATCH). Programs
  * with a shorter part stay on the key loop. Nothing is decided here: every literal match is a
  * candidate (part, start) handed to the exact matcher (vav_candidate), which verifies the
@@ -30,7 +30,7 @@
 #include <string.h>
 
 #define PF_MAGIC 0x50564156u /* "VAVP" */
-#define PF_FORMAT 2u /* 2: one Hyperscan id per distinct literal */
+#define PF_FORMAT 3u /* 2: one Hyperscan id per distinct literal; 3: claims per signature */
 #define PF_HEAD 40
 #define PF_WINDOW (1u << 20) /* key positions per Hyperscan call (and between two cancel checks) */
 
@@ -252,25 +252,27 @@ int vav_pf_setup(struct vav_db *d, struct vav_pf **out, const uint8_t *ser, uint
   sig_slow = calloc(maxsig + 2, 1);
   sig_seen = calloc(maxsig + 2, 1);
   if (!v || !ex || !sig_slow || !sig_seen) goto fail;
-  /* each program: claimed when every part has a literal long enough */
+  /* A signature is claimed when every part of every one of its variants has a literal long
+   * enough: each signature then lives on one path, so the one that finds it first (and the
+   * offset reported) is the key loop's. First the literals, then the claims. */
   pf->checksum = 0xcbf29ce484222325ull;
   fnv(&pf->checksum, &n, sizeof n);
   pf->dmin = INT64_MAX;
   pf->dmax = INT64_MIN;
+  for (uint32_t i = 0; i < n; i++) {
+    vav_part_shape(d, i, &sh);
+    vav_part_bytes(d, i, v, ex);
+    choose(v, ex, sh.width, &lit_off[i], &lit_len[i]);
+    pf->back[i] = lit_off[i] + lit_len[i];
+    pf->key_off[i] = sh.key_off;
+    sig_seen[sh.sig] = 1;
+    if (lit_len[i] < VAV_PF_MIN_LIT) sig_slow[sh.sig] = 1;
+  }
   for (uint32_t i = 0; i < n;) {
     vav_part_shape(d, i, &sh);
-    uint32_t first = i, np = sh.nparts, all = 1;
-    for (uint32_t k = 0; k < np; k++, i++) {
-      vav_part_shape(d, i, &sh);
-      vav_part_bytes(d, i, v, ex);
-      choose(v, ex, sh.width, &lit_off[i], &lit_len[i]);
-      pf->back[i] = lit_off[i] + lit_len[i];
-      pf->key_off[i] = sh.key_off;
-      all &= lit_len[i] >= VAV_PF_MIN_LIT;
-    }
-    sig_seen[sh.sig] = 1;
-    if (!all) {
-      sig_slow[sh.sig] = 1;
+    uint32_t first = i;
+    i += sh.nparts;
+    if (sig_slow[sh.sig]) {
       pf->progs_slow++;
       continue;
     }
