@@ -164,10 +164,13 @@ static inline int32_t cpool_find_in(const cnode *nd, uint32_t b, uint64_t key) {
   return -1;
 }
 
-static inline int32_t cpool_get(const cpool *p, uint64_t key) {
-  uint64_t h = cache_hash(key);
+/* cpool_get with the key's hash given (cache_hash(key)). */
+static inline int32_t cpool_get_h(const cpool *p, uint64_t key, uint64_t h) {
   int32_t s = cpool_find_in(p->nodes, cpool_b1(p, h), key);
   return s >= 0 ? s : cpool_find_in(p->nodes, cpool_b2(p, h), key);
+}
+static inline int32_t cpool_get(const cpool *p, uint64_t key) {
+  return cpool_get_h(p, key, cache_hash(key));
 }
 
 static inline int cpool_has_room(const cpool *p, uint32_t b) {
@@ -245,8 +248,7 @@ static inline int32_t cpool_list(const cpool *p, int32_t i) {
 
 /* Takes an empty slot for `key` (not present; tag 0) in the emptier of its buckets. The caller
  * links it into a list before the next cpool_alloc (a move relinks its neighbours). */
-static inline int32_t cpool_alloc(cpool *p, uint64_t key) {
-  uint64_t h = cache_hash(key);
+static inline int32_t cpool_alloc_h(cpool *p, uint64_t key, uint64_t h) {
   uint32_t b1 = cpool_b1(p, h), b2 = cpool_b2(p, h);
   int32_t s1, s2;
   int k1 = cpool_empties(p->nodes, b1, &s1), k2 = cpool_empties(p->nodes, b2, &s2);
@@ -265,6 +267,9 @@ static inline int32_t cpool_alloc(cpool *p, uint64_t key) {
   p->nodes[s].ka = key;
   if (left == 0) cpool_set_room(p, b, 0);
   return s;
+}
+static inline int32_t cpool_alloc(cpool *p, uint64_t key) {
+  return cpool_alloc_h(p, key, cache_hash(key));
 }
 
 /* Frees an unlinked node's slot. */
@@ -430,7 +435,8 @@ typedef struct cache_lru {
  * inserts at the MRU end. */
 static inline __attribute__((always_inline)) int cache_lru_access(cache_lru *l, uint64_t key) {
   cpool *p = &l->p;
-  int32_t s = cpool_get(p, key);
+  uint64_t h = cache_hash(key);
+  int32_t s = cpool_get_h(p, key, h);
   if (s >= 0) {
     cpool_unlink(p, s);
     cpool_push_tail(p, l->list, s);
@@ -444,7 +450,7 @@ static inline __attribute__((always_inline)) int cache_lru_access(cache_lru *l, 
     l->used--;
     cpool_prefetch_victim_by(p, cpool_next(p, l->list), 1);
   }
-  cpool_push_tail(p, l->list, cpool_alloc(p, key));
+  cpool_push_tail(p, l->list, cpool_alloc_h(p, key, h));
   l->used++;
   return 0;
 }
