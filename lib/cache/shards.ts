@@ -56,6 +56,8 @@ export interface ShardsOptions {
 }
 
 const TWO32 = 4294967296;
+/** A sampled block's weight in the position tree (hot blocks weigh 1). */
+const COLD = 2 ** 26;
 
 /** Fenwick tree of counts over positions 1..n. */
 class Fenwick {
@@ -152,8 +154,9 @@ export class ShardsSampler {
   #sampled = 0;
   // Max-heap of sampled slots by hash (fixed-size eviction); stale entries skipped.
   #heap: number[] = [];
-  #fenHot = new Fenwick(1 << 12);
-  #fenCold = new Fenwick(1 << 12);
+  // One tree for both kinds of tracked block: a hot block counts 1, a sampled one COLD, so one
+  // walk gives both counts after a position (each stays below 2^26: exact in a double).
+  #fen = new Fenwick(1 << 12);
   #lastPos = 0;
   #hotAccesses = 0;
   /** Sampled cold accesses so far, each weighted by 1/rate at its time. */
@@ -247,7 +250,7 @@ export class ShardsSampler {
   /** A reference to a hot block: weight 1. */
   #hotReference(s: number): void {
     const [x0, x1] = this.#estimate(s);
-    this.#fenHot.add(this.#pos[s], -1);
+    this.#fen.add(this.#pos[s], -1);
     this.#hist.add(x0, x1, 1);
     this.#hotAccesses++;
     this.#place(s);
@@ -269,7 +272,7 @@ export class ShardsSampler {
       this.#siftUp(this.#heap.length - 1);
     } else {
       const [x0, x1] = this.#estimate(s);
-      this.#fenCold.add(this.#pos[s], -1);
+      this.#fen.add(this.#pos[s], -COLD);
       this.#hist.add(x0, x1, w);
     }
     if (promote) {
@@ -289,8 +292,9 @@ export class ShardsSampler {
   #estimate(s: number): [number, number] {
     const rate = this.rate;
     const p = this.#pos[s];
-    const hotBetween = this.#fenHot.after(p);
-    const coldSampled = this.#fenCold.after(p);
+    const both = this.#fen.after(p);
+    const hotBetween = both % COLD;
+    const coldSampled = (both - hotBetween) / COLD;
     const between = this.accesses - 1 - this.#time[s];
     const coldAccesses = between - (this.#hotAccesses - this.#hotSeen[s]);
     const repeats = (this.#coldWeighted - this.#coldSeen[s]) * rate - coldSampled;
@@ -321,13 +325,13 @@ export class ShardsSampler {
 
   /** Puts slot s at the newest position, stamping when. */
   #place(s: number): void {
-    if (this.#lastPos === this.#fenHot.n) this.#renumber(s);
+    if (this.#lastPos === this.#fen.n) this.#renumber(s);
     const pos = ++this.#lastPos;
     this.#pos[s] = pos;
     this.#time[s] = this.accesses;
     this.#hotSeen[s] = this.#hotAccesses;
     this.#coldSeen[s] = this.#coldWeighted;
-    (this.#isHot[s] === 1 ? this.#fenHot : this.#fenCold).add(pos, 1);
+    this.#fen.add(pos, this.#isHot[s] === 1 ? 1 : COLD);
   }
 
   /**
@@ -337,13 +341,12 @@ export class ShardsSampler {
   #renumber(placing: number): void {
     const live = [...this.#slotOf.values()].filter((s) => s !== placing)
       .sort((a, b) => this.#pos[a] - this.#pos[b]);
-    let n = this.#fenHot.n;
+    let n = this.#fen.n;
     while ((live.length + 1) * 2 > n) n *= 2;
-    this.#fenHot = new Fenwick(n);
-    this.#fenCold = new Fenwick(n);
+    this.#fen = new Fenwick(n);
     live.forEach((s, i) => {
       this.#pos[s] = i + 1;
-      (this.#isHot[s] === 1 ? this.#fenHot : this.#fenCold).add(i + 1, 1);
+      this.#fen.add(i + 1, this.#isHot[s] === 1 ? 1 : COLD);
     });
     this.#lastPos = live.length;
   }
@@ -371,7 +374,7 @@ export class ShardsSampler {
       if (s === undefined) return;
       if (this.#isHot[s] === 1 || this.#slotOf.get(this.#key[s]) !== s) continue; // stale
       this.#threshold = this.#hash[s];
-      this.#fenCold.add(this.#pos[s], -1);
+      this.#fen.add(this.#pos[s], -COLD);
       this.#slotOf.delete(this.#key[s]);
       this.#free.push(s);
       this.#sampled--;
