@@ -435,8 +435,9 @@ export function grammarHashLines(files: GrammarFile[], seed: number): { hdb: str
  * FileSize/EntryPoint/IconGroup, expressions with `& | ( )` and counts, subsignatures with
  * offsets and options, hex drawn from the grammar above) and the same with one piece broken
  * (a bad attribute, a mutated expression, a subsignature too many or too few, bad hex, offset
- * or option). PCRE, byte-compare, macro and container-type pieces, and `w`/`f` options on
- * anything but fixed bytes, are left out: virtav does not check those (docs/virtav.md).
+ * or option), and PCRE subsignatures well-formed or not. Byte-compare, macro and container-type
+ * pieces, and `w`/`f` options on anything but fixed bytes, are left out: virtav does not check
+ * those (docs/virtav.md).
  */
 export function generateLdbLoadLines(n: number, seed: number): string[] {
   const rand = prng(seed);
@@ -454,7 +455,7 @@ export function generateLdbLoadLines(n: number, seed: number): string[] {
   const opts = ["i", "iw", "fa", "a", "w", "f", "wa"];
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
-    const broken = chance(0.6) ? ri(0, 7) : -1;
+    const broken = chance(0.6) ? ri(0, 8) : -1;
     const k = ri(1, 4);
     const ids = Array.from({ length: k }, (_, j) => j);
     let logic = ldbExpression(k, rand);
@@ -488,9 +489,41 @@ export function generateLdbLoadLines(n: number, seed: number): string[] {
       else if (k > 1) subs.pop();
       else subs[j] = `${pickOf(hexes)}::${pickOf(["q", "x", "I"])}`;
     }
+    if (broken === 8) subs[j] = pcrePiece(j, ri, pickOf);
     out.push(`Ldb.L${i};${tdb.join(",")};${logic};${subs.join(";")}`);
   }
   return out;
+}
+
+/**
+ * A PCRE subsignature for the loading differential, at place `j`: well-formed ones (every flag,
+ * an offset before one) and the ones clamscan refuses (one `/`, no trigger, an empty pattern, a
+ * trigger naming itself or a later subsignature or no expression, an unknown flag, a pattern that
+ * does not compile).
+ */
+function pcrePiece(
+  j: number,
+  ri: (lo: number, hi: number) => number,
+  pickOf: <T>(xs: T[]) => T,
+): string {
+  const t = j > 0 ? `${ri(0, j - 1)}` : "0";
+  return pickOf([
+    `${t}/ab[0-9]+c/`,
+    `${t}/x(y|z)/gi`,
+    `${t}/^q.r$/msE`,
+    `${t}/a b/xU`,
+    `${t}/k/Agre`,
+    `10:${t}/kk/`,
+    `${t}/ab`,
+    `/ab/`,
+    `${t}//`,
+    `${t}/ab/q`,
+    `${j}/ab/`,
+    `${j + 1}/ab/`,
+    `${t}&/ab/`,
+    `${t}/(ab/`,
+    `${t}/a[/`,
+  ]);
 }
 
 /**

@@ -305,11 +305,16 @@ const PCRE_FLAGS = /^[ismxAEUgre]*$/;
  * cli_pcre_build check it ({@linkcode SignatureError}, which refuses the database: one `/`, an
  * empty trigger or pattern, a trigger that is no logical expression or names this subsignature
  * or a later one, a flag it does not know, a pattern libpcre2 does not compile); a string when
- * virtav does not evaluate it (an offset before it: `n:Trigger/...`).
+ * virtav does not evaluate it (an offset before it: `n:Trigger/...`, whose own syntax virtav does
+ * not check).
  */
 export function parsePcreSub(text: string, index: number): PcreSub | string {
+  const colon = text.slice(0, text.indexOf("/")).lastIndexOf(":");
+  if (colon >= 0) {
+    parsePcreSub(text.slice(colon + 1), index);
+    return "PCRE subsignature with an offset";
+  }
   const start = text.indexOf("/"), end = text.lastIndexOf("/");
-  if (text.slice(0, start).includes(":")) return "PCRE subsignature with an offset";
   if (start === end) throw new SignatureError(`subsignature ${index}: PCRE with one "/"`);
   const sub = {
     trigger: text.slice(0, start),
