@@ -9,6 +9,7 @@
  * @module
  */
 import { BINARY_MAGIC, RECORD_SIZE } from "../../lib/trace/binary.ts";
+import { xorshiftUniform } from "../../lib/stats/xorshift.ts";
 
 /** Parameters of the synthetic trace. */
 export interface GenOptions {
@@ -57,14 +58,7 @@ export async function generateTrace(path: string, o: GenOptions): Promise<void> 
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
   try {
     const zipf = zipfSampler(o.blocks, o.alpha);
-    let x = o.seed >>> 0 || 1;
-    const rnd = () => {
-      // xorshift32
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      return (x >>> 0) / 4294967296;
-    };
+    const rnd = xorshiftUniform(o.seed);
     // Scatter popular ranks over the address space (a fixed odd multiplier mod blocks).
     const perm = (r: number) => (r * 2654435761) % o.blocks;
     const head = new Uint8Array(16);

@@ -26,6 +26,7 @@ import { runGrid, type SimEngine } from "../../lib/cache/sim_grid.ts";
 import { readTraceChunks } from "../../lib/trace/read_trace.ts";
 import { cachedTrace, GEN_DEFAULTS } from "./gen_trace.ts";
 import { median, threadCpuSeconds } from "../thread_cpu.ts";
+import { MEMORY_TARGETS } from "../../lib/cache/memory_targets.ts";
 
 const args = [...Deno.args];
 const quick = args.includes("--quick");
@@ -43,16 +44,8 @@ const root = new URL("../../", import.meta.url).pathname;
 const blocks = quick ? 400_000 : GEN_DEFAULTS.blocks;
 const cacheBlocks = Math.floor(blocks / 10);
 const TARGETS: Record<string, number> = { lru: 20e6, arc: 5e6, s3fifo: 5e6 };
-/** Bytes per cached block issue 16 allows: 20 for one list, 40 with ghosts (none for LFU, QBic). */
-const MEM_TARGETS: Record<string, number> = {
-  fifo: 20,
-  lru: 20,
-  clock: 20,
-  sieve: 20,
-  arc: 40,
-  s3fifo: 40,
-  "2q": 40,
-};
+/** Bytes per cached block issue 16 allows (none for LFU, QBic). */
+const MEM_TARGETS = MEMORY_TARGETS;
 const baselineLib = (() => {
   const i = args.indexOf("--baseline");
   return i >= 0 ? args[i + 1] : undefined;

@@ -1,35 +1,16 @@
 import assert from "node:assert/strict";
 import { createPolicy } from "./registry.ts";
 import { NativeCache } from "./native_cache.ts";
+import { xorshiftUniform as rng } from "../stats/xorshift.ts";
+import { MEMORY_TARGETS } from "./memory_targets.ts";
 
 /**
  * Bytes of native policy memory per cached block (issue 16): at most 20 for the one-list
  * policies, 40 with ghosts; LFU and QBic at what docs/qbic-cache-sim.md states. A size bound,
  * counted by the C policies themselves (native/cache_pool.c), not a timing.
  */
-const BOUND: Record<string, number> = {
-  fifo: 20,
-  lru: 20,
-  clock: 20,
-  sieve: 20,
-  arc: 40,
-  s3fifo: 40,
-  "2q": 40,
-  lfu: 50,
-  qbic: 200,
-};
+const BOUND: Record<string, number> = { ...MEMORY_TARGETS, lfu: 50, qbic: 200 };
 const K = 4096;
-
-/** xorshift32, seeded. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-}
 
 Deno.test("native memory: bytes per cached block at 2^18 blocks, filled past capacity, within bounds", () => {
   const cap = 1 << 18;

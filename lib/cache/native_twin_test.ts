@@ -8,20 +8,10 @@ import { readTraceChunks } from "../trace/read_trace.ts";
 import { runGrid } from "./sim_grid.ts";
 import { createAdmission } from "./admission.ts";
 import type { IoOp, IoRecord } from "../trace/io_record.ts";
+import { xorshiftUniform as rng } from "../stats/xorshift.ts";
 
 const TWINS = ["lru", "fifo", "clock", "sieve", "s3fifo", "arc", "2q", "lfu", "qbic"];
 const K = 4096;
-
-/** xorshift32, seeded: every failure names its seed. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-}
 
 Deno.test("native twins: every online policy but belady has one", () => {
   for (const p of TWINS) assert.ok(hasNativeTwin(p), p);

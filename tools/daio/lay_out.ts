@@ -5,6 +5,7 @@
  * @module
  */
 import { describeFsError, ToolError } from "../../lib/cli/mod.ts";
+import { xorshift32 } from "../../lib/stats/xorshift.ts";
 
 /** Makes sure `path` exists and holds at least `size` bytes (when a size is given). */
 export async function layOut(path: string, size: number | undefined, quiet: boolean) {
@@ -35,13 +36,9 @@ export async function layOut(path: string, size: number | undefined, quiet: bool
   using _closer = f;
   if (!quiet) console.error(`daio: laying out ${path} to ${size} bytes`);
   const chunk = new Uint8Array(1 << 20);
-  let x = 0x9e3779b9;
-  for (let i = 0; i < chunk.length; i += 4) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    new DataView(chunk.buffer).setUint32(i, x >>> 0);
-  }
+  const next = xorshift32(0x9e3779b9);
+  const view = new DataView(chunk.buffer);
+  for (let i = 0; i < chunk.length; i += 4) view.setUint32(i, next());
   await f.seek(have, Deno.SeekMode.Start);
   try {
     for (let at = have; at < size!; at += chunk.length) {
