@@ -43,15 +43,19 @@ export async function* untilAborted<T>(
     yield* { [Symbol.asyncIterator]: () => it };
     return;
   }
+  // A fresh abort promise each step: racing every read against one long-lived promise would
+  // hang a reaction holding each read's result on it until the end, so every chunk read would
+  // stay in memory (a 100M-request trace held whole).
   let onAbort = () => {};
-  const aborted = new Promise<"aborted">((resolve) => {
-    onAbort = () => resolve("aborted");
-    if (signal.aborted) resolve("aborted");
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
   try {
     for (;;) {
+      if (signal.aborted) break;
+      const aborted = new Promise<"aborted">((resolve) => {
+        onAbort = () => resolve("aborted");
+        signal.addEventListener("abort", onAbort, { once: true });
+      });
       const r = await Promise.race([it.next(), aborted]);
+      signal.removeEventListener("abort", onAbort);
       if (r === "aborted" || r.done) break;
       yield r.value;
     }
