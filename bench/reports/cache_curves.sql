@@ -5,7 +5,7 @@
 -- and "+pdc" with the exact journal ranges; the heuristic's figures are in pdc_effect).
 -- chart: line x=cache_mib y=miss_ratio series=series facet=trace logx title="Miss ratio by cache size"
 WITH sim AS (
-  SELECT regexp_replace(coalesce((r.args->>'trace'), '?'), '^.*/', '') AS trace,
+  SELECT regexp_replace(coalesce((m.labels->>'trace'), (r.args->>'trace'), '?'), '^.*/', '') AS trace,
          (m.labels->>'policy') || CASE WHEN coalesce((m.labels->>'admit'), 'all') = 'all' THEN ''
                                        ELSE '+' || (m.labels->>'admit') END AS series,
          TRY_CAST((m.labels->>'size') AS DOUBLE) / 1048576 AS cache_mib,

@@ -24,7 +24,7 @@ WITH live AS (
   WHERE r.tool = 'pdc-filter' AND r.command IN ('classify', 'eval') AND r.status = 'ok'
     AND m.name IN ('journal_records', 'precision', 'recall')
 ), sim AS (
-  SELECT regexp_replace(coalesce((r.args->>'trace'), '-'), '^.*/', '') AS trace, 'sim' AS stage,
+  SELECT regexp_replace(coalesce((m.labels->>'trace'), (r.args->>'trace'), '-'), '^.*/', '') AS trace, 'sim' AS stage,
          (m.labels->>'policy') AS policy, coalesce((m.labels->>'admit'), 'all') AS admit,
          TRY_CAST((m.labels->>'size') AS DOUBLE) / 1048576 AS cache_mib,
          m.name AS figure, m.value, r.id AS run, r.started

@@ -302,7 +302,10 @@ async function runSim(opts: SimOptions): Promise<void> {
     if (why) throw new ToolError(`--engine native: ${why}; or use --engine ts`);
   }
   const cells = plannedCells(opts, policies, sizes);
-  const args = { ...opts, policy: policies, size: sizes };
+  // One trace is recorded as a string, as before sweeps (reports read args->>'trace'); several
+  // as a list, each metric then naming its trace in its labels.
+  const trace = opts.trace.length === 1 ? opts.trace[0] : opts.trace;
+  const args = { ...opts, policy: policies, size: sizes, trace };
   const info = { tool: "qbic-cache", command: "sim", args };
   await withRun(opts, info, async (run, interrupt) => {
     const progress = new Progress({ quiet: opts.quiet });
