@@ -37,7 +37,7 @@
 import { parseArgs } from "node:util";
 import { buildGuest, type GuestImage } from "../../lib/qemu/guest.ts";
 import { launchGuest } from "../../lib/qemu/launch.ts";
-import { startNbdServer } from "../../lib/qemu/nbd_server.ts";
+import { type NbdServer, startNbdServer } from "../../lib/qemu/nbd_server.ts";
 import { formatTable } from "../../lib/cli/table.ts";
 import { withRun } from "../../lib/cli/with_run.ts";
 import { median } from "../thread_cpu.ts";
@@ -137,43 +137,30 @@ async function makeTemplate(path: string): Promise<ImageMaps> {
   return await imageMaps(path);
 }
 
-async function runLeg(
+/** serve's arguments for one leg: the slow device, the cache, the policy and the admission. */
+function serveArgs(policy: string, cacheBytes: number, admit: string): string[] {
+  return [
+    "--direct",
+    "on",
+    "--backing-latency",
+    model,
+    "--cache-size",
+    String(cacheBytes),
+    "--policy",
+    policy,
+    ...VARIANTS[admit].args,
+    "--output",
+    "json",
+  ];
+}
+
+/** Boots the guest on serve's export and returns the workload's RESULT (checked), stopping serve. */
+async function guestRun(
   guest: GuestImage,
-  dir: string,
-  template: string,
-  maps: ImageMaps,
   w: GuestWorkload,
-  policy: string,
-  cacheBytes: number,
-  admit: string,
-  tracePath: string,
-): Promise<Leg> {
-  const img = `${dir}/run.img`;
-  await sh("cp", ["--sparse=always", template, img]);
-  const out = `${dir}/serve.out`, err = `${dir}/serve.err`;
-  await Deno.writeTextFile(out, "");
-  const srv = await startNbdServer({
-    kind: "qbic-cache",
-    image: img,
-    socket: `${dir}/nbd.sock`,
-    record: tracePath,
-    extraArgs: [
-      "--direct",
-      "on",
-      "--backing-latency",
-      model,
-      "--cache-size",
-      String(cacheBytes),
-      "--policy",
-      policy,
-      ...VARIANTS[admit].args,
-      "--output",
-      "json",
-    ],
-    stdoutPath: out,
-    stderrPath: err,
-    timeoutMs: 1_800_000,
-  });
+  srv: NbdServer,
+  err: string,
+): Promise<Record<string, unknown>> {
   let result: Record<string, unknown> | undefined;
   let serveCode = 0;
   try {
@@ -201,6 +188,35 @@ async function runLeg(
   if (!result || result.ok !== true) {
     throw new Error(`${w.name}: the guest's data check failed: ${JSON.stringify(result)}`);
   }
+  return result;
+}
+
+async function runLeg(
+  guest: GuestImage,
+  dir: string,
+  template: string,
+  maps: ImageMaps,
+  w: GuestWorkload,
+  policy: string,
+  cacheBytes: number,
+  admit: string,
+  tracePath: string,
+): Promise<Leg> {
+  const img = `${dir}/run.img`;
+  await sh("cp", ["--sparse=always", template, img]);
+  const out = `${dir}/serve.out`, err = `${dir}/serve.err`;
+  await Deno.writeTextFile(out, "");
+  const srv = await startNbdServer({
+    kind: "qbic-cache",
+    image: img,
+    socket: `${dir}/nbd.sock`,
+    record: tracePath,
+    extraArgs: serveArgs(policy, cacheBytes, admit),
+    stdoutPath: out,
+    stderrPath: err,
+    timeoutMs: 1_800_000,
+  });
+  const result = await guestRun(guest, w, srv, err);
   const row = JSON.parse((await Deno.readTextFile(out)).trim().split("\n").at(-1)!);
   const blocks = Math.floor(cacheBytes / BS);
   const records = readTrace(await Deno.readTextFile(tracePath));
@@ -251,6 +267,132 @@ const header = [
 const rows: string[][] = [];
 const hostHeader = ["workload", "policy", "cache", ...REPLAY_MODES];
 const hostRows: string[][] = [];
+type Run = Parameters<Parameters<typeof withRun>[2]>[0];
+/** One cell of the matrix: a workload's image, a policy and a cache size. */
+interface Cell {
+  w: GuestWorkload;
+  template: string;
+  maps: ImageMaps;
+  policy: string;
+  factor: number;
+  cacheBytes: number;
+  job: Record<string, string>;
+}
+
+/** The figures of one leg into the store and one line on stderr. */
+function recordLeg(run: Run, c: Cell, admit: string, rep: number, leg: Leg, trace: string): void {
+  const l = { ...c.job, admit, rep: String(rep), peer: "hvkit" };
+  run.metric("ops_s", leg.opsS, "1/s", l);
+  run.metric("bw", leg.mbS * 1e6 / 1048576, "MiB/s", l); // the guest prints MB/s (10^6)
+  run.metric("lat_mean", leg.latMeanMs, "ms", l);
+  run.metric("lat_max", leg.latMaxMs, "ms", l);
+  run.metric("host_hit_ratio", leg.hitRatio, "ratio", l);
+  run.metric("device_requests", leg.deviceRequests, "count", l);
+  run.metric("device_mean_latency", leg.deviceMeanUs, "us", l);
+  for (const [m, v] of Object.entries(leg.readHit)) {
+    run.metric("read_hit_ratio", v, "ratio", { ...l, replay: m });
+  }
+  run.event("leg", { ...l, cacheBytes: c.cacheBytes, serveAdmit: leg.serveAdmit, trace });
+  console.error(
+    `${c.w.name} ${c.policy} ${c.factor}x ${admit} rep ${rep}: ${leg.opsS} ops/s, ` +
+      `host hit ${leg.hitRatio}, read hit ${f3(leg.readHit.none)} none / ` +
+      `${f3(leg.readHit[VARIANTS[admit].replay])} ${VARIANTS[admit].replay}, ` +
+      `${leg.deviceRequests} device requests (mean ${leg.deviceMeanUs} us), ` +
+      `serve: ${leg.serveAdmit}`,
+  );
+}
+
+/** What the repetitions of one cell gave: every leg per admission, and the per-repetition ratios. */
+interface CellLegs {
+  legs: Record<string, Leg[]>;
+  ratios: Record<string, number[]>;
+  latRatios: Record<string, number[]>;
+}
+
+async function runCell(run: Run, c: Cell): Promise<CellLegs> {
+  const legs: Record<string, Leg[]> = Object.fromEntries(admits.map((a) => [a, []]));
+  const ratios: Record<string, number[]> = {}, latRatios: Record<string, number[]> = {};
+  for (const v of variants) ratios[v] = [], latRatios[v] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    // Rotated each repetition: every admission runs first, second, ... in turn.
+    const order = admits.map((_, i) => admits[(i + rep) % admits.length]);
+    const got: Record<string, Leg> = {};
+    for (const admit of order) {
+      const trace = `${work}/${c.w.name}-${c.policy}-${c.factor}x-${admit}-${rep}.jsonl`;
+      const leg = await runLeg(
+        guest,
+        work,
+        c.template,
+        c.maps,
+        c.w,
+        c.policy,
+        c.cacheBytes,
+        admit,
+        trace,
+      );
+      got[admit] = leg;
+      legs[admit].push(leg);
+      recordLeg(run, c, admit, rep, leg, trace);
+    }
+    for (const v of variants) {
+      ratios[v].push(got[v].opsS / got.all.opsS);
+      latRatios[v].push(got[v].latMeanMs / got.all.latMeanMs);
+    }
+  }
+  return { legs, ratios, latRatios };
+}
+
+/** The cell's medians and spreads into the store, a row per variant, a host-side row. */
+function reportCell(run: Run, c: Cell, { legs, ratios, latRatios }: CellLegs): void {
+  const med = (a: string, f: (l: Leg) => number) => median(legs[a].map(f));
+  for (const a of admits) {
+    const l = { ...c.job, admit: a, rep: "median", peer: "hvkit" };
+    run.metric("ops_s", med(a, (x) => x.opsS), "1/s", l);
+    run.metric("ops_s_min", Math.min(...legs[a].map((x) => x.opsS)), "1/s", l);
+    run.metric("ops_s_max", Math.max(...legs[a].map((x) => x.opsS)), "1/s", l);
+  }
+  const size = `${c.factor}x (${c.cacheBytes / 1024}K)`;
+  for (const v of variants) {
+    const ratio = median(ratios[v]);
+    const peer = { ...c.job, admit: v, ratio: `${v}/all`, peer: "admit-all", gate: "report" };
+    run.metric("ops_s_ratio", ratio, "x", { ...peer, better: "higher" });
+    // the spread of the per-repetition ratios (listed, never gating)
+    run.metric("ops_s_ratio_min", Math.min(...ratios[v]), "x", { ...peer, better: "higher" });
+    run.metric("ops_s_ratio_max", Math.max(...ratios[v]), "x", { ...peer, better: "higher" });
+    run.metric("lat_mean_ratio", median(latRatios[v]), "x", { ...peer, better: "lower" });
+    const mode = VARIANTS[v].replay;
+    rows.push([
+      c.w.name,
+      c.policy,
+      size,
+      legs[v][0].serveAdmit,
+      `${f2(med("all", (x) => x.opsS))} ${spread(legs.all.map((x) => x.opsS))}`,
+      `${f2(med(v, (x) => x.opsS))} ${spread(legs[v].map((x) => x.opsS))}`,
+      `${f2(ratio)} ${spread(ratios[v])}`,
+      f2(med("all", (x) => x.latMeanMs)),
+      f2(med(v, (x) => x.latMeanMs)),
+      f3(med("all", (x) => x.readHit.none)),
+      f3(med(v, (x) => x.readHit[mode])),
+      String(med("all", (x) => x.deviceRequests)),
+      String(med(v, (x) => x.deviceRequests)),
+    ]);
+  }
+  // Every mode over the admit-all streams (the stream hardly depends on the cache).
+  hostRows.push([
+    c.w.name,
+    c.policy,
+    size,
+    ...REPLAY_MODES.map((m) => {
+      const xs = legs.all.map((x) => x.readHit[m]);
+      const mid = median(xs);
+      run.metric("read_hit_ratio_replay", mid, "ratio", { ...c.job, replay: m });
+      return xs.length > 1 && Math.max(...xs) - Math.min(...xs) >= 0.0005
+        ? `${f3(mid)} (${f3(Math.min(...xs))}-${f3(Math.max(...xs))})`
+        : f3(mid);
+    }),
+  ]);
+}
+
 try {
   await withRun(
     { db: values["no-db"] ? false : values.db },
@@ -263,112 +405,8 @@ try {
           for (const factor of factors) {
             const cacheBytes = Math.max(BS, Math.round(w.workingSetBytes * factor / BS) * BS);
             const job = { job: w.name, policy, cache: `${factor}x`, backing_latency: model };
-            const legs: Record<string, Leg[]> = Object.fromEntries(admits.map((a) => [a, []]));
-            const ratios: Record<string, number[]> = {}, latRatios: Record<string, number[]> = {};
-            for (const v of variants) ratios[v] = [], latRatios[v] = [];
-            for (let rep = 0; rep < reps; rep++) {
-              // Rotated each repetition: every admission runs first, second, ... in turn.
-              const order = admits.map((_, i) => admits[(i + rep) % admits.length]);
-              const got: Record<string, Leg> = {};
-              for (const admit of order) {
-                const trace = `${work}/${w.name}-${policy}-${factor}x-${admit}-${rep}.jsonl`;
-                const leg = await runLeg(
-                  guest,
-                  work,
-                  template,
-                  maps,
-                  w,
-                  policy,
-                  cacheBytes,
-                  admit,
-                  trace,
-                );
-                got[admit] = leg;
-                legs[admit].push(leg);
-                const l = { ...job, admit, rep: String(rep), peer: "hvkit" };
-                run.metric("ops_s", leg.opsS, "1/s", l);
-                run.metric("bw", leg.mbS * 1e6 / 1048576, "MiB/s", l); // the guest prints MB/s (10^6)
-                run.metric("lat_mean", leg.latMeanMs, "ms", l);
-                run.metric("lat_max", leg.latMaxMs, "ms", l);
-                run.metric("host_hit_ratio", leg.hitRatio, "ratio", l);
-                run.metric("device_requests", leg.deviceRequests, "count", l);
-                run.metric("device_mean_latency", leg.deviceMeanUs, "us", l);
-                for (const [m, v] of Object.entries(leg.readHit)) {
-                  run.metric("read_hit_ratio", v, "ratio", { ...l, replay: m });
-                }
-                run.event("leg", { ...l, cacheBytes, serveAdmit: leg.serveAdmit, trace });
-                console.error(
-                  `${w.name} ${policy} ${factor}x ${admit} rep ${rep}: ${leg.opsS} ops/s, ` +
-                    `host hit ${leg.hitRatio}, read hit ${f3(leg.readHit.none)} none / ` +
-                    `${f3(leg.readHit[VARIANTS[admit].replay])} ${VARIANTS[admit].replay}, ` +
-                    `${leg.deviceRequests} device requests (mean ${leg.deviceMeanUs} us), ` +
-                    `serve: ${leg.serveAdmit}`,
-                );
-              }
-              for (const v of variants) {
-                ratios[v].push(got[v].opsS / got.all.opsS);
-                latRatios[v].push(got[v].latMeanMs / got.all.latMeanMs);
-              }
-            }
-            const med = (a: string, f: (l: Leg) => number) => median(legs[a].map(f));
-            for (const a of admits) {
-              const l = { ...job, admit: a, rep: "median", peer: "hvkit" };
-              run.metric("ops_s", med(a, (x) => x.opsS), "1/s", l);
-              run.metric("ops_s_min", Math.min(...legs[a].map((x) => x.opsS)), "1/s", l);
-              run.metric("ops_s_max", Math.max(...legs[a].map((x) => x.opsS)), "1/s", l);
-            }
-            const size = `${factor}x (${cacheBytes / 1024}K)`;
-            for (const v of variants) {
-              const ratio = median(ratios[v]);
-              const peer = {
-                ...job,
-                admit: v,
-                ratio: `${v}/all`,
-                peer: "admit-all",
-                gate: "report",
-              };
-              run.metric("ops_s_ratio", ratio, "x", { ...peer, better: "higher" });
-              // the spread of the per-repetition ratios (listed, never gating)
-              run.metric("ops_s_ratio_min", Math.min(...ratios[v]), "x", {
-                ...peer,
-                better: "higher",
-              });
-              run.metric("ops_s_ratio_max", Math.max(...ratios[v]), "x", {
-                ...peer,
-                better: "higher",
-              });
-              run.metric("lat_mean_ratio", median(latRatios[v]), "x", { ...peer, better: "lower" });
-              const mode = VARIANTS[v].replay;
-              rows.push([
-                w.name,
-                policy,
-                size,
-                legs[v][0].serveAdmit,
-                `${f2(med("all", (x) => x.opsS))} ${spread(legs.all.map((x) => x.opsS))}`,
-                `${f2(med(v, (x) => x.opsS))} ${spread(legs[v].map((x) => x.opsS))}`,
-                `${f2(ratio)} ${spread(ratios[v])}`,
-                f2(med("all", (x) => x.latMeanMs)),
-                f2(med(v, (x) => x.latMeanMs)),
-                f3(med("all", (x) => x.readHit.none)),
-                f3(med(v, (x) => x.readHit[mode])),
-                String(med("all", (x) => x.deviceRequests)),
-                String(med(v, (x) => x.deviceRequests)),
-              ]);
-            }
-            // Every mode over the admit-all streams (the stream hardly depends on the cache).
-            hostRows.push([
-              w.name,
-              policy,
-              size,
-              ...REPLAY_MODES.map((m) => {
-                const xs = legs.all.map((x) => x.readHit[m]);
-                const mid = median(xs);
-                run.metric("read_hit_ratio_replay", mid, "ratio", { ...job, replay: m });
-                return xs.length > 1 && Math.max(...xs) - Math.min(...xs) >= 0.0005
-                  ? `${f3(mid)} (${f3(Math.min(...xs))}-${f3(Math.max(...xs))})`
-                  : f3(mid);
-              }),
-            ]);
+            const c: Cell = { w, template, maps, policy, factor, cacheBytes, job };
+            reportCell(run, c, await runCell(run, c));
           }
         }
       }

@@ -163,25 +163,31 @@ export class HeuristicDetector implements JournalDetector {
       return false;
     }
     const end = off + len;
-    const regions = st.regions;
-    if (op === "R" || op === "T") {
-      let hit = false;
-      for (let i = 0; i < regions.length; i++) {
-        const r = regions[i];
-        if (off < r.hi && end > r.lo) {
-          hit = true;
-          if (op === "R" && end > r.lo + START_ZONE && this.#disorder(st, r)) i--;
-        }
-      }
-      if (op === "R") {
-        const p = st.promising;
-        for (let i = 0; i < p.length; i++) {
-          if (off < p[i].hi && end > p[i].lo) p[i].spoiled = true;
-        }
-      }
-      return hit;
-    }
+    if (op === "R" || op === "T") return this.#observeRead(st, op, off, end);
     // A write (W or Z).
+    const inRegion = this.#writeNearRegion(st, off, end, fua);
+    if (inRegion !== undefined) return inRegion;
+    return this.#writeOnStream(st, off, end, fua);
+  }
+
+  /** A read or trim: whether it touches a journal region; a read spoils promising streams. */
+  #observeRead(st: DeviceState, op: string, off: number, end: number): boolean {
+    const regions = st.regions;
+    let hit = false;
+    for (let i = 0; i < regions.length; i++) {
+      const r = regions[i];
+      if (off < r.hi && end > r.lo) {
+        hit = true;
+        if (op === "R" && end > r.lo + START_ZONE && this.#disorder(st, r)) i--;
+      }
+    }
+    if (op === "R") spoilOverlapping(st.promising, off, end);
+    return hit;
+  }
+
+  /** A write at or near a known region: journal (true), out of place in it (false), or not near any. */
+  #writeNearRegion(st: DeviceState, off: number, end: number, fua: boolean): boolean | undefined {
+    const regions = st.regions;
     for (let i = 0; i < regions.length; i++) {
       const r = regions[i];
       if (off < r.lo - AHEAD || off > r.hi + AHEAD) continue;
@@ -204,6 +210,11 @@ export class HeuristicDetector implements JournalDetector {
         return false;
       }
     }
+    return undefined;
+  }
+
+  /** A write elsewhere: starts or extends a sequential stream, which may join a region or commit. */
+  #writeOnStream(st: DeviceState, off: number, end: number, fua: boolean): boolean {
     const tails = st.tails;
     let s = tails.get(off);
     let continues = true;
@@ -212,18 +223,14 @@ export class HeuristicDetector implements JournalDetector {
       s = { lo: off, hi: end, commits: 0, epoch: st.epoch, spoiled: false };
       tails.set(end, s);
       if (tails.size > this.#maxStreams) tails.delete(tails.keys().next().value as number);
-      const p = st.promising;
-      for (let i = 0; i < p.length; i++) {
-        if (off < p[i].hi && end > p[i].lo) p[i].spoiled = true;
-      }
+      spoilOverlapping(st.promising, off, end);
     } else {
       tails.delete(off);
       s.hi = end;
       tails.set(end, s);
     }
     // A stream that grows into a region's start joins it (a journal learned mid-pass, wrapping).
-    for (let i = 0; i < regions.length; i++) {
-      const r = regions[i];
+    for (const r of st.regions) {
       if (r.lo === end && !s.spoiled) {
         r.lo = Math.min(r.lo, s.lo);
         addHead(r, end);
@@ -274,4 +281,13 @@ export class HeuristicDetector implements JournalDetector {
       if (st.promising.length > 16) st.promising.shift();
     }
   }
+}
+
+/** Marks the streams that overlap [off, end) spoiled: they cannot be a journal. */
+function spoilOverlapping(
+  streams: { lo: number; hi: number; spoiled: boolean }[],
+  off: number,
+  end: number,
+): void {
+  for (const p of streams) if (off < p.hi && end > p.lo) p.spoiled = true;
 }

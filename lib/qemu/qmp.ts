@@ -27,6 +27,18 @@ export interface QmpEvent {
   timestamp: { seconds: number; microseconds: number };
 }
 
+/** An event message as {@linkcode QmpEvent}: `data` kept only when it is an object, the
+ * timestamp's fields as numbers (0 when QEMU left them out). */
+function toEvent(event: string, msg: Record<string, unknown>): QmpEvent {
+  const t = (msg.timestamp ?? {}) as Record<string, unknown>;
+  const data = msg.data;
+  return {
+    event,
+    ...(data !== null && typeof data === "object" ? { data: data as Record<string, unknown> } : {}),
+    timestamp: { seconds: Number(t.seconds ?? 0), microseconds: Number(t.microseconds ?? 0) },
+  };
+}
+
 /** A command QEMU refused: its error class (`GenericError`, `CommandNotFound`, ...) and text. */
 export class QmpError extends Error {
   override name = "QmpError";
@@ -343,7 +355,7 @@ export class QmpClient {
     }
     if (msg === null || typeof msg !== "object") return;
     if (typeof msg.event === "string") {
-      this.#events.push(msg as unknown as QmpEvent);
+      this.#events.push(toEvent(msg.event, msg));
       if (this.#events.length > EVENT_BACKLOG) {
         this.#events.shift();
         this.#dropped++;

@@ -74,10 +74,8 @@ export async function* readBinaryChunks(
   stream: ReadableStream<Uint8Array>,
   maxRecords = 1 << 16,
 ): AsyncGenerator<BinaryChunk> {
-  const devNames: string[] = [""];
+  const d = new RecordDecoder();
   let headerSeen = false;
-  let recNo = 0;
-  const dec = new TextDecoder();
   for await (const { queue, done } of queuedReads(stream)) {
     if (!headerSeen) {
       const head = queue.peek();
@@ -85,9 +83,7 @@ export async function* readBinaryChunks(
         if (done && head.length > 0) throw new TraceFormatError(0, "truncated binary trace header");
         continue;
       }
-      if (!isBinaryTrace(head)) throw new TraceFormatError(0, "not an hvkit binary trace");
-      const rs = new DataView(head.buffer, head.byteOffset).getUint32(8, true);
-      if (rs !== RECORD_SIZE) throw new TraceFormatError(0, `unsupported record size ${rs}`);
+      checkHeader(head);
       queue.skip(HEADER_SIZE);
       headerSeen = true;
     }
@@ -95,68 +91,98 @@ export async function* readBinaryChunks(
     let pos = 0;
     while (buf.length - pos >= RECORD_SIZE) {
       const n = Math.min(maxRecords, Math.floor((buf.length - pos) / RECORD_SIZE));
-      const chunk: BinaryChunk = {
-        count: 0,
-        ts: new Float64Array(n),
-        op: new Uint8Array(n),
-        off: new Float64Array(n),
-        len: new Float64Array(n),
-        flags: new Uint8Array(n),
-        dev: new Uint16Array(n),
-        devNames,
-      };
-      const dv = new DataView(buf.buffer, buf.byteOffset + pos, n * RECORD_SIZE);
-      let k = 0, p = 0;
-      let stalled = false;
-      while (p + RECORD_SIZE <= n * RECORD_SIZE) {
-        const op = dv.getUint8(p + 20);
-        recNo++;
-        if (op === OP_DEV) {
-          const nameLen = dv.getUint32(p + 16, true);
-          if (nameLen > MAX_DEV_NAME_BYTES) {
-            throw new TraceFormatError(
-              recNo,
-              `device name of ${nameLen} bytes, above ${MAX_DEV_NAME_BYTES}`,
-            );
-          }
-          const slots = Math.ceil(nameLen / RECORD_SIZE);
-          const need = RECORD_SIZE * (1 + slots);
-          if (pos + p + need > buf.length) {
-            recNo--;
-            stalled = true;
-            break;
-          }
-          const id = dv.getUint16(p + 22, true);
-          const start = pos + p + RECORD_SIZE;
-          devNames[id] = dec.decode(buf.subarray(start, start + nameLen));
-          p += need;
-          recNo += slots;
-          if (p > n * RECORD_SIZE) break;
-          continue;
-        }
-        if (op > 4) throw new TraceFormatError(recNo, `bad op code ${op} in binary record`);
-        const ts = dv.getFloat64(p, true), off = dv.getFloat64(p + 8, true);
-        const len = dv.getUint32(p + 16, true);
-        if (!Number.isFinite(ts)) throw new TraceFormatError(recNo, `ts is not finite: ${ts}`);
-        checkExtent(off, len, recNo);
-        chunk.ts[k] = ts;
-        chunk.off[k] = off;
-        chunk.len[k] = len;
-        chunk.op[k] = op;
-        chunk.flags[k] = dv.getUint8(p + 21);
-        chunk.dev[k] = dv.getUint16(p + 22, true);
-        k++;
-        p += RECORD_SIZE;
-      }
-      chunk.count = k;
-      pos += p;
-      if (k > 0) yield chunk;
+      const { chunk, used, stalled } = d.decode(buf, pos, n);
+      pos += used;
+      if (chunk.count > 0) yield chunk;
       if (stalled) break;
     }
     queue.skip(pos);
     if (done && queue.length !== 0) {
-      throw new TraceFormatError(recNo + 1, "truncated binary record at the end");
+      throw new TraceFormatError(d.recNo + 1, "truncated binary record at the end");
     }
+  }
+}
+
+/** The 16-byte header: the magic and this reader's record size. */
+function checkHeader(head: Uint8Array): void {
+  if (!isBinaryTrace(head)) throw new TraceFormatError(0, "not an hvkit binary trace");
+  const rs = new DataView(head.buffer, head.byteOffset).getUint32(8, true);
+  if (rs !== RECORD_SIZE) throw new TraceFormatError(0, `unsupported record size ${rs}`);
+}
+
+/** Decodes records into column chunks, keeping the record count and the device names. */
+class RecordDecoder {
+  readonly devNames: string[] = [""];
+  recNo = 0;
+  #dec = new TextDecoder();
+
+  /**
+   * Up to `n` records from `buf` at `pos`: the chunk, the bytes used, and whether a device
+   * record's name runs past the buffer (then it waits for more bytes).
+   */
+  decode(buf: Uint8Array, pos: number, n: number) {
+    const chunk: BinaryChunk = {
+      count: 0,
+      ts: new Float64Array(n),
+      op: new Uint8Array(n),
+      off: new Float64Array(n),
+      len: new Float64Array(n),
+      flags: new Uint8Array(n),
+      dev: new Uint16Array(n),
+      devNames: this.devNames,
+    };
+    const dv = new DataView(buf.buffer, buf.byteOffset + pos, n * RECORD_SIZE);
+    let k = 0, p = 0;
+    let stalled = false;
+    while (p + RECORD_SIZE <= n * RECORD_SIZE) {
+      const op = dv.getUint8(p + 20);
+      this.recNo++;
+      if (op === OP_DEV) {
+        const need = this.#deviceRecord(buf, pos + p, dv, p);
+        if (need < 0) {
+          this.recNo--;
+          stalled = true;
+          break;
+        }
+        p += need;
+        if (p > n * RECORD_SIZE) break;
+        continue;
+      }
+      if (op > 4) throw new TraceFormatError(this.recNo, `bad op code ${op} in binary record`);
+      const ts = dv.getFloat64(p, true), off = dv.getFloat64(p + 8, true);
+      const len = dv.getUint32(p + 16, true);
+      if (!Number.isFinite(ts)) throw new TraceFormatError(this.recNo, `ts is not finite: ${ts}`);
+      checkExtent(off, len, this.recNo);
+      chunk.ts[k] = ts;
+      chunk.off[k] = off;
+      chunk.len[k] = len;
+      chunk.op[k] = op;
+      chunk.flags[k] = dv.getUint8(p + 21);
+      chunk.dev[k] = dv.getUint16(p + 22, true);
+      k++;
+      p += RECORD_SIZE;
+    }
+    chunk.count = k;
+    return { chunk, used: p, stalled };
+  }
+
+  /** A device record at `at` in `buf`: names the id; its bytes, or -1 if its name is not all here. */
+  #deviceRecord(buf: Uint8Array, at: number, dv: DataView, p: number): number {
+    const nameLen = dv.getUint32(p + 16, true);
+    if (nameLen > MAX_DEV_NAME_BYTES) {
+      throw new TraceFormatError(
+        this.recNo,
+        `device name of ${nameLen} bytes, above ${MAX_DEV_NAME_BYTES}`,
+      );
+    }
+    const slots = Math.ceil(nameLen / RECORD_SIZE);
+    const need = RECORD_SIZE * (1 + slots);
+    if (at + need > buf.length) return -1;
+    const id = dv.getUint16(p + 22, true);
+    const start = at + RECORD_SIZE;
+    this.devNames[id] = this.#dec.decode(buf.subarray(start, start + nameLen));
+    this.recNo += slots;
+    return need;
   }
 }
 

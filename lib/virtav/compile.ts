@@ -56,97 +56,145 @@ const INF = 0xffffffff;
  * ```
  */
 export function compileSignatures(sigs: BodySignature[]): CompiledDb {
-  const progs: number[] = [], parts: number[] = [], atoms: number[] = [], pool: number[] = [];
-  let nprogs = 0, nparts = 0, natoms = 0;
-  const cparts: number[] = [], cunits: number[] = [], cmembers: number[] = [];
-  const cpartIds = new Map<ClamPart, number>();
-  const clamId = (cp: ClamPart): number => {
-    let id = cpartIds.get(cp);
+  const b = new BlobBuilder();
+  sigs.forEach((sig, sigId) => {
+    for (const v of sig.variants) b.program(sig, sigId, v);
+  });
+  return { blob: b.finish(sigs.length), names: sigs.map((s) => s.name) };
+}
+
+type Variant = BodySignature["variants"][number];
+type VariantPart = Variant["parts"][number];
+type PartAtom = VariantPart["atoms"][number];
+
+/** The blob's tables as they fill, in the order the native loader reads them. */
+class BlobBuilder {
+  progs: number[] = [];
+  parts: number[] = [];
+  atoms: number[] = [];
+  /** Bytes and masks, every table's variable part. */
+  pool: number[] = [];
+  nprogs = 0;
+  nparts = 0;
+  natoms = 0;
+  cparts: number[] = [];
+  cunits: number[] = [];
+  cmembers: number[] = [];
+  cpartIds = new Map<ClamPart, number>();
+
+  /** One variant of a signature: its program row, then its parts. */
+  program(sig: BodySignature, sigId: number, v: Variant): void {
+    const offKind = sig.offset.kind === "any" ? 0 : sig.offset.kind === "abs" ? 1 : 2;
+    // The offset is checked natively against the first part's core (see Part.lead).
+    const base = sig.offset.base, range = sig.offset.range;
+    const prog = this.nprogs++;
+    this.progs.push(
+      sigId,
+      this.nparts,
+      v.parts.length,
+      offKind,
+      base % 2 ** 32,
+      Math.floor(base / 2 ** 32),
+      range % 2 ** 32,
+      Math.floor(range / 2 ** 32),
+    );
+    for (const p of v.parts) this.part(sig.name, p, prog);
+  }
+
+  part(name: string, p: VariantPart, prog: number): void {
+    this.nparts++;
+    const gapMax = p.gapMax < 0 ? INF : p.gapMax;
+    if (p.gapMin >= INF || gapMax > INF) throw new Error(`${name}: gap too large`);
+    this.parts.push(
+      this.natoms,
+      p.atoms.length,
+      p.width,
+      p.gapMin,
+      gapMax,
+      p.keyOff,
+      p.keyLen,
+      p.anchorOff,
+      p.anchorLen,
+      prog,
+      p.lead,
+      p.trail,
+      p.edges,
+      p.head,
+      p.minEnd,
+      p.clam ? this.clamId(p.clam) : INF,
+      p.trigOff,
+    );
+    for (const a of p.atoms) this.atom(a);
+  }
+
+  atom(a: PartAtom): void {
+    this.natoms++;
+    if (a.kind === "bytes") {
+      this.atoms.push(a.grp ? 3 : 0, a.vals.length, 1, this.pool.length);
+      this.pool.push(...a.vals, ...a.masks);
+    } else {
+      this.atoms.push(a.negate ? 2 : 1, a.width, a.alts.length, this.pool.length);
+      for (const alt of a.alts) this.pool.push(...alt.vals, ...alt.masks);
+    }
+  }
+
+  /** The un-expanded part clamscan's own search checks, once per part (shared by variants). */
+  clamId(cp: ClamPart): number {
+    let id = this.cpartIds.get(cp);
     if (id !== undefined) return id;
-    id = cpartIds.size;
-    cpartIds.set(cp, id);
+    id = this.cpartIds.size;
+    this.cpartIds.set(cp, id);
     const side = (c: ClamPart["lch"]) =>
       c ? [c.val | c.mask << 8 | 1 << 16, c.min, c.max] : [0, 0, 0];
-    cparts.push(cunits.length / 4, cp.units.length, cp.ppos, cp.depth, cp.len1, cp.plen1, cp.edges);
-    cparts.push(...side(cp.lch), ...side(cp.rch));
+    this.cparts.push(
+      this.cunits.length / 4,
+      cp.units.length,
+      cp.ppos,
+      cp.depth,
+      cp.len1,
+      cp.plen1,
+      cp.edges,
+    );
+    this.cparts.push(...side(cp.lch), ...side(cp.rch));
     for (const u of cp.units) {
-      if (u.k === "byte") cunits.push(0, u.val | u.mask << 8, 0, 0);
+      if (u.k === "byte") this.cunits.push(0, u.val | u.mask << 8, 0, 0);
       else if (u.k === "cls") {
-        cunits.push(u.cls === "L" ? 3 : u.cls === "B" ? 4 : 5, u.negate ? 1 : 0, 0, 0);
+        this.cunits.push(u.cls === "L" ? 3 : u.cls === "B" ? 4 : 5, u.negate ? 1 : 0, 0, 0);
       } else {
-        cunits.push(u.k === "alt" ? 1 : 2, u.k === "alt" && u.negate ? 1 : 0);
-        cunits.push(cmembers.length / 3, u.members.length);
+        this.cunits.push(u.k === "alt" ? 1 : 2, u.k === "alt" && u.negate ? 1 : 0);
+        this.cunits.push(this.cmembers.length / 3, u.members.length);
         for (const m of u.members) {
-          cmembers.push(m.vals.length, "unique" in m && m.unique ? 1 : 0, pool.length);
-          pool.push(...m.vals, ...m.masks);
+          this.cmembers.push(m.vals.length, "unique" in m && m.unique ? 1 : 0, this.pool.length);
+          this.pool.push(...m.vals, ...m.masks);
         }
       }
     }
     return id;
-  };
-  sigs.forEach((sig, sigId) => {
-    const offKind = sig.offset.kind === "any" ? 0 : sig.offset.kind === "abs" ? 1 : 2;
-    for (const v of sig.variants) {
-      // The offset is checked natively against the first part's core (see Part.lead).
-      const base = sig.offset.base, range = sig.offset.range;
-      const prog = nprogs++;
-      progs.push(
-        sigId,
-        nparts,
-        v.parts.length,
-        offKind,
-        base % 2 ** 32,
-        Math.floor(base / 2 ** 32),
-        range % 2 ** 32,
-        Math.floor(range / 2 ** 32),
-      );
-      for (const p of v.parts) {
-        nparts++;
-        const gapMax = p.gapMax < 0 ? INF : p.gapMax;
-        if (p.gapMin >= INF || gapMax > INF) throw new Error(`${sig.name}: gap too large`);
-        parts.push(
-          natoms,
-          p.atoms.length,
-          p.width,
-          p.gapMin,
-          gapMax,
-          p.keyOff,
-          p.keyLen,
-          p.anchorOff,
-          p.anchorLen,
-          prog,
-          p.lead,
-          p.trail,
-          p.edges,
-          p.head,
-          p.minEnd,
-          p.clam ? clamId(p.clam) : INF,
-          p.trigOff,
-        );
-        for (const a of p.atoms) {
-          natoms++;
-          if (a.kind === "bytes") {
-            atoms.push(a.grp ? 3 : 0, a.vals.length, 1, pool.length);
-            pool.push(...a.vals, ...a.masks);
-          } else {
-            atoms.push(a.negate ? 2 : 1, a.width, a.alts.length, pool.length);
-            for (const alt of a.alts) pool.push(...alt.vals, ...alt.masks);
-          }
-        }
-      }
-    }
-  });
-  const header = [MAGIC, BLOB_VERSION, sigs.length, nprogs, nparts, natoms, pool.length];
-  header.push(cpartIds.size, cunits.length / 4, cmembers.length / 3, 0, 0);
-  const tables = [header, progs, parts, atoms, cparts, cunits, cmembers];
-  const words = tables.reduce((n, t) => n + t.length, 0);
-  const blob = new Uint8Array(words * 4 + pool.length);
-  const u32 = new Uint32Array(blob.buffer, 0, words);
-  let at = 0;
-  for (const t of tables) {
-    u32.set(t, at);
-    at += t.length;
   }
-  blob.set(pool, words * 4);
-  return { blob, names: sigs.map((s) => s.name) };
+
+  /** The header, the tables as u32 words, then the pool's bytes. */
+  finish(nsigs: number): Uint8Array {
+    const header = [MAGIC, BLOB_VERSION, nsigs, this.nprogs, this.nparts, this.natoms];
+    header.push(this.pool.length, this.cpartIds.size, this.cunits.length / 4);
+    header.push(this.cmembers.length / 3, 0, 0);
+    const tables = [
+      header,
+      this.progs,
+      this.parts,
+      this.atoms,
+      this.cparts,
+      this.cunits,
+      this.cmembers,
+    ];
+    const words = tables.reduce((n, t) => n + t.length, 0);
+    const blob = new Uint8Array(words * 4 + this.pool.length);
+    const u32 = new Uint32Array(blob.buffer, 0, words);
+    let at = 0;
+    for (const t of tables) {
+      u32.set(t, at);
+      at += t.length;
+    }
+    blob.set(this.pool, words * 4);
+    return blob;
+  }
 }
