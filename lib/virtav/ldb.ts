@@ -461,41 +461,45 @@ export function parseLdbLine(line: string): LogicalSignature {
   const sig: LogicalSignature = {
     name,
     logic,
-    subsigs: tokens.slice(3).map((sub, j) => {
-      const p = pcres[j];
-      if (p && typeof p !== "string") {
-        formsOf.push([pcreForm(p)]);
-        return {
-          name,
-          target: 0,
-          offset: { kind: "any", base: 0, range: 0 },
-          variants: [],
-          hex: sub,
-        };
-      }
-      let t = sub.split(":"), opts = "";
-      if (t.length >= 3) {
-        opts = t[t.length - 1];
-        t = t.slice(0, t.length - 2);
-      }
-      const hex = t[t.length - 1];
-      const forms = opts.includes("w")
-        ? [...(opts.includes("a") ? [hex] : []), hex.replace(/(..)/g, "$100")]
-        : opts.includes("i")
-        ? caseForms(hex)
-        : [hex];
-      formsOf.push(forms);
-      return {
-        name,
-        target: 0,
-        offset: t.length === 2 ? parseOffset(t[0]) : { kind: "any", base: 0, range: 0 },
-        variants: forms.flatMap((h) => parseHexSignature(h, { prefilter: true })),
-        hex,
-      } as BodySignature;
-    }),
+    subsigs: tokens.slice(3).map((sub, j) => subsignature(name, sub, pcres[j], formsOf)),
   };
   if (/[<>=]/.test(logic) || pcres.some((p) => p)) sig.countForms = formsOf;
   return sig;
+}
+
+/**
+ * One subsignature as the body matcher takes it (a PCRE's bytes are matched natively; it
+ * stands here with no variants), its spellings to count appended to `formsOf`.
+ */
+function subsignature(
+  name: string,
+  sub: string,
+  pcre: ReturnType<typeof parsePcreSub> | null,
+  formsOf: string[][],
+): BodySignature {
+  if (pcre && typeof pcre !== "string") {
+    formsOf.push([pcreForm(pcre)]);
+    return { name, target: 0, offset: { kind: "any", base: 0, range: 0 }, variants: [], hex: sub };
+  }
+  let t = sub.split(":"), opts = "";
+  if (t.length >= 3) {
+    opts = t[t.length - 1];
+    t = t.slice(0, t.length - 2);
+  }
+  const hex = t[t.length - 1];
+  const forms = opts.includes("w")
+    ? [...(opts.includes("a") ? [hex] : []), hex.replace(/(..)/g, "$100")]
+    : opts.includes("i")
+    ? caseForms(hex)
+    : [hex];
+  formsOf.push(forms);
+  return {
+    name,
+    target: 0,
+    offset: t.length === 2 ? parseOffset(t[0]) : { kind: "any", base: 0, range: 0 },
+    variants: forms.flatMap((h) => parseHexSignature(h, { prefilter: true })),
+    hex,
+  } as BodySignature;
 }
 
 /**

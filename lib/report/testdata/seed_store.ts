@@ -16,6 +16,15 @@ export interface SeedOptions {
  * pipeline over one trace, a virtav scan and a bench/run record.
  */
 export async function seedStore(db: string, opts: SeedOptions = {}): Promise<void> {
+  await seedDaioVsFio(db, opts);
+  await seedNbd(db);
+  await seedPipeline(db);
+  await seedScan(db);
+  await seedHarness(db);
+}
+
+/** Two daio-vs-fio runs: ratios, a tail ratio that only reports, latencies per peer. */
+async function seedDaioVsFio(db: string, opts: SeedOptions): Promise<void> {
   for (const [i, scale] of [[0, 1], [1, opts.regress ? 0.7 : 1.02]] as const) {
     const run = await startRun({ db }, {
       tool: "bench",
@@ -57,11 +66,18 @@ export async function seedStore(db: string, opts: SeedOptions = {}): Promise<voi
     }
     await run.finish("ok");
   }
+}
+
+async function seedNbd(db: string): Promise<void> {
   const nbd = await startRun({ db }, { tool: "bench", command: "nbd", args: { quick: true } });
   for (const [peer, iops] of [["hvkit", 52000], ["qemu-nbd", 41000], ["nbdkit", 38000]] as const) {
     nbd.metric("iops", iops, "1/s", { peer, job: "randread-hot", seed: "synthetic" });
   }
   await nbd.finish("ok");
+}
+
+/** A guest's trace: recorded by serve, classified by pdc-filter, simulated per policy. */
+async function seedPipeline(db: string): Promise<void> {
   // a guest's trace: recorded by serve, classified by pdc-filter, simulated per policy
   const serve = await startRun({ db }, {
     tool: "qbic-cache",
@@ -95,6 +111,9 @@ export async function seedStore(db: string, opts: SeedOptions = {}): Promise<voi
     }
     await sim.finish("ok");
   }
+}
+
+async function seedScan(db: string): Promise<void> {
   const scan = await startRun({ db }, {
     tool: "virtav",
     command: "scan",
@@ -105,6 +124,9 @@ export async function seedStore(db: string, opts: SeedOptions = {}): Promise<voi
   scan.metric("detections", 2);
   scan.metric("signatures", 10);
   await scan.finish("ok");
+}
+
+async function seedHarness(db: string): Promise<void> {
   const harness = await startRun({ db }, {
     tool: "hvkit-bench",
     command: "run",
