@@ -137,7 +137,8 @@ export class Transmission {
       // A write's payload follows its header whatever we answer: read it first.
       let payload: Uint8Array | null = null;
       if (type === CMD.WRITE) {
-        payload = await this.#takePayload(length, cost);
+        const taken = this.#takePayload(length, cost);
+        payload = taken instanceof Promise ? await taken : taken;
         if (payload === null) {
           this.#fail(cookieHi, cookieLo, type, "EINVAL", `length ${length} over the maximum`, cost);
           continue;
@@ -179,24 +180,36 @@ export class Transmission {
   /**
    * Reads a write's payload; null when it is over the maximum length (then discarded, and
    * answered EINVAL by the caller; past DISCARD_LIMIT the client is dropped). A connection that
-   * ends inside it gives the request's charge back (it will never have a reply).
+   * ends inside it gives the request's charge back (it will never have a reply). A payload
+   * already buffered is returned as it is, not as a promise: awaiting one per write cost the
+   * write path a third of its IOPS (bench/nbd miss path, writethrough 19.8k -> 7.9k, quiet).
    */
-  async #takePayload(length: number, cost: number): Promise<Uint8Array | null> {
-    const r = this.reader;
+  #takePayload(length: number, cost: number): Uint8Array | null | Promise<Uint8Array | null> {
+    if (length > this.#maxLen) return this.#discardPayload(length, cost);
+    const payload = new Uint8Array(length);
+    const got = this.reader.copyBuffered(payload);
+    return got === length ? payload : this.#readPayloadRest(payload, got, cost);
+  }
+
+  async #readPayloadRest(payload: Uint8Array, got: number, cost: number): Promise<Uint8Array> {
     try {
-      if (length > this.#maxLen) {
-        if (length > DISCARD_LIMIT) {
-          throw new ProtocolError(
-            `write of ${length} bytes: payload over ${DISCARD_LIMIT}, disconnecting`,
-          );
-        }
-        await r.discard(length);
-        return null;
-      }
-      const payload = new Uint8Array(length);
-      const got = r.copyBuffered(payload);
-      if (got < length) await r.readRest(payload, got);
+      await this.reader.readRest(payload, got);
       return payload;
+    } catch (e) {
+      this.ctx.budget?.release(cost);
+      throw e;
+    }
+  }
+
+  async #discardPayload(length: number, cost: number): Promise<null> {
+    try {
+      if (length > DISCARD_LIMIT) {
+        throw new ProtocolError(
+          `write of ${length} bytes: payload over ${DISCARD_LIMIT}, disconnecting`,
+        );
+      }
+      await this.reader.discard(length);
+      return null;
     } catch (e) {
       this.ctx.budget?.release(cost);
       throw e;
