@@ -103,6 +103,20 @@ export async function* readBinaryChunks(
   }
 }
 
+/** An empty chunk of columns with room for `n` records. */
+export function newChunk(n: number, devNames: string[]): BinaryChunk {
+  return {
+    count: 0,
+    ts: new Float64Array(n),
+    op: new Uint8Array(n),
+    off: new Float64Array(n),
+    len: new Float64Array(n),
+    flags: new Uint8Array(n),
+    dev: new Uint16Array(n),
+    devNames,
+  };
+}
+
 /** The 16-byte header: the magic and this reader's record size. */
 function checkHeader(head: Uint8Array): void {
   if (!isBinaryTrace(head)) throw new TraceFormatError(0, "not an hvkit binary trace");
@@ -121,16 +135,7 @@ class RecordDecoder {
    * record's name runs past the buffer (then it waits for more bytes).
    */
   decode(buf: Uint8Array, pos: number, n: number) {
-    const chunk: BinaryChunk = {
-      count: 0,
-      ts: new Float64Array(n),
-      op: new Uint8Array(n),
-      off: new Float64Array(n),
-      len: new Float64Array(n),
-      flags: new Uint8Array(n),
-      dev: new Uint16Array(n),
-      devNames: this.devNames,
-    };
+    const chunk = newChunk(n, this.devNames);
     const dv = new DataView(buf.buffer, buf.byteOffset + pos, n * RECORD_SIZE);
     let k = 0, p = 0;
     let stalled = false;

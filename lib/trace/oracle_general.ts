@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { BinaryChunk } from "./binary.ts";
+import { type BinaryChunk, newChunk } from "./binary.ts";
 import type { IoRecord } from "./io_record.ts";
 import { TraceFormatError } from "./jsonl.ts";
 import { checkExtent } from "./limits.ts";
@@ -38,16 +38,8 @@ export async function* readOracleChunks(
     let pos = 0;
     while (buf.length - pos >= ORACLE_RECORD_SIZE) {
       const n = Math.min(maxRecords, Math.floor((buf.length - pos) / ORACLE_RECORD_SIZE));
-      const c: BinaryChunk = {
-        count: n,
-        ts: new Float64Array(n),
-        op: new Uint8Array(n),
-        off: new Float64Array(n),
-        len: new Float64Array(n),
-        flags: new Uint8Array(n),
-        dev: new Uint16Array(n),
-        devNames,
-      };
+      const c = newChunk(n, devNames);
+      c.count = n;
       const dv = new DataView(buf.buffer, buf.byteOffset + pos, n * ORACLE_RECORD_SIZE);
       for (let k = 0; k < n; k++) {
         const p = k * ORACLE_RECORD_SIZE;

@@ -24,7 +24,13 @@ import { lcsCsvParser } from "./lcs_csv.ts";
 import { readOracleChunks } from "./oracle_general.ts";
 import { type Compression, decompress, detectCompression } from "./decompress.ts";
 import { peek } from "./peek.ts";
-import { type BinaryChunk, chunkRecord, isBinaryTrace, readBinaryChunks } from "./binary.ts";
+import {
+  type BinaryChunk,
+  chunkRecord,
+  isBinaryTrace,
+  newChunk,
+  readBinaryChunks,
+} from "./binary.ts";
 
 /** Every format name `--format` accepts. */
 export const TRACE_FORMATS = [
@@ -355,16 +361,3 @@ async function* binaryChunks(
 
 const OPC: Record<string, number> = { R: 0, W: 1, F: 2, T: 3, Z: 4 };
 const CLS: Record<string, number> = { journal: 1, metadata: 2, data: 3, other: 4 };
-
-function newChunk(n: number, devNames: string[]): BinaryChunk {
-  return {
-    count: 0,
-    ts: new Float64Array(n),
-    op: new Uint8Array(n),
-    off: new Float64Array(n),
-    len: new Float64Array(n),
-    flags: new Uint8Array(n),
-    dev: new Uint16Array(n),
-    devNames,
-  };
-}
