@@ -29,6 +29,7 @@ import {
   chunkRecord,
   isBinaryTrace,
   newChunk,
+  OP_CODES,
   readBinaryChunks,
 } from "./binary.ts";
 
@@ -308,7 +309,7 @@ export async function* readTraceChunks(
   for await (const r of textRecords(stream, PARSERS[format](), opts, stats)) {
     const k = c.count++;
     c.ts[k] = r.ts;
-    c.op[k] = OPC[r.op];
+    c.op[k] = OP_CODES[r.op];
     c.off[k] = r.off;
     c.len[k] = r.len;
     c.flags[k] = (r.fua ? 1 : 0) | (r.hit ? 2 : 0) | (CLS[r.class ?? ""] ?? 0) << 2;
@@ -359,5 +360,4 @@ async function* binaryChunks(
   }
 }
 
-const OPC: Record<string, number> = { R: 0, W: 1, F: 2, T: 3, Z: 4 };
 const CLS: Record<string, number> = { journal: 1, metadata: 2, data: 3, other: 4 };
