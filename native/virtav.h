@@ -72,6 +72,7 @@ VAV_EXPORT int64_t vav_map_hash_pages(int32_t map, const uint64_t *segs, uint32_
  * database loads without it and `msg` says why. vav_db_load is vav_db_load_pf with no flags. */
 #define VAV_PF_ON 1u
 #define VAV_PF_MIN_LIT 4 /* the shortest literal worth prefiltering (docs/limits.md) */
+#define VAV_DB_IN_PLACE 2u /* use `blob` in place (kept alive and unchanged until vav_db_free), no copy */
 VAV_EXPORT int32_t vav_db_load_pf(const uint8_t *blob, uint64_t len, const uint8_t *pf, uint64_t pf_len,
                                   uint32_t pf_flags, char *msg, uint32_t msg_cap);
 VAV_EXPORT int64_t vav_pf_serialize(int32_t db, uint8_t *out, uint64_t cap);
@@ -80,6 +81,11 @@ VAV_EXPORT int64_t vav_pf_serialize(int32_t db, uint8_t *out, uint64_t cap);
  * database bytes, scratch bytes */
 VAV_EXPORT int64_t vav_pf_info(int32_t db, uint64_t *info);
 VAV_EXPORT int32_t vav_pf_window(uint64_t bytes); /* tests: the window of one Hyperscan call, 0 default */
+
+/* virtav_cache.c: cache files mapped read-only (out[0] address, out[1] length) and their hash */
+VAV_EXPORT int32_t vav_cache_map(const char *path, uint64_t *out);
+VAV_EXPORT int32_t vav_cache_unmap(uint64_t addr, uint64_t len);
+VAV_EXPORT uint64_t vav_hash64(const uint8_t *p, uint64_t len, uint64_t seed);
 
 /* shared between the files */
 struct vav_db;

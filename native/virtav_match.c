@@ -78,6 +78,7 @@ typedef struct {
 
 struct vav_db {
   uint8_t *blob;
+  int blob_owned; /* 0: the caller's memory, used in place (VAV_DB_IN_PLACE) */
   const prog_rec *progs;
   const part_rec *parts;
   const atom_rec *atoms;
@@ -172,7 +173,7 @@ static void db_destroy(struct vav_db *d) {
   free(d->a2);
   free(d->tail_start);
   free(d->tail_parts);
-  free(d->blob);
+  if (d->blob_owned) free(d->blob);
   free(d);
 }
 
@@ -314,9 +315,14 @@ int32_t vav_db_load_pf(const uint8_t *blob, uint64_t len, const uint8_t *pf, uin
   int rc = -EINVAL;
   if (need != len || h[10] != 0 || h[11] != 0 || d->nsigs > VAV_MAX_SIGS) goto fail;
   rc = -ENOMEM;
-  d->blob = malloc(len);
-  if (!d->blob) goto fail;
-  memcpy(d->blob, blob, len);
+  if ((pf_flags & VAV_DB_IN_PLACE) && ((uintptr_t)blob & 7) == 0) {
+    d->blob = (uint8_t *)blob; /* a read-only mapping (the cache): validated below like a copy */
+  } else {
+    d->blob = malloc(len);
+    if (!d->blob) goto fail;
+    d->blob_owned = 1;
+    memcpy(d->blob, blob, len);
+  }
   d->progs = (const prog_rec *)(d->blob + HDR_WORDS * 4);
   d->parts = (const part_rec *)(d->progs + d->nprogs);
   d->atoms = (const atom_rec *)(d->parts + d->nparts);

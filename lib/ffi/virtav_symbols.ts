@@ -10,6 +10,21 @@ export const virtavSymbols = {
     parameters: ["buffer", /* const uint8_t *blob */ "u64" /* uint64_t len */],
     result: "i32",
   },
+  /** int32_t vav_cache_map(const char *path, uint64_t *out): maps a cache file read-only (MAP_PRIVATE, populated): out[0] address, out[1] length */
+  vav_cache_map: {
+    parameters: ["buffer", /* const char *path */ "buffer" /* uint64_t *out */],
+    result: "i32",
+  },
+  /** int32_t vav_cache_unmap(uint64_t addr, uint64_t len) */
+  vav_cache_unmap: {
+    parameters: ["u64", /* uint64_t addr */ "u64" /* uint64_t len */],
+    result: "i32",
+  },
+  /** uint64_t vav_hash64(const uint8_t *p, uint64_t len, uint64_t seed): XXH64 of the bytes */
+  vav_hash64: {
+    parameters: ["buffer", /* const uint8_t *p */ "u64", /* uint64_t len */ "u64" /* uint64_t seed */],
+    result: "u64",
+  },
   /** int32_t vav_cancel_reset(void): installs the SIGINT/SIGTERM flag handler once, clears the flag */
   vav_cancel_reset: { parameters: [], result: "i32" },
   /** int32_t vav_cancel(void): sets the flag (scans in progress stop within VAV_POLL bytes) */

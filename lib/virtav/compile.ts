@@ -28,6 +28,11 @@ import type { BodySignature } from "./ndb.ts";
 /** The compiled database: the blob for the native matcher and the signature names by id. */
 export interface CompiledDb {
   blob: Uint8Array;
+  /**
+   * The blob is a read-only mapping of the cache file kept for the process (db_cache.ts): the
+   * native matcher uses it in place instead of a copy.
+   */
+  mapped?: boolean;
   names: string[];
   /**
    * The Hyperscan prefilter serialised for this blob (native/virtav_prefilter.c, kept by

@@ -1,27 +1,34 @@
 /**
  * The compiled-database cache, keyed by the raw bytes of the database files: a run whose
- * databases have not changed reads the files, hashes them and loads the compiled blob with
- * what the tools print about it (names, hash signatures, counts), without parsing any text.
+ * databases have not changed maps the cache file and uses it in place (no parsing, no copy of
+ * the blob), with what the tools print about it (names, hash signatures, counts).
  *
  * This is virtav's one compiled-signature cache (`sigs`, `scan` and `watch` all use it). File
- * `<cache>/<key>.vdb`: "VAVC", uint32 format version, the 32-byte key, uint32 lengths of the
- * JSON, the blob and the prefilter, JSON {@linkcode CachedMeta}, blob, the serialised Hyperscan
- * prefilter (native/virtav_prefilter.c; empty when none can be built, the metadata says why),
- * then the SHA-256 of everything before it. The key is computed from the source databases'
- * bytes (never read from the file): a file whose stored key, format, metadata, blob or
- * prefilter is off in any way is not used: the database is compiled again and the file replaced.
- * The metadata is checked field by field here; every structure of the blob (native/virtav_match.c
- * `db_validate`) and the prefilter (against the literals the blob gives, its own hash, and this
- * Hyperscan's version and platform) are checked by the native loader when the matcher is opened,
- * once ({@linkcode openCompiled}: a refusal there compiles again). The SHA-256 at the end of the file only catches accidental damage to names
- * and signature bytes that are structurally valid; the cache directory must be as trusted as the
- * databases themselves.
+ * `<cache>/<key>.vdb` (format 6): a 128-byte header ("VAVC", uint32 format, the 32-byte key,
+ * uint64 lengths of the JSON metadata {@linkcode CachedMeta}, the names, the blob and the
+ * serialised Hyperscan prefilter, the uint64 checksum, zeros), then those four sections, each
+ * at a multiple of 64 bytes: the JSON, the names joined by "\n", the blob (its u32 tables read
+ * in place by native/virtav_match.c), the prefilter (native/virtav_prefilter.c; empty when none
+ * can be built, the metadata says why). The checksum is XXH64 (native/virtav_cache.c, a few ms
+ * at 55 MiB) of the sections seeded with that of the header: accidental damage anywhere is seen
+ * at every start. The key is computed from the source databases' bytes (never read from the
+ * file): a file whose stored key, format, lengths (they must tile the file exactly), checksum,
+ * metadata, blob or prefilter is off in any way is not used: the database is compiled again and
+ * the file replaced. The metadata is checked field by field here; every structure of the blob
+ * (native/virtav_match.c `db_validate`, every offset bounds-checked) and the prefilter (against
+ * the literals the blob gives, its own hash, and this Hyperscan's version and platform) are
+ * checked by the native loader when the matcher is opened, once ({@linkcode openCompiled}: a
+ * refusal there compiles again). The checksum only catches accidental damage; the cache
+ * directory must be as trusted as the databases themselves. The file is mapped read-only and
+ * kept mapped for the process (tools load one database per run); it is replaced by rename,
+ * never rewritten in place.
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { type CompiledDb, COMPILER_VERSION, compileSignatures } from "./compile.ts";
 import { Matcher } from "./matcher.ts";
+import { native } from "../ffi/ffi.ts";
 import {
   type DatabaseFile,
   type LineError,
@@ -42,7 +49,6 @@ export interface DbSummary {
 }
 
 interface CachedMeta {
-  names: string[];
   bodyCount: number;
   hashes: HashSignature[];
   unsupported: [string, number][];
@@ -54,8 +60,13 @@ interface CachedMeta {
 
 const MAGIC = 0x43564156; // "VAVC"
 /** The cache file's layout version. */
-const FORMAT = 5;
-const HEAD = 4 + 4 + 32 + 4 + 4 + 4;
+const FORMAT = 6;
+/** The header's size; the sections start at multiples of ALIGN (the blob's u32 tables in place). */
+const HEAD = 128;
+const ALIGN = 64;
+/** Where the four u64 section lengths and the u64 checksum lie in the header. */
+const LEN_AT = 40;
+export const SUM_AT = 72;
 
 /** Where compiled databases are cached: `$HVKIT_CACHE/virtav`, else `$XDG_CACHE_HOME` or ~/.cache. */
 export function defaultCacheDir(): string {
@@ -73,20 +84,15 @@ export function rawDatabaseKey(files: DatabaseFile[], eicar: boolean): string {
   return h.digest("hex");
 }
 
-function sha256(b: Uint8Array): string {
-  return createHash("sha256").update(b).digest("hex");
-}
-
 const isInt = (v: unknown, lo: number, hi: number) =>
   typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
 const isStr = (v: unknown) => typeof v === "string";
 const HASH_LEN: Record<string, number> = { md5: 32, sha1: 40, sha256: 64 };
 
 /** Whether the metadata has exactly the shape and ranges the tools rely on. */
-function metaOk(m: CachedMeta, blob: Uint8Array, pf: Uint8Array): boolean {
+function metaOk(m: CachedMeta, names: string[], blob: Uint8Array, pf: Uint8Array): boolean {
   if (typeof m !== "object" || m === null) return false;
-  if (!Array.isArray(m.names) || !m.names.every(isStr)) return false;
-  if (!isInt(m.bodyCount, 0, 2 ** 24) || m.names.length !== m.bodyCount) return false;
+  if (!isInt(m.bodyCount, 0, 2 ** 24) || names.length !== m.bodyCount) return false;
   if (!Array.isArray(m.hashes)) return false;
   for (const h of m.hashes) {
     if (typeof h !== "object" || h === null || !isStr(h.name) || !(h.algo in HASH_LEN)) {
@@ -115,65 +121,111 @@ function metaOk(m: CachedMeta, blob: Uint8Array, pf: Uint8Array): boolean {
   return dv.getUint32(8, true) === m.bodyCount;
 }
 
+/** Where the sections lie, from the lengths in the header; null unless they fill the file exactly. */
+function sections(
+  dv: DataView,
+  size: number,
+): { meta: number; names: number; blob: number; pf: number; lens: number[] } | null {
+  const lens: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const n = dv.getBigUint64(LEN_AT + 8 * i, true);
+    if (n > BigInt(size)) return null; // also every absurd 64-bit length
+    lens.push(Number(n));
+  }
+  const meta = HEAD, names = align(meta + lens[0]), blob = align(names + lens[1]);
+  const pf = align(blob + lens[2]);
+  return pf + lens[3] === size ? { meta, names, blob, pf, lens } : null;
+}
+
+const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+/**
+ * The checksum a cache file carries (at {@linkcode SUM_AT}): XXH64 (native/virtav_cache.c) of
+ * everything after the header, seeded with that of the header before the checksum.
+ */
+export function cacheChecksum(file: Uint8Array): bigint {
+  const h = native().vav_hash64(file as Uint8Array<ArrayBuffer>, BigInt(SUM_AT), 0n);
+  return BigInt.asUintN(
+    64,
+    native().vav_hash64(
+      file.subarray(HEAD) as Uint8Array<ArrayBuffer>,
+      BigInt(file.length - HEAD),
+      BigInt.asUintN(64, BigInt(h)),
+    ) as bigint,
+  );
+}
+
 /** The cache file's content if every part of it checks out for `key`, else null. */
 function decode(
   file: Uint8Array,
   key: string,
-): { meta: CachedMeta; blob: Uint8Array; pf: Uint8Array } | null {
-  if (file.length < HEAD + 32) return null;
-  const bytes = file.subarray(0, file.length - 32);
-  if (sha256(bytes) !== toHex(file.subarray(file.length - 32))) return null;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+): { meta: CachedMeta; names: string[]; blob: Uint8Array; pf: Uint8Array } | null {
+  if (file.length < HEAD) return null;
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
   if (dv.getUint32(0, true) !== MAGIC || dv.getUint32(4, true) !== FORMAT) return null;
-  if (toHex(bytes.subarray(8, 40)) !== key) return null;
-  const n = dv.getUint32(40, true), nb = dv.getUint32(44, true), np = dv.getUint32(48, true);
-  if (HEAD + n + nb + np !== bytes.length) return null;
-  let meta: CachedMeta;
+  if (toHex(file.subarray(8, 40)) !== key) return null;
+  for (let i = SUM_AT + 8; i < HEAD; i++) if (file[i] !== 0) return null;
+  const at = sections(dv, file.length);
+  if (!at || dv.getBigUint64(SUM_AT, true) !== cacheChecksum(file)) return null;
+  let meta: CachedMeta, names: string[];
   try {
-    meta = JSON.parse(
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(HEAD, HEAD + n)),
-    );
+    const text = new TextDecoder("utf-8", { fatal: true });
+    meta = JSON.parse(text.decode(file.subarray(at.meta, at.meta + at.lens[0])));
+    const joined = text.decode(file.subarray(at.names, at.names + at.lens[1]));
+    names = joined === "" ? [] : joined.split("\n");
   } catch {
     return null;
   }
-  // views, not copies (tens of MiB at 100,000 signatures; the native loader copies the blob)
-  const blob = bytes.subarray(HEAD + n, HEAD + n + nb), pf = bytes.subarray(HEAD + n + nb);
-  return metaOk(meta, blob, pf) ? { meta, blob, pf } : null;
+  // views of the mapping, not copies (tens of MiB at 100,000 signatures): the matcher uses the
+  // blob in place
+  const blob = file.subarray(at.blob, at.blob + at.lens[2]);
+  const pf = file.subarray(at.pf, at.pf + at.lens[3]);
+  return metaOk(meta, names, blob, pf) ? { meta, names, blob, pf } : null;
 }
 
-/** A file's bytes read into one buffer of its size (Deno.readFile grows its buffer as it reads:
- * several times the CPU on a cache file of tens of MiB). */
-async function readWhole(path: string): Promise<Uint8Array> {
-  using f = await Deno.open(path);
-  const out = new Uint8Array((await f.stat()).size);
-  let at = 0;
-  while (at < out.length) {
-    const n = await f.read(out.subarray(at));
-    if (n === null) return out.subarray(0, at);
-    at += n;
-  }
-  return out;
+/**
+ * A cache file mapped read-only (native/virtav_cache.c), or null when it cannot be. The bytes
+ * are the mapping's own: writing to them faults. `unmap` only while nothing uses them.
+ */
+function mapFile(path: string): { bytes: Uint8Array; unmap: () => void } | null {
+  const out = new BigUint64Array(2);
+  if (native().vav_cache_map(new TextEncoder().encode(path + "\0"), out) < 0) return null;
+  const ptr = Deno.UnsafePointer.create(out[0]);
+  if (ptr === null) return null;
+  return {
+    bytes: new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, Number(out[1]))),
+    unmap: () => void native().vav_cache_unmap(out[0], out[1]),
+  };
 }
 
 function toHex(b: Uint8Array): string {
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-function encode(key: string, meta: CachedMeta, blob: Uint8Array, pf: Uint8Array): Uint8Array {
-  const json = new TextEncoder().encode(JSON.stringify(meta));
-  const out = new Uint8Array(HEAD + json.length + blob.length + pf.length + 32);
+function encode(
+  key: string,
+  meta: CachedMeta,
+  names: string[],
+  blob: Uint8Array,
+  pf: Uint8Array,
+): Uint8Array {
+  const te = new TextEncoder();
+  if (names.some((n) => n.includes("\n"))) throw new Error("a name with a newline: not cached");
+  const json = te.encode(JSON.stringify(meta)), text = te.encode(names.join("\n"));
+  const lens = [json.length, text.length, blob.length, pf.length];
+  const metaAt = HEAD, namesAt = align(metaAt + lens[0]), blobAt = align(namesAt + lens[1]);
+  const pfAt = align(blobAt + lens[2]);
+  const out = new Uint8Array(pfAt + lens[3]);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, MAGIC, true);
   dv.setUint32(4, FORMAT, true);
   for (let i = 0; i < 32; i++) out[8 + i] = parseInt(key.slice(2 * i, 2 * i + 2), 16);
-  dv.setUint32(40, json.length, true);
-  dv.setUint32(44, blob.length, true);
-  dv.setUint32(48, pf.length, true);
-  out.set(json, HEAD);
-  out.set(blob, HEAD + json.length);
-  out.set(pf, HEAD + json.length + blob.length);
-  const end = HEAD + json.length + blob.length + pf.length;
-  out.set(createHash("sha256").update(out.subarray(0, end)).digest(), end);
+  lens.forEach((n, i) => dv.setBigUint64(LEN_AT + 8 * i, BigInt(n), true));
+  out.set(json, metaAt);
+  out.set(text, namesAt);
+  out.set(blob, blobAt);
+  out.set(pf, pfAt);
+  dv.setBigUint64(SUM_AT, cacheChecksum(out), true);
   return out;
 }
 
@@ -240,28 +292,32 @@ export async function loadCompiled(
   const key = rawDatabaseKey(files, o.eicar);
   const file = o.cacheDir ? `${o.cacheDir}/${key.slice(0, 32)}.vdb` : null;
   if (file && !o.refresh) {
+    const mapped = mapFile(file);
+    let hit = null;
     try {
-      const hit = decode(await readWhole(file), key);
-      if (hit) {
-        const m = hit.meta;
-        return {
-          summary: {
-            bodyCount: m.bodyCount,
-            hashes: m.hashes,
-            unsupported: new Map(m.unsupported),
-            errors: m.errors,
-            unofficialBody: m.unofficialBody ?? [],
-          },
-          compiled: {
-            blob: hit.blob,
-            names: m.names,
-            prefilter: hit.pf.length ? hit.pf : null,
-            prefilterNote: m.prefilterNote,
-          },
-          cached: true,
-        };
-      }
-    } catch { /* absent or damaged: compile again */ }
+      hit = mapped && decode(mapped.bytes, key);
+    } catch { /* a shape metaOk did not foresee: compile again */ }
+    if (mapped && !hit) mapped.unmap(); // absent or damaged: compile again
+    if (hit) {
+      const m = hit.meta;
+      return {
+        summary: {
+          bodyCount: m.bodyCount,
+          hashes: m.hashes,
+          unsupported: new Map(m.unsupported),
+          errors: m.errors,
+          unofficialBody: m.unofficialBody ?? [],
+        },
+        compiled: {
+          blob: hit.blob,
+          mapped: true,
+          names: hit.names,
+          prefilter: hit.pf.length ? hit.pf : null,
+          prefilterNote: m.prefilterNote,
+        },
+        cached: true,
+      };
+    }
   }
   const db = await parseDatabaseFiles(files, { eicar: o.eicar });
   const compiled = compileSignatures(db.body);
@@ -281,7 +337,6 @@ export async function loadCompiled(
     try {
       await Deno.mkdir(o.cacheDir!, { recursive: true });
       const meta: CachedMeta = {
-        names: compiled.names,
         bodyCount: db.body.length,
         hashes: db.hashes,
         unsupported: [...db.unsupported],
@@ -292,7 +347,7 @@ export async function loadCompiled(
       const tmp = `${file}.${Deno.pid}.tmp`;
       await Deno.writeFile(
         tmp,
-        encode(key, meta, compiled.blob, compiled.prefilter ?? new Uint8Array()),
+        encode(key, meta, compiled.names, compiled.blob, compiled.prefilter ?? new Uint8Array()),
       );
       await Deno.rename(tmp, file);
     } catch { /* a read-only cache is not an error */ }

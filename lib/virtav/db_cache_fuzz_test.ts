@@ -7,8 +7,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { createHash } from "node:crypto";
-import { loadCompiled } from "./db_cache.ts";
+import { cacheChecksum, loadCompiled, SUM_AT } from "./db_cache.ts";
 import { Matcher } from "./matcher.ts";
 
 const NDB = [
@@ -56,6 +55,17 @@ Deno.test("db_cache: a corrupted cache file is rebuilt or refused, never trusted
       fc.record({ kind: fc.constant("cut" as const), at: fc.nat() }),
       fc.record({ kind: fc.constant("grow" as const), bytes: fc.uint8Array({ maxLength: 64 }) }),
       fc.record({
+        // a section length in the header (four u64 from byte 40): absurd, off by a little, or
+        // at the top of the 64-bit range
+        kind: fc.constant("len" as const),
+        which: fc.integer({ min: 0, max: 3 }),
+        value: fc.oneof(
+          fc.constantFrom(0n, 2n ** 64n - 1n, 2n ** 63n, 2n ** 53n, 2n ** 32n),
+          fc.bigInt({ min: 2n ** 64n - 2n ** 20n, max: 2n ** 64n - 1n }),
+          fc.bigInt({ min: 0n, max: 2n ** 24n }),
+        ),
+      }),
+      fc.record({
         kind: fc.constant("word" as const),
         at: fc.nat(),
         value: fc.oneof(
@@ -77,17 +87,20 @@ Deno.test("db_cache: a corrupted cache file is rebuilt or refused, never trusted
               b.set(d.bytes.subarray(0, b.length), Math.max(0, (d.at % b.length) - d.bytes.length));
             } else if (d.kind === "cut") b = b.slice(0, d.at % b.length);
             else if (d.kind === "grow") b = new Uint8Array([...b, ...d.bytes]);
-            else if (b.length >= 4) {
+            else if (d.kind === "len") {
+              if (b.length >= 72) {
+                new DataView(b.buffer, b.byteOffset).setBigUint64(40 + 8 * d.which, d.value, true);
+              }
+            } else if (b.length >= 4) {
               // a 32-bit word, aligned, anywhere (counts and offsets of the blob included)
               const at = (d.at % Math.floor(b.length / 4)) * 4;
               new DataView(b.buffer, b.byteOffset).setUint32(at, d.value, true);
             }
           }
-          if (forge && b.length > 32) {
+          if (forge && b.length >= 128) {
             // a crafted file: the damage, then a checksum that matches it (the checksum sits in
             // the file; only the structural checks stand between such a file and the scanner)
-            const body = b.subarray(0, b.length - 32);
-            b.set(createHash("sha256").update(body).digest(), b.length - 32);
+            new DataView(b.buffer, b.byteOffset).setBigUint64(SUM_AT, cacheChecksum(b), true);
           }
           await Deno.writeFile(file, b);
           let r;

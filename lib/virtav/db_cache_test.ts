@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { loadCompiled, openCompiled } from "./db_cache.ts";
+import { cacheChecksum, loadCompiled, openCompiled, SUM_AT } from "./db_cache.ts";
 import { Matcher } from "./matcher.ts";
+import { native } from "../ffi/ffi.ts";
 import { fromOtherHyperscan } from "./prefilter_fixtures.ts";
 
 Deno.test("db cache: a hit gives the same compiled database and summary; changes and damage recompile", async () => {
@@ -37,7 +37,7 @@ Deno.test("db cache: a hit gives the same compiled database and summary; changes
     assert.deepEqual(again.compiled.names, ["Eicar-Test-Signature", "A"]);
     await damage((b) => {
       const c = b.slice();
-      c[c.length - 3] ^= 0x01; // in the pool: a signature's bytes
+      c[c.length - 3] ^= 0x01; // in the last section (the checksum sees it)
       return c;
     });
     const third = await loadCompiled([ndb], o);
@@ -76,14 +76,13 @@ Deno.test("db cache: the Hyperscan prefilter is kept with the blob, attached on 
     const [name] = [...Deno.readDirSync(cache)].map((e) => e.name);
     const file = `${cache}/${name}`;
     const good = await Deno.readFile(file);
-    const pfStart = good.length - 32 - first.compiled.prefilter.length;
-    for (const at of [pfStart, pfStart + 36, pfStart + 200, good.length - 40]) {
+    const pfStart = good.length - first.compiled.prefilter.length; // the last section
+    const forge = (b: Uint8Array) =>
+      new DataView(b.buffer).setBigUint64(SUM_AT, cacheChecksum(b), true);
+    for (const at of [pfStart, pfStart + 36, pfStart + 200, good.length - 8]) {
       const bad = good.slice();
       bad[at] ^= 0x10;
-      bad.set(
-        createHash("sha256").update(bad.subarray(0, bad.length - 32)).digest(),
-        bad.length - 32,
-      );
+      forge(bad);
       await Deno.writeFile(file, bad);
       // the metadata checks out; the native loader refuses the prefilter when it is opened
       const r = await openCompiled([ndb], o);
@@ -97,10 +96,7 @@ Deno.test("db cache: the Hyperscan prefilter is kept with the blob, attached on 
     {
       const other = good.slice();
       other.set(fromOtherHyperscan(first.compiled.prefilter, "version"), pfStart);
-      other.set(
-        createHash("sha256").update(other.subarray(0, other.length - 32)).digest(),
-        other.length - 32,
-      );
+      forge(other);
       await Deno.writeFile(file, other);
       const r = await openCompiled([ndb], o);
       assert.equal(r.cached, false);
@@ -114,5 +110,21 @@ Deno.test("db cache: the Hyperscan prefilter is kept with the blob, attached on 
     assert.equal((await loadCompiled([ndb], o)).cached, true);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("db cache: the checksum is XXH64 (the reference's test vectors)", () => {
+  const h = (b: Uint8Array, seed = 0n) =>
+    native().vav_hash64(b as Uint8Array<ArrayBuffer>, BigInt(b.length), seed) as bigint;
+  assert.equal(h(new Uint8Array()), 0xef46db3751d8e999n);
+  assert.equal(h(new TextEncoder().encode("abc")), 0x44bc2cf5ad770999n);
+  // every length through the 32-byte stripes, the 8-, 4- and 1-byte tails: a flipped bit moves it
+  const b = Uint8Array.from({ length: 100 }, (_, i) => i * 7);
+  for (let n = 0; n <= 100; n += 13) {
+    const c = b.slice(0, n);
+    const before = h(c, 7n);
+    if (!n) continue;
+    c[n - 1] ^= 1;
+    assert.notEqual(h(c, 7n), before);
   }
 });

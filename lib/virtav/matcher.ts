@@ -180,6 +180,8 @@ export function prefilterEnabled(): boolean {
 }
 
 const MSG_CAP = 512;
+/** vav_db_load_pf's flags (native/virtav.h): VAV_PF_ON, VAV_DB_IN_PLACE. */
+const PF_ON = 1, DB_IN_PLACE = 2;
 
 /**
  * A loaded signature set in the native matcher.
@@ -252,7 +254,7 @@ export class Matcher {
       BigInt(c.blob.length),
       pf as Uint8Array<ArrayBuffer> | null,
       BigInt(pf?.length ?? 0),
-      on ? 1 : 0,
+      (on ? PF_ON : 0) | (c.mapped ? DB_IN_PLACE : 0),
       msg,
       MSG_CAP,
     );
