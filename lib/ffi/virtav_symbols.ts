@@ -22,7 +22,11 @@ export const virtavSymbols = {
   },
   /** uint64_t vav_hash64(const uint8_t *p, uint64_t len, uint64_t seed): XXH64 of the bytes */
   vav_hash64: {
-    parameters: ["buffer", /* const uint8_t *p */ "u64", /* uint64_t len */ "u64" /* uint64_t seed */],
+    parameters: [
+      "buffer", /* const uint8_t *p */
+      "u64", /* uint64_t len */
+      "u64", /* uint64_t seed */
+    ],
     result: "u64",
   },
   /** int32_t vav_cancel_reset(void): installs the SIGINT/SIGTERM flag handler once, clears the flag */
