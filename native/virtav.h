@@ -40,11 +40,12 @@ VAV_EXPORT int32_t vav_db_check(const uint8_t *blob, uint64_t len);
 VAV_EXPORT int32_t vav_cancel_reset(void);
 VAV_EXPORT int32_t vav_cancel(void);
 VAV_EXPORT int64_t vav_db_info(int32_t db, uint64_t *info /* [8]: sigs, progs, parts, anchors4, anchors2, index bytes */);
-/* native/virtav_pcre.c: PCRE subsignature matches in buf, counted as clamscan does for one at
- * any offset (flags: 1 i, 2 s, 4 m, 8 x, 16 A, 32 E, 64 U, 128 g); the first match's start in
- * *first; -EINVAL when the pattern does not compile */
+/* native/virtav_pcre.c: PCRE subsignature matches in the window buf/len, counted as clamscan
+ * does (flags: 1 i, 2 s, 4 m, 8 x, 16 A, 32 E, 64 U, 128 g, 256 anchored at the window's start);
+ * a match starting after maxstart stops the count; the first match's start in *first; -EINVAL
+ * when the pattern does not compile */
 VAV_EXPORT int64_t vav_pcre_count(const uint8_t *pat, uint64_t pat_len, uint32_t flags, const uint8_t *buf,
-                                  uint64_t len, uint64_t *first);
+                                  uint64_t len, uint64_t maxstart, uint64_t *first);
 VAV_EXPORT int64_t vav_scan_buf(int32_t db, const uint8_t *buf, uint64_t len, uint32_t flags,
                                 vav_hit *out, uint32_t cap, uint64_t *stats);
 

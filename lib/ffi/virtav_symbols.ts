@@ -40,7 +40,7 @@ export const virtavSymbols = {
     parameters: ["i32", /* int32_t db */ "buffer" /* uint64_t *info */],
     result: "i64",
   },
-  /** int64_t vav_pcre_count(const uint8_t *pat, uint64_t pat_len, uint32_t flags, const uint8_t *buf, uint64_t len, uint64_t *first) */
+  /** int64_t vav_pcre_count(const uint8_t *pat, uint64_t pat_len, uint32_t flags, const uint8_t *buf, uint64_t len, uint64_t maxstart, uint64_t *first) */
   vav_pcre_count: {
     parameters: [
       "buffer", /* const uint8_t *pat */
@@ -48,6 +48,7 @@ export const virtavSymbols = {
       "u32", /* uint32_t flags */
       "buffer", /* const uint8_t *buf */
       "u64", /* uint64_t len */
+      "u64", /* uint64_t maxstart */
       "buffer", /* uint64_t *first */
     ],
     result: "i64",

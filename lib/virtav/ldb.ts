@@ -215,9 +215,19 @@ function parseTdb(text: string): Tdb {
  * or null when it is a body pattern virtav could match.
  */
 function checkSubsig(text: string, target: number): string | null {
+  if (text.startsWith("$")) {
+    // clamscan's macro checks: a `$` at the end, `${min-max}group$`, group < 32
+    const m = /^\$\{\s*[+-]?[0-9]+-\s*[+-]?[0-9]+\}\s*([+-]?[0-9]+)/.exec(text);
+    if (!text.endsWith("$") || !m) throw new SignatureError(`macro subsignature "${text}"`);
+    const group = Number(m[1]);
+    if (group < 0 ? group !== 0 : group >= 32) {
+      throw new SignatureError(`macro subsignature "${text}": group above 31`);
+    }
+    return "macro subsignature";
+  }
   if (text.includes("/")) return "PCRE subsignature";
   if (/^[0-9]+\([<>]{2}/.test(text)) return "byte-compare subsignature";
-  if (text.startsWith("$") || text.includes("${")) return "macro subsignature";
+  if (text.includes("${")) return "macro subsignature";
   if (text.startsWith("fuzzy_img")) return "fuzzy image hash subsignature";
   const t = text.split(":");
   let offset = "*", hex: string, opts = "";
@@ -289,37 +299,125 @@ function caseForms(hex: string): string[] {
   return forms;
 }
 
-/** A PCRE subsignature `Trigger/Pcre/Flags` virtav evaluates (through libpcre2, natively). */
+/**
+ * Where a PCRE subsignature looks, as clamscan's cli_caloff decodes its offset: anywhere, from
+ * `n` (absolute) or from `EOF-n`, with a shift `,m` (0 without one). Numbers are C `atoi` values
+ * kept in 32 bits, as clamscan keeps them.
+ */
+export type PcreOffset = { kind: "any" } | { kind: "abs" | "eof"; n: number; shift: number };
+
+/** A PCRE subsignature `[Offset:]Trigger/Pcre/Flags` virtav evaluates (through libpcre2, natively). */
 export interface PcreSub {
   trigger: string;
   pattern: string;
   flags: string;
+  /** Absent: at any offset. */
+  offset?: PcreOffset;
 }
 
-/** The flags clamscan takes (cli_pcre_addoptions, then g r e); r and e change nothing at `*`. */
+/** The flags clamscan takes (cli_pcre_addoptions, then g r e). */
 const PCRE_FLAGS = /^[ismxAEUgre]*$/;
 
 /**
- * PCRE subsignature `index` split as clamscan's readdb_load_regex_subsignature splits it (trigger
- * up to the first `/`, pattern to the last, flags after) and checked as cli_pcre_addpatt and
+ * clamscan's cli_ldbtokenize: `s` split at `delim`, except between unescaped `/` (a `/` not
+ * after `\` toggles "inside a PCRE" from token `skip` on, across tokens), into at most `max`
+ * tokens (what follows the last one's delimiter is dropped).
+ */
+export function ldbTokenize(s: string, delim: string, max: number, skip: number): string[] {
+  const out: string[] = [];
+  let inside = false, i = 0;
+  while (out.length < max) {
+    const start = i;
+    for (; i < s.length; i++) {
+      const c = s[i];
+      if (!inside && c === delim) break;
+      if (out.length + 1 > skip && i > 0 && s[i - 1] !== "\\" && c === "/") inside = !inside;
+    }
+    out.push(s.slice(start, i));
+    if (i >= s.length) return out;
+    i++;
+  }
+  return out;
+}
+
+/** C's atoi on a string of digits (clamscan's offsets), kept in 32 bits as clamscan stores it. */
+function atoi32(digits: string): number {
+  if (!digits) return 0;
+  const v = BigInt(digits);
+  const long = v > 0x7fffffffffffffffn ? 0x7fffffffffffffffn : v;
+  return Number(long & 0xffffffffn);
+}
+
+/**
+ * A PCRE subsignature's offset as cli_caloff reads it for target `target`: a
+ * {@linkcode PcreOffset}, or a string when virtav does not evaluate it (a macro `$n$`, or the
+ * executable-relative and version forms clamscan takes on targets 1/6/9); throws
+ * {@linkcode SignatureError} for what clamscan refuses.
+ */
+function pcreOffset(text: string, target: number, index: number): PcreOffset | string {
+  const bad = (why: string) =>
+    new SignatureError(`subsignature ${index}: PCRE offset "${text}": ${why}`);
+  if (text === "*") return { kind: "any" };
+  if (text.length > 64) throw bad("longer than 64 characters");
+  let main = text, shift = 0;
+  const comma = text.indexOf(",");
+  if (comma >= 0) {
+    if (!isNumber(text.slice(comma + 1))) throw bad("the shift is not a number");
+    shift = atoi32(text.slice(comma + 1));
+    main = text.slice(0, comma);
+  }
+  let exec: string | null = null;
+  if (main.startsWith("EP+") || main.startsWith("EP-")) {
+    if (!isNumber(main.slice(3))) throw bad("not a number");
+    exec = "EP";
+  } else if (main[0] === "S") {
+    if (main[1] === "E") {
+      if (!isNumber(main.slice(2))) throw bad("not a section number");
+    } else if (
+      !text.startsWith("SL+") &&
+      !/^S[ \t\n\v\f\r]*[+-]?[0-9]+\+[ \t\n\v\f\r]*[+-]?[0-9]+/.test(main)
+    ) {
+      throw bad("not an offset");
+    } else if (text.startsWith("SL+") && !isNumber(main.slice(3))) throw bad("not a number");
+    exec = "section";
+  } else if (main.startsWith("EOF-")) {
+    if (!isNumber(main.slice(4))) throw bad("not a number");
+    return { kind: "eof", n: atoi32(main.slice(4)), shift };
+  } else if (main.startsWith("VI")) {
+    exec = "VI";
+  } else if (main.includes("$")) {
+    const m = /^\$[ \t\n\v\f\r]*[+-]?([0-9]+)/.exec(main);
+    if (!m) throw bad("not a macro group");
+    if (Number(m[1]) >= 32) throw bad("macro group above 31");
+    return "PCRE subsignature with a macro offset";
+  } else {
+    if (!isNumber(main)) throw bad("not a number");
+    return { kind: "abs", n: atoi32(main), shift };
+  }
+  if (!EXEC_TARGETS.has(target)) throw bad(`not valid for target ${target}`);
+  return `PCRE subsignature with an offset ${exec}`;
+}
+
+/**
+ * PCRE subsignature `index` of a target-`target` line, split as clamscan's
+ * readdb_load_regex_subsignature splits it (at `:` outside slashes: with two fields the first is
+ * the offset, otherwise the first field is the PCRE and the rest is ignored; then the trigger up
+ * to the first `/`, the pattern to the last, flags after) and checked as cli_pcre_addpatt and
  * cli_pcre_build check it ({@linkcode SignatureError}, which refuses the database: one `/`, an
  * empty trigger or pattern, a trigger that is no logical expression or names this subsignature
- * or a later one, a flag it does not know, a pattern libpcre2 does not compile); a string when
- * virtav does not evaluate it (an offset before it: `n:Trigger/...`, whose own syntax virtav does
- * not check).
+ * or a later one, an offset cli_caloff refuses, a flag it does not know, a pattern libpcre2 does
+ * not compile); a string when virtav does not evaluate it (see {@linkcode pcreOffset}).
  */
-export function parsePcreSub(text: string, index: number): PcreSub | string {
-  const colon = text.slice(0, text.indexOf("/")).lastIndexOf(":");
-  if (colon >= 0) {
-    parsePcreSub(text.slice(colon + 1), index);
-    return "PCRE subsignature with an offset";
-  }
-  const start = text.indexOf("/"), end = text.lastIndexOf("/");
+export function parsePcreSub(text: string, index: number, target = 0): PcreSub | string {
+  const fields = ldbTokenize(text, ":", 5, 0);
+  const sig = fields.length === 2 ? fields[1] : fields[0];
+  const start = sig.indexOf("/"), end = sig.lastIndexOf("/");
   if (start === end) throw new SignatureError(`subsignature ${index}: PCRE with one "/"`);
-  const sub = {
-    trigger: text.slice(0, start),
-    pattern: text.slice(start + 1, end),
-    flags: text.slice(end + 1),
+  if (text[0] === "/") throw new SignatureError(`subsignature ${index}: PCRE without a trigger`);
+  const sub: PcreSub = {
+    trigger: sig.slice(0, start),
+    pattern: sig.slice(start + 1, end),
+    flags: sig.slice(end + 1),
   };
   if (!sub.trigger || !sub.pattern) {
     throw new SignatureError(`subsignature ${index}: PCRE with an empty trigger or pattern`);
@@ -335,17 +433,29 @@ export function parsePcreSub(text: string, index: number): PcreSub | string {
   if (highest >= index) {
     throw new SignatureError(`subsignature ${index}: PCRE trigger names subsignature ${highest}`);
   }
+  const offset = pcreOffset(fields.length === 2 ? fields[0] : "*", target, index);
   if (!PCRE_FLAGS.test(sub.flags)) throw new SignatureError(`subsignature ${index}: PCRE flag`);
-  const pat = new TextEncoder().encode(sub.pattern);
+  // clamscan compiles the pattern as a C string: it ends at a NUL
+  const pat = new TextEncoder().encode(sub.pattern.split("\0")[0]);
   const flags = [...sub.flags].reduce((f, c) => f | (PCRE_FLAG_BITS[c] ?? 0), 0);
-  const rc = native().vav_pcre_count(pat, BigInt(pat.length), flags, new Uint8Array(0), 0n, null);
+  const rc = native().vav_pcre_count(
+    pat,
+    BigInt(pat.length),
+    flags,
+    new Uint8Array(0),
+    0n,
+    0n,
+    null,
+  );
   if (rc < 0) {
     throw new SignatureError(`subsignature ${index}: PCRE /${sub.pattern}/ does not compile`);
   }
+  if (typeof offset === "string") return offset;
+  if (offset.kind !== "any") sub.offset = offset;
   return sub;
 }
 
-/** The flags as native/virtav_pcre.c takes them (r and e change nothing at any offset). */
+/** The flags as native/virtav_pcre.c takes them (r and e are applied by the caller). */
 export const PCRE_FLAG_BITS: Record<string, number> = {
   i: 1,
   s: 2,
@@ -362,29 +472,64 @@ const toHex = (s: string) =>
 
 /** A PCRE subsignature as one "form" in a compiled name: `/` then its parts in hex (no `,`). */
 export function pcreForm(p: PcreSub): string {
-  return `/${toHex(p.trigger)}/${toHex(p.pattern)}/${p.flags}`;
+  const o = p.offset;
+  const off = !o || o.kind === "any" ? "" : `${o.kind}.${o.n}.${o.shift}`;
+  return `/${toHex(p.trigger)}/${toHex(p.pattern)}/${p.flags}/${off}`;
 }
 
 /** The PCRE subsignature a form holds, or null for a form of fixed bytes. */
 export function parsePcreForm(form: string): PcreSub | null {
   if (!form.startsWith("/")) return null;
-  const [, t, p, flags] = form.split("/");
+  const [, t, p, flags, off] = form.split("/");
   const text = (h: string) =>
     new TextDecoder().decode(Uint8Array.from((h.match(/../g) ?? []).map((x) => parseInt(x, 16))));
-  return { trigger: text(t), pattern: text(p), flags };
+  const sub: PcreSub = { trigger: text(t), pattern: text(p), flags };
+  if (off) {
+    const [kind, n, shift] = off.split(".");
+    sub.offset = { kind: kind === "eof" ? "eof" : "abs", n: Number(n), shift: Number(shift) };
+  }
+  return sub;
 }
 
 /** A subsignature of fixed bytes at any offset (with the modifiers a, i, w). */
 const FIXED_SUB = /^([0-9a-fA-F]{2})+(::[aiw]*)?$/;
 
-/** Why a loaded logical signature is not evaluated by virtav, or null when it is. */
-function notEvaluable(tdb: Tdb, logic: string, subs: string[]): string | null {
+/**
+ * The subsignature ids whose number of matches, not only whether they matched, can change what
+ * `expr` evaluates to (as {@linkcode evalLogic} reads it): a leaf with a modifier (`0>2`) and
+ * every leaf inside a block with one (`(0|1)=3`).
+ */
+export function countedIds(expr: string, into = new Set<number>(), all = false): Set<number> {
+  const sp = splitLogic(expr, false);
+  if (sp.leaf) {
+    if (expr[0] === "(") return countedIds(expr.slice(1, expr.length - 1), into, all);
+    if (all || sp.mod) into.add(scanUint(expr)!);
+    return into;
+  }
+  const inner = all || !!sp.blkmod;
+  countedIds(expr.slice(sp.lstart, sp.opoff), into, inner);
+  countedIds(expr.slice(sp.opoff + 1, sp.rend), into, inner);
+  return into;
+}
+
+/**
+ * Why a loaded logical signature is not evaluated by virtav, or null when it is. `presence`:
+ * the subsignatures whose matches the body matcher reports (only whether they matched counts),
+ * the rest are counted from the unit's bytes; null when the expression has no PCRE (then
+ * counts need every subsignature fixed bytes at any offset).
+ */
+function notEvaluable(
+  tdb: Tdb,
+  logic: string,
+  subs: string[],
+  presence: Set<number> | null,
+): string | null {
   if (tdb.others.length) return `TDB attribute ${tdb.others[0]}`;
   if (tdb.target !== 0) return `target type ${tdb.target}`;
   // counts need clamscan's count of a pattern's matches (distinct starts in the order its
   // Aho-Corasick finds them): virtav counts them only for fixed bytes at any offset, where that
   // is the number of places they occur
-  if (/[<>=]/.test(logic) && !subs.every((x) => FIXED_SUB.test(x))) {
+  if (!presence && /[<>=]/.test(logic) && !subs.every((x) => FIXED_SUB.test(x))) {
     return "a count in the expression over a subsignature that is not fixed bytes at any offset";
   }
   for (const sub of subs) {
@@ -410,24 +555,22 @@ function notEvaluable(tdb: Tdb, logic: string, subs: string[]): string | null {
   return null;
 }
 
+/** clamscan's LDB_TOKENS + 1: the most `;` fields of an `.ldb` line it reads. */
+const LDB_MAX_TOKENS = 68;
+
 /**
  * Parses one `.ldb` line as clamscan 1.4.6 loads it. Throws {@linkcode SignatureError} for a line
  * clamscan refuses and {@linkcode UnsupportedSignature} for one it skips or virtav cannot
- * evaluate (counted by reason); returns the signatures virtav evaluates: target 0, no other TDB
- * attribute, subsignatures of plain hex with an optional offset (no modifiers), no counts.
+ * evaluate (counted by reason); returns the signatures virtav evaluates (docs/virtav.md).
  */
 export function parseLdbLine(line: string): LogicalSignature {
-  const tokens = line.split(";");
+  // clamscan's tokenizer keeps `;` inside a PCRE's slashes (from the expression on)
+  const tokens = ldbTokenize(line, ";", LDB_MAX_TOKENS, 2);
   if (tokens.length < 4) {
     throw new SignatureError(`expected at least 4 fields separated by ";", got ${tokens.length}`);
   }
   const [name, tdbText, logic] = tokens;
   const subsigs = checkLogic(logic) + 1;
-  // clamscan's tokenizer keeps ";" inside a PCRE's slashes: virtav does not count those.
-  const hasPcre = tokens.slice(3).some((s) => s.includes("/"));
-  if (hasPcre && subsigs !== tokens.length - 3) {
-    throw new UnsupportedSignature("logical signatures (.ldb): PCRE subsignature");
-  }
   if (subsigs !== tokens.length - 3) {
     throw new SignatureError(
       `the expression names ${subsigs} subsignatures, the line has ${tokens.length - 3}`,
@@ -438,34 +581,52 @@ export function parseLdbLine(line: string): LogicalSignature {
   }
   const tdb = parseTdb(tdbText);
   const target = tdb.target!;
-  // PCRE subsignatures are evaluated from the unit's bytes, with the others counted there too:
-  // so only beside fixed-byte subsignatures at any offset
-  const pcres = tokens.slice(3).map((t, j) => t.includes("/") ? parsePcreSub(t, j) : null);
-  if (hasPcre) {
-    const why = pcres.find((p) => typeof p === "string") as string | undefined;
-    if (why) throw new UnsupportedSignature(`logical signatures (.ldb): ${why}`);
-    if (tokens.slice(3).some((t, j) => !pcres[j] && !FIXED_SUB.test(t))) {
-      throw new UnsupportedSignature(
-        "logical signatures (.ldb): a PCRE subsignature beside one that is not fixed bytes at any offset",
-      );
-    }
-  }
+  const texts = tokens.slice(3);
+  const pcres = texts.map((t, j) => isPcreText(t) ? parsePcreSub(t, j, target) : null);
   let why: string | null = null;
-  tokens.slice(3).forEach((s, j) => {
+  texts.forEach((s, j) => {
     if (!pcres[j]) why = checkSubsig(s, target) ?? why;
   });
+  const pcreWhy = pcres.find((p) => typeof p === "string") as string | undefined;
+  if (pcreWhy) why = pcreWhy;
   if (why) throw new UnsupportedSignature(`logical signatures (.ldb): ${why}`);
-  const skip = notEvaluable(tdb, logic, tokens.slice(3).map((t, j) => pcres[j] ? "00" : t));
+  // With a PCRE, every unit's bytes are at hand: fixed bytes at any offset are counted there;
+  // others are taken from the body matcher's hits, which say only whether they matched, so
+  // their count must not matter (no modifier over them in the expression or a trigger).
+  let presence: Set<number> | null = null;
+  if (pcres.some((p) => p)) {
+    const counted = countedIds(logic);
+    for (const p of pcres) if (p && typeof p !== "string") countedIds(p.trigger, counted);
+    presence = new Set();
+    for (const [j, t] of texts.entries()) {
+      if (pcres[j] || FIXED_SUB.test(t)) continue;
+      if (counted.has(j)) {
+        throw new UnsupportedSignature(
+          "logical signatures (.ldb): a count over a subsignature that is not fixed bytes at any offset, beside a PCRE",
+        );
+      }
+      presence.add(j);
+    }
+  }
+  const skip = notEvaluable(tdb, logic, texts.map((t, j) => pcres[j] ? "00" : t), presence);
   if (skip) throw new UnsupportedSignature(`logical signatures (.ldb): ${skip}`);
   const formsOf: string[][] = [];
   const sig: LogicalSignature = {
     name,
     logic,
-    subsigs: tokens.slice(3).map((sub, j) => subsignature(name, sub, pcres[j], formsOf)),
+    subsigs: texts.map((sub, j) => subsignature(name, sub, pcres[j], formsOf, presence?.has(j))),
   };
-  if (/[<>=]/.test(logic) || pcres.some((p) => p)) sig.countForms = formsOf;
+  if (/[<>=]/.test(logic) || presence) sig.countForms = formsOf;
   return sig;
 }
+
+/** Whether clamscan reads a subsignature as PCRE (a `/`, and not a macro, which it tries first). */
+function isPcreText(t: string): boolean {
+  return t.includes("/") && t[0] !== "$";
+}
+
+/** The form of a subsignature whose hits the body matcher reports (only whether it matched). */
+export const PRESENCE_FORM = "?";
 
 /**
  * One subsignature as the body matcher takes it (a PCRE's bytes are matched natively; it
@@ -476,6 +637,7 @@ function subsignature(
   sub: string,
   pcre: ReturnType<typeof parsePcreSub> | null,
   formsOf: string[][],
+  presence = false,
 ): BodySignature {
   if (pcre && typeof pcre !== "string") {
     formsOf.push([pcreForm(pcre)]);
@@ -492,7 +654,7 @@ function subsignature(
     : opts.includes("i")
     ? caseForms(hex)
     : [hex];
-  formsOf.push(forms);
+  formsOf.push(presence ? [PRESENCE_FORM] : forms);
   return {
     name,
     target: 0,

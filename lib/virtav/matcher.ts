@@ -9,7 +9,14 @@ import { native } from "../ffi/ffi.ts";
 import { check } from "../ffi/errno.ts";
 import type { CompiledDb } from "./compile.ts";
 import type { MappedFile } from "./mapped_file.ts";
-import { evalLogic, parsePcreForm, parseSubsigName, PCRE_FLAG_BITS, type PcreSub } from "./ldb.ts";
+import {
+  evalLogic,
+  parsePcreForm,
+  parseSubsigName,
+  PCRE_FLAG_BITS,
+  type PcreSub,
+  PRESENCE_FORM,
+} from "./ldb.ts";
 
 /** One detection inside one scanned unit. */
 export interface Hit {
@@ -54,8 +61,11 @@ interface CountedLogical {
   sig: number;
   logic: string;
   name: string;
-  /** Per subsignature: its spellings of fixed bytes, or a PCRE subsignature. */
-  forms: (Uint8Array[] | PcreSub)[];
+  /**
+   * Per subsignature: its spellings of fixed bytes (counted in the unit's bytes), a PCRE
+   * subsignature, or "hit" (whether the body matcher found it).
+   */
+  forms: (Uint8Array[] | PcreSub | "hit")[];
 }
 
 /** clamscan's PCRE flags as native/virtav_pcre.c takes them. */
@@ -63,30 +73,73 @@ function pcreFlags(flags: string): number {
   return [...flags].reduce((f, c) => f | (PCRE_FLAG_BITS[c] ?? 0), 0);
 }
 
+/** clamscan's CLI_OFF_ANY and CLI_OFF_NONE, which an offset computed in 32 bits may hit. */
+const OFF_ANY = 0xffffffff, OFF_NONE = 0xfffffffe;
+
+/** clamscan's default --pcre-max-filesize: PCREs do not run on larger units. */
+export const PCRE_MAX_FILESIZE = 100 * 1024 * 1024;
+
 /**
- * A PCRE subsignature's matches in `bytes` (libpcre2, as clamscan counts them) and the first's
- * start; none unless its trigger holds over the counts so far (clamscan runs it after the
- * other subsignatures are counted, PCREs in order). A pattern libpcre2 refuses matches nothing.
+ * Where a PCRE runs in a unit of `len` bytes, as clamscan's cli_pcre_recaloff and
+ * cli_pcre_scanbuf place it: the window [start, start + length), anchored at its start (an
+ * offset with no shift and no `r`), the latest start a match may have in it (`n,m` without
+ * `e`: m); null when it does not run (the offset at or past the end). 32-bit arithmetic as
+ * clamscan's: `EOF-n` with n = len + 1 lands on CLI_OFF_ANY and runs over the whole unit.
+ */
+export function pcreWindow(
+  p: PcreSub,
+  len: number,
+): { start: number; length: number; anchored: boolean; maxStart: number } | null {
+  const o = p.offset;
+  let at: number, shift: number;
+  if (!o || o.kind === "any") [at, shift] = [OFF_ANY, 0];
+  else if (o.kind === "abs") [at, shift] = [o.n, o.shift];
+  else {
+    at = (len - o.n) >>> 0;
+    shift = at === OFF_ANY ? 0 : at === OFF_NONE ? 0 : o.shift;
+  }
+  if (at === OFF_NONE) return null;
+  const rolling = p.flags.includes("r"), encompass = p.flags.includes("e");
+  const anchored = !rolling && shift === 0 && at !== OFF_ANY;
+  if (at === OFF_ANY) at = 0;
+  if (at >= len) return null;
+  let length = len - at;
+  if (encompass && shift !== 0 && shift !== OFF_NONE && at + shift <= len) length = shift;
+  const maxStart = !encompass && shift ? shift : Number.MAX_SAFE_INTEGER;
+  return { start: at, length, anchored, maxStart };
+}
+
+/** native/virtav_pcre.c's flag: anchored at the window's start (clamscan's match option). */
+const VP_ANCHOR = 256;
+
+/**
+ * A PCRE subsignature's matches in `bytes` (libpcre2, as clamscan counts them, in the window
+ * its offset gives) and the first's start; none unless its trigger holds over the counts so far
+ * (clamscan runs it after the other subsignatures are counted, PCREs in order), nor in a unit
+ * above clamscan's PCRE size limit. A pattern libpcre2 refuses matches nothing.
  */
 function pcreOccurrences(
   bytes: Uint8Array,
   p: PcreSub,
   counts: number[],
 ): { n: number; first: number } {
-  if (!evalLogic(p.trigger, counts)) return { n: 0, first: 0 };
-  const pat = new TextEncoder().encode(p.pattern);
+  if (bytes.length > PCRE_MAX_FILESIZE || !evalLogic(p.trigger, counts)) return { n: 0, first: 0 };
+  const w = pcreWindow(p, bytes.length);
+  if (!w) return { n: 0, first: 0 };
+  const pat = new TextEncoder().encode(p.pattern.split("\0")[0]);
   const first = new BigUint64Array(1);
   const n = Number(
     native().vav_pcre_count(
       pat,
       BigInt(pat.length),
-      pcreFlags(p.flags),
-      bytes,
-      BigInt(bytes.length),
+      pcreFlags(p.flags) | (w.anchored ? VP_ANCHOR : 0),
+      bytes.subarray(w.start, w.start + w.length),
+      BigInt(w.length),
+      BigInt(w.maxStart),
       first,
     ),
   );
-  return n > 0 ? { n, first: Number(first[0]) } : { n: 0, first: 0 };
+  return n > 0 ? { n, first: w.start + Number(first[0]) } : { n: 0, first: 0 };
 }
 
 /** Where `forms` occur in `bytes`: the number of distinct start offsets, and the first. */
@@ -114,13 +167,21 @@ function logicalHits(
 ): Hit[] {
   const body: Hit[] = [];
   const groups = new Map<number, { matched: number[]; offset: number; sig: number }>();
+  // subsignatures of counted signatures found by the body matcher: first id -> index -> offset
+  const found = new Map<number, Map<number, number>>();
   for (const h of hits) {
     const sub = parseSubsigName(h.name);
     if (!sub) {
       body.push(h);
       continue;
     }
-    if (sub.forms.length) continue;
+    if (sub.forms.length) {
+      if (sub.forms[0] !== PRESENCE_FORM) continue;
+      const m = found.get(h.sig - sub.index) ?? new Map<number, number>();
+      m.set(sub.index, Math.min(m.get(sub.index) ?? h.offset, h.offset));
+      found.set(h.sig - sub.index, m);
+      continue;
+    }
     const first = h.sig - sub.index;
     const g = groups.get(first) ??
       { matched: new Array(sub.count).fill(0), offset: h.offset, sig: first };
@@ -138,10 +199,16 @@ function logicalHits(
   if (counted.length && bytes) {
     const b = bytes();
     for (const c of counted) {
-      const occ = c.forms.map((f) => Array.isArray(f) ? occurrences(b, f) : { n: 0, first: 0 });
+      const occ = c.forms.map((f, j) => {
+        if (Array.isArray(f)) return occurrences(b, f);
+        const at = f === "hit" ? found.get(c.sig)?.get(j) : undefined;
+        return at === undefined ? { n: 0, first: 0 } : { n: 1, first: at };
+      });
       const counts = occ.map((o) => o.n);
       c.forms.forEach((f, j) => {
-        if (!Array.isArray(f)) counts[j] = (occ[j] = pcreOccurrences(b, f, counts)).n;
+        if (!Array.isArray(f) && f !== "hit") {
+          counts[j] = (occ[j] = pcreOccurrences(b, f, counts)).n;
+        }
       });
       if (evalLogic(c.logic, occ.map((o) => o.n))) {
         const found = occ.filter((o) => o.n).map((o) => o.first);
@@ -223,6 +290,7 @@ export class Matcher {
         { length: sub.count },
         (_, j) => {
           const fs = parseSubsigName(names[id + j])!.forms;
+          if (fs[0] === PRESENCE_FORM) return "hit" as const;
           return parsePcreForm(fs[0]) ?? fs.map(hex);
         },
       );
