@@ -177,14 +177,20 @@ static void db_destroy(struct vav_db *d) {
   free(d);
 }
 
-static int cmp_anchor4(const void *a, const void *b) {
-  uint32_t x = hash4(((const anchor *)a)->key), y = hash4(((const anchor *)b)->key);
-  return x < y ? -1 : x > y;
-}
-
-static int cmp_anchor2(const void *a, const void *b) {
-  uint32_t x = ((const anchor *)a)->key, y = ((const anchor *)b)->key;
-  return x < y ? -1 : x > y;
+/* Sorts `a` by bucket (hash4 of the key, or the key itself) in O(n), stably, and fills
+ * start[0..nb] (zeroed by the caller) with each bucket's first index. */
+static int bucket_sort(anchor *a, uint32_t n, uint32_t *start, uint32_t nb, int hashed) {
+  if (!n) return 0;
+  anchor *tmp = malloc((size_t)n * sizeof *tmp);
+  if (!tmp) return -ENOMEM;
+  memcpy(tmp, a, (size_t)n * sizeof *tmp);
+  for (uint32_t i = 0; i < n; i++) start[(hashed ? hash4(tmp[i].key) : tmp[i].key) + 1]++;
+  for (uint32_t b = 0; b < nb; b++) start[b + 1] += start[b];
+  for (uint32_t i = 0; i < n; i++) a[start[hashed ? hash4(tmp[i].key) : tmp[i].key]++] = tmp[i];
+  for (uint32_t b = nb; b > 0; b--) start[b] = start[b - 1]; /* cursors (bucket ends) back to starts */
+  start[0] = 0;
+  free(tmp);
+  return 0;
 }
 
 /* Validates the blob's whole structure, so a damaged or crafted cache file can never make the
@@ -363,20 +369,19 @@ int32_t vav_db_load_pf(const uint8_t *blob, uint64_t len, const uint8_t *pf, uin
     if (p->key_len == 4) d->a4[d->n4++] = (anchor){key, i};
     else d->a2[d->n2++] = (anchor){key, i};
   }
-  qsort(d->a4, d->n4, sizeof(anchor), cmp_anchor4);
-  qsort(d->a2, d->n2, sizeof(anchor), cmp_anchor2);
+  /* counting sorts (stable: a bucket keeps its parts in order), by the key's hash / the key */
+  if (bucket_sort(d->a4, d->n4, d->start4, 1u << HB, 1) < 0 || bucket_sort(d->a2, d->n2, d->start2, 65536, 0) < 0) {
+    rc = -ENOMEM;
+    goto fail;
+  }
   for (uint32_t i = 0; i < d->n4; i++) {
     uint32_t hh = hash4(d->a4[i].key);
     d->bm4[hh >> 3] |= (uint8_t)(1u << (hh & 7));
-    d->start4[hh + 1]++;
   }
-  for (uint32_t i = 0; i < (1u << HB); i++) d->start4[i + 1] += d->start4[i];
   for (uint32_t i = 0; i < d->n2; i++) {
     uint32_t k = d->a2[i].key;
     d->bm2[k >> 3] |= (uint8_t)(1u << (k & 7));
-    d->start2[k + 1]++;
   }
-  for (uint32_t i = 0; i < 65536; i++) d->start2[i + 1] += d->start2[i];
   /* the tail index: last parts with a head, keyed by the two exact bytes that end it */
   d->tail_start = calloc(65537, sizeof(uint32_t));
   d->tail_parts = calloc(d->nparts + 1, sizeof(uint32_t));
