@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define PF_MAGIC 0x50564156u /* "VAVP" */
 #define PF_FORMAT 3u /* 2: one Hyperscan id per distinct literal; 3: claims per signature */
@@ -36,6 +37,7 @@
 
 struct vav_pf {
   hs_database_t *db;
+  size_t db_map; /* > 0: db lies in an anonymous mapping of this size (attached), not Hyperscan's malloc */
   hs_scratch_t *scratch;
   uint32_t nparts, nlits, nuniq, state;
   uint32_t *group_start; /* per distinct literal (the Hyperscan id): its parts in group_parts */
@@ -111,7 +113,8 @@ static void fnv(uint64_t *h, const void *p, size_t n) {
 void vav_pf_free(struct vav_pf *pf) {
   if (!pf) return;
   hs_free_scratch(pf->scratch);
-  hs_free_database(pf->db);
+  if (pf->db_map) munmap(pf->db, pf->db_map);
+  else hs_free_database(pf->db);
   free(pf->claimed);
   free(pf->group_start);
   free(pf->group_parts);
@@ -152,7 +155,23 @@ static int attach(struct vav_pf *pf, const uint8_t *ser, uint64_t len, char *msg
   if (ie != HS_SUCCESS) return -EINVAL;
   int rc = strstr(info, "Mode: BLOCK") ? 0 : -EINVAL;
   if (!rc) {
-    hs_error_t e = hs_deserialize_database(bytes, hs_len, &pf->db);
+    /* into memory populated in one call (tens of MiB at 100,000 signatures: a page fault per
+     * page of a malloc'd copy cost more than the copy itself) */
+    size_t need = 0;
+    hs_error_t e = hs_serialized_database_size(bytes, hs_len, &need);
+    void *at = e == HS_SUCCESS && need ? mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0)
+                                       : MAP_FAILED;
+    if (at != MAP_FAILED) {
+      e = hs_deserialize_database_at(bytes, hs_len, at);
+      if (e == HS_SUCCESS) {
+        pf->db = at;
+        pf->db_map = need;
+      } else {
+        munmap(at, need);
+      }
+    } else if (e == HS_SUCCESS) {
+      e = hs_deserialize_database(bytes, hs_len, &pf->db);
+    }
     rc = e == HS_SUCCESS ? 0 : e == HS_DB_VERSION_ERROR || e == HS_DB_PLATFORM_ERROR ? -ENOEXEC : -EINVAL;
   }
   if (rc == -ENOEXEC) say(msg, cap, "the cached prefilter does not fit this Hyperscan (%s)", info);
