@@ -3,9 +3,14 @@
  * submit/complete) and daio's engine on the same file with the same jobs, alternating; prints
  * both absolute figures (median over rounds) and daio/fio ratios (median of the per-round ratios,
  * so a burst of other work that hits one side of one round does not move it) and records them in
- * the results store. fio runs each job with two completion batches (iodepth_batch_complete_min 1
- * and iodepth/2; which is faster depends on the load) and daio is compared with the better of the
- * two by median IOPS: fio's best options for that job, in that run.
+ * the results store. Each side runs each job with two completion batches (fio's
+ * iodepth_batch_complete_min, daio's --iodepth-batch-complete: 1 and iodepth/2; which is faster
+ * depends on the load), and each side's better one by median IOPS is compared: fio's best options
+ * for that job in that run against daio's. Both sides choose, because picking the higher of two
+ * noisy medians lifts a side by a few per cent even where its two batches are equally fast: with
+ * one side choosing and the other not, the ratio would measure that selection, not the engines.
+ * CPU per I/O (user + system time of the I/O threads over the I/Os done) is printed beside IOPS: on
+ * a loaded machine it moves far less between rounds than IOPS does.
  *
  *   deno run -A bench/daio-vs-fio/main.ts --quick          # CI size: 256 MiB, 5 rounds of 0.3 s
  *   deno run -A bench/daio-vs-fio/main.ts                  # 1 GiB, 5 s per run, 3 rounds
@@ -56,10 +61,12 @@ interface Sample {
   p999: number;
   usr: number;
   sys: number;
+  /** CPU time (user + system) per I/O, microseconds. */
+  cpuUsPerIo: number;
 }
 
-/** fio's completion batches tried for a job: 1, and iodepth/2 where that is more. */
-function fioBatches(job: Job): number[] {
+/** The completion batches tried for a job, on each side: 1, and iodepth/2 where that is more. */
+function completionBatches(job: Job): number[] {
   const half = Math.floor(job.iodepth / 2);
   return half > 1 ? [1, half] : [1];
 }
@@ -111,22 +118,30 @@ async function runFio(
     p999: pct["99.900000"],
     usr: j.usr_cpu / 100,
     sys: j.sys_cpu / 100,
+    // group_reporting: usr_cpu/sys_cpu are the jobs' summed CPU time over their summed runtime
+    // (job_runtime, ms), getrusage of each job process as daio's is of each queue thread
+    cpuUsPerIo: (j.usr_cpu + j.sys_cpu) / 100 * j.job_runtime * 1000 / Math.max(d.total_ios, 1),
   };
 }
 
-async function runDaio(file: string, job: Job, size: number, runtimeSec: number): Promise<Sample> {
-  const r = await runDaioJob(
-    file,
-    benchJob({
+async function runDaio(
+  file: string,
+  job: Job,
+  o: { size: number; runtimeSec: number },
+  batchComplete: number,
+): Promise<Sample> {
+  const r = await runDaioJob(file, {
+    ...benchJob({
       rw: job.rw,
       rwmixread: 50,
       bs: job.bs,
       iodepth: job.iodepth,
       queues: job.queues ?? 1,
-      size,
-      runtime: runtimeSec,
+      size: o.size,
+      runtime: o.runtimeSec,
     }),
-  );
+    batchComplete,
+  });
   const d = job.rw.includes("write") ? r.write : r.read;
   return {
     iops: d.iops,
@@ -136,6 +151,7 @@ async function runDaio(file: string, job: Job, size: number, runtimeSec: number)
     p999: d.lat.percentile(99.9),
     usr: r.cpuUsr,
     sys: r.cpuSys,
+    cpuUsPerIo: (r.cpuUsr + r.cpuSys) * r.elapsedSec * 1e6 / Math.max(r.total.ios, 1),
   };
 }
 
@@ -172,40 +188,43 @@ const program = withCommonOptions(
         p99_ratio: r.p99Ratio,
         fio_batch_complete: r.fioBatch,
         fio_iops_by_batch: r.fioIopsByBatch,
+        daio_batch_complete: r.daioBatch,
+        daio_iops_by_batch: r.daioIopsByBatch,
       }));
       console.log(JSON.stringify({ size, runtimeSec, rounds, file, results: out }));
     } else printTable(results);
   });
 });
 
-/** What one job measured: daio's samples and fio's per completion batch. */
+/** What one job measured: each side's samples per completion batch. */
 interface Measured {
   batches: number[];
   fios: Sample[][];
-  daio: Sample[];
+  daios: Sample[][];
 }
 
-/** daio and fio (each of its batches) on one job, `rounds` times, the order reversed each round. */
+/** fio and daio, each with each completion batch, on one job, `rounds` times, the order reversed each round. */
 async function measureJob(
   file: string,
   job: Job,
   o: { size: number; runtimeSec: number; rounds: number },
   quiet: boolean | undefined,
 ): Promise<Measured> {
-  const batches = fioBatches(job);
+  const batches = completionBatches(job);
   const fios: Sample[][] = batches.map(() => []);
-  const daio: Sample[] = [];
+  const daios: Sample[][] = batches.map(() => []);
   for (let r = 0; r < o.rounds; r++) {
-    // Alternate the order, so no side always meets a warmer device or a quieter machine.
-    const sides = [...batches.map((_, i) => i), -1];
-    if (r % 2 === 1) sides.reverse();
-    for (const i of sides) {
-      if (i < 0) daio.push(await runDaio(file, job, o.size, o.runtimeSec));
-      else fios[i].push(await runFio(file, job, o, batches[i]));
+    // Alternate the order, so no side always meets a warmer device or a quieter machine:
+    // fio and daio interleaved (fio b1, daio b1, fio b2, daio b2), reversed every other round.
+    const runs = batches.flatMap((_, i) => [["fio", i], ["daio", i]] as const);
+    if (r % 2 === 1) runs.reverse();
+    for (const [side, i] of runs) {
+      if (side === "fio") fios[i].push(await runFio(file, job, o, batches[i]));
+      else daios[i].push(await runDaio(file, job, o, batches[i]));
     }
     if (!quiet) console.error(`daio-vs-fio: ${job.name} round ${r + 1}/${o.rounds} done`);
   }
-  return { batches, fios, daio };
+  return { batches, fios, daios };
 }
 
 /** One job's medians and ratios. */
@@ -215,21 +234,31 @@ interface JobResult {
   daio: Sample;
   iopsRatio: number;
   p99Ratio: number;
-  /** fio's best completion batch for this job in this run, and each batch's median IOPS. */
+  /** Each side's best completion batch for this job in this run, and each batch's median IOPS. */
   fioBatch: number;
   fioIopsByBatch: Record<number, number>;
+  daioBatch: number;
+  daioIopsByBatch: Record<number, number>;
+}
+
+/** The index of the batch with the higher median IOPS, and each batch's median IOPS. */
+function bestBatch(samples: Sample[][]): { best: number; iops: number[] } {
+  const iops = samples.map((x) => medianFields(x).iops);
+  return { best: iops.reduce((b, x, i) => x > iops[b] ? i : b, 0), iops };
 }
 
 /**
- * Records one job's figures (medians over rounds) and its daio/fio ratios, against fio's best
- * batch: the one with the higher median IOPS.
+ * Records one job's figures (medians over rounds) and its daio/fio ratios, each side with its
+ * best batch: the one with the higher median IOPS.
  */
 function recordJob(run: RunRecorder, job: Job, m: Measured): JobResult {
-  const { batches, fios, daio } = m;
-  const fioIops = fios.map((x) => medianFields(x).iops);
-  const best = fioIops.reduce((b, x, i) => x > fioIops[b] ? i : b, 0);
-  const fio = fios[best];
-  const fioBatch = batches[best];
+  const { batches, fios, daios } = m;
+  const bf = bestBatch(fios);
+  const bd = bestBatch(daios);
+  const fio = fios[bf.best];
+  const daio = daios[bd.best];
+  const fioBatch = batches[bf.best];
+  const daioBatch = batches[bd.best];
   const f = medianFields(fio);
   const d = medianFields(daio);
   // The ratios are medians of the per-round ratios (both sides of a round ran back to back).
@@ -242,7 +271,7 @@ function recordJob(run: RunRecorder, job: Job, m: Measured): JobResult {
       rw: job.rw,
       bs: job.bs,
       iodepth: job.iodepth,
-      ...(engine === "fio" ? { batch_complete: fioBatch } : {}),
+      batch_complete: engine === "fio" ? fioBatch : daioBatch,
     };
     run.metric("iops", s.iops, "1/s", l);
     run.metric("bw", s.bw, "B/s", l);
@@ -251,6 +280,7 @@ function recordJob(run: RunRecorder, job: Job, m: Measured): JobResult {
     run.metric("lat_p99_9", s.p999, "ns", l);
     run.metric("cpu_usr", s.usr, "cores", l);
     run.metric("cpu_sys", s.sys, "cores", l);
+    run.metric("cpu_per_io", s.cpuUsPerIo * 1000, "ns", l);
   }
   const peer = { job: job.name, ratio: "daio/fio", peer: "fio" };
   run.metric("iops_ratio", iopsRatio, "daio/fio", {
@@ -265,18 +295,31 @@ function recordJob(run: RunRecorder, job: Job, m: Measured): JobResult {
     better: "lower",
     gate: "report",
   });
-  const fioIopsByBatch = Object.fromEntries(batches.map((b, i) => [b, fioIops[i]]));
-  return { job, fio: f, daio: d, iopsRatio, p99Ratio, fioBatch, fioIopsByBatch };
+  const byBatch = (iops: number[]) => Object.fromEntries(batches.map((b, i) => [b, iops[i]]));
+  return {
+    job,
+    fio: f,
+    daio: d,
+    iopsRatio,
+    p99Ratio,
+    fioBatch,
+    fioIopsByBatch: byBatch(bf.iops),
+    daioBatch,
+    daioIopsByBatch: byBatch(bd.iops),
+  };
 }
 
 function printTable(results: JobResult[]): void {
   const us = (ns: number) => (ns / 1000).toFixed(1);
-  const rows = results.map(({ job, fio: f, daio: d, iopsRatio, p99Ratio, fioBatch }) => [
+  const rows = results.map(({ job, fio: f, daio: d, iopsRatio, p99Ratio, fioBatch, daioBatch }) => [
     job.name,
     fioBatch,
+    daioBatch,
     Math.round(f.iops),
     Math.round(d.iops),
     iopsRatio.toFixed(3),
+    f.cpuUsPerIo.toFixed(2),
+    d.cpuUsPerIo.toFixed(2),
     us(f.p50),
     us(d.p50),
     us(f.p99),
@@ -288,9 +331,12 @@ function printTable(results: JobResult[]): void {
       [
         "job",
         "fio batch",
+        "daio batch",
         "fio IOPS",
         "daio IOPS",
         "IOPS daio/fio",
+        "fio cpu us/IO",
+        "daio cpu us/IO",
         "fio p50 us",
         "daio p50 us",
         "fio p99 us",
