@@ -93,6 +93,9 @@ struct vav_db;
 struct vav_pf;
 typedef struct {
   uint32_t prog, sig, index, nparts, width, key_off;
+  uint32_t key_len, key;           /* the key loop's key: its length (2 or 4) and bytes (little-endian) */
+  uint32_t lead, trail;            /* side bytes outside the core (gaps are measured between cores) */
+  uint32_t gap_min, gap_max, head; /* the gap before this part (max ~0: unbounded); head: see part_rec */
 } vav_part_shape_t;
 int vav_pf_setup(struct vav_db *d, struct vav_pf **out, const uint8_t *ser, uint64_t len, uint32_t flags,
                  char *msg, uint32_t msg_cap);

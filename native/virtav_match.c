@@ -359,13 +359,13 @@ int32_t vav_db_load_pf(const uint8_t *blob, uint64_t len, const uint8_t *pf, uin
   rc = -EINVAL;
   for (uint32_t i = 0; i < d->nparts; i++) {
     const part_rec *p = &d->parts[i];
-    if (vav_pf_claims(d->pf, i)) continue;
     uint32_t key = 0;
     for (uint32_t k = 0; k < p->key_len; k++) {
       int b = part_exact_byte(d, p, p->key_off + k);
-      if (b < 0) goto fail; /* the key must be exact bytes */
+      if (b < 0) goto fail; /* the key must be exact bytes (the prefilter looks for it too) */
       key |= (uint32_t)b << (8 * k);
     }
+    if (vav_pf_claims(d->pf, i)) continue;
     if (p->key_len == 4) d->a4[d->n4++] = (anchor){key, i};
     else d->a2[d->n2++] = (anchor){key, i};
   }
@@ -1087,11 +1087,16 @@ int vav_part_shape(const struct vav_db *d, uint32_t part, vav_part_shape_t *out)
   if (part >= d->nparts) return -EINVAL;
   const part_rec *p = &d->parts[part];
   const prog_rec *pr = &d->progs[p->prog];
-  *out = (vav_part_shape_t){p->prog, pr->sig, part - pr->first_part, pr->nparts, p->width, p->key_off};
+  uint32_t key = 0;
+  for (uint32_t k = 0; k < p->key_len; k++) key |= (uint32_t)(part_exact_byte(d, p, p->key_off + k) & 0xff) << (8 * k);
+  *out = (vav_part_shape_t){p->prog,    pr->sig,  part - pr->first_part, pr->nparts, p->width, p->key_off,
+                            p->key_len, key,      p->lead,              p->trail,   p->gap_min, p->gap_max,
+                            p->head};
   return 0;
 }
 
-/* The part's bytes: vals[k] and exact[k] = 1 where byte k is exact (mask 0xff, a plain atom). */
+/* The part's bytes: vals[k] and exact[k] != 0 where byte k is exact (mask 0xff, a plain atom):
+ * 1 in the signature's own bytes, 2 in one member of an alternative (this variant's). */
 void vav_part_bytes(const struct vav_db *d, uint32_t part, uint8_t *vals, uint8_t *exact) {
   const part_rec *p = &d->parts[part];
   uint32_t pos = 0;
@@ -1101,7 +1106,7 @@ void vav_part_bytes(const struct vav_db *d, uint32_t part, uint8_t *vals, uint8_
     for (uint32_t k = 0; k < t->width; k++) {
       int ex = t->kind == 0 || t->kind == 3 ? m[k] == 0xff : 0;
       vals[pos + k] = ex ? v[k] : 0;
-      exact[pos + k] = (uint8_t)ex;
+      exact[pos + k] = (uint8_t)(ex ? (t->kind == 3 ? 2 : 1) : 0);
     }
     pos += t->width;
   }

@@ -1,13 +1,21 @@
 /* virtav prefilter: one Hyperscan literal database in front of the exact matcher.
  *
- * Each part of the compiled database gets one literal: its best run of exact bytes (the
- * longest, weighed by how rare its bytes are in code and memory). A signature whose every part
- * of every variant has a literal of at least VAV_PF_MIN_LIT bytes is *claimed*: its parts leave
- * the key loop's index (virtav_match.c) and are found by Hyperscan instead, all
- * literals in one block-mode database (every occurrence reported, no SINGLEMATCH). Programs
- * with a shorter part stay on the key loop. Nothing is decided here: every literal match is a
- * candidate (part, start) handed to the exact matcher (vav_candidate), which verifies the
- * whole part and chains the parts with their gaps and offsets as before.
+ * Each program (signature variant) is cut into segments: runs of parts whose gaps are bounded
+ * (an unbounded gap, or too much freedom in the gaps, starts a new segment, see seg_end). Each
+ * segment gets one literal: the best run of exact bytes of its parts (the longest, weighed by
+ * how rare its bytes are in code and memory; outside alternatives' members when possible, so
+ * that the variants share it). Fewer, longer literals than one per part: Hyperscan's literal
+ * matcher slows down past some 60,000 short literals (docs/virtav.md, Performance). A
+ * signature whose every segment of every variant has a literal of at least VAV_PF_MIN_LIT bytes
+ * is *claimed*: its parts leave the key loop's index (virtav_match.c) and are found around its
+ * literals instead, all literals in one block-mode database (every occurrence reported, no
+ * SINGLEMATCH). Programs with a shorter segment stay on the key loop. Nothing is decided here:
+ * a literal match at e puts its part at e - (literal end in the part), and every other part of
+ * its segment where its key lies within the part's distance from there (backwards and
+ * forwards: the gaps' bounds) as candidates (part, start) for the exact matcher
+ * (vav_candidate), which verifies each part in full and chains the parts with their gaps and
+ * offsets as the key loop does. Every part of a chain is a candidate this way: the chain holds
+ * its segment's literal part, whose literal Hyperscan reports.
  *
  * The chaining needs candidates in the key loop's order (by the position of each part's key,
  * see the header of virtav_match.c). Hyperscan does not promise any order, so the buffer is
@@ -31,9 +39,11 @@
 #include <sys/mman.h>
 
 #define PF_MAGIC 0x50564156u /* "VAVP" */
-#define PF_FORMAT 3u /* 2: one Hyperscan id per distinct literal; 3: claims per signature */
+#define PF_FORMAT 4u /* 2: one Hyperscan id per distinct literal; 3: claims per signature; 4: per segment */
 #define PF_HEAD 40
 #define PF_WINDOW (1u << 20) /* key positions per Hyperscan call (and between two cancel checks) */
+#define PF_SEG_SLACK 256u    /* a segment's parts: the sum of their gaps' freedom (max - min) */
+#define PF_SEG_REACH 4096u   /* and the longest span from its first part's start to its last's end */
 
 struct vav_pf {
   hs_database_t *db;
@@ -43,8 +53,15 @@ struct vav_pf {
   uint32_t *group_start; /* per distinct literal (the Hyperscan id): its parts in group_parts */
   uint32_t *group_parts;
   uint8_t *claimed;  /* per part */
-  uint32_t *back;    /* per part: its literal's end, from the part's start */
+  uint8_t *is_lit;   /* per part: holds its segment's literal */
+  uint32_t *back;    /* per literal part: its literal's end, from the part's start */
   uint32_t *key_off; /* per part: its key's offset (the key loop's order) */
+  uint32_t *key;     /* per part: its key's bytes (little-endian), and their count */
+  uint8_t *key_len;
+  uint32_t *seg_first, *seg_last; /* per literal part: its segment's parts */
+  int64_t *rel_lo, *rel_hi;       /* per part: its start minus its segment's literal part's start */
+  const uint8_t *buf;             /* the buffer being scanned, and its length */
+  uint64_t len;
   int64_t dmin, dmax; /* literal start / end relative to the key position, over claimed parts */
   uint64_t checksum;
   uint32_t progs_pf, progs_slow, sigs_pf, sigs_slow;
@@ -66,20 +83,21 @@ static uint32_t weight(uint8_t b) {
   return b == 0x00 || b == 0xff ? 1 : b == 0xcc || b == 0x90 || b == 0x20 ? 4 : 8;
 }
 
-/* The best literal of a part: the run of exact bytes with the highest weight (a run of one
- * repeated byte weighs its length only). */
-static void choose(const uint8_t *v, const uint8_t *ex, uint32_t w, uint32_t *off, uint32_t *len) {
+/* The best run of exact bytes (ex[k] in 1..max_ex) of a part: the one with the highest weight (a
+ * run of one repeated byte weighs its length only). */
+static uint64_t choose_in(const uint8_t *v, const uint8_t *ex, uint8_t max_ex, uint32_t w, uint32_t *off,
+                          uint32_t *len) {
   uint64_t best = 0;
   *off = *len = 0;
   for (uint32_t k = 0; k < w;) {
-    if (!ex[k]) {
+    if (!ex[k] || ex[k] > max_ex) {
       k++;
       continue;
     }
     uint32_t st = k;
     uint64_t score = 0;
     int same = 1;
-    for (; k < w && ex[k]; k++) {
+    for (; k < w && ex[k] && ex[k] <= max_ex; k++) {
       score += weight(v[k]);
       same &= v[k] == v[st];
     }
@@ -90,6 +108,14 @@ static void choose(const uint8_t *v, const uint8_t *ex, uint32_t w, uint32_t *of
       *len = k - st;
     }
   }
+  return best;
+}
+
+/* The best literal of a part, outside its alternatives' members if one long enough is there: the
+ * variants of a signature then share it (one Hyperscan literal for all of them). */
+static uint64_t choose(const uint8_t *v, const uint8_t *ex, uint32_t w, uint32_t *off, uint32_t *len) {
+  uint64_t best = choose_in(v, ex, 1, w, off, len);
+  return *len >= VAV_PF_MIN_LIT ? best : choose_in(v, ex, 2, w, off, len);
 }
 
 /* A fast 64-bit hash of Hyperscan's bytes (damage there must be refused before Hyperscan sees it). */
@@ -116,6 +142,13 @@ void vav_pf_free(struct vav_pf *pf) {
   if (pf->db_map) munmap(pf->db, pf->db_map);
   else hs_free_database(pf->db);
   free(pf->claimed);
+  free(pf->is_lit);
+  free(pf->key);
+  free(pf->key_len);
+  free(pf->seg_first);
+  free(pf->seg_last);
+  free(pf->rel_lo);
+  free(pf->rel_hi);
   free(pf->group_start);
   free(pf->group_parts);
   free(pf->back);
@@ -202,7 +235,7 @@ static int group(struct vav_pf *pf, const lits_t *l) {
   if (!pf->group_parts || !pf->group_start) return -ENOMEM;
   uint32_t n = 0;
   for (uint32_t i = 0; i < pf->nparts; i++)
-    if (pf->claimed[i]) pf->group_parts[n++] = i;
+    if (pf->is_lit[i]) pf->group_parts[n++] = i;
   qsort_r(pf->group_parts, n, sizeof(uint32_t), cmp_lit, (void *)l);
   pf->nuniq = 0;
   for (uint32_t j = 0; j < n; j++) {
@@ -243,6 +276,25 @@ out:
   return rc;
 }
 
+/* The last part of the segment starting at part `f` (a program's parts end at `last`): a
+ * segment's parts are bounded gaps apart, so that all of them lie within a bounded distance of
+ * its literal, and the candidates around one literal match are few (PF_SEG_SLACK bytes of
+ * freedom in the gaps, PF_SEG_REACH in all). An unbounded gap always starts a new segment. */
+static uint32_t seg_end(const vav_part_shape_t *shp, uint32_t f, uint32_t last) {
+  uint64_t slack = 0, reach = shp[f].width;
+  uint32_t l = f;
+  while (l < last) {
+    const vav_part_shape_t *nx = &shp[l + 1];
+    if (nx->gap_max == UINT32_MAX) break;
+    uint64_t ns = slack + (nx->gap_max - nx->gap_min), nr = reach + nx->gap_max + nx->width;
+    if (ns > PF_SEG_SLACK || nr > PF_SEG_REACH) break;
+    slack = ns;
+    reach = nr;
+    l++;
+  }
+  return l;
+}
+
 int vav_pf_setup(struct vav_db *d, struct vav_pf **out, const uint8_t *ser, uint64_t len, uint32_t flags,
                  char *msg, uint32_t cap) {
   *out = NULL;
@@ -253,57 +305,106 @@ int vav_pf_setup(struct vav_db *d, struct vav_pf **out, const uint8_t *ser, uint
   uint32_t n = vav_db_nparts(d), maxw = 0, maxsig = 0;
   pf->nparts = n;
   pf->claimed = calloc(n + 1, 1);
+  pf->is_lit = calloc(n + 1, 1);
   pf->back = calloc(n + 1, sizeof(uint32_t));
   pf->key_off = calloc(n + 1, sizeof(uint32_t));
+  pf->key = calloc(n + 1, sizeof(uint32_t));
+  pf->key_len = calloc(n + 1, 1);
+  pf->seg_first = calloc(n + 1, sizeof(uint32_t));
+  pf->seg_last = calloc(n + 1, sizeof(uint32_t));
+  pf->rel_lo = calloc(n + 1, sizeof(int64_t));
+  pf->rel_hi = calloc(n + 1, sizeof(int64_t));
   uint32_t *lit_off = calloc(n + 1, sizeof(uint32_t)), *lit_len = calloc(n + 1, sizeof(uint32_t));
+  uint64_t *score = calloc(n + 1, sizeof(uint64_t));
+  vav_part_shape_t *shp = calloc(n + 1, sizeof *shp);
   uint8_t *v = NULL, *ex = NULL, *sig_slow = NULL, *sig_seen = NULL, *pool = NULL;
   uint64_t *lit_at = calloc(n + 1, sizeof(uint64_t)), pool_len = 0, pool_cap = 0;
   int rc = -ENOMEM;
-  if (!pf->claimed || !pf->back || !pf->key_off || !lit_off || !lit_len || !lit_at) goto fail;
-  vav_part_shape_t sh;
+  if (!pf->claimed || !pf->is_lit || !pf->back || !pf->key_off || !pf->key || !pf->key_len || !pf->seg_first ||
+      !pf->seg_last || !pf->rel_lo || !pf->rel_hi || !lit_off || !lit_len || !lit_at || !score || !shp)
+    goto fail;
   for (uint32_t i = 0; i < n; i++) {
-    vav_part_shape(d, i, &sh);
-    if (sh.width > maxw) maxw = sh.width;
-    if (sh.sig > maxsig) maxsig = sh.sig;
+    vav_part_shape(d, i, &shp[i]);
+    if (shp[i].width > maxw) maxw = shp[i].width;
+    if (shp[i].sig > maxsig) maxsig = shp[i].sig;
   }
   v = malloc(maxw + 1);
   ex = malloc(maxw + 1);
   sig_slow = calloc(maxsig + 2, 1);
   sig_seen = calloc(maxsig + 2, 1);
   if (!v || !ex || !sig_slow || !sig_seen) goto fail;
-  /* A signature is claimed when every part of every one of its variants has a literal long
-   * enough: each signature then lives on one path, so the one that finds it first (and the
-   * offset reported) is the key loop's. First the literals, then the claims. */
+  /* Each part's best literal; then each program is cut into segments (see seg_split) and
+   * each segment gets the best literal of its parts. A signature is claimed when every segment
+   * of every one of its variants has a literal long enough: each signature then lives on one
+   * path, so the one that finds it first (and the offset reported) is the key loop's. */
   pf->checksum = 0xcbf29ce484222325ull;
   fnv(&pf->checksum, &n, sizeof n);
   pf->dmin = INT64_MAX;
   pf->dmax = INT64_MIN;
   for (uint32_t i = 0; i < n; i++) {
-    vav_part_shape(d, i, &sh);
+    const vav_part_shape_t *sh = &shp[i];
     vav_part_bytes(d, i, v, ex);
-    choose(v, ex, sh.width, &lit_off[i], &lit_len[i]);
-    pf->back[i] = lit_off[i] + lit_len[i];
-    pf->key_off[i] = sh.key_off;
-    sig_seen[sh.sig] = 1;
-    if (lit_len[i] < VAV_PF_MIN_LIT) sig_slow[sh.sig] = 1;
+    score[i] = choose(v, ex, sh->width, &lit_off[i], &lit_len[i]);
+    pf->key_off[i] = sh->key_off;
+    pf->key[i] = sh->key;
+    pf->key_len[i] = (uint8_t)sh->key_len;
+    sig_seen[sh->sig] = 1;
   }
   for (uint32_t i = 0; i < n;) {
-    vav_part_shape(d, i, &sh);
+    uint32_t first = i, last = i + shp[i].nparts - 1;
+    i = last + 1;
+    for (uint32_t f = first; f <= last;) {
+      uint32_t l = seg_end(shp, f, last), j = UINT32_MAX;
+      for (uint32_t k = f; k <= l; k++) {
+        /* a last part that may run past the buffer's end is found there without its literal
+         * (the tail loop): the literal of a longer segment must lie in one of its other parts */
+        if (k == last && shp[k].head && l > f) continue;
+        if (j == UINT32_MAX || score[k] > score[j] || (score[k] == score[j] && lit_len[k] > lit_len[j])) j = k;
+      }
+      if (lit_len[j] < VAV_PF_MIN_LIT) sig_slow[shp[f].sig] = 1;
+      pf->is_lit[j] = 1;
+      pf->back[j] = lit_off[j] + lit_len[j];
+      pf->seg_first[j] = f;
+      pf->seg_last[j] = l;
+      pf->rel_lo[j] = pf->rel_hi[j] = 0;
+      for (uint32_t k = j + 1; k <= l; k++) {
+        int64_t step = (int64_t)shp[k - 1].width - shp[k - 1].trail - shp[k].lead;
+        pf->rel_lo[k] = pf->rel_lo[k - 1] + step + shp[k].gap_min;
+        pf->rel_hi[k] = pf->rel_hi[k - 1] + step + shp[k].gap_max;
+      }
+      for (uint32_t k = j; k-- > f;) {
+        int64_t step = (int64_t)shp[k].width - shp[k].trail - shp[k + 1].lead;
+        pf->rel_lo[k] = pf->rel_lo[k + 1] - step - shp[k + 1].gap_max;
+        pf->rel_hi[k] = pf->rel_hi[k + 1] - step - shp[k + 1].gap_min;
+      }
+      f = l + 1;
+    }
+  }
+  for (uint32_t i = 0; i < n;) {
     uint32_t first = i;
-    i += sh.nparts;
-    if (sig_slow[sh.sig]) {
+    i += shp[i].nparts;
+    if (sig_slow[shp[first].sig]) {
       pf->progs_slow++;
+      for (uint32_t k = first; k < i; k++) pf->is_lit[k] = 0;
       continue;
     }
     pf->progs_pf++;
     for (uint32_t k = first; k < i; k++) {
       pf->claimed[k] = 1;
-      pf->nlits++;
-      int64_t lo = (int64_t)lit_off[k] - pf->key_off[k], hi = (int64_t)pf->back[k] - pf->key_off[k];
-      if (lo < pf->dmin) pf->dmin = lo;
-      if (hi > pf->dmax) pf->dmax = hi;
-      vav_part_bytes(d, k, v, ex);
       fnv(&pf->checksum, &k, sizeof k);
+      if (!pf->is_lit[k]) continue;
+      pf->nlits++;
+      for (uint32_t q = pf->seg_first[k]; q <= pf->seg_last[k]; q++) {
+        /* where this literal lies from the keys of its segment's parts (the windows' reach) */
+        int64_t lo = (int64_t)lit_off[k] - pf->rel_hi[q] - pf->key_off[q];
+        int64_t hi = (int64_t)pf->back[k] - pf->rel_lo[q] - pf->key_off[q];
+        if (lo < pf->dmin) pf->dmin = lo;
+        if (hi > pf->dmax) pf->dmax = hi;
+        fnv(&pf->checksum, &q, sizeof q);
+        fnv(&pf->checksum, &pf->rel_lo[q], sizeof pf->rel_lo[q]);
+        fnv(&pf->checksum, &pf->rel_hi[q], sizeof pf->rel_hi[q]);
+      }
+      vav_part_bytes(d, k, v, ex);
       fnv(&pf->checksum, &lit_off[k], sizeof lit_off[k]);
       fnv(&pf->checksum, &lit_len[k], sizeof lit_len[k]);
       fnv(&pf->checksum, v + lit_off[k], lit_len[k]);
@@ -356,6 +457,8 @@ int vav_pf_setup(struct vav_db *d, struct vav_pf **out, const uint8_t *ser, uint
   }
   free(lit_off);
   free(lit_len);
+  free(score);
+  free(shp);
   free(lit_at);
   free(pool);
   free(v);
@@ -367,6 +470,8 @@ int vav_pf_setup(struct vav_db *d, struct vav_pf **out, const uint8_t *ser, uint
 fail:
   free(lit_off);
   free(lit_len);
+  free(score);
+  free(shp);
   free(lit_at);
   free(pool);
   free(v);
@@ -377,30 +482,55 @@ fail:
   return rc;
 }
 
+static int push(struct vav_pf *pf, uint64_t key, uint32_t part) {
+  if (pf->ncand == pf->cap) {
+    size_t ncap = pf->cap ? pf->cap * 2 : 1024;
+    uint64_t *nc = realloc(pf->cand, ncap * sizeof *nc);
+    if (!nc) {
+      pf->err = -ENOMEM;
+      return 1;
+    }
+    pf->cand = nc;
+    pf->cap = ncap;
+  }
+  uint64_t c = (key - pf->a) << 32 | part;
+  if (pf->ncand && c < pf->cand[pf->ncand - 1]) pf->sorted = 0;
+  pf->cand[pf->ncand++] = c;
+  return 0;
+}
+
+/* A literal at [.., e): its part there, and every position of its segment's other parts (within
+ * their distance from it) where their key is, as candidates of this window. */
 static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx) {
   (void)from;
   (void)flags;
   struct vav_pf *pf = ctx;
   if (id >= pf->nuniq) return 0;
   uint64_t e = pf->r0 + to;
-  for (uint32_t j = pf->group_start[id]; j < pf->group_start[id + 1]; j++) {
-    uint32_t part = pf->group_parts[j];
-    if (e < pf->back[part]) continue;
-    uint64_t key = e - pf->back[part] + pf->key_off[part];
-    if (key < pf->a || key >= pf->b) continue; /* another window's */
-    if (pf->ncand == pf->cap) {
-      size_t ncap = pf->cap ? pf->cap * 2 : 1024;
-      uint64_t *nc = realloc(pf->cand, ncap * sizeof *nc);
-      if (!nc) {
-        pf->err = -ENOMEM;
-        return 1;
+  for (uint32_t g = pf->group_start[id]; g < pf->group_start[id + 1]; g++) {
+    uint32_t j = pf->group_parts[g];
+    if (e < pf->back[j]) continue;
+    int64_t sj = (int64_t)(e - pf->back[j]);
+    for (uint32_t i = pf->seg_first[j]; i <= pf->seg_last[j]; i++) {
+      int64_t lo = sj + pf->rel_lo[i], hi = sj + pf->rel_hi[i];
+      if (lo < 0) lo = 0;
+      if (hi < lo) continue;
+      uint64_t klo = (uint64_t)lo + pf->key_off[i], khi = (uint64_t)hi + pf->key_off[i];
+      uint32_t kl = pf->key_len[i];
+      if (klo < pf->a) klo = pf->a;
+      if (khi >= pf->b) khi = pf->b - 1;
+      if (pf->len < kl) continue;
+      if (khi > pf->len - kl) khi = pf->len - kl;
+      if (i == j) { /* the literal's own part: its key is inside the literal's bytes or verified later */
+        if (klo <= khi && push(pf, klo, i)) return 1;
+        continue;
       }
-      pf->cand = nc;
-      pf->cap = ncap;
+      for (uint64_t x = klo; x <= khi; x++) {
+        uint32_t k = 0;
+        memcpy(&k, pf->buf + x, kl);
+        if (k == pf->key[i] && push(pf, x, i)) return 1;
+      }
     }
-    uint64_t c = (key - pf->a) << 32 | part;
-    if (pf->ncand && c < pf->cand[pf->ncand - 1]) pf->sorted = 0;
-    pf->cand[pf->ncand++] = c;
   }
   return 0;
 }
@@ -430,6 +560,8 @@ int vav_pf_scan(struct vav_pf *pf, void *ctx, const uint8_t *buf, uint64_t len, 
     if (r0 >= r1) continue;
     pf->ncand = 0;
     pf->sorted = 1;
+    pf->buf = buf;
+    pf->len = len;
     pf->err = 0;
     pf->r0 = r0;
     pf->a = a;
@@ -441,6 +573,7 @@ int vav_pf_scan(struct vav_pf *pf, void *ctx, const uint8_t *buf, uint64_t len, 
     }
     if (!pf->sorted) qsort(pf->cand, pf->ncand, sizeof *pf->cand, cmp_u64);
     for (size_t i = 0; i < pf->ncand; i++) {
+      if (i && pf->cand[i] == pf->cand[i - 1]) continue; /* found around two literal matches */
       uint32_t part = (uint32_t)pf->cand[i];
       uint64_t key = a + (pf->cand[i] >> 32);
       if (!vav_candidate(ctx, part, key - pf->key_off[part])) continue;

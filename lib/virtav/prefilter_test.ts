@@ -162,3 +162,60 @@ Deno.test("prefilter: one built by another Hyperscan version or for another plat
   assert.equal(ok.prefilterInfo().state, "attached");
   ok.close();
 });
+
+Deno.test("prefilter: one literal per segment, the other parts found backwards and forwards around it", () => {
+  // The literal is each segment's longest run: in the last part, the middle one, the first.
+  const lines = [
+    `Back:0:*:${hex("abcd")}{2-5}${hex("LONGLITERAL")}`,
+    `Mid:0:*:${hex("mnop")}{0-3}${hex("MIDDLELITERAL")}{1-2}${hex("qrst")}`,
+    `Fwd:0:*:${hex("FIRSTLITERAL")}{4}${hex("wxyz")}??${hex("uv")}`,
+    `Star:0:*:${hex("aaaa")}{1-2}${hex("STARLEFTSIDE")}*${hex("STARRIGHTSIDE")}{-3}${hex("zz99")}`,
+    `Eof:0:EOF-40,30:${hex("eeee")}{1-9}${hex("EOFLITERALX")}`,
+    `Abs:0:3:${hex("ab12")}{0-2}${hex("ABSLITERAL")}`,
+  ];
+  const sigs = parsed(lines);
+  const c = compileSignatures(sigs);
+  const m = Matcher.load(c);
+  const info = m.prefilterInfo();
+  m.close();
+  assert.equal(info.sigsPrefiltered, lines.length, JSON.stringify(info));
+  // one literal per segment: Star has two segments
+  assert.equal(info.literals, lines.length + 1, JSON.stringify(info));
+  const ins = [
+    "abcd..LONGLITERAL",
+    "abcd.....LONGLITERAL",
+    "mnopMIDDLELITERAL.qrst",
+    "mnop...MIDDLELITERAL..qrst",
+    "FIRSTLITERAL....wxyz.uv",
+    "aaaa.STARLEFTSIDE" + ".".repeat(5000) + "STARRIGHTSIDE..zz99",
+    "aaaa..STARLEFTSIDESTARRIGHTSIDEzz99",
+    "eeee.EOFLITERALX",
+    "...ab12ABSLITERAL",
+  ];
+  const misses = [
+    "abcd......LONGLITERAL", // gap 6
+    "abcd.LONGLITERAL", // gap 1
+    "mnop....MIDDLELITERAL.qrst",
+    "mnopMIDDLELITERAL...qrst",
+    "FIRSTLITERAL...wxyz.uv",
+    "aaaa...STARLEFTSIDE.STARRIGHTSIDE..zz99",
+    "STARRIGHTSIDE..zz99 aaaa.STARLEFTSIDE",
+    "....ab12ABSLITERAL",
+  ];
+  const bufs: Uint8Array[] = [];
+  const pad = (n: number) => ".".repeat(n);
+  for (const s of [...ins, ...misses]) {
+    bufs.push(enc.encode(s)); // at both edges of the buffer
+    bufs.push(enc.encode(pad(40) + s)); // Eof: ends 40 before... or not
+    bufs.push(enc.encode(pad(3000) + s + pad(3000)));
+    bufs.push(enc.encode(s + pad(17) + s + pad(5)));
+  }
+  assertSame(sigs, bufs, [0, 1, 2, 5, 16, 100], "segments");
+  const on = Matcher.load(c, { prefilter: true });
+  try {
+    for (const s of ins.slice(0, 5)) assert.equal(hits(on, enc.encode(s), true).length, 1, s);
+    for (const s of misses.slice(0, 6)) assert.deepEqual(hits(on, enc.encode(s), true), [], s);
+  } finally {
+    on.close();
+  }
+});
