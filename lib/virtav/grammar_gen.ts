@@ -514,6 +514,34 @@ function pcrePiece(
     `${t}/a b/xU`,
     `${t}/k/Agre`,
     `10:${t}/kk/`,
+    // offsets as cli_caloff reads them, `:` and `;` inside slashes, odd slashes, extra fields
+    `${
+      pickOf([
+        "EOF-5",
+        "4,8",
+        "EOF-20,3",
+        "",
+        "EOF-",
+        "5,",
+        "*",
+        "x",
+        "1,x",
+        "VI",
+        "EP+0",
+        "S1+2",
+        "$3$",
+        "4294967295",
+      ])
+    }:${t}/kk/${pickOf(["", "r", "e", "g"])}`,
+    `${t}/a;b/`,
+    `${t}/a:b/i`,
+    `7:${t}/a:b/`,
+    `${t}/a/b/`,
+    `${t}/a\\/b/`,
+    `${t}/ab/::i`,
+    `${t}/ab/i:5`,
+    `1:2:${t}/ab/`,
+    `${t}/(*UTF)ab/`,
     `${t}/ab`,
     `/ab/`,
     `${t}//`,
@@ -592,6 +620,9 @@ export function generateLdbSignatures(n: number, seed: number): LdbSig[] {
       }
       // half of them end in a PCRE subsignature triggered by the ones before it
       if (k >= 2 && rand() < 0.5) ({ text: texts[k - 1], sig: subs[k - 1] } = pcreSig(rand, k - 1));
+    } else if (k >= 2 && rand() < 0.35) {
+      // a PCRE beside subsignatures from the whole grammar (wildcards, alternatives, offsets)
+      ({ text: texts[k - 1], sig: subs[k - 1] } = pcreSig(rand, k - 1));
     }
     const logic = ldbExpression(k, rand, counted);
     const name = `Ldb.M${i}`;
@@ -601,16 +632,29 @@ export function generateLdbSignatures(n: number, seed: number): LdbSig[] {
 }
 
 /**
- * A PCRE subsignature `j` (at any offset, triggered by an earlier subsignature): three random
- * lower-case letters and a tail (digits, an alternative, an optional byte, any byte), with
- * flags among `g i s m`; instances match it (letters' case changed under `i`), near misses
- * change a letter.
+ * A PCRE subsignature `j` (triggered by an earlier subsignature): three random lower-case letters
+ * and a tail (digits, an alternative, an optional byte, any byte), with flags among `g i s m`;
+ * instances match it (letters' case changed under `i`), near misses change a letter. Half of
+ * them have an offset, `n` or `EOF-n` with or without a shift `,m`, and `r` or `e` at times, some
+ * with `^` (which clamscan matches at the offset); {@linkcode generateLdbFiles} plants those at
+ * the offset or a few bytes after it.
  */
 function pcreSig(rand: Rand, j: number): { text: string; sig: GrammarSig } {
   const letter = () => 0x61 + Math.floor(rand() * 26);
   const lit = [letter(), letter(), letter()];
   const kind = Math.floor(rand() * 4);
-  const flags = ["", "g", "i", "gi", "s", "m"][Math.floor(rand() * 6)];
+  let flags = ["", "g", "i", "gi", "s", "m"][Math.floor(rand() * 6)];
+  let offText = "", offset: SigOffset = { kind: "any" }, caret = "";
+  if (rand() < 0.5) {
+    const ri = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+    const shift = rand() < 0.5 ? ri(1, 12) : 0;
+    const abs = rand() < 0.6;
+    const base = abs ? ri(160, 240) : ri(40, 70);
+    offText = `${abs ? "" : "EOF-"}${base}${shift ? `,${shift}` : ""}:`;
+    offset = { kind: abs ? "abs" : "eof", base, range: shift };
+    flags += ["", "", "r", "e"][Math.floor(rand() * 4)];
+    if (rand() < 0.3) caret = "^";
+  }
   const t = Math.floor(rand() * j);
   const trigger = rand() < 0.3 && j >= 2 ? `${t}|${(t + 1) % j}` : `${t}`;
   const tail = () =>
@@ -625,13 +669,14 @@ function pcreSig(rand: Rand, j: number): { text: string; sig: GrammarSig } {
     const head = flags.includes("i") ? l.map((c) => rand() < 0.5 ? c ^ 0x20 : c) : l;
     return { bytes: Uint8Array.from([...head, ...tail()]), core: 0 };
   };
-  const pattern = String.fromCharCode(...lit) + ["[0-9]+", "(ab|cd)", "x?y", "[^\\n]"][kind];
+  const pattern = caret + String.fromCharCode(...lit) +
+    ["[0-9]+", "(ab|cd)", "x?y", "[^\\n]"][kind];
   return {
-    text: `${trigger}/${pattern}/${flags}`,
+    text: `${offText}${trigger}/${pattern}/${flags}`,
     sig: {
       name: "pcre",
       line: `F:0:*:${lit.map(h2).join("")}`,
-      offset: { kind: "any" },
+      offset,
       instance: () => make(lit),
       nearMiss: () => make([lit[0] ^ 0x01, lit[1], lit[2]]),
     },
@@ -700,8 +745,13 @@ export function generateLdbFiles(sigs: LdbSig[], seed: number): GrammarFile[] {
   sigs.forEach((sig, i) => {
     for (const drop of [-1, Math.floor(rand() * sig.subs.length)]) {
       const parts: number[] = Array.from({ length: 8 }, () => filler(rand));
+      let atOffset: GrammarSig | null = null;
       sig.subs.forEach((sub, j) => {
         if (j === drop) return;
+        if (sub.name === "pcre" && sub.offset.kind !== "any") {
+          atOffset = sub;
+          return;
+        }
         // signatures with counts: each subsignature 0 to 3 times
         const times = sig.line.split(";")[2].match(/[<>=]/) ? Math.floor(rand() * 4) : 1;
         for (let t = 0; t < times; t++) {
@@ -709,8 +759,32 @@ export function generateLdbFiles(sigs: LdbSig[], seed: number): GrammarFile[] {
           for (let f = 0; f < 4 + Math.floor(rand() * 8); f++) parts.push(filler(rand));
         }
       });
+      if (atOffset) plantAtOffset(parts, atOffset, rand);
       out.push({ name: `ldb${i}${drop < 0 ? "" : "-" + drop}`, data: Uint8Array.from(parts) });
     }
   });
   return out;
+}
+
+/**
+ * Plants a PCRE subsignature with an offset (`n` or `EOF-n`, shift `,m`) at the offset, or up to
+ * m + 3 bytes after it (half of the time exactly at it), after the bytes already in `parts`;
+ * when those already reach past `n`, it is only appended (usually no match).
+ */
+function plantAtOffset(parts: number[], sub: GrammarSig, rand: Rand): void {
+  const o = sub.offset;
+  if (o.kind === "any") return;
+  const inst = (rand() < 0.8 ? sub.instance(rand) : sub.nearMiss(rand)).bytes;
+  const delta = rand() < 0.5 ? 0 : Math.floor(rand() * (o.range + 4));
+  if (o.kind === "abs") {
+    const start = o.base + delta;
+    while (parts.length < start) parts.push(filler(rand));
+    parts.push(...inst);
+    for (let f = 0; f < 8; f++) parts.push(filler(rand));
+  } else {
+    // the instance starts `base - delta` bytes before the end
+    parts.push(...inst);
+    const tail = Math.max(0, o.base - delta - inst.length);
+    for (let f = 0; f < tail; f++) parts.push(filler(rand));
+  }
 }
