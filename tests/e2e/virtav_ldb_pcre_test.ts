@@ -229,3 +229,25 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "virtav runs .ldb PCREs on units up to 100 MiB, as clamscan's --pcre-max-filesize",
+  ignore: !CLAMSCAN,
+  async fn() {
+    await withDir(async (dir) => {
+      await Deno.writeTextFile(`${dir}/b.ldb`, "B.1;Target:0;0&1;41424344;0/abc[0-9]/\n");
+      await Deno.mkdir(`${dir}/f`);
+      const limit = 100 * 1024 * 1024;
+      for (const [name, size] of [["at", limit], ["over", limit + 1]] as const) {
+        const f = await Deno.open(`${dir}/f/${name}`, { write: true, create: true });
+        await f.write(new TextEncoder().encode("....ABCD..abc1.."));
+        await f.truncate(size);
+        f.close();
+      }
+      const c = await clamscanSide([`${dir}/b.ldb`], [`${dir}/f`]);
+      const v = await virtavSide([`${dir}/b.ldb`], [`${dir}/f`]);
+      assert.deepEqual([...c.pairs].map((p) => p.replace(/^.*\/f\//, "")), ["at\tB.1"]);
+      assert.deepEqual(pairDiff(c.pairs, v.pairs), { onlyClamscan: [], onlyVirtav: [] });
+    });
+  },
+});
