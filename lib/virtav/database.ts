@@ -231,12 +231,12 @@ export interface DatabaseFile {
 }
 
 /**
- * Reads the files clamscan's `-d` would: each path a file, or a directory's database files
- * (by extension, sorted by name, not recursive; symlinks followed, broken ones skipped). A
+ * The files clamscan's `-d` would read: each path a file, or a directory's database files (by
+ * extension, sorted by name, not recursive; symlinks followed, broken ones skipped). A
  * directory without one database file is refused, as clamscan does.
  */
-export async function readDatabaseFiles(paths: string[]): Promise<DatabaseFile[]> {
-  const out: DatabaseFile[] = [];
+export async function listDatabaseFiles(paths: string[]): Promise<string[]> {
+  const out: string[] = [];
   for (const p of paths) {
     let st: Deno.FileInfo;
     try {
@@ -260,10 +260,19 @@ export async function readDatabaseFiles(paths: string[]): Promise<DatabaseFile[]
         Number(!IGN_EXT.has(extOf(a))) - Number(!IGN_EXT.has(extOf(b))) ||
         (a < b ? -1 : a > b ? 1 : 0)
       );
-      for (const n of names) out.push({ path: join(p, n), bytes: await Deno.readFile(join(p, n)) });
+      for (const n of names) out.push(join(p, n));
     } else {
-      out.push({ path: p, bytes: await Deno.readFile(p) });
+      out.push(p);
     }
+  }
+  return out;
+}
+
+/** Reads the files clamscan's `-d` would (see {@linkcode listDatabaseFiles}). */
+export async function readDatabaseFiles(paths: string[]): Promise<DatabaseFile[]> {
+  const out: DatabaseFile[] = [];
+  for (const path of await listDatabaseFiles(paths)) {
+    out.push({ path, bytes: await Deno.readFile(path) });
   }
   return out;
 }

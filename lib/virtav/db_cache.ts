@@ -32,6 +32,7 @@ import { native } from "../ffi/ffi.ts";
 import {
   type DatabaseFile,
   type LineError,
+  listDatabaseFiles,
   parseDatabaseFiles,
   readDatabaseFiles,
 } from "./database.ts";
@@ -229,6 +230,90 @@ function encode(
   return out;
 }
 
+/** The cache file for `key` mapped and checked, as loadCompiled returns it, or null. */
+function openCached(
+  file: string,
+  key: string,
+): { summary: DbSummary; compiled: CompiledDb; cached: boolean } | null {
+  const mapped = mapFile(file);
+  let hit = null;
+  try {
+    hit = mapped && decode(mapped.bytes, key);
+  } catch { /* a shape metaOk did not foresee: compile again */ }
+  if (mapped && !hit) mapped.unmap(); // absent or damaged: compile again
+  if (!hit) return null;
+  const m = hit.meta;
+  return {
+    summary: {
+      bodyCount: m.bodyCount,
+      hashes: m.hashes,
+      unsupported: new Map(m.unsupported),
+      errors: m.errors,
+      unofficialBody: m.unofficialBody ?? [],
+    },
+    compiled: {
+      blob: hit.blob,
+      mapped: true,
+      names: hit.names,
+      prefilter: hit.pf.length ? hit.pf : null,
+      prefilterNote: m.prefilterNote,
+    },
+    cached: true,
+  };
+}
+
+/**
+ * How old (seconds) a source's mtime and ctime must be for its identity to be recorded: a file
+ * changed later gets a ctime at least this much newer than the one recorded, even with the
+ * whole-second ctime Deno reports and the coarse clock file times come from (git's "racily
+ * clean" problem).
+ */
+const SETTLED_SECS = 3;
+
+/**
+ * What names the source databases without reading them: each file's path, size, inode, device,
+ * mtime and ctime (with the format, compiler and EICAR choice), hashed; null when one cannot be
+ * stat'ed. A `<id>.vid` file holds the content key ({@linkcode rawDatabaseKey}) it was last seen
+ * with.
+ */
+async function sourceIdentity(paths: string[], eicar: boolean): Promise<string | null> {
+  const h = createHash("sha256");
+  h.update(`virtav-id-${FORMAT}-compiler-${COMPILER_VERSION}\neicar=${eicar}\n`);
+  for (const p of paths) {
+    const st = await Deno.stat(p).catch(() => null);
+    if (!st?.mtime || !st.ctime) return null;
+    h.update(`${p}\0${st.size}\0${st.ino}\0${st.dev}\0${+st.mtime}\0${+st.ctime}\n`);
+  }
+  return h.digest("hex");
+}
+
+/** Whether every source's mtime and ctime are at least `secs` in the past. */
+async function sourcesSettled(paths: string[], secs: number): Promise<boolean> {
+  const limit = Date.now() - secs * 1000;
+  for (const p of paths) {
+    const st = await Deno.stat(p).catch(() => null);
+    if (!st?.mtime || !st.ctime || +st.mtime > limit || +st.ctime > limit) return false;
+  }
+  return true;
+}
+
+/** The content key a `.vid` file holds, or null. */
+async function readKey(path: string): Promise<string | null> {
+  try {
+    const t = await Deno.readTextFile(path);
+    return /^[0-9a-f]{64}\n$/.test(t) ? t.slice(0, 64) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Writes by rename (a mapped cache file is never changed under its mapping). */
+async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  await Deno.writeFile(tmp, bytes);
+  await Deno.rename(tmp, path);
+}
+
 /** What {@linkcode openCompiled} gives: the database, its summary and its opened matcher. */
 export interface Opened {
   summary: DbSummary;
@@ -275,7 +360,9 @@ export async function openCompiled(
  * Loads databases compiled: from the cache when their bytes are unchanged (no parsing), else
  * parsed, compiled and cached (`cacheDir` null: never cached; `refresh`: compile and replace
  * the cached copy). A cache file that does not check out in every part is compiled again and
- * replaced.
+ * replaced. Sources whose identity (path, size, inode, device, mtime, ctime) was recorded
+ * with a key are not even read: their identity names the cache file; identities are recorded
+ * only for files unchanged for `settledSecs` (default 3; tests only change it).
  *
  * @example
  * ```ts
@@ -286,37 +373,30 @@ export async function openCompiled(
  */
 export async function loadCompiled(
   paths: string[],
-  o: { eicar: boolean; cacheDir: string | null; refresh?: boolean },
+  o: { eicar: boolean; cacheDir: string | null; refresh?: boolean; settledSecs?: number },
 ): Promise<{ summary: DbSummary; compiled: CompiledDb; cached: boolean }> {
+  const dir = o.cacheDir;
+  // the fast path: the files' identity names the key, and the sources are not read at all
+  const ident = dir ? await sourceIdentity(await listDatabaseFiles(paths), o.eicar) : null;
+  if (dir && ident && !o.refresh) {
+    const key = await readKey(`${dir}/${ident.slice(0, 32)}.vid`);
+    const hit = key && openCached(`${dir}/${key.slice(0, 32)}.vdb`, key);
+    if (hit) return hit;
+  }
   const files = await readDatabaseFiles(paths);
   const key = rawDatabaseKey(files, o.eicar);
-  const file = o.cacheDir ? `${o.cacheDir}/${key.slice(0, 32)}.vdb` : null;
+  const file = dir ? `${dir}/${key.slice(0, 32)}.vdb` : null;
+  // (identity recorded only for files old enough that a change cannot keep it, see sourceIdentity)
+  const remember = async () => {
+    const settled = await sourcesSettled(files.map((f) => f.path), o.settledSecs ?? SETTLED_SECS);
+    if (!dir || !ident || !settled) return;
+    await writeAtomic(`${dir}/${ident.slice(0, 32)}.vid`, new TextEncoder().encode(key + "\n"));
+  };
   if (file && !o.refresh) {
-    const mapped = mapFile(file);
-    let hit = null;
-    try {
-      hit = mapped && decode(mapped.bytes, key);
-    } catch { /* a shape metaOk did not foresee: compile again */ }
-    if (mapped && !hit) mapped.unmap(); // absent or damaged: compile again
+    const hit = openCached(file, key);
     if (hit) {
-      const m = hit.meta;
-      return {
-        summary: {
-          bodyCount: m.bodyCount,
-          hashes: m.hashes,
-          unsupported: new Map(m.unsupported),
-          errors: m.errors,
-          unofficialBody: m.unofficialBody ?? [],
-        },
-        compiled: {
-          blob: hit.blob,
-          mapped: true,
-          names: hit.names,
-          prefilter: hit.pf.length ? hit.pf : null,
-          prefilterNote: m.prefilterNote,
-        },
-        cached: true,
-      };
+      await remember().catch(() => {});
+      return hit;
     }
   }
   const db = await parseDatabaseFiles(files, { eicar: o.eicar });
@@ -344,12 +424,11 @@ export async function loadCompiled(
         unofficialBody: db.unofficialBody,
         prefilterNote: compiled.prefilterNote ?? null,
       };
-      const tmp = `${file}.${Deno.pid}.tmp`;
-      await Deno.writeFile(
-        tmp,
+      await writeAtomic(
+        file,
         encode(key, meta, compiled.names, compiled.blob, compiled.prefilter ?? new Uint8Array()),
       );
-      await Deno.rename(tmp, file);
+      await remember();
     } catch { /* a read-only cache is not an error */ }
   }
   return { summary, compiled, cached: false };

@@ -128,3 +128,40 @@ Deno.test("db cache: the checksum is XXH64 (the reference's test vectors)", () =
     assert.notEqual(h(c, 7n), before);
   }
 });
+
+Deno.test("db cache: a source's identity names the cache file; any change to the source is seen", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "virtav-cache-id-" });
+  try {
+    const ndb = `${dir}/a.ndb`, cache = `${dir}/cache`;
+    const o = { eicar: false, cacheDir: cache, settledSecs: 0 };
+    await Deno.writeTextFile(ndb, "A:0:*:41424344\n");
+    await Deno.utime(ndb, 1000, 1000);
+    const first = await loadCompiled([ndb], o);
+    assert.equal(first.cached, false);
+    const vids = [...Deno.readDirSync(cache)].filter((e) => e.name.endsWith(".vid"));
+    assert.equal(vids.length, 1, "the identity is recorded once the sources are settled");
+    assert.equal((await loadCompiled([ndb], o)).cached, true);
+    // the same size, another byte, another mtime: another database
+    await Deno.writeTextFile(ndb, "A:0:*:41424345\n");
+    await Deno.utime(ndb, 2000, 2000);
+    const second = await loadCompiled([ndb], o);
+    assert.equal(second.cached, false);
+    assert.notDeepEqual(second.compiled.blob, first.compiled.blob);
+    assert.equal((await loadCompiled([ndb], o)).cached, true);
+    // a damaged identity record, or one naming another database, only costs the slow path
+    for (const e of Deno.readDirSync(cache)) {
+      if (e.name.endsWith(".vid")) {
+        await Deno.writeTextFile(`${cache}/${e.name}`, "f".repeat(64) + "\n");
+      }
+    }
+    const third = await loadCompiled([ndb], o);
+    assert.equal(third.cached, true);
+    assert.deepEqual(third.compiled.blob, second.compiled.blob);
+    // recent sources are not recorded (a change within the clock's grain could keep the identity)
+    await Deno.remove(cache, { recursive: true });
+    await loadCompiled([ndb], { ...o, settledSecs: 3600 });
+    assert.equal([...Deno.readDirSync(cache)].filter((e) => e.name.endsWith(".vid")).length, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
