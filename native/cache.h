@@ -13,6 +13,7 @@
  * function returns >= 0 or -errno. */
 #ifndef HVKIT_CACHE_H
 #define HVKIT_CACHE_H
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@ typedef struct cache_ops {
   const char *name;
   void *(*create)(uint64_t capacity);                  /* NULL on ENOMEM */
   void (*destroy)(void *self);
-  int (*access)(void *self, uint64_t key, int is_write); /* 1 = hit */
+  /* 1 = hit, 0 = miss, -ENOMEM: the node table could not grow, the cache is as it was */
+  int (*access)(void *self, uint64_t key, int is_write);
   int (*has)(void *self, uint64_t key);
   void (*remove)(void *self, uint64_t key);
   void (*prefetch)(void *self, uint64_t key, int stage); /* hints before access(key) */
@@ -56,7 +58,8 @@ enum { CACHE_ADMIT_REFUSE_JOURNAL_TAG = 1 };
 /* CACHE_ERR_KIND values when a trace is rejected (-EBADMSG). */
 enum {
   CACHE_ERR_NONE, CACHE_ERR_HEADER_TRUNCATED, CACHE_ERR_NOT_BINARY, CACHE_ERR_RECORD_SIZE,
-  CACHE_ERR_BAD_OP, CACHE_ERR_TRUNCATED, CACHE_ERR_BAD_OFFSET /* or ends past 2^53 */
+  CACHE_ERR_BAD_OP, CACHE_ERR_TRUNCATED, CACHE_ERR_BAD_OFFSET, /* or ends past 2^53 */
+  CACHE_ERR_NO_MEMORY /* -ENOMEM from a replay: a policy's table could not grow */
 };
 
 /* cache_sim.c: the FFI surface (lib/ffi/cache_symbols.ts). */
@@ -75,6 +78,9 @@ HV_EXPORT int32_t cache_set_admission(int32_t h, const double *ranges, uint32_t 
 HV_EXPORT int32_t cache_run_file(int32_t h, const char *path, uint64_t *out);
 HV_EXPORT int32_t cache_result(int32_t h, uint64_t *out);
 HV_EXPORT int32_t cache_cancel(int32_t h);
+/* Tests only: while `on`, every allocation made to grow a node table fails (as on ENOMEM); the
+ * environment variable HVKIT_TEST_CACHE_GROW_FAIL=1 turns it on too (for end-to-end tests). */
+HV_EXPORT int32_t cache_test_fail_grow(int32_t on);
 
 /* ---- the node table (list policies) and the keyed pool (heap policies) ----
  * A node is 16 bytes, one cache line holds four: the key (a block number < 2^54) with a 10-bit
@@ -112,9 +118,10 @@ static inline void cache_ahead(const void *a, int hint) {
  * a key lives in one of its two buckets (bucketed cuckoo hashing), so a look-up reads two lines
  * and a removal only marks the slot empty. Inserting into two full buckets moves a resident to
  * its other bucket (its list neighbours are relinked), along a path of such moves; when no path
- * is found the table grows by a quarter and is rebuilt. At most CPOOL_LOAD full: 16 / 0.85 =
- * 18.8 bytes per node (the ghost policies keep a node per ghost too). Slots 0..CPOOL_WAYS-1
- * are the list sentinels (stable when the table grows); bucket b starts at CPOOL_WAYS * (b + 1).
+ * is found the table grows by a quarter and is rebuilt beside the old one (if that allocation
+ * fails, the insert fails with -ENOMEM and the old table is kept: see cpool_reserve_h). At most
+ * CPOOL_LOAD full: 16 / 0.85 = 18.8 bytes per node (the ghost policies keep a node per ghost
+ * too). Slots 0..CPOOL_WAYS-1 are the list sentinels (stable when the table grows); bucket b starts at CPOOL_WAYS * (b + 1).
  * Hit counts never depend on where a node sits, only on the lists' order. */
 #define CPOOL_WAYS 4
 #define CPOOL_LOAD 0.85
@@ -133,7 +140,9 @@ typedef struct cpool {
 int cpool_init(cpool *p, uint64_t n, int32_t lists); /* 0 or -ENOMEM/-E2BIG */
 void cpool_fini(cpool *p);
 /* The cold half of cpool_alloc: both buckets of `key` full. Returns an empty slot in one of
- * them after moving residents (or growing the table). */
+ * them after moving residents (or growing the table), or -ENOMEM when the table had to grow and
+ * could not: then every key and list is as it was (a path of moves is made only once found, and
+ * a grown table is built beside the old one). */
 int32_t cpool_make_room(cpool *p, uint64_t key);
 
 static inline uint64_t cpool_key(const cpool *p, int32_t s) {
@@ -246,8 +255,23 @@ static inline int32_t cpool_list(const cpool *p, int32_t i) {
   return i;
 }
 
+/* Makes sure one of the buckets of `key` (not present, hash h) has an empty slot, moving
+ * residents or growing the table: 0, or -ENOMEM with the table unchanged. A policy calls it on a
+ * miss before it changes anything (evictions only free slots and move nothing), so that the
+ * cpool_alloc after its evictions cannot fail and a failed access leaves the cache as it was. */
+static inline int cpool_reserve_h(cpool *p, uint64_t key, uint64_t h) {
+  if (__builtin_expect(cpool_has_room(p, cpool_b1(p, h)) || cpool_has_room(p, cpool_b2(p, h)), 1))
+    return 0;
+  return cpool_make_room(p, key) < 0 ? -ENOMEM : 0;
+}
+static inline int cpool_reserve(cpool *p, uint64_t key) {
+  return cpool_reserve_h(p, key, cache_hash(key));
+}
+
 /* Takes an empty slot for `key` (not present; tag 0) in the emptier of its buckets. The caller
- * links it into a list before the next cpool_alloc (a move relinks its neighbours). */
+ * links it into a list before the next cpool_alloc (a move relinks its neighbours). After a
+ * cpool_reserve for the key it always succeeds; without one it returns -ENOMEM when the table
+ * could not grow. */
 static inline int32_t cpool_alloc_h(cpool *p, uint64_t key, uint64_t h) {
   uint32_t b1 = cpool_b1(p, h), b2 = cpool_b2(p, h);
   int32_t s1, s2;
@@ -257,6 +281,7 @@ static inline int32_t cpool_alloc_h(cpool *p, uint64_t key, uint64_t h) {
   int left;
   if (k1 == 0 && k2 == 0) {
     s = cpool_make_room(p, key);
+    if (s < 0) return s;
     b = cpool_bucket_of(s);
     left = cpool_empties(p->nodes, b, &s1) - 1;
   } else if (k1 >= k2) {
@@ -431,8 +456,8 @@ typedef struct cache_lru {
   int32_t list;
 } cache_lru;
 
-/* LRU's access (1 = hit): a hit moves to the MRU end; a miss evicts the LRU end when full and
- * inserts at the MRU end. */
+/* LRU's access (1 = hit, 0 = miss, -ENOMEM when the node table could not grow: nothing changed):
+ * a hit moves to the MRU end; a miss evicts the LRU end when full and inserts at the MRU end. */
 static inline __attribute__((always_inline)) int cache_lru_access(cache_lru *l, uint64_t key) {
   cpool *p = &l->p;
   uint64_t h = cache_hash(key);
@@ -443,6 +468,7 @@ static inline __attribute__((always_inline)) int cache_lru_access(cache_lru *l, 
     return 1;
   }
   if (l->cap == 0) return 0;
+  if (cpool_reserve_h(p, key, h) < 0) return -ENOMEM;
   if (l->used == l->cap) {
     int32_t v = p->nodes[l->list].next;
     cpool_unlink(p, v);

@@ -94,6 +94,7 @@ static int arc_access(void *self, uint64_t key, int is_write) {
     return 0;
   }
   if (c == 0) return 0;
+  if (cpool_reserve(p, key) < 0) return -ENOMEM;
   int64_t l1 = n[T1] + n[B1];
   if ((uint64_t)l1 == c) {
     if ((uint64_t)n[T1] < c) {

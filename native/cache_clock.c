@@ -37,6 +37,7 @@ static int clock_access(void *self, uint64_t key, int is_write) {
     return 1;
   }
   if (c->cap == 0) return 0;
+  if (cpool_reserve(p, key) < 0) return -ENOMEM;
   if (c->used == c->cap) {
     int32_t list = c->list;
     int32_t v = p->nodes[list].next;

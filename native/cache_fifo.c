@@ -32,6 +32,7 @@ static int fifo_access(void *self, uint64_t key, int is_write) {
   cpool *p = &f->p;
   if (cpool_get(p, key) >= 0) return 1;
   if (f->cap == 0) return 0;
+  if (cpool_reserve(p, key) < 0) return -ENOMEM;
   if (f->used == f->cap) {
     int32_t v = p->nodes[f->list].next;
     cpool_unlink(p, v);

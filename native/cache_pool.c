@@ -1,6 +1,6 @@
 /* cache: the node table, the keyed pool and the frequency heap shared by the policy twins. */
 #include <errno.h>
-#include <stdio.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 
 #include "cache.h"
@@ -10,7 +10,28 @@
 /* Allocates `size` bytes (zeroed when asked), 64-byte aligned (a bucket is one cache line).
  * Large arrays are 2 MiB aligned and marked for transparent huge pages: the policies touch them
  * at random, and with 4 KiB pages nearly every access would also miss the TLB. Free with free(). */
+/* cache_test_fail_grow's switch (-1: not yet read from the environment) and the thread's "this
+ * allocation grows a table" flag. */
+static atomic_int fail_grow = -1;
+static _Thread_local int growing;
+
+int32_t cache_test_fail_grow(int32_t on) {
+  atomic_store(&fail_grow, on != 0);
+  return 0;
+}
+
+static int grow_fails(void) {
+  int f = atomic_load(&fail_grow);
+  if (f < 0) {
+    const char *e = getenv("HVKIT_TEST_CACHE_GROW_FAIL");
+    f = e != NULL && strcmp(e, "1") == 0;
+    atomic_store(&fail_grow, f);
+  }
+  return f;
+}
+
 static void *big_alloc(size_t size, int zero) {
+  if (growing && grow_fails()) return NULL;
   size_t align = size < HUGE_PAGE ? 64 : HUGE_PAGE;
   size_t rounded = (size + align - 1) & ~(align - 1);
   if (rounded == 0) rounded = align;
@@ -118,7 +139,7 @@ static int32_t cpool_path(cpool *p, uint32_t b1, uint32_t b2, int relink) {
     for (int pass = 0; pass < 2 && pick < 0; pass++) {
       for (int i = 0; i < CPOOL_WAYS; i++) {
         int32_t s = cpool_first(cur) + (int32_t)((start + (uint32_t)i) % CPOOL_WAYS);
-        if (in_path(path, len, s)) continue;
+        if (in_path(path, len, s) || p->nodes[s].ka == CACHE_NOKEY) continue; /* (none: full) */
         uint32_t alt = cpool_alt(p, s);
         if (alt == cur || (pass == 0 && !cpool_has_room(p, alt))) continue;
         pick = s;
@@ -139,7 +160,11 @@ static int32_t cpool_path(cpool *p, uint32_t b1, uint32_t b2, int relink) {
     cpool_update_room(p, cpool_bucket_of(to));
     to = path[i];
   }
-  return to; /* now empty: the caller fills it and updates its bucket's room bit */
+  /* Now empty, and its bucket's bit says so: the caller (cpool_reserve) may leave it empty while
+   * the policy evicts, and the alloc may then fill the other bucket; a bucket with an empty slot
+   * marked full would let a later path "move" the empty slot's stale links into the lists. */
+  cpool_set_room(p, cpool_bucket_of(to), 1);
+  return to;
 }
 
 /* Places the node `nd` (a copy; links kept as they are) in a fresh table: -1 when no path. */
@@ -164,8 +189,10 @@ static int cpool_grow(cpool *p) {
   for (;;) {
     nb += nb / 4 + 1;
     cpool q;
+    growing = 1;
     int rc = cpool_init_buckets(&q, p->n, p->lists, nb);
-    if (rc < 0) return rc;
+    growing = 0;
+    if (rc < 0) return rc; /* p untouched */
     q.rng = p->rng;
     int ok = 1;
     for (uint64_t s = CPOOL_WAYS; s < old_slots && ok; s++) {
@@ -215,10 +242,7 @@ int32_t cpool_make_room(cpool *p, uint64_t key) {
     if (cpool_empties(p->nodes, b2, &s2) > 0) return s2;
     int32_t s = cpool_path(p, b1, b2, 1);
     if (s >= 0) return s;
-    if (cpool_grow(p) < 0) {
-      fprintf(stderr, "hvkit: cache node table: out of memory while growing\n");
-      abort();
-    }
+    if (cpool_grow(p) < 0) return -ENOMEM; /* p as it was */
   }
 }
 

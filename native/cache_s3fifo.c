@@ -133,6 +133,8 @@ static int s3_access(void *self, uint64_t key, int is_write) {
   }
   if (s->cap == 0) return 0;
   int ghost_hit = slot >= 0;
+  /* A ghost hit frees the key's own slot before the alloc: no reservation needed. */
+  if (!ghost_hit && cpool_reserve(p, key) < 0) return -ENOMEM;
   if (ghost_hit) {
     cpool_unlink(p, slot);
     cpool_release(p, slot);

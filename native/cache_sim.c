@@ -234,7 +234,8 @@ HOT uint64_t block_at(int shift, uint64_t bs, uint64_t byte) {
 
 /* One request (Simulator.stepRaw), counting into `c`. Returns 1 when `cancel` was seen set in
  * the middle of a request of more than CANCEL_SPAN blocks: the blocks not reached are not
- * counted. */
+ * counted; -ENOMEM when the policy's table could not grow for a block: that block and the ones
+ * after it are not counted (and the policy is as it was before that block). */
 HOT int step_with(uint64_t *c, int shift, uint64_t bs, void *pol, access_fn access,
                   remove_fn remove, unsigned code, uint64_t off, uint64_t len, int admitted,
                   const atomic_int *cancel) {
@@ -282,7 +283,13 @@ HOT int step_with(uint64_t *c, int shift, uint64_t bs, void *pol, access_fn acce
   int is_write = code != OP_READ;
   uint64_t hits = 0;
   if (n == 1) {
-    if (access(pol, first, is_write)) {
+    int r = access(pol, first, is_write);
+    if (__builtin_expect(r < 0, 0)) {
+      k[1] -= 1;
+      k[3] -= len;
+      return r;
+    }
+    if (r) {
       hits = 1;
       k[4] += len;
     }
@@ -294,7 +301,14 @@ HOT int step_with(uint64_t *c, int shift, uint64_t bs, void *pol, access_fn acce
         k[2] += hits;
         return 1;
       }
-      if (access(pol, b, is_write)) {
+      int r = access(pol, b, is_write);
+      if (__builtin_expect(r < 0, 0)) {
+        k[1] -= last - b + 1;
+        k[3] -= end - (b * bs > off ? b * bs : off);
+        k[2] += hits;
+        return r;
+      }
+      if (r) {
         hits++;
         uint64_t lo = b * bs > off ? b * bs : off;
         uint64_t hi = (b + 1) * bs < end ? (b + 1) * bs : end;
@@ -345,9 +359,13 @@ int32_t cache_feed(int32_t h, const uint8_t *op, const double *off, const double
       ops->prefetch(s->pol, block_of(s, (uint64_t)off[i + PREFETCH_NODE]), 1);
     }
     s->c[CACHE_RECORDS]++;
-    if (step(s, op[i], (uint64_t)off[i], (uint64_t)len[i], mask ? mask[i] != 0 : 1)) {
-      return -ECANCELED;
+    int st = step(s, op[i], (uint64_t)off[i], (uint64_t)len[i], mask ? mask[i] != 0 : 1);
+    if (st < 0) { /* -ENOMEM: a policy table could not grow */
+      s->c[CACHE_ERR_KIND] = CACHE_ERR_NO_MEMORY;
+      s->c[CACHE_ERR_RECORD] = s->c[CACHE_RECORDS];
+      return st;
     }
+    if (st) return -ECANCELED;
   }
   return 0;
 }
@@ -443,8 +461,15 @@ HOT int32_t run_loop(sim *s, const uint8_t *recs, uint64_t slots, access_fn acce
     }
     c[CACHE_RECORDS]++;
     int adm = op == OP_FLUSH || op == OP_TRIM || admitted_record(s, r, offd, len);
-    if (step_with(c, shift, bs, pol, access, remove, op, (uint64_t)(int64_t)offd, len, adm,
-                  &s->cancel)) {
+    int st = step_with(c, shift, bs, pol, access, remove, op, (uint64_t)(int64_t)offd, len, adm,
+                       &s->cancel);
+    if (st < 0) { /* -ENOMEM: a policy table could not grow */
+      c[CACHE_ERR_KIND] = CACHE_ERR_NO_MEMORY;
+      c[CACHE_ERR_RECORD] = c[CACHE_RECORDS];
+      rc = st;
+      break;
+    }
+    if (st) {
       rc = -ECANCELED;
       break;
     }
@@ -491,7 +516,7 @@ static int32_t run_records(sim *s, const uint8_t *base, uint64_t size) {
     if (LOOPS[i].ops == s->ops) loop = LOOPS[i].loop;
   }
   int32_t rc = loop(s, base + HEADER_SIZE, slots);
-  if (rc < 0) return rc; /* -EBADMSG or -ECANCELED */
+  if (rc < 0) return rc; /* -EBADMSG, -ECANCELED or -ENOMEM */
   if ((size - HEADER_SIZE) % RECORD_SIZE != 0) {
     return reject(s, CACHE_ERR_TRUNCATED, slots + 1, 0);
   }

@@ -87,6 +87,8 @@ static int twoq_access(void *self, uint64_t key, int is_write) {
   }
   if (q->cap == 0) return 0;
   int ghost = s >= 0;
+  /* A ghost keeps its node (no alloc); anything else reserves before its evictions. */
+  if (!ghost && cpool_reserve(p, key) < 0) return -ENOMEM;
   if (ghost) {
     cpool_unlink(p, s);
     q->nout--;

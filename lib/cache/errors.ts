@@ -42,3 +42,26 @@ export class UnknownAdmissionError extends Error {
     super(`unknown admission filter "${filter}" (known: ${known.join(", ")})`);
   }
 }
+
+/**
+ * The native simulator could not grow a policy's node table (ENOMEM): the access that needed it
+ * was refused and the cache left as it was before that access (nothing resident lost). A failure
+ * of the machine, not of the input: the tools exit 1.
+ */
+export class CacheMemoryError extends Error {
+  override name = "CacheMemoryError";
+  /**
+   * @param policy the policy's label
+   * @param capacity its capacity in blocks
+   * @param request the request (1-based) whose access failed, when replaying
+   */
+  constructor(readonly policy: string, readonly capacity: number, readonly request?: number) {
+    super(
+      `out of memory growing the ${policy} cache's table (${capacity} blocks)` +
+        (request === undefined
+          ? ": the access was refused, the cache is as it was"
+          : ` at request ${request}: the replay stopped there (the cache holds what it held ` +
+            `before that request's refused block)`),
+    );
+  }
+}

@@ -25,6 +25,7 @@ import { check } from "../ffi/errno.ts";
 import { TraceFormatError } from "../trace/jsonl.ts";
 import type { OpCounts, SimResult } from "./simulate.ts";
 import { parsePolicySpec } from "./policy_params.ts";
+import { CacheMemoryError } from "./errors.ts";
 
 /** Words of the native result array (CACHE_OUT_WORDS), in native/cache.h's order. */
 const W = {
@@ -46,6 +47,9 @@ const W = {
 } as const;
 
 const EBADMSG = 74;
+const ENOMEM = 12;
+/** native/cache.h's CACHE_ERR_NO_MEMORY. */
+const ERR_NO_MEMORY = 7;
 const ECANCELED = 125;
 
 const enc = new TextEncoder();
@@ -136,10 +140,14 @@ export class NativeCache {
     );
   }
 
-  /** One block access (as CachePolicy.access); true on a hit. */
+  /**
+   * One block access (as CachePolicy.access); true on a hit. Throws {@linkcode CacheMemoryError}
+   * when the node table could not grow for it (the cache is then as it was before the call).
+   */
   access(block: number, isWrite: boolean): boolean {
-    return check(native().cache_access(this.handle, BigInt(block), isWrite ? 1 : 0), "access") ===
-      1;
+    const rc = native().cache_access(this.handle, BigInt(block), isWrite ? 1 : 0);
+    if (rc === -ENOMEM) throw new CacheMemoryError(this.policy, this.capacity);
+    return check(rc, "access") === 1;
   }
 
   /** True when the block is resident. */
@@ -191,6 +199,8 @@ export class NativeCache {
       this.#interrupted = true;
       return;
     }
+    const oom = this.#memoryError(rc);
+    if (oom) throw oom;
     if (rc < 0) {
       this.fetch();
       throw new TraceFormatError(
@@ -259,8 +269,18 @@ export class NativeCache {
       ][kind] ?? `bad record (kind ${kind})`;
       throw new TraceFormatError(rec, reason);
     }
+    const oom = this.#memoryError(rc);
+    if (oom) throw oom;
     if (rc === -2) throw new Deno.errors.NotFound(`${path}: no such file`);
     check(rc, path);
+  }
+
+  /** A replay's -ENOMEM: CacheMemoryError when a table could not grow (else undefined). */
+  #memoryError(rc: number): CacheMemoryError | undefined {
+    if (rc !== -ENOMEM) return undefined;
+    const out = this.fetch();
+    if (Number(out[W.errKind]) !== ERR_NO_MEMORY) return undefined;
+    return new CacheMemoryError(this.policy, this.capacity, Number(out[W.errRecord]));
   }
 
   private fetch(): BigUint64Array {

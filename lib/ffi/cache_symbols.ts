@@ -95,6 +95,11 @@ export const cacheSymbols = {
     result: "i32",
     nonblocking: true,
   },
+  /**
+   * int32_t cache_test_fail_grow(int32_t on): tests only: while on, growing a node table fails
+   * as on ENOMEM (the access that needed it returns -ENOMEM, the cache is as it was)
+   */
+  cache_test_fail_grow: { parameters: ["i32" /* int32_t on */], result: "i32" },
   /** int32_t cache_result(int32_t h, uint64_t *out): the counters (CACHE_OUT_WORDS words) */
   cache_result: {
     parameters: ["i32", /* int32_t h */ "buffer" /* uint64_t *out */],
