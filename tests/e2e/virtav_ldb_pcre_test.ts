@@ -156,6 +156,8 @@ const OFF_REFUSED = [
   "R.15;Target:0;0&1;41424344;1:2:0/abc/",
   "R.16;Target:0;0&1;41424344;0/abc/:",
   "R.17;Target:0;0&1;41424344;${1-5}33$",
+  "R.18;Target:0;0&1;41424344;1$3$:0/abc/", // a macro offset not first: cli_caloff refuses it
+  "R.19;Target:1;0&1;41424344;S1+x:0/abc/",
 ];
 
 /** Lines clamscan loads (exit 0 or 1, as clamscan's). */
@@ -169,6 +171,8 @@ const OFF_LOADED = [
   "L.9;Target:0;0&1;41424344;7:0/a:b/",
   "L.10;Target:0;0&1;41424344;0/abc/::i:x:y",
   "L.11;Target:0;0&1;41424344;${1-5}3$",
+  "L.12;Target:1;0&1;41424344;SE1:0/abc/",
+  "L.13;Target:0;0&1;41424344;EOF-3,:0/abc/e",
 ];
 
 Deno.test({
