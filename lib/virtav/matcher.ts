@@ -157,7 +157,7 @@ function occurrences(bytes: Uint8Array, forms: Uint8Array[]): { n: number; first
  * over the whole unit, as clamscan does at the end of a scan; the offset is the earliest
  * subsignature hit's), after the body signatures' hits. Signatures with counts are evaluated
  * from the unit's bytes (every unit: `0<1` holds where nothing matched, as in clamscan); where
- * the bytes are not at hand (`bytes` null: gathered guest pages) they are not reported.
+ * the bytes are not at hand (`bytes` null) they are not reported.
  */
 function logicalHits(
   hits: Hit[],
@@ -480,7 +480,26 @@ export class Matcher {
       HIT_CAP,
       this.#st,
     );
-    return this.#collect(rc, `scan of ${file.path}`, o, null);
+    // signatures with counts or a PCRE need the unit's bytes: gathered again, only then
+    const gathered = () => {
+      let total = 0n;
+      for (let i = 1; i < chunks.length; i += 2) total += chunks[i];
+      const buf = new Uint8Array(Number(total));
+      check(
+        native().vav_map_gather(
+          file.handle,
+          segs,
+          segs.length / 3,
+          chunks,
+          chunks.length / 2,
+          buf,
+          total,
+        ),
+        `gathering pages of ${file.path}`,
+      );
+      return buf;
+    };
+    return this.#collect(rc, `scan of ${file.path}`, o, gathered);
   }
 
   /** Frees the native database. */

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { Matcher } from "./matcher.ts";
 import { compileSignatures } from "./compile.ts";
 import { parseNdbLine } from "./ndb.ts";
+import { parseLdbLine, subsigName } from "./ldb.ts";
+import { MappedFile } from "./mapped_file.ts";
 
 const enc = new TextEncoder();
 const hex = (s: string) => [...enc.encode(s)].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -120,5 +122,35 @@ Deno.test("matcher: more partial matches than a tracker holds fall back to the e
     assert.equal(w.stats.exactFallbacks, 0);
   } finally {
     w.close();
+  }
+});
+
+Deno.test("matcher: .ldb PCRE and count signatures in gathered guest pages", async () => {
+  const sig = parseLdbLine("P.1;Target:0;0&1>1;41424344;4:0/xy[0-9]/g");
+  const c = compileSignatures(sig.subsigs.map((s, j) => ({ ...s, name: subsigName(sig, j) })));
+  const dir = await Deno.makeTempDir({ prefix: "virtav-matcher-" });
+  const f0 = (() => {
+    const data = new Uint8Array(3 * 4096).fill(0x2e);
+    // page 0 ends in "ABCD"; page 2 starts with "xy1xy2" (4 bytes into the gathered unit)
+    data.set(new TextEncoder().encode("ABCD"), 4096 - 4);
+    data.set(new TextEncoder().encode("xy1xy2"), 2 * 4096);
+    return data;
+  })();
+  await Deno.writeFile(`${dir}/ram`, f0);
+  const f = MappedFile.open(`${dir}/ram`);
+  const m = Matcher.load(c);
+  try {
+    const segs = new BigUint64Array([0n, 0n, BigInt(f0.length)]);
+    const chunk = (pa: number) => new BigUint64Array([BigInt(pa), 4n, 8192n, 4096n]);
+    // the unit is "ABCD" then page 2: the PCRE at offset 4 finds xy1, xy2 (2 > 1)
+    assert.deepEqual(m.scanChunks(f, segs, chunk(4092), { allMatch: true }).map((h) => h.name), [
+      "P.1",
+    ]);
+    // without ABCD first, the trigger does not hold
+    assert.deepEqual(m.scanChunks(f, segs, chunk(100), { allMatch: true }), []);
+  } finally {
+    m.close();
+    f.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
