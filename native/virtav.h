@@ -82,6 +82,7 @@ VAV_EXPORT int64_t vav_pf_serialize(int32_t db, uint8_t *out, uint64_t cap);
  * database bytes, scratch bytes */
 VAV_EXPORT int64_t vav_pf_info(int32_t db, uint64_t *info);
 VAV_EXPORT int32_t vav_pf_window(uint64_t bytes); /* tests: the window of one Hyperscan call, 0 default */
+VAV_EXPORT int32_t vav_pf_sampler(int32_t always); /* tests: the sampler at any literal count, 0 default */
 
 /* virtav_cache.c: cache files mapped read-only (out[0] address, out[1] length) and their hash */
 VAV_EXPORT int32_t vav_cache_map(const char *path, uint64_t *out);

@@ -39,9 +39,12 @@
 #include <sys/mman.h>
 
 #define PF_MAGIC 0x50564156u /* "VAVP" */
-#define PF_FORMAT 4u /* 2: one Hyperscan id per distinct literal; 3: claims per signature; 4: per segment */
+#define PF_FORMAT 5u /* 2: one id per distinct literal; 3: claims per signature; 4: per segment; 5: sampler */
 #define PF_HEAD 40
 #define PF_WINDOW (1u << 20) /* key positions per Hyperscan call (and between two cancel checks) */
+#define PF_STRIDE 4u         /* the sampler's step: it takes literals of PF_STRIDE + 3 bytes or more */
+#define PF_SAMPLE_OVER 32768u /* distinct literals past which the long ones go to the sampler */
+#define PF_KEYS_PER_WORD 4u   /* the sampler's bitmap: keys per 64-bit word (3 bits each), ~1 MiB at 100,000 */
 #define PF_SEG_SLACK 256u    /* a segment's parts: the sum of their gaps' freedom (max - min) */
 #define PF_SEG_REACH 4096u   /* and the longest span from its first part's start to its last's end */
 
@@ -60,6 +63,13 @@ struct vav_pf {
   uint8_t *key_len;
   uint32_t *seg_first, *seg_last; /* per literal part: its segment's parts */
   int64_t *rel_lo, *rel_hi;       /* per part: its start minus its segment's literal part's start */
+  /* The sampler (see sample()): per distinct literal whether it is there, its bytes; a bitmap
+   * of hashed 4-byte keys, buckets of (key, literal << 3 | offset) by hash */
+  uint8_t *sampled, *sbytes;
+  uint64_t *sbm;
+  uint64_t *sat;
+  uint32_t *slen, *sstart, nsent, sbits, nsampled;
+  uint64_t *sent;
   const uint8_t *buf;             /* the buffer being scanned, and its length */
   uint64_t len;
   int64_t dmin, dmax; /* literal start / end relative to the key position, over claimed parts */
@@ -73,9 +83,15 @@ struct vav_pf {
 };
 
 static uint64_t window_override;
+static uint32_t sample_over = PF_SAMPLE_OVER;
 
 int32_t vav_pf_window(uint64_t bytes) {
   window_override = bytes;
+  return 0;
+}
+
+int32_t vav_pf_sampler(int32_t always) {
+  sample_over = always ? 0 : PF_SAMPLE_OVER;
   return 0;
 }
 
@@ -142,6 +158,13 @@ void vav_pf_free(struct vav_pf *pf) {
   if (pf->db_map) munmap(pf->db, pf->db_map);
   else hs_free_database(pf->db);
   free(pf->claimed);
+  free(pf->sampled);
+  free(pf->sbytes);
+  free(pf->sbm);
+  free(pf->sat);
+  free(pf->slen);
+  free(pf->sstart);
+  free(pf->sent);
   free(pf->is_lit);
   free(pf->key);
   free(pf->key_len);
@@ -247,20 +270,117 @@ static int group(struct vav_pf *pf, const lits_t *l) {
   return 0;
 }
 
+/* A key's hash: its word of the bitmap (the top `wbits` bits, also its bucket) and three bits in
+ * that word (a blocked Bloom filter: one cache line per look, ~0.1% false positives). */
+static inline uint64_t shash(uint32_t k) { return (uint64_t)k * 0x9E3779B97F4A7C15ull; }
+static inline uint64_t smask(uint64_t h) {
+  return 1ull << (h & 63) | 1ull << ((h >> 6) & 63) | 1ull << ((h >> 12) & 63);
+}
+
+static int cmp_sent(const void *x, const void *y, void *ctx) {
+  uint32_t bits = *(const uint32_t *)ctx;
+  uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+  uint64_t ha = shash((uint32_t)(a >> 32)) >> (64 - bits), hb = shash((uint32_t)(b >> 32)) >> (64 - bits);
+  if (ha != hb) return ha < hb ? -1 : 1;
+  return a < b ? -1 : a > b;
+}
+
+/* The sampler: Hyperscan's literal matcher slows down past some 60,000 short literals, so past
+ * PF_SAMPLE_OVER distinct literals the long ones (PF_STRIDE + 3 bytes or more) are found by
+ * looking at every PF_STRIDE-th position only: each literal is entered under its 4-byte keys at
+ * offsets 0 .. PF_STRIDE - 1, one of which falls on a sampled position wherever it occurs (and
+ * only one: each occurrence is reported once); a key found is checked against the whole
+ * literal. Hyperscan keeps the rest (at least one literal: the prefilter is on iff it has a
+ * database). Rebuilt at every load from the literal choice (not serialised). */
+static int sampler(struct vav_pf *pf, const lits_t *l) {
+  pf->sampled = calloc(pf->nuniq + 1, 1);
+  if (!pf->sampled) return -ENOMEM;
+  if (pf->nuniq <= sample_over) return 0;
+  uint32_t n = 0;
+  uint64_t bytes = 0;
+  for (uint32_t u = 0; u < pf->nuniq; u++) {
+    uint32_t len = l->len[pf->group_parts[pf->group_start[u]]];
+    if (len >= PF_STRIDE + 3) n++, bytes += len;
+  }
+  if (n == 0 || n == pf->nuniq) return 0;
+  pf->sat = calloc(pf->nuniq + 1, sizeof(uint64_t));
+  pf->slen = calloc(pf->nuniq + 1, sizeof(uint32_t));
+  pf->sbytes = malloc(bytes + 1);
+  pf->sent = malloc((uint64_t)n * PF_STRIDE * sizeof(uint64_t));
+  if (!pf->sat || !pf->slen || !pf->sbytes || !pf->sent) return -ENOMEM;
+  uint32_t bits = 10; /* 2^bits words of 64 bits */
+  while (bits < 22 && (1ull << bits) * PF_KEYS_PER_WORD < (uint64_t)n * PF_STRIDE) bits++;
+  pf->sbits = bits;
+  uint64_t at = 0;
+  for (uint32_t u = 0; u < pf->nuniq; u++) {
+    uint32_t part = pf->group_parts[pf->group_start[u]], len = l->len[part];
+    if (len < PF_STRIDE + 3) continue;
+    const uint8_t *b = l->pool + l->at[part];
+    pf->sampled[u] = 1;
+    pf->sat[u] = at;
+    pf->slen[u] = len;
+    memcpy(pf->sbytes + at, b, len);
+    at += len;
+    for (uint32_t off = 0; off < PF_STRIDE; off++) {
+      uint32_t k;
+      memcpy(&k, b + off, 4);
+      pf->sent[pf->nsent++] = (uint64_t)k << 32 | (uint64_t)u << 3 | off;
+    }
+  }
+  pf->nsampled = n;
+  qsort_r(pf->sent, pf->nsent, sizeof *pf->sent, cmp_sent, &bits);
+  pf->sbm = calloc(1ull << bits, sizeof(uint64_t));
+  pf->sstart = calloc((1ull << bits) + 1, sizeof(uint32_t));
+  if (!pf->sbm || !pf->sstart) return -ENOMEM;
+  for (uint32_t i = 0; i < pf->nsent; i++) {
+    uint64_t h = shash((uint32_t)(pf->sent[i] >> 32));
+    pf->sbm[h >> (64 - bits)] |= smask(h);
+    pf->sstart[(h >> (64 - bits)) + 1]++;
+  }
+  for (uint64_t i = 0; i < (1ull << bits); i++) pf->sstart[i + 1] += pf->sstart[i];
+  return 0;
+}
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx);
+
+/* The sampled literals in buf[r0, r1), reported as Hyperscan reports its own (on_match). */
+static int sample(struct vav_pf *pf, const uint8_t *buf, uint64_t r0, uint64_t r1) {
+  const uint32_t bits = pf->sbits;
+  const uint64_t *bm = pf->sbm;
+  for (uint64_t p = r0; p + 4 <= r1; p += PF_STRIDE) {
+    uint32_t k;
+    memcpy(&k, buf + p, 4);
+    uint64_t h = shash(k), m = smask(h), w = h >> (64 - bits);
+    if ((bm[w] & m) != m) continue;
+    for (uint32_t j = pf->sstart[w]; j < pf->sstart[w + 1]; j++) {
+      uint64_t e = pf->sent[j];
+      if ((uint32_t)(e >> 32) != k) continue;
+      uint32_t u = (uint32_t)e >> 3, off = (uint32_t)e & 7, len = pf->slen[u];
+      if (p < r0 + off) continue;
+      uint64_t q = p - off;
+      if (q + len > r1 || memcmp(buf + q, pf->sbytes + pf->sat[u], len)) continue;
+      if (on_match(u, 0, q + len - r0, 0, pf)) return 1;
+    }
+  }
+  return 0;
+}
+
 static int compile(struct vav_pf *pf, const lits_t *l, char *msg, uint32_t cap) {
   int rc = -ENOMEM;
   const char **exprs = calloc(pf->nuniq, sizeof *exprs);
   size_t *lens = calloc(pf->nuniq, sizeof *lens);
   unsigned *ids = calloc(pf->nuniq, sizeof *ids), *flags = calloc(pf->nuniq, sizeof *flags);
   if (!exprs || !lens || !ids || !flags) goto out;
+  uint32_t m = 0;
   for (uint32_t u = 0; u < pf->nuniq; u++) {
+    if (pf->sampled[u]) continue;
     uint32_t part = pf->group_parts[pf->group_start[u]];
-    exprs[u] = (const char *)l->pool + l->at[part];
-    lens[u] = l->len[part];
-    ids[u] = u;
+    exprs[m] = (const char *)l->pool + l->at[part];
+    lens[m] = l->len[part];
+    ids[m++] = u;
   }
   hs_compile_error_t *err = NULL;
-  if (hs_compile_lit_multi(exprs, flags, ids, lens, pf->nuniq, HS_MODE_BLOCK, NULL, &pf->db, &err) !=
+  if (hs_compile_lit_multi(exprs, flags, ids, lens, m, HS_MODE_BLOCK, NULL, &pf->db, &err) !=
       HS_SUCCESS) {
     say(msg, cap, "Hyperscan cannot compile the literals (%s): every signature stays on the key loop",
         err && err->message ? err->message : "no reason given");
@@ -339,6 +459,8 @@ int vav_pf_setup(struct vav_db *d, struct vav_pf **out, const uint8_t *ser, uint
    * path, so the one that finds it first (and the offset reported) is the key loop's. */
   pf->checksum = 0xcbf29ce484222325ull;
   fnv(&pf->checksum, &n, sizeof n);
+  const uint32_t tune[3] = {PF_STRIDE, sample_over, PF_SEG_SLACK ^ PF_SEG_REACH << 16};
+  fnv(&pf->checksum, tune, sizeof tune);
   pf->dmin = INT64_MAX;
   pf->dmax = INT64_MIN;
   for (uint32_t i = 0; i < n; i++) {
@@ -429,6 +551,8 @@ int vav_pf_setup(struct vav_db *d, struct vav_pf **out, const uint8_t *ser, uint
   if (pf->nlits) {
     lits_t l = {pool, lit_at, lit_len};
     rc = group(pf, &l);
+    if (rc < 0) goto fail;
+    rc = sampler(pf, &l);
     if (rc < 0) goto fail;
     if (ser && len) {
       rc = attach(pf, ser, len, msg, cap);
@@ -567,6 +691,7 @@ int vav_pf_scan(struct vav_pf *pf, void *ctx, const uint8_t *buf, uint64_t len, 
     pf->a = a;
     pf->b = b;
     hs_error_t e = hs_scan(pf->db, (const char *)buf + r0, (unsigned)(r1 - r0), 0, pf->scratch, on_match, pf);
+    if (e == HS_SUCCESS && !pf->err && pf->nsent) sample(pf, buf, r0, r1);
     if (pf->err || (e != HS_SUCCESS && e != HS_SCAN_TERMINATED)) {
       vav_ctx_fail(ctx, pf->err ? pf->err : -EIO);
       return 0;

@@ -25,4 +25,6 @@ export const virtavPrefilterSymbols = {
   },
   /** int32_t vav_pf_window(uint64_t bytes): tests only, key positions per Hyperscan call (0: default) */
   vav_pf_window: { parameters: ["u64" /* uint64_t bytes */], result: "i32" },
+  /** int32_t vav_pf_sampler(int32_t always): tests only, the sampler of long literals at any literal count (0: past PF_SAMPLE_OVER) */
+  vav_pf_sampler: { parameters: ["i32" /* int32_t always */], result: "i32" },
 } as const;

@@ -30,28 +30,36 @@ function parsed(lines: string[]): BodySignature[] {
 const hits = (m: Matcher, buf: Uint8Array, allMatch: boolean) =>
   m.scanBuffer(buf, { allMatch }).map((h) => `${h.name}@${h.offset}`).sort();
 
-/** Scans every buffer with and without the prefilter at each window; asserts equal answers. */
+/**
+ * Scans every buffer with and without the prefilter at each window, with and without the sampler
+ * of long literals (native/virtav_prefilter.c `sample`); asserts equal answers.
+ */
 function assertSame(sigs: BodySignature[], bufs: Uint8Array[], windows: number[], what: string) {
-  const c = compileSignatures(sigs);
-  const on = Matcher.load(c, { prefilter: true }), off = Matcher.load(c, { prefilter: false });
-  try {
-    assert.equal(on.prefilterInfo().state, "compiled", on.prefilterNote ?? "");
-    assert.equal(off.prefilterInfo().state, "off");
-    let found = 0;
-    for (const w of windows) {
-      native().vav_pf_window(BigInt(w));
-      bufs.forEach((buf, i) => {
-        const want = hits(off, buf, true);
-        found += want.length;
-        assert.deepEqual(hits(on, buf, true), want, `${what}: buffer ${i}, window ${w}`);
-        assert.deepEqual(hits(on, buf, false), hits(off, buf, false), `${what}: first match, ${i}`);
-      });
+  for (const sampler of [0, 1]) {
+    native().vav_pf_sampler(sampler);
+    const c = compileSignatures(sigs);
+    const on = Matcher.load(c, { prefilter: true }), off = Matcher.load(c, { prefilter: false });
+    try {
+      assert.equal(on.prefilterInfo().state, "compiled", on.prefilterNote ?? "");
+      assert.equal(off.prefilterInfo().state, "off");
+      let found = 0;
+      for (const w of windows) {
+        native().vav_pf_window(BigInt(w));
+        bufs.forEach((buf, i) => {
+          const want = hits(off, buf, true);
+          found += want.length;
+          const at = `${what}: buffer ${i}, window ${w}, sampler ${sampler}`;
+          assert.deepEqual(hits(on, buf, true), want, at);
+          assert.deepEqual(hits(on, buf, false), hits(off, buf, false), `first match, ${at}`);
+        });
+      }
+      assert.ok(found > 0, `${what}: the inputs must hold detections`);
+    } finally {
+      native().vav_pf_window(0n);
+      native().vav_pf_sampler(0);
+      on.close();
+      off.close();
     }
-    assert.ok(found > 0, `${what}: the inputs must hold detections`);
-  } finally {
-    native().vav_pf_window(0n);
-    on.close();
-    off.close();
   }
 }
 
@@ -134,6 +142,20 @@ Deno.test("prefilter: the serialised form attaches to its own database only, and
     bad[at] ^= 1; // header, literal count, checksums, length, Hyperscan's bytes
     refused(bad);
   }
+  // with the sampler: its split of the literals is part of what the copy is checked against
+  native().vav_pf_sampler(1);
+  try {
+    const ms = Matcher.load(c);
+    const sers = ms.serializePrefilter()!;
+    const backs = Matcher.load({ ...c, prefilter: sers });
+    for (const buf of corpus) assert.deepEqual(hits(backs, buf, true), hits(ms, buf, true));
+    backs.close();
+    ms.close();
+    native().vav_pf_sampler(0);
+    refused(sers); // made with the sampler, attached without
+  } finally {
+    native().vav_pf_sampler(0);
+  }
   // another database's prefilter
   const other = compileSignatures(parsed(generateSignatures(200, 6).map((s) => s.line)));
   refused(ser, other.blob);
@@ -172,6 +194,7 @@ Deno.test("prefilter: one literal per segment, the other parts found backwards a
     `Star:0:*:${hex("aaaa")}{1-2}${hex("STARLEFTSIDE")}*${hex("STARRIGHTSIDE")}{-3}${hex("zz99")}`,
     `Eof:0:EOF-40,30:${hex("eeee")}{1-9}${hex("EOFLITERALX")}`,
     `Abs:0:3:${hex("ab12")}{0-2}${hex("ABSLITERAL")}`,
+    `Tiny:0:*:${hex("qq")}{1-3}${hex("QQQQ")}`, // a short literal: with it the sampler can take the rest
   ];
   const sigs = parsed(lines);
   const c = compileSignatures(sigs);
@@ -191,6 +214,7 @@ Deno.test("prefilter: one literal per segment, the other parts found backwards a
     "aaaa..STARLEFTSIDESTARRIGHTSIDEzz99",
     "eeee.EOFLITERALX",
     "...ab12ABSLITERAL",
+    "qq..QQQQ",
   ];
   const misses = [
     "abcd......LONGLITERAL", // gap 6
