@@ -619,7 +619,9 @@ export function generateLdbSignatures(n: number, seed: number): LdbSig[] {
         texts[j] = subs[j].line.split(":")[3] + (opts ? `::${opts}` : "");
       }
       // half of them end in a PCRE subsignature triggered by the ones before it
-      if (k >= 2 && rand() < 0.5) ({ text: texts[k - 1], sig: subs[k - 1] } = pcreSig(rand, k - 1));
+      if (k >= 2 && rand() < 0.5) {
+        ({ text: texts[k - 1], sig: subs[k - 1] } = pcreSig(rand, k - 1, true));
+      }
     } else if (k >= 2 && rand() < 0.35) {
       // a PCRE beside subsignatures from the whole grammar (wildcards, alternatives, offsets)
       ({ text: texts[k - 1], sig: subs[k - 1] } = pcreSig(rand, k - 1));
@@ -633,17 +635,18 @@ export function generateLdbSignatures(n: number, seed: number): LdbSig[] {
 
 /**
  * A PCRE subsignature `j` (triggered by an earlier subsignature): three random lower-case letters
- * and a tail (digits, an alternative, an optional byte, any byte), with flags among `g i s m`;
+ * and a tail (digits, an alternative, an optional byte, any byte), with flags among
+ * `g i s m U x`, a trigger with a count at times when `counts` (fixed subsignatures before it);
  * instances match it (letters' case changed under `i`), near misses change a letter. Half of
  * them have an offset, `n` or `EOF-n` with or without a shift `,m`, and `r` or `e` at times, some
  * with `^` (which clamscan matches at the offset); {@linkcode generateLdbFiles} plants those at
  * the offset or a few bytes after it.
  */
-function pcreSig(rand: Rand, j: number): { text: string; sig: GrammarSig } {
+function pcreSig(rand: Rand, j: number, counts = false): { text: string; sig: GrammarSig } {
   const letter = () => 0x61 + Math.floor(rand() * 26);
   const lit = [letter(), letter(), letter()];
   const kind = Math.floor(rand() * 4);
-  let flags = ["", "g", "i", "gi", "s", "m"][Math.floor(rand() * 6)];
+  let flags = ["", "g", "i", "gi", "s", "m", "U", "gx"][Math.floor(rand() * 8)];
   let offText = "", offset: SigOffset = { kind: "any" }, caret = "";
   if (rand() < 0.5) {
     const ri = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
@@ -652,11 +655,15 @@ function pcreSig(rand: Rand, j: number): { text: string; sig: GrammarSig } {
     const base = abs ? ri(160, 240) : ri(40, 70);
     offText = `${abs ? "" : "EOF-"}${base}${shift ? `,${shift}` : ""}:`;
     offset = { kind: abs ? "abs" : "eof", base, range: shift };
-    flags += ["", "", "r", "e"][Math.floor(rand() * 4)];
+    flags += ["", "", "r", "e", "A"][Math.floor(rand() * 5)];
     if (rand() < 0.3) caret = "^";
   }
   const t = Math.floor(rand() * j);
-  const trigger = rand() < 0.3 && j >= 2 ? `${t}|${(t + 1) % j}` : `${t}`;
+  let trigger = rand() < 0.3 && j >= 2 ? `${t}|${(t + 1) % j}` : `${t}`;
+  // beside fixed bytes at any offset (counted), the trigger may count too
+  if (counts && rand() < 0.4) {
+    trigger = `${t}${["=", ">", "<"][Math.floor(rand() * 3)]}${Math.floor(rand() * 3)}`;
+  }
   const tail = () =>
     kind === 0
       ? [...String(Math.floor(rand() * 1000))].map((c) => c.charCodeAt(0))
