@@ -12,6 +12,7 @@
  *   deno run -A bench/virtav/main.ts --quick      # 16 MiB image, 3 rounds
  *   deno run -A bench/virtav/main.ts              # 1 GiB image, 1 round
  *   deno run -A bench/virtav/main.ts --sigs 1000,20000 --rounds 3 --guest
+ *   deno run -A bench/virtav/main.ts --startup-only --engines default   # start-up alone
  *
  * @module
  */
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     sigs: { type: "string" },
     engines: { type: "string" },
     rounds: { type: "string" },
+    "startup-only": { type: "boolean", default: false },
     size: { type: "string" },
     db: { type: "string" },
   },
@@ -50,6 +52,8 @@ for (const e of engines) {
 }
 /** Alternating rounds (clamscan at 100,000 signatures scans ~2 MiB/s: 1 GiB is ~9 minutes). */
 const rounds = Math.max(1, Number(values.rounds ?? (values.quick ? 3 : 1)));
+/** Start-ups measured per side (alternating). */
+const STARTS = 5;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** The image (a zero page in every eight, random bytes, planted instances) and the databases. */
@@ -257,7 +261,43 @@ async function prefilterInfo(run: RunRecorder, n: number, ndb: string, cache: st
   };
 }
 
-/** Start-up: a 4 KiB file, cached database (median of 3 each; clamscan: its own load). */
+/** One start-up's exact figures from /usr/bin/time (Debian `time`): CPU, wall, peak RSS. */
+interface Start {
+  cpu: number;
+  user: number;
+  sys: number;
+  wall: number;
+  rssMiB: number;
+}
+
+async function timedStart(
+  cmd: string,
+  args: string[],
+  env?: Record<string, string>,
+): Promise<Start> {
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "hvkit-time %U %S %e %M", cmd, ...args],
+    env,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const line = new TextDecoder().decode(out.stderr).split("\n").find((l) =>
+    l.startsWith("hvkit-time")
+  );
+  if (!line) throw new Error(`${cmd}: no timing (is /usr/bin/time installed?)`);
+  const [user, sys, wall, rss] = line.split(" ").slice(1).map(Number);
+  return { cpu: user + sys, user, sys, wall, rssMiB: rss / 1024 };
+}
+
+/** An empty script, to set Deno's own start-up beside virtav's. */
+const EMPTY_SCRIPT = `${cacheDir}/empty.ts`;
+const DENO = Deno.execPath();
+
+/**
+ * Start-up: a 4 KiB file, cached database, STARTS runs of each side alternating with `deno run`
+ * of an empty script (Deno's own start-up, part of every virtav start). Median CPU (user + sys)
+ * and wall, peak RSS; clamscan: its own load, no cache.
+ */
 async function startupTimes(
   run: RunRecorder,
   n: number,
@@ -265,25 +305,48 @@ async function startupTimes(
   cache: string,
   tiny: string,
 ): Promise<Map<string, number>> {
-  const startup = new Map<string, number>();
-  for (const side of [...engines, "clamscan"]) {
-    const secs: number[] = [];
-    for (let i = 0; i < 3; i++) {
+  await Deno.writeTextFile(EMPTY_SCRIPT, "");
+  const sides = [...engines, "clamscan", "deno-empty"];
+  const starts = new Map<string, Start[]>(sides.map((s) => [s, []]));
+  for (let i = 0; i < STARTS; i++) {
+    for (const side of i % 2 ? [...sides].reverse() : sides) {
       const t = side === "clamscan"
-        ? await timed("clamscan", clamscanOracleArgs([ndb], [tiny]))
-        : await (({ args, env }) => timed(VIRTAV, args, env))(
+        ? await timedStart("clamscan", clamscanOracleArgs([ndb], [tiny]))
+        : side === "deno-empty"
+        ? await timedStart(DENO, ["run", "--quiet", EMPTY_SCRIPT])
+        : await (({ args, env }) => timedStart(VIRTAV, args, env))(
           virtavRun(side as Engine, cache, ndb, tiny),
         );
-      secs.push(t.secs);
+      starts.get(side)!.push(t);
     }
-    startup.set(side, median(secs));
-    run.metric("startup_seconds", median(secs), "s", {
-      sigs: n,
-      peer: side === "clamscan" ? "clamscan" : "hvkit",
-      engine: side,
-      cache: side === "clamav" || side === "clamscan" ? "none" : "warm",
-    });
   }
+  const startup = new Map<string, number>();
+  const line: string[] = [];
+  for (const side of sides) {
+    const ts = starts.get(side)!;
+    const wall = median(ts.map((t) => t.wall)), cpu = median(ts.map((t) => t.cpu));
+    const rss = Math.max(...ts.map((t) => t.rssMiB));
+    startup.set(side, wall);
+    const labels = {
+      sigs: n,
+      peer: side === "clamscan" ? "clamscan" : side === "deno-empty" ? "deno" : "hvkit",
+      engine: side,
+      cache: side === "clamav" || side === "clamscan" || side === "deno-empty" ? "none" : "warm",
+    };
+    run.metric("startup_seconds", wall, "s", labels);
+    run.metric("startup_cpu_seconds", cpu, "s", labels);
+    run.metric("startup_rss_peak", rss, "MiB", labels);
+    line.push(
+      `${side} ${fmt(cpu, 2)} s CPU (user ${fmt(median(ts.map((t) => t.user)), 2)}, sys ${
+        fmt(median(ts.map((t) => t.sys)), 2)
+      }), ${fmt(wall, 2)} s wall, ${fmt(rss, 0)} MiB`,
+    );
+  }
+  console.log(
+    `\n${n} signatures: start-up, 4 KiB file, cache warm (median of ${STARTS}; load ${
+      (await Deno.readTextFile("/proc/loadavg")).split(" ")[0]
+    }):\n  ${line.join("\n  ")}`,
+  );
   return startup;
 }
 
@@ -434,6 +497,7 @@ await withRun({ db: values.db }, {
       run.metric("virtav_first_load_seconds", compile.secs, "s", { sigs: n });
       const pf = await prefilterInfo(run, n, ndb, cache);
       const startup = await startupTimes(run, n, ndb, cache, tiny);
+      if (values["startup-only"]) continue;
       const { byEngine, cr } = await scanRounds(ndb, cache, image);
       const cs = reportClamscan(run, labels, cr, startup.get("clamscan")!);
       for (const e of engines) {
