@@ -33,6 +33,8 @@ export interface CompiledDb {
    * native matcher uses it in place instead of a copy.
    */
   mapped?: boolean;
+  /** Whether a name is an `.ldb` subsignature's (absent: the matcher looks at every name). */
+  logical?: boolean;
   names: string[];
   /**
    * The Hyperscan prefilter serialised for this blob (native/virtav_prefilter.c, kept by

@@ -4,11 +4,12 @@
  * the blob), with what the tools print about it (names, hash signatures, counts).
  *
  * This is virtav's one compiled-signature cache (`sigs`, `scan` and `watch` all use it). File
- * `<cache>/<key>.vdb` (format 6): a 128-byte header ("VAVC", uint32 format, the 32-byte key,
+ * `<cache>/<key>.vdb` (format 7): a 128-byte header ("VAVC", uint32 format, the 32-byte key,
  * uint64 lengths of the JSON metadata {@linkcode CachedMeta}, the names, the blob and the
  * serialised Hyperscan prefilter, the uint64 checksum, zeros), then those four sections, each
- * at a multiple of 64 bytes: the JSON, the names joined by "\n", the blob (its u32 tables read
- * in place by native/virtav_match.c), the prefilter (native/virtav_prefilter.c; empty when none
+ * at a multiple of 64 bytes: the JSON, the names (name_table.ts: offsets then bytes, decoded
+ * only when a detection names one), the blob (its u32 tables read in place by
+ * native/virtav_match.c), the prefilter (native/virtav_prefilter.c; empty when none
  * can be built, the metadata says why). The checksum is XXH64 (native/virtav_cache.c, a few ms
  * at 55 MiB) of the sections seeded with that of the header: accidental damage anywhere is seen
  * at every start. The key is computed from the source databases' bytes (never read from the
@@ -21,14 +22,17 @@
  * refusal there compiles again). The checksum only catches accidental damage; the cache
  * directory must be as trusted as the databases themselves. The file is mapped read-only and
  * kept mapped for the process (tools load one database per run); it is replaced by rename,
- * never rewritten in place.
+ * never rewritten in place. `<cache>/<id>.vid` holds the key last computed for sources whose
+ * identity (path, size, inode, device, mtime, ctime) hashes to `id`: a start whose sources
+ * have not changed reads none of them ({@linkcode loadCompiled}).
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { type CompiledDb, COMPILER_VERSION, compileSignatures } from "./compile.ts";
-import { Matcher } from "./matcher.ts";
+import { hasLogical, Matcher } from "./matcher.ts";
 import { native } from "../ffi/ffi.ts";
+import { encodeNames, lazyNames } from "./name_table.ts";
 import {
   type DatabaseFile,
   type LineError,
@@ -57,11 +61,13 @@ interface CachedMeta {
   unofficialBody: number[];
   /** Why there is no prefilter (Hyperscan refused the literals), null when there is one. */
   prefilterNote: string | null;
+  /** Whether a name is an `.ldb` subsignature's (the matcher then needs every match). */
+  logical: boolean;
 }
 
 const MAGIC = 0x43564156; // "VAVC"
 /** The cache file's layout version. */
-const FORMAT = 6;
+const FORMAT = 7;
 /** The header's size; the sections start at multiples of ALIGN (the blob's u32 tables in place). */
 const HEAD = 128;
 const ALIGN = 64;
@@ -115,6 +121,7 @@ function metaOk(m: CachedMeta, names: string[], blob: Uint8Array, pf: Uint8Array
   if (!Array.isArray(m.unofficialBody)) return false;
   if (!m.unofficialBody.every((i) => isInt(i, 0, m.bodyCount - 1))) return false;
   if (m.prefilterNote !== null && !isStr(m.prefilterNote)) return false;
+  if (typeof m.logical !== "boolean") return false;
   if ((m.prefilterNote === null) !== (pf.length > 0)) return false;
   // the blob's own count of signatures must be the names'
   if (blob.length < 32) return false;
@@ -168,15 +175,16 @@ function decode(
   for (let i = SUM_AT + 8; i < HEAD; i++) if (file[i] !== 0) return null;
   const at = sections(dv, file.length);
   if (!at || dv.getBigUint64(SUM_AT, true) !== cacheChecksum(file)) return null;
-  let meta: CachedMeta, names: string[];
+  let meta: CachedMeta;
   try {
     const text = new TextDecoder("utf-8", { fatal: true });
     meta = JSON.parse(text.decode(file.subarray(at.meta, at.meta + at.lens[0])));
-    const joined = text.decode(file.subarray(at.names, at.names + at.lens[1]));
-    names = joined === "" ? [] : joined.split("\n");
   } catch {
     return null;
   }
+  if (!isInt(meta?.bodyCount, 0, 2 ** 24)) return null;
+  const names = lazyNames(file.subarray(at.names, at.names + at.lens[1]), meta.bodyCount);
+  if (!names) return null;
   // views of the mapping, not copies (tens of MiB at 100,000 signatures): the matcher uses the
   // blob in place
   const blob = file.subarray(at.blob, at.blob + at.lens[2]);
@@ -210,9 +218,7 @@ function encode(
   blob: Uint8Array,
   pf: Uint8Array,
 ): Uint8Array {
-  const te = new TextEncoder();
-  if (names.some((n) => n.includes("\n"))) throw new Error("a name with a newline: not cached");
-  const json = te.encode(JSON.stringify(meta)), text = te.encode(names.join("\n"));
+  const json = new TextEncoder().encode(JSON.stringify(meta)), text = encodeNames(names);
   const lens = [json.length, text.length, blob.length, pf.length];
   const metaAt = HEAD, namesAt = align(metaAt + lens[0]), blobAt = align(namesAt + lens[1]);
   const pfAt = align(blobAt + lens[2]);
@@ -255,6 +261,7 @@ function openCached(
       blob: hit.blob,
       mapped: true,
       names: hit.names,
+      logical: m.logical,
       prefilter: hit.pf.length ? hit.pf : null,
       prefilterNote: m.prefilterNote,
     },
@@ -423,6 +430,7 @@ export async function loadCompiled(
         errors: db.errors,
         unofficialBody: db.unofficialBody,
         prefilterNote: compiled.prefilterNote ?? null,
+        logical: hasLogical(compiled.names),
       };
       await writeAtomic(
         file,

@@ -222,6 +222,11 @@ function logicalHits(
 
 const HIT_CAP = 4096;
 
+/** Whether a name is an `.ldb` subsignature's (ldb.ts `subsigName`). */
+export function hasLogical(names: string[]): boolean {
+  return names.some((n) => parseSubsigName(n) !== null);
+}
+
 /** What the Hyperscan prefilter took over (native/virtav_prefilter.c). */
 export interface PrefilterInfo {
   /** "compiled" now, "attached" from a serialised copy (the cache), or "off". */
@@ -279,8 +284,8 @@ export class Matcher {
   /** Why the prefilter is not in use or was rebuilt (one line), or null. */
   prefilterNote: string | null = null;
 
-  private constructor(readonly handle: number, readonly names: string[]) {
-    this.#logical = names.some((n) => parseSubsigName(n) !== null);
+  private constructor(readonly handle: number, readonly names: string[], logical?: boolean) {
+    this.#logical = logical ?? hasLogical(names);
     if (!this.#logical) return;
     const hex = (h: string) => Uint8Array.from(h.match(/../g)!.map((x) => parseInt(x, 16)));
     names.forEach((n, id) => {
@@ -334,7 +339,7 @@ export class Matcher {
         ? `loading the compiled database with its cached prefilter${note ? ` (${note})` : ""}`
         : "loading the compiled database",
     );
-    const m = new Matcher(h, c.names);
+    const m = new Matcher(h, c.names, c.logical);
     m.prefilterNote = note || (c.prefilter === null ? c.prefilterNote ?? null : null);
     return m;
   }
