@@ -185,6 +185,7 @@ const program = withCommonOptions(
         fio: r.fio,
         daio: r.daio,
         iops_ratio: r.iopsRatio,
+        iops_ratio_rounds: r.iopsRatioRounds,
         p99_ratio: r.p99Ratio,
         fio_batch_complete: r.fioBatch,
         fio_iops_by_batch: r.fioIopsByBatch,
@@ -233,6 +234,8 @@ interface JobResult {
   fio: Sample;
   daio: Sample;
   iopsRatio: number;
+  /** The per-round daio/fio IOPS ratios (their median is iopsRatio): the spread of this run. */
+  iopsRatioRounds: number[];
   p99Ratio: number;
   /** Each side's best completion batch for this job in this run, and each batch's median IOPS. */
   fioBatch: number;
@@ -263,6 +266,7 @@ function recordJob(run: RunRecorder, job: Job, m: Measured): JobResult {
   const d = medianFields(daio);
   // The ratios are medians of the per-round ratios (both sides of a round ran back to back).
   const iopsRatio = roundRatio(daio, fio, (x) => x.iops);
+  const iopsRatioRounds = daio.map((x, i) => x.iops / fio[i].iops);
   const p99Ratio = roundRatio(daio, fio, (x) => x.p99);
   for (const [engine, s] of [["fio", f], ["daio", d]] as const) {
     const l = {
@@ -301,6 +305,7 @@ function recordJob(run: RunRecorder, job: Job, m: Measured): JobResult {
     fio: f,
     daio: d,
     iopsRatio,
+    iopsRatioRounds,
     p99Ratio,
     fioBatch,
     fioIopsByBatch: byBatch(bf.iops),
@@ -311,20 +316,21 @@ function recordJob(run: RunRecorder, job: Job, m: Measured): JobResult {
 
 function printTable(results: JobResult[]): void {
   const us = (ns: number) => (ns / 1000).toFixed(1);
-  const rows = results.map(({ job, fio: f, daio: d, iopsRatio, p99Ratio, fioBatch, daioBatch }) => [
-    job.name,
-    fioBatch,
-    daioBatch,
-    Math.round(f.iops),
-    Math.round(d.iops),
-    iopsRatio.toFixed(3),
-    f.cpuUsPerIo.toFixed(2),
-    d.cpuUsPerIo.toFixed(2),
-    us(f.p50),
-    us(d.p50),
-    us(f.p99),
-    us(d.p99),
-    p99Ratio.toFixed(3),
+  const rows = results.map((r) => [
+    r.job.name,
+    r.fioBatch,
+    r.daioBatch,
+    Math.round(r.fio.iops),
+    Math.round(r.daio.iops),
+    r.iopsRatio.toFixed(3),
+    `${Math.min(...r.iopsRatioRounds).toFixed(2)}-${Math.max(...r.iopsRatioRounds).toFixed(2)}`,
+    r.fio.cpuUsPerIo.toFixed(2),
+    r.daio.cpuUsPerIo.toFixed(2),
+    us(r.fio.p50),
+    us(r.daio.p50),
+    us(r.fio.p99),
+    us(r.daio.p99),
+    r.p99Ratio.toFixed(3),
   ]);
   console.log(
     formatTable(
@@ -335,6 +341,7 @@ function printTable(results: JobResult[]): void {
         "fio IOPS",
         "daio IOPS",
         "IOPS daio/fio",
+        "rounds min-max",
         "fio cpu us/IO",
         "daio cpu us/IO",
         "fio p50 us",
