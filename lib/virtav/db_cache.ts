@@ -236,18 +236,18 @@ function encode(
   return out;
 }
 
-/** The cache file for `key` mapped and checked, as loadCompiled returns it, or null. */
-function openCached(
-  file: string,
-  key: string,
-): { summary: DbSummary; compiled: CompiledDb; cached: boolean } | null {
+/** The cache file for `key` mapped and checked, as loadCompiled returns it; or whether it is absent or damaged. */
+function openCached(file: string, key: string): Loaded | "absent" | "damaged" {
   const mapped = mapFile(file);
+  if (!mapped) return "absent";
   let hit = null;
   try {
-    hit = mapped && decode(mapped.bytes, key);
+    hit = decode(mapped.bytes, key);
   } catch { /* a shape metaOk did not foresee: compile again */ }
-  if (mapped && !hit) mapped.unmap(); // absent or damaged: compile again
-  if (!hit) return null;
+  if (!hit) {
+    mapped.unmap();
+    return "damaged";
+  }
   const m = hit.meta;
   return {
     summary: {
@@ -321,11 +321,17 @@ async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
   await Deno.rename(tmp, path);
 }
 
-/** What {@linkcode openCompiled} gives: the database, its summary and its opened matcher. */
-export interface Opened {
+/** What {@linkcode loadCompiled} gives. */
+export interface Loaded {
   summary: DbSummary;
   compiled: CompiledDb;
   cached: boolean;
+  /** Why a cache file there was not used and the database was compiled again (one line). */
+  cacheNote?: string;
+}
+
+/** What {@linkcode openCompiled} gives: the database, its summary and its opened matcher. */
+export interface Opened extends Loaded {
   matcher: Matcher;
 }
 
@@ -357,10 +363,19 @@ export async function openCompiled(
   } catch (e) {
     if (!r.cached) throw e;
     r = await loadCompiled(paths, { ...o, refresh: true });
+    r.cacheNote = `the cached compiled database did not load (${
+      (e as Error).message
+    }): compiled again`;
     a = adapt(r);
     matcher = Matcher.load(a.compiled);
   }
-  return { summary: a.summary, compiled: a.compiled, cached: r.cached, matcher };
+  return {
+    summary: a.summary,
+    compiled: a.compiled,
+    cached: r.cached,
+    cacheNote: r.cacheNote,
+    matcher,
+  };
 }
 
 /**
@@ -381,14 +396,14 @@ export async function openCompiled(
 export async function loadCompiled(
   paths: string[],
   o: { eicar: boolean; cacheDir: string | null; refresh?: boolean; settledSecs?: number },
-): Promise<{ summary: DbSummary; compiled: CompiledDb; cached: boolean }> {
+): Promise<Loaded> {
   const dir = o.cacheDir;
   // the fast path: the files' identity names the key, and the sources are not read at all
   const ident = dir ? await sourceIdentity(await listDatabaseFiles(paths), o.eicar) : null;
   if (dir && ident && !o.refresh) {
     const key = await readKey(`${dir}/${ident.slice(0, 32)}.vid`);
     const hit = key && openCached(`${dir}/${key.slice(0, 32)}.vdb`, key);
-    if (hit) return hit;
+    if (typeof hit === "object" && hit) return hit;
   }
   const files = await readDatabaseFiles(paths);
   const key = rawDatabaseKey(files, o.eicar);
@@ -399,11 +414,15 @@ export async function loadCompiled(
     if (!dir || !ident || !settled) return;
     await writeAtomic(`${dir}/${ident.slice(0, 32)}.vid`, new TextEncoder().encode(key + "\n"));
   };
+  let cacheNote: string | undefined;
   if (file && !o.refresh) {
     const hit = openCached(file, key);
-    if (hit) {
+    if (typeof hit === "object") {
       await remember().catch(() => {});
       return hit;
+    }
+    if (hit === "damaged") {
+      cacheNote = `the cached compiled database ${file} is damaged: compiled again`;
     }
   }
   const db = await parseDatabaseFiles(files, { eicar: o.eicar });
@@ -439,5 +458,5 @@ export async function loadCompiled(
       await remember();
     } catch { /* a read-only cache is not an error */ }
   }
-  return { summary, compiled, cached: false };
+  return { summary, compiled, cached: false, cacheNote };
 }

@@ -42,6 +42,10 @@ Deno.test("db cache: a hit gives the same compiled database and summary; changes
     });
     const third = await loadCompiled([ndb], o);
     assert.equal(third.cached, false);
+    assert.match(
+      third.cacheNote ?? "",
+      /^the cached compiled database \S+\.vdb is damaged: compiled again$/,
+    );
     assert.deepEqual(third.compiled.blob, again.compiled.blob);
   } finally {
     await Deno.remove(dir, { recursive: true });

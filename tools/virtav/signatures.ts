@@ -84,7 +84,7 @@ export async function loadSignatures(o: SigOptions & { quiet?: boolean }): Promi
   const cacheDir = o.cache ? (o.cacheDir ?? defaultCacheDir()) : null;
   const eicar = builtinEicar(o);
   // a cached entry the native loader refuses (damaged on disk) is compiled again
-  const { summary: db, matcher, cached } = await openCompiled(
+  const { summary: db, matcher, cached, cacheNote } = await openCompiled(
     o.database,
     { eicar, cacheDir },
     (r) => {
@@ -95,7 +95,9 @@ export async function loadSignatures(o: SigOptions & { quiet?: boolean }): Promi
       return { summary: named.db, compiled: named.compiled };
     },
   );
-  // why the Hyperscan prefilter is off or was rebuilt, said once
+  // a cache file that did not check out, and why the Hyperscan prefilter is off or was
+  // rebuilt, said once
+  if (cacheNote && !o.quiet) console.error(`virtav: ${cacheNote}`);
   if (matcher.prefilterNote && !o.quiet) console.error(`virtav: ${matcher.prefilterNote}`);
   const unsupportedTotal = [...db.unsupported.values()].reduce((a, b) => a + b, 0);
   return { db, matcher, cached, unsupportedTotal };
