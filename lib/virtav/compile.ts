@@ -48,7 +48,7 @@ const MAGIC = 0x31564156;
 /** The blob layout's version (native/virtav_match.c refuses any other). */
 const BLOB_VERSION = 5;
 /** Bump when the blob layout or the compiler's choices change (part of the cache key). */
-export const COMPILER_VERSION = 9;
+export const COMPILER_VERSION = 10;
 const INF = 0xffffffff;
 
 /**

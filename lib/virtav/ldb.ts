@@ -590,16 +590,16 @@ export function parseLdbLine(line: string): LogicalSignature {
   const pcreWhy = pcres.find((p) => typeof p === "string") as string | undefined;
   if (pcreWhy) why = pcreWhy;
   if (why) throw new UnsupportedSignature(`logical signatures (.ldb): ${why}`);
-  // With a PCRE, every unit's bytes are at hand: fixed bytes at any offset are counted there;
-  // others are taken from the body matcher's hits, which say only whether they matched, so
-  // their count must not matter (no modifier over them in the expression or a trigger).
+  // With a PCRE, subsignatures whose count matters (a modifier over them in the expression or a
+  // trigger) are counted in the unit's bytes, which needs fixed bytes at any offset; the others
+  // are taken from the body matcher's hits (whether they matched), which costs no pass.
   let presence: Set<number> | null = null;
   if (pcres.some((p) => p)) {
     const counted = countedIds(logic);
     for (const p of pcres) if (p && typeof p !== "string") countedIds(p.trigger, counted);
     presence = new Set();
     for (const [j, t] of texts.entries()) {
-      if (pcres[j] || FIXED_SUB.test(t)) continue;
+      if (pcres[j] || (counted.has(j) && FIXED_SUB.test(t))) continue;
       if (counted.has(j)) {
         throw new UnsupportedSignature(
           "logical signatures (.ldb): a count over a subsignature that is not fixed bytes at any offset, beside a PCRE",

@@ -119,11 +119,13 @@ const VP_ANCHOR = 256;
  * above clamscan's PCRE size limit. A pattern libpcre2 refuses matches nothing.
  */
 function pcreOccurrences(
-  bytes: Uint8Array,
+  unit: () => Uint8Array,
   p: PcreSub,
   counts: number[],
 ): { n: number; first: number } {
-  if (bytes.length > PCRE_MAX_FILESIZE || !evalLogic(p.trigger, counts)) return { n: 0, first: 0 };
+  if (!evalLogic(p.trigger, counts)) return { n: 0, first: 0 };
+  const bytes = unit();
+  if (bytes.length > PCRE_MAX_FILESIZE) return { n: 0, first: 0 };
   const w = pcreWindow(p, bytes.length);
   if (!w) return { n: 0, first: 0 };
   const pat = new TextEncoder().encode(p.pattern.split("\0")[0]);
@@ -197,17 +199,19 @@ function logicalHits(
     }
   }
   if (counted.length && bytes) {
-    const b = bytes();
+    // the unit's bytes are read only when something is counted or a PCRE's trigger holds
+    let b: Uint8Array | null = null;
+    const unit = () => (b ??= bytes());
     for (const c of counted) {
       const occ = c.forms.map((f, j) => {
-        if (Array.isArray(f)) return occurrences(b, f);
+        if (Array.isArray(f)) return occurrences(unit(), f);
         const at = f === "hit" ? found.get(c.sig)?.get(j) : undefined;
         return at === undefined ? { n: 0, first: 0 } : { n: 1, first: at };
       });
       const counts = occ.map((o) => o.n);
       c.forms.forEach((f, j) => {
         if (!Array.isArray(f) && f !== "hit") {
-          counts[j] = (occ[j] = pcreOccurrences(b, f, counts)).n;
+          counts[j] = (occ[j] = pcreOccurrences(unit, f, counts)).n;
         }
       });
       if (evalLogic(c.logic, occ.map((o) => o.n))) {
