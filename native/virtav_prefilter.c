@@ -44,6 +44,7 @@
 #define PF_WINDOW (1u << 20) /* key positions per Hyperscan call (and between two cancel checks) */
 #define PF_STRIDE 4u         /* the sampler's step: it takes literals of PF_STRIDE + 3 bytes or more */
 #define PF_SAMPLE_OVER 32768u /* distinct literals past which the long ones go to the sampler */
+#define PF_PREFETCH 32u       /* the sampler asks for the bitmap word this many positions ahead */
 #define PF_KEYS_PER_WORD 4u   /* the sampler's bitmap: keys per 64-bit word (3 bits each), ~1 MiB at 100,000 */
 #define PF_SEG_SLACK 256u    /* a segment's parts: the sum of their gaps' freedom (max - min) */
 #define PF_SEG_REACH 4096u   /* and the longest span from its first part's start to its last's end */
@@ -349,6 +350,10 @@ static int sample(struct vav_pf *pf, const uint8_t *buf, uint64_t r0, uint64_t r
   const uint64_t *bm = pf->sbm;
   for (uint64_t p = r0; p + 4 <= r1; p += PF_STRIDE) {
     uint32_t k;
+    if (p + 4 + PF_PREFETCH * PF_STRIDE <= r1) { /* the bitmap is larger than L2: ask early */
+      memcpy(&k, buf + p + PF_PREFETCH * PF_STRIDE, 4);
+      __builtin_prefetch(&bm[shash(k) >> (64 - bits)]);
+    }
     memcpy(&k, buf + p, 4);
     uint64_t h = shash(k), m = smask(h), w = h >> (64 - bits);
     if ((bm[w] & m) != m) continue;
