@@ -337,7 +337,9 @@ export interface Opened extends Loaded {
 
 /**
  * {@linkcode loadCompiled} and the matcher opened on it (`adapt` may rename first, e.g. clamscan's
- * names). A cached entry the native loader refuses (a blob or prefilter that does not check out,
+ * names; `prefilter` false, or a function of the body signature count that says false: the
+ * matcher without the Hyperscan prefilter, e.g. for small inputs and a large database).
+ * A cached entry the native loader refuses (a blob or prefilter that does not check out,
  * or a prefilter another Hyperscan built) is compiled again and the cache file replaced.
  *
  * @example
@@ -350,16 +352,24 @@ export interface Opened extends Loaded {
  */
 export async function openCompiled(
   paths: string[],
-  o: { eicar: boolean; cacheDir: string | null; refresh?: boolean },
+  o: {
+    eicar: boolean;
+    cacheDir: string | null;
+    refresh?: boolean;
+    prefilter?: boolean | ((bodyCount: number) => boolean);
+  },
   adapt: (
     r: { summary: DbSummary; compiled: CompiledDb },
   ) => { summary: DbSummary; compiled: CompiledDb } = (r) => r,
 ): Promise<Opened> {
   let r = await loadCompiled(paths, o);
   let a = adapt(r);
+  const prefilter = typeof o.prefilter === "function"
+    ? o.prefilter(r.summary.bodyCount)
+    : o.prefilter;
   let matcher: Matcher;
   try {
-    matcher = Matcher.load(a.compiled);
+    matcher = Matcher.load(a.compiled, { prefilter });
   } catch (e) {
     if (!r.cached) throw e;
     r = await loadCompiled(paths, { ...o, refresh: true });
@@ -367,7 +377,7 @@ export async function openCompiled(
       (e as Error).message
     }): compiled again`;
     a = adapt(r);
-    matcher = Matcher.load(a.compiled);
+    matcher = Matcher.load(a.compiled, { prefilter });
   }
   return {
     summary: a.summary,

@@ -80,13 +80,15 @@ export interface Loaded {
  * Loads, checks and compiles the database, or takes its compiled form from the cache when
  * the files are unchanged (then no signature text is parsed), and opens the matcher.
  */
-export async function loadSignatures(o: SigOptions & { quiet?: boolean }): Promise<Loaded> {
+export async function loadSignatures(
+  o: SigOptions & { quiet?: boolean; prefilter?: (bodyCount: number) => boolean },
+): Promise<Loaded> {
   const cacheDir = o.cache ? (o.cacheDir ?? defaultCacheDir()) : null;
   const eicar = builtinEicar(o);
   // a cached entry the native loader refuses (damaged on disk) is compiled again
   const { summary: db, matcher, cached, cacheNote } = await openCompiled(
     o.database,
-    { eicar, cacheDir },
+    { eicar, cacheDir, prefilter: o.prefilter },
     (r) => {
       const err = firstError(r.summary);
       if (err && !o.skipMalformed) throw new ToolError(err);
