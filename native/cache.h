@@ -59,8 +59,13 @@ enum { CACHE_ADMIT_REFUSE_JOURNAL_TAG = 1 };
 enum {
   CACHE_ERR_NONE, CACHE_ERR_HEADER_TRUNCATED, CACHE_ERR_NOT_BINARY, CACHE_ERR_RECORD_SIZE,
   CACHE_ERR_BAD_OP, CACHE_ERR_TRUNCATED, CACHE_ERR_BAD_OFFSET, /* or ends past 2^53 */
-  CACHE_ERR_NO_MEMORY /* -ENOMEM from a replay: a policy's table could not grow */
+  CACHE_ERR_NO_MEMORY, /* -ENOMEM from a replay: a policy's table could not grow */
+  CACHE_ERR_ORACLE_EXTENT, /* oracleGeneral: obj_id * obj_size (or obj_id) at or past 2^53 */
+  CACHE_ERR_ORACLE_TRUNCATED /* oracleGeneral: a partial record at the end */
 };
+
+/* cache_run_file_as formats: hvkit's binary trace, libCacheSim's oracleGeneral. */
+enum { CACHE_FILE_BINARY = 0, CACHE_FILE_ORACLE = 1 };
 
 /* cache_sim.c: the FFI surface (lib/ffi/cache_symbols.ts). */
 HV_EXPORT int32_t cache_policy_known(const char *name);
@@ -76,6 +81,7 @@ HV_EXPORT int32_t cache_feed(int32_t h, const uint8_t *op, const double *off, co
 HV_EXPORT int32_t cache_set_admission(int32_t h, const double *ranges, uint32_t n,
                                       uint32_t flags);
 HV_EXPORT int32_t cache_run_file(int32_t h, const char *path, uint64_t *out);
+HV_EXPORT int32_t cache_run_file_as(int32_t h, const char *path, uint32_t format, uint64_t *out);
 HV_EXPORT int32_t cache_result(int32_t h, uint64_t *out);
 HV_EXPORT int32_t cache_cancel(int32_t h);
 /* Tests only: while `on`, every allocation made to grow a node table fails (as on ENOMEM); the

@@ -523,9 +523,99 @@ static int32_t run_records(sim *s, const uint8_t *base, uint64_t size) {
   return 0;
 }
 
+/* libCacheSim's oracleGeneral (lib/trace/oracle_general.ts): no header, 24-byte records
+ * `u32 time, u64 obj_id, u32 obj_size, i64 next_access_vtime`, each a read of obj_size bytes at
+ * obj_id * obj_size. Refused as the TS reader refuses: an obj_id at or past 2^53, or a request
+ * whose end passes 2^53 (the product is exact here: 128 bits), or a partial record at the end. */
+#define ORACLE_RECORD_SIZE 24
+
+static inline uint64_t oracle_id(const uint8_t *r) {
+  uint64_t id;
+  memcpy(&id, r + 4, 8);
+  return id;
+}
+static inline uint32_t oracle_size(const uint8_t *r) {
+  uint32_t n;
+  memcpy(&n, r + 12, 4);
+  return n;
+}
+/* The record's byte offset, or UINT64_MAX when the request does not end at or below 2^53. */
+static inline uint64_t oracle_offset(const uint8_t *r) {
+  const uint64_t max = 1ull << 53;
+  uint64_t id = oracle_id(r), size = oracle_size(r);
+  if (id >= max) return UINT64_MAX;
+  unsigned __int128 off = (unsigned __int128)id * size;
+  if (off >= max || size > max - (uint64_t)off) return UINT64_MAX;
+  return (uint64_t)off;
+}
+
+HOT int32_t run_oracle_loop(sim *s, const uint8_t *recs, uint64_t slots, access_fn access,
+                            remove_fn remove, prefetch_fn prefetch) {
+  uint64_t c[CACHE_OUT_WORDS];
+  memcpy(c, s->c, sizeof c);
+  void *pol = s->pol;
+  const int shift = s->bs_shift;
+  const uint64_t bs = s->bs;
+  int32_t rc = 0;
+  for (uint64_t i = 0; i < slots; i++) {
+    const uint8_t *r = recs + i * ORACLE_RECORD_SIZE;
+    uint64_t off = oracle_offset(r);
+    if (off == UINT64_MAX) {
+      memcpy(s->c, c, sizeof c);
+      return reject(s, CACHE_ERR_ORACLE_EXTENT, i + 1, oracle_id(r));
+    }
+    if (i + PREFETCH_SLOT < slots) {
+      uint64_t o = oracle_offset(r + PREFETCH_SLOT * ORACLE_RECORD_SIZE);
+      if (o != UINT64_MAX) prefetch(pol, block_at(shift, bs, o), 0);
+    }
+    if (i + PREFETCH_NODE < slots) {
+      uint64_t o = oracle_offset(r + PREFETCH_NODE * ORACLE_RECORD_SIZE);
+      if (o != UINT64_MAX) prefetch(pol, block_at(shift, bs, o), 1);
+    }
+    if ((c[CACHE_RECORDS] % CANCEL_SPAN) == 0 && cancelled(&s->cancel)) {
+      rc = -ECANCELED;
+      break;
+    }
+    c[CACHE_RECORDS]++;
+    int st = step_with(c, shift, bs, pol, access, remove, OP_READ, off, oracle_size(r), 1,
+                       &s->cancel);
+    if (st < 0) { /* -ENOMEM: a policy table could not grow */
+      c[CACHE_ERR_KIND] = CACHE_ERR_NO_MEMORY;
+      c[CACHE_ERR_RECORD] = c[CACHE_RECORDS];
+      rc = st;
+      break;
+    }
+    if (st) {
+      rc = -ECANCELED;
+      break;
+    }
+  }
+  memcpy(s->c, c, sizeof c);
+  return rc;
+}
+
+static int32_t run_oracle(sim *s, const uint8_t *base, uint64_t size) {
+  uint64_t slots = size / ORACLE_RECORD_SIZE;
+  int32_t rc = s->ops == &cache_lru_ops
+                   ? run_oracle_loop(s, base, slots, lru_access_inline, lru_remove_inline,
+                                     lru_prefetch_inline)
+                   : run_oracle_loop(s, base, slots, s->ops->access, s->ops->remove,
+                                     s->ops->prefetch);
+  if (rc < 0) return rc; /* -EBADMSG, -ECANCELED or -ENOMEM */
+  if (size % ORACLE_RECORD_SIZE != 0) return reject(s, CACHE_ERR_ORACLE_TRUNCATED, slots + 1, 0);
+  return 0;
+}
+
 int32_t cache_run_file(int32_t h, const char *path, uint64_t *out) {
+  return cache_run_file_as(h, path, CACHE_FILE_BINARY, out);
+}
+
+/* Replays a whole trace file, mmapped: hvkit's binary form or libCacheSim's oracleGeneral
+ * (format). PDC's exact admission applies to the binary form only (-EINVAL otherwise). */
+int32_t cache_run_file_as(int32_t h, const char *path, uint32_t format, uint64_t *out) {
   sim *s = get(h);
   if (!s) return -EBADF;
+  if (format > CACHE_FILE_ORACLE || (format == CACHE_FILE_ORACLE && s->admission)) return -EINVAL;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
   struct stat st;
@@ -547,7 +637,8 @@ int32_t cache_run_file(int32_t h, const char *path, uint64_t *out) {
       madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
       struct timespec a, b;
       clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-      rc = run_records(s, m, (uint64_t)st.st_size);
+      rc = format == CACHE_FILE_ORACLE ? run_oracle(s, m, (uint64_t)st.st_size)
+                                       : run_records(s, m, (uint64_t)st.st_size);
       clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
       s->c[CACHE_CPU_NS] += (uint64_t)((b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec));
       munmap(m, (size_t)st.st_size);

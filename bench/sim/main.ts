@@ -9,24 +9,34 @@
  * 40 with ghosts), and checks that both engines found the same hits. With `--baseline LIB` (an
  * earlier build of libhvkit.so) each policy also replays under that library and under the
  * current one, each in its own process (bench/sim/replay_native.ts), in alternating rounds:
- * the CPU-time ratio current/baseline and the bytes per block of both. The peer, libCacheSim,
- * is used when a `cachesim` binary is on PATH; it is not packaged by Debian and PyPI is
- * unreachable here, so the peer column says so. Writes a run (tool "bench", command "sim").
+ * the CPU-time ratio current/baseline and the bytes per block of both. The peer, libCacheSim's
+ * `cachesim` (`--cachesim PATH`, $HVKIT_CACHESIM or on PATH; Debian does not package it:
+ * scripts/build_libcachesim.sh), runs whole process against `qbic-cache sim` on the trace's
+ * oracleGeneral twin, alternating rounds (bench/sim/libcachesim.ts): CPU time, peak RSS and the
+ * hit ratios of both; without it the peer column says so. Writes a run (tool "bench", command
+ * "sim").
  *
  * Usage: deno run -A bench/sim/main.ts [--quick] [--policies lru,arc,...] [--traces mix,zipf]
- *   [--baseline path/to/old/libhvkit.so]
+ *   [--baseline path/to/old/libhvkit.so] [--cachesim path/to/cachesim]
  *   quick: 2M requests over 400k blocks, cache 40k blocks; full: 50M over 4M, cache 400k.
  *
  * @module
  */
 import { startRun } from "../../lib/results/mod.ts";
-import { findOnPath } from "../../lib/cli/doctor.ts";
 import { createPolicy } from "../../lib/cache/registry.ts";
 import { runGrid, type SimEngine } from "../../lib/cache/sim_grid.ts";
 import { readTraceChunks } from "../../lib/trace/read_trace.ts";
 import { cachedTrace, GEN_DEFAULTS } from "./gen_trace.ts";
 import { median, threadCpuSeconds } from "../thread_cpu.ts";
 import { MEMORY_TARGETS } from "../../lib/cache/memory_targets.ts";
+import {
+  comparePolicy,
+  findCachesim,
+  LCS_POLICY,
+  oracleTwin,
+  type PeerComparison,
+  sameHitRatio,
+} from "./libcachesim.ts";
 
 const args = [...Deno.args];
 const quick = args.includes("--quick");
@@ -46,10 +56,13 @@ const cacheBlocks = Math.floor(blocks / 10);
 const TARGETS: Record<string, number> = { lru: 20e6, arc: 5e6, s3fifo: 5e6 };
 /** Bytes per cached block issue 16 allows (none for LFU, QBic). */
 const MEM_TARGETS = MEMORY_TARGETS;
-const baselineLib = (() => {
-  const i = args.indexOf("--baseline");
+const flagValue = (name: string) => {
+  const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
-})();
+};
+const baselineLib = flagValue("--baseline");
+const cachesim = findCachesim(flagValue("--cachesim"));
+const qbicCache = `${root}bin/qbic-cache`;
 
 /** The generated trace of this size (made once, kept in .cache/). */
 function tracePath(kind: string): Promise<string> {
@@ -181,12 +194,41 @@ async function measurePair(trace: string, name: string, rounds: number) {
   return { nat: one("native"), ts: one("ts"), cpuRatio };
 }
 
-const peer = findOnPath("cachesim");
 const run = await startRun({}, {
   tool: "bench",
   command: "sim",
-  args: { quick, requests, cacheBlocks, policies, traces, baseline: baselineLib ?? null },
+  args: {
+    quick,
+    requests,
+    cacheBlocks,
+    policies,
+    traces,
+    baseline: baselineLib ?? null,
+    cachesim: cachesim ?? null,
+  },
 });
+
+type Run = typeof run;
+
+/** Records and describes one whole-process comparison with libCacheSim. */
+function recordPeer(c: PeerComparison, labels: Record<string, string | number>, r: Run): string {
+  const same = sameHitRatio(c.hvkitHit, c.peerHit);
+  const l = { ...labels, time: "cpu", peer: "libCacheSim", better: "higher" };
+  r.metric("vs_libcachesim", c.cpuRatio, "x", { ...l, ratio: "libCacheSim/hvkit cpu" });
+  r.metric("vs_libcachesim_wall", c.wallRatio, "x", { ...l, time: "wall" });
+  const best = (xs: { cpuS: number }[]) => Math.min(...xs.map((x) => x.cpuS));
+  const rss = (xs: { maxRssKiB: number }[]) => Math.max(...xs.map((x) => x.maxRssKiB)) / 1024;
+  r.metric("process_cpu", best(c.hvkit), "s", { ...labels, side: "hvkit" });
+  r.metric("process_cpu", best(c.peer), "s", { ...labels, side: "libCacheSim" });
+  r.metric("process_rss_peak", rss(c.hvkit), "MiB", { ...labels, side: "hvkit" });
+  r.metric("process_rss_peak", rss(c.peer), "MiB", { ...labels, side: "libCacheSim" });
+  r.metric("hit_ratio", c.peerHit, "ratio", { ...labels, engine: "libCacheSim" });
+  if (!same) mismatches++;
+  return `${c.cpuRatio.toFixed(2)}x cpu (${best(c.hvkit).toFixed(2)} vs ${
+    best(c.peer).toFixed(2)
+  } s, ${rss(c.hvkit).toFixed(0)} vs ${rss(c.peer).toFixed(0)} MiB)` +
+    (same ? "" : ` HIT ${c.hvkitHit.toFixed(4)} vs ${c.peerHit.toFixed(4)}`);
+}
 const rows: string[][] = [];
 const m = (v: number) => (v / 1e6).toFixed(2) + "M/s";
 let mismatches = 0;
@@ -260,7 +302,21 @@ for (const kind of traces) {
       nat.hitRatio.toFixed(4),
       same ? "same" : `DIFFER (${nat.hits} vs ${ts.hits})`,
       vsBase,
-      peer ? "see cachesim" : "libCacheSim not installed",
+      !LCS_POLICY[name] ? "-" : cachesim
+        ? recordPeer(
+          await comparePolicy({
+            qbicCache,
+            cachesim,
+            trace: await oracleTwin(qbicCache, trace),
+            policy: name,
+            cacheBlocks,
+            blockSize: 4096,
+            rounds: 3,
+          }),
+          labels,
+          run,
+        )
+        : "libCacheSim not installed",
     ]);
   }
 }
@@ -288,9 +344,13 @@ console.log(
     ` of 3 alternating rounds, likewise ts; req/s is wall time of the whole run (trace read,` +
     ` policy built); cpu-s divides by the replaying thread's CPU time (native: its replay` +
     ` thread; ts: the main thread), what one core does when it is not shared; nat/ts cpu is the` +
-    ` median of the 3 rounds' CPU-time ratios; figures taken on a shared 2-core machine under load`,
+    ` median of the 3 rounds' CPU-time ratios; peer: libCacheSim's cachesim CPU / qbic-cache` +
+    ` sim CPU, whole processes on the oracleGeneral twin, median of 3 alternating rounds (best` +
+    ` CPU s and peak RSS of each beside; HIT when their hit ratios differ)`,
 );
 if (mismatches) {
-  console.error(`bench/sim: ${mismatches} policies found different hits under the two engines`);
+  console.error(
+    `bench/sim: ${mismatches} policies found different hits (two engines, or hvkit and libCacheSim)`,
+  );
   Deno.exit(1);
 }

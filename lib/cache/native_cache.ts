@@ -23,6 +23,7 @@
 import { native } from "../ffi/ffi.ts";
 import { check } from "../ffi/errno.ts";
 import { TraceFormatError } from "../trace/jsonl.ts";
+import { ORACLE_RECORD_SIZE, oracleOffset } from "../trace/oracle_general.ts";
 import type { OpCounts, SimResult } from "./simulate.ts";
 import { parsePolicySpec } from "./policy_params.ts";
 import { CacheMemoryError } from "./errors.ts";
@@ -50,6 +51,33 @@ const EBADMSG = 74;
 const ENOMEM = 12;
 /** native/cache.h's CACHE_ERR_NO_MEMORY. */
 const ERR_NO_MEMORY = 7;
+/** CACHE_ERR_ORACLE_EXTENT (native/cache.h): the record's extent is checked again here. */
+const ORACLE_EXTENT = 8;
+
+/** The trace files the native replay maps itself. */
+export type FileTraceFormat = "bin" | "oracleGeneral";
+
+/**
+ * Throws the TS reader's own error for oracleGeneral record `rec` (1-based) of `path`, which
+ * the native replay refused: the same record, the same words.
+ */
+function oracleRecordError(path: string, rec: number): never {
+  const f = Deno.openSync(path);
+  try {
+    const b = new Uint8Array(ORACLE_RECORD_SIZE);
+    f.seekSync((rec - 1) * ORACLE_RECORD_SIZE, Deno.SeekMode.Start);
+    let n = 0;
+    while (n < b.length) {
+      const r = f.readSync(b.subarray(n));
+      if (r === null) break;
+      n += r;
+    }
+    oracleOffset(new DataView(b.buffer), 0, rec);
+  } finally {
+    f.close();
+  }
+  throw new TraceFormatError(rec, "obj_id * obj_size ends past 2^53");
+}
 const ECANCELED = 125;
 
 const enc = new TextEncoder();
@@ -245,12 +273,13 @@ export class NativeCache {
   }
 
   /**
-   * Replays a whole binary trace file (hvkit's 24-byte form), mmapped, in one call off the JS
-   * thread. Throws TraceFormatError (with the record number) on a malformed file, as the TS
-   * reader does.
+   * Replays a whole trace file, hvkit's binary form or libCacheSim's oracleGeneral, mmapped, in
+   * one call off the JS thread. Throws TraceFormatError (with the record number) on a malformed
+   * file, as the TS reader does. oracleGeneral takes no PDC admission (nothing to tag).
    */
-  async runFile(path: string): Promise<void> {
-    const rc = await native().cache_run_file(this.handle, cstr(path), this.out);
+  async runFile(path: string, format: FileTraceFormat = "bin"): Promise<void> {
+    const code = format === "oracleGeneral" ? 1 : 0;
+    const rc = await native().cache_run_file_as(this.handle, cstr(path), code, this.out);
     if (rc === -ECANCELED) {
       this.#interrupted = true;
       return;
@@ -258,6 +287,7 @@ export class NativeCache {
     if (rc === -EBADMSG) {
       const rec = Number(this.out[W.errRecord]);
       const kind = Number(this.out[W.errKind]);
+      if (kind === ORACLE_EXTENT) oracleRecordError(path, rec); // throws the TS reader's error
       const reason = [
         "",
         "truncated binary trace header",
@@ -266,6 +296,9 @@ export class NativeCache {
         `bad op code ${this.out[W.errValue]} in binary record`,
         "truncated binary record at the end",
         "offset is not a non-negative integer below 2^53, or the request ends past 2^53",
+        "", // NO_MEMORY: not a trace error (-ENOMEM)
+        "", // ORACLE_EXTENT, above
+        "truncated oracleGeneral record at the end",
       ][kind] ?? `bad record (kind ${kind})`;
       throw new TraceFormatError(rec, reason);
     }

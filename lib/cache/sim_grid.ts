@@ -21,10 +21,16 @@
  */
 import type { BinaryChunk } from "../trace/binary.ts";
 import { chunkRecord, isBinaryTrace, isNoAccessOp } from "../trace/binary.ts";
+import { detectCompression } from "../trace/decompress.ts";
 import { type AdmissionFilter, type CachePolicy, demotes } from "./policy.ts";
 import { createPolicy } from "./registry.ts";
 import { type FutureAware, type SimResult, Simulator } from "./simulate.ts";
-import { hasNativeTwin, NativeCache, nativeUnavailable } from "./native_cache.ts";
+import {
+  type FileTraceFormat,
+  hasNativeTwin,
+  NativeCache,
+  nativeUnavailable,
+} from "./native_cache.ts";
 import type { PdcAdmission } from "./pdc_admission.ts";
 import { ExactDetector } from "../pdc/journal_detector.ts";
 import { Breather, untilAborted } from "../cli/event_loop.ts";
@@ -71,6 +77,8 @@ export interface GridOptions {
    * native cells then replay it mmapped instead of reading the chunks.
    */
   binaryFile?: string;
+  /** The form of `binaryFile` (default `bin`): libCacheSim's oracleGeneral maps too. */
+  fileFormat?: FileTraceFormat;
   /** Stops the run early (SIGINT/SIGTERM); the partial figures are returned. */
   signal?: AbortSignal;
   /** Called after each chunk every cell has replayed, with the requests so far (streaming). */
@@ -78,14 +86,18 @@ export interface GridOptions {
 }
 
 /**
- * The path itself when `path` is a binary trace file (not stdin) the native engine can map,
- * else undefined. `format` is `--format` (undefined = detect from the first bytes).
+ * The file and its form when `path` is a trace file on disk the native engine can map and
+ * replay itself: hvkit's binary form (by its magic) or an uncompressed oracleGeneral file
+ * (named by `--format oracleGeneral` or by its name, as lib/trace/read_trace.ts decides).
+ * Undefined for stdin, compressed input and every other format (those stream).
  */
-export async function binaryTraceFile(
+export async function mappableTraceFile(
   path: string,
   format?: string,
-): Promise<string | undefined> {
-  if (path === "-" || (format !== undefined && format !== "bin")) return undefined;
+): Promise<{ path: string; format: FileTraceFormat } | undefined> {
+  if (path === "-" || (format !== undefined && format !== "bin" && format !== "oracleGeneral")) {
+    return undefined;
+  }
   let f: Deno.FsFile;
   try {
     f = await Deno.open(path, { read: true });
@@ -94,14 +106,18 @@ export async function binaryTraceFile(
   }
   try {
     if (!(await f.stat()).isFile) return undefined;
-    const head = new Uint8Array(16);
+    const buf = new Uint8Array(16);
     let n = 0;
-    while (n < head.length) {
-      const r = await f.read(head.subarray(n));
+    while (n < buf.length) {
+      const r = await f.read(buf.subarray(n));
       if (r === null) break;
       n += r;
     }
-    return isBinaryTrace(head.subarray(0, n)) ? path : undefined;
+    const head = buf.subarray(0, n);
+    if (detectCompression(head)) return undefined;
+    const named = format ?? (/\.oracleGeneral(\.|$)/i.test(path) ? "oracleGeneral" : undefined);
+    if (named === "oracleGeneral") return { path, format: "oracleGeneral" };
+    return isBinaryTrace(head) ? { path, format: "bin" } : undefined;
   } finally {
     f.close();
   }
@@ -246,15 +262,17 @@ export async function runCells(
     // (each chunk read once, the native cells fed it in parallel), so the file is read once
     // whatever the grid and memory is the caches plus one chunk.
     const nativeCells = cells.filter((c) => c.nat).length;
+    const fileFormat = opts.fileFormat ?? "bin";
+    // oracleGeneral records carry no tag and no op: PDC's admission needs the streaming path.
     const fromFile = opts.binaryFile !== undefined && nativeCells === 1 &&
-      (!needMask || ranges !== undefined);
+      (!needMask || (ranges !== undefined && fileFormat === "bin"));
     let requests = -1, simMs = 0;
     if (fromFile) {
       for (const cell of cells) {
         if (!cell.nat) continue;
         if (ranges) cell.nat.setExactAdmission(ranges, true);
         const t = performance.now();
-        await cell.nat.runFile(opts.binaryFile!);
+        await cell.nat.runFile(opts.binaryFile!, fileFormat);
         simMs += performance.now() - t;
         // An interrupted cell holds fewer; the grid reports the first (complete) count.
         if (requests < 0 || !cell.nat.interrupted) requests = cell.nat.records;

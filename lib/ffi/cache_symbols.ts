@@ -100,6 +100,20 @@ export const cacheSymbols = {
    * as on ENOMEM (the access that needed it returns -ENOMEM, the cache is as it was)
    */
   cache_test_fail_grow: { parameters: ["i32" /* int32_t on */], result: "i32" },
+  /**
+   * int32_t cache_run_file_as(int32_t h, const char *path, uint32_t format, uint64_t *out): as
+   * cache_run_file, format 0 = hvkit's binary trace, 1 = libCacheSim's oracleGeneral
+   */
+  cache_run_file_as: {
+    parameters: [
+      "i32", /* int32_t h */
+      "buffer", /* const char *path */
+      "u32", /* uint32_t format */
+      "buffer", /* uint64_t *out */
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
   /** int32_t cache_result(int32_t h, uint64_t *out): the counters (CACHE_OUT_WORDS words) */
   cache_result: {
     parameters: ["i32", /* int32_t h */ "buffer" /* uint64_t *out */],

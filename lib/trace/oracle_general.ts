@@ -26,6 +26,23 @@ import { queuedReads } from "./queued_reads.ts";
 /** Bytes per oracleGeneral record. */
 export const ORACLE_RECORD_SIZE = 24;
 
+/**
+ * The byte offset of the record at `p` in `dv` (record number `recNo`, for the error):
+ * obj_id * obj_size, which must end at or below 2^53 (and obj_id itself, for size 0). The
+ * native replay (native/cache_sim.c) refuses the same records and names them through this.
+ */
+export function oracleOffset(dv: DataView, p: number, recNo: number): number {
+  const lo = dv.getUint32(p + 4, true), hi = dv.getUint32(p + 8, true);
+  const size = dv.getUint32(p + 12, true);
+  const id = hi * 4294967296 + lo;
+  if (hi >= 2 ** 21) {
+    throw new TraceFormatError(recNo, `obj_id ${id} is past 2^53`);
+  }
+  const off = id * size;
+  checkExtent(off, size, recNo, { off: "obj_id * obj_size", len: "obj_size" });
+  return off;
+}
+
 /** Reads an oracleGeneral stream as column chunks (op R, no device). */
 export async function* readOracleChunks(
   stream: ReadableStream<Uint8Array>,
@@ -44,18 +61,9 @@ export async function* readOracleChunks(
       for (let k = 0; k < n; k++) {
         const p = k * ORACLE_RECORD_SIZE;
         recNo++;
-        const lo = dv.getUint32(p + 4, true), hi = dv.getUint32(p + 8, true);
-        const size = dv.getUint32(p + 12, true);
-        // obj_id * obj_size must stay below 2^53 (and obj_id itself, for size 0).
-        const id = hi * 4294967296 + lo;
-        if (hi >= 2 ** 21) {
-          throw new TraceFormatError(recNo, `obj_id ${id} is past 2^53`);
-        }
-        const off = id * size;
-        checkExtent(off, size, recNo, { off: "obj_id * obj_size", len: "obj_size" });
+        c.off[k] = oracleOffset(dv, p, recNo);
         c.ts[k] = dv.getUint32(p, true) * 1e9;
-        c.off[k] = off;
-        c.len[k] = size;
+        c.len[k] = dv.getUint32(p + 12, true);
       }
       pos += n * ORACLE_RECORD_SIZE;
       yield c;

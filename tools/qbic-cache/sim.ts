@@ -23,8 +23,8 @@ import type { RunRecorder, StoreOptions } from "../../lib/results/mod.ts";
 import { createPolicy, POLICY_NAMES, UnknownPolicyError } from "../../lib/cache/registry.ts";
 import { splitPolicyList } from "../../lib/cache/policy_params.ts";
 import {
-  binaryTraceFile,
   type GridResult,
+  mappableTraceFile,
   runCells,
   SIM_ENGINES,
   type SimEngine,
@@ -141,7 +141,7 @@ async function simTrace(
   const admission = await createAdmission(opts.admit, { image: opts.admitImage });
   const stats: ReadStats = { bad: 0 };
   const t0 = performance.now();
-  const binaryFile = opts.engine === "native" ? await binaryTraceFile(trace, format) : undefined;
+  const mapped = opts.engine === "native" ? await mappableTraceFile(trace, format) : undefined;
   const chunks = readTraceChunks(
     trace,
     { format, skipBad: opts.skipBad, device: opts.device },
@@ -152,13 +152,14 @@ async function simTrace(
   const grid = await namingTrace(trace, () =>
     runCells(chunks, cells, opts.blockSize, admission, {
       engine: opts.engine,
-      binaryFile,
+      binaryFile: mapped?.path,
+      fileFormat: mapped?.format,
       signal: interrupt,
       onProgress,
     }));
   progress.progress.done();
   // Native cells replaying the mapped file leave the chunk reader unread.
-  if (binaryFile && stats.format === undefined) stats.format = "bin";
+  if (mapped && stats.format === undefined) stats.format = mapped.format;
   return { trace, grid, stats, wallMs: performance.now() - t0 };
 }
 
