@@ -78,8 +78,8 @@ VAV_EXPORT int32_t vav_db_load_pf(const uint8_t *blob, uint64_t len, const uint8
                                   uint32_t pf_flags, char *msg, uint32_t msg_cap);
 VAV_EXPORT int64_t vav_pf_serialize(int32_t db, uint8_t *out, uint64_t cap);
 /* info[8]: state (0 off, 1 compiled, 2 attached), programs prefiltered, programs on the key loop,
- * signatures prefiltered, signatures with a program on the key loop, literals, Hyperscan
- * database bytes, scratch bytes */
+ * signatures prefiltered, signatures with a program on the key loop, literals, prefilter
+ * database bytes (Hyperscan's and the sampler's tables), scratch bytes */
 VAV_EXPORT int64_t vav_pf_info(int32_t db, uint64_t *info);
 VAV_EXPORT int32_t vav_pf_window(uint64_t bytes); /* tests: the window of one Hyperscan call, 0 default */
 VAV_EXPORT int32_t vav_pf_sampler(int32_t always); /* tests: the sampler at any literal count, 0 default */

@@ -70,6 +70,7 @@ struct vav_pf {
   uint64_t *sbm;
   uint64_t *sat;
   uint32_t *slen, *sstart, nsent, sbits, nsampled;
+  uint64_t smem; /* the sampler's bytes */
   uint64_t *sent;
   const uint8_t *buf;             /* the buffer being scanned, and its length */
   uint64_t len;
@@ -339,6 +340,8 @@ static int sampler(struct vav_pf *pf, const lits_t *l) {
     pf->sstart[(h >> (64 - bits)) + 1]++;
   }
   for (uint64_t i = 0; i < (1ull << bits); i++) pf->sstart[i + 1] += pf->sstart[i];
+  pf->smem = ((sizeof(uint64_t) + sizeof(uint32_t)) << bits) + (uint64_t)pf->nsent * sizeof(uint64_t) +
+             (uint64_t)pf->nuniq * (1 + sizeof(uint64_t) + sizeof(uint32_t)) + bytes;
   return 0;
 }
 
@@ -574,6 +577,7 @@ int vav_pf_setup(struct vav_db *d, struct vav_pf **out, const uint8_t *ser, uint
       goto fail;
     }
     hs_database_size(pf->db, &pf->db_bytes);
+    pf->db_bytes += pf->smem; /* and the sampler's tables */
     hs_scratch_size(pf->scratch, &pf->scratch_bytes);
   } else {
     /* nothing to prefilter, or Hyperscan refused: every program on the key loop */

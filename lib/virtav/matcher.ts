@@ -242,7 +242,7 @@ export interface PrefilterInfo {
   sigsPrefiltered: number;
   sigsKeyLoop: number;
   literals: number;
-  /** Hyperscan's database and scratch sizes. */
+  /** The prefilter's tables (Hyperscan's database and the sampler's) and Hyperscan's scratch size. */
   databaseBytes: number;
   scratchBytes: number;
 }
