@@ -184,6 +184,7 @@ enum { DAIO_ENGINE_URING, DAIO_ENGINE_PSYNC, DAIO_ENGINE_BUFFERED };
 enum {
   DAIO_JOBF_REGISTER = 1, DAIO_JOBF_SQPOLL = 2, DAIO_JOBF_HIPRI = 4, DAIO_JOBF_VERIFY = 8,
   DAIO_JOBF_NVME = 16, /* NVMe passthrough on /dev/ngXnY (daio_nvme.c) */
+  DAIO_JOBF_PROCESSES = 32, /* two or more queues: one process each (fork), not one thread */
 };
 enum {
   DAIO_OUT_READS, DAIO_OUT_WRITES, DAIO_OUT_BYTES_READ, DAIO_OUT_BYTES_WRITTEN,

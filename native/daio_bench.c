@@ -1,6 +1,6 @@
 /* daio: the fio-like job runner behind `daio bench`. The whole I/O loop runs
- * here, one thread per queue, so a benchmark measures the engine and not the
- * FFI: the daio engine keeps iodepth requests in flight on its own io_uring
+ * here, one thread per queue (or one process, DAIO_JOBF_PROCESSES), so a
+ * benchmark measures the engine and not the FFI: the daio engine keeps iodepth requests in flight on its own io_uring
  * (fixed buffers and file, batched submit and reap, optional SQPOLL/IOPOLL);
  * psync and buffered are the baselines (pread/pwrite, with and without
  * O_DIRECT). Latency is from submission to reaped completion, into a
@@ -14,8 +14,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -46,23 +50,36 @@ static uint64_t now_ns(void) {
 }
 
 /* Every queue sets up its ring and buffers first, then all start together
- * (as fio starts its jobs): a run's time is I/O time, not set-up. */
+ * (as fio starts its jobs): a run's time is I/O time, not set-up. Threads meet
+ * on a mutex; queue processes on two pipes: each writes one byte to `ready`
+ * once set up (or failed) and closes its end, then waits for `go` to reach
+ * end-of-file, which the parent's close of its write end gives all at once. */
 struct gate {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   uint32_t ready; /* workers set up (or failed) */
   int open;
+  int ready_w, go_r; /* queue processes: the pipes' ends a child uses (-1: threads) */
 };
 
 /* Waits for the gate (once per worker, also after a failed set-up) and starts
  * this queue's clock. */
 static void start_io(worker *w) {
   struct gate *g = w->gate;
-  pthread_mutex_lock(&g->mu);
-  g->ready++;
-  pthread_cond_broadcast(&g->cv);
-  while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
-  pthread_mutex_unlock(&g->mu);
+  if (g->go_r >= 0) {
+    char c = 1;
+    while (write(g->ready_w, &c, 1) < 0 && errno == EINTR) {
+    }
+    close(g->ready_w);
+    while (read(g->go_r, &c, 1) < 0 && errno == EINTR) {
+    }
+  } else {
+    pthread_mutex_lock(&g->mu);
+    g->ready++;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+  }
   w->t_io0 = now_ns();
   w->deadline = w->t_io0 + w->job[DAIO_JOB_RUNTIME_NS];
 }
@@ -336,6 +353,73 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
+/* Runs the queues as processes, one forked per queue: lets them through the
+ * gate together and waits for them. Returns 0 when it could make neither the
+ * pipes nor the first process (the caller then runs threads); otherwise 1, with
+ * *started the processes made (one that cannot be forked: rc -EAGAIN, as a
+ * thread that cannot start). A child runs its queue's loop only and leaves
+ * with _exit, never back into the caller's runtime (Deno's, under FFI); it
+ * blocks every signal (the caller's handlers are not its own) and dies with
+ * the forking thread. The pipes are close-on-exec, so a process the caller
+ * spawns meanwhile does not hold them open. */
+static int run_queue_procs(worker *ws, uint32_t nq, struct gate *g, pid_t *pids,
+                           uint32_t *started, int *rc) {
+  int ready[2], go[2];
+  if (pipe2(ready, O_CLOEXEC) < 0) return 0;
+  if (pipe2(go, O_CLOEXEC) < 0) {
+    close(ready[0]);
+    close(ready[1]);
+    return 0;
+  }
+  g->ready_w = ready[1];
+  g->go_r = go[0];
+  uint32_t n = 0;
+  for (; n < nq; n++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      sigset_t all;
+      sigfillset(&all);
+      pthread_sigmask(SIG_BLOCK, &all, NULL);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      close(ready[0]);
+      close(go[1]);
+      worker_main(&ws[n]);
+      _exit(0);
+    }
+    if (pid < 0) break;
+    pids[n] = pid;
+  }
+  close(ready[1]);
+  close(go[0]);
+  g->ready_w = g->go_r = -1;
+  if (n == 0) {
+    close(ready[0]);
+    close(go[1]);
+    return 0;
+  }
+  if (n < nq) *rc = -EAGAIN;
+  /* End-of-file once every child has written its byte and closed its end (or
+   * died): all are set up. Closing `go` then starts them together. */
+  char buf[64];
+  for (;;) {
+    ssize_t k = read(ready[0], buf, sizeof buf);
+    if (k > 0 || (k < 0 && errno == EINTR)) continue;
+    break;
+  }
+  close(go[1]);
+  close(ready[0]);
+  for (uint32_t q = 0; q < n; q++) {
+    int st = 0;
+    pid_t r;
+    while ((r = waitpid(pids[q], &st, 0)) < 0 && errno == EINTR) {
+    }
+    /* ECHILD: something else reaped it; its figures are in shared memory. */
+    if (r == pids[q] && !(WIFEXITED(st) && WEXITSTATUS(st) == 0) && !ws[q].err) ws[q].err = EIO;
+  }
+  *started = n;
+  return 1;
+}
+
 static uint64_t tv_us(struct timeval a, struct timeval b) {
   return (uint64_t)((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_usec - a.tv_usec));
 }
@@ -400,16 +484,21 @@ int32_t daio_bench_run(const char *path, const uint64_t *job, uint64_t *out) {
     close(fd);
     return -ENOSPC;
   }
-  worker *ws = calloc(nq, sizeof *ws);
+  /* Shared memory, so that queue processes write their figures where the
+   * caller reads them. */
+  size_t ws_len = nq * sizeof(worker);
+  worker *ws = mmap(NULL, ws_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   pthread_t *th = calloc(nq, sizeof *th);
-  if (!ws || !th) {
+  pid_t *pids = calloc(nq, sizeof *pids);
+  if (ws == MAP_FAILED || !th || !pids) {
     close(fd);
-    free(ws);
+    if (ws != MAP_FAILED) munmap(ws, ws_len);
     free(th);
+    free(pids);
     return -ENOMEM;
   }
   uint64_t share = (size / bs / nq) * bs;
-  struct gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+  struct gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, -1, -1};
   uint64_t t0 = now_ns();
   for (uint32_t q = 0; q < nq; q++) {
     worker *w = &ws[q];
@@ -432,18 +521,24 @@ int32_t daio_bench_run(const char *path, const uint64_t *job, uint64_t *out) {
   }
   uint32_t started = 0;
   int rc = 0;
-  for (; started < nq; started++) {
-    if (pthread_create(&th[started], NULL, worker_main, &ws[started]) != 0) {
-      rc = -EAGAIN;
-      break;
+  /* Asked for (DAIO_JOBF_PROCESSES, two or more queues): one process per
+   * queue, as fio runs numjobs without thread=1; by default one thread each. */
+  int procs = nq > 1 && (job[DAIO_JOB_FLAGS] & DAIO_JOBF_PROCESSES) &&
+              run_queue_procs(ws, nq, &gate, pids, &started, &rc);
+  if (!procs) {
+    for (; started < nq; started++) {
+      if (pthread_create(&th[started], NULL, worker_main, &ws[started]) != 0) {
+        rc = -EAGAIN;
+        break;
+      }
     }
+    pthread_mutex_lock(&gate.mu);
+    while (gate.ready < started) pthread_cond_wait(&gate.cv, &gate.mu);
+    gate.open = 1;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+    for (uint32_t q = 0; q < started; q++) pthread_join(th[q], NULL);
   }
-  pthread_mutex_lock(&gate.mu);
-  while (gate.ready < started) pthread_cond_wait(&gate.cv, &gate.mu);
-  gate.open = 1;
-  pthread_cond_broadcast(&gate.cv);
-  pthread_mutex_unlock(&gate.mu);
-  for (uint32_t q = 0; q < started; q++) pthread_join(th[q], NULL);
   uint64_t elapsed = now_ns() - t0;
   /* As fio: the figures cover the time I/O ran (the first submission of any
    * queue to the last completion of any), not ring and thread set-up. */
@@ -477,7 +572,8 @@ int32_t daio_bench_run(const char *path, const uint64_t *job, uint64_t *out) {
   put_hist(out + DAIO_OUT_WORDS, &hr);
   put_hist(out + DAIO_OUT_WORDS + DAIO_HIST_WORDS, &hw);
   close(fd);
-  free(ws);
+  munmap(ws, ws_len);
   free(th);
+  free(pids);
   return rc;
 }

@@ -41,6 +41,8 @@ interface Job {
   iodepth: number;
   /** daio --queues N against fio --numjobs N (each with iodepth in flight). */
   queues?: number;
+  /** daio's queues as processes (`--processes`), as fio's jobs are, instead of threads. */
+  processes?: boolean;
 }
 
 const JOBS: Job[] = [
@@ -50,6 +52,15 @@ const JOBS: Job[] = [
   { name: "128k-read-qd8", rw: "read", bs: 131072, iodepth: 8 },
   // Scaling: two queues (two threads, two rings) against fio's two jobs.
   { name: "4k-randread-qd32-x2", rw: "randread", bs: 4096, iodepth: 32, queues: 2 },
+  // The same with daio's two queues as two processes, as fio's two jobs are.
+  {
+    name: "4k-randread-qd32-x2-procs",
+    rw: "randread",
+    bs: 4096,
+    iodepth: 32,
+    queues: 2,
+    processes: true,
+  },
 ];
 
 /** What one engine measured for one job run. */
@@ -141,6 +152,7 @@ async function runDaio(
       runtime: o.runtimeSec,
     }),
     batchComplete,
+    processes: job.processes,
   });
   const d = job.rw.includes("write") ? r.write : r.read;
   return {

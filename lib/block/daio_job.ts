@@ -55,6 +55,11 @@ export interface DaioJob {
    * device (/dev/ngXnY), no block layer (fio's io_uring_cmd engine). Needs engine "daio".
    */
   nvmePassthru?: boolean;
+  /**
+   * Two or more queues: one process each (forked; fio's numjobs without thread=1) instead of one
+   * thread each. The figures are the same; what changes is how the scheduler places the queues.
+   */
+  processes?: boolean;
 }
 
 /** Figures of one direction (read or write). */
@@ -126,7 +131,7 @@ export async function runDaioJob(path: string, job: DaioJob): Promise<DaioJobRes
   words[6] = job.direct ? 1n : 0n;
   words[7] = BigInt(
     (job.register ? 1 : 0) | (job.sqpoll ? 2 : 0) | (job.hipri ? 4 : 0) | (job.verify ? 8 : 0) |
-      (job.nvmePassthru ? 16 : 0),
+      (job.nvmePassthru ? 16 : 0) | (job.processes ? 32 : 0),
   );
   words[8] = BigInt(job.size);
   words[9] = BigInt(Math.round(job.runtime * 1e9));

@@ -101,6 +101,69 @@ Deno.test("daio bench: patterns written by each engine read back through every e
   }
 });
 
+Deno.test("daio bench --processes: queues as processes write, read back and count as threads do", async () => {
+  const path = await tempFile(8 << 20);
+  try {
+    const common = ["--no-db", "--output", "json", "--bs", "4096", "--iodepth", "8", "--verify"];
+    // A sequential pass written by three queue processes (each its third of the file)...
+    const w = await run(
+      "bench",
+      ...common,
+      "--rw",
+      "write",
+      "--queues",
+      "3",
+      "--processes",
+      "--seed",
+      "41",
+      path,
+    );
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(JSON.parse(w.stdout).write.ios, (8 << 20) / 4096);
+    // ...reads back whole through threads and through processes, every figure from every queue.
+    for (const mode of [[], ["--processes"]]) {
+      const r = await run(
+        "bench",
+        ...common,
+        "--rw",
+        "read",
+        "--queues",
+        "2",
+        ...mode,
+        "--seed",
+        "41",
+        path,
+      );
+      assert.equal(r.code, 0, `${mode}: ${r.stderr}`);
+      const j = JSON.parse(r.stdout);
+      assert.equal(j.read.ios, (8 << 20) / 4096, r.stdout);
+      assert.equal(j.read.lat.count, j.read.ios);
+      assert.ok(j.cpu.total > 0, r.stdout);
+      assert.ok(j.features.includes("fixed_buffers"), r.stdout);
+    }
+    // A queue process that reads the wrong pattern is counted: verify fails as one line.
+    const bad = await run(
+      "bench",
+      "--no-db",
+      "-q",
+      "--rw",
+      "randread",
+      "--queues",
+      "2",
+      "--processes",
+      "--verify",
+      "--seed",
+      "7",
+      path,
+    );
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /verify failed/);
+    assert.equal(bad.stderr.trim().split("\n").length, 1);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
 Deno.test("daio bench: every completion batch, with and without a min wait, reads one whole pass", async () => {
   const path = await tempFile(8 << 20);
   try {

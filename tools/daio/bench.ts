@@ -70,6 +70,11 @@ function declareBenchCommand() {
       .option("--queues <n>", "queues (io_uring instances), one thread each", parsePositive, 1)
       .option("--numjobs <n>", "fio's name for --queues", parsePositive)
       .option(
+        "--processes",
+        "two or more queues: one process each (fio's numjobs without thread=1), not one thread",
+        false,
+      )
+      .option(
         "--size <size>",
         "bytes of the file to use (default: all of it); a missing file is created this big",
         parseSize,
@@ -209,6 +214,7 @@ function benchPlan(file: string | undefined, opts: BenchOptions): BenchPlan {
     batchComplete: opts.iodepthBatchComplete,
     minWaitUs: Math.round((opts.batchMinWait ?? 0) * 1000),
     nvmePassthru,
+    processes: opts.processes,
   };
   return { path, queues, direct, nvmePassthru, job };
 }
