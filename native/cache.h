@@ -125,7 +125,7 @@ static inline void cache_ahead(const void *a, int hint) {
  * and a removal only marks the slot empty. Inserting into two full buckets moves a resident to
  * its other bucket (its list neighbours are relinked), along a path of such moves; when no path
  * is found the table grows by a quarter and is rebuilt beside the old one (if that allocation
- * fails, the insert fails with -ENOMEM and the old table is kept: see cpool_reserve_h). At most
+ * fails, the insert fails with -ENOMEM and the old table is kept: see cpool_alloc_h). At most
  * CPOOL_LOAD full: 16 / 0.85 = 18.8 bytes per node (the ghost policies keep a node per ghost
  * too). Slots 0..CPOOL_WAYS-1 are the list sentinels (stable when the table grows); bucket b starts at CPOOL_WAYS * (b + 1).
  * Hit counts never depend on where a node sits, only on the lists' order. */
@@ -261,23 +261,11 @@ static inline int32_t cpool_list(const cpool *p, int32_t i) {
   return i;
 }
 
-/* Makes sure one of the buckets of `key` (not present, hash h) has an empty slot, moving
- * residents or growing the table: 0, or -ENOMEM with the table unchanged. A policy calls it on a
- * miss before it changes anything (evictions only free slots and move nothing), so that the
- * cpool_alloc after its evictions cannot fail and a failed access leaves the cache as it was. */
-static inline int cpool_reserve_h(cpool *p, uint64_t key, uint64_t h) {
-  if (__builtin_expect(cpool_has_room(p, cpool_b1(p, h)) || cpool_has_room(p, cpool_b2(p, h)), 1))
-    return 0;
-  return cpool_make_room(p, key) < 0 ? -ENOMEM : 0;
-}
-static inline int cpool_reserve(cpool *p, uint64_t key) {
-  return cpool_reserve_h(p, key, cache_hash(key));
-}
-
-/* Takes an empty slot for `key` (not present; tag 0) in the emptier of its buckets. The caller
- * links it into a list before the next cpool_alloc (a move relinks its neighbours). After a
- * cpool_reserve for the key it always succeeds; without one it returns -ENOMEM when the table
- * could not grow. */
+/* Takes an empty slot for `key` (not present; tag 0) in the emptier of its buckets, or -ENOMEM
+ * when both were full and the table could not grow (then nothing changed). The caller links it
+ * into a list before the next cpool_alloc (a move relinks its neighbours). A policy calls it on a
+ * miss before it changes anything else, its evictions included (they only free slots, and an
+ * unlinked node is no list's victim), so that a refused access leaves the cache as it was. */
 static inline int32_t cpool_alloc_h(cpool *p, uint64_t key, uint64_t h) {
   uint32_t b1 = cpool_b1(p, h), b2 = cpool_b2(p, h);
   int32_t s1, s2;
@@ -474,7 +462,8 @@ static inline __attribute__((always_inline)) int cache_lru_access(cache_lru *l, 
     return 1;
   }
   if (l->cap == 0) return 0;
-  if (cpool_reserve_h(p, key, h) < 0) return -ENOMEM;
+  int32_t ns = cpool_alloc_h(p, key, h); /* before the eviction: see cpool_alloc_h */
+  if (ns < 0) return -ENOMEM;
   if (l->used == l->cap) {
     int32_t v = p->nodes[l->list].next;
     cpool_unlink(p, v);
@@ -482,7 +471,7 @@ static inline __attribute__((always_inline)) int cache_lru_access(cache_lru *l, 
     l->used--;
     cpool_prefetch_victim_by(p, cpool_next(p, l->list), 1);
   }
-  cpool_push_tail(p, l->list, cpool_alloc_h(p, key, h));
+  cpool_push_tail(p, l->list, ns);
   l->used++;
   return 0;
 }

@@ -94,7 +94,8 @@ static int arc_access(void *self, uint64_t key, int is_write) {
     return 0;
   }
   if (c == 0) return 0;
-  if (cpool_reserve(p, key) < 0) return -ENOMEM;
+  int32_t ns = cpool_alloc(p, key); /* before the evictions: see cpool_alloc_h */
+  if (ns < 0) return -ENOMEM;
   int64_t l1 = n[T1] + n[B1];
   if ((uint64_t)l1 == c) {
     if ((uint64_t)n[T1] < c) {
@@ -114,7 +115,6 @@ static int arc_access(void *self, uint64_t key, int is_write) {
       if (a->used == c) arc_replace(a, 0);
     }
   }
-  int32_t ns = cpool_alloc(p, key);
   cpool_set_tag(p, ns, T1);
   cpool_push_tail(p, a->lists[T1], ns);
   n[T1]++;

@@ -37,7 +37,8 @@ static int clock_access(void *self, uint64_t key, int is_write) {
     return 1;
   }
   if (c->cap == 0) return 0;
-  if (cpool_reserve(p, key) < 0) return -ENOMEM;
+  int32_t ns = cpool_alloc(p, key); /* before the eviction: see cpool_alloc_h */
+  if (ns < 0) return -ENOMEM;
   if (c->used == c->cap) {
     int32_t list = c->list;
     int32_t v = p->nodes[list].next;
@@ -51,7 +52,7 @@ static int clock_access(void *self, uint64_t key, int is_write) {
     cpool_release(p, v);
     c->used--;
   }
-  cpool_push_tail(p, c->list, cpool_alloc(p, key));
+  cpool_push_tail(p, c->list, ns);
   c->used++;
   return 0;
 }

@@ -32,7 +32,8 @@ static int fifo_access(void *self, uint64_t key, int is_write) {
   cpool *p = &f->p;
   if (cpool_get(p, key) >= 0) return 1;
   if (f->cap == 0) return 0;
-  if (cpool_reserve(p, key) < 0) return -ENOMEM;
+  int32_t ns = cpool_alloc(p, key); /* before the eviction: see cpool_alloc_h */
+  if (ns < 0) return -ENOMEM;
   if (f->used == f->cap) {
     int32_t v = p->nodes[f->list].next;
     cpool_unlink(p, v);
@@ -40,7 +41,7 @@ static int fifo_access(void *self, uint64_t key, int is_write) {
     f->used--;
     cpool_prefetch_victim(p, cpool_next(p, f->list));
   }
-  cpool_push_tail(p, f->list, cpool_alloc(p, key));
+  cpool_push_tail(p, f->list, ns);
   f->used++;
   return 0;
 }

@@ -160,9 +160,9 @@ static int32_t cpool_path(cpool *p, uint32_t b1, uint32_t b2, int relink) {
     cpool_update_room(p, cpool_bucket_of(to));
     to = path[i];
   }
-  /* Now empty, and its bucket's bit says so: the caller (cpool_reserve) may leave it empty while
-   * the policy evicts, and the alloc may then fill the other bucket; a bucket with an empty slot
-   * marked full would let a later path "move" the empty slot's stale links into the lists. */
+  /* Now empty, and its bucket's bit says so (the caller fills it and updates the bit again): a
+   * bucket with an empty slot marked full would let a later path "move" the empty slot's stale
+   * links into the lists. */
   cpool_set_room(p, cpool_bucket_of(to), 1);
   return to;
 }

@@ -133,15 +133,17 @@ static int s3_access(void *self, uint64_t key, int is_write) {
   }
   if (s->cap == 0) return 0;
   int ghost_hit = slot >= 0;
-  /* A ghost hit frees the key's own slot before the alloc: no reservation needed. */
-  if (!ghost_hit && cpool_reserve(p, key) < 0) return -ENOMEM;
   if (ghost_hit) {
+    /* Its own slot, freed, takes it again (an alloc with room in one of its buckets). */
     cpool_unlink(p, slot);
     cpool_release(p, slot);
     s->n_ghost--;
+    slot = cpool_alloc(p, key);
+  } else {
+    slot = cpool_alloc(p, key); /* before the evictions: see cpool_alloc_h */
+    if (slot < 0) return -ENOMEM;
   }
   while (s->used >= s->cap) s3_evict(s);
-  slot = cpool_alloc(p, key);
   if (ghost_hit || (s->main_first && !s->has_evicted && s->n_small >= s->small_cap)) {
     set_qf(p, slot, MAIN, 0);
     cpool_push_tail(p, s->main, slot);

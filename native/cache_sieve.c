@@ -55,9 +55,10 @@ static int sieve_access(void *self, uint64_t key, int is_write) {
     return 1;
   }
   if (sv->cap == 0) return 0;
-  if (cpool_reserve(p, key) < 0) return -ENOMEM;
+  int32_t ns = cpool_alloc(p, key); /* before the eviction: see cpool_alloc_h */
+  if (ns < 0) return -ENOMEM;
   if (sv->used == sv->cap) sieve_evict(sv);
-  cpool_push_tail(p, sv->list, cpool_alloc(p, key));
+  cpool_push_tail(p, sv->list, ns);
   sv->used++;
   return 0;
 }

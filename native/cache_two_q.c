@@ -87,8 +87,10 @@ static int twoq_access(void *self, uint64_t key, int is_write) {
   }
   if (q->cap == 0) return 0;
   int ghost = s >= 0;
-  /* A ghost keeps its node (no alloc); anything else reserves before its evictions. */
-  if (!ghost && cpool_reserve(p, key) < 0) return -ENOMEM;
+  if (!ghost) {
+    s = cpool_alloc(p, key); /* before the eviction: see cpool_alloc_h (a ghost keeps its node) */
+    if (s < 0) return -ENOMEM;
+  }
   if (ghost) {
     cpool_unlink(p, s);
     q->nout--;
@@ -98,7 +100,6 @@ static int twoq_access(void *self, uint64_t key, int is_write) {
     cpool_set_tag(p, s, AM);
     cpool_push_tail(p, q->am, s);
   } else {
-    s = cpool_alloc(p, key);
     cpool_set_tag(p, s, AIN);
     cpool_push_tail(p, q->ain, s);
     q->nin++;
