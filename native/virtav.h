@@ -113,6 +113,7 @@ void vav_ctx_fail(void *ctx, int err);
 void vav_ctx_take_hit(void *ctx);
 uint32_t vav_ctx_hits(void *ctx, vav_hit **out);
 struct vav_pf *vav_db_pf(struct vav_db *d);
+uint64_t vav_db_blob(const struct vav_db *d, const uint8_t **p);
 struct vav_db;
 struct vav_db *vav_db_get(int32_t db);
 int64_t vav_scan_db(struct vav_db *d, const uint8_t *buf, uint64_t len, uint32_t flags,

@@ -78,6 +78,7 @@ typedef struct {
 
 struct vav_db {
   uint8_t *blob;
+  uint64_t blob_len;
   int blob_owned; /* 0: the caller's memory, used in place (VAV_DB_IN_PLACE) */
   const prog_rec *progs;
   const part_rec *parts;
@@ -329,6 +330,7 @@ int32_t vav_db_load_pf(const uint8_t *blob, uint64_t len, const uint8_t *pf, uin
     d->blob_owned = 1;
     memcpy(d->blob, blob, len);
   }
+  d->blob_len = len;
   d->progs = (const prog_rec *)(d->blob + HDR_WORDS * 4);
   d->parts = (const part_rec *)(d->progs + d->nprogs);
   d->atoms = (const atom_rec *)(d->parts + d->nparts);
@@ -1155,3 +1157,8 @@ uint32_t vav_ctx_hits(void *ctx, vav_hit **out) {
 }
 
 struct vav_pf *vav_db_pf(struct vav_db *d) { return d->pf; }
+
+uint64_t vav_db_blob(const struct vav_db *d, const uint8_t **p) {
+  *p = d->blob;
+  return d->blob_len;
+}

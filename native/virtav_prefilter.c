@@ -27,8 +27,11 @@
  *
  * Serialised form (vav_pf_serialize, kept by lib/virtav/db_cache.ts): "VAVP", format, literal
  * count, minimum literal, FNV-1a 64 of the literal choice, Hyperscan bytes length, a 64-bit
- * hash of them, then Hyperscan's own serialisation. Attaching one recomputes the literal choice from the loaded
- * database and refuses any mismatch, and asks Hyperscan whether the bytes fit this library
+ * hash of them, XXH64 of the tables, then Hyperscan's own serialisation, then the tables (put_tables:
+ * what vav_pf_setup derives from the blob: the claims, segments, grouping and sampler). Attaching
+ * one does not recompute them (~0.2 s at 100,000 signatures): it checks the tables' hash, that they
+ * were made from this blob (its XXH64) with these tunables, and bounds-checks every index and
+ * offset in them (restore_tables), then asks Hyperscan whether its bytes fit this library
  * (version and platform). */
 #include "virtav.h"
 #include <errno.h>
@@ -39,8 +42,10 @@
 #include <sys/mman.h>
 
 #define PF_MAGIC 0x50564156u /* "VAVP" */
-#define PF_FORMAT 5u /* 2: one id per distinct literal; 3: claims per signature; 4: per segment; 5: sampler */
-#define PF_HEAD 40
+#define PF_FORMAT 6u /* 2: one id per distinct literal; 3: claims per signature; 4: per segment; 5: sampler; 6: tables */
+#define PF_HEAD 48
+#define PF_TAB_SC 19u /* the tables' scalars (see put_tables) */
+#define PF_TAB_MAX_REL (1ll << 40) /* bound on a stored relative position or window reach */
 #define PF_WINDOW (1u << 20) /* key positions per Hyperscan call (and between two cancel checks) */
 #define PF_STRIDE 4u         /* the sampler's step: it takes literals of PF_STRIDE + 3 bytes or more */
 #define PF_SAMPLE_OVER 32768u /* distinct literals past which the long ones go to the sampler */
@@ -201,7 +206,7 @@ static int attach(struct vav_pf *pf, const uint8_t *ser, uint64_t len, char *msg
   memcpy(&hs_len, ser + 24, 8);
   memcpy(&hs_sum, ser + 32, 8);
   if (h[0] != PF_MAGIC || h[1] != PF_FORMAT || h[2] != pf->nlits || h[3] != VAV_PF_MIN_LIT ||
-      sum != pf->checksum || hs_len != len - PF_HEAD || hs_sum != bytes_hash(ser + PF_HEAD, hs_len))
+      sum != pf->checksum || hs_len > len - PF_HEAD || hs_sum != bytes_hash(ser + PF_HEAD, hs_len))
     return -EINVAL;
   const char *bytes = (const char *)ser + PF_HEAD;
   char *info = NULL;
@@ -423,6 +428,150 @@ static uint32_t seg_end(const vav_part_shape_t *shp, uint32_t f, uint32_t last) 
   return l;
 }
 
+/* The tables in the serialised form: PF_TAB_SC u64 scalars, then arrays, each padded to 8 bytes
+ * (the scalars' order is restore_tables'). `out` NULL: only the size. */
+static uint64_t put(uint8_t *out, uint64_t at, const void *p, uint64_t n) {
+  uint64_t pn = (n + 7) & ~7ull;
+  if (out) {
+    if (n) memcpy(out + at, p, n);
+    memset(out + at + n, 0, pn - n);
+  }
+  return at + pn;
+}
+
+static uint64_t put_tables(const struct vav_pf *pf, const struct vav_db *d, uint8_t *out) {
+  const uint8_t *blob;
+  uint64_t blob_len = vav_db_blob(d, &blob), sb = 0, n = pf->nparts;
+  for (uint32_t u = 0; pf->nsent && u < pf->nuniq; u++)
+    if (pf->sampled[u]) sb = sb > pf->sat[u] + pf->slen[u] ? sb : pf->sat[u] + pf->slen[u];
+  uint64_t sc[PF_TAB_SC] = {blob_len, out ? vav_hash64(blob, blob_len, 0) : 0, PF_STRIDE, sample_over,
+                            PF_SEG_SLACK ^ PF_SEG_REACH << 16, n, pf->nlits, pf->nuniq, pf->progs_pf,
+                            pf->progs_slow, pf->sigs_pf, pf->sigs_slow, (uint64_t)pf->dmin, (uint64_t)pf->dmax,
+                            pf->sbits, pf->nsent, pf->nsampled, sb, pf->checksum};
+  uint64_t at = put(out, 0, sc, sizeof sc);
+  at = put(out, at, pf->claimed, n);
+  at = put(out, at, pf->is_lit, n);
+  at = put(out, at, pf->back, n * 4);
+  at = put(out, at, pf->seg_first, n * 4);
+  at = put(out, at, pf->seg_last, n * 4);
+  at = put(out, at, pf->rel_lo, n * 8);
+  at = put(out, at, pf->rel_hi, n * 8);
+  at = put(out, at, pf->group_parts, (uint64_t)pf->nlits * 4);
+  at = put(out, at, pf->group_start, ((uint64_t)pf->nuniq + 1) * 4);
+  at = put(out, at, pf->sampled, pf->nuniq);
+  if (pf->nsent) {
+    at = put(out, at, pf->sat, (uint64_t)pf->nuniq * 8);
+    at = put(out, at, pf->slen, (uint64_t)pf->nuniq * 4);
+    at = put(out, at, pf->sbytes, sb);
+    at = put(out, at, pf->sent, (uint64_t)pf->nsent * 8);
+  }
+  return at;
+}
+
+/* `count` elements of `size` bytes from the tables into `dst` (allocated here when *dst is NULL);
+ * 0 when they do not fit in what is left. */
+static int take(const uint8_t *tab, uint64_t len, uint64_t *at, void *dstp, uint64_t count, uint64_t size) {
+  void **dst = dstp;
+  if (count > (len - *at) / size) return 0;
+  uint64_t n = count * size, pn = (n + 7) & ~7ull;
+  if (pn > len - *at) return 0;
+  if (!*dst && !(*dst = calloc(count + 1, size))) return 0;
+  if (n) memcpy(*dst, tab + *at, n);
+  *at += pn;
+  return 1;
+}
+
+static inline int rel_ok(int64_t v) { return v >= -PF_TAB_MAX_REL && v <= PF_TAB_MAX_REL; }
+
+/* The tables of a serialised prefilter into pf, for this database `d` (its parts' shapes `shp`):
+ * -EINVAL unless their hash, the blob they were made from, the tunables and every index and offset
+ * in them check out (the scan then never reads outside its arrays or the buffer). */
+static int restore_tables(struct vav_pf *pf, const struct vav_db *d, const vav_part_shape_t *shp, const uint8_t *ser,
+                          uint64_t len) {
+  uint64_t hs_len, tab_sum, sc[PF_TAB_SC], at = 0, n = pf->nparts;
+  if (len < PF_HEAD) return -EINVAL;
+  memcpy(&hs_len, ser + 24, 8);
+  memcpy(&tab_sum, ser + 40, 8);
+  if (hs_len > len - PF_HEAD) return -EINVAL;
+  const uint8_t *tab = ser + PF_HEAD + hs_len, *blob;
+  uint64_t tlen = len - PF_HEAD - hs_len;
+  if (tlen < sizeof sc || (tlen & 7) || vav_hash64(tab, tlen, 0) != tab_sum) return -EINVAL;
+  memcpy(sc, tab, sizeof sc);
+  at = sizeof sc;
+  uint64_t blob_len = vav_db_blob(d, &blob);
+  if (sc[0] != blob_len || sc[2] != PF_STRIDE || sc[3] != sample_over ||
+      sc[4] != (PF_SEG_SLACK ^ PF_SEG_REACH << 16) || sc[5] != n || sc[6] == 0 || sc[6] > n || sc[7] == 0 ||
+      sc[7] > sc[6] || sc[8] > UINT32_MAX || sc[9] > UINT32_MAX || sc[10] > UINT32_MAX || sc[11] > UINT32_MAX ||
+      !rel_ok((int64_t)sc[12]) || !rel_ok((int64_t)sc[13]) || (int64_t)sc[12] > (int64_t)sc[13] ||
+      sc[16] > sc[7] || sc[15] != sc[16] * PF_STRIDE || (sc[15] && (sc[14] < 10 || sc[14] > 22)) ||
+      sc[17] > tlen || vav_hash64(blob, blob_len, 0) != sc[1])
+    return -EINVAL;
+  pf->nlits = (uint32_t)sc[6];
+  pf->nuniq = (uint32_t)sc[7];
+  pf->progs_pf = (uint32_t)sc[8];
+  pf->progs_slow = (uint32_t)sc[9];
+  pf->sigs_pf = (uint32_t)sc[10];
+  pf->sigs_slow = (uint32_t)sc[11];
+  pf->dmin = (int64_t)sc[12];
+  pf->dmax = (int64_t)sc[13];
+  uint64_t nsent = sc[15], sb = sc[17];
+  if (!take(tab, tlen, &at, &pf->claimed, n, 1) || !take(tab, tlen, &at, &pf->is_lit, n, 1) ||
+      !take(tab, tlen, &at, &pf->back, n, 4) || !take(tab, tlen, &at, &pf->seg_first, n, 4) ||
+      !take(tab, tlen, &at, &pf->seg_last, n, 4) || !take(tab, tlen, &at, &pf->rel_lo, n, 8) ||
+      !take(tab, tlen, &at, &pf->rel_hi, n, 8) || !take(tab, tlen, &at, &pf->group_parts, pf->nlits, 4) ||
+      !take(tab, tlen, &at, &pf->group_start, (uint64_t)pf->nuniq + 1, 4) ||
+      !take(tab, tlen, &at, &pf->sampled, pf->nuniq, 1))
+    return -EINVAL;
+  uint64_t nlit = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    if (pf->claimed[i] > 1 || pf->is_lit[i] > 1 || (pf->is_lit[i] && !pf->claimed[i])) return -EINVAL;
+    if (!rel_ok(pf->rel_lo[i]) || !rel_ok(pf->rel_hi[i])) return -EINVAL;
+    if (!pf->is_lit[i]) continue;
+    nlit++;
+    if (pf->seg_first[i] > i || pf->seg_last[i] < i || pf->seg_last[i] >= n || pf->back[i] > shp[i].width)
+      return -EINVAL;
+  }
+  if (nlit != pf->nlits || pf->group_start[0] != 0 || pf->group_start[pf->nuniq] != pf->nlits) return -EINVAL;
+  for (uint32_t u = 0; u < pf->nuniq; u++)
+    if (pf->group_start[u + 1] <= pf->group_start[u]) return -EINVAL;
+  for (uint32_t g = 0; g < pf->nlits; g++)
+    if (pf->group_parts[g] >= n || !pf->is_lit[pf->group_parts[g]]) return -EINVAL;
+  uint64_t nsampled = 0;
+  for (uint32_t u = 0; u < pf->nuniq; u++) {
+    if (pf->sampled[u] > 1) return -EINVAL;
+    nsampled += pf->sampled[u];
+  }
+  if (nsampled != sc[16] || (!nsent && sb)) return -EINVAL;
+  pf->checksum = sc[18]; /* the literal choice's, as computed when compiled: attach compares the header's */
+  if (!nsent) return at == tlen ? 0 : -EINVAL;
+  if (!take(tab, tlen, &at, &pf->sat, pf->nuniq, 8) || !take(tab, tlen, &at, &pf->slen, pf->nuniq, 4) ||
+      !take(tab, tlen, &at, &pf->sbytes, sb, 1) || !take(tab, tlen, &at, &pf->sent, nsent, 8) || at != tlen)
+    return -EINVAL;
+  for (uint32_t u = 0; u < pf->nuniq; u++)
+    if (pf->sampled[u] && (pf->slen[u] == 0 || pf->sat[u] > sb || pf->slen[u] > sb - pf->sat[u])) return -EINVAL;
+  uint32_t bits = (uint32_t)sc[14];
+  pf->sbits = bits;
+  pf->nsent = (uint32_t)nsent;
+  pf->nsampled = (uint32_t)nsampled;
+  pf->sbm = calloc(1ull << bits, sizeof(uint64_t));
+  pf->sstart = calloc((1ull << bits) + 1, sizeof(uint32_t));
+  if (!pf->sbm || !pf->sstart) return -ENOMEM;
+  uint64_t prev = 0;
+  for (uint32_t i = 0; i < pf->nsent; i++) {
+    uint64_t e = pf->sent[i], h = shash((uint32_t)(e >> 32)), w = h >> (64 - bits);
+    uint32_t u = (uint32_t)e >> 3;
+    /* sample() looks a key up in its bucket's run: the entries must be sorted by bucket */
+    if (u >= pf->nuniq || !pf->sampled[u] || (e & 7) >= PF_STRIDE || w < prev) return -EINVAL;
+    prev = w;
+    pf->sbm[w] |= smask(h);
+    pf->sstart[w + 1]++;
+  }
+  for (uint64_t i = 0; i < (1ull << bits); i++) pf->sstart[i + 1] += pf->sstart[i];
+  pf->smem = ((sizeof(uint64_t) + sizeof(uint32_t)) << bits) + (uint64_t)pf->nsent * sizeof(uint64_t) +
+             (uint64_t)pf->nuniq * (1 + sizeof(uint64_t) + sizeof(uint32_t)) + sb;
+  return 0;
+}
+
 int vav_pf_setup(struct vav_db *d, struct vav_pf **out, const uint8_t *ser, uint64_t len, uint32_t flags,
                  char *msg, uint32_t cap) {
   *out = NULL;
@@ -455,6 +604,18 @@ int vav_pf_setup(struct vav_db *d, struct vav_pf **out, const uint8_t *ser, uint
     vav_part_shape(d, i, &shp[i]);
     if (shp[i].width > maxw) maxw = shp[i].width;
     if (shp[i].sig > maxsig) maxsig = shp[i].sig;
+    pf->key_off[i] = shp[i].key_off;
+    pf->key[i] = shp[i].key;
+    pf->key_len[i] = (uint8_t)shp[i].key_len;
+  }
+  if (ser && len) { /* the serialised tables instead of the literal choice, then Hyperscan's bytes */
+    rc = restore_tables(pf, d, shp, ser, len);
+    if (rc == -EINVAL) say(msg, cap, "%s", "the cached prefilter's tables do not check out");
+    if (rc < 0) goto fail;
+    rc = attach(pf, ser, len, msg, cap);
+    pf->state = 2;
+    if (rc < 0) goto fail;
+    goto ready;
   }
   v = malloc(maxw + 1);
   ex = malloc(maxw + 1);
@@ -475,9 +636,6 @@ int vav_pf_setup(struct vav_db *d, struct vav_pf **out, const uint8_t *ser, uint
     const vav_part_shape_t *sh = &shp[i];
     vav_part_bytes(d, i, v, ex);
     score[i] = choose(v, ex, sh->width, &lit_off[i], &lit_len[i]);
-    pf->key_off[i] = sh->key_off;
-    pf->key[i] = sh->key;
-    pf->key_len[i] = (uint8_t)sh->key_len;
     sig_seen[sh->sig] = 1;
   }
   for (uint32_t i = 0; i < n;) {
@@ -562,15 +720,11 @@ int vav_pf_setup(struct vav_db *d, struct vav_pf **out, const uint8_t *ser, uint
     if (rc < 0) goto fail;
     rc = sampler(pf, &l);
     if (rc < 0) goto fail;
-    if (ser && len) {
-      rc = attach(pf, ser, len, msg, cap);
-      pf->state = 2;
-    } else {
-      rc = compile(pf, &l, msg, cap);
-      pf->state = 1;
-    }
+    rc = compile(pf, &l, msg, cap);
+    pf->state = 1;
     if (rc < 0) goto fail;
   }
+ready:
   if (pf->db) {
     if (hs_alloc_scratch(pf->db, &pf->scratch) != HS_SUCCESS) {
       rc = -ENOMEM;
@@ -732,14 +886,17 @@ int64_t vav_pf_serialize(int32_t db, uint8_t *out, uint64_t cap) {
   char *bytes = NULL;
   size_t n = 0;
   if (hs_serialize_database(pf->db, &bytes, &n) != HS_SUCCESS) return -ENOMEM;
-  uint64_t total = PF_HEAD + (uint64_t)n;
+  uint64_t tlen = put_tables(pf, d, NULL), total = PF_HEAD + (uint64_t)n + tlen;
   if (out && cap >= total) {
     uint32_t h[4] = {PF_MAGIC, PF_FORMAT, pf->nlits, VAV_PF_MIN_LIT};
     uint64_t hs_len = n, hs_sum = bytes_hash((const uint8_t *)bytes, n);
+    put_tables(pf, d, out + PF_HEAD + n);
+    uint64_t tab_sum = vav_hash64(out + PF_HEAD + n, tlen, 0);
     memcpy(out, h, 16);
     memcpy(out + 16, &pf->checksum, 8);
     memcpy(out + 24, &hs_len, 8);
     memcpy(out + 32, &hs_sum, 8);
+    memcpy(out + 40, &tab_sum, 8);
     memcpy(out + PF_HEAD, bytes, n);
   }
   free(bytes);

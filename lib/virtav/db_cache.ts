@@ -4,7 +4,7 @@
  * the blob), with what the tools print about it (names, hash signatures, counts).
  *
  * This is virtav's one compiled-signature cache (`sigs`, `scan` and `watch` all use it). File
- * `<cache>/<key>.vdb` (format 7): a 128-byte header ("VAVC", uint32 format, the 32-byte key,
+ * `<cache>/<key>.vdb` (format 8): a 128-byte header ("VAVC", uint32 format, the 32-byte key,
  * uint64 lengths of the JSON metadata {@linkcode CachedMeta}, the names, the blob and the
  * serialised Hyperscan prefilter, the uint64 checksum, zeros), then those four sections, each
  * at a multiple of 64 bytes: the JSON, the names (name_table.ts: offsets then bytes, decoded
@@ -67,7 +67,7 @@ interface CachedMeta {
 
 const MAGIC = 0x43564156; // "VAVC"
 /** The cache file's layout version. */
-const FORMAT = 7;
+const FORMAT = 8;
 /** The header's size; the sections start at multiples of ALIGN (the blob's u32 tables in place). */
 const HEAD = 128;
 const ALIGN = 64;

@@ -7,7 +7,7 @@
  */
 
 /** The header before Hyperscan's own bytes (native/virtav_prefilter.c `PF_HEAD`). */
-const PF_HEAD = 40;
+const PF_HEAD = 48;
 
 /** The 64-bit hash the prefilter keeps of Hyperscan's bytes (`bytes_hash`). */
 export function hyperscanBytesHash(p: Uint8Array): bigint {
@@ -39,6 +39,7 @@ export function fromOtherHyperscan(ser: Uint8Array, what: "version" | "platform"
   const dv = new DataView(out.buffer);
   if (what === "version") dv.setUint32(PF_HEAD + 4, 0x05030000, true);
   else out[PF_HEAD + 12] ^= 1;
-  dv.setBigUint64(32, hyperscanBytesHash(out.subarray(PF_HEAD)), true);
+  const hsLen = Number(dv.getBigUint64(24, true)); // Hyperscan's bytes, then the tables
+  dv.setBigUint64(32, hyperscanBytesHash(out.subarray(PF_HEAD, PF_HEAD + hsLen)), true);
   return out;
 }
