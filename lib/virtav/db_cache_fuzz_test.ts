@@ -7,8 +7,9 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { cacheChecksum, loadCompiled, SUM_AT } from "./db_cache.ts";
+import { cacheChecksum, loadCompiled, openCompiled, SUM_AT } from "./db_cache.ts";
 import { Matcher } from "./matcher.ts";
+import { native } from "../ffi/ffi.ts";
 
 const NDB = [
   "Fz.A:0:*:41424344{2-6}45464748",
@@ -141,3 +142,110 @@ function scanNames(c: { blob: Uint8Array; names: string[] }): string[] {
     m.close();
   }
 }
+
+/** Where the prefilter section lies in a cache file (the fourth; sections at multiples of 64). */
+function prefilterSection(b: Uint8Array): { at: number; len: number } {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const lens = [0, 1, 2, 3].map((i) => Number(dv.getBigUint64(40 + 8 * i, true)));
+  const align = (n: number) => Math.ceil(n / 64) * 64;
+  let at = 128;
+  for (let i = 0; i < 3; i++) at = align(at + lens[i]);
+  return { at, len: lens[3] };
+}
+
+Deno.test("db_cache: a damaged prefilter section (its tables) is compiled again, never trusted (fuzz)", async () => {
+  // long literals and the sampler forced on: the tables then hold every part (claims,
+  // segments, grouping, the sampler's entries)
+  const ndb = NDB + "Fz.F:0:*:6a6b6c6d6e6f7071727374\nFz.G:0:*:7a7b7c7d{1-3}7e7f7c7b7a79\n";
+  const text = Uint8Array.from(
+    [...TEXT, ..."..jklmnopqrst..z{|}..~\x7f|{zy..".split("").map((c) => c.charCodeAt(0))],
+  );
+  const dir = await Deno.makeTempDir({ prefix: "virtav-pf-fuzz-" });
+  native().vav_pf_sampler(1);
+  try {
+    await Deno.writeTextFile(`${dir}/f.ndb`, ndb);
+    const paths = [`${dir}/f.ndb`], cacheDir = `${dir}/cache`;
+    const scan = (m: Matcher) =>
+      m.scanBuffer(text, { allMatch: true }).map((h) => `${h.name}@${h.offset}`).sort();
+    const ref = await openCompiled(paths, { eicar: false, cacheDir, prefilter: true });
+    const want = scan(ref.matcher);
+    ref.matcher.close();
+    assert.equal(want.length, 6, `the reference scan finds ${want}`); // Fz.E (EOF-35) not here
+    const again = await openCompiled(paths, { eicar: false, cacheDir, prefilter: true });
+    assert.ok(again.cached && !again.cacheNote, "the cache file is used as written");
+    assert.equal(again.matcher.prefilterInfo().state, "attached");
+    again.matcher.close();
+    const file = `${cacheDir}/${
+      [...Deno.readDirSync(cacheDir)].find((e) => e.name.endsWith(".vdb"))!.name
+    }`;
+    const good = await Deno.readFile(file);
+    const pf = prefilterSection(good);
+    assert.ok(pf.len > 48, "the database has a prefilter");
+    const hsLen = Number(new DataView(good.buffer, pf.at + 24).getBigUint64(0, true));
+    const tabAt = pf.at + 48 + hsLen;
+    const seed = Number(Deno.env.get("VIRTAV_FUZZ_SEED") ?? Date.now() % 2 ** 31);
+    console.log(`db_cache prefilter fuzz seed: ${seed} (replay: VIRTAV_FUZZ_SEED=${seed})`);
+    const top = fc.oneof(
+      fc.constantFrom(2n ** 64n - 1n, 2n ** 63n, 2n ** 63n - 1n, 2n ** 32n, 2n ** 32n - 1n, 0n),
+      fc.bigInt({ min: 2n ** 64n - 2n ** 20n, max: 2n ** 64n - 1n }),
+    );
+    const damage = fc.oneof(
+      fc.record({ kind: fc.constant("cut" as const), at: fc.nat() }),
+      fc.record({
+        kind: fc.constant("flip" as const),
+        at: fc.nat(),
+        bits: fc.integer({ min: 1, max: 255 }),
+      }),
+      // a u64 of the tables (their scalars first: counts, lengths, reaches) at the top of 64 bits
+      fc.record({
+        kind: fc.constant("u64" as const),
+        at: fc.nat(),
+        value: top,
+        scalar: fc.boolean(),
+      }),
+      // the length of Hyperscan's bytes (what tells where the tables start)
+      fc.record({ kind: fc.constant("hslen" as const), value: top }),
+    );
+    await fc.assert(
+      fc.asyncProperty(damage, fc.boolean(), async (d, forge) => {
+        let b = good.slice();
+        const tabLen = () => b.length - tabAt;
+        if (d.kind === "cut") b = b.slice(0, pf.at + (d.at % pf.len));
+        else if (d.kind === "flip") b[tabAt + (d.at % (good.length - tabAt))] ^= d.bits;
+        else if (d.kind === "u64") {
+          const at = d.scalar ? (d.at % 19) * 8 : (d.at % Math.floor(tabLen() / 8)) * 8;
+          new DataView(b.buffer, tabAt + at).setBigUint64(0, d.value, true);
+        } else new DataView(b.buffer, pf.at + 24).setBigUint64(0, d.value, true);
+        if (forge) {
+          // crafted: the section's length, the tables' hash and the file's checksum made to
+          // match the damage (only the bounds checks stand between these tables and the scan)
+          const dv = new DataView(b.buffer);
+          dv.setBigUint64(40 + 24, BigInt(b.length - pf.at), true);
+          if (b.length >= tabAt) {
+            const tabs = b.subarray(tabAt);
+            const h = native().vav_hash64(tabs, BigInt(tabs.length), 0n) as bigint;
+            dv.setBigUint64(pf.at + 40, BigInt.asUintN(64, BigInt(h)), true);
+          }
+          dv.setBigUint64(SUM_AT, cacheChecksum(b), true);
+        }
+        await Deno.writeFile(file, b);
+        const r = await openCompiled(paths, { eicar: false, cacheDir, prefilter: true });
+        try {
+          const got = scan(r.matcher);
+          if (r.cacheNote || !r.cached) {
+            // refused: compiled again (the one-line note), scans like the source
+            assert.deepEqual(got, want);
+            assert.ok(!r.cached || /compiled again/.test(r.cacheNote ?? ""));
+          }
+        } finally {
+          r.matcher.close();
+        }
+        if (!forge) assert.ok(!r.cached || r.cacheNote, "a damaged file is never used as it is");
+      }),
+      { seed, numRuns: 200 },
+    );
+  } finally {
+    native().vav_pf_sampler(0);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
