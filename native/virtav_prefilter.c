@@ -298,7 +298,7 @@ static int cmp_sent(const void *x, const void *y, void *ctx) {
  * offsets 0 .. PF_STRIDE - 1, one of which falls on a sampled position wherever it occurs (and
  * only one: each occurrence is reported once); a key found is checked against the whole
  * literal. Hyperscan keeps the rest (at least one literal: the prefilter is on iff it has a
- * database). Rebuilt at every load from the literal choice (not serialised). */
+ * database). Built with the literal choice; a serialised prefilter carries its tables (put_tables). */
 static int sampler(struct vav_pf *pf, const lits_t *l) {
   pf->sampled = calloc(pf->nuniq + 1, 1);
   if (!pf->sampled) return -ENOMEM;
@@ -489,7 +489,10 @@ static inline int rel_ok(int64_t v) { return v >= -PF_TAB_MAX_REL && v <= PF_TAB
 static int restore_tables(struct vav_pf *pf, const struct vav_db *d, const vav_part_shape_t *shp, const uint8_t *ser,
                           uint64_t len) {
   uint64_t hs_len, tab_sum, sc[PF_TAB_SC], at = 0, n = pf->nparts;
+  uint32_t h[2];
   if (len < PF_HEAD) return -EINVAL;
+  memcpy(h, ser, 8);
+  if (h[0] != PF_MAGIC || h[1] != PF_FORMAT) return -EINVAL;
   memcpy(&hs_len, ser + 24, 8);
   memcpy(&tab_sum, ser + 40, 8);
   if (hs_len > len - PF_HEAD) return -EINVAL;

@@ -16,8 +16,9 @@
  * file): a file whose stored key, format, lengths (they must tile the file exactly), checksum,
  * metadata, blob or prefilter is off in any way is not used: the database is compiled again and
  * the file replaced. The metadata is checked field by field here; every structure of the blob
- * (native/virtav_match.c `db_validate`, every offset bounds-checked) and the prefilter (against
- * the literals the blob gives, its own hash, and this Hyperscan's version and platform) are
+ * (native/virtav_match.c `db_validate`, every offset bounds-checked) and the prefilter (its
+ * tables: made from this blob, hashed, every index and offset bounds-checked instead of being
+ * recomputed; Hyperscan's bytes: their hash, this Hyperscan's version and platform) are
  * checked by the native loader when the matcher is opened, once ({@linkcode openCompiled}: a
  * refusal there compiles again). The checksum only catches accidental damage; the cache
  * directory must be as trusted as the databases themselves. The file is mapped read-only and
