@@ -240,7 +240,11 @@ Deno.test("db_cache: a damaged prefilter section (its tables) is compiled again,
         } finally {
           r.matcher.close();
         }
-        if (!forge) assert.ok(!r.cached || r.cacheNote, "a damaged file is never used as it is");
+        // (a u64 set to the value it had is no damage: the file is then used as written)
+        const same = b.length === good.length && b.every((x, i) => x === good[i]);
+        if (!forge && !same) {
+          assert.ok(!r.cached || r.cacheNote, "a damaged file is never used as it is");
+        }
       }),
       { seed, numRuns: 200 },
     );
