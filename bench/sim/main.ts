@@ -215,7 +215,11 @@ function recordPeer(c: PeerComparison, labels: Record<string, string | number>, 
   const same = sameHitRatio(c.hvkitHit, c.peerHit);
   const l = { ...labels, time: "cpu", peer: "libCacheSim", better: "higher" };
   r.metric("vs_libcachesim", c.cpuRatio, "x", { ...l, ratio: "libCacheSim/hvkit cpu" });
-  r.metric("vs_libcachesim_wall", c.wallRatio, "x", { ...l, time: "wall" });
+  r.metric("vs_libcachesim_wall", c.wallRatio, "x", {
+    ...l,
+    time: "wall",
+    ratio: "libCacheSim/hvkit wall",
+  });
   const best = (xs: { cpuS: number }[]) => Math.min(...xs.map((x) => x.cpuS));
   const rss = (xs: { maxRssKiB: number }[]) => Math.max(...xs.map((x) => x.maxRssKiB)) / 1024;
   r.metric("process_cpu", best(c.hvkit), "s", { ...labels, side: "hvkit" });
