@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "open_regular.h"
 
 #define CACHE_MAX_HANDLES 4096
 /* The binary trace's op bytes (lib/trace/binary.ts OP_CODES): R 0, W 1, F 2, T 3, Z 4. */
@@ -409,6 +410,23 @@ HOT uint64_t hint_block(int shift, uint64_t bs, const uint8_t *r) {
 _Static_assert(PREFETCH_SLOT - PREFETCH_NODE < HINT_RING && (HINT_RING & (HINT_RING - 1)) == 0,
                "HINT_RING: a power of two above the distance between the stages");
 
+/* One request of a mapped trace's loop, counted in c: 0 to go on, -ECANCELED when cancel is set
+ * (looked at every CANCEL_SPAN records), or -ENOMEM when a policy table could not grow (the
+ * record named in c). */
+HOT int32_t replay_request(uint64_t *c, int shift, uint64_t bs, void *pol, access_fn access,
+                           remove_fn remove, unsigned op, uint64_t off, uint64_t len, int adm,
+                           const atomic_int *cancel) {
+  if ((c[CACHE_RECORDS] % CANCEL_SPAN) == 0 && cancelled(cancel)) return -ECANCELED;
+  c[CACHE_RECORDS]++;
+  int st = step_with(c, shift, bs, pol, access, remove, op, off, len, adm, cancel);
+  if (st < 0) {
+    c[CACHE_ERR_KIND] = CACHE_ERR_NO_MEMORY;
+    c[CACHE_ERR_RECORD] = c[CACHE_RECORDS];
+    return st;
+  }
+  return st ? -ECANCELED : 0;
+}
+
 /* The record loop over `slots` records, with the policy's calls given: counters kept in a local
  * copy (the policy's stores cannot alias them) and stored back at the end. */
 HOT int32_t run_loop(sim *s, const uint8_t *recs, uint64_t slots, access_fn access,
@@ -455,24 +473,10 @@ HOT int32_t run_loop(sim *s, const uint8_t *recs, uint64_t slots, access_fn acce
       uint64_t b = ring[(i + PREFETCH_NODE) & (HINT_RING - 1)];
       if (b != NO_HINT) prefetch(pol, b, 1);
     }
-    if ((c[CACHE_RECORDS] % CANCEL_SPAN) == 0 && cancelled(&s->cancel)) {
-      rc = -ECANCELED;
-      break;
-    }
-    c[CACHE_RECORDS]++;
     int adm = op == OP_FLUSH || op == OP_TRIM || admitted_record(s, r, offd, len);
-    int st = step_with(c, shift, bs, pol, access, remove, op, (uint64_t)(int64_t)offd, len, adm,
-                       &s->cancel);
-    if (st < 0) { /* -ENOMEM: a policy table could not grow */
-      c[CACHE_ERR_KIND] = CACHE_ERR_NO_MEMORY;
-      c[CACHE_ERR_RECORD] = c[CACHE_RECORDS];
-      rc = st;
-      break;
-    }
-    if (st) {
-      rc = -ECANCELED;
-      break;
-    }
+    rc = replay_request(c, shift, bs, pol, access, remove, op, (uint64_t)(int64_t)offd, len, adm,
+                        &s->cancel);
+    if (rc) break;
   }
   memcpy(s->c, c, sizeof c);
   return rc;
@@ -572,23 +576,9 @@ HOT int32_t run_oracle_loop(sim *s, const uint8_t *recs, uint64_t slots, access_
       uint64_t o = oracle_offset(r + PREFETCH_NODE * ORACLE_RECORD_SIZE);
       if (o != UINT64_MAX) prefetch(pol, block_at(shift, bs, o), 1);
     }
-    if ((c[CACHE_RECORDS] % CANCEL_SPAN) == 0 && cancelled(&s->cancel)) {
-      rc = -ECANCELED;
-      break;
-    }
-    c[CACHE_RECORDS]++;
-    int st = step_with(c, shift, bs, pol, access, remove, OP_READ, off, oracle_size(r), 1,
-                       &s->cancel);
-    if (st < 0) { /* -ENOMEM: a policy table could not grow */
-      c[CACHE_ERR_KIND] = CACHE_ERR_NO_MEMORY;
-      c[CACHE_ERR_RECORD] = c[CACHE_RECORDS];
-      rc = st;
-      break;
-    }
-    if (st) {
-      rc = -ECANCELED;
-      break;
-    }
+    rc = replay_request(c, shift, bs, pol, access, remove, OP_READ, off, oracle_size(r), 1,
+                        &s->cancel);
+    if (rc) break;
   }
   memcpy(s->c, c, sizeof c);
   return rc;
@@ -616,32 +606,23 @@ int32_t cache_run_file_as(int32_t h, const char *path, uint32_t format, uint64_t
   sim *s = get(h);
   if (!s) return -EBADF;
   if (format > CACHE_FILE_ORACLE || (format == CACHE_FILE_ORACLE && s->admission)) return -EINVAL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  struct stat st;
-  if (fstat(fd, &st) < 0) {
-    int e = errno;
-    close(fd);
-    return -e;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return -EINVAL;
-  }
-  int32_t rc = 0;
-  if (st.st_size > 0) {
-    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  int fd;
+  uint64_t size;
+  int32_t rc = hv_open_regular(path, O_RDONLY, &fd, &size);
+  if (rc < 0) return rc == -EISDIR ? -EINVAL : rc;
+  if (size > 0) {
+    void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (m == MAP_FAILED) {
       rc = -errno;
     } else {
-      madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+      madvise(m, (size_t)size, MADV_SEQUENTIAL);
       struct timespec a, b;
       clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-      rc = format == CACHE_FILE_ORACLE ? run_oracle(s, m, (uint64_t)st.st_size)
-                                       : run_records(s, m, (uint64_t)st.st_size);
+      rc = format == CACHE_FILE_ORACLE ? run_oracle(s, m, size)
+                                       : run_records(s, m, size);
       clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
       s->c[CACHE_CPU_NS] += (uint64_t)((b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec));
-      munmap(m, (size_t)st.st_size);
+      munmap(m, (size_t)size);
     }
   }
   close(fd);

@@ -1,6 +1,7 @@
 /* pviommu: maps a guest RAM file (QEMU's memory-backend-file share=on) so checked DMA can
  * copy into and out of the running guest's memory. */
 #include "pviommu.h"
+#include "open_regular.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,32 +15,27 @@
  * touched (sigbus_guard.c put a zero page there instead of letting SIGBUS kill the process). */
 int32_t hv_pviommu_mmap_file(const char *path, int32_t writable, uint64_t *out)
 {
-    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
+    int fd;
+    uint64_t size;
+    int rc = hv_open_regular(path, writable ? O_RDWR : O_RDONLY, &fd, &size);
+    if (rc < 0)
+        return rc == -EISDIR ? -EINVAL : rc;
+    if (size == 0) {
         close(fd);
         return -EINVAL;
     }
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | (writable ? PROT_WRITE : 0),
-                   MAP_SHARED, fd, 0);
+    void *p = mmap(NULL, (size_t)size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
     int e = errno;
     close(fd);
     if (p == MAP_FAILED)
         return -e;
-    int32_t *shrunk = hv_sigbus_patch_register((uint64_t)(uintptr_t)p, (uint64_t)st.st_size);
+    int32_t *shrunk = hv_sigbus_patch_register((uint64_t)(uintptr_t)p, size);
     if (!shrunk) {
-        munmap(p, (size_t)st.st_size);
+        munmap(p, (size_t)size);
         return -EMFILE;
     }
     out[0] = (uint64_t)(uintptr_t)p;
-    out[1] = (uint64_t)st.st_size;
+    out[1] = size;
     out[2] = (uint64_t)(uintptr_t)shrunk;
     return 0;
 }

@@ -8,6 +8,7 @@
  * under its mapping; a cache directory someone truncates files in is as untrusted as a
  * database someone edits (docs/virtav.md). */
 #include "virtav.h"
+#include "open_regular.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -17,24 +18,20 @@
 
 int32_t vav_cache_map(const char *path, uint64_t *out) {
   if (!path || !out) return -EINVAL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  struct stat st;
-  if (fstat(fd, &st) < 0) {
-    int e = errno;
-    close(fd);
-    return -e;
-  }
-  if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
+  int fd;
+  uint64_t size;
+  int rc = hv_open_regular(path, O_RDONLY, &fd, &size);
+  if (rc < 0) return rc == -EISDIR ? -EINVAL : rc;
+  if (size == 0) {
     close(fd);
     return -EINVAL;
   }
-  void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   int e = errno;
   close(fd);
   if (p == MAP_FAILED) return -e;
   out[0] = (uint64_t)(uintptr_t)p;
-  out[1] = (uint64_t)st.st_size;
+  out[1] = size;
   return 0;
 }
 

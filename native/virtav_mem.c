@@ -13,6 +13,7 @@
  * (exclusive) never unmaps under a scan or a copy. */
 #include "hvkit.h"
 #include "virtav.h"
+#include "open_regular.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -41,19 +42,10 @@ static pthread_rwlock_t maps_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 int32_t vav_map_open(const char *path, uint64_t *size_out) {
   if (!path) return -EINVAL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  struct stat st;
-  if (fstat(fd, &st) < 0) {
-    int e = errno;
-    close(fd);
-    return -e;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-  }
-  uint64_t size = (uint64_t)st.st_size;
+  int fd;
+  uint64_t size;
+  int rc = hv_open_regular(path, O_RDONLY, &fd, &size);
+  if (rc < 0) return rc;
   uint8_t *base = NULL;
   if (size > 0) {
     /* MAP_SHARED and PROT_READ: a live RAM file is seen as the guest changes it, never written. */
