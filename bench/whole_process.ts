@@ -11,6 +11,8 @@ export interface ProcessCost {
   wallS: number;
   /** User + system CPU seconds. */
   cpuS: number;
+  userS: number;
+  sysS: number;
   maxRssKiB: number;
   stdout: string;
   code: number;
@@ -18,21 +20,34 @@ export interface ProcessCost {
 
 export const TIME_BIN = "/usr/bin/time";
 
+/** Where and how to run: working directory, environment, and whether any exit status will do. */
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Keep the figures of a command that exits non-zero (a scanner that found something). */
+  anyExit?: boolean;
+}
+
 /**
- * Runs `cmd args` under /usr/bin/time (in `cwd` if given); throws when it fails (stderr's tail
- * in the message).
+ * Runs `cmd args` under /usr/bin/time; throws when it fails (stderr's tail in the message),
+ * unless `anyExit`.
  */
-export async function runTimed(cmd: string, args: string[], cwd?: string): Promise<ProcessCost> {
+export async function runTimed(
+  cmd: string,
+  args: string[],
+  opts: RunOptions = {},
+): Promise<ProcessCost> {
   const tmp = await Deno.makeTempFile({ prefix: "hvkit-time-" });
   try {
     const out = await new Deno.Command(TIME_BIN, {
       args: ["-f", "%e %U %S %M", "-o", tmp, cmd, ...args],
-      cwd,
+      cwd: opts.cwd,
+      env: opts.env,
       stdout: "piped",
       stderr: "piped",
     }).output();
     const stdout = new TextDecoder().decode(out.stdout);
-    if (!out.success) {
+    if (!out.success && !opts.anyExit) {
       const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-2).join(" / ");
       throw new Error(`${cmd}: exit ${out.code}: ${err}`);
     }
@@ -42,7 +57,15 @@ export async function runTimed(cmd: string, args: string[], cwd?: string): Promi
     if (![wall, user, sys, rss].every(Number.isFinite)) {
       throw new Error(`${TIME_BIN}: unexpected output ${JSON.stringify(line)}`);
     }
-    return { wallS: wall, cpuS: user + sys, maxRssKiB: rss, stdout, code: out.code };
+    return {
+      wallS: wall,
+      cpuS: user + sys,
+      userS: user,
+      sysS: sys,
+      maxRssKiB: rss,
+      stdout,
+      code: out.code,
+    };
   } finally {
     await Deno.remove(tmp).catch(() => {});
   }

@@ -117,7 +117,7 @@ export async function comparePolicy(o: {
         String(o.cacheBlocks),
         "--ignore-obj-size=true",
       ],
-      scratch,
+      { cwd: scratch },
     );
   const hvkit: ProcessCost[] = [], peer: ProcessCost[] = [];
   try {

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { runTimed } from "../whole_process.ts";
 import { parseArgs } from "node:util";
 import { withRun } from "../../lib/cli/mod.ts";
 import type { RunRecorder } from "../../lib/results/mod.ts";
@@ -275,18 +276,8 @@ async function timedStart(
   args: string[],
   env?: Record<string, string>,
 ): Promise<Start> {
-  const out = await new Deno.Command("/usr/bin/time", {
-    args: ["-f", "hvkit-time %U %S %e %M", cmd, ...args],
-    env,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const line = new TextDecoder().decode(out.stderr).split("\n").find((l) =>
-    l.startsWith("hvkit-time")
-  );
-  if (!line) throw new Error(`${cmd}: no timing (is /usr/bin/time installed?)`);
-  const [user, sys, wall, rss] = line.split(" ").slice(1).map(Number);
-  return { cpu: user + sys, user, sys, wall, rssMiB: rss / 1024 };
+  const c = await runTimed(cmd, args, { env, anyExit: true });
+  return { cpu: c.cpuS, user: c.userS, sys: c.sysS, wall: c.wallS, rssMiB: c.maxRssKiB / 1024 };
 }
 
 /** An empty script, to set Deno's own start-up beside virtav's. */
